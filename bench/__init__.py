@@ -1,0 +1,3 @@
+"""CellBench controller: engine, safety, run files, reports, configuration, CLI."""
+
+__version__ = "0.1.0"

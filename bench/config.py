@@ -1,0 +1,106 @@
+"""Bench configuration (TOML): binds each role to a driver and a resource string.
+
+    [cycler]
+    driver = "keithley2460"
+    resource = "TCPIP::127.0.0.1::5025::SOCKET"
+
+    [chamber]
+    driver = "espec_p300"
+    resource = "/dev/ttyUSB0"            # or socket://127.0.0.1:5026
+
+    [thermometer]
+    driver = "keysight_daq970a"
+    resource = "TCPIP::127.0.0.1::5027::SOCKET"
+    channels = [101, 102]                # cell surface, chamber air
+
+    [bench]
+    name = "Lab 2, bay 3"
+    speed = 1                            # simulators served with --speed N: keep in step
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from bench.bench import Bench
+from bench.clock import RealClock
+from drivers.catalog import DRIVERS, open_instrument
+from drivers.errors import InstrumentError
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("cycler", "chamber", "thermometer", "impedance")
+
+
+class BenchConfigError(ValueError):
+    """An invalid bench config; the message starts with the file name."""
+
+
+def load_bench_config(path: str | Path) -> dict[str, Any]:
+    """Read and check a bench config file."""
+    path = Path(path)
+    if not path.exists():
+        raise BenchConfigError(f"{path}: no such bench config")
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchConfigError(f"{path}: {exc}") from None
+    unknown = [k for k in config if k not in ROLES + ("bench", "faults")]
+    if unknown:
+        raise BenchConfigError(f"{path}: unknown section [{unknown[0]}]; sections: {', '.join(ROLES + ('bench',))}")
+    if "cycler" not in config:
+        raise BenchConfigError(f"{path}: a bench needs a [cycler] section")
+    for role in ROLES:
+        if role not in config:
+            continue
+        section = config[role]
+        for key in ("driver", "resource"):
+            if key not in section:
+                raise BenchConfigError(f"{path}: [{role}] needs '{key}'")
+        if section["driver"] not in DRIVERS:
+            raise BenchConfigError(f"{path}: [{role}] unknown driver {section['driver']!r}; "
+                                   f"see 'bench drivers'")
+        if DRIVERS[section["driver"]].role != role:
+            raise BenchConfigError(f"{path}: [{role}] driver {section['driver']!r} is a "
+                                   f"{DRIVERS[section['driver']].role} driver")
+    config["_path"] = str(path)
+    return config
+
+
+def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:
+    """Open every instrument of ``config`` (pyvisa-py for VISA names, pyserial otherwise)."""
+    import pyvisa
+
+    rm = None
+    instruments: dict[str, Any] = {}
+    closers = []
+    try:
+        for role in ROLES:
+            if role not in config:
+                continue
+            section = config[role]
+            info = DRIVERS[section["driver"]]
+            if info.transport == "visa" or "::" in section["resource"]:
+                rm = rm or pyvisa.ResourceManager("@py")
+            inst = open_instrument(section["driver"], section["resource"], name=role, resource_manager=rm,
+                                   timeout_s=float(section.get("timeout_s", 2.0)))
+            instruments[role] = inst
+            closers.append(inst.transport.close)
+    except InstrumentError:
+        for closer in closers:
+            closer()
+        raise
+    bench_section = config.get("bench", {})
+    clock = RealClock(speed or float(bench_section.get("speed", 1.0)))
+    bench = Bench(
+        cycler=instruments["cycler"], chamber=instruments.get("chamber"),
+        thermometer=instruments.get("thermometer"), impedance=instruments.get("impedance"),
+        clock=clock, description=bench_section.get("name", config.get("_path", "bench")),
+        thermometer_channels=tuple(config.get("thermometer", {}).get("channels", (101, 102))),
+        config={k: v for k, v in config.items() if not k.startswith("_")},
+    )
+    bench.closers = closers + ([rm.close] if rm is not None else [])
+    return bench

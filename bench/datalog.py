@@ -1,0 +1,138 @@
+"""Run-file writer: HDF5 with SWMR, readable while written, intact after a crash.
+
+The file is opened ``libver="latest"``, every table is created up front (SWMR forbids creating
+objects later), then SWMR mode is switched on. Rows are buffered and appended in batches; each
+batch is followed by ``flush()`` at least every ``flush_interval_s`` of wall time, and ``fsync``
+every ``fsync_interval_s``: after a ``kill -9`` every row before the last flush is readable
+with ``h5py.File(path, "r", swmr=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from bench.runfile_layout import FORMAT_VERSION, SAMPLE_DTYPE, TABLES
+
+logger = logging.getLogger(__name__)
+
+
+class RunWriter:
+    """Appends samples, steps, events, journal rows and EIS spectra to one run file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        attrs: Mapping[str, Any],
+        *,
+        batch_rows: int = 4096,
+        flush_interval_s: float = 1.0,
+        fsync_interval_s: float = 5.0,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_rows = batch_rows
+        self.flush_interval_s = flush_interval_s
+        self.fsync_interval_s = fsync_interval_s
+        self._file = h5py.File(self.path, "w", libver="latest")
+        for key, value in attrs.items():
+            self._file.attrs[key] = _attr(value)
+        self._file.attrs["format_version"] = FORMAT_VERSION
+        self._tables: dict[str, h5py.Dataset] = {}
+        for name, dtype in TABLES.items():
+            chunk = 4096 if name in ("samples", "eis/points") else 64
+            self._tables[name] = self._file.create_dataset(
+                name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
+        self._file.swmr_mode = True
+        self._rows: list[tuple] = []
+        self._pending: dict[str, list[tuple]] = {name: [] for name in TABLES if name != "samples"}
+        self._last_flush = time.monotonic()
+        self._last_fsync = self._last_flush
+        self.rows_written = 0
+        self.closed = False
+
+    # -- appends -----------------------------------------------------------------------------
+    def append_sample_row(self, row: tuple) -> None:
+        """Queue one sample row (field order of ``SAMPLE_COLUMNS``); flushes by size or time."""
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def append(self, table: str, row: tuple, *, flush: bool = True) -> None:
+        """Queue one row of ``table`` (``steps``, ``events``, ``journal``, ``eis/...``)."""
+        self._pending[table].append(row)
+        if flush:
+            self.flush()
+
+    def event(self, time_s: float, kind: str, step_count: int, message: str, data: Mapping[str, Any] | None = None) -> None:
+        """Record an event at once (safety trips, operator actions, interruptions)."""
+        self.append("events", (time_s, kind, step_count, message, json.dumps(data or {}, default=float)))
+
+    def journal(self, time_s: float, state: Mapping[str, Any]) -> None:
+        """Record the resume state (flushed at once)."""
+        self.append("journal", (time_s, json.dumps(state, default=float)))
+
+    # -- durability --------------------------------------------------------------------------
+    def flush(self, *, fsync: bool = False) -> None:
+        """Append queued rows to the datasets and flush them to the file."""
+        if self.closed:
+            return
+        if self._rows:
+            _extend(self._tables["samples"], np.array(self._rows, dtype=SAMPLE_DTYPE))
+            self.rows_written += len(self._rows)
+            self._rows.clear()
+        for name, rows in self._pending.items():
+            if rows:
+                _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
+                rows.clear()
+        self._file.flush()
+        now = time.monotonic()
+        self._last_flush = now
+        if fsync or now - self._last_fsync >= self.fsync_interval_s:
+            try:
+                os.fsync(self._file.id.get_vfd_handle())
+            except (OSError, TypeError, ValueError):
+                logger.debug("fsync of %s not possible", self.path, exc_info=True)
+            self._last_fsync = now
+
+    def close(self) -> None:
+        """Flush everything and close the file."""
+        if self.closed:
+            return
+        self.flush(fsync=True)
+        self._file.close()
+        self.closed = True
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:
+    start = dataset.shape[0]
+    dataset.resize((start + len(rows),))
+    dataset[start:] = rows
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    if value is None:
+        return ""
+    return value
+
+
+def set_final_attributes(path: str | Path, attrs: Mapping[str, Any]) -> None:
+    """After the writer closed: add end-of-run attributes (status, end time) to the file."""
+    with h5py.File(path, "r+", libver="latest") as handle:
+        for key, value in attrs.items():
+            handle.attrs[key] = _attr(value)

@@ -1,0 +1,150 @@
+"""The built-in simulated bench: the one place production code imports ``sim_instruments``.
+
+One world (virtual clock, chamber air, cell), three simulated instruments speaking their real
+wire protocols, reached by the production drivers through pyvisa (an in-process VISA library)
+and pyserial (a ``cellsim://`` URL): a Keithley 2460 cycler, an Espec P-300 chamber and a
+Keysight DAQ970A thermocouple meter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Mapping
+
+import pyvisa
+
+from bench.bench import Bench
+from bench.faults import FaultSpec
+from drivers.catalog import open_instrument
+from sim_instruments.cell import get_preset
+from sim_instruments.clock import ScaledClock, VirtualClock
+from sim_instruments.endpoint import CommsFault, LineEndpoint
+from sim_instruments.espec_chamber import EspecChamberSim
+from sim_instruments.keithley2460 import Keithley2460Sim
+from sim_instruments.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.serial_url import registry
+from sim_instruments.visa_library import SimVisaLibrary
+from sim_instruments.world import SimWorld
+
+logger = logging.getLogger(__name__)
+
+CYCLER_RESOURCE = "USB0::0x05E6::0x2460::04412345::INSTR"
+THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
+
+
+def cell_datasheet(preset: str) -> Mapping[str, Any]:
+    """Datasheet values of a simulated cell preset, in the protocol's ``cell:`` keys."""
+    p = get_preset(preset)
+    return {
+        "capacity_ah": p.capacity_ah,
+        "voltage_max_v": p.voltage_max_v,
+        "voltage_min_v": p.voltage_min_v,
+        "current_max_a": p.current_max_discharge_a,
+        "current_max_charge_a": p.current_max_charge_a,
+        "chemistry": p.chemistry,
+        "temperature_min_charge_c": p.temperature_min_charge_c,
+        "temperature_max_c": p.temperature_max_c,
+    }
+
+
+@dataclasses.dataclass
+class SimulatedBench:
+    """The world behind a simulated bench and its instruments' endpoints (for fault injection)."""
+
+    world: SimWorld
+    endpoints: dict[str, LineEndpoint]
+
+
+def build_sim_bench(
+    preset: str = "nmc_21700",
+    *,
+    soc: float = 0.5,
+    temperature_c: float = 25.0,
+    seed: int | None = 0,
+    clock: Any = None,
+    speed: float | None = None,
+) -> Bench:
+    """A simulated bench with one ``preset`` cell at ``soc`` (0..1) in a chamber at ``temperature_c``.
+
+    ``speed``: None runs in virtual time (as fast as the CPU allows); N paces the world at N times
+    the wall clock (so a run can be watched or interrupted).
+    """
+    if clock is None:
+        clock = VirtualClock() if speed is None else ScaledClock(speed)
+    world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed)
+    now = clock.now_s
+    cycler_ep = LineEndpoint(Keithley2460Sim(world), now, name="cycler")
+    meter_ep = LineEndpoint(KeysightDaq970aSim(world), now, name="thermometer")
+    chamber_ep = LineEndpoint(EspecChamberSim(world), now, read_termination=b"\r\n",
+                              write_termination=b"\r\n", name="chamber")
+    library = SimVisaLibrary.create({CYCLER_RESOURCE: cycler_ep, THERMOMETER_RESOURCE: meter_ep})
+    rm = pyvisa.ResourceManager(library)
+    chamber_url = registry.register(chamber_ep, "espec")
+
+    cycler = open_instrument("keithley2460", CYCLER_RESOURCE, name="cycler", resource_manager=rm)
+    thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
+    chamber = open_instrument("espec_p300", chamber_url, name="chamber")
+    bench = Bench(
+        cycler=cycler, chamber=chamber, thermometer=thermometer, clock=clock,
+        description=f"built-in simulated bench ({preset})",
+        config={
+            "simulated": True, "cell_preset": preset,
+            "cycler": {"driver": "keithley2460", "resource": CYCLER_RESOURCE},
+            "chamber": {"driver": "espec_p300", "resource": chamber_url},
+            "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},
+        },
+        simulation=SimulatedBench(world, {"cycler": cycler_ep, "chamber": chamber_ep, "thermometer": meter_ep}),
+        simulation_state=world.state_dict,
+    )
+    bench.closers += [cycler.transport.close, thermometer.transport.close, chamber.transport.close,
+                      rm.close, lambda: registry.unregister(chamber_url)]
+    return bench
+
+
+def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
+    """Schedule ``faults`` (times relative to now, the start of the run) on a simulated bench."""
+    if not faults:
+        return
+    sim: SimulatedBench = bench.simulation
+    world = sim.world
+    t0 = world.clock.now_s()
+    for fault in faults:
+        start = t0 + fault.time_s
+        duration = fault.options.get("duration")
+        duration_s = float(duration) if isinstance(duration, (int, float)) else None
+        if fault.kind.startswith("comms_"):
+            instrument = str(fault.options.get("instrument", "cycler"))
+            if instrument not in sim.endpoints:
+                raise ValueError(f"--fault {fault.text!r}: instrument must be one of {', '.join(sim.endpoints)}")
+            kind = {"comms_drop": "no_reply", "comms_garbled": "garbled", "comms_delay": "delay",
+                    "comms_disconnect": "disconnect"}[fault.kind]
+            delay = fault.options.get("delay", 10.0)
+            sim.endpoints[instrument].faults.append(
+                CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
+        else:
+            world.hooks.append(_physical_fault(fault, start))
+        logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
+
+
+def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world hook
+    fired = [False]
+    channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
+
+    def hook(world: SimWorld, now_s: float) -> None:
+        if fired[0] or now_s < start_s:
+            return
+        fired[0] = True
+        ch = world.channels[channel]
+        if fault.kind == "internal_short":
+            resistance = fault.options.get("resistance_ohm", 0.05)
+            ch.cell.set_internal_short(float(resistance) if isinstance(resistance, (int, float)) else 0.05)
+        elif fault.kind == "thermocouple_open":
+            ch.thermocouple_open = True
+        elif fault.kind == "chamber_stuck":
+            world.chamber.fail_stuck()
+        elif fault.kind == "chamber_cannot_cool":
+            world.chamber.fail_cannot_cool()
+        logger.info("fault active: %s at %.0f s", fault.kind, now_s)
+
+    return hook

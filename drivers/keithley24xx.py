@@ -1,0 +1,143 @@
+"""Keithley 2400-series graphical SourceMeters (2450 / 2460 / 2461) as a cycler, SCPI.
+
+Commands after the Keithley Model 2460 Reference Manual (2460-901-01), section 6 "SCPI command
+reference" (the 2450, 2450-901-01, and 2461 share the tree):
+``:SOUR:FUNC``, ``:SOUR:CURR``, ``:SOUR:CURR:VLIM``, ``:SOUR:VOLT``, ``:SOUR:VOLT:ILIM``,
+``:SOUR:VOLT:PROT`` (overvoltage protection levels PROT2...), ``:SOUR:<f>:READ:BACK``,
+``:SENS:FUNC``, ``:SENS:VOLT:RSEN`` (4-wire), ``:OUTP``, ``:OUTP:SMOD``, ``:READ?`` with buffer
+elements (section 6, TRACe/READ "buffer elements"), ``:SYST:ERR?``.
+Positive current flows out of FORCE HI into the cell: charging, as in the Battery Data Format.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from drivers.errors import SetpointOutOfRange
+from drivers.roles import ProtectionLimits
+from drivers.scpi import ScpiInstrument, on_off, parse_bool, parse_floats, scpi_property
+
+logger = logging.getLogger(__name__)
+
+#: Overvoltage protection levels (``:SOURce:VOLTage:PROTection``), V, ascending.
+OVP_LEVELS_V = ((2.0, "PROT2"), (5.0, "PROT5"), (10.0, "PROT10"), (20.0, "PROT20"),
+                (40.0, "PROT40"), (60.0, "PROT60"), (80.0, "PROT80"), (100.0, "PROT100"))
+
+
+class Keithley2460(ScpiInstrument):
+    """Keithley 2460 High-Current SourceMeter: ±7.35 A, ±105 V, four-quadrant (sources and sinks)."""
+
+    idn_models = ("MODEL 2460",)
+    current_range_a = (-7.35, 7.35)
+    voltage_range_v = (-105.0, 105.0)
+
+    source_function = scpi_property(":SOUR:FUNC", values=("CURR", "VOLT"), doc="Source function")
+    source_current_a = scpi_property(":SOUR:CURR", limits=current_range_a, unit="A",
+                                     doc="Source current setpoint (+ = into the cell)")
+    voltage_limit_v = scpi_property(":SOUR:CURR:VLIM", limits=(0.02, 105.0), unit="V",
+                                    doc="Voltage limit while sourcing current")
+    source_voltage_v = scpi_property(":SOUR:VOLT", limits=voltage_range_v, unit="V",
+                                     doc="Source voltage setpoint")
+    current_limit_a = scpi_property(":SOUR:VOLT:ILIM", limits=(1e-8, 7.35), unit="A",
+                                    doc="Current limit while sourcing voltage")
+    overvoltage_protection = scpi_property(":SOUR:VOLT:PROT", values=tuple(n for _, n in OVP_LEVELS_V) + ("NONE",),
+                                           doc="Overvoltage protection level (PROTn = n volts)")
+    remote_sense = scpi_property(":SENS:VOLT:RSEN", parse=parse_bool, format=on_off,
+                                 doc="4-wire (remote) voltage sensing")
+
+    def __init__(self, transport, *, name: str = "cycler") -> None:  # noqa: ANN001
+        super().__init__(transport, name=name)
+        self._function = ""
+
+    def configure(self) -> None:
+        """Power-on state for battery work: reset, 4-wire sense, readback on, high-impedance off state."""
+        self.reset()
+        self._function = ""
+        self.write(':SENS:FUNC "VOLT"')
+        self.write(":SENS:VOLT:RSEN ON")
+        self.write(":SOUR:CURR:READ:BACK ON")
+        self.write(":OUTP:SMOD HIMP")
+        self.check_errors("configure")
+
+    def configure_protection(self, limits: ProtectionLimits) -> None:
+        """Set the instrument-side protection from the protocol limits, before any output is on.
+
+        The overvoltage protection gets the lowest level above ``voltage_max_v``; the voltage
+        limit of the current source and the current limit of the voltage source are set to the
+        cell's maximum voltage and current (the current limit no higher than the instrument can force).
+        """
+        current_limit_a = min(limits.current_max_a, self.current_range_a[1])
+        level = next((name for volts, name in OVP_LEVELS_V if volts > limits.voltage_max_v), None)
+        if level is None:
+            raise SetpointOutOfRange(f"{self.where}: no OVP level above {limits.voltage_max_v:g} V")
+        self.overvoltage_protection = level
+        self.voltage_limit_v = limits.voltage_max_v
+        self.current_limit_a = current_limit_a
+
+    def set_current(self, current_a: float, voltage_limit_v: float) -> None:
+        """Force ``current_a`` A (+ = charge) with the terminal voltage limited to ``voltage_limit_v`` V."""
+        type(self).source_current_a.validate(current_a, self.where)
+        type(self).voltage_limit_v.validate(voltage_limit_v, self.where)
+        if self._function != "CURR":
+            self.write(":SOUR:FUNC CURR")
+            self.write(':SENS:FUNC "VOLT"')
+            self._function = "CURR"
+        self.write(f":SOUR:CURR:VLIM {voltage_limit_v:.6g}")
+        self.write(f":SOUR:CURR {current_a:.6g}")
+        self.check_errors(f"set_current({current_a:g} A, {voltage_limit_v:g} V)")
+
+    def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
+        """Force ``voltage_v`` V with the current magnitude limited to ``current_limit_a`` A."""
+        type(self).source_voltage_v.validate(voltage_v, self.where)
+        type(self).current_limit_a.validate(current_limit_a, self.where)
+        if self._function != "VOLT":
+            self.write(":SOUR:FUNC VOLT")
+            self.write(':SENS:FUNC "CURR"')
+            self.write(":SOUR:VOLT:READ:BACK ON")
+            self._function = "VOLT"
+        self.write(f":SOUR:VOLT:ILIM {current_limit_a:.6g}")
+        self.write(f":SOUR:VOLT {voltage_v:.6g}")
+        self.check_errors(f"set_voltage({voltage_v:g} V, {current_limit_a:g} A)")
+
+    def output_on(self) -> None:
+        """Enable the output."""
+        self.write(":OUTP ON")
+        self.check_errors("output on")
+
+    def output_off(self) -> None:
+        """Disable the output (high-impedance off state: the cell is not loaded)."""
+        self.write(":OUTP OFF")
+
+    def is_output_on(self) -> bool:
+        """Output state as the instrument reports it."""
+        return parse_bool(self.query(":OUTP?"))
+
+    def measure(self) -> tuple[float, float]:
+        """One reading: (voltage_v, current_a), from ``:READ?`` with the READ and SOUR elements."""
+        reading, source = parse_floats(self.query(':READ? "defbuffer1", READ, SOUR'), 2,
+                                       where=f"{self.where} :READ?")
+        if self._function == "VOLT":
+            return source, reading
+        return reading, source
+
+    def protection_tripped(self) -> str:
+        """``"OVP"`` when the overvoltage protection has tripped, else ``""``."""
+        return "OVP" if parse_bool(self.query(":SOUR:VOLT:PROT:TRIP?")) else ""
+
+
+class Keithley2450(Keithley2460):
+    """Keithley 2450 SourceMeter: ±1.05 A, ±210 V (same command tree as the 2460)."""
+
+    idn_models = ("MODEL 2450",)
+    current_range_a = (-1.05, 1.05)
+    voltage_range_v = (-210.0, 210.0)
+    source_current_a = scpi_property(":SOUR:CURR", limits=current_range_a, unit="A",
+                                     doc="Source current setpoint (+ = into the cell)")
+    current_limit_a = scpi_property(":SOUR:VOLT:ILIM", limits=(1e-9, 1.05), unit="A",
+                                    doc="Current limit while sourcing voltage")
+
+
+class Keithley2461(Keithley2460):
+    """Keithley 2461 High-Current SourceMeter: ±7.35 A DC (10 A pulse), ±105 V."""
+
+    idn_models = ("MODEL 2461",)

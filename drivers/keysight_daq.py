@@ -1,0 +1,39 @@
+"""Keysight DAQ970A / 34970A data acquisition with thermocouples, SCPI.
+
+Commands after the Keysight DAQ970A Programming Guide, "Command reference":
+``CONFigure:TEMPerature TC,<type>,(@<ch_list>)``, ``UNIT:TEMPerature C``, ``ROUTe:SCAN``,
+``READ?`` (one reading per scanned channel, comma separated), ``SYSTem:ERRor?``. An open
+thermocouple reads +9.9E+37 (overload), reported here as ``nan``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from drivers.scpi import ScpiInstrument, parse_floats
+
+OVERLOAD = 9.0e37
+
+
+class KeysightDaq970a(ScpiInstrument):
+    """DAQ970A (or 34970A/34972A) with a multiplexer card, type-K thermocouples."""
+
+    idn_models = ("DAQ970A", "34970A", "34972A")
+
+    def __init__(self, transport, *, name: str = "thermometer", thermocouple_type: str = "K") -> None:  # noqa: ANN001
+        super().__init__(transport, name=name)
+        self.thermocouple_type = thermocouple_type
+        self.channels: tuple[int, ...] = ()
+
+    def configure(self, channels: tuple[int, ...]) -> None:
+        """Scan ``channels`` (e.g. ``(101, 102)``) as thermocouples in °C."""
+        channel_list = ",".join(str(c) for c in channels)
+        self.write(f"CONF:TEMP TC,{self.thermocouple_type},(@{channel_list})")
+        self.write("UNIT:TEMP C")
+        self.check_errors("configure")
+        self.channels = tuple(channels)
+
+    def read_c(self) -> list[float]:
+        """One scan: a temperature per configured channel, °C (``nan`` for an open thermocouple)."""
+        values = parse_floats(self.query("READ?"), len(self.channels), where=f"{self.where} READ?")
+        return [math.nan if abs(v) >= OVERLOAD else v for v in values]

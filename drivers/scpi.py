@@ -1,0 +1,224 @@
+"""Declarative SCPI instruments: one line per property, units and limits always enforced.
+
+    class Keithley2460(ScpiInstrument):
+        source_current_a = scpi_property(":SOUR:CURR", limits=(-7.35, 7.35), unit="A",
+                                         doc="Source current setpoint")
+
+Reading a property sends ``<command>?`` and parses the reply; setting it validates the value
+against ``limits`` (raising :class:`SetpointOutOfRange` before anything is sent), writes
+``<command> <value>`` and checks the error queue. Actuation (output on/off...) is always an
+explicit method, never a property.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable, Generic, TypeVar, overload
+
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentReplyError,
+    InstrumentTimeout,
+    SetpointOutOfRange,
+)
+from drivers.transport import MessageTransport
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def parse_float(reply: str, *, where: str) -> float:
+    """Parse one SCPI number; a garbage reply raises InstrumentReplyError naming ``where``."""
+    try:
+        value = float(reply.strip())
+    except ValueError:
+        raise InstrumentReplyError(f"{where}: expected a number, got {reply!r}") from None
+    if math.isnan(value):
+        raise InstrumentReplyError(f"{where}: instrument returned NaN")
+    return value
+
+
+def parse_floats(reply: str, count: int | None, *, where: str) -> list[float]:
+    """Parse a comma-separated list of numbers (``count`` of them when given)."""
+    parts = reply.split(",")
+    if count is not None and len(parts) != count:
+        raise InstrumentReplyError(f"{where}: expected {count} values, got {reply!r}")
+    return [parse_float(p, where=where) for p in parts]
+
+
+class ScpiInstrument:
+    """Base of SCPI drivers: transport, identification, error queue, retried queries.
+
+    ``name`` labels the instrument in messages (the role it plays, e.g. ``cycler``).
+    """
+
+    #: Model names this driver accepts in the ``*IDN?`` reply (checked by :meth:`verify_identity`).
+    idn_models: tuple[str, ...] = ()
+    #: How many times an idempotent query is retried after a timeout.
+    query_retries = 2
+
+    def __init__(self, transport: MessageTransport, *, name: str = "") -> None:
+        self.transport = transport
+        self.name = name or type(self).__name__
+
+    @property
+    def where(self) -> str:
+        """``name (resource)`` for messages."""
+        return f"{self.name} ({self.transport.resource})"
+
+    # -- raw I/O -----------------------------------------------------------------------------
+    def write(self, command: str) -> None:
+        """Send a command (no reply expected)."""
+        self.transport.write(command)
+
+    def query(self, command: str, *, idempotent: bool = True) -> str:
+        """Send a query and return its reply; timeouts are retried only for idempotent queries."""
+        attempts = 1 + (self.query_retries if idempotent else 0)
+        for attempt in range(attempts):
+            try:
+                return self.transport.query(command)
+            except InstrumentTimeout:
+                if attempt + 1 >= attempts:
+                    raise
+                logger.warning("%s: timeout on %r, retrying (%d)", self.where, command, attempt + 1)
+                clear = getattr(self.transport, "clear", None)
+                if clear is not None:
+                    clear()
+        raise AssertionError("unreachable")
+
+    def query_float(self, command: str) -> float:
+        """Query one number."""
+        return parse_float(self.query(command), where=f"{self.where} {command}")
+
+    # -- IEEE 488.2 ----------------------------------------------------------------------------
+    def identify(self) -> str:
+        """The ``*IDN?`` reply: maker, model, serial number, firmware."""
+        return self.query("*IDN?")
+
+    def verify_identity(self) -> str:
+        """``*IDN?`` and check the model is one this driver supports; returns the reply."""
+        idn = self.identify()
+        if self.idn_models and not any(model in idn for model in self.idn_models):
+            raise InstrumentReplyError(
+                f"{self.where}: *IDN? answered {idn!r}, expected one of {', '.join(self.idn_models)}"
+            )
+        return idn
+
+    def reset(self) -> None:
+        """``*RST`` then ``*CLS``: power-on settings, empty error queue."""
+        self.write("*RST")
+        self.write("*CLS")
+
+    def check_errors(self, context: str = "") -> None:
+        """Read the error queue (``:SYST:ERR?``) until empty; raise if it held any error."""
+        errors = []
+        for _ in range(20):
+            reply = self.query(":SYST:ERR?")
+            code_text = reply.split(",", 1)[0].strip()
+            try:
+                code = int(code_text)
+            except ValueError:
+                raise InstrumentReplyError(f"{self.where}: :SYST:ERR? answered {reply!r}") from None
+            if code == 0:
+                break
+            errors.append(reply)
+        if errors:
+            after = f" after {context}" if context else ""
+            raise InstrumentCommandError(f"{self.where}: instrument error{after}: {'; '.join(errors)}")
+
+
+class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `property`
+    """A settable/queryable instrument property with unit and enforced limits.
+
+    ``limits``: inclusive (low, high) for numbers; ``values``: allowed words for enumerations.
+    ``parse``/``format`` convert between reply text and Python values.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        *,
+        doc: str,
+        unit: str = "",
+        limits: tuple[float, float] | None = None,
+        values: tuple[str, ...] | None = None,
+        parse: Callable[[str], T] | None = None,
+        format: Callable[[T], str] | None = None,  # noqa: A002 - mirrors `property(doc=)` style
+        readonly: bool = False,
+        check_errors: bool = True,
+    ) -> None:
+        self.command = command
+        self.unit = unit
+        self.limits = limits
+        self.values = values
+        self._parse = parse
+        self._format = format
+        self.readonly = readonly
+        self.check = check_errors
+        self.__doc__ = f"{doc} [{unit}]" if unit else doc
+        self.name = command
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> "scpi_property[T]": ...
+
+    @overload
+    def __get__(self, obj: ScpiInstrument, objtype: type | None = None) -> T: ...
+
+    def __get__(self, obj: ScpiInstrument | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        reply = obj.query(f"{self.command}?")
+        if self._parse is not None:
+            try:
+                return self._parse(reply)
+            except ValueError:
+                raise InstrumentReplyError(f"{obj.where} {self.command}?: cannot parse {reply!r}") from None
+        if self.values is not None:
+            return reply.strip().strip('"')
+        return parse_float(reply, where=f"{obj.where} {self.command}?")
+
+    def validate(self, value: Any, where: str = "") -> None:
+        """Raise SetpointOutOfRange unless ``value`` is allowed."""
+        prefix = f"{where}: " if where else ""
+        if self.limits is not None:
+            low, high = self.limits
+            if not isinstance(value, (int, float)) or not (low <= float(value) <= high):
+                raise SetpointOutOfRange(
+                    f"{prefix}{self.name} = {value!r} {self.unit} is outside [{low:g}, {high:g}] {self.unit}"
+                )
+        if self.values is not None and str(value).upper() not in self.values:
+            raise SetpointOutOfRange(f"{prefix}{self.name} = {value!r} is not one of {', '.join(self.values)}")
+
+    def __set__(self, obj: ScpiInstrument, value: T) -> None:
+        if self.readonly:
+            raise AttributeError(f"{self.name} is read-only")
+        self.validate(value, obj.where)
+        if self._format is not None:
+            text = self._format(value)
+        elif self.limits is not None:
+            text = f"{float(value):.6g}"  # type: ignore[arg-type]
+        else:
+            text = str(value)
+        obj.write(f"{self.command} {text}")
+        if self.check:
+            obj.check_errors(f"{self.command} {text}")
+
+
+def on_off(value: bool) -> str:
+    """SCPI boolean text."""
+    return "ON" if value else "OFF"
+
+
+def parse_bool(reply: str) -> bool:
+    """``1``/``ON`` -> True, ``0``/``OFF`` -> False."""
+    word = reply.strip().upper()
+    if word in ("1", "ON"):
+        return True
+    if word in ("0", "OFF"):
+        return False
+    raise ValueError(reply)

@@ -1,0 +1,2 @@
+"""The protocol language: step grammar (PyBaMM experiment strings + bench steps), YAML files,
+validation, and the shipped protocols in ``protocols/library``."""

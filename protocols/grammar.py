@@ -1,0 +1,239 @@
+"""Parse one step string: PyBaMM experiment strings verbatim, plus bench steps.
+
+    Charge at 1C until 4.2 V                 Discharge at 0.5 A until 2.5 V
+    Hold at 4.2 V until C/20                 Rest for 1 hour
+    Discharge at 10 W for 30 minutes or until 3 V
+    Charge at C/2 for 2 hours (10 second period)
+    Soak at 25 °C for 2 hours
+    Soak at -20 °C until cell within 2 K of setpoint for 30 minutes (at most 24 hours)
+    Charge at 4C until 20 % SOC              Rest until dT/dt < 0.5 K/min
+
+Errors are ProtocolError with a 1-based column inside the string and a suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from protocols.errors import ProtocolError
+from protocols.quantities import Quantity, QuantityError, parse_quantity
+from protocols.steps import EndCondition, Step
+
+ACTIONS = ("charge", "discharge", "hold", "rest", "soak")
+_PERIOD = re.compile(r"\(\s*(?P<q>[^()]*?)\s+period\s*\)", re.IGNORECASE)
+_AT_MOST = re.compile(r"\(\s*at\s+most\s+(?P<q>[^()]*?)\s*\)", re.IGNORECASE)
+_KEYWORD = re.compile(r"\b(for|until|or)\b", re.IGNORECASE)
+_WITHIN = re.compile(
+    r"^cell\s+within\s+(?P<q>.+?)\s+of\s+setpoint(?:\s+for\s+(?P<hold>.+))?$", re.IGNORECASE)
+_SOC = re.compile(r"^(?P<q>.+?%)\s*soc$", re.IGNORECASE)
+_DTDT = re.compile(r"^dT\s*/\s*dt\s*(?P<op>[<>]=?)\s*(?P<q>.+)$", re.IGNORECASE)
+_TEMP = re.compile(r"^(?:T|temperature)\s*(?P<op>[<>]=?)\s*(?P<q>.+)$", re.IGNORECASE)
+
+
+def _error(message: str, col: int, suggestion: str = "") -> ProtocolError:
+    return ProtocolError(message, col=col, suggestion=suggestion)
+
+
+def _quantity(text: str, col: int) -> Quantity:
+    try:
+        return parse_quantity(text)
+    except QuantityError as exc:
+        raise _error(str(exc), col) from None
+
+
+def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
+    """Parse ``text`` into a Step; C-rates need ``capacity_ah`` (Ah)."""
+    if not isinstance(text, str) or not text.strip():
+        raise _error("empty step", 1)
+    original = text
+    period_s: float | None = None
+    at_most_s: float | None = None
+    match = _PERIOD.search(text)
+    if match:
+        q = _quantity(match.group("q"), match.start("q") + 1)
+        if q.dimension != "time" or q.value <= 0:
+            raise _error(f"sampling period must be a positive time, got {q.text!r}", match.start("q") + 1)
+        period_s = q.value
+        text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+    match = _AT_MOST.search(text)
+    if match:
+        q = _quantity(match.group("q"), match.start("q") + 1)
+        if q.dimension != "time" or q.value <= 0:
+            raise _error(f"'at most' needs a positive time, got {q.text!r}", match.start("q") + 1)
+        at_most_s = q.value
+        text = text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+    leftover = re.search(r"[()]", text)
+    if leftover:
+        raise _error("unexpected parenthesis (only '(N unit period)' and '(at most T)' are allowed)",
+                     leftover.start() + 1)
+
+    stripped_start = len(text) - len(text.lstrip())
+    words = text.split()
+    action = words[0].lower()
+    if action not in ACTIONS:
+        close = difflib.get_close_matches(action, ACTIONS, n=1)
+        hint = f"did you mean '{close[0].capitalize()}'?" if close else \
+            "steps start with Charge, Discharge, Hold, Rest or Soak"
+        raise _error(f"unknown step {words[0]!r}", stripped_start + 1, hint)
+
+    # Split the rest into the setpoint and the clauses at the keywords for / until / or.
+    body_start = stripped_start + len(words[0])
+    body = text[body_start:]
+    pieces: list[tuple[str, str, int]] = []  # (keyword, text, column)
+    last_kw, last_pos = "", 0
+    for kw in _KEYWORD.finditer(body):
+        if kw.group(1).lower() == "for" and body[: kw.start()].rstrip().lower().endswith("setpoint"):
+            continue  # "cell within 2 K of setpoint for 30 minutes" is one condition
+        pieces.append((last_kw, body[last_pos: kw.start()], body_start + last_pos + 1))
+        last_kw, last_pos = kw.group(1).lower(), kw.end()
+    pieces.append((last_kw, body[last_pos:], body_start + last_pos + 1))
+
+    setpoint_text, setpoint_col = pieces[0][1], pieces[0][2]
+    clauses = pieces[1:]
+    step_fields: dict[str, object] = {"text": original.strip(), "period_s": period_s}
+
+    if action in ("charge", "discharge", "hold", "soak"):
+        sp = setpoint_text.strip()
+        if not sp.lower().startswith("at "):
+            raise _error(f"expected 'at <value>' after {words[0]!r}", setpoint_col,
+                         f"e.g. '{words[0]} at 1C until 4.2 V'" if action != "soak" else "e.g. 'Soak at 25 °C for 2 hours'")
+        value_text = sp[3:].strip()
+        value_col = setpoint_col + setpoint_text.index(value_text) if value_text else setpoint_col
+        q = _quantity(value_text, value_col)
+        step_fields.update(_setpoint(action, q, value_col, capacity_ah))
+    elif setpoint_text.strip():
+        raise _error(f"unexpected {setpoint_text.strip()!r} after 'Rest'", setpoint_col, "e.g. 'Rest for 1 hour'")
+
+    kind = str(step_fields["kind"]) if "kind" in step_fields else "rest"
+    direction = _direction(step_fields)
+    duration_s: float | None = None
+    until: list[EndCondition] = []
+    previous = ""
+    for keyword, clause, col in clauses:
+        clause_text = clause.strip()
+        clause_col = col + (len(clause) - len(clause.lstrip()))
+        if keyword == "or" and previous == "":
+            raise _error("'or' must follow a 'for' or 'until' clause", clause_col)
+        if not clause_text:
+            if keyword == "or":
+                previous = keyword
+                continue
+            raise _error(f"'{keyword}' needs a value", col)
+        if keyword == "for" or (keyword == "or" and _is_time(clause_text)):
+            q = _quantity(clause_text, clause_col)
+            if q.dimension != "time" or q.value <= 0:
+                raise _error(f"'for' needs a positive duration, got {clause_text!r}", clause_col)
+            duration_s = q.value if duration_s is None else min(duration_s, q.value)
+        else:
+            condition = _condition(clause_text, clause_col, kind, direction, capacity_ah)
+            if condition.quantity == "time_s":
+                duration_s = condition.value if duration_s is None else min(duration_s, condition.value)
+            else:
+                until.append(condition)
+        previous = keyword
+    if at_most_s is not None:
+        duration_s = at_most_s if duration_s is None else min(duration_s, at_most_s)
+    if duration_s is None and not until:
+        raise _error("step never ends: add 'for <time>' or 'until <condition>'", len(original.rstrip()) + 1,
+                     f"e.g. '{original.strip()} for 1 hour'")
+    if kind == "cv" and not until and duration_s is None:
+        raise _error("a Hold needs an end condition", 1)
+    step_fields["duration_s"] = duration_s
+    step_fields["until"] = tuple(until)
+    step_fields.setdefault("kind", "rest")
+    return Step(**step_fields)  # type: ignore[arg-type]
+
+
+def _is_time(text: str) -> bool:
+    try:
+        return parse_quantity(text).dimension == "time"
+    except QuantityError:
+        return False
+
+
+def _setpoint(action: str, q: Quantity, col: int, capacity_ah: float | None) -> dict[str, object]:
+    if action == "soak":
+        if q.dimension != "temperature":
+            raise _error(f"Soak needs a temperature in °C, got {q.text!r}", col, "e.g. 'Soak at -20 °C ...'")
+        return {"kind": "soak", "temperature_c": q.value}
+    if action == "hold":
+        if q.dimension != "voltage":
+            raise _error(f"Hold needs a voltage, got {q.text!r}", col, "e.g. 'Hold at 4.2 V until C/20'")
+        return {"kind": "cv", "voltage_v": q.value}
+    sign = 1.0 if action == "charge" else -1.0
+    if q.value < 0:
+        raise _error(f"{action} rate must be positive (the verb sets the sign), got {q.text!r}", col)
+    if q.dimension == "c_rate":
+        if capacity_ah is None:
+            raise _error("a C-rate needs the cell capacity (cell: capacity_ah)", col)
+        return {"kind": "cc", "current_a": sign * q.value * capacity_ah}
+    if q.dimension == "current":
+        return {"kind": "cc", "current_a": sign * q.value}
+    if q.dimension == "power":
+        return {"kind": "cp", "power_w": sign * q.value}
+    raise _error(f"{action.capitalize()} needs a current (A, mA), a C-rate or a power (W), got {q.text!r}", col)
+
+
+def _direction(fields: dict[str, object]) -> int:
+    current = fields.get("current_a") or fields.get("power_w") or 0.0
+    return 1 if float(current) > 0 else (-1 if float(current) < 0 else 0)  # type: ignore[arg-type]
+
+
+def _condition(text: str, col: int, kind: str, direction: int, capacity_ah: float | None) -> EndCondition:
+    match = _WITHIN.match(text)
+    if match:
+        if kind != "soak":
+            raise _error("'cell within ... of setpoint' only ends a Soak step", col)
+        q = _quantity(match.group("q"), col)
+        if q.dimension != "temperature_difference":
+            raise _error(f"expected a temperature difference in K, got {q.text!r}", col)
+        hold_s = 0.0
+        if match.group("hold"):
+            hq = _quantity(match.group("hold"), col)
+            if hq.dimension != "time":
+                raise _error(f"expected a time after 'for', got {hq.text!r}", col)
+            hold_s = hq.value
+        return EndCondition("stable_within_k", "<=", q.value, text, hold_s)
+    match = _SOC.match(text)
+    if match:
+        q = _quantity(match.group("q"), col)
+        if not 0.0 <= q.value <= 1.0:
+            raise _error(f"SOC must be within 0-100 %, got {q.text!r}", col)
+        return EndCondition("soc", "<=" if direction < 0 else ">=", q.value, text)
+    match = _DTDT.match(text)
+    if match:
+        q = _quantity(match.group("q"), col)
+        if q.dimension != "temperature_rate":
+            raise _error(f"dT/dt needs K/min or K/s, got {q.text!r}", col)
+        return EndCondition("dtdt_k_per_s", ">=" if ">" in match.group("op") else "<=", q.value, text)
+    match = _TEMP.match(text)
+    if match:
+        q = _quantity(match.group("q"), col)
+        if q.dimension != "temperature":
+            raise _error(f"temperature needs °C, got {q.text!r}", col)
+        return EndCondition("temperature_c", ">=" if ">" in match.group("op") else "<=", q.value, text)
+
+    q = _quantity(text, col)
+    if q.dimension == "voltage":
+        if kind in ("rest", "soak"):
+            raise _error("a voltage end condition on a rest is ambiguous; use a time", col)
+        if kind == "cv":
+            raise _error("a Hold ends on current or time, not voltage", col, "e.g. 'until C/20'")
+        return EndCondition("voltage_v", ">=" if direction > 0 else "<=", q.value, text)
+    if q.dimension in ("current", "c_rate"):
+        if kind != "cv":
+            raise _error("a current end condition only ends a Hold (constant voltage) step", col)
+        value = q.value
+        if q.dimension == "c_rate":
+            if capacity_ah is None:
+                raise _error("a C-rate needs the cell capacity (cell: capacity_ah)", col)
+            value = q.value * capacity_ah
+        return EndCondition("current_a", "<=", abs(value), text)
+    if q.dimension == "charge":
+        return EndCondition("capacity_ah", ">=", abs(q.value), text)
+    if q.dimension == "time":
+        return EndCondition("time_s", ">=", q.value, text)
+    if q.dimension == "temperature":
+        return EndCondition("temperature_c", ">=" if direction >= 0 else ">=", q.value, text)
+    raise _error(f"cannot end a step on {q.text!r}", col)

@@ -1,0 +1,228 @@
+"""Calibration of the ``nmc_21700`` preset against the PyBaMM ORegan2022 reference discharges.
+
+Run ``python -m sim_instruments.cell.calibration`` from the repository root to print the table of
+calibration figures (the one in ``docs/calibration.md``). The reference CSVs live in
+``tests/data/reference`` (columns: time_s, current_a (discharge positive), voltage_v,
+discharge_capacity_ah, cell_temperature_c).
+
+The functions here are used by ``tests/sim_instruments/test_calibration.py`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim_instruments.cell.model import CellModel
+from sim_instruments.cell.presets import CellPreset, get_preset
+
+#: Where the reference curves are kept in the repository.
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "reference"
+
+#: (file stem, discharge current A, ambient °C) of the four reference runs.
+REFERENCE_RUNS: dict[str, tuple[float, float]] = {
+    "oregan2022_dfn_lumped_1C_25C": (5.0, 25.0),
+    "oregan2022_dfn_lumped_1C_m20C": (5.0, -20.0),
+    "oregan2022_dfn_lumped_C3_25C": (5.0 / 3.0, 25.0),
+    "oregan2022_dfn_lumped_C3_m20C": (5.0 / 3.0, -20.0),
+}
+
+
+@dataclass
+class Discharge:
+    """A simulated or reference constant-current discharge (arrays share one index).
+
+    ``capacity_ah`` is charge discharged, Ah; ``voltage_v`` terminal voltage, V; temperatures °C.
+    """
+
+    time_s: np.ndarray
+    capacity_ah: np.ndarray
+    voltage_v: np.ndarray
+    temperature_c: np.ndarray
+    temperature_core_c: np.ndarray
+    #: Surface SOC of the simulated cell (empty for a reference curve).
+    surface_soc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def final_capacity_ah(self) -> float:
+        """Charge delivered to the cut-off, Ah."""
+        return float(self.capacity_ah[-1])
+
+    @property
+    def max_temperature_c(self) -> float:
+        """Highest (surface) temperature during the discharge, °C."""
+        return float(np.max(self.temperature_c))
+
+
+def load_reference(stem: str, directory: Path = REFERENCE_DIR) -> Discharge:
+    """Read one reference CSV (lumped thermal: surface = core temperature)."""
+    data = np.genfromtxt(directory / f"{stem}.csv", delimiter=",", skip_header=1)
+    return Discharge(data[:, 0], data[:, 3], data[:, 2], data[:, 4], data[:, 4])
+
+
+def simulate_discharge(
+    preset: CellPreset | str,
+    current_a: float,
+    temperature_c: float,
+    dt_s: float = 1.0,
+    cutoff_v: float | None = None,
+    soc: float = 1.0,
+) -> Discharge:
+    """CC discharge at ``current_a`` (A, discharge positive) of a cell soaked at ``temperature_c``
+    in air at the same temperature, from ``soc`` to ``cutoff_v`` (default: the preset's minimum).
+
+    The cut-off crossing is interpolated within the last step.
+    """
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    cut = p.voltage_min_v if cutoff_v is None else cutoff_v
+    cell = CellModel(p, soc=soc, temperature_c=temperature_c, seed=None)
+    i = -abs(current_a)
+    t, q = 0.0, 0.0
+    ts, qs, vs, temps, cores, surf = [], [], [], [], [], []
+    v = cell.terminal_voltage_v(i)
+    limit = int(50.0 * 3600.0 / dt_s)
+    for _ in range(limit):
+        ts.append(t)
+        qs.append(q)
+        vs.append(v)
+        temps.append(cell.temperature_surface_c)
+        cores.append(cell.temperature_core_c)
+        surf.append(cell.surface_soc)
+        cell.step(dt_s, i, temperature_c)
+        t += dt_s
+        q += abs(i) * dt_s / 3600.0
+        v_new = cell.terminal_voltage_v(i)
+        if v_new <= cut:
+            frac = (v - cut) / (v - v_new) if v != v_new else 1.0
+            ts.append(t - dt_s * (1.0 - frac))
+            qs.append(q - abs(i) * dt_s / 3600.0 * (1.0 - frac))
+            vs.append(cut)
+            temps.append(cell.temperature_surface_c)
+            cores.append(cell.temperature_core_c)
+            surf.append(cell.surface_soc)
+            break
+        v = v_new
+    return Discharge(np.array(ts), np.array(qs), np.array(vs), np.array(temps), np.array(cores),
+                     np.array(surf))
+
+
+def rms_voltage_error_v(sim: Discharge, ref: Discharge) -> float:
+    """RMS of V_sim - V_ref over the discharged-capacity range both curves cover, V."""
+    q_end = min(sim.final_capacity_ah, ref.final_capacity_ah)
+    grid = np.linspace(0.0, q_end, 400)
+    diff = np.interp(grid, sim.capacity_ah, sim.voltage_v) - np.interp(
+        grid, ref.capacity_ah, ref.voltage_v
+    )
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+def pulse_dcir_ohm(
+    preset: CellPreset | str,
+    temperature_c: float,
+    soc: float = 0.5,
+    current_a: float = 5.0,
+    duration_s: float = 10.0,
+    dt_s: float = 0.1,
+) -> float:
+    """DCIR from a simulated discharge pulse on a rested cell: (V_rest - V_end) / I, Ω."""
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    cell = CellModel(p, soc=soc, temperature_c=temperature_c, seed=None)
+    v0 = cell.terminal_voltage_v(0.0)
+    i = -abs(current_a)
+    for _ in range(int(round(duration_s / dt_s))):
+        cell.step(dt_s, i, temperature_c)
+    return (v0 - cell.terminal_voltage_v(i)) / abs(current_a)
+
+
+def calibration_figures(preset: CellPreset | str = "nmc_21700", dt_s: float = 1.0) -> dict[str, float]:
+    """Every calibration figure of ``docs/calibration.md``, measured on ``preset``."""
+    sims = {stem: simulate_discharge(preset, i, t, dt_s) for stem, (i, t) in REFERENCE_RUNS.items()}
+    refs = {stem: load_reference(stem) for stem in REFERENCE_RUNS}
+    c1_25 = sims["oregan2022_dfn_lumped_1C_25C"]
+    c1_m20 = sims["oregan2022_dfn_lumped_1C_m20C"]
+    c3_25 = sims["oregan2022_dfn_lumped_C3_25C"]
+    c3_m20 = sims["oregan2022_dfn_lumped_C3_m20C"]
+    fig = {
+        "capacity_1C_25C_ah": c1_25.final_capacity_ah,
+        "capacity_C3_25C_ah": c3_25.final_capacity_ah,
+        "capacity_1C_m20C_ah": c1_m20.final_capacity_ah,
+        "capacity_C3_m20C_ah": c3_m20.final_capacity_ah,
+        "retention_1C_m20C": c1_m20.final_capacity_ah / c1_25.final_capacity_ah,
+        "retention_C3_m20C": c3_m20.final_capacity_ah / c3_25.final_capacity_ah,
+        "self_heating_1C_m20C_k": c1_m20.max_temperature_c - (-20.0),
+        "max_temperature_1C_25C_c": c1_25.max_temperature_c,
+        "max_temperature_C3_m20C_c": c3_m20.max_temperature_c,
+        "dcir_10s_50soc_25C_ohm": pulse_dcir_ohm(preset, 25.0),
+        "dcir_10s_50soc_m20C_ohm": pulse_dcir_ohm(preset, -20.0),
+    }
+    fig["dcir_ratio_m20C_to_25C"] = fig["dcir_10s_50soc_m20C_ohm"] / fig["dcir_10s_50soc_25C_ohm"]
+    for stem in REFERENCE_RUNS:
+        fig[f"rms_{stem.split('lumped_')[1]}_v"] = rms_voltage_error_v(sims[stem], refs[stem])
+    return fig
+
+
+def fit_ocv_table(
+    preset: CellPreset, soc_points: tuple[float, ...] | None = None, iterations: int = 4,
+    dt_s: float = 2.0,
+) -> tuple[float, ...]:
+    """Fit OCV values at ``soc_points`` so that the C/3, 25 °C discharge reproduces the reference.
+
+    Fixed-point iteration on ``V_sim(t) = OCV(soc_surface(t)) + overpotential(t)``: the OCV at the
+    surface SOC reached at time t is corrected by ``V_ref(Q(t)) - V_sim(t)``. Nodes below the
+    range the reference covers keep the correction of the lowest covered node; OCV(0) stays at
+    the preset's minimum voltage and the table is kept strictly increasing.
+    """
+    from dataclasses import replace
+
+    soc_pts = tuple(preset.ocv_soc if soc_points is None else soc_points)
+    ref = load_reference("oregan2022_dfn_lumped_C3_25C")
+    probe = CellModel(preset)
+    ocv = [probe.ocv_at_soc_v(s) for s in soc_pts]
+    for _ in range(iterations):
+        p = replace(preset, ocv_soc=soc_pts, ocv_v=tuple(ocv))
+        sim = simulate_discharge(p, 5.0 / 3.0, 25.0, dt_s)
+        keep = sim.capacity_ah <= ref.final_capacity_ah
+        err_t = np.interp(sim.capacity_ah, ref.capacity_ah, ref.voltage_v) - sim.voltage_v
+        surf = sim.surface_soc[keep][::-1]  # increasing
+        err = err_t[keep][::-1]
+        lowest = float(surf[0])
+        for k, s in enumerate(soc_pts):
+            if 0.0 < s < 1.0:
+                ocv[k] += float(np.interp(s, surf, err)) if s >= lowest else float(err[0])
+        ocv[0] = preset.voltage_min_v
+        for k in range(len(ocv) - 2, 0, -1):
+            ocv[k] = min(ocv[k], ocv[k + 1] - 1e-4)
+        for k in range(1, len(ocv)):
+            ocv[k] = max(ocv[k], ocv[k - 1] + 1e-4)
+    return tuple(round(v, 4) for v in ocv)
+
+
+def _format_table(fig: dict[str, float]) -> str:
+    lines = ["| figure | value |", "|---|---|"]
+    for key, value in fig.items():
+        lines.append(f"| {key} | {value:.4g} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print the calibration figures (or a refitted OCV table with --fit-ocv)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="nmc_21700")
+    parser.add_argument("--fit-ocv", action="store_true", help="print a refitted OCV table")
+    args = parser.parse_args(argv)
+    preset = get_preset(args.preset)
+    if args.fit_ocv:
+        values = fit_ocv_table(preset, preset.ocv_soc)
+        sys.stdout.write(f"ocv_soc = {preset.ocv_soc}\nocv_v = {values}\n")
+        return 0
+    sys.stdout.write(_format_table(calibration_figures(preset)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""Cell presets: rating, equivalent-circuit, thermal and thermal-runaway parameters.
+
+Units are in the field names: ohms at the reference temperature (25 °C) and 50 % SOC, seconds,
+J/mol for activation energies, J/K for heat capacities, W/K for conductances, joules for the
+runaway exotherm. The equivalent circuit is described in :mod:`sim_instruments.cell.model`:
+``R0`` (ohmic) + a non-linear charge-transfer RC (Butler-Volmer) + a linear RC + a solid-diffusion
+element (surface/bulk SOC two-tank) + OCV(surface SOC).
+
+Published rating facts were used where available (LG INR21700-M50 datasheet ratings, A123
+ANR26650 class ratings); the ``nmc_21700`` circuit parameters are calibrated against the PyBaMM
+``ORegan2022`` reference discharges (see ``docs/calibration.md``). The other presets are plausible
+members of their class, not a particular product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim_instruments.cell import ocv_tables
+
+
+@dataclass(frozen=True)
+class CellPreset:
+    """Everything the simulated cell needs to know about one cell type.
+
+    ``capacity_ah`` is the true capacity the coulomb counter uses: the charge between OCV =
+    ``voltage_max_v`` (SOC 1) and OCV = ``voltage_min_v`` (SOC 0) at 25 °C. What a discharge
+    delivers to the cut-off is less and emerges from the resistances (C/3 at 25 °C: about 98 % of
+    it for ``nmc_21700``). ``nominal_capacity_ah`` is the datasheet rating used for C-rates.
+    """
+
+    name: str
+    chemistry: str
+    capacity_ah: float
+    voltage_max_v: float
+    voltage_min_v: float
+    current_max_charge_a: float
+    current_max_discharge_a: float
+    temperature_min_charge_c: float
+    temperature_max_c: float
+    mass_kg: float
+    nominal_capacity_ah: float
+    temperature_min_discharge_c: float
+    form_factor: str
+    #: OCV(SOC) table, see :mod:`sim_instruments.cell.ocv_tables`.
+    ocv_soc: tuple[float, ...]
+    ocv_v: tuple[float, ...]
+    #: Entropic coefficient dOCV/dT, V/K (reversible heat ``I·T·dU/dT``, I + = charge).
+    entropic_v_per_k: float
+    # --- equivalent circuit at 25 °C, 50 % SOC ---
+    r0_ohm: float
+    r0_activation_j_mol: float
+    #: Charge-transfer (small-signal) resistance and its relaxation time at 25 °C.
+    rct_ohm: float
+    rct_activation_j_mol: float
+    rct_tau_s: float
+    #: Butler-Volmer slope factor n: overpotential = n·R·T/F·asinh(I·Rct·F/(n·R·T)).
+    rct_tafel_factor: float
+    #: Constant-phase exponent of the charge-transfer arc in the impedance spectrum (1 = ideal RC).
+    rct_alpha: float
+    #: Second (SEI / mid-frequency) RC pair.
+    r2_ohm: float
+    r2_activation_j_mol: float
+    r2_tau_s: float
+    #: Solid-diffusion element: surface SOC lags bulk SOC with this time constant; the steady
+    #: surface-bulk offset is ``diffusion_gain · tau · I / (3600 · capacity)``.
+    diffusion_tau_s: float
+    diffusion_activation_j_mol: float
+    diffusion_gain: float
+    #: SOC dependence: resistances x (1 + low·exp(-soc/low_width) + high·exp(-(1-soc)/high_width)).
+    r_soc_low: float
+    r_soc_low_width: float
+    r_soc_high: float
+    r_soc_high_width: float
+    #: Series inductance of cell + leads seen by an impedance analyser, H.
+    inductance_h: float
+    # --- two-node thermal model ---
+    heat_capacity_core_j_per_k: float
+    heat_capacity_surface_j_per_k: float
+    conductance_core_surface_w_per_k: float
+    surface_area_m2: float
+    convection_w_per_m2k: float
+    # --- abuse ---
+    #: Total heat of the decomposition reactions (SEI, anode-electrolyte, cathode), J. 0 = none.
+    exotherm_energy_j: float
+    exotherm_activation_j_mol: float
+    #: First-order rate constant of the lumped exotherm at ``exotherm_reference_c``, 1/s.
+    exotherm_rate_per_s: float
+    exotherm_reference_c: float
+    #: Core temperature at which the separator melts (None: a solid electrolyte that does not).
+    separator_melt_c: float | None
+    #: Internal short created by a melted separator, ohms.
+    separator_melt_short_ohm: float
+    # --- measurement noise (1 sigma) ---
+    voltage_noise_v: float = 0.0002
+    temperature_noise_k: float = 0.05
+
+    @property
+    def heat_capacity_j_per_k(self) -> float:
+        """Total heat capacity (core + surface), J/K."""
+        return self.heat_capacity_core_j_per_k + self.heat_capacity_surface_j_per_k
+
+
+_NMC_SOC, _NMC_V = ocv_tables.NMC811_GRAPHITE
+_LFP_SOC, _LFP_V = ocv_tables.LFP_GRAPHITE
+_POUCH_SOC, _POUCH_V = ocv_tables.NMC622_GRAPHITE_POUCH
+_SSB_SOC, _SSB_V = ocv_tables.NMC811_LI_METAL
+
+NMC_21700 = CellPreset(
+    name="nmc_21700",
+    chemistry="NMC811/graphite-SiOx",
+    capacity_ah=4.90,
+    voltage_max_v=4.2,
+    voltage_min_v=2.5,
+    current_max_charge_a=3.395,   # 0.7 C (LG M50 datasheet)
+    current_max_discharge_a=7.28,  # 1.5 C
+    temperature_min_charge_c=0.0,
+    temperature_max_c=60.0,
+    mass_kg=0.0685,
+    nominal_capacity_ah=5.0,
+    temperature_min_discharge_c=-20.0,
+    form_factor="cylindrical 21700 (21 mm x 70 mm)",
+    ocv_soc=_NMC_SOC,
+    ocv_v=_NMC_V,
+    entropic_v_per_k=0.0,
+    r0_ohm=0.0100,
+    r0_activation_j_mol=15000.0,
+    rct_ohm=0.0050,
+    rct_activation_j_mol=55000.0,
+    rct_tau_s=0.02,
+    rct_tafel_factor=2.0,
+    rct_alpha=0.9,
+    r2_ohm=0.0040,
+    r2_activation_j_mol=35000.0,
+    r2_tau_s=30.0,
+    diffusion_tau_s=600.0,
+    diffusion_activation_j_mol=30000.0,
+    diffusion_gain=1.0,
+    r_soc_low=1.5,
+    r_soc_low_width=0.08,
+    r_soc_high=0.2,
+    r_soc_high_width=0.05,
+    inductance_h=2.0e-7,
+    heat_capacity_core_j_per_k=68.0,
+    heat_capacity_surface_j_per_k=7.0,
+    conductance_core_surface_w_per_k=0.6,
+    surface_area_m2=0.00531,  # pi*d*h + 2*pi*r^2 for d = 21 mm, h = 70 mm
+    convection_w_per_m2k=10.0,
+    exotherm_energy_j=70000.0,
+    exotherm_activation_j_mol=150000.0,
+    exotherm_rate_per_s=1.0e-3,
+    exotherm_reference_c=150.0,
+    separator_melt_c=150.0,
+    separator_melt_short_ohm=0.002,
+)
+
+LFP_26650 = CellPreset(
+    name="lfp_26650",
+    chemistry="LFP/graphite",
+    capacity_ah=2.35,
+    voltage_max_v=3.6,
+    voltage_min_v=2.0,
+    current_max_charge_a=10.0,
+    current_max_discharge_a=70.0,
+    temperature_min_charge_c=0.0,
+    temperature_max_c=60.0,
+    mass_kg=0.076,
+    nominal_capacity_ah=2.3,
+    temperature_min_discharge_c=-30.0,
+    form_factor="cylindrical 26650 (26 mm x 65 mm)",
+    ocv_soc=_LFP_SOC,
+    ocv_v=_LFP_V,
+    entropic_v_per_k=0.0,
+    r0_ohm=0.0070,
+    r0_activation_j_mol=15000.0,
+    rct_ohm=0.0040,
+    rct_activation_j_mol=50000.0,
+    rct_tau_s=0.01,
+    rct_tafel_factor=2.0,
+    rct_alpha=0.9,
+    r2_ohm=0.0030,
+    r2_activation_j_mol=35000.0,
+    r2_tau_s=20.0,
+    diffusion_tau_s=300.0,
+    diffusion_activation_j_mol=30000.0,
+    diffusion_gain=1.0,
+    r_soc_low=1.0,
+    r_soc_low_width=0.06,
+    r_soc_high=0.2,
+    r_soc_high_width=0.05,
+    inductance_h=2.0e-7,
+    heat_capacity_core_j_per_k=70.0,
+    heat_capacity_surface_j_per_k=8.0,
+    conductance_core_surface_w_per_k=0.7,
+    surface_area_m2=0.00637,  # d = 26 mm, h = 65 mm
+    convection_w_per_m2k=10.0,
+    exotherm_energy_j=25000.0,
+    exotherm_activation_j_mol=160000.0,
+    exotherm_rate_per_s=1.0e-3,
+    exotherm_reference_c=200.0,
+    separator_melt_c=150.0,
+    separator_melt_short_ohm=0.002,
+)
+
+NMC_POUCH_60AH = CellPreset(
+    name="nmc_pouch_60ah",
+    chemistry="NMC622/graphite",
+    capacity_ah=61.0,
+    voltage_max_v=4.2,
+    voltage_min_v=2.75,
+    current_max_charge_a=60.0,
+    current_max_discharge_a=180.0,
+    temperature_min_charge_c=0.0,
+    temperature_max_c=55.0,
+    mass_kg=0.88,
+    nominal_capacity_ah=60.0,
+    temperature_min_discharge_c=-20.0,
+    form_factor="liquid-electrolyte pouch 300 mm x 100 mm x 12 mm",
+    ocv_soc=_POUCH_SOC,
+    ocv_v=_POUCH_V,
+    entropic_v_per_k=0.0,
+    r0_ohm=0.0008,
+    r0_activation_j_mol=15000.0,
+    rct_ohm=0.0005,
+    rct_activation_j_mol=55000.0,
+    rct_tau_s=0.05,
+    rct_tafel_factor=2.0,
+    rct_alpha=0.9,
+    r2_ohm=0.0004,
+    r2_activation_j_mol=35000.0,
+    r2_tau_s=30.0,
+    diffusion_tau_s=600.0,
+    diffusion_activation_j_mol=30000.0,
+    diffusion_gain=1.0,
+    r_soc_low=1.5,
+    r_soc_low_width=0.08,
+    r_soc_high=0.2,
+    r_soc_high_width=0.05,
+    inductance_h=5.0e-8,
+    heat_capacity_core_j_per_k=850.0,
+    heat_capacity_surface_j_per_k=74.0,
+    conductance_core_surface_w_per_k=8.0,
+    surface_area_m2=0.0696,
+    convection_w_per_m2k=10.0,
+    exotherm_energy_j=840000.0,
+    exotherm_activation_j_mol=150000.0,
+    exotherm_rate_per_s=1.0e-3,
+    exotherm_reference_c=150.0,
+    separator_melt_c=150.0,
+    separator_melt_short_ohm=0.0002,
+)
+
+SOLID_STATE_POUCH = CellPreset(
+    name="solid_state_pouch",
+    chemistry="NMC811/Li-metal, sulfide solid electrolyte",
+    capacity_ah=10.0,
+    voltage_max_v=4.25,
+    voltage_min_v=3.0,
+    current_max_charge_a=5.0,
+    current_max_discharge_a=20.0,
+    temperature_min_charge_c=10.0,
+    temperature_max_c=80.0,
+    mass_kg=0.32,
+    nominal_capacity_ah=10.0,
+    temperature_min_discharge_c=-10.0,
+    form_factor="solid-state pouch 200 mm x 100 mm x 12 mm",
+    ocv_soc=_SSB_SOC,
+    ocv_v=_SSB_V,
+    entropic_v_per_k=0.0,
+    r0_ohm=0.0060,
+    r0_activation_j_mol=28000.0,
+    rct_ohm=0.0050,
+    rct_activation_j_mol=45000.0,
+    rct_tau_s=0.05,
+    rct_tafel_factor=2.0,
+    rct_alpha=0.85,
+    r2_ohm=0.0030,
+    r2_activation_j_mol=35000.0,
+    r2_tau_s=40.0,
+    diffusion_tau_s=600.0,
+    diffusion_activation_j_mol=30000.0,
+    diffusion_gain=1.0,
+    r_soc_low=1.5,
+    r_soc_low_width=0.08,
+    r_soc_high=0.2,
+    r_soc_high_width=0.05,
+    inductance_h=5.0e-8,
+    heat_capacity_core_j_per_k=300.0,
+    heat_capacity_surface_j_per_k=36.0,
+    conductance_core_surface_w_per_k=6.0,
+    surface_area_m2=0.0472,
+    convection_w_per_m2k=10.0,
+    exotherm_energy_j=0.0,
+    exotherm_activation_j_mol=150000.0,
+    exotherm_rate_per_s=0.0,
+    exotherm_reference_c=150.0,
+    separator_melt_c=None,
+    separator_melt_short_ohm=0.002,
+)
+
+PRESETS: dict[str, CellPreset] = {
+    p.name: p for p in (NMC_21700, LFP_26650, NMC_POUCH_60AH, SOLID_STATE_POUCH)
+}
+
+
+def get_preset(name: str) -> CellPreset:
+    """Return the preset called ``name``; ``KeyError`` naming the valid presets otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        valid = ", ".join(sorted(PRESETS))
+        raise KeyError(f"unknown cell preset {name!r}; valid presets: {valid}") from None

@@ -1,0 +1,101 @@
+"""Simulated Keysight DAQ970A data acquisition system with a DAQM901A multiplexer, reading
+type-K thermocouples (SCPI command set).
+
+After the Keysight DAQ970A Programming Guide (chapter "Command reference": CONFigure:TEMPerature,
+MEASure:TEMPerature?, ROUTe:SCAN, READ?, UNIT:TEMPerature). Channels: 101 = cell surface of
+cycler channel 0 (10n+1 for channel n), 102 = chamber air near the cell. An open thermocouple
+reads +9.9E+37 (overload), as the instrument reports with open-T/C detection on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd
+from sim_instruments.world import SimWorld
+
+OVERLOAD = 9.9e37
+_CHANNEL_LIST = re.compile(r"\(@([0-9:,]+)\)")
+
+
+def parse_channel_list(text: str) -> list[int]:
+    """``(@101:103,105)`` -> ``[101, 102, 103, 105]``; raises ScpiError -224 if malformed."""
+    match = _CHANNEL_LIST.search(text)
+    if not match:
+        raise ScpiError(-224, text)
+    channels: list[int] = []
+    for item in match.group(1).split(","):
+        if ":" in item:
+            first, last = (int(x) for x in item.split(":"))
+            channels.extend(range(first, last + 1))
+        elif item:
+            channels.append(int(item))
+    return channels
+
+
+class KeysightDaq970aSim(ScpiFrontEnd):
+    """DAQ970A thermocouple readings computed from the world's cell and chamber temperatures."""
+
+    def __init__(self, world: SimWorld, serial: str = "MY58001234") -> None:
+        super().__init__(f"Keysight Technologies,DAQ970A,{serial},A.03.02-01.00-03.02-00.02-02-02")
+        self.world = world
+        self.scan_list: list[int] = [101]
+        self.unit = "C"
+        self.add(":CONFigure:TEMPerature", self._configure)
+        self.add(":ROUTe:SCAN", self._set_scan)
+        self.add(":ROUTe:SCAN?", lambda _a: "(@" + ",".join(map(str, self.scan_list)) + ")")
+        self.add(":UNIT:TEMPerature", self._set_unit)
+        self.add(":UNIT:TEMPerature?", lambda _a: self.unit)
+        self.add(":READ?", lambda _a: self._format(self.scan_list))
+        self.add(":MEASure:TEMPerature?", self._measure)
+        self.add(":SENSe:TEMPerature:TRANsducer:TCouple:CHECk", lambda _a: None)
+
+    def before_command(self) -> None:
+        """Bring the physics to the present instant."""
+        self.world.sync()
+
+    def reset(self) -> None:
+        """``*RST``: empty scan list, °C."""
+        self.scan_list = []
+        self.unit = "C"
+
+    def _configure(self, args: str) -> None:
+        if not args.upper().startswith("TC"):
+            raise ScpiError(-224, args)
+        self.scan_list = parse_channel_list(args)
+
+    def _set_scan(self, args: str) -> None:
+        self.scan_list = parse_channel_list(args)
+
+    def _set_unit(self, args: str) -> None:
+        word = args.strip().upper()
+        if word not in ("C", "F", "K"):
+            raise ScpiError(-224, args)
+        self.unit = word
+
+    def _measure(self, args: str) -> str:
+        return self._format(parse_channel_list(args))
+
+    def _temperature_c(self, channel: int) -> float:
+        slot_channel = channel % 100
+        index, kind = divmod(slot_channel - 1, 10)
+        channels = self.world.channels
+        if kind == 0 and 0 <= index < len(channels):
+            ch = channels[index]
+            return OVERLOAD if ch.thermocouple_open else ch.cell.measured_temperature_c()
+        if kind == 1:
+            return self.world.chamber.air_c
+        raise ScpiError(-222, f"channel {channel}")
+
+    def _format(self, channels: list[int]) -> str:
+        if not channels:
+            raise ScpiError(-221, "empty scan list")
+        values = []
+        for channel in channels:
+            value = self._temperature_c(channel)
+            if value < OVERLOAD and self.unit == "K":
+                value += 273.15
+            elif value < OVERLOAD and self.unit == "F":
+                value = value * 9.0 / 5.0 + 32.0
+            values.append(f"{value:+.8E}")
+        return ",".join(values)

@@ -1,0 +1,185 @@
+"""An in-process VISA library for pyvisa: ``pyvisa.ResourceManager(SimVisaLibrary.create(...))``.
+
+Drivers open resources through the ordinary pyvisa API (termination characters, timeouts,
+``query``, ``read_raw``); the bytes go to simulated instruments' endpoints instead of a bus. A read
+with no reply waiting answers VI_ERROR_TMO at once (in virtual time nothing more will arrive), so
+pyvisa raises the same ``VisaIOError`` a real timeout raises, without sleeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any
+
+from pyvisa import constants, highlevel, rname
+from pyvisa.constants import StatusCode
+from pyvisa.typing import VISARMSession, VISASession
+
+from sim_instruments.endpoint import EndpointDisconnected, LineEndpoint
+
+logger = logging.getLogger(__name__)
+
+_library_ids = itertools.count(1)
+
+
+class SimVisaLibrary(highlevel.VisaLibraryBase):
+    """VISA library whose resources are simulated instruments (one library per simulated bench)."""
+
+    endpoints: dict[str, LineEndpoint]
+    sessions: dict[int, "_Session"]
+
+    @classmethod
+    def create(cls, endpoints: dict[str, LineEndpoint]) -> "SimVisaLibrary":
+        """A fresh library serving ``endpoints`` (resource name -> endpoint)."""
+        library = cls(f"cellbench-sim-{next(_library_ids)}")
+        library.endpoints = {_normalise(name): ep for name, ep in endpoints.items()}
+        return library
+
+    def _init(self) -> None:
+        self.endpoints = {}
+        self.sessions = {}
+        self._session_ids = itertools.count(1)
+
+    @staticmethod
+    def get_library_paths() -> tuple[highlevel.LibraryPath, ...]:
+        """No DLL behind this library."""
+        return ()
+
+    # -- sessions ----------------------------------------------------------------------------
+    def open_default_resource_manager(self) -> tuple[VISARMSession, StatusCode]:
+        """The resource-manager session (id 0)."""
+        return VISARMSession(0), StatusCode.success
+
+    def list_resources(self, session: VISARMSession, query: str = "?*::INSTR") -> tuple[str, ...]:
+        """Every simulated resource matching ``query``."""
+        return tuple(rname.filter(list(self.endpoints), query))
+
+    def open(
+        self,
+        session: VISARMSession,
+        resource_name: str,
+        access_mode: constants.AccessModes = constants.AccessModes.no_lock,
+        open_timeout: int = constants.VI_TMO_IMMEDIATE,
+    ) -> tuple[VISASession, StatusCode]:
+        """Open a simulated resource; unknown names give VI_ERROR_RSRC_NFOUND."""
+        endpoint = self.endpoints.get(_normalise(resource_name))
+        if endpoint is None:
+            return VISASession(0), StatusCode.error_resource_not_found
+        sid = next(self._session_ids)
+        self.sessions[sid] = _Session(endpoint, resource_name)
+        return VISASession(sid), StatusCode.success
+
+    def close(self, session: Any) -> StatusCode:
+        """Close a resource session (the resource-manager session closes everything)."""
+        if session == 0:
+            self.sessions.clear()
+        else:
+            self.sessions.pop(int(session), None)
+        return StatusCode.success
+
+    # -- I/O ---------------------------------------------------------------------------------
+    def write(self, session: VISASession, data: bytes) -> tuple[int, StatusCode]:
+        """Send bytes to the instrument."""
+        sess = self.sessions.get(int(session))
+        if sess is None:
+            return 0, StatusCode.error_invalid_object
+        try:
+            return sess.endpoint.write(bytes(data)), StatusCode.success
+        except EndpointDisconnected:
+            return 0, StatusCode.error_connection_lost
+
+    def read(self, session: VISASession, count: int) -> tuple[bytes, StatusCode]:
+        """Read up to ``count`` bytes; stop at the termination character when it is enabled."""
+        sess = self.sessions.get(int(session))
+        if sess is None:
+            return b"", StatusCode.error_invalid_object
+        try:
+            endpoint = sess.endpoint
+            term = sess.attrs.get(constants.VI_ATTR_TERMCHAR, 0x0A)
+            enabled = sess.attrs.get(constants.VI_ATTR_TERMCHAR_EN, True)
+            data = endpoint.read_until(bytes([term]) if enabled else b"", count)
+        except EndpointDisconnected:
+            return b"", StatusCode.error_connection_lost
+        if not data:
+            return b"", StatusCode.error_timeout
+        if enabled and data[-1] == term:
+            return data, StatusCode.success_termination_character_read
+        if endpoint.pending:
+            return data, StatusCode.success_max_count_read
+        return data, StatusCode.success
+
+    def clear(self, session: VISASession) -> StatusCode:
+        """Device clear (IEEE 488.2 DCL): drop pending I/O."""
+        sess = self.sessions.get(int(session))
+        if sess is not None:
+            sess.endpoint.clear()
+        return StatusCode.success
+
+    def flush(self, session: VISASession, mask: constants.BufferOperation) -> StatusCode:
+        """Nothing is buffered on the host side."""
+        return StatusCode.success
+
+    def get_attribute(self, session: VISASession, attribute: Any) -> tuple[Any, StatusCode]:
+        """Attributes set by pyvisa are remembered; a few have defaults."""
+        sess = self.sessions.get(int(session))
+        if sess is None:
+            return None, StatusCode.error_invalid_object
+        if attribute == constants.VI_ATTR_RSRC_NAME:
+            return sess.resource_name, StatusCode.success
+        if attribute in sess.attrs:
+            return sess.attrs[attribute], StatusCode.success
+        return None, StatusCode.error_nonsupported_attribute
+
+    def set_attribute(self, session: VISASession, attribute: Any, attribute_state: Any) -> StatusCode:
+        """Remember any attribute (timeout, termination character...)."""
+        sess = self.sessions.get(int(session))
+        if sess is None:
+            return StatusCode.error_invalid_object
+        sess.attrs[attribute] = attribute_state
+        return StatusCode.success
+
+    def lock(self, session: VISASession, lock_type: Any, timeout: int, requested_key: Any = None) -> tuple[str, StatusCode]:
+        """Locks always succeed: one process owns the simulated bench."""
+        return "", StatusCode.success
+
+    def unlock(self, session: VISASession) -> StatusCode:
+        """See :meth:`lock`."""
+        return StatusCode.success
+
+    def disable_event(self, session: VISASession, event_type: Any, mechanism: Any) -> StatusCode:
+        """No events on simulated resources."""
+        return StatusCode.success
+
+    def discard_events(self, session: VISASession, event_type: Any, mechanism: Any) -> StatusCode:
+        """No events on simulated resources."""
+        return StatusCode.success
+
+    def read_stb(self, session: VISASession) -> tuple[int, StatusCode]:
+        """Status byte: MAV (bit 4) when a reply is waiting."""
+        sess = self.sessions.get(int(session))
+        if sess is None:
+            return 0, StatusCode.error_invalid_object
+        return (0x10 if sess.endpoint.pending else 0), StatusCode.success
+
+
+class _Session:
+    def __init__(self, endpoint: LineEndpoint, resource_name: str) -> None:
+        self.endpoint = endpoint
+        self.resource_name = resource_name
+        self.attrs: dict[Any, Any] = {
+            constants.VI_ATTR_TMO_VALUE: 2000,
+            constants.VI_ATTR_TERMCHAR: 0x0A,
+            constants.VI_ATTR_TERMCHAR_EN: True,
+            constants.VI_ATTR_SEND_END_EN: True,
+            constants.VI_ATTR_SUPPRESS_END_EN: False,
+            constants.VI_ATTR_IO_PROT: constants.IOProtocol.normal,
+        }
+
+
+def _normalise(resource_name: str) -> str:
+    """Canonical resource name, so ``usb0::...`` and ``USB0::...`` are the same resource."""
+    try:
+        return str(rname.parse_resource_name(resource_name))
+    except rname.InvalidResourceName:
+        return resource_name.upper()

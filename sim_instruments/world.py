@@ -1,0 +1,202 @@
+"""The one physical world shared by every simulated instrument of a bench.
+
+Chamber air -> cell surface -> cell core -> resistance -> terminal voltage. Each cycler channel
+owns a cell and a source state (what the instrument's output stage is doing). Physics advances
+lazily: every front end calls :meth:`SimWorld.sync` before it answers, which integrates the models
+from the last sync up to ``clock.now_s()`` with the controls held constant in between (the
+instruments' settings are piecewise constant between commands).
+
+Units: seconds, amps (positive = charging the cell), volts, °C.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from sim_instruments.cell import CellModel, get_preset
+from sim_instruments.chamber_model import ChamberModel
+
+logger = logging.getLogger(__name__)
+
+#: Longest physics step while an output is on, seconds (the cell models are exact for constant
+#: current; the step bounds how late a compliance transition is noticed).
+MAX_STEP_OUTPUT_ON_S = 1.0
+#: Longest physics step while every output is off, seconds.
+MAX_STEP_OUTPUT_OFF_S = 10.0
+
+
+class Clock(Protocol):
+    """What the world needs of a clock: seconds since start."""
+
+    def now_s(self) -> float: ...
+
+
+@dataclass
+class SourceState:
+    """The output stage of a source/measure cycler channel, as the instrument holds it.
+
+    ``function`` is ``"CURR"`` (force current, voltage limited to ``voltage_limit_v``) or
+    ``"VOLT"`` (force voltage, current limited to ``current_limit_a``). Protection: the output trips
+    off when the terminal voltage passes ``overvoltage_v`` or the current magnitude passes
+    ``overcurrent_a`` (``None`` = not set).
+    """
+
+    output_on: bool = False
+    function: str = "CURR"
+    current_a: float = 0.0
+    voltage_v: float = 0.0
+    voltage_limit_v: float = 21.0
+    current_limit_a: float = 0.1
+    power_w: float | None = None
+    overvoltage_v: float | None = None
+    overcurrent_a: float | None = None
+    in_compliance: bool = False
+    protection_tripped: str = ""
+    #: Latest applied current and terminal voltage, for measurements.
+    actual_current_a: float = 0.0
+    actual_voltage_v: float = 0.0
+
+
+@dataclass
+class SimChannel:
+    """One cell on one cycler channel, with its output stage and its temperature sensor state."""
+
+    cell: CellModel
+    source: SourceState = field(default_factory=SourceState)
+    thermocouple_open: bool = False
+    #: Extra Joule heat into the chamber air from this cell, W (informational).
+    heat_w: float = 0.0
+
+    def applied_current_a(self) -> float:
+        """Current the output stage drives into the cell right now (A, + = charge)."""
+        src = self.source
+        if not src.output_on:
+            src.in_compliance = False
+            return 0.0
+        cell = self.cell
+        if src.function == "VOLT":
+            current = cell.current_for_voltage_a(src.voltage_v)
+            limit = abs(src.current_limit_a)
+            src.in_compliance = abs(current) > limit
+            return max(-limit, min(limit, current))
+        if src.function == "POW" and src.power_w is not None:
+            voltage = max(cell.terminal_voltage_v(0.0), 0.05)
+            current = src.power_w / voltage
+        else:
+            current = src.current_a
+        # Forcing current: the terminal voltage may not pass the voltage limit (magnitude).
+        limit_v = abs(src.voltage_limit_v)
+        if current > 0.0 and cell.terminal_voltage_v(current) > limit_v:
+            src.in_compliance = True
+            return max(0.0, cell.current_for_voltage_a(limit_v))
+        src.in_compliance = False
+        return current
+
+
+class SimWorld:
+    """Chamber air, cells and clock of one simulated bench, shared by all its instruments.
+
+    Thread-safe: TCP front ends may call from several threads; a lock serialises physics.
+    """
+
+    def __init__(self, clock: Clock, cells: list[CellModel], chamber: ChamberModel) -> None:
+        self.clock = clock
+        self.channels = [SimChannel(cell=cell) for cell in cells]
+        self.chamber = chamber
+        self.lock = threading.RLock()
+        self._synced_s = clock.now_s()
+        #: Callables run at every sync with (world, now_s): fault schedules, scripted events.
+        self.hooks: list[Callable[["SimWorld", float], None]] = []
+
+    @classmethod
+    def single_cell(
+        cls,
+        clock: Clock,
+        preset: str = "nmc_21700",
+        soc: float = 0.5,
+        temperature_c: float = 25.0,
+        seed: int | None = 0,
+        channels: int = 1,
+    ) -> "SimWorld":
+        """A world with ``channels`` identical cells of ``preset`` in one chamber at ``temperature_c``."""
+        cells = [
+            CellModel(get_preset(preset), soc=soc, temperature_c=temperature_c,
+                      seed=None if seed is None else seed + n)
+            for n in range(channels)
+        ]
+        return cls(clock, cells, ChamberModel(air_c=temperature_c))
+
+    @property
+    def now_s(self) -> float:
+        """Simulated seconds of the last sync."""
+        return self._synced_s
+
+    def sync(self) -> float:
+        """Advance all physics to the clock's present time; returns that time in seconds."""
+        with self.lock:
+            target = self.clock.now_s()
+            remaining = target - self._synced_s
+            if remaining <= 0.0:
+                return self._synced_s
+            for hook in self.hooks:
+                hook(self, target)
+            any_on = any(ch.source.output_on for ch in self.channels)
+            max_step = MAX_STEP_OUTPUT_ON_S if any_on else MAX_STEP_OUTPUT_OFF_S
+            steps = max(1, math.ceil(remaining / max_step - 1e-9))
+            dt = remaining / steps
+            chamber = self.chamber
+            for _ in range(steps):
+                air_c = chamber.air_c
+                for channel in self.channels:
+                    self._step_channel(channel, dt, air_c)
+                chamber.step(dt)
+            self._synced_s = target
+            return target
+
+    @staticmethod
+    def _step_channel(channel: SimChannel, dt_s: float, air_c: float) -> None:
+        current = channel.applied_current_a()
+        cell = channel.cell
+        src = channel.source
+        src.actual_current_a = current
+        src.actual_voltage_v = cell.terminal_voltage_v(current)
+        cell.step(dt_s, current, air_c)
+        if src.output_on:
+            voltage = cell.terminal_voltage_v(current)
+            if src.overvoltage_v is not None and voltage > src.overvoltage_v:
+                src.output_on = False
+                src.protection_tripped = "OVP"
+                logger.info("simulated cycler output tripped: OVP at %.3f V", voltage)
+            elif src.overcurrent_a is not None and abs(current) > src.overcurrent_a:
+                src.output_on = False
+                src.protection_tripped = "OCP"
+                logger.info("simulated cycler output tripped: OCP at %.3f A", current)
+
+    def measure(self, channel: int = 0) -> tuple[float, float]:
+        """Sync, then return the (voltage_v, current_a) a meter on ``channel`` reads now, with noise."""
+        self.sync()
+        ch = self.channels[channel]
+        current = ch.applied_current_a()
+        ch.source.actual_current_a = current
+        return ch.cell.measured_voltage_v(current), current
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to restore the world after a crash (for ``bench resume``)."""
+        with self.lock:
+            return {
+                "time_s": self._synced_s,
+                "chamber": self.chamber.state_dict(),
+                "cells": [ch.cell.state_dict() for ch in self.channels],
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore the physical state saved by :meth:`state_dict` (outputs stay off)."""
+        with self.lock:
+            self.chamber.load_state(state["chamber"])
+            for channel, cell_state in zip(self.channels, state["cells"]):
+                channel.cell.load_state(cell_state)
+            self._synced_s = self.clock.now_s()
