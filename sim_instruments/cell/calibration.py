@@ -11,7 +11,6 @@ The functions here are used by ``tests/sim_instruments/test_calibration.py`` too
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

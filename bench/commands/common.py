@@ -1,0 +1,23 @@
+"""Helpers shared by the command modules: one-line errors, ``--set`` pairs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+
+def error(message: str, code: int) -> int:
+    """Print ``bench: error: message`` (one line) on stderr and return ``code``."""
+    sys.stderr.write(f"bench: error: {message}\n")
+    return code
+
+
+def overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; raises ValueError naming a bad pair."""
+    out = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip():
+            raise ValueError(f"--set {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = value.strip()
+    return out

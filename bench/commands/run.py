@@ -1,0 +1,94 @@
+"""``bench run``: execute a protocol on a bench (simulated by default)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.commands.common import error, overrides
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``bench run``."""
+    from bench.cli import EXAMPLES
+
+    run = sub.add_parser("run", help="run a protocol", epilog=EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("protocol", help="protocol file or shipped protocol name")
+    run.add_argument("--bench", help="bench config (TOML); default: the built-in simulated bench")
+    run.add_argument("--out", help="run file (default runs/<timestamp>_<protocol>.h5)")
+    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a protocol parameter")
+    run.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                     help="inject a fault on the simulated bench, e.g. internal_short@2h,resistance_ohm=0.05")
+    run.add_argument("--speed", default="max", help="simulated time per wall second: 'max' or a factor N")
+    run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
+    run.add_argument("--operator", default="", help="operator name for the run file")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``bench run``."""
+    from bench.faults import FaultSpecError, parse_fault_spec
+    from bench.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
+    from drivers.errors import InstrumentError, SetpointOutOfRange
+    from protocols.errors import ProtocolError
+    from protocols.loader import load_protocol
+    from protocols.quantities import QuantityError, parse_quantity
+
+    try:
+        settings = overrides(args.set)
+        faults = [parse_fault_spec(f) for f in args.fault]
+        observe_s = 3600.0
+        if args.observe is not None:
+            observe_s = parse_quantity(args.observe).value
+        speed = None if args.speed == "max" else float(args.speed)
+        if speed is not None and speed <= 0:
+            raise ValueError("--speed must be 'max' or a positive number")
+    except (ValueError, FaultSpecError, QuantityError) as exc:
+        return error(str(exc), EXIT_INVALID)
+
+    bench = None
+    try:
+        if args.bench:
+            from bench.config import BenchConfigError, load_bench_config, open_bench
+
+            if faults:
+                return error("--fault works on the simulated bench only (no --bench)", EXIT_INVALID)
+            try:
+                config = load_bench_config(args.bench)
+            except BenchConfigError as exc:
+                return error(str(exc), EXIT_INVALID)
+            protocol = load_protocol(args.protocol, settings)
+            bench = open_bench(config, speed=speed)
+        else:
+            from bench.simbench import build_sim_bench, cell_datasheet, inject_faults
+
+            protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
+            bench = build_sim_bench(protocol.cell.preset, speed=speed)
+            inject_faults(bench, faults)
+        out = Path(args.out) if args.out else default_run_path(protocol.name)
+        if out.exists():
+            return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)
+        from bench.progress import progress_display
+
+        with progress_display(len(protocol.flat_steps()), enabled=not args.no_progress and sys.stderr.isatty()) as cb:
+            outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
+                              observe_s=observe_s, progress=cb)
+    except ProtocolError as exc:
+        return error(str(exc), EXIT_INVALID)
+    except SetpointOutOfRange as exc:
+        return error(str(exc), EXIT_INVALID)
+    except InstrumentError as exc:
+        return error(str(exc), EXIT_INSTRUMENT)
+    finally:
+        if bench is not None:
+            bench.close()
+    from bench.report import format_report
+
+    result = outcome.result
+    sys.stdout.write(format_report(outcome.report) + "\n")
+    sys.stdout.write(f"{result.samples} samples, {result.test_time_s / 3600:.2f} h test time in "
+                     f"{result.wall_time_s:.1f} s wall; run file {outcome.path}\n")
+    return outcome.exit_code
