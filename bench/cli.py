@@ -22,6 +22,10 @@ COMMAND_MODULES = (
     "bench.commands.validate",
     "bench.commands.report",
     "bench.commands.instruments",
+    "bench.commands.sim",
+    "bench.commands.repair",
+    "bench.commands.export",
+    "bench.commands.plot",
 )
 
 EXAMPLES = """examples:
@@ -31,6 +35,10 @@ EXAMPLES = """examples:
   bench run capacity_check --fault internal_short@2h,resistance_ohm=0.05
   bench validate my_test.yaml                   check a protocol, print its steps
   bench report runs/RUN.h5 --json               verdict, conditions, metrics, safety events
+  bench run capacity_check --speed 600 --live   watch it live (plot window in its own process)
+  bench plot runs/RUN.h5 --png run.png          V, I, temperatures, capacity per cycle, Nyquist to a PNG
+  bench export runs/RUN.h5 --format bdf-csv     Battery Data Format files (also bdf-parquet)
+  bench repair runs/RUN.h5                      closed copy of a crashed run for non-SWMR readers
   bench drivers                                 list the instrument drivers
   bench check --bench lab.toml                  ask every instrument who it is
 """

@@ -33,6 +33,8 @@ from drivers.errors import InstrumentError
 logger = logging.getLogger(__name__)
 
 ROLES = ("cycler", "chamber", "thermometer", "impedance")
+#: Roles that a multi-channel bench may list several times (``[[cycler]]``, ``[[thermometer]]``).
+MULTI_ROLES = ("cycler", "thermometer")
 
 
 class BenchConfigError(ValueError):
@@ -56,16 +58,25 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
     for role in ROLES:
         if role not in config:
             continue
-        section = config[role]
-        for key in ("driver", "resource"):
-            if key not in section:
-                raise BenchConfigError(f"{path}: [{role}] needs '{key}'")
-        if section["driver"] not in DRIVERS:
-            raise BenchConfigError(f"{path}: [{role}] unknown driver {section['driver']!r}; "
-                                   f"see 'bench drivers'")
-        if DRIVERS[section["driver"]].role != role:
-            raise BenchConfigError(f"{path}: [{role}] driver {section['driver']!r} is a "
-                                   f"{DRIVERS[section['driver']].role} driver")
+        # Multi-channel benches: [[cycler]] / [[thermometer]] arrays (see bench.multirun).
+        entries = config[role] if isinstance(config[role], list) and role in MULTI_ROLES else [config[role]]
+        for number, section in enumerate(entries, 1):
+            label = f"[[{role}]] #{number}" if isinstance(config[role], list) else f"[{role}]"
+            for key in ("driver", "resource"):
+                if key not in section:
+                    raise BenchConfigError(f"{path}: {label} needs '{key}'")
+            if section["driver"] not in DRIVERS:
+                raise BenchConfigError(f"{path}: {label} unknown driver {section['driver']!r}; "
+                                       f"see 'bench drivers'")
+            if DRIVERS[section["driver"]].role != role:
+                raise BenchConfigError(f"{path}: {label} driver {section['driver']!r} is a "
+                                       f"{DRIVERS[section['driver']].role} driver")
+    if isinstance(config["cycler"], list):
+        from bench.multirun import check_multichannel
+
+        problems = check_multichannel(config, str(path))
+        if problems:
+            raise BenchConfigError(problems[0])
     config["_path"] = str(path)
     return config
 

@@ -5,6 +5,12 @@ objects later), then SWMR mode is switched on. Rows are buffered and appended in
 batch is followed by ``flush()`` at least every ``flush_interval_s`` of wall time, and ``fsync``
 every ``fsync_interval_s``: after a ``kill -9`` every row before the last flush is readable
 with ``h5py.File(path, "r", swmr=True)``.
+
+``RunWriter.reopen`` continues a run file left by a crash (``bench resume``): it clears the
+superblock's open-for-write flags, opens the file for append, creates tables a newer layout
+added (before SWMR mode), and switches SWMR on again; existing rows are never rewritten.
+Whenever samples (or other rows) are flushed, a journal row from ``journal_source`` is written
+in the same flush, so the last journal row always describes the last sample in the file.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
@@ -35,18 +42,27 @@ class RunWriter:
         batch_rows: int = 4096,
         flush_interval_s: float = 1.0,
         fsync_interval_s: float = 5.0,
+        _reopen: bool = False,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_rows = batch_rows
         self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
-        self._file = h5py.File(self.path, "w", libver="latest")
+        #: Called at each flush that writes rows: returns (time_s, state) for a journal row.
+        self.journal_source: Callable[[], tuple[float, Mapping[str, Any]]] | None = None
+        if _reopen:
+            self._file = h5py.File(self.path, "r+", libver="latest")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self.path, "w", libver="latest")
+            self._file.attrs["format_version"] = FORMAT_VERSION
         for key, value in attrs.items():
             self._file.attrs[key] = _attr(value)
-        self._file.attrs["format_version"] = FORMAT_VERSION
         self._tables: dict[str, h5py.Dataset] = {}
         for name, dtype in TABLES.items():
+            if name in self._file:
+                self._tables[name] = self._file[name]
+                continue
             chunk = 4096 if name in ("samples", "eis/points") else 64
             self._tables[name] = self._file.create_dataset(
                 name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
@@ -57,6 +73,21 @@ class RunWriter:
         self._last_fsync = self._last_flush
         self.rows_written = 0
         self.closed = False
+
+    @classmethod
+    def reopen(cls, path: str | Path, attrs: Mapping[str, Any] | None = None, **options: Any) -> RunWriter:
+        """Continue writing an existing run file (after a crash, for ``bench resume``).
+
+        ``attrs`` are set before SWMR mode starts (e.g. ``status``). Raises OSError naming the
+        file when it cannot be opened for append.
+        """
+        from bench.swmr_reopen import clear_write_flags
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such run file")
+        clear_write_flags(path)
+        return cls(path, attrs or {}, _reopen=True, **options)
 
     # -- appends -----------------------------------------------------------------------------
     def append_sample_row(self, row: tuple) -> None:
@@ -84,6 +115,10 @@ class RunWriter:
         """Append queued rows to the datasets and flush them to the file."""
         if self.closed:
             return
+        if self.journal_source is not None and (self._rows or any(
+                rows for name, rows in self._pending.items() if name != "journal")):
+            time_s, state = self.journal_source()
+            self._pending["journal"].append((time_s, json.dumps(state, default=float)))
         if self._rows:
             _extend(self._tables["samples"], np.array(self._rows, dtype=SAMPLE_DTYPE))
             self.rows_written += len(self._rows)
@@ -110,7 +145,7 @@ class RunWriter:
         self._file.close()
         self.closed = True
 
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self) -> RunWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

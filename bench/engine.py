@@ -3,37 +3,57 @@
 One direction per sample: acquire (drivers over the wire) -> supervisor (may trip: safe state)
 -> counters -> end conditions (may end the step) -> run file. The engine knows roles, not
 instruments, and a clock, not whether time is real or virtual.
+
+The engine walks the protocol's plan (:mod:`protocols.plan`): steps of the YAML tree in
+depth-first order with loop conditions evaluated on measured values, or the steps a Python
+protocol yields. ``Step Index`` in the run file is the step's depth-first number in the protocol
+(the same for every repetition), ``Step Count`` counts executed steps, ``Cycle Count`` follows the
+plan's cycle rule; each finished cycle is a row of ``/cycles``.
+
+Journal: every flush of the run file carries a journal row (bench.datalog) with the plan
+position (finished steps), loop counters and variables, the cycle's Ah/Wh, the SOC estimate, the
+chamber setpoint, the step in progress with its counters, and on the simulated bench the world's
+physical state. ``bench resume`` (bench/resume.py) replays the finished steps into a fresh plan,
+restores the rest and continues the interrupted step with its counters.
+
+Operator: pause / resume / abort through :class:`bench.operator_control.OperatorControl`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 
+from bench.abuse import AbuseTest
 from bench.bench import Bench
+from bench.counters import _Counters, _StepState
 from bench.datalog import RunWriter
+from bench.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
+from bench.engine_resume import ResumePoint, _ResumeMixin
+from bench.engine_steps import _StepKindsMixin
+from bench.operator_control import OperatorControl
 from bench.safe_state import enter_safe_state
 from bench.safety import Supervisor, Trip
 from bench.sample import Sample
+from bench.watchdog import start_watchdog
 from drivers.errors import InstrumentError
 from drivers.roles import ProtectionLimits
-from protocols.steps import EndCondition, Protocol, Step
+from protocols.checks import InstrumentLimits
+from protocols.errors import ProtocolError
+from protocols.plan import PlanContext, PlannedStep, StepResult, make_plan
+from protocols.steps import Protocol, Step
 
 logger = logging.getLogger(__name__)
 
-#: Voltage end conditions count as met within this margin, V (the instrument clamps exactly at
-#: its limit, and measurement noise would otherwise keep the reading a hair below it).
-VOLTAGE_TOLERANCE_V = 0.001
-#: Window for the dT/dt estimate, s.
-DTDT_WINDOW_S = 30.0
+__all__ = ["DTDT_WINDOW_S", "VOLTAGE_TOLERANCE_V", "Engine", "Progress", "ResumePoint", "RunResult", "RunStatus"]
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     """How a run ended; maps to the CLI exit code."""
 
     COMPLETED = "completed"
@@ -67,33 +87,7 @@ class Progress:
     current_a: float = 0.0
 
 
-@dataclass
-class _Counters:
-    charge_ah: float = 0.0
-    discharge_ah: float = 0.0
-    charge_wh: float = 0.0
-    discharge_wh: float = 0.0
-    cycle: int = 0
-    soc: float = 0.5
-
-
-@dataclass
-class _StepState:
-    start_s: float
-    charge_ah: float = 0.0
-    discharge_ah: float = 0.0
-    charge_wh: float = 0.0
-    discharge_wh: float = 0.0
-    net_ah: float = 0.0
-    net_wh: float = 0.0
-    voltage_start_v: float = math.nan
-    t_max: float = -math.inf
-    t_min: float = math.inf
-    held_since: dict[int, float] = field(default_factory=dict)
-    temps: deque[tuple[float, float]] = field(default_factory=deque)
-
-
-class Engine:
+class Engine(_ResumeMixin, _StepKindsMixin):
     """Runs ``protocol`` on ``bench``, writing to ``writer``."""
 
     def __init__(
@@ -106,55 +100,95 @@ class Engine:
         observe_s: float = 3600.0,
         progress: Callable[[Progress], None] | None = None,
         progress_every: int = 200,
-        start_index: int = 0,
+        control: OperatorControl | None = None,
+        instrument: InstrumentLimits | None = None,
+        resume: ResumePoint | None = None,
     ) -> None:
         self.protocol = protocol
         self.bench = bench
         self.writer = writer
-        self.supervisor = supervisor or Supervisor.for_limits(protocol.limits)
+        self.supervisor = supervisor or Supervisor.for_protocol(protocol)
+        #: The abuse test (nail penetration...) of the protocol, None for an ordinary protocol.
+        self.abuse = AbuseTest.for_protocol(protocol, bench, writer, self.supervisor)
         self.observe_s = observe_s
         self.progress = progress
         self.progress_every = progress_every
-        self.plan = protocol.flat_steps()
-        self.start_index = start_index
-        self.counters = _Counters()
+        self.control = control or OperatorControl()
+        self.instrument = instrument
+        self.resume = resume
+        self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
         self.step_count = 0
         self.samples = 0
-        self._t0 = bench.clock.now_s()
-        self._unix0 = time.time()
+        self._steps_done = 0
+        self._spectra = 0
+        self._t0 = bench.clock.now_s() - (resume.test_time_s if resume else 0.0)
+        self._unix0 = resume.unix0 if resume else time.time()
         self._output_on = False
         self._last: Sample | None = None
-        self._progress = Progress(step_total=len(self.plan))
+        self._active: tuple[PlannedStep, _StepState] | None = None
+        self._plan_ctx: PlanContext | None = None
+        self._progress = Progress(step_total=protocol.step_total())
 
     # -- public ------------------------------------------------------------------------------
     def run(self) -> RunResult:
-        """Execute the protocol; never raises for instrument failures or trips (see status)."""
+        """Execute the protocol; never raises for instrument failures or trips (see status).
+
+        Raises ProtocolError (after making the bench safe) when a protocol fails at run time
+        (a Python protocol's exception, a resumed run whose protocol does not replay).
+        """
         wall0 = time.perf_counter()
+        watchdog = None
+        self.writer.journal_source = self._journal_state
         try:
             self._prepare()
-            for index in range(self.start_index, len(self.plan)):
-                step, cycle = self.plan[index]
-                if cycle != self.counters.cycle:
-                    self.counters.cycle = cycle
-                    self.counters.charge_ah = self.counters.discharge_ah = 0.0
-                    self.counters.charge_wh = self.counters.discharge_wh = 0.0
-                self._journal(index)
-                outcome = self._run_step(index, step)
+            plan, self._plan_ctx = make_plan(self.protocol, instrument=self.instrument)
+            planned, restored = self._start_plan(plan)
+            watchdog = start_watchdog(self.supervisor, self.bench, self.protocol, self._now)
+            while planned is not None:
+                if planned.cycle != self.counters.cycle:
+                    self._next_cycle(planned.cycle)
+                step = planned.step
+                if self.abuse is not None:
+                    self.abuse.before_step(step.index, step, self._now())
+                outcome = self._run_step(planned, restored)
+                restored = None
                 if isinstance(outcome, Trip):
-                    return self._finish_trip(outcome, wall0)
+                    result = self._finish_trip(outcome, wall0)
+                    self._close_cycle("safety_trip")
+                    return result
+                try:
+                    planned = plan.send(outcome)
+                except StopIteration:
+                    planned = None
+                self.writer.flush()
             self._stop_output()
-            self._journal(len(self.plan))
+            self._close_cycle("complete")
             return self._result(RunStatus.COMPLETED, "protocol completed", wall0)
+        except ProtocolError as exc:
+            logger.error("protocol error: %s", exc)
+            self._emergency_safe(f"protocol error: {exc}")
+            self._close_cycle("protocol_error")
+            raise
         except InstrumentError as exc:
+            pending = self.supervisor.pending_trip()
+            if pending is not None:  # the watchdog fired while this call hung: a safety trip
+                logger.error("instrument failure after the watchdog trip: %s", exc)
+                result = self._finish_trip(pending, wall0)
+                self._close_cycle("safety_trip")
+                return result
             logger.error("instrument failure: %s", exc)
             self._emergency_safe(f"instrument failure: {exc}")
+            self._close_cycle("instrument_failure")
             return self._result(RunStatus.INSTRUMENT_FAILURE, str(exc), wall0)
         except KeyboardInterrupt:
-            logger.warning("operator abort (Ctrl-C): output off")
+            logger.warning("operator abort: output off")
             self._emergency_safe("operator abort")
+            self._close_cycle("aborted")
             return self._result(RunStatus.ABORTED, "aborted by the operator", wall0)
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             self.writer.flush()
 
     # -- setup -------------------------------------------------------------------------------
@@ -171,40 +205,84 @@ class Engine:
             current_max_a=limits.current_max_a))
         if self.bench.thermometer is not None:
             self.bench.thermometer.configure(self.bench.thermometer_channels)
-        self.writer.event(self._now(), "run_start", 0, f"protocol {self.protocol.name} started")
+        if self.resume is None:
+            self.writer.event(self._now(), "run_start", 0, f"protocol {self.protocol.name} started")
+
+    # -- cycles --------------------------------------------------------------------------------
+    def _next_cycle(self, cycle: int) -> None:
+        if self.counters.cycle > 0:
+            self._close_cycle("complete")
+        self.counters.new_cycle(cycle, self._now(), self.step_count + 1)
+
+    def _close_cycle(self, status: str) -> None:
+        """Write the present cycle's ``/cycles`` row (once)."""
+        counters = self.counters
+        if counters.cycle <= 0 or counters.cycle_steps == 0:
+            return
+        try:
+            self.writer.append("cycles", counters.cycle_row(self._now(), status), flush=False)
+        except Exception:  # noqa: BLE001 - the file may be the thing that failed
+            logger.exception("could not record the cycle summary")
+        counters.cycle_steps = 0
 
     # -- one step ----------------------------------------------------------------------------
-    def _run_step(self, index: int, step: Step) -> Trip | str:
-        self.step_count += 1
+    def _run_step(self, planned: PlannedStep, restored: _StepState | None = None) -> StepResult | Trip:
+        step = planned.step
+        index = step.index
+        if restored is None:
+            self.step_count += 1
+            self.counters.cycle_steps += 1
+        if step.kind == "eis":
+            return self._run_eis(planned)
         clock = self.bench.clock
         self._apply(step)
         period = step.period_s or self.protocol.period_s
-        state = _StepState(start_s=self._now())
-        self.writer.event(state.start_s, "step_start", self.step_count, step.text, {"step_index": index})
+        state = restored or _StepState(start_s=self._now())
+        self._active = (planned, state)
+        self.supervisor.begin_step(step, state.start_s)
+        kind = "step_start" if restored is None else "step_continued"
+        self.writer.event(self._now(), kind, self.step_count, step.text, {"step_index": index, "cycle": planned.cycle})
         progress = self._progress
-        progress.step_text, progress.step_number, progress.cycle = step.text, index + 1, self.counters.cycle
+        progress.step_text, progress.step_number, progress.cycle = step.text, self.step_count, self.counters.cycle
+        step_checks = step.limits.checks() if step.limits is not None else ()
+        pulse = step.pulse
+        control = self.control
         deadline = clock.now_s()
-        reason = ""
+        if restored is not None:  # the journal's last sample is in the file: sample one period on
+            deadline += period
+            clock.sleep(deadline - clock.now_s())
         while True:
             sample = self._acquire(index, step, state)
             trip = self.supervisor.check(sample)
+            if step_checks and trip is None:
+                trip = self._step_limit_trip(step_checks, sample)
             self._log(sample)
-            if trip is not None:
-                self._end_step(index, step, state, sample, f"safety trip: {trip.rule}")
+            if trip is not None and self.abuse is not None and self.abuse.active:
+                self._record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
+            elif trip is not None:
+                self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
                 return trip
-            if step.kind == "cp" and step.power_w is not None:
+            if control.pending:
+                trip = self._operator(step, state, period)
+                if trip is not None:
+                    self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
+                    return trip
+            if pulse is not None:
+                self._update_pulse(pulse, state, sample)
+            elif step.kind == "cp" and step.power_w is not None:
                 self._update_power(step, sample)
             reason = self._end_reason(step, sample, state)
             if reason:
-                self._end_step(index, step, state, sample, reason)
-                return reason
+                return self._end_step(planned, state, sample, reason)
             deadline += period
+            if pulse is not None:
+                deadline = self._pulse_deadline(pulse, state, deadline)
             clock.sleep(deadline - clock.now_s())
 
     def _apply(self, step: Step) -> None:
         cycler = self.bench.cycler
         cell = self.protocol.cell
-        if step.kind == "cc":
+        if step.kind in ("cc", "pulse"):
             current = float(step.current_a or 0.0)
             limit_v = cell.voltage_max_v
             if current > 0:
@@ -233,6 +311,8 @@ class Engine:
                                       self.protocol.cell.voltage_max_v)
 
     def _start_output(self) -> None:
+        if self.supervisor.latched:
+            raise InstrumentError("output on refused: safety alarm latched (operator reset needed)")
         if not self._output_on:
             self.bench.cycler.output_on()
             self._output_on = True
@@ -281,15 +361,19 @@ class Engine:
         if math.isnan(state.voltage_start_v):
             state.voltage_start_v = voltage
         if t_cell == t_cell:
-            state.t_max = max(state.t_max, t_cell)
-            state.t_min = min(state.t_min, t_cell)
+            if t_cell > state.t_max:
+                state.t_max = t_cell
+                if t_cell > counters.t_max:
+                    counters.t_max = t_cell
+            if t_cell < state.t_min:
+                state.t_min = t_cell
             state.temps.append((now, t_cell))
             while state.temps and now - state.temps[0][0] > DTDT_WINDOW_S:
                 state.temps.popleft()
         sample = Sample(
             now, voltage, current, t_cell, t_air, index, self.step_count, counters.cycle,
-            now - state.start_s, state.net_ah, state.net_wh, counters.charge_ah, counters.discharge_ah,
-            counters.charge_wh, counters.discharge_wh, counters.soc,
+            now - state.start_s - state.offset_s, state.net_ah, state.net_wh, counters.charge_ah,
+            counters.discharge_ah, counters.charge_wh, counters.discharge_wh, counters.soc,
         )
         self._last = sample
         self.samples += 1
@@ -307,48 +391,24 @@ class Engine:
         ))
 
     def _end_reason(self, step: Step, sample: Sample, state: _StepState) -> str:
-        if step.duration_s is not None and sample.step_time_s >= step.duration_s - 1e-9:
-            return "time"
-        for number, condition in enumerate(step.until):
-            if self._condition_met(condition, sample, state):
-                if condition.hold_s > 0:
-                    since = state.held_since.setdefault(number, sample.time_s)
-                    if sample.time_s - since < condition.hold_s:
-                        continue
-                return condition.describe()
-            state.held_since.pop(number, None)
-        return ""
+        return end_reason(step, sample, state, self.chamber_setpoint_c)
 
-    def _condition_met(self, condition: EndCondition, sample: Sample, state: _StepState) -> bool:
-        q, value = condition.quantity, condition.value
-        if q == "voltage_v":
-            measured = sample.voltage_v
-            tol = VOLTAGE_TOLERANCE_V
-            return measured >= value - tol if condition.op == ">=" else measured <= value + tol
-        if q == "current_a":
-            return sample.step_time_s > 0 and abs(sample.current_a) <= value
-        if q == "capacity_ah":
-            return abs(sample.step_ah) >= value
-        if q == "time_s":
-            return sample.step_time_s >= value
-        if q == "soc":
-            return sample.soc >= value if condition.op == ">=" else sample.soc <= value
-        if q == "temperature_c":
-            t = sample.temperature_cell_c
-            return t == t and (t >= value if condition.op == ">=" else t <= value)
-        if q == "stable_within_k":
-            target = self.chamber_setpoint_c
-            t = sample.temperature_cell_c
-            return target is not None and t == t and abs(t - target) <= value
-        if q == "dtdt_k_per_s":
-            if len(state.temps) < 2 or state.temps[-1][0] - state.temps[0][0] < DTDT_WINDOW_S * 0.5:
-                return False
-            (t0, y0), (t1, y1) = state.temps[0], state.temps[-1]
-            rate = (y1 - y0) / (t1 - t0)
-            return rate >= value if condition.op == ">=" else rate <= value
-        return False
+    def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
+        """A ``step_limit`` trip (latched in the supervisor) when the sample exceeds a step limit."""
+        found = step_limit_violation(checks, sample)
+        if found is None:
+            return None
+        name, value, bound = found
+        side = "above" if value > bound else "below"
+        self.supervisor.external_trip(Trip("step_limit", sample.time_s,
+                                           f"{name} {value:.4g} {side} the step's limit {bound:g}",
+                                           {"value": value, "limit": bound}))
+        return self.supervisor.pending_trip()
 
-    def _end_step(self, index: int, step: Step, state: _StepState, sample: Sample, reason: str) -> None:
+    def _end_step(self, planned: PlannedStep, state: _StepState, sample: Sample, reason: str,
+                  extra: dict[str, float] | None = None) -> StepResult:
+        """Record the finished step (row and event, flushed by the caller with the journal)."""
+        step = planned.step
         # Anchor the SOC estimate at full charge / full discharge.
         cell = self.protocol.cell
         if step.kind == "cv" and reason != "time" and (step.voltage_v or 0) >= cell.voltage_max_v - 0.01:
@@ -357,41 +417,42 @@ class Engine:
                 c.quantity == "voltage_v" and c.value <= cell.voltage_min_v + 0.01 for c in step.until) \
                 and reason not in ("time",) and not reason.startswith("safety"):
             self.counters.soc = 0.0
+        self._active = None
+        self._steps_done += 1
+        result = state.result(reason, sample.time_s, sample.voltage_v, sample.current_a, extra)
         self.writer.append("steps", (
-            self.step_count, index, self.counters.cycle, step.kind, step.text, state.start_s, sample.time_s,
+            self.step_count, step.index, self.counters.cycle, step.kind, step.text, state.start_s, sample.time_s,
             reason, state.charge_ah, state.discharge_ah, state.charge_wh, state.discharge_wh,
-            state.voltage_start_v, sample.voltage_v, sample.current_a,
-            state.t_max if state.t_max > -math.inf else math.nan,
-            state.t_min if state.t_min < math.inf else math.nan,
-            self.chamber_setpoint_c if self.chamber_setpoint_c is not None else math.nan,
-        ))
-        self.writer.event(sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
-                          {"step_index": index, "reason": reason})
-
-    def _journal(self, next_index: int) -> None:
-        state = {
-            "next_step": next_index, "step_count": self.step_count, "cycle": self.counters.cycle,
-            "charge_ah": self.counters.charge_ah, "discharge_ah": self.counters.discharge_ah,
-            "charge_wh": self.counters.charge_wh, "discharge_wh": self.counters.discharge_wh,
-            "soc": self.counters.soc, "chamber_setpoint_c": self.chamber_setpoint_c,
-        }
-        if self.bench.simulation_state is not None:
-            state["simulation"] = self.bench.simulation_state()
-        self.writer.journal(self._now(), state)
+            state.voltage_start_v, sample.voltage_v, sample.current_a, result.temperature_max_c,
+            result.temperature_min_c, self.chamber_setpoint_c if self.chamber_setpoint_c is not None else math.nan,
+        ), flush=False)
+        data = {"step_index": step.index, "reason": reason, "cycle": planned.cycle}
+        if extra:
+            data["values"] = extra
+        self.writer.append("events", (sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
+                                      json.dumps(data, default=float)), flush=False)
+        return result
 
     # -- endings -----------------------------------------------------------------------------
     def _finish_trip(self, trip: Trip, wall0: float) -> RunResult:
+        self._record_trip(trip)
+        self._observe()
+        return self._result(RunStatus.SAFETY_TRIP, trip.message, wall0, trip)
+
+    def _record_trip(self, trip: Trip) -> None:
+        """Safe-state sequence, then the ``safety_trip`` event (rule, values, times, latency)."""
         logger.error("SAFETY TRIP %s at %.1f s: %s", trip.rule, trip.time_s, trip.message)
         report = enter_safe_state(self.bench, fault_time_s=trip.time_s, t0_clock_s=self._t0,
                                   chamber_setpoint_c=self.chamber_setpoint_c)
         self._output_on = False
+        latency_wall_s = trip.values.get("latency_wall_s", report.latency_wall_s)
         self.writer.event(trip.time_s, "safety_trip", self.step_count, trip.message, {
             "rule": trip.rule, "values": trip.values, "latency_s": report.latency_clock_s,
-            "latency_wall_s": report.latency_wall_s, "output_off_confirmed": report.output_off_confirmed,
+            "latency_wall_s": latency_wall_s, "output_off_confirmed": report.output_off_confirmed,
             "chamber_setpoint_c": report.chamber_setpoint_c, "failures": report.failures,
+            "safe_state_time_s": self._now(), "alarm_latched": True,
+            "abuse_test": bool(self.abuse is not None and self.abuse.active),
         })
-        self._observe()
-        return self._result(RunStatus.SAFETY_TRIP, trip.message, wall0, trip)
 
     def _observe(self) -> None:
         """Keep logging with the output off through the observation window."""
@@ -409,7 +470,11 @@ class Engine:
         while self._now() < end:
             deadline += period
             clock.sleep(deadline - clock.now_s())
-            sample = self._acquire(-1, rest, state)
+            try:
+                sample = self._acquire(-1, rest, state)
+            except InstrumentError as exc:  # keep observing what can still be read
+                logger.error("observation: %s", exc)
+                continue
             self.supervisor.check(sample)
             self._log(sample)
         self.writer.event(self._now(), "observation_end", self.step_count, "observation window ended")

@@ -42,10 +42,23 @@ STEP_DTYPE = np.dtype([
     ("temperature_max_c", "f8"), ("temperature_min_c", "f8"), ("chamber_setpoint_c", "f8"),
 ])
 
+#: /cycles: one row per finished cycle (written when the next cycle starts or the run ends).
+#: Ah / Wh are magnitudes within the cycle; ``coulombic_efficiency`` = discharge / charge Ah and
+#: ``energy_efficiency`` = discharge / charge Wh (NaN without charge); ``status``: ``complete``,
+#: or how the run ended inside that cycle (``safety_trip``, ``aborted``, ``instrument_failure``).
+CYCLE_DTYPE = np.dtype([
+    ("cycle", "i4"), ("start_time_s", "f8"), ("end_time_s", "f8"),
+    ("charge_ah", "f8"), ("discharge_ah", "f8"), ("charge_wh", "f8"), ("discharge_wh", "f8"),
+    ("coulombic_efficiency", "f8"), ("energy_efficiency", "f8"), ("temperature_max_c", "f8"),
+    ("first_step_count", "i4"), ("steps", "i4"), ("status", _STR),
+])
+
 #: /events: safety trips, operator actions, step changes, interruptions (``data`` is JSON).
 EVENT_DTYPE = np.dtype([("time_s", "f8"), ("kind", _STR), ("step_count", "i4"), ("message", _STR), ("data", _STR)])
 
-#: /journal: the state ``bench resume`` needs, one JSON row per step boundary (last row wins).
+#: /journal: the state ``bench resume`` needs, one JSON row per flush of samples and per step
+#: boundary (last row wins): plan position, loop counters, variables, Ah/Wh, chamber setpoint,
+#: the step in progress and (simulated bench) the simulated world. See bench/engine.py.
 JOURNAL_DTYPE = np.dtype([("time_s", "f8"), ("state", _STR)])
 
 #: /eis/spectra: one row per spectrum; /eis/points: the points of every spectrum.
@@ -60,6 +73,7 @@ EIS_POINT_DTYPE = np.dtype([
 TABLES: dict[str, np.dtype] = {
     "samples": SAMPLE_DTYPE,
     "steps": STEP_DTYPE,
+    "cycles": CYCLE_DTYPE,
     "events": EVENT_DTYPE,
     "journal": JOURNAL_DTYPE,
     "eis/spectra": EIS_SPECTRUM_DTYPE,

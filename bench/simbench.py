@@ -19,8 +19,10 @@ from bench.faults import FaultSpec
 from drivers.catalog import open_instrument
 from sim_instruments.cell import get_preset
 from sim_instruments.clock import ScaledClock, VirtualClock
+from sim_instruments.ea_psb import EaPsbSim
 from sim_instruments.endpoint import CommsFault, LineEndpoint
 from sim_instruments.espec_chamber import EspecChamberSim
+from sim_instruments.hioki_bt4560 import HiokiBT4560Sim
 from sim_instruments.keithley2460 import Keithley2460Sim
 from sim_instruments.keysight_daq970a import KeysightDaq970aSim
 from sim_instruments.serial_url import registry
@@ -30,6 +32,11 @@ from sim_instruments.world import SimWorld
 logger = logging.getLogger(__name__)
 
 CYCLER_RESOURCE = "USB0::0x05E6::0x2460::04412345::INSTR"
+#: Cyclers ``build_sim_bench(cycler=NAME)`` can simulate: driver name -> (simulator, VISA resource).
+SIM_CYCLERS: dict[str, tuple[Any, str]] = {
+    "keithley2460": (Keithley2460Sim, CYCLER_RESOURCE),
+    "ea_psb10000": (EaPsbSim, "TCPIP::192.168.0.10::5025::SOCKET"),
+}
 THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
 
 
@@ -64,8 +71,12 @@ def build_sim_bench(
     seed: int | None = 0,
     clock: Any = None,
     speed: float | None = None,
+    cycler: str = "keithley2460",
 ) -> Bench:
     """A simulated bench with one ``preset`` cell at ``soc`` (0..1) in a chamber at ``temperature_c``.
+
+    ``cycler``: a key of :data:`SIM_CYCLERS`, e.g. ``"ea_psb10000"`` (±60 A) instead of the
+    Keithley 2460 (±7.35 A).
 
     ``speed``: None runs in virtual time (as fast as the CPU allows); N paces the world at N times
     the wall clock (so a run can be watched or interrupted).
@@ -74,31 +85,42 @@ def build_sim_bench(
         clock = VirtualClock() if speed is None else ScaledClock(speed)
     world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed)
     now = clock.now_s
-    cycler_ep = LineEndpoint(Keithley2460Sim(world), now, name="cycler")
+    if cycler not in SIM_CYCLERS:
+        raise ValueError(f"no simulated cycler {cycler!r}; choose one of {', '.join(SIM_CYCLERS)}")
+    cycler_driver, (cycler_sim, cycler_resource) = cycler, SIM_CYCLERS[cycler]
+    cycler_ep = LineEndpoint(cycler_sim(world), now, name="cycler")
     meter_ep = LineEndpoint(KeysightDaq970aSim(world), now, name="thermometer")
     chamber_ep = LineEndpoint(EspecChamberSim(world), now, read_termination=b"\r\n",
                               write_termination=b"\r\n", name="chamber")
-    library = SimVisaLibrary.create({CYCLER_RESOURCE: cycler_ep, THERMOMETER_RESOURCE: meter_ep})
+    library = SimVisaLibrary.create({cycler_resource: cycler_ep, THERMOMETER_RESOURCE: meter_ep})
     rm = pyvisa.ResourceManager(library)
     chamber_url = registry.register(chamber_ep, "espec")
+    impedance_ep = LineEndpoint(HiokiBT4560Sim(world, seed=seed), now, read_termination=b"\r\n",
+                                write_termination=b"\r\n", name="impedance")
+    impedance_url = registry.register(impedance_ep, "bt4560")
 
-    cycler = open_instrument("keithley2460", CYCLER_RESOURCE, name="cycler", resource_manager=rm)
+    cycler = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
     thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
     chamber = open_instrument("espec_p300", chamber_url, name="chamber")
+    impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
+    impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
     bench = Bench(
-        cycler=cycler, chamber=chamber, thermometer=thermometer, clock=clock,
+        cycler=cycler, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
         description=f"built-in simulated bench ({preset})",
         config={
             "simulated": True, "cell_preset": preset,
-            "cycler": {"driver": "keithley2460", "resource": CYCLER_RESOURCE},
+            "cycler": {"driver": cycler_driver, "resource": cycler_resource},
             "chamber": {"driver": "espec_p300", "resource": chamber_url},
             "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},
+            "impedance": {"driver": "hioki_bt4560", "resource": impedance_url},
         },
-        simulation=SimulatedBench(world, {"cycler": cycler_ep, "chamber": chamber_ep, "thermometer": meter_ep}),
+        simulation=SimulatedBench(world, {"cycler": cycler_ep, "chamber": chamber_ep, "thermometer": meter_ep,
+                                          "impedance": impedance_ep}),
         simulation_state=world.state_dict,
     )
     bench.closers += [cycler.transport.close, thermometer.transport.close, chamber.transport.close,
-                      rm.close, lambda: registry.unregister(chamber_url)]
+                      rm.close, lambda: registry.unregister(chamber_url),
+                      impedance.transport.close, lambda: registry.unregister(impedance_url)]
     return bench
 
 

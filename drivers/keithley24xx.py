@@ -115,10 +115,13 @@ class Keithley2460(ScpiInstrument):
     def measure(self) -> tuple[float, float]:
         """One reading: (voltage_v, current_a), from ``:READ?`` with the READ and SOUR elements."""
         reading, source = parse_floats(self.query(':READ? "defbuffer1", READ, SOUR'), 2,
-                                       where=f"{self.where} :READ?")
+                                       where=self._read_where)
         if self._function == "VOLT":
             return source, reading
         return reading, source
+
+    def _read_where(self) -> str:
+        return f"{self.where} :READ?"
 
     def protection_tripped(self) -> str:
         """``"OVP"`` when the overvoltage protection has tripped, else ``""``."""

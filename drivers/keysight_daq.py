@@ -35,5 +35,8 @@ class KeysightDaq970a(ScpiInstrument):
 
     def read_c(self) -> list[float]:
         """One scan: a temperature per configured channel, °C (``nan`` for an open thermocouple)."""
-        values = parse_floats(self.query("READ?"), len(self.channels), where=f"{self.where} READ?")
+        values = parse_floats(self.query("READ?"), len(self.channels), where=self._read_where)
         return [math.nan if abs(v) >= OVERLOAD else v for v in values]
+
+    def _read_where(self) -> str:
+        return f"{self.where} READ?"

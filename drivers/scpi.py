@@ -40,12 +40,26 @@ def parse_float(reply: str, *, where: str) -> float:
     return value
 
 
-def parse_floats(reply: str, count: int | None, *, where: str) -> list[float]:
-    """Parse a comma-separated list of numbers (``count`` of them when given)."""
+def parse_floats(reply: str, count: int | None, *, where: str | Callable[[], str]) -> list[float]:
+    """Parse a comma-separated list of numbers (``count`` of them when given).
+
+    ``where`` names the reply in error messages; it may be a callable, called only on an error
+    (so the per-sample path does not build the text).
+    """
     parts = reply.split(",")
+    if count is None or len(parts) == count:
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = None
+        if values is not None:
+            total = sum(values)
+            if total == total:  # no NaN (the slow path below decides the rare inf - inf case)
+                return values
+    where_text = where() if callable(where) else where
     if count is not None and len(parts) != count:
-        raise InstrumentReplyError(f"{where}: expected {count} values, got {reply!r}")
-    return [parse_float(p, where=where) for p in parts]
+        raise InstrumentReplyError(f"{where_text}: expected {count} values, got {reply!r}")
+    return [parse_float(p, where=where_text) for p in parts]
 
 
 class ScpiInstrument:

@@ -3,17 +3,30 @@
 A driver talks to a :class:`MessageTransport` (write a message, query a reply); the transport
 owns terminations, timeouts and turning bus errors into :mod:`drivers.errors` exceptions with
 the resource name in them. Raw TCP sockets get ``TCP_NODELAY`` (Nagle adds ~40 ms per query).
+
+Reconnect: when the link breaks (socket closed by the peer, cable pulled, USB re-enumerated) the
+failing call raises :class:`InstrumentConnectionLost` and the transport marks itself broken; the
+next call first reopens the resource (one attempt, bounded by the open timeout). The failed message
+is never re-sent by the transport itself: only the driver knows whether it is idempotent. Because
+:class:`InstrumentConnectionLost` is an :class:`~drivers.errors.InstrumentTimeout`, the drivers'
+retry of idempotent queries (``ScpiInstrument.query``) goes through the fresh link, while a lost
+setting or actuation surfaces as an error (bench exit code 4).
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import socket
 from typing import Any, Protocol
 
 from drivers.errors import InstrumentError, InstrumentTimeout
 
 logger = logging.getLogger(__name__)
+
+
+class InstrumentConnectionLost(InstrumentTimeout):
+    """The link broke mid-exchange: no reply will come on it. The transport reopens it on next use."""
 
 
 class MessageTransport(Protocol):
@@ -39,11 +52,18 @@ class VisaTransport:
         timeout_s: float = 2.0,
         read_termination: str = "\n",
         write_termination: str = "\n",
+        reconnect: bool = True,
     ) -> None:
         import pyvisa
 
         self._errors = pyvisa.errors
+        status = pyvisa.constants.StatusCode
+        #: VISA status codes meaning the session's link is gone (reopen before the next message).
+        self._link_lost_codes = {status.error_connection_lost, status.error_io, status.error_invalid_object}
         self.resource = resource
+        #: Reopen a broken link on the next call (else every later call fails at once).
+        self.reconnect = reconnect
+        self._broken = False
         self._rm = resource_manager
         self._settings = (timeout_s, read_termination, write_termination)
         self._inst = self._open()
@@ -63,36 +83,76 @@ class VisaTransport:
         return inst
 
     def reopen(self) -> None:
-        """Close and open the resource again (after a lost connection)."""
+        """Close and open the resource again (after a lost connection); InstrumentError if it fails."""
         try:
             self._inst.close()
         except Exception:  # noqa: BLE001 - the link is already broken
             logger.debug("%s: close before reopen failed", self.resource, exc_info=True)
         self._inst = self._open()
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """True after the link was lost and until it has been reopened."""
+        return self._broken
+
+    def _ensure_link(self) -> None:
+        """Reopen a link lost by an earlier call (once per call; raises if the instrument is gone)."""
+        if not self._broken:
+            return
+        if not self.reconnect:
+            raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
+        logger.warning("%s: reconnecting after a lost connection", self.resource)
+        self.reopen()
+        logger.info("%s: reconnected", self.resource)
+
+    def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
+        self._broken = True
+        logger.warning("%s: %s: connection lost (%s)", self.resource, what, detail)
+        return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {detail}")
+
+    def _visa_error(self, what: str, exc: Exception) -> InstrumentError:
+        """Map a pyvisa/OS error of ``what`` (e.g. ``query 'X?'``) to a driver exception."""
+        if isinstance(exc, self._errors.VisaIOError):
+            if exc.error_code == self._errors.StatusCode.error_timeout:
+                return InstrumentTimeout(f"{self.resource}: {what}: no reply (timeout)")
+            if exc.error_code in self._link_lost_codes:
+                return self._lost(what, exc.description)
+            return InstrumentError(f"{self.resource}: {what} failed: {exc.description}")
+        return self._lost(what, exc)  # OSError from a socket session: reset by peer, broken pipe
 
     def write(self, message: str) -> None:
         """Send one message."""
+        self._ensure_link()
         try:
             self._inst.write(message)
-        except self._errors.VisaIOError as exc:
-            raise InstrumentError(f"{self.resource}: write {message!r} failed: {exc.description}") from exc
+        except (self._errors.VisaIOError, OSError) as exc:
+            raise self._visa_error(f"write {message!r}", exc) from exc
 
     def query(self, message: str) -> str:
         """Send one message and return the reply without its termination."""
+        self._ensure_link()
         try:
             return self._inst.query(message)
-        except self._errors.VisaIOError as exc:
-            if exc.error_code == self._errors.StatusCode.error_timeout:
-                raise InstrumentTimeout(f"{self.resource}: no reply to {message!r} (timeout)") from exc
-            raise InstrumentError(f"{self.resource}: query {message!r} failed: {exc.description}") from exc
+        except (self._errors.VisaIOError, OSError) as exc:
+            error = self._visa_error(f"query {message!r}", exc)
+            if type(error) is InstrumentTimeout and _peer_closed(self._rm, self._inst):
+                error = self._lost(f"query {message!r}", "closed by the instrument")
+            raise error from exc
         except UnicodeDecodeError as exc:
             raise InstrumentError(f"{self.resource}: reply to {message!r} is not text") from exc
 
     def clear(self) -> None:
-        """Device clear: drop replies of an aborted exchange."""
+        """Device clear: drop replies of an aborted exchange (skipped on a link found closed)."""
+        if self._broken:
+            return
+        if _peer_closed(self._rm, self._inst):
+            # pyvisa-py's socket clear() would spin for ever on a socket the peer has closed.
+            self._lost("device clear", "closed by the instrument")
+            return
         try:
             self._inst.clear()
-        except self._errors.VisaIOError:
+        except (self._errors.VisaIOError, OSError):
             logger.debug("%s: device clear failed", self.resource, exc_info=True)
 
     def close(self) -> None:
@@ -103,15 +163,41 @@ class VisaTransport:
             logger.debug("%s: close failed", self.resource, exc_info=True)
 
 
-def _set_nodelay(resource_manager: Any, inst: Any) -> None:
-    """Turn off Nagle on a pyvisa-py raw socket session (no-op for other sessions)."""
+def _session_socket(resource_manager: Any, inst: Any) -> socket.socket | None:
+    """The TCP socket under a pyvisa-py raw socket session (None for other sessions)."""
     sessions = getattr(resource_manager.visalib, "sessions", None)
     if not isinstance(sessions, dict):
-        return
-    session = sessions.get(inst.session)
+        return None
+    try:
+        session = sessions.get(inst.session)
+    except Exception:  # noqa: BLE001 - a closed resource has no session
+        return None
     sock = getattr(session, "interface", None)
-    if isinstance(sock, socket.socket):
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _set_nodelay(resource_manager: Any, inst: Any) -> None:
+    """Turn off Nagle on a pyvisa-py raw socket session (no-op for other sessions)."""
+    sock = _session_socket(resource_manager, inst)
+    if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _peer_closed(resource_manager: Any, inst: Any) -> bool:
+    """True when the instrument closed the raw socket under ``inst`` (readable, yet no data: EOF).
+
+    pyvisa-py reports a closed socket as a read timeout; this tells the two apart.
+    """
+    sock = _session_socket(resource_manager, inst)
+    if sock is None or sock.fileno() < 0:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 class SerialTransport:
@@ -125,11 +211,15 @@ class SerialTransport:
         timeout_s: float = 2.0,
         read_termination: str = "\r\n",
         write_termination: str = "\r\n",
+        reconnect: bool = True,
     ) -> None:
         import serial
 
         self._serial = serial
         self.resource = url
+        #: Reopen a broken port on the next call (else every later call fails at once).
+        self.reconnect = reconnect
+        self._broken = False
         self._read_term = read_termination.encode()
         self._write_term = write_termination.encode()
         self._settings = (baudrate, timeout_s)
@@ -147,16 +237,40 @@ class SerialTransport:
         return port
 
     def reopen(self) -> None:
-        """Close and open the port again."""
+        """Close and open the port again; InstrumentError if it fails."""
         self.close()
         self._port = self._open()
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """True after the link was lost and until it has been reopened."""
+        return self._broken
+
+    def _ensure_link(self) -> None:
+        """Reopen a port lost by an earlier call (once per call; raises if it cannot be opened)."""
+        if not self._broken:
+            return
+        if not self.reconnect:
+            raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
+        logger.warning("%s: reconnecting after a lost connection", self.resource)
+        self.reopen()
+        logger.info("%s: reconnected", self.resource)
+
+    def _lost(self, what: str, exc: Exception) -> InstrumentConnectionLost:
+        self._broken = True
+        logger.warning("%s: %s: connection lost (%s)", self.resource, what, exc)
+        return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {exc}")
 
     def write(self, message: str) -> None:
         """Send one message with the write termination."""
+        self._ensure_link()
         try:
             self._port.write(message.encode("ascii") + self._write_term)
+        except self._serial.SerialTimeoutException as exc:
+            raise InstrumentTimeout(f"{self.resource}: write {message!r} timed out") from exc
         except (self._serial.SerialException, OSError) as exc:
-            raise InstrumentError(f"{self.resource}: write {message!r} failed: {exc}") from exc
+            raise self._lost(f"write {message!r}", exc) from exc
 
     def query(self, message: str) -> str:
         """Send one message; return the reply line without its termination."""
@@ -164,7 +278,7 @@ class SerialTransport:
         try:
             data = self._port.read_until(self._read_term)
         except (self._serial.SerialException, OSError) as exc:
-            raise InstrumentError(f"{self.resource}: read after {message!r} failed: {exc}") from exc
+            raise self._lost(f"read after {message!r}", exc) from exc
         if not data.endswith(self._read_term):
             raise InstrumentTimeout(f"{self.resource}: no reply to {message!r} (timeout)")
         try:

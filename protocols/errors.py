@@ -25,7 +25,7 @@ class ProtocolError(ValueError):
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return f"{where}: {self.message}{hint}"
 
-    def located(self, *, file: str | None = None, line: int | None = None, col_offset: int = 0) -> "ProtocolError":
+    def located(self, *, file: str | None = None, line: int | None = None, col_offset: int = 0) -> ProtocolError:
         """A copy placed in ``file`` at ``line`` (keeping a column shifted by ``col_offset``)."""
         return ProtocolError(
             self.message,

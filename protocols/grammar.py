@@ -7,8 +7,14 @@
     Soak at 25 °C for 2 hours
     Soak at -20 °C until cell within 2 K of setpoint for 30 minutes (at most 24 hours)
     Charge at 4C until 20 % SOC              Rest until dT/dt < 0.5 K/min
+    Discharge at 1C until 1.5 Ah             Charge at 10 W until 5 Wh
+    Rest until T < 30 °C                     Discharge at 2C until T > 45 °C or until 2.5 V
+    EIS from 10 kHz to 10 mHz, 10 points per decade, 10 mV        (or an amplitude in A / mA)
+    Pulse discharge at 2C for 10 seconds, rest for 40 seconds, 10 times or until 2.8 V
 
-Errors are ProtocolError with a 1-based column inside the string and a suggestion.
+PyBaMM's own forms ("Discharge at C/10 for 10 hours or until 3.3 V", "Hold at 4.1 V until 50 mA",
+"Charge at 1 A until 4.1 V (1 minute period)") parse verbatim. Errors are ProtocolError with a
+1-based column inside the string and a suggestion.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ import re
 
 from protocols.errors import ProtocolError
 from protocols.quantities import Quantity, QuantityError, parse_quantity
-from protocols.steps import EndCondition, Step
+from protocols.steps import EisSpec, EndCondition, PulseSpec, Step
 
-ACTIONS = ("charge", "discharge", "hold", "rest", "soak")
+ACTIONS = ("charge", "discharge", "hold", "rest", "soak", "eis", "pulse")
 _PERIOD = re.compile(r"\(\s*(?P<q>[^()]*?)\s+period\s*\)", re.IGNORECASE)
 _AT_MOST = re.compile(r"\(\s*at\s+most\s+(?P<q>[^()]*?)\s*\)", re.IGNORECASE)
 _KEYWORD = re.compile(r"\b(for|until|or)\b", re.IGNORECASE)
@@ -70,12 +76,20 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
 
     stripped_start = len(text) - len(text.lstrip())
     words = text.split()
+    if not words:
+        raise _error("step has no action", 1, "e.g. 'Rest for 1 hour (10 second period)'")
     action = words[0].lower()
     if action not in ACTIONS:
         close = difflib.get_close_matches(action, ACTIONS, n=1)
-        hint = f"did you mean '{close[0].capitalize()}'?" if close else \
-            "steps start with Charge, Discharge, Hold, Rest or Soak"
+        hint = f"did you mean '{_display(close[0])}'?" if close else \
+            "steps start with Charge, Discharge, Hold, Rest, Soak, Pulse or EIS"
         raise _error(f"unknown step {words[0]!r}", stripped_start + 1, hint)
+    if action == "eis":
+        if at_most_s is not None or period_s is not None:
+            raise _error("an EIS step takes no period or 'at most' (the sweep sets its time)", stripped_start + 1)
+        return _parse_eis(text, stripped_start + 3, original)
+    if action == "pulse":
+        return _parse_pulse(text, stripped_start + 5, original, period_s, capacity_ah)
 
     # Split the rest into the setpoint and the clauses at the keywords for / until / or.
     body_start = stripped_start + len(words[0])
@@ -145,6 +159,106 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
     return Step(**step_fields)  # type: ignore[arg-type]
 
 
+def _display(action: str) -> str:
+    return "EIS" if action == "eis" else action.capitalize()
+
+
+def _parse_eis(text: str, start: int, original: str) -> Step:
+    """``EIS from <f> to <f>, <n> points per decade, <amplitude V|A>``; ``start`` = index after 'EIS'."""
+    example = "e.g. 'EIS from 10 kHz to 10 mHz, 10 points per decade, 10 mV'"
+    parts = _split_commas(text, start)
+    if len(parts) != 3:
+        raise _error("EIS needs three parts: 'from <f> to <f>', '<n> points per decade', '<amplitude>'",
+                     start + 1, example)
+    (span, span_col), (points, points_col), (amplitude, amplitude_col) = parts
+    match = re.fullmatch(r"from\s+(?P<a>.+?)\s+to\s+(?P<b>.+)", span, re.IGNORECASE)
+    if not match:
+        raise _error("expected 'from <frequency> to <frequency>'", span_col, example)
+    freqs = []
+    for group in ("a", "b"):
+        col = span_col + match.start(group)
+        q = _quantity(match.group(group), col)
+        if q.dimension != "frequency" or not 1e-6 <= q.value <= 1e7:
+            raise _error(f"expected a frequency between 1 µHz and 10 MHz (Hz, kHz, mHz), got {q.text!r}", col)
+        freqs.append(q.value)
+    if freqs[0] == freqs[1]:
+        raise _error("the sweep's start and stop frequencies are equal", span_col)
+    match = re.fullmatch(r"(?P<n>\d+)\s+points?\s+per\s+decade", points, re.IGNORECASE)
+    if not match:
+        raise _error(f"expected '<n> points per decade', got {points!r}", points_col, "e.g. '10 points per decade'")
+    per_decade = int(match.group("n"))
+    if not 1 <= per_decade <= 100:
+        raise _error(f"points per decade must be 1-100, got {per_decade}", points_col)
+    q = _quantity(amplitude, amplitude_col)
+    if q.dimension not in ("voltage", "current") or q.value <= 0:
+        raise _error(f"the EIS amplitude must be a positive voltage (mV) or current (mA), got {q.text!r}",
+                     amplitude_col, "e.g. '10 mV' (potentiostatic) or '100 mA' (galvanostatic)")
+    unit = "V" if q.dimension == "voltage" else "A"
+    spec = EisSpec(freqs[0], freqs[1], per_decade, q.value, unit)
+    return Step(kind="eis", text=original.strip(), eis=spec)
+
+
+def _split_commas(text: str, start: int) -> list[tuple[str, int]]:
+    """Comma-separated parts of ``text[start:]`` with their 1-based columns (stripped)."""
+    parts = []
+    pos = start
+    for piece in text[start:].split(","):
+        lead = len(piece) - len(piece.lstrip())
+        parts.append((piece.strip(), pos + lead + 1))
+        pos += len(piece) + 1
+    return parts
+
+
+def _parse_pulse(text: str, start: int, original: str, period_s: float | None, capacity_ah: float | None) -> Step:
+    """``Pulse charge|discharge at <I> for <t>, rest for <t>, <N> times [or until <cond>]``."""
+    example = "e.g. 'Pulse discharge at 2C for 10 seconds, rest for 40 seconds, 10 times'"
+    parts = _split_commas(text, start)
+    if len(parts) != 3:
+        raise _error("a Pulse needs three parts: '<charge|discharge> at <I> for <t>', 'rest for <t>', "
+                     "'<N> times'", start + 1, example)
+    (pulse, pulse_col), (rest, rest_col), (times, times_col) = parts
+    match = re.fullmatch(r"(?P<dir>\w+)\s+at\s+(?P<i>.+?)\s+for\s+(?P<t>.+)", pulse, re.IGNORECASE)
+    if not match or match.group("dir").lower() not in ("charge", "discharge"):
+        raise _error("expected 'charge at <current> for <time>' or 'discharge at ...'", pulse_col, example)
+    direction = match.group("dir").lower()
+    setpoint = _setpoint(direction, _quantity(match.group("i"), pulse_col + match.start("i")),
+                         pulse_col + match.start("i"), capacity_ah)
+    if setpoint["kind"] != "cc":
+        raise _error("a pulse needs a current (A, mA) or a C-rate", pulse_col + match.start("i"))
+    on_s = _positive_time(match.group("t"), pulse_col + match.start("t"))
+    match = re.fullmatch(r"rest(?:\s+for)?\s+(?P<t>.+)", rest, re.IGNORECASE)
+    if not match:
+        raise _error("expected 'rest for <time>' after the pulse", rest_col, example)
+    off_s = _positive_time(match.group("t"), rest_col + match.start("t"))
+    match = re.fullmatch(r"(?P<n>\d+)\s+times?(?:\s+(?:or\s+)?until\s+(?P<until>.+))?", times, re.IGNORECASE)
+    if not match:
+        raise _error(f"expected '<N> times', got {times!r}", times_col, example)
+    count = int(match.group("n"))
+    if not 1 <= count <= 100_000:
+        raise _error(f"pulse count must be 1-100000, got {count}", times_col)
+    until: tuple[EndCondition, ...] = ()
+    if match.group("until"):
+        col = times_col + match.start("until")
+        direction_sign = 1 if float(setpoint["current_a"]) > 0 else -1  # type: ignore[arg-type]
+        condition = _condition(match.group("until").strip(), col, "cc", direction_sign, capacity_ah)
+        if condition.quantity == "time_s":
+            raise _error("a pulse train's time is set by its count; end it on a voltage or temperature", col)
+        until = (condition,)
+    spec = PulseSpec(float(setpoint["current_a"]), on_s, off_s, count)  # type: ignore[arg-type]
+    if period_s is not None and period_s > min(on_s, off_s):
+        raise _error(f"the sampling period {period_s:g} s is longer than a {min(on_s, off_s):g} s pulse phase",
+                     1, "shorten the period, e.g. '(0.1 second period)'")
+    return Step(kind="pulse", text=original.strip(), current_a=spec.current_a, pulse=spec,
+                duration_s=count * spec.period_s, until=until, period_s=period_s)
+
+
+def _positive_time(text: str, col: int) -> float:
+    q = _quantity(text, col)
+    if q.dimension != "time" or q.value <= 0:
+        raise _error(f"expected a positive time, got {q.text!r}", col)
+    return q.value
+
+
 def _is_time(text: str) -> bool:
     try:
         return parse_quantity(text).dimension == "time"
@@ -186,6 +300,8 @@ def _condition(text: str, col: int, kind: str, direction: int, capacity_ah: floa
         if kind != "soak":
             raise _error("'cell within ... of setpoint' only ends a Soak step", col)
         q = _quantity(match.group("q"), col)
+        if q.value <= 0:
+            raise _error(f"the band must be positive, got {q.text!r}", col)
         if q.dimension != "temperature_difference":
             raise _error(f"expected a temperature difference in K, got {q.text!r}", col)
         hold_s = 0.0
@@ -198,8 +314,10 @@ def _condition(text: str, col: int, kind: str, direction: int, capacity_ah: floa
     match = _SOC.match(text)
     if match:
         q = _quantity(match.group("q"), col)
-        if not 0.0 <= q.value <= 1.0:
+        if q.dimension != "fraction" or not 0.0 <= q.value <= 1.0:
             raise _error(f"SOC must be within 0-100 %, got {q.text!r}", col)
+        if kind in ("rest", "soak"):
+            raise _error("SOC does not change during a rest; end it on time", col)
         return EndCondition("soc", "<=" if direction < 0 else ">=", q.value, text)
     match = _DTDT.match(text)
     if match:
@@ -231,9 +349,24 @@ def _condition(text: str, col: int, kind: str, direction: int, capacity_ah: floa
             value = q.value * capacity_ah
         return EndCondition("current_a", "<=", abs(value), text)
     if q.dimension == "charge":
+        if q.value <= 0:
+            raise _error(f"a charge end condition must be positive, got {q.text!r}", col)
+        if kind in ("rest", "soak"):
+            raise _error("a rest moves no charge; end it on time", col)
         return EndCondition("capacity_ah", ">=", abs(q.value), text)
+    if q.dimension == "energy":
+        if q.value <= 0:
+            raise _error(f"an energy end condition must be positive, got {q.text!r}", col)
+        if kind in ("rest", "soak"):
+            raise _error("a rest moves no energy; end it on time", col)
+        return EndCondition("energy_wh", ">=", abs(q.value), text)
     if q.dimension == "time":
         return EndCondition("time_s", ">=", q.value, text)
     if q.dimension == "temperature":
-        return EndCondition("temperature_c", ">=" if direction >= 0 else ">=", q.value, text)
-    raise _error(f"cannot end a step on {q.text!r}", col)
+        if kind in ("rest", "soak"):
+            raise _error(f"say which way: 'until T < {q.text}' (cooling) or 'until T > {q.text}' (warming)", col)
+        return EndCondition("temperature_c", ">=", q.value, text)
+    if q.dimension == "fraction":
+        raise _error(f"{q.text!r}: a percentage ends a step only as SOC", col, f"e.g. 'until {q.text} SOC'")
+    raise _error(f"cannot end a step on {q.text!r}", col,
+                 "end conditions: voltage, current (Hold), Ah, Wh, time, % SOC, T, dT/dt")

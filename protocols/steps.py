@@ -5,11 +5,15 @@ Current and power are signed: positive charges the cell (Battery Data Format con
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any
+
+from protocols.expressions import Expression
 
 #: Step kinds the engine executes.
-STEP_KINDS = ("cc", "cv", "cp", "rest", "soak")
+STEP_KINDS = ("cc", "cv", "cp", "rest", "soak", "pulse", "eis")
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,8 @@ class EndCondition:
     """Ends a step when ``quantity op value`` holds (for ``hold_s`` seconds, if given).
 
     quantity: ``voltage_v``, ``current_a`` (magnitude), ``time_s`` (step time), ``capacity_ah``
-    (charge moved in this step, magnitude), ``soc`` (fraction), ``temperature_c`` (cell),
+    (charge moved in this step, magnitude), ``energy_wh`` (energy moved in this step,
+    magnitude), ``soc`` (fraction), ``temperature_c`` (cell),
     ``dtdt_k_per_s`` (cell temperature rate), ``stable_within_k`` (|cell - chamber setpoint|).
     op: ``>=`` or ``<=``.
     """
@@ -34,13 +39,79 @@ class EndCondition:
 
 
 @dataclass(frozen=True)
+class EisSpec:
+    """An impedance sweep: from ``frequency_start_hz`` to ``frequency_stop_hz`` (Hz), logarithmic,
+    ``points_per_decade``; excitation ``amplitude`` in ``amplitude_unit`` ("V": potentiostatic,
+    "A": galvanostatic; RMS as the instrument defines it)."""
+
+    frequency_start_hz: float
+    frequency_stop_hz: float
+    points_per_decade: int
+    amplitude: float
+    amplitude_unit: str
+
+    def frequencies_hz(self) -> list[float]:
+        """The sweep's frequencies, start to stop, Hz (both ends included)."""
+        decades = abs(math.log10(self.frequency_stop_hz / self.frequency_start_hz))
+        count = max(2, int(round(decades * self.points_per_decade)) + 1)
+        ratio = (self.frequency_stop_hz / self.frequency_start_hz) ** (1.0 / (count - 1))
+        return [self.frequency_start_hz * ratio ** n for n in range(count)]
+
+
+@dataclass(frozen=True)
+class PulseSpec:
+    """``count`` pulses of ``current_a`` (A, + = charge) for ``on_s`` s, each followed by
+    ``off_s`` s at ``off_current_a`` (0 = output held at zero current)."""
+
+    current_a: float
+    on_s: float
+    off_s: float
+    count: int
+    off_current_a: float = 0.0
+
+    @property
+    def period_s(self) -> float:
+        """One pulse plus its pause, s."""
+        return self.on_s + self.off_s
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """Safety limits tighter than the protocol's, for one step (None = the protocol's limit).
+
+    Exceeding one trips the supervisor like a global limit (rule ``step_limit``).
+    """
+
+    voltage_max_v: float | None = None
+    voltage_min_v: float | None = None
+    current_max_a: float | None = None
+    temperature_max_c: float | None = None
+    temperature_min_c: float | None = None
+
+    def checks(self) -> tuple[tuple[str, str, float | None, float | None], ...]:
+        """``(limit name, Sample attribute, low, high)`` for each bound given."""
+        out = []
+        if self.voltage_max_v is not None or self.voltage_min_v is not None:
+            out.append(("voltage", "voltage_v", self.voltage_min_v, self.voltage_max_v))
+        if self.current_max_a is not None:
+            out.append(("current", "current_a", -self.current_max_a, self.current_max_a))
+        if self.temperature_max_c is not None or self.temperature_min_c is not None:
+            out.append(("temperature", "temperature_cell_c", self.temperature_min_c, self.temperature_max_c))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class Step:
     """One protocol step.
 
     kind: ``cc`` (constant current ``current_a``), ``cv`` (hold ``voltage_v``), ``cp`` (constant
-    power ``power_w``), ``rest`` (output off), ``soak`` (output off, chamber to ``temperature_c``).
+    power ``power_w``), ``rest`` (output off), ``soak`` (output off, chamber to ``temperature_c``),
+    ``pulse`` (a pulse train, ``pulse``), ``eis`` (an impedance sweep, ``eis``).
     ``duration_s`` ends the step after that many seconds ("for ..." or "(at most ...)");
     ``until`` ends it when any condition holds. ``period_s`` overrides the sampling period.
+    ``limits``: tighter safety limits during this step. ``record``: ``(name, expression)`` pairs
+    evaluated on the step's result when it ends (e.g. ``reference_ah = discharge_ah``).
+    ``index``: the step's stable depth-first number in its protocol (-1 until numbered).
     """
 
     kind: str
@@ -53,6 +124,12 @@ class Step:
     until: tuple[EndCondition, ...] = ()
     period_s: float | None = None
     line: int = 0
+    col: int = 0
+    eis: EisSpec | None = None
+    pulse: PulseSpec | None = None
+    limits: StepLimits | None = None
+    record: tuple[tuple[str, Expression], ...] = ()
+    index: int = -1
 
     @property
     def is_charge(self) -> bool:
@@ -67,14 +144,18 @@ class Step:
 
 @dataclass(frozen=True)
 class Loop:
-    """``steps`` repeated ``count`` times; each repetition is a new cycle."""
+    """``steps`` repeated up to ``count`` times; each repetition is a new cycle (see
+    :meth:`Protocol.flat_steps` for the counting rule). ``until``: a condition evaluated after
+    each repetition; the loop ends early when it holds. ``index``: depth-first loop number."""
 
     count: int
-    steps: tuple["Node", ...]
+    steps: tuple[Node, ...]
     line: int = 0
+    until: Expression | None = None
+    index: int = -1
 
 
-Node = Union[Step, Loop]
+Node = Step | Loop
 
 
 @dataclass(frozen=True)
@@ -86,6 +167,40 @@ class Limits:
     current_max_a: float
     temperature_max_c: float = 60.0
     temperature_min_c: float = -40.0
+    # -- software supervisor (bench/safety_rules.py, docs/safety.md); 0 disables a rule --------
+    #: The hard V / I / T limits must be exceeded this long before they trip, s (0 = at once).
+    persistence_s: float = 0.0
+    #: Largest cell temperature rise rate over a 10 s window, K/s.
+    dtdt_max_k_per_s: float = 0.25
+    #: GB 38031-2025 C.5.3.7 runaway confirmation: dT/dt (K/s) held longer than ``runaway_hold_s``
+    #: with a voltage drop above ``runaway_voltage_drop`` (fraction of the step's initial voltage)
+    #: or the cell at its maximum operating temperature.
+    runaway_dtdt_k_per_s: float = 1.0
+    runaway_hold_s: float = 3.0
+    runaway_voltage_drop: float = 0.25
+    #: Internal-short signatures: voltage step between two samples with the setpoint unchanged (V);
+    #: voltage fall rate at rest after settling (V/s); CV current rise above its minimum (C-rate);
+    #: voltage fall below the step's maximum during a constant-current charge (V); cell warmer
+    #: than the chamber air and warming at rest (K).
+    short_collapse_v: float = 0.05
+    short_rest_dvdt_v_per_s: float = 0.0005
+    short_cv_rise_c: float = 0.02
+    short_charge_fall_v: float = 0.03
+    short_rest_heating_k: float = 2.0
+    #: Cell minus chamber air temperature, K, at any time (0 = off).
+    cell_chamber_delta_max_k: float = 0.0
+    #: Charge moved in one step above this multiple of the rated capacity trips (Ah overrun).
+    ah_overrun_factor: float = 1.2
+    #: Steps ended only by conditions time out at this multiple of their expected duration;
+    #: ``step_timeout_s`` (> 0) replaces the estimate with a fixed ceiling, s.
+    step_timeout_factor: float = 1.5
+    step_timeout_s: float = 0.0
+    #: Longest gap between two samples, s (0 = three sampling periods, at least 10 s).
+    stale_data_s: float = 0.0
+    #: Watchdog: wall-clock seconds without a fresh sample before output off (0 = automatic).
+    watchdog_s: float = 0.0
+    #: Cell reading colder than the steady chamber air by more than this, K: a sensor is wrong.
+    sensor_disagreement_k: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +217,9 @@ class CellSpec:
     chemistry: str = ""
     temperature_min_charge_c: float = 0.0
     temperature_max_c: float = 60.0
+    #: State of charge when the run starts (0..1), if known; NaN = unknown until the first full
+    #: charge (a Hold at voltage_max_v ended by current) or full discharge (to voltage_min_v).
+    initial_soc: float = math.nan
 
     @property
     def charge_current_max_a(self) -> float:
@@ -141,13 +259,38 @@ class Protocol:
     analysis: str = ""
     source_text: str = ""
     source_path: str = ""
+    #: A Python protocol: ``generator(ctx)`` yields steps (``steps`` is then empty).
+    generator: Callable[[Any], Any] | None = None
+    #: An abuse test (``abuse:`` in the file, e.g. nail penetration): ``test``, ``step`` (text of
+    #: the rest step it starts), ``prompt``, ``prompt_timeout_s``, ``simulate`` (fault options).
+    abuse: dict[str, Any] = field(default_factory=dict)
+
+    def step_total(self) -> int:
+        """Steps executed with every loop run to its count (an upper bound); 0 for a generator."""
+        def count(nodes: tuple[Node, ...]) -> int:
+            return sum(1 if isinstance(n, Step) else n.count * count(n.steps) for n in nodes)
+        return count(self.steps)
+
+    def walk_nodes(self) -> list[tuple[Node, int]]:
+        """Every node of the step tree, depth-first, with its nesting depth."""
+        out: list[tuple[Node, int]] = []
+
+        def walk(nodes: tuple[Node, ...], depth: int) -> None:
+            for node in nodes:
+                out.append((node, depth))
+                if isinstance(node, Loop):
+                    walk(node.steps, depth + 1)
+
+        walk(self.steps, 0)
+        return out
 
     def flat_steps(self) -> list[tuple[Step, int]]:
         """Every step in execution order with its cycle number, loops unrolled.
 
         The cycle count starts at 1 and goes up at the start of a loop repetition whenever the
         current cycle already holds a step (so a preconditioning block is cycle 1 and each
-        repetition of the loop after it is a cycle of its own).
+        repetition of the loop after it is a cycle of its own). Loops with an ``until`` are
+        unrolled to their maximum count here; the engine walks the tree and stops them early.
         """
         out: list[tuple[Step, int]] = []
         state = {"cycle": 1, "steps_in_cycle": 0}

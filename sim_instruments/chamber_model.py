@@ -88,7 +88,7 @@ class ChamberModel:
         if not dt_s > 0.0 or self.stuck:
             return
         target = self.target_c(heat_load_w)
-        if not self.running or (self.cannot_cool and self.air_c > target):
+        if not self.running or (self.cannot_cool and self.air_c >= target):
             # Passive drift: stopped, or refrigeration lost while the air is above the set point
             # (then the heater still stops it from falling below the set point).
             passive = self.passive_c(heat_load_w)

@@ -11,13 +11,14 @@
 
 :func:`cell_impedance_ohm` builds the spectrum of a :class:`~sim_instruments.cell.CellModel` from
 the same present parameters its DC model uses, so Re Z(high f) ≈ R0 and
-Re Z(f → 0) ≈ R0 + Rct + R2 + R_diffusion = the long-pulse small-signal DC resistance.
+Re Z(f → 0) ≈ R0 + Rct + R2 + R3 + R_diffusion = the long-pulse small-signal DC resistance.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def warburg_sigma_for(r_dc_ohm: float, tau_s: float) -> float:
 
 
 def cell_impedance_ohm(
-    cell: "CellModel", frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
+    cell: CellModel, frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
 ) -> np.ndarray:
     """Impedance spectrum (Ω) of ``cell`` in its present state (temperature, SOC, polarisation).
 
@@ -82,7 +83,11 @@ def cell_impedance_ohm(
     return impedance_ohm(
         frequencies_hz,
         p["r0_ohm"],
-        [(p["rct_ohm"], p["rct_tau_s"], p["rct_alpha"]), (p["r2_ohm"], p["r2_tau_s"], 1.0)],
+        [
+            (p["rct_ohm"], p["rct_tau_s"], p["rct_alpha"]),
+            (p["r2_ohm"], p["r2_tau_s"], 1.0),
+            (p["r3_ohm"], p["r3_tau_s"], 1.0),
+        ],
         warburg_sigma_for(p["diffusion_r_ohm"], tau_w),
         warburg_tau_s=tau_w,
         capacitance_f=p["capacitance_f"] if include_capacitance else None,

@@ -81,18 +81,23 @@ class LineEndpoint:
 
     def write(self, data: bytes) -> int:
         """Receive ``data`` from the host; complete messages are executed at once."""
-        fault = self._fault()
+        fault = self._fault() if self.faults else None
         if fault is not None and fault.kind == "disconnect":
             raise EndpointDisconnected(f"{self.name}: link down")
+        term = self.read_termination
         with self._lock:
-            self._inbox += data
-            term = self.read_termination
+            inbox = self._inbox
+            # Fast path (the usual case): one whole message, nothing buffered before it.
+            if not inbox and data.endswith(term) and data.find(term) == len(data) - len(term):
+                self._execute(data[: -len(term)].decode("ascii", errors="replace").strip("\r\n"), fault)
+                return len(data)
+            inbox += data
             while True:
-                index = self._inbox.find(term)
+                index = inbox.find(term)
                 if index < 0:
                     break
-                line = self._inbox[:index].decode("ascii", errors="replace").strip("\r\n")
-                del self._inbox[: index + len(term)]
+                line = inbox[:index].decode("ascii", errors="replace").strip("\r\n")
+                del inbox[: index + len(term)]
                 self._execute(line, fault)
         return len(data)
 
@@ -100,7 +105,10 @@ class LineEndpoint:
         reply = self.frontend.handle_line(line)
         if reply is None:
             return
-        if fault is not None and fault.kind == "no_reply":
+        if fault is None:
+            self._outbox += reply.encode("ascii", errors="replace") + self.write_termination
+            return
+        if fault.kind == "no_reply":
             return
         payload = reply.encode("ascii", errors="replace") + self.write_termination
         if fault is not None and fault.kind == "garbled":
@@ -116,19 +124,24 @@ class LineEndpoint:
 
     def read_until(self, terminator: bytes, count: int) -> bytes:
         """Reply bytes up to and including ``terminator`` (empty: no stop), at most ``count``."""
-        fault = self._fault()
+        fault = self._fault() if self.faults else None
         if fault is not None and fault.kind == "disconnect":
             raise EndpointDisconnected(f"{self.name}: link down")
         with self._lock:
             if self._held:
                 self._release_held()
+            outbox = self._outbox
             size = count
             if terminator:
-                index = self._outbox.find(terminator)
+                index = outbox.find(terminator)
                 if index >= 0:
                     size = min(count, index + len(terminator))
-            chunk = bytes(self._outbox[:size])
-            del self._outbox[:size]
+            if size >= len(outbox):
+                chunk = bytes(outbox)
+                outbox.clear()
+                return chunk
+            chunk = bytes(outbox[:size])
+            del outbox[:size]
             return chunk
 
     def _release_held(self) -> None:

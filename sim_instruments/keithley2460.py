@@ -17,6 +17,7 @@ VOLTAGE_MAX_V = 105.0
 OVP_LEVELS = {"PROT2": 2.0, "PROT5": 5.0, "PROT10": 10.0, "PROT20": 20.0, "PROT40": 40.0,
               "PROT60": 60.0, "PROT80": 80.0, "PROT100": 100.0, "NONE": None}
 BUFFER_ELEMENTS = ("READ", "SOUR", "REL", "SEC", "FRAC", "DATE", "TIME", "TST", "UNIT", "SOURUNIT", "STAT")
+_READ_SOUR = ("READ", "SOUR")
 
 
 class Keithley2460Sim(ScpiFrontEnd):
@@ -32,6 +33,8 @@ class Keithley2460Sim(ScpiFrontEnd):
         self.ovp_name = "NONE"
         self.output_off_mode = "NORM"
         self._t0_s = world.clock.now_s()
+        #: ``:READ?`` argument text -> checked buffer elements (parsed once per distinct text).
+        self._read_elements: dict[str, tuple[str, ...]] = {}
         self._declare()
         self.reset()
 
@@ -158,13 +161,10 @@ class Keithley2460Sim(ScpiFrontEnd):
     # -- measurement -------------------------------------------------------------------------
     def _read(self, args: str) -> str:
         """``:READ? ["buffer"[, element, ...]]``: one reading, elements as requested (default READ)."""
-        parts = [p.strip() for p in args.split(",")] if args.strip() else []
-        if parts and not (parts[0].startswith('"') or parts[0].startswith("'")):
-            raise ScpiError(-224, parts[0])
-        elements = [p.upper() for p in parts[1:]] or ["READ"]
-        for element in elements:
-            if element not in BUFFER_ELEMENTS:
-                raise ScpiError(-224, element)
+        elements = self._read_elements.get(args)
+        if elements is None:
+            elements = self._parse_read_args(args)
+            self._read_elements[args] = elements
         voltage, current = self.world.measure(self.channel)
         src = self.source
         if self.sense_function == "VOLT":
@@ -175,10 +175,23 @@ class Keithley2460Sim(ScpiFrontEnd):
             source_value = voltage if self.readback else src.voltage_v
         if src.function == "VOLT" and self.sense_function == "VOLT":
             source_value = voltage if self.readback else src.voltage_v
+        if elements == _READ_SOUR:  # what the driver asks every sample
+            return "%+.6E,%+.6E" % (reading, source_value)
         rel = self.world.clock.now_s() - self._t0_s
         values = {"READ": _fmt(reading), "SOUR": _fmt(source_value), "REL": _fmt(rel),
                   "SEC": f"{rel:.3f}", "STAT": "0"}
         return ",".join(values.get(e, "0") for e in elements)
+
+    def _parse_read_args(self, args: str) -> tuple[str, ...]:
+        """Check ``:READ?`` arguments once per distinct text; the requested buffer elements."""
+        parts = [p.strip() for p in args.split(",")] if args.strip() else []
+        if parts and not (parts[0].startswith('"') or parts[0].startswith("'")):
+            raise ScpiError(-224, parts[0])
+        elements = tuple(p.upper() for p in parts[1:]) or ("READ",)
+        for element in elements:
+            if element not in BUFFER_ELEMENTS:
+                raise ScpiError(-224, element)
+        return elements
 
 
 def _fmt(value: float | None) -> str:

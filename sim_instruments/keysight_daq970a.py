@@ -36,9 +36,15 @@ def parse_channel_list(text: str) -> list[int]:
 class KeysightDaq970aSim(ScpiFrontEnd):
     """DAQ970A thermocouple readings computed from the world's cell and chamber temperatures."""
 
-    def __init__(self, world: SimWorld, serial: str = "MY58001234") -> None:
+    def __init__(self, world: SimWorld, serial: str = "MY58001234", *,
+                 cell_channels: dict[int, int] | None = None, air_channels: tuple[int, ...] = ()) -> None:
+        """``cell_channels`` (DAQ channel -> world cell index) and ``air_channels`` wire the
+        thermocouples explicitly (multi-channel benches); without them channel 10n+1 of a slot is
+        the surface of cell n and 10n+2 the chamber air."""
         super().__init__(f"Keysight Technologies,DAQ970A,{serial},A.03.02-01.00-03.02-00.02-02-02")
         self.world = world
+        self.cell_channels = dict(cell_channels) if cell_channels is not None else None
+        self.air_channels = frozenset(air_channels)
         self.scan_list: list[int] = [101]
         self.unit = "C"
         self.add(":CONFigure:TEMPerature", self._configure)
@@ -77,6 +83,14 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         return self._format(parse_channel_list(args))
 
     def _temperature_c(self, channel: int) -> float:
+        if self.cell_channels is not None:
+            index = self.cell_channels.get(channel)
+            if index is not None:
+                ch = self.world.channels[index]
+                return OVERLOAD if ch.thermocouple_open else ch.cell.measured_temperature_c()
+            if channel in self.air_channels:
+                return self.world.chamber.air_c
+            raise ScpiError(-222, f"channel {channel}")
         slot_channel = channel % 100
         index, kind = divmod(slot_channel - 1, 10)
         channels = self.world.channels
@@ -90,12 +104,10 @@ class KeysightDaq970aSim(ScpiFrontEnd):
     def _format(self, channels: list[int]) -> str:
         if not channels:
             raise ScpiError(-221, "empty scan list")
-        values = []
-        for channel in channels:
-            value = self._temperature_c(channel)
-            if value < OVERLOAD and self.unit == "K":
-                value += 273.15
-            elif value < OVERLOAD and self.unit == "F":
-                value = value * 9.0 / 5.0 + 32.0
-            values.append(f"{value:+.8E}")
-        return ",".join(values)
+        values = [self._temperature_c(channel) for channel in channels]
+        if self.unit != "C":
+            kelvin = self.unit == "K"
+            values = [v if v >= OVERLOAD else (v + 273.15 if kelvin else v * 9.0 / 5.0 + 32.0) for v in values]
+        if len(values) == 2:  # the usual scan: cell surface, chamber air
+            return "%+.8E,%+.8E" % (values[0], values[1])
+        return ",".join(["%+.8E" % v for v in values])

@@ -18,6 +18,7 @@ from typing import Callable
 
 #: A handler gets the argument text (may be empty) and returns the reply text or None.
 Handler = Callable[[str], "str | None"]
+_MISSING = object()
 
 ERROR_MESSAGES = {
     -100: "Command error",
@@ -140,8 +141,9 @@ class ScpiFrontEnd:
 
     # -- dispatch ----------------------------------------------------------------------------
     def _lookup(self, header: str) -> _Command | None:
-        if header in self._cache:
-            return self._cache[header]
+        found = self._cache.get(header, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         found = next((c for c in self._commands if c.regex.match(header)), None)
         self._cache[header] = found
         return found
@@ -149,6 +151,19 @@ class ScpiFrontEnd:
     def handle_line(self, line: str) -> str | None:
         """Execute one received line (messages joined by ``;``); return the joined replies or None."""
         self.before_command()
+        if ";" not in line:  # fast path: a single message (the usual case)
+            header, _, args = line.strip().partition(" ")
+            if not header:
+                return None
+            command = self._lookup(header)
+            if command is None:
+                self.push_error(-113, header)
+                return None
+            try:
+                return command.handler(args.strip())
+            except ScpiError as exc:
+                self.push_error(exc.code, exc.detail)
+                return None
         replies: list[str] = []
         for message in line.split(";"):
             message = message.strip()

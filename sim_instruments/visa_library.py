@@ -8,6 +8,7 @@ pyvisa raises the same ``VisaIOError`` a real timeout raises, without sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from typing import Any
@@ -21,6 +22,7 @@ from sim_instruments.endpoint import EndpointDisconnected, LineEndpoint
 logger = logging.getLogger(__name__)
 
 _library_ids = itertools.count(1)
+_NO_WARNINGS = contextlib.nullcontext()
 
 
 class SimVisaLibrary(highlevel.VisaLibraryBase):
@@ -81,29 +83,31 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
     # -- I/O ---------------------------------------------------------------------------------
     def write(self, session: VISASession, data: bytes) -> tuple[int, StatusCode]:
         """Send bytes to the instrument."""
-        sess = self.sessions.get(int(session))
+        sess = self.sessions.get(session)
         if sess is None:
-            return 0, StatusCode.error_invalid_object
+            return 0, self.handle_return_value(session, StatusCode.error_invalid_object)
         try:
             return sess.endpoint.write(bytes(data)), StatusCode.success
         except EndpointDisconnected:
-            return 0, StatusCode.error_connection_lost
+            return 0, self.handle_return_value(session, StatusCode.error_connection_lost)
 
     def read(self, session: VISASession, count: int) -> tuple[bytes, StatusCode]:
-        """Read up to ``count`` bytes; stop at the termination character when it is enabled."""
-        sess = self.sessions.get(int(session))
+        """Read up to ``count`` bytes; stop at the termination character when it is enabled.
+
+        Errors (no reply: VI_ERROR_TMO; link down; unknown session) raise ``VisaIOError`` through
+        ``handle_return_value``, as pyvisa-py's library does.
+        """
+        sess = self.sessions.get(session)
         if sess is None:
-            return b"", StatusCode.error_invalid_object
+            return b"", self.handle_return_value(session, StatusCode.error_invalid_object)
+        endpoint = sess.endpoint
         try:
-            endpoint = sess.endpoint
-            term = sess.attrs.get(constants.VI_ATTR_TERMCHAR, 0x0A)
-            enabled = sess.attrs.get(constants.VI_ATTR_TERMCHAR_EN, True)
-            data = endpoint.read_until(bytes([term]) if enabled else b"", count)
+            data = endpoint.read_until(sess.terminator, count)
         except EndpointDisconnected:
-            return b"", StatusCode.error_connection_lost
+            return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
         if not data:
-            return b"", StatusCode.error_timeout
-        if enabled and data[-1] == term:
+            return b"", self.handle_return_value(session, StatusCode.error_timeout)
+        if sess.terminator and data[-1] == sess.terminator[0]:
             return data, StatusCode.success_termination_character_read
         if endpoint.pending:
             return data, StatusCode.success_max_count_read
@@ -137,7 +141,13 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         if sess is None:
             return StatusCode.error_invalid_object
         sess.attrs[attribute] = attribute_state
+        if attribute in (constants.VI_ATTR_TERMCHAR, constants.VI_ATTR_TERMCHAR_EN):
+            sess.update_terminator()
         return StatusCode.success
+
+    def ignore_warning(self, session: Any, *warnings_constants: StatusCode) -> contextlib.AbstractContextManager:
+        """Nothing to suppress: this library returns success codes without issuing warnings."""
+        return _NO_WARNINGS
 
     def lock(self, session: VISASession, lock_type: Any, timeout: int, requested_key: Any = None) -> tuple[str, StatusCode]:
         """Locks always succeed: one process owns the simulated bench."""
@@ -175,6 +185,14 @@ class _Session:
             constants.VI_ATTR_SUPPRESS_END_EN: False,
             constants.VI_ATTR_IO_PROT: constants.IOProtocol.normal,
         }
+        #: Read stops after this byte string (the termination character when enabled, else b"").
+        self.terminator = b"\n"
+        self.update_terminator()
+
+    def update_terminator(self) -> None:
+        """Recompute :attr:`terminator` from VI_ATTR_TERMCHAR and VI_ATTR_TERMCHAR_EN."""
+        enabled = self.attrs.get(constants.VI_ATTR_TERMCHAR_EN, True)
+        self.terminator = bytes([self.attrs.get(constants.VI_ATTR_TERMCHAR, 0x0A)]) if enabled else b""
 
 
 def _normalise(resource_name: str) -> str:

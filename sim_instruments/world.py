@@ -142,17 +142,24 @@ class SimWorld:
             remaining = target - self._synced_s
             if remaining <= 0.0:
                 return self._synced_s
-            for hook in self.hooks:
-                hook(self, target)
-            any_on = any(ch.source.output_on for ch in self.channels)
+            if self.hooks:
+                for hook in self.hooks:
+                    hook(self, target)
+            channels = self.channels
+            any_on = False
+            for channel in channels:
+                if channel.source.output_on:
+                    any_on = True
+                    break
             max_step = MAX_STEP_OUTPUT_ON_S if any_on else MAX_STEP_OUTPUT_OFF_S
-            steps = max(1, math.ceil(remaining / max_step - 1e-9))
+            steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
             dt = remaining / steps
             chamber = self.chamber
+            step_channel = self._step_channel
             for _ in range(steps):
                 air_c = chamber.air_c
-                for channel in self.channels:
-                    self._step_channel(channel, dt, air_c)
+                for channel in channels:
+                    step_channel(channel, dt, air_c)
                 chamber.step(dt)
             self._synced_s = target
             return target

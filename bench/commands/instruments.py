@@ -26,27 +26,57 @@ def cmd_drivers(_args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """``bench check --bench FILE``: ``*IDN?`` of every instrument."""
-    from bench.config import BenchConfigError, load_bench_config, open_bench
+    """``bench check --bench FILE``: open and identify every instrument, one table row each.
+
+    Each instrument is opened on its own (``timeout_s`` of its section, default 2 s), so a missing
+    one does not hide the others. Exit 0 when all answered as their driver expects, 4 otherwise
+    (with a one-line summary on stderr), 2 for an invalid bench file.
+    """
+    from bench.config import ROLES, BenchConfigError, load_bench_config
+    from drivers.catalog import DRIVERS, open_instrument
     from drivers.errors import InstrumentError
 
     try:
         config = load_bench_config(args.bench)
     except BenchConfigError as exc:
         return error(str(exc), 2)
+    roles = [role for role in ROLES if role in config]
+    failed: list[str] = []
+    rm = None
     try:
-        bench = open_bench(config)
-    except InstrumentError as exc:
-        return error(str(exc), 4)
-    failed = False
-    try:
-        for role, inst in bench.roles().items():
+        for role in roles:
+            section = config[role]
+            driver, resource = section["driver"], section["resource"]
+            inst = None
             try:
-                idn = inst.verify_identity()
-                sys.stdout.write(f"{role:<12} ok    {config[role]['driver']:<18} {idn}\n")
+                if DRIVERS[driver].transport == "visa" or "::" in resource:
+                    rm = rm or _visa_resource_manager()
+                inst = open_instrument(driver, resource, name=role, resource_manager=rm,
+                                       timeout_s=float(section.get("timeout_s", 2.0)))
+                detail, status = inst.verify_identity(), "ok"
             except InstrumentError as exc:
-                failed = True
-                sys.stdout.write(f"{role:<12} FAIL  {config[role]['driver']:<18} {exc}\n")
+                detail, status = str(exc), "FAIL"
+                failed.append(role)
+            finally:
+                if inst is not None:
+                    inst.transport.close()
+            sys.stdout.write(f"{role:<12} {status:<5} {driver:<18} {detail}\n")
     finally:
-        bench.close()
-    return 4 if failed else 0
+        if rm is not None:
+            rm.close()
+    if failed:
+        return error(f"{args.bench}: {len(failed)} of {len(roles)} instruments failed the check: "
+                     f"{', '.join(failed)}", 4)
+    return 0
+
+
+def _visa_resource_manager():  # noqa: ANN202 - a pyvisa ResourceManager
+    """pyvisa-py's resource manager; InstrumentError when no VISA backend can be loaded."""
+    import pyvisa
+
+    from drivers.errors import InstrumentError
+
+    try:
+        return pyvisa.ResourceManager("@py")
+    except (OSError, ValueError) as exc:
+        raise InstrumentError(f"no VISA library (pyvisa-py): {exc}") from exc

@@ -25,6 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--channels", type=int, default=1, metavar="N",
+                     help="simulated bench with N cells run concurrently (one run file per channel)")
+    run.add_argument("--live", action="store_true",
+                     help="open the live plot window (separate process; reads the run file as it grows)")
     run.set_defaults(handler=cmd_run)
 
 
@@ -50,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_INVALID)
 
     bench = None
+    live = None
     try:
         if args.bench:
             from bench.config import BenchConfigError, load_bench_config, open_bench
@@ -61,11 +66,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             except BenchConfigError as exc:
                 return error(str(exc), EXIT_INVALID)
             protocol = load_protocol(args.protocol, settings)
+            from bench.multirun import cmd_run_multichannel, is_multichannel
+
+            if is_multichannel(config):  # [[cycler]] array: one engine per channel
+                return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
             bench = open_bench(config, speed=speed)
         else:
             from bench.simbench import build_sim_bench, cell_datasheet, inject_faults
 
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
+            if args.channels != 1:
+                from bench.multirun import cmd_run_multichannel
+
+                if faults:
+                    return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
+                return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
             bench = build_sim_bench(protocol.cell.preset, speed=speed)
             inject_faults(bench, faults)
         out = Path(args.out) if args.out else default_run_path(protocol.name)
@@ -73,7 +88,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)
         from bench.progress import progress_display
 
-        with progress_display(len(protocol.flat_steps()), enabled=not args.no_progress and sys.stderr.isatty()) as cb:
+        if args.live:
+            from bench.plot.live import start_live_plot
+
+            live = start_live_plot(out)  # never blocks or fails the run
+        with progress_display(len(protocol.flat_steps()), enabled=not args.no_progress and sys.stderr.isatty(),
+                              protocol=protocol) as cb:
             outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
                               observe_s=observe_s, progress=cb)
     except ProtocolError as exc:
@@ -85,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if bench is not None:
             bench.close()
+        if live is not None and not out.exists():  # no run file will come: close the window
+            live.terminate()
     from bench.report import format_report
 
     result = outcome.result

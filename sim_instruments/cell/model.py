@@ -4,13 +4,13 @@ Sign convention: current is POSITIVE WHEN CHARGING (Battery Data Format). Units:
 
 Electrical model (all elements in series)::
 
-    V = OCV(soc_surface) + v_ct + v_2 + R0·I_cell          I_cell = I_external - V / R_short
+    V = OCV(soc_surface) + v_ct + v_2 + v_3 + R0·I_cell         I_cell = I_external - V / R_short
 
 * ``R0``: ohmic resistance (electrolyte, contacts), weakly Arrhenius.
 * ``v_ct``: charge-transfer overpotential, an RC whose steady state follows Butler-Volmer,
   ``v_ss = b·asinh(I·Rct/b)`` with ``b = n·R·T/F``: linear (``Rct``) for small currents, Tafel-like
   for large ones. Strongly Arrhenius (this is what makes a cold cell lose capacity).
-* ``v_2``: a linear RC (SEI / mid-frequency processes).
+* ``v_2``, ``v_3``: linear RCs (SEI / mid-frequency processes; slow concentration polarisation).
 * solid diffusion: the surface SOC lags the bulk (coulomb-counted) SOC through a first-order
   element (``delta = soc_surface - soc``); the OCV is read at the surface SOC, so the steep end of
   the OCV curve is reached early when diffusion is slow (cold, high rate).
@@ -76,6 +76,7 @@ class CellModel:
         self._ea0 = p.r0_activation_j_mol / GAS_CONSTANT
         self._eact = p.rct_activation_j_mol / GAS_CONSTANT
         self._ea2 = p.r2_activation_j_mol / GAS_CONSTANT
+        self._ea3 = p.r3_activation_j_mol / GAS_CONSTANT
         self._ead = p.diffusion_activation_j_mol / GAS_CONSTANT
         self._fsoc_norm = 1.0 / self._soc_factor_raw(0.5)
         self._h_a = p.convection_w_per_m2k * p.surface_area_m2
@@ -93,6 +94,7 @@ class CellModel:
         self._delta = 0.0
         self._v1 = 0.0
         self._v2 = 0.0
+        self._v3 = 0.0
         self._tc = float(temperature_c)
         self._ts = float(temperature_c)
         self._reactant = 1.0
@@ -142,10 +144,13 @@ class CellModel:
         self._b = p.rct_tafel_factor * GAS_CONSTANT * tk / FARADAY
         self._r2 = p.r2_ohm * a_2
         self._tau2 = p.r2_tau_s * a_2
+        a_3 = math.exp(self._ea3 * inv) * fsoc
+        self._r3 = p.r3_ohm * a_3
+        self._tau3 = p.r3_tau_s * a_3
         self._taud = p.diffusion_tau_s * a_d
         self._u_b = self._ocv(self._soc)
         self._u_s = self._ocv(self._soc + self._delta)
-        self._e = self._u_s + self._v1 + self._v2
+        self._e = self._u_s + self._v1 + self._v2 + self._v3
 
     # ------------------------------------------------------------------ public state
     @property
@@ -239,10 +244,11 @@ class CellModel:
             rct = self._b * math.asinh(i * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
+        r += self._r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
         return r
 
-    def impedance_ohm(self, frequencies_hz: "np.ndarray") -> "np.ndarray":
+    def impedance_ohm(self, frequencies_hz: np.ndarray) -> np.ndarray:
         """Complex small-signal impedance at these frequencies (Hz), Ω, from the present state."""
         from sim_instruments.eis_model import cell_impedance_ohm
 
@@ -258,6 +264,8 @@ class CellModel:
             "rct_alpha": self.preset.rct_alpha,
             "r2_ohm": self._r2,
             "r2_tau_s": self._tau2,
+            "r3_ohm": self._r3,
+            "r3_tau_s": self._tau3,
             "diffusion_r_ohm": self.diffusion_resistance_ohm(),
             "diffusion_tau_s": self._taud,
             "capacitance_f": self._cap_as / slope,
@@ -361,13 +369,17 @@ class CellModel:
         g2 = self._r2 * i_cell
         v2_old = self._v2
         v2 = g2 + (v2_old - g2) * math.exp(-h / self._tau2)
+        g3 = self._r3 * i_cell
+        v3_old = self._v3
+        v3 = g3 + (v3_old - g3) * math.exp(-h / self._tau3)
+        self._v3 = v3
         taud = self._taud
         dss = self.preset.diffusion_gain * taud * i_cell / self._cap_as
         self._delta = dss + (self._delta - dss) * math.exp(-h / taud)
         self._v1 = v1
         self._v2 = v2
         # heat: Bernardi irreversible + reversible (entropic) + short
-        heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2) + self._u_s - self._u_b)
+        heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3) + self._u_s - self._u_b)
         heat += i_cell * (self._tc + KELVIN) * self.preset.entropic_v_per_k + short_heat
         soc = self._soc + i_cell * h / self._cap_as
         floor = -_OVERDISCHARGE_SPAN
@@ -378,11 +390,14 @@ class CellModel:
             p_exo = q / h
             if not self._runaway and p_exo >= RUNAWAY_SELF_HEATING_K_PER_S * self._c_tot:
                 self._runaway = True
-        self.last_heat_w = heat + p_exo
-        self.last_exotherm_w = p_exo
         p = self.preset
+        retained = heat + p_exo
+        if self._runaway:
+            retained *= 1.0 - p.ejecta_heat_fraction
+        self.last_heat_w = retained
+        self.last_exotherm_w = p_exo
         self._tc, self._ts = two_node_step(
-            h, self._tc, self._ts, heat + p_exo, ambient_c, p.heat_capacity_core_j_per_k,
+            h, self._tc, self._ts, retained, ambient_c, p.heat_capacity_core_j_per_k,
             p.heat_capacity_surface_j_per_k, p.conductance_core_surface_w_per_k, self._h_a,
         )
         if not self._melted and p.separator_melt_c is not None and self._tc >= p.separator_melt_c:
@@ -398,6 +413,7 @@ class CellModel:
             "surface_soc_offset": self._delta,
             "v_charge_transfer_v": self._v1,
             "v_rc2_v": self._v2,
+            "v_rc3_v": self._v3,
             "temperature_core_c": self._tc,
             "temperature_surface_c": self._ts,
             "exotherm_reactant": self._reactant,
@@ -413,6 +429,7 @@ class CellModel:
         self._delta = float(state["surface_soc_offset"])
         self._v1 = float(state["v_charge_transfer_v"])
         self._v2 = float(state["v_rc2_v"])
+        self._v3 = float(state.get("v_rc3_v", 0.0))
         self._tc = float(state["temperature_core_c"])
         self._ts = float(state["temperature_surface_c"])
         self._reactant = float(state.get("exotherm_reactant", 1.0))

@@ -62,6 +62,11 @@ class CellPreset:
     r2_ohm: float
     r2_activation_j_mol: float
     r2_tau_s: float
+    #: Third, slow linear RC (electrolyte / solid concentration polarisation that does not move
+    #: the surface SOC); 0 ohm disables it.
+    r3_ohm: float
+    r3_activation_j_mol: float
+    r3_tau_s: float
     #: Solid-diffusion element: surface SOC lags bulk SOC with this time constant; the steady
     #: surface-bulk offset is ``diffusion_gain · tau · I / (3600 · capacity)``.
     diffusion_tau_s: float
@@ -91,6 +96,9 @@ class CellPreset:
     separator_melt_c: float | None
     #: Internal short created by a melted separator, ohms.
     separator_melt_short_ohm: float
+    #: Fraction of the heat released after runaway onset that leaves with the vent ejecta (gas,
+    #: electrolyte, particles) instead of heating the cell body.
+    ejecta_heat_fraction: float
     # --- measurement noise (1 sigma) ---
     voltage_noise_v: float = 0.0002
     temperature_noise_k: float = 0.05
@@ -133,6 +141,9 @@ NMC_21700 = CellPreset(
     r2_ohm=0.0040,
     r2_activation_j_mol=35000.0,
     r2_tau_s=30.0,
+    r3_ohm=0.0,
+    r3_activation_j_mol=30000.0,
+    r3_tau_s=300.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
@@ -152,6 +163,7 @@ NMC_21700 = CellPreset(
     exotherm_reference_c=150.0,
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
+    ejecta_heat_fraction=0.6,
 )
 
 LFP_26650 = CellPreset(
@@ -181,6 +193,9 @@ LFP_26650 = CellPreset(
     r2_ohm=0.0030,
     r2_activation_j_mol=35000.0,
     r2_tau_s=20.0,
+    r3_ohm=0.0,
+    r3_activation_j_mol=30000.0,
+    r3_tau_s=300.0,
     diffusion_tau_s=300.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
@@ -200,6 +215,7 @@ LFP_26650 = CellPreset(
     exotherm_reference_c=200.0,
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
+    ejecta_heat_fraction=0.5,
 )
 
 NMC_POUCH_60AH = CellPreset(
@@ -229,6 +245,9 @@ NMC_POUCH_60AH = CellPreset(
     r2_ohm=0.0004,
     r2_activation_j_mol=35000.0,
     r2_tau_s=30.0,
+    r3_ohm=0.0,
+    r3_activation_j_mol=30000.0,
+    r3_tau_s=300.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
@@ -248,6 +267,7 @@ NMC_POUCH_60AH = CellPreset(
     exotherm_reference_c=150.0,
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.0002,
+    ejecta_heat_fraction=0.6,
 )
 
 SOLID_STATE_POUCH = CellPreset(
@@ -267,7 +287,7 @@ SOLID_STATE_POUCH = CellPreset(
     ocv_soc=_SSB_SOC,
     ocv_v=_SSB_V,
     entropic_v_per_k=0.0,
-    r0_ohm=0.0060,
+    r0_ohm=0.0120,
     r0_activation_j_mol=28000.0,
     rct_ohm=0.0050,
     rct_activation_j_mol=45000.0,
@@ -277,6 +297,9 @@ SOLID_STATE_POUCH = CellPreset(
     r2_ohm=0.0030,
     r2_activation_j_mol=35000.0,
     r2_tau_s=40.0,
+    r3_ohm=0.0,
+    r3_activation_j_mol=30000.0,
+    r3_tau_s=300.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
@@ -296,6 +319,7 @@ SOLID_STATE_POUCH = CellPreset(
     exotherm_reference_c=150.0,
     separator_melt_c=None,
     separator_melt_short_ohm=0.002,
+    ejecta_heat_fraction=0.5,
 )
 
 PRESETS: dict[str, CellPreset] = {

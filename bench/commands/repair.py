@@ -1,0 +1,39 @@
+"""``bench repair``: turn a run file left open by a crash into one any HDF5 reader opens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.commands.common import error
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``bench repair``."""
+    repair = sub.add_parser(
+        "repair", help="copy a crashed run file into one that non-SWMR readers open",
+        description="A run killed mid-write leaves its file flagged 'open for write': SWMR readers "
+                    "(bench report, bench plot, h5py swmr=True) read it as is; other tools refuse it. "
+                    "This writes a closed copy (status 'interrupted' if it was 'running'); the original "
+                    "is left untouched.")
+    repair.add_argument("run_file")
+    repair.add_argument("-o", "--output", help="output file (default RUN.repaired.h5 beside the input)")
+    repair.set_defaults(handler=cmd_repair)
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """``bench repair RUN.h5 [-o OUT]``."""
+    from bench.repair import repair_run_file
+    from bench.runfile import RunFileError
+
+    try:
+        result = repair_run_file(args.run_file, args.output)
+    except RunFileError as exc:
+        return error(str(exc), 2)
+    except OSError as exc:
+        return error(f"{args.run_file}: {exc}", 2)
+    rows = result.rows.get("samples", 0)
+    state = "was left open for write" if result.was_open_for_write else "was closed properly"
+    sys.stdout.write(f"{result.source} {state}; wrote {result.output}: {rows} samples, "
+                     f"status {result.status_after}\n")
+    return 0

@@ -1,0 +1,104 @@
+"""``bench sim serve``: serve the simulated bench on loopback TCP until SIGINT / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from bench.commands.common import error
+
+logger = logging.getLogger(__name__)
+
+SERVE_EXAMPLES = """examples:
+  bench sim serve --write-bench sim.toml                  real time; then: bench check --bench sim.toml
+  bench sim serve --write-bench sim.toml --speed 600      10 simulated minutes per wall second
+  bench run capacity_check --bench sim.toml               the runner reads speed from sim.toml
+"""
+
+
+class _Terminated(Exception):
+    """Raised in the main thread by the SIGTERM handler."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``bench sim serve``."""
+    sim = sub.add_parser("sim", help="simulated instruments (bench sim serve)")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    serve = sim_sub.add_parser(
+        "serve", help="serve the simulated bench over loopback TCP", epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Start TCP servers for the simulated cycler, chamber, thermometer and impedance "
+                    "meter (one shared cell) on free ports, optionally write a bench config pointing at them, and serve "
+                    "until Ctrl-C or SIGTERM.")
+    serve.add_argument("--write-bench", metavar="FILE", help="write a bench config (TOML) for these servers")
+    serve.add_argument("--speed", default="1", help="simulated seconds per wall second (default 1)")
+    serve.add_argument("--cell", default="nmc_21700", metavar="PRESET", help="simulated cell preset")
+    serve.add_argument("--soc", default="0.5", help="initial state of charge, 0..1 (default 0.5)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; anything else exposes the simulator)")
+    serve.add_argument("--cycler", default="keithley2460",
+                       help="simulated cycler: keithley2460 (default) or ea_psb10000")
+    serve.add_argument("--chamber", default="espec_p300",
+                       help="simulated chamber: espec_p300 (default, ASCII) or watlow_f4t (Modbus TCP)")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``bench sim serve``: start, announce the resources, serve until stopped; exit 0."""
+    from bench.simserve import start_sim_servers
+
+    try:
+        speed = float(args.speed)
+        soc = float(args.soc)
+    except ValueError:
+        return error(f"--speed and --soc must be numbers, got {args.speed!r} and {args.soc!r}", 2)
+    if not speed > 0 or speed == float("inf"):
+        return error(f"--speed must be a positive number, got {args.speed!r}", 2)
+    if args.write_bench and not Path(args.write_bench).resolve().parent.is_dir():
+        return error(f"--write-bench {args.write_bench}: directory does not exist", 2)
+    try:
+        servers = start_sim_servers(args.cell, soc=soc, speed=speed, host=args.host, cycler=args.cycler,
+                                    chamber=args.chamber)
+    except (KeyError, ValueError) as exc:
+        return error(str(exc).strip("'\""), 2)
+    except (OSError, RuntimeError) as exc:
+        return error(f"cannot listen on {args.host}: {exc}", 2)
+    with servers:
+        for role, inst in servers.instruments.items():
+            logger.info("%s %s on %s", role, inst.spec.driver, inst.resource)
+            sys.stdout.write(f"{role:<12} {inst.spec.driver:<18} {inst.resource}\n")
+        if args.write_bench:
+            try:
+                servers.write_bench(args.write_bench)
+            except OSError as exc:
+                return error(f"--write-bench {args.write_bench}: {exc}", 2)
+            sys.stdout.write(f"bench config  {args.write_bench}\n")
+        sys.stdout.write(f"serving {args.cell} at {speed:g}x real time; Ctrl-C or SIGTERM stops\n")
+        sys.stdout.flush()
+        _serve_until_stopped()
+    sys.stdout.write("stopped\n")
+    return 0
+
+
+def _serve_until_stopped() -> None:
+    """Block until SIGINT (KeyboardInterrupt) or SIGTERM."""
+    previous = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        def on_term(_signum: int, _frame: object) -> None:
+            raise _Terminated()
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+    idle = threading.Event()
+    try:
+        while not idle.wait(1.0):
+            pass
+    except (KeyboardInterrupt, _Terminated):
+        logger.info("stopping the simulated bench")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,214 @@
+"""The ``steps:`` list of a protocol file -> a tree of Steps and Loops, numbered depth-first.
+
+Forms of a list item::
+
+    - Charge at 1C until 4.2 V                       a step (PyBaMM string or bench step)
+    - step: Discharge at 1C until 2.5 V              a step with options:
+      record: {reference_ah: discharge_ah}           measured values kept for later (expressions)
+      limits: {temperature_max_c: 45}                tighter safety limits for this step
+      period: 0.5 s                                  sampling period of this step
+    - repeat: 500                                    a loop (each repetition is a cycle) ...
+      until: discharge capacity < 80 % of reference  ... ended early when the condition holds
+      steps: [...]
+    - [Discharge at 1C until 2.5 V, Rest for 1 hour] a group (PyBaMM's tuple): one cycle
+
+Step indices (``Step.index``) count steps depth-first from 0 in file order, loops (``Loop.index``)
+likewise; they are stable for a given file, whatever the run does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+import yaml
+
+from protocols.checks import InstrumentLimits, check_step
+from protocols.errors import ProtocolError
+from protocols.expressions import Expression, ExpressionError, check_names, parse_expression
+from protocols.grammar import parse_step
+from protocols.plan import BUILTIN_VARIABLES, STEP_RESULT_NAMES
+from protocols.quantities import QuantityError, parse_quantity
+from protocols.steps import CellSpec, Limits, Loop, Node, Step, StepLimits
+from protocols.yamldoc import Doc
+
+STEP_KEYS = ("step", "record", "limits", "period")
+LOOP_KEYS = ("repeat", "until", "steps")
+STEP_LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(StepLimits))
+
+
+def numeric_parameters(parameters: Mapping[str, str]) -> dict[str, float]:
+    """Parameters whose value is a number or a quantity (not a C-rate), in SI base units."""
+    out: dict[str, float] = {}
+    for name, text in parameters.items():
+        try:
+            out[name] = float(text)
+            continue
+        except ValueError:
+            pass
+        try:
+            quantity = parse_quantity(text)
+        except QuantityError:
+            continue
+        if quantity.dimension != "c_rate":
+            out[name] = quantity.value
+    return out
+
+
+class TreeBuilder:
+    """Builds the step tree, numbering steps and loops and checking names as it goes."""
+
+    def __init__(self, doc: Doc, parameters: Mapping[str, str], cell: CellSpec, limits: Limits,
+                 instrument: InstrumentLimits | None = None) -> None:
+        self.doc = doc
+        self.parameters = parameters
+        self.cell = cell
+        self.limits = limits
+        self.instrument = instrument
+        self.known: set[str] = set(BUILTIN_VARIABLES) | set(numeric_parameters(parameters))
+        self.step_count = 0
+        self.loop_count = 0
+
+    def nodes(self, node: yaml.Node) -> list[Node]:
+        """The items of a ``steps:`` sequence."""
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.doc.error(node, "steps must be a list")
+        out: list[Node] = []
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode):
+                out.append(self.step(item, item))
+            elif isinstance(item, yaml.SequenceNode):
+                out.append(self.group(item))
+            elif isinstance(item, yaml.MappingNode):
+                keys = {str(k.value) for k, _ in item.value}
+                out.append(self.loop(item) if keys & {"repeat", "until"} and "step" not in keys
+                           else self.step_mapping(item))
+            else:
+                raise self.doc.error(item, "a step is a string like 'Rest for 1 hour', a step mapping or a loop")
+        return out
+
+    def group(self, item: yaml.SequenceNode) -> Loop:
+        index = self._next_loop()
+        inner = self.nodes(item)
+        if not inner:
+            raise self.doc.error(item, "an empty group")
+        return Loop(count=1, steps=tuple(inner), line=item.start_mark.line + 1, index=index)
+
+    def loop(self, item: yaml.MappingNode) -> Loop:
+        doc = self.doc
+        fields = doc.mapping(item, "loop", LOOP_KEYS)
+        if "steps" not in fields:
+            raise doc.error(item, "a loop needs 'steps: [...]'")
+        if "repeat" not in fields:
+            raise doc.error(item, "a loop needs 'repeat: N' (with 'until:', N is its maximum)",
+                            "e.g. 'repeat: 1000' above 'until: ...'")
+        count_node = fields["repeat"][1]
+        count_text = doc.substitute(count_node, doc.scalar(count_node, "repeat"), self.parameters)
+        try:
+            count = int(count_text)
+        except ValueError:
+            raise doc.error(count_node, f"repeat must be a whole number, got {count_text!r}") from None
+        if not 1 <= count <= 1_000_000:
+            raise doc.error(count_node, f"repeat = {count} is out of range [1, 1000000]")
+        index = self._next_loop()
+        inner = self.nodes(fields["steps"][1])
+        if not inner:
+            raise doc.error(fields["steps"][1], "a loop needs at least one step")
+        until = None
+        if "until" in fields:
+            until = self.expression(fields["until"][1], self.known, condition=True)
+        return Loop(count=count, steps=tuple(inner), line=item.start_mark.line + 1, until=until, index=index)
+
+    def step_mapping(self, item: yaml.MappingNode) -> Step:
+        doc = self.doc
+        fields = doc.mapping(item, "step", STEP_KEYS)
+        if "step" not in fields:
+            raise doc.error(item, "a step mapping needs 'step: <text>'", "e.g. 'step: Discharge at 1C until 2.5 V'")
+        text_node = fields["step"][1]
+        if not isinstance(text_node, yaml.ScalarNode):
+            raise doc.error(text_node, "step must be a single string")
+        period_s = None
+        if "period" in fields:
+            period_node = fields["period"][1]
+            text = doc.substitute(period_node, doc.scalar(period_node, "period"), self.parameters)
+            try:
+                quantity = parse_quantity(text)
+            except QuantityError as exc:
+                raise doc.error(period_node, f"period: {exc}") from None
+            if quantity.dimension != "time" or not 0.001 <= quantity.value <= 3600:
+                raise doc.error(period_node, f"period must be a time between 1 ms and 1 h, got {text!r}")
+            period_s = quantity.value
+        own_limits = None
+        if "limits" in fields:
+            values = {key: doc.number(v, f"limits.{key}", -100.0, 1e5)
+                      for key, (_k, v) in doc.mapping(fields["limits"][1], "step limits", STEP_LIMIT_KEYS).items()}
+            own_limits = StepLimits(**values)
+        step = self.step(text_node, item, period_s=period_s, limits=own_limits)
+        if "record" in fields:
+            records = []
+            for name, (key_node, value_node) in doc.mapping(fields["record"][1], "record",
+                                                            _keys(fields["record"][1])).items():
+                if not name.isidentifier() or name in STEP_RESULT_NAMES or name in BUILTIN_VARIABLES:
+                    raise doc.error(key_node, f"cannot record into {name!r}",
+                                    "use a new name such as reference_ah" if name.isidentifier()
+                                    else "names are letters, digits and _")
+                expression = self.expression(value_node, self.known | set(STEP_RESULT_NAMES) | set(step_extras(step)),
+                                             condition=False)
+                records.append((name, expression))
+            for name, _ in records:
+                self.known.add(name)
+            step = dataclasses.replace(step, record=tuple(records))
+        return step
+
+    def step(self, node: yaml.ScalarNode, where: yaml.Node, *, period_s: float | None = None,
+             limits: StepLimits | None = None) -> Step:
+        """Parse one step string at ``node``; options from its mapping (``where``)."""
+        doc = self.doc
+        raw = str(node.value)
+        text = doc.substitute(node, raw, self.parameters)
+        line = node.start_mark.line + 1
+        col0 = node.start_mark.column + (1 if node.style in ("'", '"') else 0)
+        try:
+            step = parse_step(text, capacity_ah=self.cell.capacity_ah)
+        except ProtocolError as exc:
+            raise exc.located(file=doc.file, line=line, col_offset=col0 if text == raw else 0) from None
+        if period_s is not None and step.period_s is None:
+            step = dataclasses.replace(step, period_s=period_s)
+        step = dataclasses.replace(step, line=line, col=node.start_mark.column + 1, limits=limits,
+                                   index=self.step_count)
+        self.step_count += 1
+        problem = check_step(step, self.cell, self.limits, self.instrument)
+        if problem is not None:
+            raise doc.error(node, problem.message, problem.suggestion)
+        return step
+
+    def expression(self, node: yaml.Node, known: Iterable[str], *, condition: bool) -> Expression:
+        doc = self.doc
+        text = doc.substitute(node, doc.scalar(node, "expression"), self.parameters)
+        col0 = node.start_mark.column + (1 if getattr(node, "style", None) in ("'", '"') else 0)
+        try:
+            expression = parse_expression(text)
+            check_names(expression, known)
+        except ExpressionError as exc:
+            raise ProtocolError(exc.message, file=doc.file, line=node.start_mark.line + 1,
+                                col=col0 + exc.col, suggestion=exc.suggestion) from None
+        if condition and not expression.is_condition:
+            raise doc.error(node, f"{text!r} is a value, not a condition", "compare it, e.g. 'x < 0.8 * reference_ah'")
+        if not condition and expression.is_condition:
+            raise doc.error(node, f"{text!r} is a condition, not a value", "record a number, e.g. 'discharge_ah'")
+        return expression
+
+    def _next_loop(self) -> int:
+        self.loop_count += 1
+        return self.loop_count - 1
+
+
+def step_extras(step: Step) -> tuple[str, ...]:
+    """Result values a step kind adds to STEP_RESULT_NAMES (an EIS step reports its fit)."""
+    return ("r0_ohm", "r_ct_ohm") if step.kind == "eis" else ()
+
+
+def _keys(node: yaml.Node) -> tuple[str, ...]:
+    if isinstance(node, yaml.MappingNode):
+        return tuple(str(k.value) for k, _ in node.value)
+    return ()
