@@ -150,7 +150,10 @@ class AbuseTest:
     # -- engine hooks -----------------------------------------------------------------------------
     def before_step(self, index: int, step: Step, now_s: float) -> None:
         """Called by the engine before each step: applies (or prompts for) the abuse once."""
-        if self._triggered or step.text != self.step_text:
+        if self._triggered:
+            return
+        wanted = self.config.get("step_index", -1)
+        if (step.index != wanted) if wanted is not None and wanted >= 0 else (step.text != self.step_text):
             return
         self._triggered = True
         if self.simulated:
@@ -174,7 +177,7 @@ class AbuseTest:
         self.prompted_at_s = now_s
         self.writer.event(now_s, "operator_prompt", 0, prompt,
                           {"test": self.config.get("test"), "timeout_s": self.config.get("prompt_timeout_s")})
-        self.supervisor.rules.insert(0, _OperatorRule(self))
+        self.supervisor.add_rule(_OperatorRule(self))
         self.console.ask(prompt)
 
     def _applied(self, now_s: float, data: dict[str, Any]) -> None:

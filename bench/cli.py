@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "bench.commands.repair",
     "bench.commands.export",
     "bench.commands.plot",
+    "bench.commands.resume",
+    "bench.commands.perf",
 )
 
 EXAMPLES = """examples:
@@ -39,6 +41,8 @@ EXAMPLES = """examples:
   bench plot runs/RUN.h5 --png run.png          V, I, temperatures, capacity per cycle, Nyquist to a PNG
   bench export runs/RUN.h5 --format bdf-csv     Battery Data Format files (also bdf-parquet)
   bench repair runs/RUN.h5                      closed copy of a crashed run for non-SWMR readers
+  bench resume runs/RUN.h5                      continue an interrupted run (kill -9) into the same file
+  kill -USR1 PID                                pause / resume a running bench (output off, chamber held)
   bench drivers                                 list the instrument drivers
   bench check --bench lab.toml                  ask every instrument who it is
 """

@@ -105,6 +105,9 @@ def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:
             closer()
         raise
     bench_section = config.get("bench", {})
+    if speed and "speed" in bench_section and float(bench_section["speed"]) != speed:
+        logger.warning("--speed %g differs from the bench config's speed %g: the run's clock will not "
+                       "keep in step with simulators served at that speed", speed, float(bench_section["speed"]))
     clock = RealClock(speed or float(bench_section.get("speed", 1.0)))
     bench = Bench(
         cycler=instruments["cycler"], chamber=instruments.get("chamber"),

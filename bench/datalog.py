@@ -96,6 +96,18 @@ class RunWriter:
         if len(self._rows) >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
+    def append_sample_block(self, rows: np.ndarray) -> None:
+        """Append a block of sample rows (a ``SAMPLE_DTYPE`` array) at once, after any queued rows.
+
+        For bulk writers (imports, ``bench perf``); flushed like any batch.
+        """
+        if rows.dtype != SAMPLE_DTYPE:
+            raise TypeError(f"{self.path}: sample block dtype {rows.dtype} is not the /samples dtype")
+        self.flush()
+        _extend(self._tables["samples"], rows)
+        self.rows_written += len(rows)
+        self.flush()
+
     def append(self, table: str, row: tuple, *, flush: bool = True) -> None:
         """Queue one row of ``table`` (``steps``, ``events``, ``journal``, ``eis/...``)."""
         self._pending[table].append(row)

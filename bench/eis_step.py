@@ -13,6 +13,9 @@ import logging
 import math
 from typing import Any, Protocol
 
+import numpy as np
+
+from bench.analysis.eis_fit import analyse_spectrum
 from bench.bench import Bench
 from bench.datalog import RunWriter
 from drivers.errors import InstrumentError
@@ -47,7 +50,9 @@ def run_eis_step(
     ``time_s`` is the test time (s) the sweep starts at; ``temperature_c`` (°C) and ``soc``
     (0..1) describe the cell for the record. Returns a summary: ``spectrum``, ``points``,
     ``valid_points``, ``frequency_max_hz`` / ``frequency_min_hz``, ``r_high_frequency_ohm``
-    (Re Z at the highest valid frequency), ``duration_s``, ``mode``, ``amplitude``.
+    (Re Z at the highest valid frequency), ``duration_s``, ``mode``, ``amplitude``, and from the
+    circuit fit ``r0_ohm``, ``r_ct_ohm``, ``fit_rms_pct``, ``kk_residual_max_pct`` (NaN when the
+    spectrum has too few valid points).
     Raises InstrumentError (the run ends with exit code 4, bench safed) when the bench has no
     impedance analyzer or the analyzer fails.
     """
@@ -72,9 +77,11 @@ def run_eis_step(
     duration_s = bench.clock.now_s() - start_clock_s
     writer.append("eis/spectra", (spectrum_index, time_s, step_count, cycle, temperature_c, soc,
                                   spec.amplitude, mode), flush=False)
-    for f, re, im in zip(freqs, z_re, z_im):
+    for f, re, im in zip(freqs, z_re, z_im, strict=True):
         writer.append("eis/points", (spectrum_index, float(f), float(re), float(im)), flush=False)
-    valid = [(f, re) for f, re, im in zip(freqs, z_re, z_im) if math.isfinite(re) and math.isfinite(im)]
+    valid = [(f, re) for f, re, im in zip(freqs, z_re, z_im, strict=True) if math.isfinite(re) and math.isfinite(im)]
+    z = np.asarray(z_re, dtype=float) + 1j * np.asarray(z_im, dtype=float)
+    fit = analyse_spectrum(np.asarray(freqs, dtype=float), z)
     summary: dict[str, Any] = {
         "spectrum": spectrum_index,
         "points": len(freqs),
@@ -86,6 +93,10 @@ def run_eis_step(
         "mode": mode,
         "amplitude": spec.amplitude,
         "amplitude_unit": unit,
+        "r0_ohm": fit.get("r0_ohm", math.nan),
+        "r_ct_ohm": fit.get("rct_ohm", math.nan),
+        "fit_rms_pct": fit.get("fit_rms_pct", math.nan),
+        "kk_residual_max_pct": fit.get("kk_residual_max_pct", math.nan),
     }
     writer.event(time_s, "eis_spectrum", step_count,
                  f"EIS spectrum {spectrum_index}: {len(valid)}/{len(freqs)} points, "

@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from bench.abuse import AbuseTest
 from bench.bench import Bench
+from bench.bench_limits import limits_of_bench
 from bench.counters import _Counters, _StepState
 from bench.datalog import RunWriter
 from bench.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
@@ -103,6 +104,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         control: OperatorControl | None = None,
         instrument: InstrumentLimits | None = None,
         resume: ResumePoint | None = None,
+        signals: bool = True,
     ) -> None:
         self.protocol = protocol
         self.bench = bench
@@ -114,7 +116,9 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         self.progress = progress
         self.progress_every = progress_every
         self.control = control or OperatorControl()
-        self.instrument = instrument
+        #: Install SIGUSR1 (pause/resume) and SIGTERM (abort) handlers while running (main thread only).
+        self.signals = signals
+        self.instrument = instrument if instrument is not None else limits_of_bench(bench)
         self.resume = resume
         self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
@@ -128,6 +132,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         self._last: Sample | None = None
         self._active: tuple[PlannedStep, _StepState] | None = None
         self._plan_ctx: PlanContext | None = None
+        self._pulse_phases: dict[tuple[int, bool], Step] = {}
         self._progress = Progress(step_total=protocol.step_total())
 
     # -- public ------------------------------------------------------------------------------
@@ -140,6 +145,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         wall0 = time.perf_counter()
         watchdog = None
         self.writer.journal_source = self._journal_state
+        restore_signals = self.control.install_signal_handlers() if self.signals else None
         try:
             self._prepare()
             plan, self._plan_ctx = make_plan(self.protocol, instrument=self.instrument)
@@ -168,6 +174,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         except ProtocolError as exc:
             logger.error("protocol error: %s", exc)
             self._emergency_safe(f"protocol error: {exc}")
+            self._abandon_step("protocol error")
             self._close_cycle("protocol_error")
             raise
         except InstrumentError as exc:
@@ -179,16 +186,20 @@ class Engine(_ResumeMixin, _StepKindsMixin):
                 return result
             logger.error("instrument failure: %s", exc)
             self._emergency_safe(f"instrument failure: {exc}")
+            self._abandon_step("instrument failure")
             self._close_cycle("instrument_failure")
             return self._result(RunStatus.INSTRUMENT_FAILURE, str(exc), wall0)
         except KeyboardInterrupt:
             logger.warning("operator abort: output off")
             self._emergency_safe("operator abort")
+            self._abandon_step("operator abort")
             self._close_cycle("aborted")
             return self._result(RunStatus.ABORTED, "aborted by the operator", wall0)
         finally:
             if watchdog is not None:
                 watchdog.stop()
+            if restore_signals is not None:
+                restore_signals()
             self.writer.flush()
 
     # -- setup -------------------------------------------------------------------------------
@@ -239,7 +250,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         period = step.period_s or self.protocol.period_s
         state = restored or _StepState(start_s=self._now())
         self._active = (planned, state)
-        self.supervisor.begin_step(step, state.start_s)
+        self.supervisor.begin_step(step if step.pulse is None else self._pulse_phase(step, True), state.start_s)
         kind = "step_start" if restored is None else "step_continued"
         self.writer.event(self._now(), kind, self.step_count, step.text, {"step_index": index, "cycle": planned.cycle})
         progress = self._progress
@@ -249,6 +260,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         control = self.control
         deadline = clock.now_s()
         if restored is not None:  # the journal's last sample is in the file: sample one period on
+            self._remeasure(self._last)  # integrate from the re-applied setpoint, not the journaled one
             deadline += period
             clock.sleep(deadline - clock.now_s())
         while True:

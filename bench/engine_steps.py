@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import TYPE_CHECKING
@@ -36,9 +37,24 @@ class _StepKindsMixin:
         on = phase < pulse.on_s - 1e-9
         if on != state.pulse_on:
             state.pulse_on = on
-            current = pulse.current_a if on else pulse.off_current_a
-            limit_v = self.protocol.cell.voltage_max_v
-            self.bench.cycler.set_current(current, limit_v)
+            step = self._pulse_phase(self._active[0].step, on) if self._active is not None else None
+            self.bench.cycler.set_current(pulse.current_a if on else pulse.off_current_a,
+                                          self.protocol.cell.voltage_max_v)
+            self._remeasure(sample)
+            if step is not None:  # a new setpoint: the supervisor's per-step rules start afresh
+                self.supervisor.begin_step(step, state.start_s)
+
+    def _pulse_phase(self: Engine, step: Step, on: bool) -> Step:
+        """The pulse train's on or off phase as a constant-current step (for the supervisor)."""
+        cached = self._pulse_phases.get((id(step), on))
+        if cached is None:
+            pulse = step.pulse
+            assert pulse is not None
+            cached = dataclasses.replace(step, kind="cc", current_a=pulse.current_a if on else pulse.off_current_a,
+                                         pulse=None)
+            self._pulse_phases = {(id(step), on): cached, **{k: v for k, v in self._pulse_phases.items()
+                                                            if k[0] == id(step)}}
+        return cached
 
     def _pulse_deadline(self: Engine, pulse: PulseSpec, state: _StepState, deadline: float) -> float:
         """``deadline`` (clock s), or earlier so that a sample falls on the next phase boundary."""
@@ -69,9 +85,10 @@ class _StepKindsMixin:
         if trip is not None:
             self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
             return trip
-        watchdog = getattr(self.supervisor, "watchdog", None)
-        if watchdog is not None:  # no samples during the sweep: allow its length
-            watchdog.set_period(sum(2.0 / f + 1.0 for f in spec.frequencies_hz()))
+        # No samples during the sweep: tell the supervisor (stale-data rule, watchdog) to expect a
+        # gap of the sweep's length (generously: five periods of each frequency plus 2 s).
+        sweep_s = sum(5.0 / f + 2.0 for f in spec.frequencies_hz())
+        self.supervisor.begin_step(dataclasses.replace(step, period_s=sweep_s), state.start_s)
         summary = run_eis_step(self.bench, spec, self.writer, spectrum_index=self._spectra, time_s=self._now(),
                                step_count=self.step_count, cycle=self.counters.cycle,
                                temperature_c=sample.temperature_cell_c, soc=self.counters.soc)
@@ -95,6 +112,7 @@ class _StepKindsMixin:
         if not control.pause_wanted:
             return None
         self._stop_output()
+        self._remeasure(self._last)
         paused_at = self._now()
         logger.warning("operator pause at %.1f s (output off, chamber held)", paused_at)
         self.writer.event(paused_at, "operator_pause", self.step_count, f"paused during '{step.text}'",
@@ -115,8 +133,28 @@ class _StepKindsMixin:
         paused_s = self._now() - paused_at
         state.offset_s += paused_s
         self._apply(step)
+        self._remeasure(self._last)
         self.supervisor.begin_step(step, state.start_s + state.offset_s)
         logger.warning("operator resume after %.1f s paused", paused_s)
         self.writer.event(self._now(), "operator_resume", self.step_count, f"resumed '{step.text}'",
                           {"step_index": step.index, "paused_s": paused_s})
         return None
+
+    def _remeasure(self: Engine, sample: Sample | None) -> None:
+        """After a setpoint change within a step: measure again at (nearly) the same instant, so
+        the charge count integrates the new current from here, not a trapezoid across the jump."""
+        if sample is None:
+            return
+        voltage, current = self.bench.cycler.measure()
+        self._last = Sample(sample.time_s, voltage, current, sample.temperature_cell_c, sample.temperature_chamber_c,
+                            sample.step_index, sample.step_count, sample.cycle)
+
+    def _abandon_step(self: Engine, reason: str) -> None:
+        """The run ends inside a step (abort, failure): record the step as far as it went."""
+        if self._active is None or self._last is None:
+            return
+        planned, state = self._active
+        try:
+            self._end_step(planned, state, self._last, reason)
+        except Exception:  # noqa: BLE001 - the file may be the thing that failed
+            logger.exception("could not record the abandoned step")

@@ -11,8 +11,9 @@ once per step change. Heuristics, stated where used:
 * CC / CP until a voltage: the charge to full (or empty) at the step's current; with a
   voltage below the maximum the SOC target is its linear position between the limits. Once
   the step has run ``SLOPE_AFTER_S``, the voltage's present slope extrapolated to the end
-  voltage also counts (the smaller wins): it catches the knee at the end of a discharge that
-  a cell with less than its rated capacity reaches early;
+  voltage also counts (the smaller wins; it alone once the charge count has run out): it
+  catches the knee at the end of a discharge that a cell with less than its rated capacity
+  reaches early, and a charge that started lower than the first voltage suggested;
 * CV until a current: exponential taper I(t) = I0·exp(-t/τ); τ is measured from the readings
   once the current has fallen, else ``CV_TAU_S``;
 * rest / soak "until stable": ``SETTLE_S``; every other open-ended condition: ``UNKNOWN_STEP_S``;
@@ -164,7 +165,8 @@ class EtaEstimator:
         initial = getattr(cell, "initial_soc", math.nan)
         if initial is not None and math.isfinite(initial):
             self.soc = float(initial)
-        self._step_number = 0
+        self._step_number = 0  # as reported (the engine's step count)
+        self._index = -1  # position of the present step in ``steps`` (-1: unknown)
         self._step_start_s = 0.0
         self._last_t: float | None = None
         self._last_i = 0.0
@@ -193,7 +195,7 @@ class EtaEstimator:
             self.soc += 0.5 * (current + self._last_i) * dt / (self.cell.capacity_ah * 3600.0)
             self.soc = max(0.0, min(1.0, self.soc))
         if p.step_number != self._step_number:
-            self._step_changed(p.step_number, t)
+            self._step_changed(p.step_number, p.step_text, t)
         step = self._step()
         if step is not None and step.kind == "cv" and abs(current) > 0:
             self._measure_taper(t, abs(current))
@@ -206,7 +208,9 @@ class EtaEstimator:
                                  cv_tau_s=self._tau_s)
         if (step.kind in ("cc", "cp") and elapsed_in_step >= SLOPE_AFTER_S and previous_t is not None
                 and previous_v is not None and t > previous_t):
-            est = min(est, _extrapolate(step, voltage, (voltage - previous_v) / (t - previous_t)))
+            slope_est = _extrapolate(step, voltage, (voltage - previous_v) / (t - previous_t))
+            # the charge count said "done" but the voltage is not there yet: trust the voltage
+            est = slope_est if est <= 0.0 and math.isfinite(slope_est) else min(est, slope_est)
         if step.kind in ("rest", "soak", "eis", "pulse") or (step.kind == "cc" and not step.until):
             est = max(0.0, est - elapsed_in_step)  # fixed-length: the model gives the whole step
         elif step.duration_s is not None:
@@ -218,10 +222,18 @@ class EtaEstimator:
         return Eta(remaining, est, t + remaining)
 
     def _step(self) -> Any:
-        index = self._step_number - 1
-        return self.steps[index] if 0 <= index < len(self.steps) else None
+        return self.steps[self._index] if 0 <= self._index < len(self.steps) else None
 
-    def _step_changed(self, number: int, t: float) -> None:
+    def _locate(self, number: int, text: str) -> int:
+        """The present step's position: the next one in order, else the next with the same text
+        (a loop that ended early skips its remaining repetitions), else by the step count."""
+        guess = self._index + 1 if self._index >= 0 else number - 1
+        for index in range(max(guess, 0), len(self.steps)):
+            if self.steps[index].text == text:
+                return index
+        return number - 1 if 0 < number <= len(self.steps) else -1
+
+    def _step_changed(self, number: int, text: str, t: float) -> None:
         previous = self._step()
         if previous is not None and self.soc is not None:
             cell = self.cell
@@ -231,20 +243,26 @@ class EtaEstimator:
                     c.quantity == "voltage_v" and c.value <= cell.voltage_min_v + 0.01 for c in previous.until):
                 self.soc = 0.0
         self._step_number = number
-        self._step_start_s = t
+        self._index = self._locate(number, text)
+        # reports come every few hundred samples, so the step began between the previous report
+        # and this one: take the middle (the first step of a run began at 0)
+        if self._last_t is not None:
+            self._step_start_s = 0.5 * (self._last_t + t)
+        else:
+            self._step_start_s = 0.0 if number == 1 else t
         self._taper = None
         self._last_v = None
         self._later_s = self._walk_later()
 
     def _walk_later(self) -> float | None:
         """Nominal duration of every step after the present one."""
-        if not self.steps or self._step_number < 1 or self._step_number > len(self.steps):
-            return None
         step = self._step()
+        if step is None:
+            return None
         soc = self.soc if self.soc is not None else 0.5
         _, soc = step_duration_s(step, self.cell, soc, cv_tau_s=self._tau_s)
         total = 0.0
-        for later in self.steps[self._step_number:]:
+        for later in self.steps[self._index + 1:]:
             seconds, soc = step_duration_s(later, self.cell, soc, cv_tau_s=self._tau_s)
             total += seconds
         return total

@@ -36,7 +36,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class BarrierClock:
         """Virtual seconds (the base clock's)."""
         return self.base.now_s()
 
-    def join(self) -> "ChannelClock":
+    def join(self) -> ChannelClock:
         """A new participant, running (time cannot pass it until it sleeps or leaves)."""
         with self._cond:
             pid = self._next_id
@@ -157,6 +158,7 @@ class ChamberBarrier:
         self.safe_setpoint_c = safe_setpoint_c
         self.lock = threading.RLock()
         self._cond = threading.Condition(self.lock)
+        self.channels = channels
         self.live = set(range(channels))
         self.tripped: set[int] = set()
         self.arrived: dict[int, int] = {n: 0 for n in range(channels)}
@@ -168,7 +170,7 @@ class ChamberBarrier:
         self.log: list[tuple[str, int, float | None]] = []
 
     def proxy(self, channel: int, *, clock: Any, poll_s: float, tripped: Callable[[], bool],
-              keepalive: Callable[[], None] | None = None) -> "ChamberProxy":
+              keepalive: Callable[[], None] | None = None) -> ChamberProxy:
         """The ThermalChamber role for ``channel``."""
         return ChamberProxy(self, channel, clock=clock, poll_s=poll_s, tripped=tripped, keepalive=keepalive)
 
@@ -199,9 +201,9 @@ class ChamberBarrier:
                 self.tripped.add(channel)
             self.log.append(("tripped" if tripped else "ended", channel, None))
             if tripped and self.policy == "on_any_trip":
-                self._safe("channel %d tripped (policy on_any_trip)" % channel)
-            elif not self.live and self.tripped:
-                self._safe("every channel tripped or ended after a trip")
+                self._safe(f"channel {channel} tripped (policy on_any_trip)")
+            elif tripped and len(self.tripped) == self.channels:
+                self._safe("every channel tripped or failed")
             else:
                 self._maybe_apply()
             self._cond.notify_all()
@@ -350,7 +352,7 @@ class SharedThermometer:
             values = self._values
             return [values[self._index[c]] for c in channels]
 
-    def view(self, channels: tuple[int, ...]) -> "ThermometerView":
+    def view(self, channels: tuple[int, ...]) -> ThermometerView:
         """The TemperatureMeter role of one channel."""
         return ThermometerView(self, channels)
 

@@ -34,9 +34,10 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.bench import Bench
 from bench.multichannel import CHAMBER_POLICIES, ChamberBarrier, SharedThermometer, channel_clocks
@@ -272,7 +273,7 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
         set_final_attributes(result.path, {
             "status": run_result.status.value, "status_message": run_result.message,
-            "end_time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "test_time_s": run_result.test_time_s,
         })
         with RunFile(result.path) as run:

@@ -63,7 +63,7 @@ def multichannel_config(cyclers: list[str], meters: list[str], chamber: str, *, 
     config: dict[str, Any] = {
         "bench": {"name": name, "chamber_policy": "when_all_tripped"},
         "cycler": [{"driver": "keithley2460", "resource": res, "thermometer": m, "thermocouple": tc}
-                   for res, (m, tc) in zip(cyclers, wires)],
+                   for res, (m, tc) in zip(cyclers, wires, strict=True)],
         "thermometer": [{"driver": "keysight_daq970a", "resource": res, "air_channel": AIR_CHANNEL} for res in meters],
         "chamber": {"driver": "espec_p300", "resource": chamber},
     }
@@ -98,9 +98,9 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
     now = clock.now_s
     cycler_res = [f"USB0::0x05E6::0x2460::0441{k:04d}::INSTR" for k in range(channels)]
     meter_res = [f"USB0::0x2A8D::0x5001::MY5800{m:04d}::INSTR" for m in range(len(meter_fes))]
-    endpoints = {res: LineEndpoint(fe, now, name=f"cycler{k}") for k, (res, fe) in enumerate(zip(cycler_res, cycler_fes))}
+    endpoints = {res: LineEndpoint(fe, now, name=f"cycler{k}") for k, (res, fe) in enumerate(zip(cycler_res, cycler_fes, strict=True))}
     endpoints.update({res: LineEndpoint(fe, now, name=f"thermometer{m}")
-                      for m, (res, fe) in enumerate(zip(meter_res, meter_fes))})
+                      for m, (res, fe) in enumerate(zip(meter_res, meter_fes, strict=True))})
     chamber_ep = LineEndpoint(chamber_fe, now, read_termination=b"\r\n", write_termination=b"\r\n", name="chamber")
     chamber_url = registry.register(chamber_ep, "espec")
     rm = pyvisa.ResourceManager(SimVisaLibrary.create(endpoints))
@@ -140,7 +140,7 @@ class MultiChannelServers:
             server.stop()
         self._ticker.join(2.0)
 
-    def __enter__(self) -> "MultiChannelServers":
+    def __enter__(self) -> MultiChannelServers:
         return self
 
     def __exit__(self, *exc: object) -> None:

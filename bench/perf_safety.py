@@ -34,16 +34,18 @@ logger = logging.getLogger(__name__)
 
 #: Short severities of the fault-injection matrix, Ω (hard, medium, soft on a 5 Ah cell).
 SEVERITIES_OHM = (0.01, 0.1, 1.0)
-#: Instants of the matrix: "early", "mid", "late" in each step, s after the step starts.
+#: The matrix's step types: start SOC, steps (each followed by a rest, as in a cycling protocol,
+#: so a short near a step's end is still watched), when the step starts (s) and the instants
+#: ("early", "mid", "late") after its start at which the short begins, s.
 STEP_CASES: dict[str, dict[str, Any]] = {
-    "cc_charge": {"soc": 0.3, "steps": ["Charge at 0.5C until {vmax} V"], "offset_s": 0.0,
+    "cc_charge": {"soc": 0.3, "steps": ["Charge at 0.5C until {vmax} V", "Rest for 30 minutes"], "offset_s": 0.0,
                   "instants_s": (20.0, 1200.0, 3600.0)},
-    "cv_hold": {"soc": 0.9, "steps": ["Hold at {vmax} V until C/20"], "offset_s": 0.0,
-                "instants_s": (60.0, 600.0, 1500.0)},
+    "cv_hold": {"soc": 0.9, "steps": ["Hold at {vmax} V until C/50", "Rest for 30 minutes"], "offset_s": 0.0,
+                "instants_s": (60.0, 400.0, 800.0)},
     "rest": {"soc": 0.6, "steps": ["Charge at 0.5C for 10 minutes", "Rest for 2 hours"], "offset_s": 600.0,
              "instants_s": (10.0, 1800.0, 5400.0)},
-    "cc_discharge": {"soc": 0.9, "steps": ["Discharge at 1C until {vmin} V"], "offset_s": 0.0,
-                     "instants_s": (20.0, 1200.0, 2700.0)},
+    "cc_discharge": {"soc": 0.9, "steps": ["Discharge at 1C until {vmin} V", "Rest for 30 minutes"],
+                     "offset_s": 0.0, "instants_s": (20.0, 1200.0, 2700.0)},
 }
 #: A short must be detected within this many seconds of its onset.
 DETECTION_HORIZON_S = 300.0
@@ -80,7 +82,10 @@ def _protocol_text(name: str, preset: str, steps: list[str], *, period_s: float 
     from bench.simbench import cell_datasheet
 
     sheet = cell_datasheet(preset)
-    lines = [f"name: {name}", f"cell: {{preset: {preset}}}", f"sampling: {{period_s: {period_s}}}", "steps:"]
+    # the simulated bench's cycler is a Keithley 2460: at most 7.35 A
+    current = min(float(sheet["current_max_a"]), 7.0)
+    lines = [f"name: {name}", f"cell: {{preset: {preset}, current_max_a: {current:g}}}",
+             f"sampling: {{period_s: {period_s}}}", "steps:"]
     if temperature_c is not None:
         lines.append(f"  - Soak at {temperature_c:g} °C for 1 hour")
     lines += [f"  - {s}" for s in steps]
@@ -148,9 +153,9 @@ def _fault_job(job: tuple[str, float, float]) -> CaseResult:
 CLEAN_CONDITIONS: tuple[tuple[str, str, str, float], ...] = (
     ("nmc_21700", "0.5C", "1C", 25.0),
     ("nmc_21700", "0.65C", "1.4C", 25.0),
-    ("nmc_21700", "0.3C", "0.5C", 10.0),
+    ("nmc_21700", "0.3C", "0.5C", 40.0),
     ("lfp_26650", "1C", "2C", 25.0),
-    ("lfp_26650", "2C", "3C", 40.0),
+    ("lfp_26650", "2C", "1C", 40.0),
     ("nmc_pouch_60ah", "0.1C", "0.1C", 25.0),
     ("solid_state_pouch", "0.5C", "0.7C", 25.0),
     ("solid_state_pouch", "0.3C", "0.5C", 40.0),
@@ -217,8 +222,8 @@ def measure_rule_cost(samples: int = 20000) -> float:
     supervisor = Supervisor.for_protocol(protocol)
     supervisor.begin_step(protocol.steps[0], 0.0)  # type: ignore[arg-type]
     rng = random.Random(1)
-    rows = [Sample(float(n), 4.0 - 1e-5 * n + rng.gauss(0, 2e-4), -5.0, 25.0 + 1e-3 * n + rng.gauss(0, 0.05),
-                   25.0 + rng.gauss(0, 0.05), 0, 1, 1, float(n), -5.0 * n / 3600.0) for n in range(samples)]
+    rows = [Sample(0.1 * n, 4.0 - 1e-6 * n + rng.gauss(0, 2e-4), -5.0, 25.0 + 1e-4 * n + rng.gauss(0, 0.05),
+                   25.0 + rng.gauss(0, 0.05), 0, 1, 1, 0.1 * n, -5.0 * 0.1 * n / 3600.0) for n in range(samples)]
     check = supervisor.check
     start = time.perf_counter()
     for row in rows:

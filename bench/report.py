@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
+from bench.analysis.cycles import format_sections, report_sections
 from bench.runfile import RunFile
 
 STATUS_VERDICTS = {
@@ -67,6 +68,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "safety_events": safety_events,
         "run_file": str(run.path),
         "started_utc": attrs.get("start_time_utc", ""),
+        **report_sections(run),
     }
 
 
@@ -86,6 +88,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [f"  {k} = {v}" for k, v in report["metrics"].items()]
     lines.append("Conditions:")
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
+    lines += format_sections(report)
     for event in report["safety_events"]:
         lines.append(f"SAFETY: {event['rule']} at {event['time_s']:.1f} s: {event['message']} "
                      f"(output off {event['latency_s']} s after)")

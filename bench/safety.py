@@ -19,11 +19,11 @@ import time
 from typing import TYPE_CHECKING
 
 from bench.safety_rules import (
-    AhOverrunRule,
     CellChamberDeltaRule,
     ChargeVoltageFallRule,
     CvCurrentRiseRule,
     DtDtRule,
+    HardLimitsRule,
     LimitRule,
     RestSelfHeatingRule,
     RestVoltageDropRule,
@@ -32,8 +32,8 @@ from bench.safety_rules import (
     SensorDisagreementRule,
     SensorLossRule,
     StaleDataRule,
+    StepBudgetRule,
     StepContext,
-    StepTimeoutRule,
     Trip,
     VoltageCollapseRule,
 )
@@ -84,24 +84,21 @@ def step_timeout_s(step: Step, cell: CellSpec, limits: Limits, period_s: float) 
 
 def rules_from_limits(limits: Limits) -> list[Rule]:
     """The hard-limit rules: voltage, current, cell temperature (with ``persistence_s``), sensor loss."""
-    p = limits.persistence_s
     return [
-        LimitRule("voltage_limit", "voltage_v", "V", limits.voltage_min_v, limits.voltage_max_v, p),
-        LimitRule("current_limit", "current_a", "A", -limits.current_max_a, limits.current_max_a, p),
-        LimitRule("temperature_limit", "temperature_cell_c", "°C", limits.temperature_min_c,
-                  limits.temperature_max_c, p),
-        SensorLossRule(),
+        HardLimitsRule(limits.voltage_min_v, limits.voltage_max_v, limits.current_max_a,
+                       limits.temperature_min_c, limits.temperature_max_c, limits.persistence_s),
+        SensorLossRule(chamber=True),
     ]
 
 
 def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
     """Every rule a run has, configured from ``protocol.limits`` and ``protocol.cell``.
 
-    Cheap, frequent rules first; a threshold of 0 leaves its rule out.
+    A threshold of 0 leaves its rule out. Rules with an ``applies(ctx)`` method run only in the
+    steps it accepts (the supervisor picks them at each step start).
     """
     limits, cell = protocol.limits, protocol.cell
     rules: list[Rule] = rules_from_limits(limits)
-    rules.append(SensorLossRule(attribute="temperature_chamber_c", name="sensor_loss_chamber"))
     rules.append(StaleDataRule(ctx, limits.stale_data_s))
     if limits.dtdt_max_k_per_s > 0:
         rules.append(DtDtRule(limits.dtdt_max_k_per_s))
@@ -121,10 +118,9 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
         rules.append(RestSelfHeatingRule(ctx, limits.short_rest_heating_k))
     if limits.cell_chamber_delta_max_k > 0:
         rules.append(CellChamberDeltaRule(limits.cell_chamber_delta_max_k))
-    if limits.ah_overrun_factor > 0:
-        rules.append(AhOverrunRule(cell.capacity_ah, limits.ah_overrun_factor))
-    if limits.step_timeout_factor > 0:
-        rules.append(StepTimeoutRule(ctx))
+    if limits.ah_overrun_factor > 0 or limits.step_timeout_factor > 0:
+        rules.append(StepBudgetRule(ctx, cell.capacity_ah, limits.ah_overrun_factor,
+                                    timeout=limits.step_timeout_factor > 0))
     if limits.sensor_disagreement_k > 0:
         rules.append(SensorDisagreementRule(limits.sensor_disagreement_k))
     return rules
@@ -140,6 +136,8 @@ class Supervisor:
     def __init__(self, rules: list[Rule], *, context: StepContext | None = None,
                  protocol: Protocol | None = None) -> None:
         self.rules = rules
+        #: The rules that apply to the present step (all of them until the first step starts).
+        self.active_rules: list[Rule] = list(rules)
         self.context = context or StepContext()
         self.protocol = protocol
         self.tripped: Trip | None = None
@@ -169,10 +167,12 @@ class Supervisor:
         """Tell the rules a new step starts at test time ``time_s`` (s)."""
         ctx = self.context
         ctx.serial += 1
+        was_driven = ctx.driven
         ctx.kind = step.kind
         ctx.text = step.text
         ctx.start_s = time_s
-        ctx.driven = step.kind in ("cc", "cv", "cp")
+        ctx.driven = step.kind in ("cc", "cv", "cp", "pulse")
+        ctx.output_changed = was_driven or ctx.driven or ctx.serial == 1
         ctx.current_a = float(step.current_a or 0.0) if step.kind == "cc" else 0.0
         ctx.voltage_start_v = math.nan
         period = step.period_s or (self.protocol.period_s if self.protocol else ctx.period_s)
@@ -182,7 +182,13 @@ class Supervisor:
         if self.watchdog is not None:
             self.watchdog.set_period(period)
             self.watchdog.feed()
+        self.active_rules = [r for r in self.rules if getattr(r, "applies", None) is None or r.applies(ctx)]
         self._first_of_step = True
+
+    def add_rule(self, rule: Rule) -> None:
+        """Add a rule now (it runs from the next sample on)."""
+        self.rules.append(rule)
+        self.active_rules.append(rule)
 
     def check(self, sample: Sample) -> Trip | None:
         """Return a new trip (once), or None. Rules keep running after a trip (no new trips)."""
@@ -195,7 +201,7 @@ class Supervisor:
         if self._external is not None and self.tripped is None:
             return self._take_external()
         found: Trip | None = None
-        for rule in self.rules:
+        for rule in self.active_rules:
             trip = rule.check(sample)
             if trip is not None and found is None:
                 found = trip

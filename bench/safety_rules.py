@@ -49,7 +49,7 @@ class StepContext:
     ``driven``: the cycler output is on (cc / cv / cp); ``current_a``: the CC setpoint (A, + =
     charge; 0 for other kinds); ``voltage_start_v``: the first sample's voltage in the step;
     ``timeout_s``: step time after which the step timeout rule trips (inf = none);
-    ``period_s``: the step's sampling period.
+    ``period_s``: the step's sampling period; ``serial`` counts steps.
     """
 
     kind: str = "rest"
@@ -61,6 +61,9 @@ class StepContext:
     timeout_s: float = math.inf
     period_s: float = 1.0
     serial: int = 0
+    #: False when this step and the one before leave the output off (rest after rest): nothing
+    #: at the cell's terminals changed at the step boundary.
+    output_changed: bool = True
 
 
 class _Window:
@@ -139,29 +142,90 @@ class LimitRule:
                     {self.attribute: value, "limit": bound, "since_s": self._since})
 
 
+class HardLimitsRule:
+    """The protocol's hard limits in one pass: voltage, current, cell temperature (each with
+    ``persistence_s``); trips as ``voltage_limit``, ``current_limit`` or ``temperature_limit``.
+
+    Same semantics as three :class:`LimitRule` s, at a third of the cost per sample.
+    """
+
+    __slots__ = ("name", "v_low", "v_high", "i_max", "t_low", "t_high", "persistence_s", "_since")
+
+    def __init__(self, v_low: float, v_high: float, i_max: float, t_low: float, t_high: float,
+                 persistence_s: float = 0.0) -> None:
+        self.name = "hard_limits"
+        self.v_low, self.v_high, self.i_max = v_low, v_high, i_max
+        self.t_low, self.t_high = t_low, t_high
+        self.persistence_s = persistence_s
+        self._since = [-1.0, -1.0, -1.0]
+
+    def check(self, sample: Sample) -> Trip | None:
+        """Trip when a value has been out of its bounds for ``persistence_s``."""
+        v, i, t = sample.voltage_v, sample.current_a, sample.temperature_cell_c
+        if self.v_low <= v <= self.v_high and -self.i_max <= i <= self.i_max and (
+                self.t_low <= t <= self.t_high or t != t):
+            since = self._since
+            if since[0] >= 0 or since[1] >= 0 or since[2] >= 0:
+                since[0] = since[1] = since[2] = -1.0
+            return None
+        return self._violation(sample, v, i, t)
+
+    def _violation(self, sample: Sample, v: float, i: float, t: float) -> Trip | None:
+        now = sample.time_s
+        checks = (("voltage_limit", "voltage_v", "V", v, self.v_low, self.v_high),
+                  ("current_limit", "current_a", "A", i, -self.i_max, self.i_max),
+                  ("temperature_limit", "temperature_cell_c", "°C", t, self.t_low, self.t_high))
+        found = None
+        for n, (rule, attribute, unit, value, low, high) in enumerate(checks):
+            if low <= value <= high or value != value:
+                self._since[n] = -1.0
+                continue
+            if self._since[n] < 0:
+                self._since[n] = now
+            if found is None and now - self._since[n] >= self.persistence_s:
+                above = value > high
+                bound = high if above else low
+                found = Trip(rule, now, f"{attribute} {_fmt(value)} {unit} {'above' if above else 'below'} "
+                                        f"limit {bound:g} {unit}",
+                             {attribute: value, "limit": bound, "since_s": self._since[n]})
+        return found
+
+
 # -- temperature rate and runaway --------------------------------------------------------------
 class DtDtRule:
-    """Cell temperature rising faster than ``max_k_per_s`` over a ``window_s`` window."""
+    """Cell temperature rising faster than ``max_k_per_s``, measured over half to one ``window_s``.
 
-    __slots__ = ("name", "max_k_per_s", "window", "_min_span")
+    Two anchors, refreshed every half window, give the rate without a per-sample buffer.
+    """
+
+    __slots__ = ("name", "max_k_per_s", "half_s", "_t_old", "_y_old", "_t_new", "_y_new")
 
     def __init__(self, max_k_per_s: float, window_s: float = 10.0) -> None:
         self.name = "dtdt_limit"
         self.max_k_per_s = max_k_per_s
-        self.window = _Window(window_s)
-        self._min_span = 0.5 * window_s
+        self.half_s = 0.5 * window_s
+        self._t_old = self._t_new = math.nan
+        self._y_old = self._y_new = math.nan
 
     def check(self, sample: Sample) -> Trip | None:
-        """Trip when the windowed rise rate passes the limit."""
+        """Trip when the rise rate passes the limit."""
         t = sample.temperature_cell_c
         if t != t:
             return None
-        window = self.window
-        window.push(sample.time_s, t)
-        rate = window.slope(self._min_span)
-        if rate is None or rate <= self.max_k_per_s:
+        now = sample.time_s
+        if not now - self._t_new < self.half_s:  # (also true while the anchors are NaN)
+            if self._t_new != self._t_new:
+                self._t_old, self._y_old = now, t
+            else:
+                self._t_old, self._y_old = self._t_new, self._y_new
+            self._t_new, self._y_new = now, t
+        span = now - self._t_old
+        if span < self.half_s:
             return None
-        return Trip(self.name, sample.time_s,
+        rate = (t - self._y_old) / span
+        if rate <= self.max_k_per_s:
+            return None
+        return Trip(self.name, now,
                     f"cell temperature rising {rate:.3g} K/s, limit {self.max_k_per_s:g} K/s",
                     {"dtdt_k_per_s": rate, "temperature_cell_c": t, "limit": self.max_k_per_s})
 
@@ -177,7 +241,7 @@ class RunawayRule:
     """
 
     __slots__ = ("name", "ctx", "dtdt_k_per_s", "hold_s", "voltage_drop", "temperature_max_c",
-                 "_times", "_temps", "_since")
+                 "_t_a", "_y_a", "_t_b", "_y_b", "_since")
 
     def __init__(self, ctx: StepContext, *, temperature_max_c: float, dtdt_k_per_s: float = 1.0,
                  hold_s: float = 3.0, voltage_drop: float = 0.25) -> None:
@@ -187,8 +251,8 @@ class RunawayRule:
         self.hold_s = hold_s
         self.voltage_drop = voltage_drop
         self.temperature_max_c = temperature_max_c
-        self._times: deque[float] = deque()
-        self._temps: deque[float] = deque()
+        self._t_a = self._t_b = math.nan
+        self._y_a = self._y_b = math.nan
         self._since: float | None = None
 
     def check(self, sample: Sample) -> Trip | None:
@@ -197,21 +261,19 @@ class RunawayRule:
         if t != t:
             return None
         now = sample.time_s
-        times, temps = self._times, self._temps
-        times.append(now)
-        temps.append(t)
-        while len(times) > 2 and now - times[1] >= 1.0:
-            times.popleft()
-            temps.popleft()
-        span = now - times[0]
-        if span < 1.0 - 1e-9:
+        if not now - self._t_b < 1.0:  # the newest anchor is >= 1 s old (or unset): shift
+            if self._t_b == self._t_b:
+                self._t_a, self._y_a = self._t_b, self._y_b
+            self._t_b, self._y_b = now, t
+        span = now - self._t_a
+        if not span >= 1.0 - 1e-9:
             return None
-        rate = (t - temps[0]) / span
+        rate = (t - self._y_a) / span
         if rate < self.dtdt_k_per_s:
             self._since = None
             return None
         if self._since is None:
-            self._since = times[0]
+            self._since = self._t_a
         held = now - self._since
         if held <= self.hold_s:
             return None
@@ -250,16 +312,19 @@ class VoltageCollapseRule:
         v = sample.voltage_v
         if self._serial != self.ctx.serial:
             self._serial = self.ctx.serial
-            self._v1 = self._v2 = math.nan
+            if self.ctx.output_changed:
+                self._v1 = self._v2 = math.nan
         v1, v2 = self._v1, self._v2
         self._v2, self._v1 = v1, v
-        if v1 != v1:
+        if v2 != v2:  # the first two samples of a step carry the setpoint change's transient
             return None
         step = v - v1
-        trend = (v1 - v2) if v2 == v2 else 0.0
+        trend = v1 - v2
         if trend > 0.0:
             trend = 0.0
-        if step - trend >= -self.drop_v:
+        # A short's ohmic step is the same at any sampling rate; a steepening discharge curve
+        # changes by more per sample the longer the period: allow twice the previous change.
+        if step >= -self.drop_v or step - trend >= -(self.drop_v - 2.0 * trend):
             return None
         return Trip(self.name, sample.time_s,
                     f"voltage collapsed {1000 * (v1 - v):.0f} mV in one sample ({self.ctx.kind} step): internal short?",
@@ -285,6 +350,10 @@ class RestVoltageDropRule:
         self._min_span = 0.5 * window_s
         self._serial = -1
 
+    def applies(self, ctx: StepContext) -> bool:
+        """Only while the output is off."""
+        return not ctx.driven
+
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rest voltage falls too fast."""
         ctx = self.ctx
@@ -308,7 +377,7 @@ class CvCurrentRiseRule:
 
     __slots__ = ("name", "ctx", "rise_a", "settle_s", "_serial", "_min", "_count")
 
-    def __init__(self, ctx: StepContext, rise_a: float, *, settle_s: float = 30.0) -> None:
+    def __init__(self, ctx: StepContext, rise_a: float, *, settle_s: float = 60.0) -> None:
         self.name = "internal_short_cv"
         self.ctx = ctx
         self.rise_a = rise_a
@@ -316,6 +385,10 @@ class CvCurrentRiseRule:
         self._serial = -1
         self._min = math.inf
         self._count = 0
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Only in constant-voltage steps."""
+        return ctx.kind == "cv"
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when |I| stays ``rise_a`` above its minimum in the step for 2 samples."""
@@ -354,6 +427,10 @@ class ChargeVoltageFallRule:
         self._serial = -1
         self._max = -math.inf
         self._count = 0
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Only in constant-current charge steps."""
+        return ctx.kind == "cc" and ctx.current_a > 0.0
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a sustained voltage fall during a CC charge."""
@@ -394,6 +471,10 @@ class RestSelfHeatingRule:
         self.window = _Window(window_s)
         self._min_span = 0.5 * window_s
         self._serial = -1
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Only while the output is off."""
+        return not ctx.driven
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a resting cell heats itself."""
@@ -456,6 +537,28 @@ class AhOverrunRule:
                     {"step_ah": sample.step_ah, "limit_ah": self.limit_ah})
 
 
+class StepBudgetRule:
+    """Ah overrun and step timeout in one pass (trips as ``ah_overrun`` or ``step_timeout``):
+    see :class:`AhOverrunRule` and :class:`StepTimeoutRule`; ``factor`` 0 leaves Ah out."""
+
+    __slots__ = ("name", "ctx", "ah", "timeout")
+
+    def __init__(self, ctx: StepContext, capacity_ah: float, factor: float, *, timeout: bool = True) -> None:
+        self.name = "step_budget"
+        self.ctx = ctx
+        self.ah = AhOverrunRule(capacity_ah, factor) if factor > 0 else None
+        self.timeout = StepTimeoutRule(ctx) if timeout else None
+
+    def check(self, sample: Sample) -> Trip | None:
+        """Trip when the step moved too much charge or ran too long."""
+        ah = self.ah
+        if ah is not None and not -ah.limit_ah <= sample.step_ah <= ah.limit_ah:
+            return ah.check(sample)
+        if sample.step_time_s > self.ctx.timeout_s and self.timeout is not None:
+            return self.timeout.check(sample)
+        return None
+
+
 class StepTimeoutRule:
     """A step running longer than its timeout (see :func:`step_timeout_s`)."""
 
@@ -479,38 +582,47 @@ class StepTimeoutRule:
 class SensorLossRule:
     """A temperature reading missing (open thermocouple: NaN) or implausible for ``persistence_s``.
 
-    ``attribute``: ``temperature_cell_c`` (always checked) or ``temperature_chamber_c`` (checked
-    once it has given a valid reading, so a bench without an air sensor does not trip).
+    The cell sensor is always required; the chamber-air sensor (``chamber=True``) only once it
+    has given a valid reading, so a bench without an air sensor does not trip.
     """
 
-    __slots__ = ("name", "attribute", "persistence_s", "required", "_seen", "_since")
+    __slots__ = ("name", "persistence_s", "chamber", "_air_seen", "_since_cell", "_since_air")
 
-    def __init__(self, persistence_s: float = 2.0, attribute: str = "temperature_cell_c",
-                 name: str = "sensor_loss") -> None:
-        self.name = name
-        self.attribute = attribute
+    def __init__(self, persistence_s: float = 2.0, *, chamber: bool = False) -> None:
+        self.name = "sensor_loss"
         self.persistence_s = persistence_s
-        self.required = attribute == "temperature_cell_c"
-        self._seen = False
-        self._since: float | None = None
+        self.chamber = chamber
+        self._air_seen = False
+        self._since_cell: float | None = None
+        self._since_air: float | None = None
 
     def check(self, sample: Sample) -> Trip | None:
-        """Trip when the reading has been missing for ``persistence_s``."""
-        value = getattr(sample, self.attribute)
+        """Trip when a reading has been missing for ``persistence_s``."""
         low, high = PLAUSIBLE_TEMPERATURE_C
-        if low < value < high:
-            self._seen = True
-            self._since = None
+        t = sample.temperature_cell_c
+        if low < t < high:
+            self._since_cell = None
+        else:
+            if self._since_cell is None:
+                self._since_cell = sample.time_s
+            if sample.time_s - self._since_cell >= self.persistence_s:
+                return Trip(self.name, sample.time_s, f"cell temperature sensor lost (reading {t!r})",
+                            {"temperature_cell_c": t, "since_s": self._since_cell})
+        if not self.chamber:
             return None
-        if not (self.required or self._seen):
+        air = sample.temperature_chamber_c
+        if low < air < high:
+            self._air_seen = True
+            self._since_air = None
             return None
-        if self._since is None:
-            self._since = sample.time_s
-        if sample.time_s - self._since < self.persistence_s:
+        if not self._air_seen:
             return None
-        what = "cell" if self.required else "chamber air"
-        return Trip(self.name, sample.time_s, f"{what} temperature sensor lost (reading {value!r})",
-                    {self.attribute: value, "since_s": self._since})
+        if self._since_air is None:
+            self._since_air = sample.time_s
+        if sample.time_s - self._since_air < self.persistence_s:
+            return None
+        return Trip(self.name, sample.time_s, f"chamber air temperature sensor lost (reading {air!r})",
+                    {"temperature_chamber_c": air, "since_s": self._since_air})
 
 
 class SensorDisagreementRule:
@@ -546,10 +658,11 @@ class SensorDisagreementRule:
 
 class StaleDataRule:
     """Samples that stop being fresh: a gap longer than ``max_gap_s`` between two samples (or
-    three step periods when 0), or a voltage frozen bit-identical for ``frozen_samples`` samples
-    while the output drives the cell (a live reading under load always moves)."""
+    three step periods, at least 10 s, when 0), or a voltage frozen bit-identical for
+    ``frozen_samples`` samples while the output drives the cell (a live reading under load
+    always moves)."""
 
-    __slots__ = ("name", "ctx", "max_gap_s", "frozen_samples", "_last_t", "_last_v", "_same")
+    __slots__ = ("name", "ctx", "max_gap_s", "frozen_samples", "_last_t", "_last_v", "_same", "_serial", "_limit")
 
     def __init__(self, ctx: StepContext, max_gap_s: float = 0.0, frozen_samples: int = 10) -> None:
         self.name = "stale_data"
@@ -559,6 +672,8 @@ class StaleDataRule:
         self._last_t = math.nan
         self._last_v = math.nan
         self._same = 0
+        self._serial = -1
+        self._limit = math.inf
 
     def gap_limit_s(self) -> float:
         """The longest allowed gap between two samples now, s."""
@@ -566,12 +681,15 @@ class StaleDataRule:
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a long gap or a frozen reading."""
+        if self._serial != self.ctx.serial:
+            self._serial = self.ctx.serial
+            self._limit = self.gap_limit_s()
         now, v = sample.time_s, sample.voltage_v
         gap = now - self._last_t
         self._last_t = now
-        if gap > self.gap_limit_s():
-            return Trip(self.name, now, f"no fresh sample for {gap:.1f} s (limit {self.gap_limit_s():g} s)",
-                        {"gap_s": gap, "limit": self.gap_limit_s()})
+        if gap > self._limit:
+            return Trip(self.name, now, f"no fresh sample for {gap:.1f} s (limit {self._limit:g} s)",
+                        {"gap_s": gap, "limit": self._limit})
         if v == self._last_v and self.ctx.driven and sample.current_a != 0.0:
             self._same += 1
             if self._same >= self.frozen_samples:

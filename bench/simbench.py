@@ -3,7 +3,8 @@
 One world (virtual clock, chamber air, cell), three simulated instruments speaking their real
 wire protocols, reached by the production drivers through pyvisa (an in-process VISA library)
 and pyserial (a ``cellsim://`` URL): a Keithley 2460 cycler, an Espec P-300 chamber and a
-Keysight DAQ970A thermocouple meter.
+Keysight DAQ970A thermocouple meter, plus a Hioki BT4560 impedance meter (serial URL) whose
+spectra come from the same cell state.
 """
 
 from __future__ import annotations
@@ -38,6 +39,25 @@ SIM_CYCLERS: dict[str, tuple[Any, str]] = {
     "ea_psb10000": (EaPsbSim, "TCPIP::192.168.0.10::5025::SOCKET"),
 }
 THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
+#: Largest current magnitude the simulated Keithley 2460 forces, A (above it: the EA PSB).
+KEITHLEY2460_MAX_A = 7.35
+
+
+def choose_sim_cycler(protocol: Any) -> str:
+    """The simulated cycler a protocol needs: the Keithley 2460 unless a step forces more than
+    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``), then the EA PSB
+    10060-60 (±60 A). A Python protocol (steps known only when it runs) is judged by its
+    ``limits.current_max_a``."""
+    currents = [0.0]
+    if getattr(protocol, "generator", None) is not None:
+        currents.append(float(protocol.limits.current_max_a))
+    for node, _depth in protocol.walk_nodes():
+        if getattr(node, "kind", "") == "cv":
+            currents.append(float(protocol.cell.current_max_a))
+        for value in (getattr(node, "current_a", None), getattr(getattr(node, "pulse", None), "current_a", None)):
+            if value is not None:
+                currents.append(abs(float(value)))
+    return "keithley2460" if max(currents) <= KEITHLEY2460_MAX_A + 1e-9 else "ea_psb10000"
 
 
 def cell_datasheet(preset: str) -> Mapping[str, Any]:

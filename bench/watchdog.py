@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 WATCHDOG_MIN_S = 2.0
 #: Automatic timeout on a virtual clock (no pacing: only a real hang stalls that long), s.
 WATCHDOG_VIRTUAL_S = 10.0
+#: The wall clock the run's watchdog reads (tests replace it with a hand-driven one).
+MONOTONIC: Callable[[], float] = time.monotonic
 
 
 def watchdog_timeout_s(period_s: float, clock: Any, configured_s: float = 0.0) -> float:
@@ -93,6 +95,8 @@ class Watchdog:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.firing: WatchdogFiring | None = None
+        #: Set once the watchdog has fired (after the output-off attempt and the trip hand-in).
+        self.fired = threading.Event()
         #: Maps a sampling period (s) to a timeout (s); used by :meth:`set_period`.
         self.timeout_for: Callable[[float], float] | None = None
 
@@ -142,6 +146,7 @@ class Watchdog:
             f"no fresh sample for {silence:.2f} s (watchdog {self.timeout_s:g} s): output turned off by the watchdog",
             {"silence_s": silence, "timeout_s": self.timeout_s, "output_off_ok": float(firing.output_off_ok),
              "latency_wall_s": firing.latency_s}))
+        self.fired.set()
 
     # -- thread ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -194,7 +199,7 @@ def start_watchdog(supervisor: Any, bench: Any, protocol: Any, test_time_s: Call
         return watchdog_timeout_s(period_s, clock, configured)
 
     watchdog = Watchdog(timeout_for(protocol.period_s), output_off=lambda: emergency_output_off(bench),
-                        on_trip=supervisor.external_trip, test_time_s=test_time_s)
+                        on_trip=supervisor.external_trip, test_time_s=test_time_s, monotonic=MONOTONIC)
     watchdog.timeout_for = timeout_for
     supervisor.watchdog = watchdog
     watchdog.start()

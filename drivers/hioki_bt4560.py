@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, parse_floats, scpi_property
@@ -131,6 +131,12 @@ class HiokiBT4560(ScpiInstrument):
         """How long the driver waits after a frequency change before fetching, s."""
         waves = self.delay_waves + WAVES_PER_SPEED.get(self.speed, 4.0)
         return 2.0 * waves / frequency_hz + 0.05
+
+    def sweep_time_s(self, frequency_start_hz: float, frequency_stop_hz: float, points_per_decade: int) -> float:
+        """Bench time a :meth:`sweep` with these settings waits for measurements, s (the engine's
+        watchdog and stale-data allowance for a sweep without cycler samples)."""
+        return sum(self.measurement_time_s(f) for f in
+                   sweep_frequencies(frequency_start_hz, frequency_stop_hz, points_per_decade))
 
     # -- measuring ---------------------------------------------------------------------------
     def fetch(self) -> tuple[float, float, float]:

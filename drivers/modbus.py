@@ -160,7 +160,7 @@ class ModbusTcpTransport:
 
     def _ensure_link(self) -> None:
         if self._broken:
-            logger.warning("%s: reconnecting after a lost connection", self.resource)
+            logger.info("%s: reconnecting after a lost connection", self.resource)
             self._client.close()
             self._connect()
 

@@ -102,13 +102,13 @@ class VisaTransport:
             return
         if not self.reconnect:
             raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
-        logger.warning("%s: reconnecting after a lost connection", self.resource)
+        logger.info("%s: reconnecting after a lost connection", self.resource)
         self.reopen()
         logger.info("%s: reconnected", self.resource)
 
     def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
         self._broken = True
-        logger.warning("%s: %s: connection lost (%s)", self.resource, what, detail)
+        logger.info("%s: %s: connection lost (%s)", self.resource, what, detail)
         return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {detail}")
 
     def _visa_error(self, what: str, exc: Exception) -> InstrumentError:
@@ -253,13 +253,13 @@ class SerialTransport:
             return
         if not self.reconnect:
             raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
-        logger.warning("%s: reconnecting after a lost connection", self.resource)
+        logger.info("%s: reconnecting after a lost connection", self.resource)
         self.reopen()
         logger.info("%s: reconnected", self.resource)
 
     def _lost(self, what: str, exc: Exception) -> InstrumentConnectionLost:
         self._broken = True
-        logger.warning("%s: %s: connection lost (%s)", self.resource, what, exc)
+        logger.info("%s: %s: connection lost (%s)", self.resource, what, exc)
         return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {exc}")
 
     def write(self, message: str) -> None:

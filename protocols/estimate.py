@@ -19,6 +19,7 @@ A loop with an ``until`` runs to its maximum unless the estimated values meet th
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from protocols.checks import InstrumentLimits
@@ -134,37 +135,44 @@ class _Model:
                           discharge_wh=max(-net_ah, 0.0) * self.cell.voltage_min_v)
 
 
-def estimate(protocol: Protocol, *, instrument: InstrumentLimits | None = None,
-             max_steps: int = MAX_STEPS) -> Estimate:
-    """Walk ``protocol`` on estimated results (a dry run); errors are ProtocolErrors with a place."""
+def dry_run(protocol: Protocol, *, instrument: InstrumentLimits | None = None,
+            max_steps: int = MAX_STEPS) -> Iterator[tuple[PlannedStep, StepResult] | None]:
+    """Walk ``protocol`` on estimated results: ``(planned step, estimated result)`` pairs, then
+    None if the walk was stopped after ``max_steps``. Errors are ProtocolErrors with a place."""
     model = _Model(protocol.cell)
-    out = Estimate()
-    plan, ctx = make_plan(protocol, instrument=instrument, dry_run=True)
+    plan, _ctx = make_plan(protocol, instrument=instrument, dry_run=True)
     elapsed = 0.0
     try:
-        planned: PlannedStep | None = next(plan)
+        planned = next(plan)
+        for _ in range(max_steps):
+            guess = model.step(planned.step)
+            seconds = guess.end_time_s
+            result = StepResult("estimate", elapsed, elapsed + seconds, guess.charge_ah, guess.discharge_ah,
+                                guess.charge_wh, guess.discharge_wh)
+            elapsed += seconds
+            yield planned, result
+            planned = plan.send(result)
     except StopIteration:
-        planned = None
-    while planned is not None:
-        if out.steps >= max_steps:
+        return
+    plan.close()
+    yield None
+
+
+def estimate(protocol: Protocol, *, instrument: InstrumentLimits | None = None,
+             max_steps: int = MAX_STEPS) -> Estimate:
+    """Estimated duration, Ah and steps of ``protocol`` (see the module docstring)."""
+    out = Estimate()
+    for item in dry_run(protocol, instrument=instrument, max_steps=max_steps):
+        if item is None:
             out.truncated = True
-            plan.close()
             break
-        result = model.step(planned.step)
-        seconds = result.end_time_s
-        result = StepResult("estimate", elapsed, elapsed + seconds, result.charge_ah, result.discharge_ah,
-                            result.charge_wh, result.discharge_wh)
-        elapsed += seconds
+        planned, result = item
+        seconds = result.duration_s
+        out.duration_s = result.end_time_s
         out.steps += 1
         out.cycles = max(out.cycles, planned.cycle)
         out.charge_ah += result.charge_ah
         out.discharge_ah += result.discharge_ah
         first, count = out.per_step.get(planned.step.index, (seconds, 0))
         out.per_step[planned.step.index] = (first, count + 1)
-        try:
-            planned = plan.send(result)
-        except StopIteration:
-            planned = None
-    out.duration_s = elapsed
-    del ctx
     return out

@@ -119,6 +119,7 @@ def parse_python_protocol(text: str, *, file: str, overrides: Mapping[str, str] 
         raise ProtocolError(f"Python syntax: {exc.msg}", file=file, line=exc.lineno or 0, col=exc.offset or 0) from None
     lines = {target.id: node.lineno for node in tree.body if isinstance(node, ast.Assign)
              for target in node.targets if isinstance(target, ast.Name)}
+    lines.update({node.name: node.lineno for node in tree.body if isinstance(node, ast.FunctionDef)})
     namespace: dict[str, Any] = {"__name__": f"cellbench_protocol_{Path(file).stem}", "__file__": file}
     try:
         exec(code, namespace)  # noqa: S102 - a Python protocol is the operator's own script

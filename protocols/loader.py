@@ -162,8 +162,14 @@ def _parse(text: str, file: str, overrides: Mapping[str, str] | None, cell_defau
             raise ProtocolError(f"--set {key}: no such parameter", file=file, suggestion=hint)
         parameters[key] = value
 
-    cell = cell_spec if cell_spec is not None else _cell(doc, top.get("cell"), cell_override, cell_defaults)
-    limits = _limits(doc, top.get("limits"), cell)
+    try:
+        cell = cell_spec if cell_spec is not None else _cell(doc, top.get("cell"), cell_override, cell_defaults)
+        limits = _limits(doc, top.get("limits"), cell)
+    except ProtocolError as exc:  # no 'cell:' / 'limits:' node to point at: point at the document
+        if exc.line:
+            raise
+        where = top["cell"][0] if "cell" in top else root
+        raise doc.error(where, exc.message, exc.suggestion) from None
     period_s = 1.0
     if "sampling" in top:
         sampling = doc.mapping(top["sampling"][1], "sampling", ("period_s",))
@@ -244,7 +250,9 @@ def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec) 
     }
     if item is not None:
         for key, (_k, v) in doc.mapping(item[1], "limits", LIMIT_KEYS).items():
-            values[key] = doc.number(v, f"limits.{key}", -100.0, 1e5)
+            # supervisor settings (after the five hard limits) are magnitudes: 0 disables a rule
+            low = -100.0 if LIMIT_KEYS.index(key) < 5 else 0.0
+            values[key] = doc.number(v, f"limits.{key}", low, 1e5)
     if values["voltage_min_v"] >= values["voltage_max_v"]:
         raise doc.error(item[1] if item else None, "limits.voltage_min_v must be below limits.voltage_max_v")
     if values["temperature_min_c"] >= values["temperature_max_c"]:
@@ -275,8 +283,9 @@ def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mappi
            steps: list[Any]) -> dict[str, Any]:
     """The ``abuse:`` section (nail penetration...): the rest step it starts and what it does.
 
-    ``step`` names the step by its text (default: the last step); it and every step after it
-    must be rests, so the bench never drives a damaged cell. See docs/safety.md.
+    ``step`` names the step by its text or its 1-based position in file order (default: the
+    last step). It must be a top-level rest, and every step after it a rest too, so the bench
+    never drives a damaged cell. See docs/safety.md.
     """
     if item is None:
         return {}
@@ -292,19 +301,36 @@ def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mappi
 
     walk(steps)
     out: dict[str, Any] = {"test": "abuse", "prompt": "Apply the abuse now, then confirm", "prompt_timeout_s": 600.0}
-    for key in ("test", "step", "prompt"):
+    for key in ("test", "prompt"):
         if key in fields:
             out[key] = doc.substitute(fields[key][1], doc.scalar(fields[key][1], f"abuse.{key}"), parameters).strip()
     if "prompt_timeout_s" in fields:
         out["prompt_timeout_s"] = doc.number(fields["prompt_timeout_s"][1], "abuse.prompt_timeout_s", 1.0, 86400.0)
     texts = [s.text for s in flat]
-    out.setdefault("step", texts[-1] if texts else "")
     where = fields["step"][1] if "step" in fields else item[0]
-    if out["step"] not in texts:
-        close = difflib.get_close_matches(out["step"], texts, n=1)
-        raise doc.error(where, f"abuse.step: no step reads {out['step']!r}",
-                        f"did you mean '{close[0]}'?" if close else "give the text of a rest step")
-    for step in flat[texts.index(out["step"]):]:
+    position = len(flat)  # 1-based, default: the last step
+    if "step" in fields:
+        wanted = doc.substitute(where, doc.scalar(where, "abuse.step"), parameters).strip()
+        if wanted.isdigit():
+            position = int(wanted)
+            if not 1 <= position <= len(flat):
+                raise doc.error(where, f"abuse.step {position} is out of range [1, {len(flat)}] (steps in file order)")
+        elif texts.count(wanted) == 1:
+            position = texts.index(wanted) + 1
+        elif wanted in texts:
+            raise doc.error(where, f"abuse.step: {texts.count(wanted)} steps read {wanted!r}",
+                            "give its position in file order instead, e.g. 'step: 5'")
+        else:
+            close = difflib.get_close_matches(wanted, texts, n=1)
+            raise doc.error(where, f"abuse.step: no step reads {wanted!r}",
+                            f"did you mean '{close[0]}'?" if close else "give the text or position of a rest step")
+    if not flat:
+        return out
+    out["step"] = flat[position - 1].text
+    out["step_index"] = flat[position - 1].index
+    if not any(n is flat[position - 1] for n in steps):
+        raise doc.error(where, f"abuse.step: '{out['step']}' is inside a loop; the abuse step must be a top-level rest")
+    for step in flat[position - 1:]:
         if step.kind != "rest":
             raise doc.error(where, f"abuse.step: '{step.text}' runs at or after the abuse step; only rests may "
                                    "(a damaged cell is never driven)")

@@ -5,16 +5,17 @@ A *plan* is a generator: it yields :class:`PlannedStep` and is sent each step's
 Python protocols see what was measured. The engine, the estimator (``bench validate``) and
 ``bench resume`` (which replays the finished steps into a fresh plan) all walk the same plan.
 
-Cycle counting: the cycle number starts at 1 and goes up at the start of a loop repetition (or
-a Python protocol's ``ctx.next_cycle()``) whenever the present cycle already holds a step. So a
-preconditioning block before a loop is cycle 1, and each repetition of the innermost loop is a
-cycle of its own.
+Cycle counting: the cycle number starts at 1 and goes up whenever the present cycle already
+holds a step and (a) a loop repetition starts, (b) a step follows a loop that ended, or (c) a
+Python protocol calls ``ctx.next_cycle()``. So a preconditioning block before a loop is cycle 1,
+each repetition of the innermost loop is a cycle of its own, and the steps after a loop are the
+next cycle.
 
 Variables an expression can use (all SI, NaN until measured):
 
 * ``cycle``, ``repetition`` (of the innermost loop, 1-based), ``step_count``, ``test_time_s``;
-* ``discharge_capacity_ah`` / ``discharge_energy_wh``: the last step that discharged the cell
-  (CC, CP or pulse; the report's metric of the same name);
+* ``discharge_capacity_ah`` / ``discharge_energy_wh``: the last CC or CP step that discharged
+  the cell (the report's metric of the same name);
 * ``charge_capacity_ah``, ``cycle_charge_ah``, ``cycle_discharge_ah``, ``cycle_charge_wh``,
   ``cycle_discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency``: the present cycle;
 * numeric parameters by name, and everything a step recorded (``record: {name: expression}``,
@@ -106,6 +107,7 @@ class PlanContext:
         self.step_count = 0
         self.loops: list[list[int]] = []
         self.last: StepResult | None = None
+        self._after_loop = False
         self.variables: dict[str, float] = {name: math.nan for name in BUILTIN_VARIABLES}
         self.variables.update(numeric_parameters(protocol.parameters))
         self._cycle_totals = [0.0, 0.0, 0.0, 0.0]  # charge Ah, discharge Ah, charge Wh, discharge Wh
@@ -127,16 +129,21 @@ class PlanContext:
     def next_repetition(self) -> None:
         """The innermost loop starts its next repetition (and a new cycle)."""
         self.loops[-1][1] += 1
+        self._after_loop = False
         self.next_cycle()
         self._refresh()
 
     def leave_loop(self) -> None:
         """The innermost loop ended."""
         self.loops.pop()
+        self._after_loop = True
         self._refresh()
 
     def planned(self, step: Step) -> PlannedStep:
         """The PlannedStep for ``step`` now (counts it in the present cycle)."""
+        if self._after_loop:
+            self._after_loop = False
+            self.next_cycle()
         self.steps_in_cycle += 1
         return PlannedStep(step, self.cycle, tuple((i, r) for i, r in self.loops))
 
@@ -153,7 +160,7 @@ class PlanContext:
         totals[2] += result.charge_wh
         totals[3] += result.discharge_wh
         variables = self.variables
-        if step.kind in ("cc", "cp", "pulse") and result.discharge_ah > result.charge_ah:
+        if step.kind in ("cc", "cp") and result.discharge_ah > result.charge_ah:
             variables["discharge_capacity_ah"] = result.discharge_ah
             variables["discharge_energy_wh"] = result.discharge_wh
         variables["test_time_s"] = result.end_time_s

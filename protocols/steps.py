@@ -287,25 +287,34 @@ class Protocol:
     def flat_steps(self) -> list[tuple[Step, int]]:
         """Every step in execution order with its cycle number, loops unrolled.
 
-        The cycle count starts at 1 and goes up at the start of a loop repetition whenever the
-        current cycle already holds a step (so a preconditioning block is cycle 1 and each
-        repetition of the loop after it is a cycle of its own). Loops with an ``until`` are
-        unrolled to their maximum count here; the engine walks the tree and stops them early.
+        The cycle rule is :mod:`protocols.plan`'s: the count starts at 1 and goes up, when the
+        present cycle already holds a step, at the start of a loop repetition and at the first
+        step after a loop (so a preconditioning block is cycle 1, each repetition of the loop
+        after it a cycle of its own, the steps after the loop the next one). Loops with an
+        ``until`` are unrolled to their maximum count here; the engine walks the tree
+        (:func:`protocols.plan.walk_tree`) and stops them early.
         """
         out: list[tuple[Step, int]] = []
-        state = {"cycle": 1, "steps_in_cycle": 0}
+        state = {"cycle": 1, "steps_in_cycle": 0, "after_loop": 0}
+
+        def new_cycle() -> None:
+            state["after_loop"] = 0
+            if state["steps_in_cycle"]:
+                state["cycle"] += 1
+                state["steps_in_cycle"] = 0
 
         def walk(nodes: tuple[Node, ...]) -> None:
             for node in nodes:
                 if isinstance(node, Step):
+                    if state["after_loop"]:
+                        new_cycle()
                     out.append((node, state["cycle"]))
                     state["steps_in_cycle"] += 1
                     continue
                 for _ in range(node.count):
-                    if state["steps_in_cycle"]:
-                        state["cycle"] += 1
-                        state["steps_in_cycle"] = 0
+                    new_cycle()
                     walk(node.steps)
+                state["after_loop"] = 1
 
         walk(self.steps)
         return out

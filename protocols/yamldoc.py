@@ -46,7 +46,12 @@ class Doc:
         return out
 
     def scalar(self, node: yaml.Node, what: str) -> str:
-        """The text of a single value."""
+        """The text of a single value (a bare ``{name}`` placeholder, which YAML reads as a
+        one-key mapping, counts as the text ``{name}``)."""
+        if (isinstance(node, yaml.MappingNode) and len(node.value) == 1
+                and isinstance(node.value[0][0], yaml.ScalarNode) and isinstance(node.value[0][1], yaml.ScalarNode)
+                and node.value[0][1].tag.endswith(":null") and node.value[0][1].value in ("", "~", "null")):
+            return "{" + str(node.value[0][0].value) + "}"
         if not isinstance(node, yaml.ScalarNode):
             raise self.error(node, f"{what} must be a single value")
         return str(node.value)

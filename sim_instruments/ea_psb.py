@@ -40,12 +40,14 @@ EXTRA_ERRORS = {-203: "Command protected"}
 
 @dataclass(frozen=True)
 class PsbRatings:
-    """Nominal values of one PSB 10000 model: volts, amps (source and sink), watts, model name."""
+    """Nominal values of one PSB 10000 model: volts, amps (source and sink), watts, model name, and
+    the decimals of its replies (the front display's resolution: 60.00 V, 60.00 A on a 60 V / 60 A unit)."""
 
     model: str
     voltage_v: float
     current_a: float
     power_w: float
+    decimals: tuple[int, int, int] = (2, 2, 1)
 
 
 PSB_10060_60 = PsbRatings("PSB 10060-60", 60.0, 60.0, 1500.0)
@@ -192,9 +194,9 @@ class EaPsbSim(ScpiFrontEnd):
         self.add(":SYSTem:LOCK[:STATe]?", lambda _a: "ON" if self.owner == "REMOTE" else "OFF")
         self.add(":SYSTem:LOCK:OWNer?", lambda _a: self.owner)
         self.add(":SYSTem:ERRor:ALL?", self._all_errors)
-        self.add(":SYSTem:NOMinal:VOLTage?", lambda _a: _q(r.voltage_v, "V"))
-        self.add(":SYSTem:NOMinal:CURRent?", lambda _a: _q(r.current_a, "A"))
-        self.add(":SYSTem:NOMinal:POWer?", lambda _a: _q(r.power_w, "W"))
+        self.add(":SYSTem:NOMinal:VOLTage?", lambda _a: self._q(r.voltage_v, "V"))
+        self.add(":SYSTem:NOMinal:CURRent?", lambda _a: self._q(r.current_a, "A"))
+        self.add(":SYSTem:NOMinal:POWer?", lambda _a: self._q(r.power_w, "W"))
         self.add(":SYSTem:CONFig:MODE", setting(self._set_mode))
         self.add(":SYSTem:CONFig:MODE?", lambda _a: self.mode)
         self.add(":SYSTem:COMMunicate:MONitor:ACTive", setting(self._set_watchdog_active))
@@ -205,27 +207,27 @@ class EaPsbSim(ScpiFrontEnd):
         self.add(":POWer:STAGe:AFTer:REMote?", lambda _a: self.state_after_remote)
         # Set values.
         self._both(":VOLTage[:LEVel][:IMMediate][:AMPLitude]", setting(self._number("voltage_v", "V")))
-        self._both(":VOLTage[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: _q(self.voltage_v, "V"))
+        self._both(":VOLTage[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: self._q(self.voltage_v, "V"))
         self._both(":CURRent[:LEVel][:IMMediate][:AMPLitude]", setting(self._number("current_a", "A")))
-        self._both(":CURRent[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: _q(self.current_a, "A"))
+        self._both(":CURRent[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: self._q(self.current_a, "A"))
         self._both(":POWer[:LEVel][:IMMediate][:AMPLitude]", setting(self._number("power_w", "W")))
-        self._both(":POWer[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: _q(self.power_w, "W"))
+        self._both(":POWer[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: self._q(self.power_w, "W"))
         self.add(":SINK:CURRent[:LEVel][:IMMediate][:AMPLitude]", setting(self._number("sink_current_a", "A")))
-        self.add(":SINK:CURRent[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: _q(self.sink_current_a, "A"))
+        self.add(":SINK:CURRent[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: self._q(self.sink_current_a, "A"))
         self.add(":SINK:POWer[:LEVel][:IMMediate][:AMPLitude]", setting(self._number("sink_power_w", "W")))
-        self.add(":SINK:POWer[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: _q(self.sink_power_w, "W"))
+        self.add(":SINK:POWer[:LEVel][:IMMediate][:AMPLitude]?", lambda _a: self._q(self.sink_power_w, "W"))
         # Protections (0..110 % of nominal).
         for pattern, attr, unit, nominal in (
                 (":VOLTage:PROTection[:LEVel]", "ovp_v", "V", r.voltage_v),
                 (":CURRent:PROTection[:LEVel]", "ocp_a", "A", r.current_a),
                 (":POWer:PROTection[:LEVel]", "opp_w", "W", r.power_w)):
             self._both(pattern, setting(self._protection(attr, nominal)))
-            self._both(pattern + "?", lambda _a, attr=attr, unit=unit: _q(getattr(self, attr), unit))
+            self._both(pattern + "?", lambda _a, attr=attr, unit=unit: self._q(getattr(self, attr), unit))
         for pattern, attr, unit, nominal in (
                 (":SINK:CURRent:PROTection[:LEVel]", "sink_ocp_a", "A", r.current_a),
                 (":SINK:POWer:PROTection[:LEVel]", "sink_opp_w", "W", r.power_w)):
             self.add(pattern, setting(self._protection(attr, nominal)))
-            self.add(pattern + "?", lambda _a, attr=attr, unit=unit: _q(getattr(self, attr), unit))
+            self.add(pattern + "?", lambda _a, attr=attr, unit=unit: self._q(getattr(self, attr), unit))
         # Adjustment limits.
         for node, low, high, value, unit, nominal, sink in (
                 (":VOLTage", "voltage_low_v", "voltage_high_v", "voltage_v", "V", r.voltage_v, False),
@@ -242,15 +244,15 @@ class EaPsbSim(ScpiFrontEnd):
                     self._both(f"{node}:LIMit:{edge}", handler)
                     self._both(f"{node}:LIMit:{edge}?", query)
         self._both(":POWer:LIMit:HIGH", setting(self._power_limit("power_high_w", "power_w")))
-        self._both(":POWer:LIMit:HIGH?", lambda _a: _q(self.power_high_w, "W"))
+        self._both(":POWer:LIMit:HIGH?", lambda _a: self._q(self.power_high_w, "W"))
         self.add(":SINK:POWer:LIMit:HIGH", setting(self._power_limit("sink_power_high_w", "sink_power_w")))
-        self.add(":SINK:POWer:LIMit:HIGH?", lambda _a: _q(self.sink_power_high_w, "W"))
+        self.add(":SINK:POWer:LIMit:HIGH?", lambda _a: self._q(self.sink_power_high_w, "W"))
         # Output, measurements, status.
         self.add(":OUTPut[:STATe]", setting(self._set_output))
         self.add(":OUTPut[:STATe]?", lambda _a: "ON" if self.source.output_on else "OFF")
-        self.add(":MEASure[:SCALar]:VOLTage[:DC]?", lambda _a: _q(self._measure()[0], "V"))
-        self.add(":MEASure[:SCALar]:CURRent[:DC]?", lambda _a: _q(self._measure()[1], "A"))
-        self.add(":MEASure[:SCALar]:POWer[:DC]?", lambda _a: _q(_product(self._measure()), "W"))
+        self.add(":MEASure[:SCALar]:VOLTage[:DC]?", lambda _a: self._q(self._measure()[0], "V"))
+        self.add(":MEASure[:SCALar]:CURRent[:DC]?", lambda _a: self._q(self._measure()[1], "A"))
+        self.add(":MEASure[:SCALar]:POWer[:DC]?", lambda _a: self._q(_product(self._measure()), "W"))
         self.add(":MEASure[:SCALar]:ARRay?", self._measure_array)
         self.add(":STATus:QUEStionable:CONDition?", lambda _a: str(self._condition()))
         self.add(":STATus:QUEStionable[:EVENt]?", lambda _a: str(self._take_events()))
@@ -276,8 +278,13 @@ class EaPsbSim(ScpiFrontEnd):
             if self.state_after_remote == "OFF":
                 self.source.output_on = False
 
+    def _q(self, value: float, unit: str) -> str:
+        """EA reply format: the value at the model's resolution and its unit, e.g. ``"4.20 V"``."""
+        decimals = self.ratings.decimals["VAW".index(unit)]
+        return f"{value:.{decimals}f} {unit}"
+
     def _reader(self, attr: str, unit: str):  # noqa: ANN202 - a query Handler
-        return lambda _args: _q(getattr(self, attr), unit)
+        return lambda _args: self._q(getattr(self, attr), unit)
 
     def _all_errors(self, _args: str) -> str:
         replies = []
@@ -352,7 +359,7 @@ class EaPsbSim(ScpiFrontEnd):
 
     def _measure_array(self, _args: str) -> str:
         voltage, current = self._measure()
-        return f"{_q(voltage, 'V')}, {_q(current, 'A')}, {_q(voltage * current, 'W')}"
+        return f"{self._q(voltage, 'V')}, {self._q(current, 'A')}, {self._q(voltage * current, 'W')}"
 
     def _condition(self) -> int:
         return sum(1 << QUES_BITS[name] for name in self.alarms)
@@ -376,7 +383,3 @@ def _product(pair: tuple[float, float]) -> float:
     return pair[0] * pair[1]
 
 
-def _q(value: float, unit: str) -> str:
-    """EA reply format: the value with the model's resolution and its unit, e.g. ``"4.20 V"``."""
-    decimals = 1 if unit == "W" else 2
-    return f"{value:.{decimals}f} {unit}"

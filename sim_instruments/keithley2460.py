@@ -176,7 +176,7 @@ class Keithley2460Sim(ScpiFrontEnd):
         if src.function == "VOLT" and self.sense_function == "VOLT":
             source_value = voltage if self.readback else src.voltage_v
         if elements == _READ_SOUR:  # what the driver asks every sample
-            return "%+.6E,%+.6E" % (reading, source_value)
+            return "%+.6E,%+.6E" % (reading, source_value)  # noqa: UP031 - %-format is the faster here
         rel = self.world.clock.now_s() - self._t0_s
         values = {"READ": _fmt(reading), "SOUR": _fmt(source_value), "REL": _fmt(rel),
                   "SEC": f"{rel:.3f}", "STAT": "0"}

@@ -109,5 +109,5 @@ class KeysightDaq970aSim(ScpiFrontEnd):
             kelvin = self.unit == "K"
             values = [v if v >= OVERLOAD else (v + 273.15 if kelvin else v * 9.0 / 5.0 + 32.0) for v in values]
         if len(values) == 2:  # the usual scan: cell surface, chamber air
-            return "%+.8E,%+.8E" % (values[0], values[1])
-        return ",".join(["%+.8E" % v for v in values])
+            return "%+.8E,%+.8E" % (values[0], values[1])  # noqa: UP031 - faster than format()
+        return ",".join(["%+.8E" % v for v in values])  # noqa: UP031

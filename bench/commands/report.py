@@ -14,6 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="verdict and metrics of a run file")
     report.add_argument("run_file")
     report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument("--html", metavar="DIR", help="also write DIR/index.html with PNG plots")
+    report.add_argument("--dqdv", nargs="?", const=-1, type=int, metavar="STEP",
+                        help="add dQ/dV of step STEP (default: the last full discharge)")
     report.set_defaults(handler=cmd_report)
 
 
@@ -25,8 +28,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         with RunFile(args.run_file) as run:
             report = build_report(run)
-    except RunFileError as exc:
+            if args.dqdv is not None:
+                from bench.analysis.cycles import dqdv
+
+                report["dqdv"] = dqdv(run, None if args.dqdv < 0 else args.dqdv)
+    except (RunFileError, ValueError) as exc:
         return error(str(exc), 2)
+    if args.html:
+        from bench.report_html import write_html_report
+
+        try:
+            page = write_html_report(args.run_file, args.html, report, dqdv=report.get("dqdv"))
+        except OSError as exc:
+            return error(str(exc), 2)
+        sys.stderr.write(f"report page: {page}\n")
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     else:

@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a protocol parameter")
     run.add_argument("--fault", action="append", default=[], metavar="SPEC",
                      help="inject a fault on the simulated bench, e.g. internal_short@2h,resistance_ohm=0.05")
-    run.add_argument("--speed", default="max", help="simulated time per wall second: 'max' or a factor N")
+    run.add_argument("--speed", default="max",
+                     help="simulated seconds per wall second: 'max' (as fast as possible) or a factor N, "
+                          "so a simulated run can be watched, paused (kill -USR1 PID) or interrupted")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -81,8 +83,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if faults:
                     return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
                 return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
-            bench = build_sim_bench(protocol.cell.preset, speed=speed)
+            from bench.simbench import choose_sim_cycler
+
+            # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
+            bench = build_sim_bench(protocol.cell.preset, speed=speed, cycler=choose_sim_cycler(protocol))
             inject_faults(bench, faults)
+        from bench.bench_limits import recheck_for_bench
+
+        protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         if out.exists():
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)
@@ -92,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bench.plot.live import start_live_plot
 
             live = start_live_plot(out)  # never blocks or fails the run
-        with progress_display(len(protocol.flat_steps()), enabled=not args.no_progress and sys.stderr.isatty(),
+        with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
             outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
                               observe_s=observe_s, progress=cb)

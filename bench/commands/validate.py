@@ -1,34 +1,120 @@
-"""``bench validate``: parse and check a protocol, print its steps."""
+"""``bench validate``: parse and check a protocol against the cell and the bench, print its step
+tree with an estimated duration and charge throughput (exit 0), or one ``file:line:col`` error
+with a suggestion (exit 2)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from bench.commands.common import error, overrides
+
+#: A Python protocol's dry run lists at most this many steps.
+LIST_STEPS = 60
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``bench validate``."""
-    validate = sub.add_parser("validate", help="check a protocol and print its steps")
-    validate.add_argument("protocol")
-    validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    validate = sub.add_parser("validate", help="check a protocol, print its steps, estimated duration and Ah")
+    validate.add_argument("protocol", help="protocol file (.yaml or .py) or shipped protocol name")
+    validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    validate.add_argument("--bench", help="check against this bench config (TOML); default: the simulated bench")
     validate.set_defaults(handler=cmd_validate)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``bench validate``: parse and check; print the step list."""
-    from bench.simbench import cell_datasheet
+    """``bench validate``."""
+    from bench.bench_limits import limits_of_bench, limits_of_config
+    from bench.simbench import build_sim_bench, cell_datasheet
     from protocols.errors import ProtocolError
+    from protocols.estimate import estimate
     from protocols.loader import load_protocol
-    from protocols.quantities import format_duration
 
     try:
-        protocol = load_protocol(args.protocol, overrides(args.set), cell_defaults=cell_datasheet)
+        settings = overrides(args.set)
+        if args.bench:
+            from bench.config import BenchConfigError, load_bench_config
+
+            try:
+                instrument = limits_of_config(load_bench_config(args.bench))
+            except BenchConfigError as exc:
+                return error(str(exc), 2)
+            protocol = load_protocol(args.protocol, settings, instrument=instrument)
+        else:
+            protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
+            bench = build_sim_bench(protocol.cell.preset)
+            try:
+                instrument = limits_of_bench(bench)
+            finally:
+                bench.close()
+            if protocol.generator is None:  # a YAML tree: check it against the simulated bench too
+                protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet, instrument=instrument)
+        result = estimate(protocol, instrument=instrument)
     except (ProtocolError, ValueError) as exc:
         return error(str(exc), 2)
-    sys.stdout.write(f"{protocol.name}: valid ({protocol.source_path})\n")
-    for step, cycle in protocol.flat_steps():
-        limit = f" (at most {format_duration(step.duration_s)})" if step.duration_s and step.until else ""
-        sys.stdout.write(f"  cycle {cycle}  line {step.line:>3}  {step.text}{limit}\n")
+    write = sys.stdout.write
+    cell = protocol.cell
+    write(f"{protocol.name}: valid ({protocol.source_path})\n")
+    write(f"  cell {cell.preset} {cell.capacity_ah:g} Ah {cell.voltage_min_v:g}-{cell.voltage_max_v:g} V; "
+          f"limits {protocol.limits.voltage_min_v:g}-{protocol.limits.voltage_max_v:g} V, "
+          f"±{protocol.limits.current_max_a:g} A, {protocol.limits.temperature_max_c:g} °C max; "
+          f"checked against {instrument.description}\n")
+    if protocol.generator is None:
+        write("steps (index, line, estimated time of the first run):\n")
+        _tree(protocol.steps, result.per_step, 1, write)
+    else:
+        _dry_run_listing(protocol, instrument, write)
+    write(_summary(result, protocol))
     return 0
+
+
+def _tree(nodes: Any, per_step: dict[int, tuple[float, int]], depth: int, write: Any) -> None:
+    from protocols.quantities import format_duration
+    from protocols.steps import Loop
+
+    pad = "  " * depth
+    for node in nodes:
+        if isinstance(node, Loop):
+            until = f", until {node.until.text}" if node.until is not None else ""
+            write(f"{pad}repeat {node.count}{until}   (line {node.line}, each repetition a cycle)\n")
+            _tree(node.steps, per_step, depth + 1, write)
+            continue
+        first, count = per_step.get(node.index, (0.0, 0))
+        times = f" x{count}" if count > 1 else ""
+        at_most = f" (at most {format_duration(node.duration_s)})" \
+            if node.duration_s and node.until and "at most" not in node.text.lower() else ""
+        record = ", ".join(f"{name} = {expr.text}" for name, expr in node.record)
+        record = f"   -> {record}" if record else ""
+        write(f"{pad}[{node.index}] line {node.line:>3}  {node.text}{at_most}   ~{format_duration(first)}{times}{record}\n")
+
+
+def _dry_run_listing(protocol: Any, instrument: Any, write: Any) -> None:
+    """The first steps a Python protocol yields on estimated results."""
+    from protocols.estimate import dry_run
+
+    write(f"steps of the dry run (first {LIST_STEPS}; cycle, line):\n")
+    for item in dry_run(protocol, instrument=instrument, max_steps=LIST_STEPS):
+        if item is None:
+            write("  ...\n")
+            break
+        planned, _result = item
+        write(f"  cycle {planned.cycle:<3} line {planned.step.line:>3}  {planned.step.text}\n")
+
+
+def _summary(result: Any, protocol: Any) -> str:
+    from protocols.quantities import format_duration
+
+    notes = []
+    if result.truncated:
+        notes.append(f"the estimate stops after {result.steps} steps")
+    if protocol.generator is not None or any(getattr(n, "until", None) is not None and not hasattr(n, "kind")
+                                             for n, _d in protocol.walk_nodes()):
+        notes.append("loops that end on measured values are counted as the estimate sees them (often their maximum)")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return (f"estimated duration: ~{format_duration(result.duration_s)} in {result.steps} steps, "
+            f"{result.cycles} cycle(s){note}\n"
+            f"estimated throughput: {result.throughput_ah:.2f} Ah ({result.charge_ah:.2f} Ah charged, "
+            f"{result.discharge_ah:.2f} Ah discharged)\n"
+            "(an estimate: CC from the capacity and current, CV by an exponential-decay heuristic, "
+            "rest and soak by their duration)\n")

@@ -43,6 +43,7 @@ class Spectrum:
     index: int
     time_s: float
     cycle: int
+    temperature_c: float
     frequency_hz: np.ndarray
     real_ohm: np.ndarray
     imag_ohm: np.ndarray
@@ -84,7 +85,7 @@ class RunMonitor:
         self._events = 0
         self._spectra = 0
         self._points = 0
-        self._meta: dict[int, tuple[float, int]] = {}
+        self._meta: dict[int, tuple[float, int, float]] = {}
         self._pts: dict[int, list[np.ndarray]] = {}
 
     # -- state ---------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ class RunMonitor:
             return f"{self.path.name}: waiting for the run file" + (f" ({self.error})" if self.error else "")
         parts = [f"{self.attrs.get('protocol', self.path.stem)} [{self.status or '?'}]"]
         if self.step_text:
-            parts.append(self.step_text)
+            parts.append(self.step_text if len(self.step_text) <= 60 else self.step_text[:57] + "...")
         parts.append(f"cycle {self.cycle}")
         parts.append(f"t = {_duration(self.test_time_s)}")
         if self.last:
@@ -180,9 +181,9 @@ class RunMonitor:
         for row in dataset[self._events:total]:
             kind = _decode(row["kind"])
             message = _decode(row["message"])
-            if kind == "step_start":
+            if kind in ("step_start", "step_continued"):
                 self.step_text = message
-            elif kind in ("safety_trip", "safe_state", "interrupted", "resumed"):
+            elif kind in ("safety_trip", "safe_state", "interruption", "abuse_applied"):
                 self.markers.append(Marker(float(row["time_s"]), kind, message))
         self._events = total
 
@@ -197,7 +198,7 @@ class RunMonitor:
         if n_spectra == self._spectra and n_points == self._points:
             return
         for row in spectra[self._spectra:n_spectra]:
-            self._meta[int(row["spectrum"])] = (float(row["time_s"]), int(row["cycle"]))
+            self._meta[int(row["spectrum"])] = (float(row["time_s"]), int(row["cycle"]), float(row["temperature_c"]))
         pts = points[self._points:n_points]
         for index in np.unique(pts["spectrum"]):
             self._pts.setdefault(int(index), []).append(pts[pts["spectrum"] == index])
@@ -209,8 +210,8 @@ class RunMonitor:
         for index in keep:
             if index in self._meta and index in self._pts:
                 p = np.concatenate(self._pts[index])
-                time_s, cycle = self._meta[index]
-                self.spectra.append(Spectrum(index, time_s, cycle, p["Frequency / Hz"].astype(float),
+                time_s, cycle, temperature_c = self._meta[index]
+                self.spectra.append(Spectrum(index, time_s, cycle, temperature_c, p["Frequency / Hz"].astype(float),
                                              p["Z Real / Ohm"].astype(float), p["Z Imaginary / Ohm"].astype(float)))
 
 

@@ -50,7 +50,9 @@ def start_live_plot(run_path: str | Path, *, interval_ms: int = DEFAULT_INTERVAL
     """Start the window process for ``run_path`` (which may not exist yet); never raises.
 
     Returns the process, or None (with a logged warning) when plotting is not possible here.
-    The child has its own session, so Ctrl-C in the run's terminal stops the run, not the plot.
+    The child has its own session, so Ctrl-C in the run's terminal stops the run, not the plot,
+    and a lower CPU priority (nice 10), so it never competes with acquisition. Its error output
+    goes to ``log_path`` if given, else to this terminal (a window that cannot start says why).
     """
     why = plotting_available() or ("" if display_available() else
                                    "no display (DISPLAY unset or QT_QPA_PLATFORM=offscreen); "
@@ -58,18 +60,19 @@ def start_live_plot(run_path: str | Path, *, interval_ms: int = DEFAULT_INTERVAL
     if why:
         logger.warning("live plot not started: %s", why)
         return None
-    stderr = subprocess.DEVNULL
+    stderr = None
     try:
         if log_path is not None:
             stderr = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         return subprocess.Popen(
-            [sys.executable, "-m", "bench.plot.live", str(run_path), "--interval-ms", str(interval_ms)],
+            [sys.executable, "-m", "bench.plot.live", str(run_path), "--interval-ms", str(interval_ms),
+             "--nice", "10"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     except OSError as exc:
         logger.warning("live plot not started: %s", exc)
         return None
     finally:
-        if stderr is not subprocess.DEVNULL:
+        if stderr is not None:
             stderr.close()
 
 
@@ -124,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_file")
     parser.add_argument("--interval-ms", type=int, default=DEFAULT_INTERVAL_MS)
     parser.add_argument("--once", action="store_true", help="draw once, do not poll")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N")
     args = parser.parse_args(argv)
+    if args.nice > 0 and hasattr(os, "nice"):
+        os.nice(args.nice)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from bench.plot.render import qt_app
 

@@ -25,7 +25,8 @@ COLORS = {
 
 
 def configure_pyqtgraph() -> None:
-    """White background, black text; no antialiasing (the decimated curves are dense)."""
+    """White background, black text; antialiasing only on the time curves (set per curve: without
+    it Qt's raster engine leaves pixel gaps in steep 1 px polylines)."""
     pg.setConfigOptions(background="w", foreground="k", antialias=False)
 
 
@@ -40,7 +41,7 @@ def _time_unit(seconds: float) -> tuple[str, float]:
 class RunView(pg.GraphicsLayoutWidget):
     """Five plots and a title line; :meth:`show_monitor` draws a monitor's present state."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, antialias: bool = True) -> None:
         configure_pyqtgraph()
         super().__init__()
         self.setWindowTitle("CellBench run")
@@ -61,6 +62,8 @@ class RunView(pg.GraphicsLayoutWidget):
         self.nyquist_plot.setLabel("bottom", "Z' / mΩ")
         self.nyquist_plot.setAspectLocked(True)
         self.nyquist_plot.setTitle("Impedance (Nyquist)")
+        self._nyquist_legend = self.nyquist_plot.addLegend(offset=(10, 10))
+        self._nyquist_legend.setLabelTextColor("k")
         self.capacity_plot.setTitle("Capacity per cycle")
         for plot in (self.current_plot, self.temperature_plot):
             plot.setXLink(self.voltage_plot)
@@ -68,15 +71,15 @@ class RunView(pg.GraphicsLayoutWidget):
                      self.nyquist_plot):
             plot.showGrid(x=True, y=True, alpha=0.25)
         self.curves = {
-            "voltage_v": self.voltage_plot.plot(pen=pg.mkPen(COLORS["voltage_v"], width=1)),
-            "current_a": self.current_plot.plot(pen=pg.mkPen(COLORS["current_a"], width=1)),
+            "voltage_v": self.voltage_plot.plot(pen=pg.mkPen(COLORS["voltage_v"], width=1), antialias=antialias),
+            "current_a": self.current_plot.plot(pen=pg.mkPen(COLORS["current_a"], width=1), antialias=antialias),
         }
         legend = self.temperature_plot.addLegend(offset=(-10, 10))
         self.curves["temperature_cell_c"] = self.temperature_plot.plot(
-            pen=pg.mkPen(COLORS["temperature_cell_c"], width=1), name="cell surface")
+            pen=pg.mkPen(COLORS["temperature_cell_c"], width=1), name="cell surface", antialias=antialias)
         self.curves["temperature_chamber_c"] = self.temperature_plot.plot(
             pen=pg.mkPen(COLORS["temperature_chamber_c"], width=1, style=QtCore.Qt.PenStyle.DashLine),
-            name="chamber air")
+            name="chamber air", antialias=antialias)
         legend.setLabelTextColor("k")
         cap_legend = self.capacity_plot.addLegend(offset=(-10, 10))
         self.discharge_curve = self.capacity_plot.plot(
@@ -90,6 +93,7 @@ class RunView(pg.GraphicsLayoutWidget):
         self.nyquist_plot.addItem(self._no_spectra)
         self._no_spectra.setPos(0.5, 0.5)
         self._spectrum_items: list[pg.PlotDataItem] = []
+        self._spectra_shown: list[tuple[int, int]] | None = None
         self._marker_items: list[pg.InfiniteLine] = []
         self._markers_drawn = -1
         self._unit = ""
@@ -106,7 +110,8 @@ class RunView(pg.GraphicsLayoutWidget):
         for key, curve in self.curves.items():
             x, y = monitor.series[key].points()
             curve.setData(x / scale, y, connect="finite")
-        cycles = sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))
+        cycles = [c for c in sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))  # skip rest-only cycles
+                  if max(monitor.discharge_ah.get(c, 0.0), monitor.charge_ah.get(c, 0.0)) > 1e-6]
         self.discharge_curve.setData(cycles, [monitor.discharge_ah.get(c, np.nan) for c in cycles])
         self.charge_curve.setData(cycles, [monitor.charge_ah.get(c, np.nan) for c in cycles])
         self._draw_spectra(monitor)
@@ -114,15 +119,20 @@ class RunView(pg.GraphicsLayoutWidget):
 
     def _draw_spectra(self, monitor: RunMonitor) -> None:
         spectra = list(monitor.spectra)
-        while len(self._spectrum_items) < len(spectra):
-            self._spectrum_items.append(self.nyquist_plot.plot(symbol="o", symbolSize=5))
-        for n, (item, spectrum) in enumerate(zip(self._spectrum_items, spectra, strict=False)):
+        shown = [(s.index, s.real_ohm.size) for s in spectra]
+        if shown == self._spectra_shown:
+            return
+        self._spectra_shown = shown
+        for item in self._spectrum_items:
+            self.nyquist_plot.removeItem(item)
+        self._spectrum_items.clear()
+        self._nyquist_legend.clear()
+        for n, spectrum in enumerate(spectra):
             color = pg.intColor(spectrum.index, hues=9, values=1, maxValue=220)
-            newest = n == len(spectra) - 1
-            item.setData(spectrum.real_ohm * 1e3, -spectrum.imag_ohm * 1e3,
-                         pen=pg.mkPen(color, width=2 if newest else 1), symbolBrush=color, symbolPen=color)
-        for item in self._spectrum_items[len(spectra):]:
-            item.setData([], [])
+            label = f"#{spectrum.index}: {spectrum.temperature_c:.0f} °C, {spectrum.time_s / 3600:.1f} h"
+            self._spectrum_items.append(self.nyquist_plot.plot(
+                spectrum.real_ohm * 1e3, -spectrum.imag_ohm * 1e3, symbol="o", symbolSize=5, name=label,
+                pen=pg.mkPen(color, width=2 if n == len(spectra) - 1 else 1), symbolBrush=color, symbolPen=color))
         self._no_spectra.setVisible(not spectra)
 
     def _draw_markers(self, monitor: RunMonitor, scale: float) -> None:

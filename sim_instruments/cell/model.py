@@ -378,8 +378,10 @@ class CellModel:
         self._delta = dss + (self._delta - dss) * math.exp(-h / taud)
         self._v1 = v1
         self._v2 = v2
-        # heat: Bernardi irreversible + reversible (entropic) + short
-        heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3) + self._u_s - self._u_b)
+        # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
+        # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion
+        # gradient (OCV(surface) - OCV(bulk)) is neglected: it is returned when the gradient relaxes.
+        heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
         heat += i_cell * (self._tc + KELVIN) * self.preset.entropic_v_per_k + short_heat
         soc = self._soc + i_cell * h / self._cap_as
         floor = -_OVERDISCHARGE_SPAN

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bench.analysis.eis_fit import eis_analysis, fit_circuit, lin_kk, model_impedance, spectra
+from bench.analysis.eis_fit import eis_analysis, eis_summary, fit_circuit, lin_kk, model_impedance, spectra
 from bench.datalog import RunWriter
 from bench.eis_step import run_eis_step
 from bench.runfile import RunFile
@@ -58,7 +58,9 @@ def test_fit_recovers_the_simulated_cells_r0_and_charge_transfer_resistance(sim_
     assert metrics["eis_r0_ohm"] == pytest.approx(truth["r0_ohm"], rel=0.02)
     assert metrics["eis_rct_ohm"] == pytest.approx(truth["rct_ohm"], rel=0.10)
     assert metrics["eis_fit_rms_pct"] < 0.5
-    (entry,) = metrics["eis_spectra"]
+    assert metrics["eis_spectra"] == 1
+    with RunFile(tmp_path / "eis.h5") as run:
+        (entry,) = eis_summary(run)
     assert entry["kk_valid"] is True and entry["kk_residual_max_pct"] < 1.0
     assert entry["temperature_c"] == 25.0 and entry["mode"] == "potentiostatic"
     assert "Lin-KK" in conditions["eis_kk_test"]

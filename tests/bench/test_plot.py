@@ -157,25 +157,44 @@ def _image_stats(png):
     image = QtGui.QImage(str(png)).convertToFormat(QtGui.QImage.Format.Format_RGB888)
     ptr = image.constBits()
     raw = np.frombuffer(ptr, dtype=np.uint8, count=image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())
-    pixels = raw[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+    pixels = raw[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()  # own the memory
     return image.width(), image.height(), pixels
+
+
+def _curve_pixels(pixels):
+    """Pixels of each time curve's hue inside its plot (left column: V top, I middle, T bottom)."""
+    h, w, _ = pixels.shape
+    left = pixels[:, : int(0.6 * w)].astype(int)
+
+    def band(top, bottom):
+        part = left[int(top * h): int(bottom * h)].reshape(-1, 3)
+        return part[:, 0], part[:, 1], part[:, 2]
+
+    r, g, b = band(0.06, 0.33)
+    blue = int((b > r + 50).sum())
+    r, g, b = band(0.38, 0.62)
+    red = int(((r > g + 50) & (abs(g - b) < 25)).sum())
+    r, g, b = band(0.70, 0.95)
+    orange = int(((r > b + 80) & (g > b + 30)).sum())
+    return {"voltage": blue, "current": red, "temperature": orange}
 
 
 def test_png_of_a_real_run_is_not_blank(cycled_run, tmp_path):
     from bench.plot.render import render_png
-    from bench.plot.view import COLORS
 
     png = render_png(cycled_run, tmp_path / "view.png", 1200, 800)
     width, height, pixels = _image_stats(png)
     assert (width, height) == (1200, 800)
     flat = pixels.reshape(-1, 3)
     assert flat.std() > 20  # not a blank canvas
-    colours = {tuple(c) for c in np.unique(flat[::7], axis=0)}
-    assert len(colours) > 20
-    # the voltage (blue) and current (red) curves were drawn, not just axes
-    for key in ("voltage_v", "current_a", "temperature_cell_c"):
-        hits = np.all(flat == np.array(COLORS[key], dtype=np.uint8), axis=1).sum()
-        assert hits > 300, key
+    assert len({tuple(c) for c in np.unique(flat[::7], axis=0)}) > 20  # many colours
+    drawn = _curve_pixels(pixels)
+    assert min(drawn.values()) > 300, drawn  # every time curve was drawn, not just axes
+    # the same view of a run without samples has axes and text but no curves
+    empty = tmp_path / "empty.h5"
+    RunWriter(empty, {"protocol": "empty", "status": "running"}).close()
+    _, _, blank = _image_stats(render_png(empty, tmp_path / "empty.png", 1200, 800))
+    assert max(_curve_pixels(blank).values()) < 100  # (the legend swatch is orange too)
 
 
 def test_bench_plot_png_cli_and_errors(cycled_run, tmp_path, capsys, monkeypatch):
@@ -234,3 +253,28 @@ def test_redraw_measurement_reports_bounded_points():
     details = measure_redraw(50_000, repeats=2, width=800, height=500, details=True)
     assert details["points_drawn"] <= 2 * (2048 + 1) + 4096
     assert details["redraw_ms"] > 0 and math.isfinite(details["redraw_ms"])
+
+
+def test_nyquist_panel_draws_the_spectra(tmp_path):
+    from bench.plot.render import render_png
+
+    path = tmp_path / "eis.h5"
+    freqs = np.logspace(3, -1, 21)
+    with RunWriter(path, {"protocol": "eis", "status": "completed"}) as writer:
+        writer.append_sample_row(_row(0))
+        for spectrum, (r0, rct) in enumerate([(0.010, 0.006), (0.030, 0.290)]):
+            w = 2 * np.pi * freqs
+            z = r0 + rct / (1 + 1j * w * 0.05)  # an RC arc
+            writer.append("eis/spectra", (spectrum, 100.0 * spectrum, 1, 1, 25.0 - 45 * spectrum, 1.0, 0.01, "potentiostatic"))
+            for f, zi in zip(freqs, z, strict=True):
+                writer.append("eis/points", (spectrum, f, zi.real, zi.imag), flush=False)
+    _, _, pixels = _image_stats(render_png(path, tmp_path / "eis.png", 1200, 800))
+    h, w, _ = pixels.shape
+    right = pixels[int(0.40 * h):, int(0.62 * w):].astype(int).reshape(-1, 3)
+    saturated = (right.max(axis=1) - right.min(axis=1)) > 80  # coloured, not grey/black/white
+    assert saturated.sum() > 200
+    empty = tmp_path / "noeis.h5"
+    RunWriter(empty, {"protocol": "x", "status": "completed"}).close()
+    _, _, blank = _image_stats(render_png(empty, tmp_path / "noeis.png", 1200, 800))
+    right = blank[int(0.40 * h):, int(0.62 * w):].astype(int).reshape(-1, 3)
+    assert ((right.max(axis=1) - right.min(axis=1)) > 80).sum() < 20

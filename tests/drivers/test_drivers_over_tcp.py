@@ -192,20 +192,20 @@ def test_ea_psb_charges_and_discharges_the_shared_cell_over_pyvisa_py(served, co
     assert "PSB 10060-60" in psb.verify_identity()
     psb.configure()
     psb.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.5, current_max_a=20.0))
-    psb.set_current(10.0, 4.2)
+    psb.set_current(3.0, 4.2)
     psb.output_on()
     voltage_0, current_0 = psb.measure()
     soc_0 = cell.soc
-    clock.sleep(360.0)  # 6 simulated minutes at 10 A = 1 Ah
+    clock.sleep(600.0)  # 10 simulated minutes at 3 A = 0.5 Ah
     voltage_1, current_1 = psb.measure()
-    assert current_0 == pytest.approx(10.0, abs=0.05) and current_1 == pytest.approx(10.0, abs=0.05)
-    assert (cell.soc - soc_0) * cell.preset.capacity_ah == pytest.approx(1.0, rel=0.02)
+    assert current_0 == pytest.approx(3.0, abs=0.05) and current_1 == pytest.approx(3.0, abs=0.05)
+    assert (cell.soc - soc_0) * cell.preset.capacity_ah == pytest.approx(0.5, rel=0.02)
     assert voltage_0 < voltage_1 < 4.2
-    psb.set_current(-5.0, 4.2)  # sink: the supply discharges the cell
+    psb.set_current(-3.0, 4.2)  # sink: the supply discharges the cell
     soc_1 = cell.soc
-    clock.sleep(360.0)
+    clock.sleep(600.0)
     voltage_2, current_2 = psb.measure()
-    assert current_2 == pytest.approx(-5.0, abs=0.05) and voltage_2 < voltage_1
+    assert current_2 == pytest.approx(-3.0, abs=0.05) and voltage_2 < voltage_1
     assert (soc_1 - cell.soc) * cell.preset.capacity_ah == pytest.approx(0.5, rel=0.02)
     psb.output_off()
     assert not psb.is_output_on() and psb.protection_tripped() == ""

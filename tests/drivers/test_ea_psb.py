@@ -286,6 +286,24 @@ def test_simulated_error_queue_and_setting_without_remote(psb_bench):
         psb.set_current(1.0, 4.2)
 
 
+def test_simulated_reply_formats_reset_and_nominals(psb_bench):
+    import re
+
+    psb = psb_bench.cycler
+    _ready(psb)
+    psb.set_current(2.0, 4.2)
+    assert re.fullmatch(r"\d+\.\d\d V, \d+\.\d\d A, \d+\.\d W", psb.query("MEAS:ARR?"))
+    assert psb.query("SYST:NOM:CURR?") == "60.00 A" and psb.query("SYST:NOM:POW?") == "1500.0 W"
+    assert psb.current_setpoint_a == 2.0 and psb.voltage_limit_high_v == 4.25
+    psb.write("SOUR:VOLT 70")
+    psb.write("SINK:CURR:LIM:HIGH 5")  # accepted: the sink set value (0 A) stays inside
+    assert psb.query("SYST:ERR:ALL?") == '-222,"Data out of range; 70"'
+    psb.reset()  # *RST: set values to 0, limits and protections back to their maxima, output off
+    assert psb.current_setpoint_a == 0.0 and psb.overvoltage_protection_v == pytest.approx(66.0)
+    assert psb.sink_current_limit_high_a == pytest.approx(61.2) and not psb.is_output_on()
+    assert psb.remote_owner() == "REMOTE"  # *RST keeps remote control
+
+
 def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
     """The engine with the PSB as cycler: a 10 A (2C) discharge, rest, CC charge of an NMC 21700.
 
@@ -317,3 +335,65 @@ def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
         current = run.samples["Current / A"]
     assert [s["end_reason"] for s in steps] == ["3.0 V", "time", "4.1 V"]
     assert current.min() == pytest.approx(-10.0, abs=0.01) and current.max() == pytest.approx(3.0, abs=0.01)
+
+
+# -- transports: lost links are reported, then reopened -------------------------------------------
+def test_visa_link_lost_in_process_is_reported_then_reopened(psb_bench):
+    from drivers.transport import InstrumentConnectionLost
+    from sim_instruments.endpoint import CommsFault
+
+    psb, clock = psb_bench.cycler, psb_bench.clock
+    endpoint = psb_bench.simulation.endpoints["cycler"]
+    endpoint.faults.append(CommsFault("disconnect", clock.now_s(), 30.0))
+    with pytest.raises(InstrumentConnectionLost, match="connection lost"):
+        psb.measure()  # idempotent: retried over a reopened link, still down
+    assert psb.transport.broken
+    with pytest.raises(InstrumentConnectionLost):
+        psb.output_off()
+    clock.sleep(31.0)  # the cable is back
+    assert psb.measure()[1] == 0.0
+    assert not psb.transport.broken
+
+
+def test_visa_socket_closed_by_the_instrument_is_reopened():
+    """pyvisa-py over loopback TCP: a closed socket is a lost link (not a timeout), reopened later."""
+    import pyvisa
+
+    from drivers.catalog import open_instrument
+    from drivers.transport import InstrumentConnectionLost
+    from sim_instruments.clock import VirtualClock
+    from sim_instruments.ea_psb import EaPsbSim
+    from sim_instruments.endpoint import CommsFault
+    from sim_instruments.tcp_server import LineServer
+    from sim_instruments.world import SimWorld
+
+    clock = VirtualClock()
+    world = SimWorld.single_cell(clock)
+    rm = pyvisa.ResourceManager("@py")
+    with LineServer(EaPsbSim(world), clock.now_s, name="cycler", lock=world.lock) as server:
+        psb = open_instrument("ea_psb10000", f"TCPIP::127.0.0.1::{server.port}::SOCKET", name="cycler",
+                              resource_manager=rm, timeout_s=0.3)
+        try:
+            assert "PSB 10060-60" in psb.verify_identity()
+            server.faults.append(CommsFault("disconnect", clock.now_s(), 10.0))
+            with pytest.raises(InstrumentConnectionLost, match="closed by the instrument"):
+                psb.verify_identity()
+            clock.sleep(11.0)
+            assert "PSB 10060-60" in psb.verify_identity()
+        finally:
+            psb.transport.close()
+            rm.close()
+
+
+def test_serial_link_lost_is_reported_then_reopened(psb_bench):
+    from drivers.transport import InstrumentConnectionLost
+    from sim_instruments.endpoint import CommsFault
+
+    chamber, clock = psb_bench.chamber, psb_bench.clock
+    psb_bench.simulation.endpoints["chamber"].faults.append(CommsFault("disconnect", clock.now_s(), 5.0))
+    with pytest.raises(InstrumentConnectionLost):
+        chamber.read_air_c()
+    assert chamber.transport.broken
+    clock.sleep(6.0)
+    assert chamber.read_air_c() == pytest.approx(25.0, abs=0.5)
+    assert not chamber.transport.broken

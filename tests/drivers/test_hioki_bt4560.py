@@ -95,6 +95,7 @@ def test_driver_against_simulator_reads_the_cells_impedance(sim_bench):
     assert np.allclose(z_re, model.real, rtol=0.01, atol=3e-5)
     assert np.allclose(z_im, model.imag, rtol=0.05, atol=3e-5)
     # the sweep took the meter's measurement time on the bench clock (low frequencies dominate)
+    assert clock.now_s() - t0 == pytest.approx(meter.sweep_time_s(1000.0, 0.1, 2), rel=1e-3)
     assert clock.now_s() - t0 > 2 * 3 / 0.1
     # every fetch got a measurement made at the frequency the driver asked for
     sim = sim_bench.simulation.endpoints["impedance"].frontend

@@ -1,0 +1,159 @@
+"""Per-cycle summaries (capacity, energy, coulombic and energy efficiency) and dQ/dV curves.
+
+Built from the run file's ``/steps`` table (one row per finished step, Ah and Wh counted by the
+engine from every sample), so it works for any protocol. Units: Ah, Wh, s, V, °C; efficiencies
+are fractions (discharge / charge within the cycle). dQ/dV is computed on request from the
+samples of one charge or discharge step: charge binned on a uniform voltage grid, Ah/V.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from bench.runfile import RunFile
+
+#: Step kinds that move charge.
+DRIVEN = ("cc", "cv", "cp", "pulse")
+
+
+def cycle_table(run: RunFile) -> list[dict[str, Any]]:
+    """One row per cycle: ``cycle``, ``charge_ah``, ``discharge_ah``, ``charge_wh``,
+    ``discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency`` (None when the cycle did
+    not both charge and discharge), ``start_time_s``, ``end_time_s``, ``temperature_max_c``,
+    ``temperature_min_c``, ``steps``."""
+    rows: dict[int, dict[str, Any]] = {}
+    for step in run.steps:
+        cycle = int(step["cycle"])
+        row = rows.setdefault(cycle, {
+            "cycle": cycle, "charge_ah": 0.0, "discharge_ah": 0.0, "charge_wh": 0.0, "discharge_wh": 0.0,
+            "start_time_s": step["start_time_s"], "end_time_s": step["end_time_s"],
+            "temperature_max_c": -math.inf, "temperature_min_c": math.inf, "steps": 0,
+        })
+        row["steps"] += 1
+        row["end_time_s"] = step["end_time_s"]
+        for key in ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh"):
+            value = step[key]
+            if math.isfinite(value):
+                row[key] += value
+        for key, pick in (("temperature_max_c", max), ("temperature_min_c", min)):
+            value = step[key]
+            if math.isfinite(value):
+                row[key] = pick(row[key], value)
+    out = []
+    for cycle in sorted(rows):
+        row = rows[cycle]
+        row["coulombic_efficiency"] = _ratio(row["discharge_ah"], row["charge_ah"])
+        row["energy_efficiency"] = _ratio(row["discharge_wh"], row["charge_wh"])
+        for key in ("temperature_max_c", "temperature_min_c"):
+            if not math.isfinite(row[key]):
+                row[key] = None
+        out.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+    return out
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    if numerator <= 1e-9 or denominator <= 1e-9:
+        return None
+    return numerator / denominator
+
+
+def full_discharges(run: RunFile, voltage_min_v: float | None = None) -> list[dict[str, Any]]:
+    """Discharge steps that ended on a voltage cut-off (not on time, SOC or a trip), in order.
+
+    ``voltage_min_v``: only those ending at or below this voltage + 10 mV (None: any voltage end).
+    """
+    out = []
+    for step in run.steps:
+        if step["kind"] not in DRIVEN or step["discharge_ah"] <= step["charge_ah"]:
+            continue
+        reason = str(step["end_reason"])
+        if not reason.rstrip().endswith(" V") or reason.startswith("safety"):
+            continue
+        if voltage_min_v is not None and step["voltage_end_v"] > voltage_min_v + 0.01:
+            continue
+        out.append(step)
+    return out
+
+
+def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) -> dict[str, Any]:
+    """dQ/dV (Ah/V) of one step: ``step_count`` or else the last full discharge.
+
+    Returns ``step_count``, ``text``, ``direction`` (``charge``/``discharge``), ``voltage_v`` (bin
+    centres) and ``dqdv_ah_per_v`` (lists). Charge is counted from the sample currents
+    (trapezoid); bins with no samples are dropped. Raises ValueError when there is no such step.
+    """
+    steps = run.steps
+    if step_count is None:
+        candidates = full_discharges(run)
+        if not candidates:
+            raise ValueError(f"{run.path}: no discharge ending on a voltage cut-off for dQ/dV")
+        step = candidates[-1]
+    else:
+        matches = [s for s in steps if s["step_count"] == step_count]
+        if not matches:
+            raise ValueError(f"{run.path}: no step {step_count} for dQ/dV")
+        step = matches[0]
+    samples = run.samples
+    mask = samples["Step Count / 1"] == step["step_count"]
+    t = np.asarray(samples["Test Time / s"][mask], dtype=float)
+    v = np.asarray(samples["Voltage / V"][mask], dtype=float)
+    i = np.asarray(samples["Current / A"][mask], dtype=float)
+    if t.size < 3:
+        raise ValueError(f"{run.path}: step {step['step_count']} has {t.size} samples, too few for dQ/dV")
+    q_ah = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0])
+    direction = "charge" if q_ah[-1] > 0 else "discharge"
+    q_ah = np.abs(q_ah)
+    edges = np.arange(np.floor(v.min() / bin_v) * bin_v, v.max() + bin_v, bin_v)
+    if edges.size < 3:
+        raise ValueError(f"{run.path}: step {step['step_count']} spans {v.max() - v.min():.4f} V, too little for dQ/dV")
+    # charge at each voltage edge (monotone interpolation along the step's voltage path)
+    order = np.argsort(v, kind="stable")
+    q_at_edges = np.interp(edges, v[order], q_ah[order])
+    dq = np.abs(np.diff(q_at_edges))
+    counts, _ = np.histogram(v, bins=edges)
+    keep = counts > 0
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return {"step_count": int(step["step_count"]), "text": step["text"], "direction": direction,
+            "bin_v": bin_v, "voltage_v": centres[keep].round(6).tolist(),
+            "dqdv_ah_per_v": (dq[keep] / bin_v).round(6).tolist()}
+
+
+def report_sections(run: RunFile) -> dict[str, Any]:
+    """Report sections every run gets: ``cycles`` (per-cycle table) and, when the run holds
+    impedance spectra, ``eis`` (fit and Kramers-Kronig check per spectrum)."""
+    from bench.analysis.eis_fit import eis_summary
+
+    sections: dict[str, Any] = {"cycles": cycle_table(run)}
+    if len(run.table("eis/spectra")):
+        sections["eis"] = eis_summary(run)
+    return sections
+
+
+def format_sections(report: dict[str, Any]) -> list[str]:
+    """Terminal lines for the per-cycle table (when there is more than one cycle) and EIS fits."""
+    lines: list[str] = []
+    cycles = report.get("cycles") or []
+    if len(cycles) > 1:
+        lines.append("Cycles:  cycle  charge Ah  discharge Ah  charge Wh  discharge Wh  CE      T max °C")
+        for row in cycles:
+            ce = f"{row['coulombic_efficiency']:.4f}" if row["coulombic_efficiency"] is not None else "  -   "
+            t_max = f"{row['temperature_max_c']:.1f}" if row["temperature_max_c"] is not None else "-"
+            lines.append(f"         {row['cycle']:5d}  {row['charge_ah']:9.4f}  {row['discharge_ah']:12.4f}  "
+                         f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
+    for entry in report.get("eis") or []:
+        head = (f"EIS spectrum {entry['spectrum']} at {entry['temperature_c']} °C, SOC {100 * entry['soc']:.0f} %, "
+                f"{entry['amplitude']:g} {'A' if entry['mode'] == 'galvanostatic' else 'V'} {entry['mode']}, "
+                f"{entry['valid_points']}/{entry['points']} points")
+        if "r0_ohm" in entry:
+            head += (f": R0 = {1000 * entry['r0_ohm']:.3f} mΩ, Rct = {1000 * entry['rct_ohm']:.3f} mΩ, "
+                     f"fit rms {entry['fit_rms_pct']:.3f} %")
+        else:
+            head += f": no fit ({entry.get('fit_error', '')})"
+        if "kk_residual_max_pct" in entry:
+            head += f", Kramers-Kronig max residual {entry['kk_residual_max_pct']:.2f} % " \
+                    f"({'valid' if entry['kk_valid'] else 'NOT valid'})"
+        lines.append(head)
+    return lines

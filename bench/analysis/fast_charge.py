@@ -1,0 +1,164 @@
+"""Fast charge: time from 10 % (and 20 %) to 80 % SOC, charge and energy in, temperatures, fade.
+
+A *fast charge* in the step table is a run of consecutive charging steps (its CC and CV stages)
+of which one ends at ``80 % SOC``. SOC is coulomb counting against the cell's **rated**
+capacity (the protocol's ``cell: capacity_ah``, the same basis the engine's ``% SOC`` end
+conditions use), anchored at 0 % by a discharge to the cell's cut-off voltage and at 100 % by a
+hold at its maximum voltage that ended on current. Crossing times are interpolated between
+samples. Fade (cycling variants) compares the first and the last full discharge to the cut-off.
+Units: s, Ah, Wh, A, °C, K; SOC and fade in percent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from bench.analysis.cycles import DRIVEN, full_discharges
+from bench.runfile import RunFile
+
+_END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
+#: A fast charge may start this far above a threshold SOC and still count as starting at it.
+START_TOLERANCE = 0.005
+DEFAULT_COOLING = "chamber air, natural convection (no cold plate)"
+
+
+def _charging(step: dict[str, Any]) -> bool:
+    return step["kind"] in DRIVEN and step["charge_ah"] > step["discharge_ah"]
+
+
+def soc_at_step_starts(steps: list[dict[str, Any]], cell: dict[str, Any]) -> list[float]:
+    """SOC (fraction, rated-capacity basis) at the start of each step; NaN before the first anchor."""
+    capacity = float(cell.get("capacity_ah", math.nan))
+    v_max, v_min = float(cell.get("voltage_max_v", math.inf)), float(cell.get("voltage_min_v", -math.inf))
+    soc = float(cell.get("initial_soc", math.nan))
+    out = []
+    for step in steps:
+        out.append(soc)
+        soc += (step["charge_ah"] - step["discharge_ah"]) / capacity
+        reason = str(step["end_reason"])
+        if reason.startswith("safety") or reason == "time":
+            continue
+        if step["kind"] == "cv" and step["voltage_end_v"] >= v_max - 0.02 and "SOC" not in reason:
+            soc = 1.0
+        elif step["kind"] in DRIVEN and step["discharge_ah"] > step["charge_ah"] and reason.rstrip().endswith(" V") \
+                and step["voltage_end_v"] <= v_min + 0.01:
+            soc = 0.0
+    return out
+
+
+def find_fast_charges(steps: list[dict[str, Any]]) -> list[list[int]]:
+    """Index lists (into ``steps``) of each fast charge: a run of consecutive charging steps (its
+    stages, CC and CV) of which at least one ends at 80 % SOC."""
+    out: list[list[int]] = []
+    run: list[int] = []
+    for index, step in enumerate([*steps, None]):
+        if step is not None and _charging(step):
+            run.append(index)
+            continue
+        if run and any(_END_80.search(str(steps[i]["text"])) for i in run):
+            out.append(run)
+        run = []
+    return out
+
+
+def _crossing(t: np.ndarray, soc: np.ndarray, level: float) -> float | None:
+    """First time ``soc`` reaches ``level`` (linear between samples); the start when within tolerance."""
+    if soc.size == 0:
+        return None
+    if soc[0] >= level:
+        return float(t[0]) if soc[0] <= level + START_TOLERANCE else None
+    above = np.flatnonzero(soc >= level)
+    if above.size == 0:
+        return None
+    k = int(above[0])
+    t0, t1, s0, s1 = t[k - 1], t[k], soc[k - 1], soc[k]
+    return float(t0 + (level - s0) * (t1 - t0) / (s1 - s0)) if s1 > s0 else float(t1)
+
+
+def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, Any]], soc_starts: list[float],
+                        capacity_ah: float) -> dict[str, Any]:
+    """Times, Ah, Wh and temperatures of one fast charge (steps ``indices``)."""
+    chosen = [steps[i] for i in indices]
+    counts = [s["step_count"] for s in chosen]
+    samples = run.samples
+    mine = samples[np.isin(samples["Step Count / 1"], counts)]
+    t = np.asarray(mine["Test Time / s"], dtype=float)
+    i = np.asarray(mine["Current / A"], dtype=float)
+    cell_t = np.asarray(mine["Surface Temperature T1 / degC"], dtype=float)
+    q = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0]) if t.size else t
+    soc0 = soc_starts[indices[0]]
+    soc = soc0 + q / capacity_ah
+    result: dict[str, Any] = {"cycle": chosen[0]["cycle"], "start_time_s": round(chosen[0]["start_time_s"], 1),
+                              "soc_start_pct": round(100 * soc0, 3) if math.isfinite(soc0) else None,
+                              "soc_end_pct": round(100 * float(soc[-1]), 3) if soc.size and math.isfinite(soc0) else None}
+    t80 = _crossing(t, soc, 0.80) if math.isfinite(soc0) else None
+    for low in (10, 20):
+        t_low = _crossing(t, soc, low / 100.0) if math.isfinite(soc0) else None
+        result[f"time_{low}_80_s"] = round(t80 - t_low, 2) if t80 is not None and t_low is not None else None
+    result["charge_ah"] = round(sum(s["charge_ah"] for s in chosen), 6)
+    result["charge_wh"] = round(sum(s["charge_wh"] for s in chosen), 6)
+    finite = cell_t[np.isfinite(cell_t)]
+    result["temperature_start_c"] = round(float(finite[0]), 3) if finite.size else None
+    result["temperature_max_c"] = round(float(finite.max()), 3) if finite.size else None
+    result["temperature_rise_k"] = round(float(finite.max() - finite[0]), 3) if finite.size else None
+    result["stages"] = [{
+        "step": s["text"], "end": s["end_reason"],
+        "mean_current_a": round(s["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)
+        if s["end_time_s"] > s["start_time_s"] else None,
+        "duration_s": round(s["end_time_s"] - s["start_time_s"], 1),
+    } for s in chosen]
+    result["chamber_setpoint_c"] = chosen[0]["chamber_setpoint_c"] if math.isfinite(chosen[0]["chamber_setpoint_c"]) \
+        else None
+    return result
+
+
+def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``analysis: fast_charge``: headline metrics from the first fast charge, every fast charge
+    under ``fast_charges`` (conditions), fade when the run cycled."""
+    attrs = run.attrs
+    cell = dict(attrs.get("cell") or {})
+    capacity = float(cell.get("capacity_ah", math.nan))
+    parameters = attrs.get("parameters") or {}
+    steps = run.steps
+    socs = soc_at_step_starts(steps, cell)
+    charges = [analyse_fast_charge(run, idx, steps, socs, capacity) for idx in find_fast_charges(steps)]
+    metrics: dict[str, Any] = {}
+    conditions: dict[str, Any] = {
+        "soc_basis": f"rated capacity {capacity:g} Ah (cell.capacity_ah), coulomb counting from the last "
+                     "full discharge to the cut-off (0 %) or hold at the maximum voltage (100 %)",
+        "cooling": str(parameters.get("cooling", DEFAULT_COOLING)),
+        "cycler": ((attrs.get("bench_config") or {}).get("cycler") or {}).get("driver", ""),
+    }
+    if not charges:
+        conditions["fast_charge"] = "no charge step ending at 80 % SOC"
+        return metrics, conditions
+    first = charges[0]
+    for key in ("time_10_80_s", "time_20_80_s", "charge_ah", "charge_wh", "temperature_max_c", "temperature_rise_k"):
+        metrics[key] = first[key]
+    metrics["fast_charges"] = len(charges)
+    if len(charges) > 1:
+        last = charges[-1]
+        metrics["time_10_80_last_s"] = last["time_10_80_s"]
+        metrics["time_20_80_last_s"] = last["time_20_80_s"]
+    metrics["temperature_max_all_c"] = max((c["temperature_max_c"] for c in charges
+                                            if c["temperature_max_c"] is not None), default=None)
+    for low in (10, 20):
+        times = [c[f"time_{low}_80_s"] for c in charges]
+        metrics[f"time_{low}_80_max_s"] = None if any(t is None for t in times) else max(times)
+    checks = full_discharges(run, float(cell.get("voltage_min_v", math.inf)))
+    if len(checks) >= 2 and len(charges) > 1:
+        q0, q1 = checks[0]["discharge_ah"], checks[-1]["discharge_ah"]
+        metrics["fade_pct"] = round(100.0 * (1.0 - q1 / q0), 4)
+        metrics["capacity_first_check_ah"] = round(q0, 6)
+        metrics["capacity_last_check_ah"] = round(q1, 6)
+        conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
+                                         for s in checks]
+    conditions["fast_charge"] = {k: v for k, v in first.items() if k not in metrics}
+    if len(charges) > 1:
+        conditions["fast_charges"] = [{k: c[k] for k in ("cycle", "time_10_80_s", "time_20_80_s", "charge_ah",
+                                                          "temperature_max_c", "temperature_rise_k")} for c in charges]
+    return metrics, conditions

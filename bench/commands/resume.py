@@ -1,0 +1,52 @@
+"""``bench resume RUN.h5``: continue an interrupted run into the same file (see bench/resume.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.commands.common import error
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``bench resume``."""
+    resume = sub.add_parser("resume", help="continue an interrupted run (kill -9, power cut) into the same file")
+    resume.add_argument("run_file", help="the interrupted run's HDF5 file")
+    resume.add_argument("--speed", default="max",
+                        help="simulated bench: 'max' (as fast as possible) or N times the wall clock")
+    resume.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    resume.set_defaults(handler=cmd_resume)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """``bench resume``: exit codes as ``bench run``."""
+    from bench.progress import progress_display
+    from bench.report import format_report
+    from bench.resume import ResumeError, resume_run
+    from bench.runner import EXIT_INSTRUMENT, EXIT_INVALID
+    from drivers.errors import InstrumentError
+    from protocols.errors import ProtocolError
+    from protocols.quantities import QuantityError, parse_quantity
+
+    try:
+        speed = None if args.speed == "max" else float(args.speed)
+        if speed is not None and not speed > 0:
+            raise ValueError("--speed must be 'max' or a positive number")
+        observe_s = parse_quantity(args.observe).value if args.observe is not None else 3600.0
+    except (ValueError, QuantityError) as exc:
+        return error(str(exc), EXIT_INVALID)
+    try:
+        with progress_display(0, enabled=not args.no_progress and sys.stderr.isatty()) as callback:
+            outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s, progress=callback)
+    except (ResumeError, ProtocolError) as exc:
+        return error(str(exc), EXIT_INVALID)
+    except OSError as exc:
+        return error(f"{args.run_file}: cannot reopen for append: {exc}", EXIT_INVALID)
+    except InstrumentError as exc:
+        return error(str(exc), EXIT_INSTRUMENT)
+    result = outcome.result
+    sys.stdout.write(format_report(outcome.report) + "\n")
+    sys.stdout.write(f"resumed: {result.samples} more samples, test time now {result.test_time_s / 3600:.2f} h; "
+                     f"run file {outcome.path}\n")
+    return outcome.exit_code

@@ -1,0 +1,189 @@
+"""Real-time figures over loopback TCP: sample-period jitter and how many channels keep 1 Hz.
+
+The simulated instruments run in a separate process (as real instruments are separate boxes):
+``bench sim serve`` for the jitter figure, ``python -m bench.multisim`` for the channel count.
+The controller side is the production path: bench config -> pyvisa-py raw sockets / pyserial
+``socket://`` -> drivers -> :class:`bench.engine.Engine` on the wall clock, writing a run file.
+
+Jitter: from the run file's ``Test Time / s`` stamps (taken right after each acquisition), the
+deviation of each sample interval from the period, ms (p50 / p99 / max). A sample is *missed*
+when an interval exceeds 1.5 periods (a sampling slot went by without a sample).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+#: Wall seconds to wait for a simulator process to write its bench config (a bound, not a pace).
+SERVER_START_S = 60.0
+
+
+class _ServerProcess:
+    """A simulator process writing a bench config; stopped by closing its stdin, then SIGTERM."""
+
+    def __init__(self, args: list[str], config_path: Path) -> None:
+        self.config_path = config_path
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env)
+
+    def wait_config(self) -> dict[str, Any]:
+        from bench.config import load_bench_config
+
+        deadline = time.monotonic() + SERVER_START_S
+        while not self.config_path.exists():
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace")[-500:] if self.proc.stderr else ""
+                raise RuntimeError(f"simulator process exited ({self.proc.returncode}): {err}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"simulator process wrote no bench config within {SERVER_START_S:.0f} s")
+            time.sleep(0.05)
+        return load_bench_config(self.config_path)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(5.0)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.terminate()
+                try:
+                    self.proc.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5.0)
+
+
+def _rest_protocol(workdir: Path, period_s: float, duration_s: float, name: str) -> Any:
+    from protocols.loader import load_protocol
+
+    path = workdir / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\n"
+        "cell: {preset: nmc_21700, capacity_ah: 5.0, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7.0}\n"
+        "limits: {voltage_max_v: 4.25, voltage_min_v: 2.4, current_max_a: 7.35, temperature_max_c: 60}\n"
+        f"sampling: {{period_s: {period_s}}}\n"
+        f"steps:\n  - Rest for {duration_s:g} seconds\n", encoding="utf-8")
+    return load_protocol(str(path), {})
+
+
+def interval_stats(times_s: np.ndarray, period_s: float) -> dict[str, Any]:
+    """Jitter (ms) and missed samples from sample time stamps (s)."""
+    intervals = np.diff(np.asarray(times_s, dtype=float))
+    if intervals.size == 0:
+        return {"samples": int(len(times_s)), "jitter_p50_ms": None, "jitter_p99_ms": None,
+                "jitter_max_ms": None, "missed_samples": 0}
+    jitter_ms = np.abs(intervals - period_s) * 1000.0
+    return {
+        "samples": int(len(times_s)),
+        "jitter_p50_ms": round(float(np.percentile(jitter_ms, 50)), 3),
+        "jitter_p99_ms": round(float(np.percentile(jitter_ms, 99)), 3),
+        "jitter_max_ms": round(float(jitter_ms.max()), 3),
+        "missed_samples": int(np.sum(intervals > 1.5 * period_s)),
+    }
+
+
+def _sample_times(path: Path) -> np.ndarray:
+    from bench.runfile import RunFile
+
+    with RunFile(path) as run:
+        return run.column("Test Time / s")
+
+
+def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float = 20.0) -> dict[str, Any]:
+    """Engine sampling jitter at each period over loopback TCP (one run of ``duration_s`` each)."""
+    from bench.config import open_bench
+    from bench.datalog import RunWriter
+    from bench.engine import Engine
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="cellbench-perf-rt-") as tmp:
+        workdir = Path(tmp)
+        server = _ServerProcess(["-m", "bench.cli", "sim", "serve", "--write-bench", str(workdir / "sim.toml"),
+                                 "--speed", "1"], workdir / "sim.toml")
+        try:
+            config = server.wait_config()
+            for period in periods_s:
+                bench = open_bench(config)
+                try:
+                    protocol = _rest_protocol(workdir, period, duration_s, f"jitter_{int(period * 1000)}ms")
+                    path = workdir / f"jitter_{int(period * 1000)}ms.h5"
+                    writer = RunWriter(path, {"protocol": protocol.name})
+                    try:
+                        Engine(protocol, bench, writer, observe_s=0.0).run()
+                    finally:
+                        writer.close()
+                finally:
+                    bench.close()
+                stats = interval_stats(_sample_times(path), period)
+                stats["duration_s"] = duration_s
+                results[f"{int(round(period * 1000))}ms"] = stats
+        finally:
+            server.close()
+    results["setup"] = ("bench sim serve --speed 1 in its own process; Engine over pyvisa-py/pyserial "
+                        "loopback TCP; Rest step, every sample = :READ? + READ?")
+    return results
+
+
+def channels_ok(channels: int, duration_s: float, workdir: Path) -> dict[str, Any]:
+    """Run ``channels`` engines at 1 Hz over loopback for ``duration_s``; missed samples and lateness."""
+    from bench.multirun import open_multichannel, run_multichannel
+
+    config_path = workdir / f"multi{channels}.toml"
+    server = _ServerProcess(["-m", "bench.multisim", "--channels", str(channels), "--write-bench",
+                             str(config_path)], config_path)
+    try:
+        config = server.wait_config()
+        mbench = open_multichannel(config)
+        try:
+            protocol = _rest_protocol(workdir, 1.0, duration_s, f"channels_{channels}")
+            out = workdir / f"channels_{channels}.h5"
+            outcome = run_multichannel(protocol, mbench, out, observe_s=0.0)
+        finally:
+            mbench.close()
+    finally:
+        server.close()
+    missed = 0
+    worst_ms = 0.0
+    failed = [c.error or c.outcome.result.message for c in outcome.channels
+              if c.outcome is None or c.outcome.result.status.value != "completed"]
+    for ch in outcome.channels:
+        if ch.outcome is None:
+            continue
+        stats = interval_stats(_sample_times(ch.path), 1.0)
+        missed += stats["missed_samples"]
+        worst_ms = max(worst_ms, stats["jitter_max_ms"] or 0.0)
+        ch.path.unlink(missing_ok=True)
+    return {"channels": channels, "missed_samples": missed, "jitter_max_ms": round(worst_ms, 2),
+            "failed_channels": len(failed), "errors": failed[:3], "ok": missed == 0 and not failed}
+
+
+def measure_channels(candidates: tuple[int, ...] = (16, 32, 64, 128, 256), duration_s: float = 10.0) -> dict[str, Any]:
+    """The largest channel count (of ``candidates``, rising) with 0 missed samples at 1 Hz."""
+    tried = []
+    best = 0
+    with tempfile.TemporaryDirectory(prefix="cellbench-perf-ch-") as tmp:
+        for n in candidates:
+            try:
+                result = channels_ok(n, duration_s, Path(tmp))
+            except Exception as exc:  # noqa: BLE001 - a failure to set up N channels ends the search
+                result = {"channels": n, "ok": False, "errors": [str(exc)]}
+            tried.append(result)
+            if not result["ok"]:
+                break
+            best = n
+    return {"channels_1hz_max": best, "tried": tried, "duration_s": duration_s,
+            "setup": "python -m bench.multisim (N Keithley 2460 + DAQ970A + Espec servers) in its own process; "
+                     "one Engine thread per channel over pyvisa-py loopback TCP, one run file each"}

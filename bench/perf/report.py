@@ -1,0 +1,60 @@
+"""Plain-text table of a ``bench perf`` result (the ``--json`` object is the machine form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: (figure key, label, unit, target text)
+ROWS = (
+    ("acceleration_x", "acceleration (simulated time / wall time)", "x", ">= 20000"),
+    ("pybamm_ratio", "bench acceleration / PyBaMM SPM acceleration", "", ""),
+    ("jitter_p99_ms_100ms", "sample period jitter p99 at 100 ms", "ms", "<= 1"),
+    ("jitter_p99_ms_10ms", "sample period jitter p99 at 10 ms", "ms", ""),
+    ("missed_samples", "missed samples (10 ms + 100 ms runs)", "", "0"),
+    ("channels_1hz_max", "channels at 1 Hz with 0 missed samples", "", ">= 128"),
+    ("log_rows_per_s", "run-file logging, per-sample appends", "rows/s", ""),
+    ("analysis_10m_rows_s", "per-cycle summary of a 10M-row run", "s", "<= 2"),
+    ("safety_latency_ms", "safety reaction latency", "ms", ""),
+    ("kill9_files_readable", "run files readable after kill -9", "fraction", "1"),
+)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_perf(result: dict[str, Any]) -> str:
+    """The figures, the per-sample split and why any figure is null."""
+    m = result.get("machine", {})
+    lines = [f"bench perf{' --quick (reduced sizes)' if result.get('quick') else ''}: "
+             f"{m.get('cpu')}, {m.get('cores')} cores, Python {m.get('python')}, "
+             f"load {m.get('load_average_1min')}"]
+    acc = result.get("details", {}).get("acceleration")
+    if acc:
+        lines.append(f"  protocol: {acc['protocol']} ({acc['status']}): {acc['samples']} samples, {acc['test_time_s'] / 3600:.1f} h "
+                     f"in {acc['wall_s']} s wall ({acc['cpu_s']} s CPU; {acc['us_per_sample']} µs/sample wall, "
+                     f"{acc['cpu_us_per_sample']} CPU)")
+    for key, label, unit, target in ROWS:
+        value = result.get(key)
+        text = f"  {label:48s} {_fmt(value):>12s} {unit:8s}"
+        if target:
+            text += f" target {target}"
+        if value is None and key in result.get("null_reasons", {}):
+            text += f"  ({result['null_reasons'][key]})"
+        lines.append(text.rstrip())
+    cost = result.get("sample_cost_us")
+    if cost:
+        parts = ", ".join(f"{k[:-3]} {cost[k]:.1f}" for k in ("driver_us", "pyvisa_us", "sim_wire_us", "physics_us",
+                                                              "safety_us", "logging_us", "engine_us"))
+        lines.append(f"  per-sample cost, µs (instrumented, wall): {parts}; total {cost['total_us']:.1f} "
+                     f"(CPU {cost['cpu_total_us']:.1f})")
+    elif "sample_cost_us" in result.get("null_reasons", {}):
+        lines.append(f"  per-sample cost: null ({result['null_reasons']['sample_cost_us']})")
+    lines.append(f"  ({result.get('wall_s')} s)")
+    return "\n".join(lines)

@@ -1,0 +1,181 @@
+"""``bench perf``: run the measurements, collect one result object.
+
+Every figure of the JSON object is present; one that could not be measured (a section skipped
+with ``--only``, an optional package missing, another engineer's measuring function absent, an
+error) is ``null`` and ``null_reasons`` says why. ``--quick`` shrinks sizes and durations and
+says so (``quick: true``, ``sizes``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SECTIONS = ("acceleration", "stages", "pybamm", "jitter", "channels", "logging", "analysis", "safety", "kill9")
+#: Sections that pace on the wall clock (real-time loops, subprocesses).
+REALTIME_SECTIONS = ("jitter", "channels", "kill9")
+
+#: Sizes per mode: (quick, full).
+SIZES: dict[str, tuple[Any, Any]] = {
+    "jitter_duration_s": (3.0, 30.0),
+    "channel_candidates": ((8, 32), (16, 32, 64, 128, 256)),
+    "channel_duration_s": (4.0, 10.0),
+    "log_rows": (200_000, 1_000_000),
+    "analysis_rows": (1_000_000, 10_000_000),
+    "kill9_runs": (4, 20),
+}
+
+FIGURES = ("acceleration_x", "sample_cost_us", "pybamm_ratio", "jitter_p99_ms_100ms", "jitter_p99_ms_10ms",
+           "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "safety_latency_ms",
+           "kill9_files_readable")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (None,)
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}", "load_average_1min": load[0]}
+
+
+def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the selected sections (all by default) and return the result object."""
+    selected = tuple(only) if only else SECTIONS
+    unknown = [s for s in selected if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown perf section {unknown[0]!r}; sections: {', '.join(SECTIONS)}")
+    mode = 0 if quick else 1
+    sizes = {key: value[mode] for key, value in SIZES.items()}
+    result: dict[str, Any] = {name: None for name in FIGURES}
+    result.update({"quick": quick, "sizes": sizes, "machine": machine(), "null_reasons": {}, "details": {}})
+    reasons, details = result["null_reasons"], result["details"]
+    started = time.perf_counter()
+
+    def section(name: str, fn: Callable[[], None], figures: tuple[str, ...]) -> None:
+        if name not in selected:
+            for figure in figures:
+                reasons.setdefault(figure, f"section {name!r} not selected (--only)")
+            return
+        if progress is not None:
+            progress(name)
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except ImportError as exc:
+            for figure in figures:
+                reasons.setdefault(figure, f"{name}: not available ({exc})")
+        except Exception as exc:  # noqa: BLE001 - one failing measurement must not hide the others
+            logger.warning("perf %s failed: %s: %s", name, type(exc).__name__, exc)
+            logger.debug("perf %s failed", name, exc_info=True)
+            for figure in figures:
+                reasons.setdefault(figure, f"{name}: {type(exc).__name__}: {exc}")
+        details.setdefault("section_wall_s", {})[name] = round(time.perf_counter() - t0, 2)
+
+    def acceleration() -> None:
+        from bench.perf.stages import measure_acceleration
+
+        acc = measure_acceleration(quick)
+        details["acceleration"] = acc
+        result["acceleration_x"] = acc["acceleration_x"]
+
+    def stages() -> None:
+        from bench.perf.stages import measure_stage_split
+
+        result["sample_cost_us"] = measure_stage_split(quick)
+
+    def pybamm() -> None:
+        from bench.perf.anchor import measure_pybamm
+        from bench.perf.stages import load_acceleration_protocol
+
+        acc = details.get("acceleration")
+        if acc is None:
+            raise RuntimeError("needs the acceleration section (same protocol)")
+        with tempfile.TemporaryDirectory() as tmp:
+            protocol, _label = load_acceleration_protocol(quick, Path(tmp))
+        anchor = measure_pybamm(protocol, acc["wall_s"])
+        details["pybamm"] = anchor
+        if anchor["acceleration_x"] and acc["acceleration_x"]:
+            result["pybamm_ratio"] = round(acc["acceleration_x"] / anchor["acceleration_x"], 3)
+
+    def jitter() -> None:
+        from bench.perf.realtime import measure_jitter
+
+        jit = measure_jitter((0.01, 0.1), sizes["jitter_duration_s"])
+        details["jitter"] = jit
+        result["jitter_p99_ms_10ms"] = jit["10ms"]["jitter_p99_ms"]
+        result["jitter_p99_ms_100ms"] = jit["100ms"]["jitter_p99_ms"]
+        result["missed_samples"] = jit["10ms"]["missed_samples"] + jit["100ms"]["missed_samples"]
+
+    def channels() -> None:
+        from bench.perf.realtime import measure_channels
+
+        chans = measure_channels(sizes["channel_candidates"], sizes["channel_duration_s"])
+        details["channels"] = chans
+        result["channels_1hz_max"] = chans["channels_1hz_max"]
+
+    def logging_() -> None:
+        from bench.perf.datapath import measure_logging
+
+        log = measure_logging(sizes["log_rows"])
+        details["logging"] = log
+        result["log_rows_per_s"] = log["log_rows_per_s"]
+
+    def analysis() -> None:
+        from bench.perf.datapath import measure_analysis
+
+        ana = measure_analysis(sizes["analysis_rows"])
+        details["analysis"] = ana
+        scale = 10_000_000 / ana["rows"]
+        result["analysis_10m_rows_s"] = round(ana["analysis_s"] * scale, 3)
+        if scale != 1:
+            ana["scaled_to_10m_rows"] = f"measured on {ana['rows']} rows, scaled x{scale:g} (--quick)"
+
+    def safety() -> None:
+        from bench.perf_safety import measure_safety
+
+        saf = measure_safety(quick)
+        details["safety"] = saf
+        for key in ("safety_latency_ms", "latency_ms", "latency_ms_p99", "latency_p99_ms"):
+            if saf.get(key) is not None:
+                result["safety_latency_ms"] = saf[key]
+                break
+        else:
+            reasons["safety_latency_ms"] = "measure_safety() returned no latency figure"
+
+    def kill9() -> None:
+        from bench.perf_crash import measure_kill9
+
+        k9 = measure_kill9(sizes["kill9_runs"])
+        details["kill9"] = k9
+        if k9.get("runs"):
+            result["kill9_files_readable"] = round(k9["files_readable"] / k9["runs"], 4)
+
+    section("acceleration", acceleration, ("acceleration_x",))
+    section("stages", stages, ("sample_cost_us",))
+    section("pybamm", pybamm, ("pybamm_ratio",))
+    section("jitter", jitter, ("jitter_p99_ms_10ms", "jitter_p99_ms_100ms", "missed_samples"))
+    section("channels", channels, ("channels_1hz_max",))
+    section("logging", logging_, ("log_rows_per_s",))
+    section("analysis", analysis, ("analysis_10m_rows_s",))
+    section("safety", safety, ("safety_latency_ms",))
+    section("kill9", kill9, ("kill9_files_readable",))
+    for figure in FIGURES:
+        if result[figure] is not None:
+            reasons.pop(figure, None)
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    result["machine"]["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return result

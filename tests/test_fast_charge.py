@@ -1,0 +1,110 @@
+"""Fast charge (10 -> 80 % SOC) end to end on the simulated bench, the interlock, cycling variants."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.cli import main
+from bench.runfile import RunFile
+from bench.runner import EXIT_SAFETY, execute
+from bench.simbench import build_sim_bench, cell_datasheet, choose_sim_cycler
+from protocols.loader import load_protocol
+from protocols.steps import Step
+
+
+def _stages(protocol) -> list[Step]:
+    """The fast-charge stages: charge steps ending at an SOC above 10 %."""
+    return [node for node, _ in protocol.walk_nodes() if isinstance(node, Step) and node.kind == "cc"
+            and (node.current_a or 0) > 0 and any(c.quantity == "soc" and c.value > 0.11 for c in node.until)]
+
+
+def _expected_s(stages: list[Step], capacity_ah: float, soc_from: float) -> float:
+    """Σ ΔQ_i / I_i over the stages from ``soc_from`` to 80 % SOC, s."""
+    total, soc = 0.0, soc_from
+    for stage in stages:
+        end = next(c.value for c in stage.until if c.quantity == "soc")
+        if end > soc:
+            total += (end - soc) * capacity_ah / stage.current_a * 3600.0
+            soc = end
+    return total
+
+
+def test_nmc_fast_charge_time_matches_the_charge_currents(tmp_path):
+    protocol = load_protocol("fast_charge", cell_defaults=cell_datasheet)
+    stages = _stages(protocol)
+    assert [s.current_a for s in stages] == [pytest.approx(3.4), pytest.approx(2.5)]
+    bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler=choose_sim_cycler(protocol))
+    try:
+        outcome = execute(protocol, bench, tmp_path / "fc.h5")
+    finally:
+        bench.close()
+    report = outcome.report
+    metrics, conditions = report["metrics"], report["conditions"]
+    assert outcome.exit_code == 0, report["criteria"]
+    capacity = protocol.cell.capacity_ah
+    assert metrics["time_10_80_s"] == pytest.approx(_expected_s(stages, capacity, 0.10), rel=0.02)
+    assert metrics["time_20_80_s"] == pytest.approx(_expected_s(stages, capacity, 0.20), rel=0.02)
+    assert metrics["charge_ah"] == pytest.approx(0.70 * capacity, rel=0.01)  # 10 -> 80 % of the rated Ah
+    assert 0.70 * capacity * 3.4 < metrics["charge_wh"] < 0.70 * capacity * 4.2
+    assert metrics["temperature_rise_k"] > 0.5
+    assert metrics["temperature_max_c"] == pytest.approx(
+        conditions["fast_charge"]["temperature_start_c"] + metrics["temperature_rise_k"], abs=1e-3)
+    assert "rated capacity 5 Ah" in conditions["soc_basis"] and conditions["cycler"] == "keithley2460"
+    assert [s["end"] for s in conditions["fast_charge"]["stages"]] == ["50 % SOC", "80 % SOC"]
+    assert "fade_pct" not in metrics  # one fast charge: no fade claimed
+    with RunFile(tmp_path / "fc.h5") as run:
+        assert len(run.steps) == len(protocol.flat_steps())
+
+
+def test_a_cell_too_cold_to_charge_is_refused(tmp_path, capsys):
+    # at load time: a soak below the cell's minimum charge temperature is refused (file:line)
+    assert main(["run", "fast_charge", "--set", "temperature_c=-10", "--out", str(tmp_path / "x.h5")]) == 2
+    message = capsys.readouterr().err
+    assert "fast_charge.yaml:" in message and "-10 °C is outside the protocol's temperature limits 0-60 °C" in message
+    assert not (tmp_path / "x.h5").exists()
+    # at run time: a cell that starts at -10 °C trips the supervisor before any current flows
+    protocol = load_protocol("fast_charge", cell_defaults=cell_datasheet)
+    bench = build_sim_bench(protocol.cell.preset, soc=0.5, temperature_c=-10.0)
+    try:
+        outcome = execute(protocol, bench, tmp_path / "cold.h5", observe_s=60.0)
+    finally:
+        bench.close()
+    assert outcome.exit_code == EXIT_SAFETY
+    (event,) = outcome.report["safety_events"]
+    assert event["rule"] == "temperature_limit" and "below limit 0" in event["message"]
+    with RunFile(tmp_path / "cold.h5") as run:
+        current = run.column("Current / A")
+        assert all(s["charge_ah"] == 0.0 for s in run.steps)
+    assert float(abs(current).max()) == 0.0
+
+
+def test_simulated_bench_picks_the_ea_psb_above_the_keithleys_range():
+    nmc = load_protocol("fast_charge", cell_defaults=cell_datasheet)
+    lfp_4c = load_protocol("fast_charge", {"cell": "lfp_26650", "charge_voltage_v": "3.6", "cutoff_v": "2.0",
+                                           "stage1_rate": "4C", "stage2_rate": "2C"}, cell_defaults=cell_datasheet)
+    assert choose_sim_cycler(nmc) == "keithley2460"
+    assert choose_sim_cycler(lfp_4c) == "ea_psb10000"  # 4C x 2.35 Ah = 9.4 A > 7.35 A
+
+
+@pytest.mark.slow
+def test_gb38031_fast_charge_cycling_reports_every_charge_and_fade(tmp_path):
+    protocol = load_protocol("fast_charge_gb38031", {"cycles": "2"}, cell_defaults=cell_datasheet)
+    bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler=choose_sim_cycler(protocol))
+    try:
+        outcome = execute(protocol, bench, tmp_path / "gb.h5")
+    finally:
+        bench.close()
+    metrics, conditions = outcome.report["metrics"], outcome.report["conditions"]
+    assert outcome.exit_code == 0, outcome.report["criteria"]
+    assert metrics["fast_charges"] == 2 and len(conditions["fast_charges"]) == 2
+    assert metrics["time_20_80_max_s"] <= 900.0
+    assert metrics["time_10_80_s"] is None  # the GB cycle starts at 20 % SOC
+    for charge in conditions["fast_charges"]:
+        assert charge["charge_ah"] == pytest.approx(0.6 * protocol.cell.capacity_ah, rel=0.01)
+    assert math.isfinite(metrics["fade_pct"]) and abs(metrics["fade_pct"]) < 1.0
+    assert [c["cycle"] for c in conditions["capacity_checks"]] == [1, 4]
+    cycles = outcome.report["cycles"]
+    assert [row["cycle"] for row in cycles] == [1, 2, 3, 4]
+    assert cycles[1]["coulombic_efficiency"] == pytest.approx(1.0, abs=0.01)
