@@ -88,7 +88,7 @@ class _OperatorRule:
 
     name = "operator"
 
-    def __init__(self, test: "AbuseTest") -> None:
+    def __init__(self, test: AbuseTest) -> None:
         self.test = test
 
     def check(self, sample: Sample) -> Trip | None:
@@ -116,7 +116,7 @@ class AbuseTest:
 
     @classmethod
     def for_protocol(cls, protocol: Protocol, bench: Any, writer: RunWriter, supervisor: Any,
-                     console: OperatorConsole | None = None) -> "AbuseTest | None":
+                     console: OperatorConsole | None = None) -> AbuseTest | None:
         """The protocol's abuse test, None without one; raises AbuseRefused when it cannot run."""
         if not getattr(protocol, "abuse", None):
             return None

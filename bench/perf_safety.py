@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.faults import FaultSpec
-from bench.runner import EXIT_SAFETY, execute
+from bench.runner import execute
 
 logger = logging.getLogger(__name__)
 

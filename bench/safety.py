@@ -148,12 +148,12 @@ class Supervisor:
         self._first_of_step = True
 
     @classmethod
-    def for_limits(cls, limits: Limits) -> "Supervisor":
+    def for_limits(cls, limits: Limits) -> Supervisor:
         """A supervisor with only the hard-limit rules of ``limits``."""
         return cls(rules_from_limits(limits))
 
     @classmethod
-    def for_protocol(cls, protocol: Protocol) -> "Supervisor":
+    def for_protocol(cls, protocol: Protocol) -> Supervisor:
         """A supervisor with every rule of :func:`rules_for_protocol`."""
         ctx = StepContext(period_s=protocol.period_s)
         return cls(rules_for_protocol(protocol, ctx), context=ctx, protocol=protocol)

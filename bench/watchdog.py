@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bench.safety_rules import Trip
 
@@ -93,6 +94,7 @@ class Watchdog:
         self._last_feed = monotonic()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._poll_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.firing: WatchdogFiring | None = None
         #: Set once the watchdog has fired (after the output-off attempt and the trip hand-in).
@@ -119,11 +121,12 @@ class Watchdog:
         """Fire if the deadline has passed (once); returns True when it fired on this call."""
         if self.firing is not None:
             return False
-        now = self._monotonic()
-        silence = now - self._last_feed
-        if silence < self.timeout_s:
-            return False
-        self._fire(now, silence)
+        with self._poll_lock:
+            now = self._monotonic()
+            silence = now - self._last_feed
+            if self.firing is not None or silence < self.timeout_s:
+                return False
+            self._fire(now, silence)
         return True
 
     def _fire(self, now: float, silence: float) -> None:

@@ -37,7 +37,6 @@ import ast
 import dataclasses
 import inspect
 import math
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -216,8 +215,3 @@ def _to_step(item: Any, protocol: Protocol, file: str, line: int, source_lines: 
     if problem is not None:
         raise ProtocolError(problem.message, file=file, line=line, suggestion=problem.suggestion)
     return step
-
-
-def python_version_note() -> str:
-    """The interpreter a Python protocol runs on (for the run file's provenance)."""
-    return f"python {sys.version.split()[0]}"

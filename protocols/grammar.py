@@ -45,7 +45,7 @@ def _quantity(text: str, col: int) -> Quantity:
     try:
         return parse_quantity(text)
     except QuantityError as exc:
-        raise _error(str(exc), col) from None
+        raise _error(str(exc), col, exc.suggestion) from None
 
 
 def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:

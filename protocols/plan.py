@@ -25,7 +25,7 @@ Variables an expression can use (all SI, NaN until measured):
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,14 +228,3 @@ def make_plan(protocol: Protocol, ctx: PlanContext | None = None, *, instrument:
 
         return walk_generator(protocol, ctx, instrument=instrument, dry_run=dry_run), ctx
     return walk_tree(protocol.steps, ctx), ctx
-
-
-def iterate(plan: Plan, results: Iterator[StepResult]) -> Iterator[PlannedStep]:
-    """Drive ``plan`` with ``results`` (one per step) and yield each planned step."""
-    try:
-        planned = next(plan)
-        while True:
-            yield planned
-            planned = plan.send(next(results))
-    except StopIteration:
-        return

@@ -47,7 +47,12 @@ class Quantity:
 
 
 class QuantityError(ValueError):
-    """Text that is not a number with a known unit; the message says what was expected."""
+    """Text that is not a number with a known unit; the message says what was expected,
+    ``suggestion`` what was probably meant."""
+
+    def __init__(self, message: str, suggestion: str = "") -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
 
 
 def parse_quantity(text: str) -> Quantity:
@@ -75,7 +80,14 @@ def parse_quantity(text: str) -> Quantity:
     elif unit_text in ("MHz",):
         raise QuantityError(f"unit {unit_text!r} (megahertz) is not a battery frequency; did you mean mHz?")
     if key not in UNITS:
-        raise QuantityError(f"unknown unit {unit_text!r} in {raw!r}")
+        import difflib
+
+        spellings = ["A", "mA", "V", "mV", "W", "Ah", "mAh", "Wh", "s", "min", "hour", "hours", "°C", "K", "%",
+                     "Hz", "kHz", "mHz", "K/min", "ohm", "C"]
+        close = difflib.get_close_matches(unit_text, spellings, n=1, cutoff=0.5)
+        raise QuantityError(f"unknown unit {unit_text!r} in {raw!r}",
+                            f"did you mean '{close[0]}'?" if close else "units: A, mA, C-rate, V, W, Ah, Wh, s, "
+                            "min, hours, °C, K, %, Hz")
     dimension, factor = UNITS[key]
     return Quantity(number * factor, dimension, raw)
 

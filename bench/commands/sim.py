@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from bench.commands.common import error
@@ -93,10 +94,9 @@ def _serve_until_stopped() -> None:
             raise _Terminated()
 
         previous = signal.signal(signal.SIGTERM, on_term)
-    idle = threading.Event()
     try:
-        while not idle.wait(1.0):
-            pass
+        while True:
+            time.sleep(3600.0)  # a signal handler runs (and raises) at once during time.sleep
     except (KeyboardInterrupt, _Terminated):
         logger.info("stopping the simulated bench")
     finally:

@@ -278,3 +278,15 @@ def test_nyquist_panel_draws_the_spectra(tmp_path):
     _, _, blank = _image_stats(render_png(empty, tmp_path / "noeis.png", 1200, 800))
     right = blank[int(0.40 * h):, int(0.62 * w):].astype(int).reshape(-1, 3)
     assert ((right.max(axis=1) - right.min(axis=1)) > 80).sum() < 20
+
+
+def test_a_killed_run_still_plots(tmp_path):
+    from bench.perf_crash import run_self_kill
+    from bench.plot.render import render_png
+
+    killed = tmp_path / "killed.h5"
+    run_self_kill(killed, batch_rows=100, kill_after_batches=5, unflushed_rows=7)
+    monitor = RunMonitor(killed)
+    assert monitor.refresh() == 500 and monitor.status == "running"
+    _, _, pixels = _image_stats(render_png(killed, tmp_path / "killed.png", 1200, 800))
+    assert _curve_pixels(pixels)["voltage"] > 300
