@@ -478,6 +478,7 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         deadline = clock.now_s()
         rest = Step(kind="rest", text="observation", duration_s=self.observe_s)
         state = _StepState(start_s=self._now())
+        self.supervisor.begin_step(rest, state.start_s)
         self.step_count += 1
         while self._now() < end:
             deadline += period

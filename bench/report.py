@@ -57,6 +57,8 @@ def build_report(run: RunFile) -> dict[str, Any]:
             "values": data.get("values", {}), "latency_s": data.get("latency_s"),
             "latency_wall_s": data.get("latency_wall_s"),
             "output_off_confirmed": data.get("output_off_confirmed"),
+            "chamber_setpoint_c": data.get("chamber_setpoint_c"),
+            "abuse_test": bool(data.get("abuse_test", False)),
         })
     return {
         "protocol": attrs.get("protocol", ""),

@@ -6,8 +6,9 @@ is enabled). The engine calls :meth:`Supervisor.begin_step` at each step start a
 and the safe-state sequence (:mod:`bench.safe_state`) follows. A watchdog thread
 (:mod:`bench.watchdog`) fed by every checked sample trips when samples stop arriving.
 
-The rules live in :mod:`bench.safety_rules`; :func:`rules_for_protocol` builds the set every run
-has from the protocol's ``limits:`` and ``cell:``.
+The rules live in :mod:`bench.safety_rules`, :mod:`bench.safety_shorts` and
+:mod:`bench.safety_checks`; :func:`rules_for_protocol` builds the set every run has from the
+protocol's ``limits:`` and ``cell:``.
 """
 
 from __future__ import annotations
@@ -18,23 +19,27 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from bench.safety_rules import (
-    CellChamberDeltaRule,
-    ChargeVoltageFallRule,
-    CvCurrentRiseRule,
-    DtDtRule,
-    HardLimitsRule,
-    LimitRule,
-    RestSelfHeatingRule,
-    RestVoltageDropRule,
-    Rule,
-    RunawayRule,
+from bench.safety_checks import (
     SensorDisagreementRule,
     SensorLossRule,
     StaleDataRule,
     StepBudgetRule,
+)
+from bench.safety_rules import (
+    DtDtRule,
+    HardLimitsRule,
+    LimitRule,
+    Rule,
+    RunawayRule,
     StepContext,
     Trip,
+)
+from bench.safety_shorts import (
+    CellChamberDeltaRule,
+    ChargeVoltageFallRule,
+    CvCurrentRiseRule,
+    RestSelfHeatingRule,
+    RestVoltageDropRule,
     VoltageCollapseRule,
 )
 from bench.sample import Sample

@@ -25,6 +25,10 @@ from sim_instruments.tcp_server import MAX_MESSAGE_BYTES, LineServer
 from sim_instruments.world import SimWorld
 
 IDN_DAQ = b"Keysight Technologies,DAQ970A"
+
+#: Sockets and threads: bound every test well below the suite-wide timeout.
+pytestmark = pytest.mark.timeout(60)
+
 ROLES = ("cycler", "chamber", "thermometer", "impedance")
 
 

@@ -11,6 +11,7 @@ The functions here are used by ``tests/sim_instruments/test_calibration.py`` too
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,39 @@ def fit_ocv_table(
     return tuple(round(v, 4) for v in ocv)
 
 
+def short_circuit_figures(
+    preset: CellPreset | str, resistance_ohm: float, duration_s: float = 7200.0, dt_s: float = 1.0
+) -> dict[str, float]:
+    """Internal short of ``resistance_ohm`` on a full cell at 25 °C (air 25 °C), held for
+    ``duration_s``: peak core / surface temperature (°C), fastest surface heating (K/s), time to
+    runaway onset (s, NaN if none), final voltage (V), SOC drained and runaway flag (0/1)."""
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    cell = CellModel(p, soc=1.0, temperature_c=25.0, seed=None)
+    cell.set_internal_short(resistance_ohm)
+    peak_core = peak_surface = 25.0
+    max_rate = 0.0
+    onset = math.nan
+    t = 0.0
+    for _ in range(int(round(duration_s / dt_s))):
+        before = cell.temperature_surface_c
+        cell.step(dt_s, 0.0, 25.0)
+        t += dt_s
+        max_rate = max(max_rate, (cell.temperature_surface_c - before) / dt_s)
+        peak_core = max(peak_core, cell.temperature_core_c)
+        peak_surface = max(peak_surface, cell.temperature_surface_c)
+        if cell.runaway and math.isnan(onset):
+            onset = t
+    return {
+        "peak_core_c": peak_core,
+        "peak_surface_c": peak_surface,
+        "max_surface_rate_k_per_s": max_rate,
+        "runaway_onset_s": onset,
+        "final_voltage_v": cell.terminal_voltage_v(0.0),
+        "soc_drained": 1.0 - cell.soc,
+        "runaway": 1.0 if cell.runaway else 0.0,
+    }
+
+
 def _format_table(fig: dict[str, float]) -> str:
     lines = ["| figure | value |", "|---|---|"]
     for key, value in fig.items():
@@ -213,8 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nmc_21700")
     parser.add_argument("--fit-ocv", action="store_true", help="print a refitted OCV table")
+    parser.add_argument("--short-ohm", type=float, default=None,
+                        help="instead: internal-short figures for this resistance (ohm)")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
+    if args.short_ohm is not None:
+        sys.stdout.write(_format_table(short_circuit_figures(preset, args.short_ohm)))
+        return 0
     if args.fit_ocv:
         values = fit_ocv_table(preset, preset.ocv_soc)
         sys.stdout.write(f"ocv_soc = {preset.ocv_soc}\nocv_v = {values}\n")

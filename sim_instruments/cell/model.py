@@ -10,10 +10,14 @@ Electrical model (all elements in series)::
 * ``v_ct``: charge-transfer overpotential, an RC whose steady state follows Butler-Volmer,
   ``v_ss = b·asinh(I·Rct/b)`` with ``b = n·R·T/F``: linear (``Rct``) for small currents, Tafel-like
   for large ones. Strongly Arrhenius (this is what makes a cold cell lose capacity).
-* ``v_2``, ``v_3``: linear RCs (SEI / mid-frequency processes; slow concentration polarisation).
+* ``v_2``: a linear RC (SEI / mid-frequency processes).
+* ``v_3``: slow concentration polarisation (electrolyte), an RC whose steady state
+  ``R3·I/(1 - |I|/I_lim)`` grows faster than linearly as the current nears the (strongly
+  temperature-dependent) limiting current of electrolyte transport.
 * solid diffusion: the surface SOC lags the bulk (coulomb-counted) SOC through a first-order
   element (``delta = soc_surface - soc``); the OCV is read at the surface SOC, so the steep end of
-  the OCV curve is reached early when diffusion is slow (cold, high rate).
+  the OCV curve is reached early when diffusion is slow (cold, high rate). A heat-free RC ``v_4``
+  with the same time constant carries the rest of the diffusion polarisation.
 * ``R_short``: optional internal short in parallel (and the separator-melt short during runaway).
 
 All RC-like states are advanced with exact exponentials for a current held over the step, the
@@ -77,6 +81,7 @@ class CellModel:
         self._eact = p.rct_activation_j_mol / GAS_CONSTANT
         self._ea2 = p.r2_activation_j_mol / GAS_CONSTANT
         self._ea3 = p.r3_activation_j_mol / GAS_CONSTANT
+        self._ealim = p.r3_limiting_activation_j_mol / GAS_CONSTANT
         self._ead = p.diffusion_activation_j_mol / GAS_CONSTANT
         self._fsoc_norm = 1.0 / self._soc_factor_raw(0.5)
         self._h_a = p.convection_w_per_m2k * p.surface_area_m2
@@ -95,6 +100,7 @@ class CellModel:
         self._v1 = 0.0
         self._v2 = 0.0
         self._v3 = 0.0
+        self._v4 = 0.0
         self._tc = float(temperature_c)
         self._ts = float(temperature_c)
         self._reactant = 1.0
@@ -147,10 +153,12 @@ class CellModel:
         a_3 = math.exp(self._ea3 * inv) * fsoc
         self._r3 = p.r3_ohm * a_3
         self._tau3 = p.r3_tau_s * a_3
+        self._ilim = p.r3_limiting_current_a * math.exp(-self._ealim * inv)
         self._taud = p.diffusion_tau_s * a_d
+        self._r4 = p.diffusion_r_ohm * a_d * fsoc
         self._u_b = self._ocv(self._soc)
         self._u_s = self._ocv(self._soc + self._delta)
-        self._e = self._u_s + self._v1 + self._v2 + self._v3
+        self._e = self._u_s + self._v1 + self._v2 + self._v3 + self._v4
 
     # ------------------------------------------------------------------ public state
     @property
@@ -225,9 +233,10 @@ class CellModel:
         return self._rct
 
     def diffusion_resistance_ohm(self) -> float:
-        """Small-signal DC resistance of the solid-diffusion element at the present state, Ω."""
+        """Small-signal DC resistance of the solid-diffusion elements (surface-SOC lag through the
+        OCV slope + the heat-free diffusion RC) at the present state, Ω."""
         return (self._ocv_slope_at(self._soc + self._delta) * self.preset.diffusion_gain
-                * self._taud / self._cap_as)
+                * self._taud / self._cap_as) + self._r4
 
     def dc_resistance_ohm(self, duration_s: float, current_a: float | None = None) -> float:
         """Resistance seen ``duration_s`` after a current step from rest, Ω: ΔV/ΔI excluding the
@@ -244,7 +253,10 @@ class CellModel:
             rct = self._b * math.asinh(i * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
-        r += self._r3 * (1.0 - math.exp(-t / self._tau3))
+        r3 = self._r3
+        if current_a is not None and self._ilim > 0.0:
+            r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
+        r += r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
         return r
 
@@ -370,12 +382,17 @@ class CellModel:
         v2_old = self._v2
         v2 = g2 + (v2_old - g2) * math.exp(-h / self._tau2)
         g3 = self._r3 * i_cell
+        if self._ilim > 0.0:
+            g3 /= max(0.1, 1.0 - abs(i_cell) / self._ilim)
         v3_old = self._v3
         v3 = g3 + (v3_old - g3) * math.exp(-h / self._tau3)
         self._v3 = v3
         taud = self._taud
+        ed = math.exp(-h / taud)
         dss = self.preset.diffusion_gain * taud * i_cell / self._cap_as
-        self._delta = dss + (self._delta - dss) * math.exp(-h / taud)
+        self._delta = dss + (self._delta - dss) * ed
+        g4 = self._r4 * i_cell
+        self._v4 = g4 + (self._v4 - g4) * ed
         self._v1 = v1
         self._v2 = v2
         # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
@@ -416,6 +433,7 @@ class CellModel:
             "v_charge_transfer_v": self._v1,
             "v_rc2_v": self._v2,
             "v_rc3_v": self._v3,
+            "v_diffusion_v": self._v4,
             "temperature_core_c": self._tc,
             "temperature_surface_c": self._ts,
             "exotherm_reactant": self._reactant,
@@ -432,6 +450,7 @@ class CellModel:
         self._v1 = float(state["v_charge_transfer_v"])
         self._v2 = float(state["v_rc2_v"])
         self._v3 = float(state.get("v_rc3_v", 0.0))
+        self._v4 = float(state.get("v_diffusion_v", 0.0))
         self._tc = float(state["temperature_core_c"])
         self._ts = float(state["temperature_surface_c"])
         self._reactant = float(state.get("exotherm_reactant", 1.0))

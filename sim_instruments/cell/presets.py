@@ -67,11 +67,20 @@ class CellPreset:
     r3_ohm: float
     r3_activation_j_mol: float
     r3_tau_s: float
+    #: Limiting current of the slow element at 25 °C (electrolyte depletion), A: its steady
+    #: overpotential is ``R3·I / (1 - |I|/I_lim)`` (capped at 10x). 0 disables the limit.
+    r3_limiting_current_a: float
+    #: Activation energy of the limiting current (electrolyte diffusivity), J/mol.
+    r3_limiting_activation_j_mol: float
     #: Solid-diffusion element: surface SOC lags bulk SOC with this time constant; the steady
     #: surface-bulk offset is ``diffusion_gain · tau · I / (3600 · capacity)``.
     diffusion_tau_s: float
     diffusion_activation_j_mol: float
     diffusion_gain: float
+    #: Solid-diffusion polarisation that does not shift the surface SOC, modelled as an RC with
+    #: the diffusion time constant; it generates no heat (heat of mixing neglected, as in the
+    #: DFN reference). Ω at 25 °C.
+    diffusion_r_ohm: float
     #: SOC dependence: resistances x (1 + low·exp(-soc/low_width) + high·exp(-(1-soc)/high_width)).
     r_soc_low: float
     r_soc_low_width: float
@@ -144,9 +153,12 @@ NMC_21700 = CellPreset(
     r3_ohm=0.0,
     r3_activation_j_mol=30000.0,
     r3_tau_s=300.0,
+    r3_limiting_current_a=0.0,
+    r3_limiting_activation_j_mol=30000.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
+    diffusion_r_ohm=0.0,
     r_soc_low=1.5,
     r_soc_low_width=0.08,
     r_soc_high=0.2,
@@ -196,9 +208,12 @@ LFP_26650 = CellPreset(
     r3_ohm=0.0,
     r3_activation_j_mol=30000.0,
     r3_tau_s=300.0,
+    r3_limiting_current_a=0.0,
+    r3_limiting_activation_j_mol=30000.0,
     diffusion_tau_s=300.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
+    diffusion_r_ohm=0.0,
     r_soc_low=1.0,
     r_soc_low_width=0.06,
     r_soc_high=0.2,
@@ -248,9 +263,12 @@ NMC_POUCH_60AH = CellPreset(
     r3_ohm=0.0,
     r3_activation_j_mol=30000.0,
     r3_tau_s=300.0,
+    r3_limiting_current_a=0.0,
+    r3_limiting_activation_j_mol=30000.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
+    diffusion_r_ohm=0.0,
     r_soc_low=1.5,
     r_soc_low_width=0.08,
     r_soc_high=0.2,
@@ -300,9 +318,12 @@ SOLID_STATE_POUCH = CellPreset(
     r3_ohm=0.0,
     r3_activation_j_mol=30000.0,
     r3_tau_s=300.0,
+    r3_limiting_current_a=0.0,
+    r3_limiting_activation_j_mol=30000.0,
     diffusion_tau_s=600.0,
     diffusion_activation_j_mol=30000.0,
     diffusion_gain=1.0,
+    diffusion_r_ohm=0.0,
     r_soc_low=1.5,
     r_soc_low_width=0.08,
     r_soc_high=0.2,

@@ -9,22 +9,14 @@ import random
 import pytest
 
 from bench.safety import Supervisor, rules_for_protocol, step_timeout_s
-from bench.safety_rules import (
+from bench.safety_checks import SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
+from bench.safety_rules import DtDtRule, HardLimitsRule, LimitRule, RunawayRule, StepContext, Trip
+from bench.safety_shorts import (
     CellChamberDeltaRule,
     ChargeVoltageFallRule,
     CvCurrentRiseRule,
-    DtDtRule,
-    HardLimitsRule,
-    LimitRule,
     RestSelfHeatingRule,
     RestVoltageDropRule,
-    RunawayRule,
-    SensorDisagreementRule,
-    SensorLossRule,
-    StaleDataRule,
-    StepBudgetRule,
-    StepContext,
-    Trip,
     VoltageCollapseRule,
 )
 from bench.sample import Sample

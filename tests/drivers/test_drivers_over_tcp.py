@@ -20,6 +20,9 @@ from drivers.roles import ProtectionLimits
 from sim_instruments.clock import VirtualClock
 from sim_instruments.endpoint import CommsFault
 
+#: Sockets and threads: bound every test well below the suite-wide timeout.
+pytestmark = pytest.mark.timeout(60)
+
 
 @pytest.fixture(scope="module")
 def rm():
