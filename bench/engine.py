@@ -110,6 +110,9 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         self.bench = bench
         self.writer = writer
         self.supervisor = supervisor or Supervisor.for_protocol(protocol)
+        speed = getattr(bench.clock, "speed", None)
+        if speed is not None and speed > 1.0 and getattr(self.supervisor, "context", None) is not None:
+            self.supervisor.context.min_gap_s = 2.0 * float(speed)
         #: The abuse test (nail penetration...) of the protocol, None for an ordinary protocol.
         self.abuse = AbuseTest.for_protocol(protocol, bench, writer, self.supervisor)
         self.observe_s = observe_s
@@ -303,7 +306,13 @@ class Engine(_ResumeMixin, _StepKindsMixin):
             cycler.set_current(current, limit_v)
             self._start_output()
         elif step.kind == "cv":
-            cycler.set_voltage(float(step.voltage_v or 0.0), cell.current_max_a)
+            # The hold charges when its voltage is above the cell's: then the charge rating
+            # limits the current; never more than the instrument can force.
+            hold_v = float(step.voltage_v or 0.0)
+            charging = self._last is None or hold_v >= self._last.voltage_v
+            limit_a = cell.charge_current_max_a if charging else cell.current_max_a
+            instrument_max_a = getattr(cycler, "current_range_a", (0.0, limit_a))[1]
+            cycler.set_voltage(hold_v, min(limit_a, instrument_max_a))
             self._start_output()
         elif step.kind == "cp":
             voltage = self._last.voltage_v if self._last else cell.voltage_max_v
@@ -422,12 +431,15 @@ class Engine(_ResumeMixin, _StepKindsMixin):
         """Record the finished step (row and event, flushed by the caller with the journal)."""
         step = planned.step
         # Anchor the SOC estimate at full charge / full discharge.
+        # Only the end condition that actually ended the step anchors: a Hold at the maximum
+        # voltage that ended on "80 % SOC" or on time is not a full charge.
         cell = self.protocol.cell
-        if step.kind == "cv" and reason != "time" and (step.voltage_v or 0) >= cell.voltage_max_v - 0.01:
+        ended_on = next((c for c in step.until if c.describe() == reason), None)
+        if (step.kind == "cv" and ended_on is not None and ended_on.quantity == "current_a"
+                and (step.voltage_v or 0) >= cell.voltage_max_v - 0.01):
             self.counters.soc = 1.0
-        if step.kind == "cc" and (step.current_a or 0) < 0 and any(
-                c.quantity == "voltage_v" and c.value <= cell.voltage_min_v + 0.01 for c in step.until) \
-                and reason not in ("time",) and not reason.startswith("safety"):
+        if (step.kind == "cc" and (step.current_a or 0) < 0 and ended_on is not None
+                and ended_on.quantity == "voltage_v" and ended_on.value <= cell.voltage_min_v + 0.01):
             self.counters.soc = 0.0
         self._active = None
         self._steps_done += 1

@@ -179,7 +179,9 @@ class EtaEstimator:
     def for_protocol(cls, protocol: Any) -> EtaEstimator:
         """From a protocol's unrolled steps (loops with an early ``until`` run to their count)."""
         try:
-            steps = [step for step, _cycle in protocol.flat_steps()]
+            # A loop repeated a million times would unroll to millions of entries: no ETA then.
+            total = protocol.step_total() if hasattr(protocol, "step_total") else 0
+            steps = [step for step, _cycle in protocol.flat_steps()] if total <= 100_000 else []
         except Exception:  # noqa: BLE001 - a generator protocol has no fixed list
             steps = []
         return cls(steps, protocol.cell)

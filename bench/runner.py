@@ -76,6 +76,14 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
     writer = RunWriter(out, run_attributes(protocol, bench, identities, operator=operator, faults=faults))
     try:
         result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress).run()
+    except BaseException as exc:
+        # An error the engine does not handle itself (e.g. a Python protocol raising): make the
+        # bench safe, keep every row, and mark the file so it never reads as "running".
+        _safe_after_error(bench)
+        writer.close()
+        set_final_attributes(out, {"status": "error", "status_message": f"{type(exc).__name__}: {exc}",
+                                   "end_time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+        raise
     finally:
         writer.close()
     set_final_attributes(out, {
@@ -98,3 +106,11 @@ def exit_code_for(result: RunResult, report: Mapping) -> int:
     if result.status is RunStatus.ABORTED:
         return EXIT_ABORTED
     return EXIT_PASS if report.get("verdict") == "pass" else EXIT_FAIL
+
+
+def _safe_after_error(bench: Bench) -> None:
+    """Output off (best effort) after an unexpected error; failures are logged, not raised."""
+    try:
+        bench.cycler.output_off()
+    except Exception:  # noqa: BLE001 - the original error is what the caller must see
+        logger.exception("output off after an engine error failed")

@@ -104,7 +104,7 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
     """
     limits, cell = protocol.limits, protocol.cell
     rules: list[Rule] = rules_from_limits(limits)
-    rules.append(StaleDataRule(ctx, limits.stale_data_s))
+    rules.append(StaleDataRule(ctx, limits.stale_data_s, limits.stale_frozen_s))
     if limits.dtdt_max_k_per_s > 0:
         rules.append(DtDtRule(limits.dtdt_max_k_per_s))
     if limits.runaway_dtdt_k_per_s > 0:

@@ -154,44 +154,57 @@ class SensorDisagreementRule:
 
 class StaleDataRule:
     """Samples that stop being fresh: a gap longer than ``max_gap_s`` between two samples (or
-    three step periods, at least 10 s, when 0), or a voltage frozen bit-identical for
-    ``frozen_samples`` samples while the output drives the cell (a live reading under load
-    always moves)."""
+    three step periods, at least 10 s, when 0), or every reading - voltage, current and both
+    temperatures - bit-identical while the output drives the cell for ``frozen_s`` and at least
+    ``frozen_samples`` samples (live readings under load always move in some digit; a frozen
+    buffer does not). ``frozen_s`` 0 turns the frozen check off (coarse instruments)."""
 
-    __slots__ = ("name", "ctx", "max_gap_s", "frozen_samples", "_last_t", "_last_v", "_same", "_serial", "_limit")
+    __slots__ = ("name", "ctx", "max_gap_s", "frozen_s", "frozen_samples", "_last_t", "_last", "_same",
+                 "_same_since", "_serial", "_limit")
 
-    def __init__(self, ctx: StepContext, max_gap_s: float = 0.0, frozen_samples: int = 10) -> None:
+    def __init__(self, ctx: StepContext, max_gap_s: float = 0.0, frozen_s: float = 120.0,
+                 frozen_samples: int = 10) -> None:
         self.name = "stale_data"
         self.ctx = ctx
         self.max_gap_s = max_gap_s
+        self.frozen_s = frozen_s
         self.frozen_samples = frozen_samples
         self._last_t = math.nan
-        self._last_v = math.nan
+        self._last: tuple[float, float, float, float] | None = None
         self._same = 0
+        self._same_since = 0.0
         self._serial = -1
         self._limit = math.inf
 
     def gap_limit_s(self) -> float:
         """The longest allowed gap between two samples now, s."""
-        return self.max_gap_s if self.max_gap_s > 0 else max(3.0 * self.ctx.period_s, 10.0)
+        limit = self.max_gap_s if self.max_gap_s > 0 else max(3.0 * self.ctx.period_s, 10.0)
+        return max(limit, self.ctx.min_gap_s)
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a long gap or a frozen reading."""
         if self._serial != self.ctx.serial:
             self._serial = self.ctx.serial
             self._limit = self.gap_limit_s()
-        now, v = sample.time_s, sample.voltage_v
+        now = sample.time_s
         gap = now - self._last_t
         self._last_t = now
         if gap > self._limit:
             return Trip(self.name, now, f"no fresh sample for {gap:.1f} s (limit {self._limit:g} s)",
                         {"gap_s": gap, "limit": self._limit})
-        if v == self._last_v and self.ctx.driven and sample.current_a != 0.0:
-            self._same += 1
-            if self._same >= self.frozen_samples:
-                return Trip(self.name, now, f"voltage reading frozen at {v!r} V for {self._same + 1} samples under load",
-                            {"voltage_v": v, "samples": float(self._same + 1)})
-        else:
+        if self.frozen_s <= 0 or not self.ctx.driven:
             self._same = 0
-        self._last_v = v
-        return None
+            return None
+        reading = (sample.voltage_v, sample.current_a, sample.temperature_cell_c, sample.temperature_chamber_c)
+        if reading != self._last:
+            self._last = reading
+            self._same = 0
+            self._same_since = now
+            return None
+        self._same += 1
+        if self._same < self.frozen_samples or now - self._same_since < self.frozen_s:
+            return None
+        return Trip(self.name, now, f"every reading frozen for {now - self._same_since:.0f} s under load "
+                                    f"(V {sample.voltage_v!r}, I {sample.current_a!r})",
+                    {"voltage_v": sample.voltage_v, "samples": float(self._same + 1),
+                     "frozen_s": now - self._same_since})

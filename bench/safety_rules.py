@@ -69,6 +69,10 @@ class StepContext:
     #: False when this step and the one before leave the output off (rest after rest): nothing
     #: at the cell's terminals changed at the step boundary.
     output_changed: bool = True
+    #: Floor for the stale-data gap, test-time seconds. On a clock running N times the wall clock
+    #: (``--speed N``) a 2 s wall-clock stall is N * 2 test seconds: the engine sets N * 2 here so a
+    #: brief scheduling stall is not reported as stale data (the watchdog still covers hangs).
+    min_gap_s: float = 0.0
 
 
 class SlidingWindow:

@@ -197,6 +197,8 @@ class Limits:
     step_timeout_s: float = 0.0
     #: Longest gap between two samples, s (0 = three sampling periods, at least 10 s).
     stale_data_s: float = 0.0
+    #: Every reading (V, I, both temperatures) bit-identical under load this long, s: frozen data.
+    stale_frozen_s: float = 120.0
     #: Watchdog: wall-clock seconds without a fresh sample before output off (0 = automatic).
     watchdog_s: float = 0.0
     #: Cell reading colder than the steady chamber air by more than this, K: a sensor is wrong.

@@ -14,7 +14,11 @@ ROWS = (
     ("channels_1hz_max", "channels at 1 Hz with 0 missed samples", "", ">= 128"),
     ("log_rows_per_s", "run-file logging, per-sample appends", "rows/s", ""),
     ("analysis_10m_rows_s", "per-cycle summary of a 10M-row run", "s", "<= 2"),
-    ("safety_latency_ms", "safety reaction latency", "ms", ""),
+    ("redraw_1m_points_ms", "plot redraw, 1M points per curve (median)", "ms", ""),
+    ("safety_latency_ms", "safety reaction latency (virtual time, max)", "ms", ""),
+    ("safety_latency_realtime_ms", "safety reaction latency, real time 100 ms (max)", "ms", ""),
+    ("safety_detection_rate", "safety fault matrix detection rate", "fraction", "1"),
+    ("safety_false_trips", "safety false trips (clean cycles + matrix)", "", "0"),
     ("kill9_files_readable", "run files readable after kill -9", "fraction", "1"),
 )
 

@@ -19,7 +19,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("acceleration", "stages", "pybamm", "jitter", "channels", "logging", "analysis", "safety", "kill9")
+SECTIONS = ("acceleration", "stages", "pybamm", "jitter", "channels", "logging", "analysis", "redraw", "safety",
+            "kill9")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
 REALTIME_SECTIONS = ("jitter", "channels", "kill9")
 
@@ -30,11 +31,14 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "channel_duration_s": (4.0, 10.0),
     "log_rows": (200_000, 1_000_000),
     "analysis_rows": (1_000_000, 10_000_000),
-    "kill9_runs": (4, 20),
+    "kill9_runs": (4, 100),
+    "redraw_points": (1_000_000, 1_000_000),
+    "redraw_repeats": (5, 15),
 }
 
 FIGURES = ("acceleration_x", "sample_cost_us", "pybamm_ratio", "jitter_p99_ms_100ms", "jitter_p99_ms_10ms",
-           "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "safety_latency_ms",
+           "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
+           "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
            "kill9_files_readable")
 
 
@@ -144,23 +148,35 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         if scale != 1:
             ana["scaled_to_10m_rows"] = f"measured on {ana['rows']} rows, scaled x{scale:g} (--quick)"
 
+    def redraw() -> None:
+        from bench.plot.render import measure_redraw
+
+        red = measure_redraw(sizes["redraw_points"], repeats=sizes["redraw_repeats"], details=True)
+        details["redraw"] = red
+        result["redraw_1m_points_ms"] = red["redraw_ms"]
+
     def safety() -> None:
         from bench.perf_safety import measure_safety
 
         saf = measure_safety(quick)
         details["safety"] = saf
-        for key in ("safety_latency_ms", "latency_ms", "latency_ms_p99", "latency_p99_ms"):
+        if quick:
+            saf["quick"] = "reduced fault matrix, 16 clean runs, 2 real-time runs (--quick)"
+        for figure, key in (("safety_latency_ms", "safety_latency_ms"),
+                            ("safety_latency_realtime_ms", "safety_latency_realtime_ms"),
+                            ("safety_detection_rate", "detection_rate"), ("safety_false_trips", "false_trips")):
             if saf.get(key) is not None:
-                result["safety_latency_ms"] = saf[key]
-                break
-        else:
-            reasons["safety_latency_ms"] = "measure_safety() returned no latency figure"
+                result[figure] = saf[key]
+            else:
+                reasons[figure] = f"measure_safety() returned no {key!r}"
 
     def kill9() -> None:
         from bench.perf_crash import measure_kill9
 
         k9 = measure_kill9(sizes["kill9_runs"])
         details["kill9"] = k9
+        if quick:
+            k9["quick"] = f"{sizes['kill9_runs']} runs instead of {SIZES['kill9_runs'][1]} (--quick)"
         if k9.get("runs"):
             result["kill9_files_readable"] = round(k9["files_readable"] / k9["runs"], 4)
 
@@ -171,7 +187,9 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("channels", channels, ("channels_1hz_max",))
     section("logging", logging_, ("log_rows_per_s",))
     section("analysis", analysis, ("analysis_10m_rows_s",))
-    section("safety", safety, ("safety_latency_ms",))
+    section("redraw", redraw, ("redraw_1m_points_ms",))
+    section("safety", safety, ("safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate",
+                               "safety_false_trips"))
     section("kill9", kill9, ("kill9_files_readable",))
     for figure in FIGURES:
         if result[figure] is not None:

@@ -381,15 +381,18 @@ class CellModel:
         g2 = self._r2 * i_cell
         v2_old = self._v2
         v2 = g2 + (v2_old - g2) * math.exp(-h / self._tau2)
-        g3 = self._r3 * i_cell
+        # electrolyte depletion: near the limiting current the slow overpotential grows and the
+        # reaction crowds into less electrode, so its particle surfaces deplete faster
+        crowd = 1.0
         if self._ilim > 0.0:
-            g3 /= max(0.1, 1.0 - abs(i_cell) / self._ilim)
+            crowd = 1.0 / max(0.1, 1.0 - abs(i_cell) / self._ilim)
+        g3 = self._r3 * i_cell * crowd
         v3_old = self._v3
         v3 = g3 + (v3_old - g3) * math.exp(-h / self._tau3)
         self._v3 = v3
         taud = self._taud
         ed = math.exp(-h / taud)
-        dss = self.preset.diffusion_gain * taud * i_cell / self._cap_as
+        dss = self.preset.diffusion_gain * taud * i_cell * crowd / self._cap_as
         self._delta = dss + (self._delta - dss) * ed
         g4 = self._r4 * i_cell
         self._v4 = g4 + (self._v4 - g4) * ed

@@ -38,3 +38,54 @@ def test_perf_quick_json(capsys):
 def test_perf_rejects_unknown_section(capsys):
     assert main(["perf", "--only", "acceleration,warp"]) == 2
     assert "unknown perf section 'warp'" in capsys.readouterr().err
+
+
+def _synthetic_file(path, rows, **dataset_options):
+    """A /samples table of ``rows`` synthetic cycling samples (2 h cycles), optionally with h5py
+    dataset options (e.g. compression, to force the converting read path)."""
+    import h5py
+
+    from bench.perf.datapath import synthetic_samples
+    from bench.runfile_layout import SAMPLE_DTYPE
+
+    data = synthetic_samples(0, rows)
+    data["Surface Temperature T1 / degC"][5] = float("nan")  # a lost reading is skipped, not propagated
+    with h5py.File(path, "w", libver="latest") as handle:
+        handle.create_dataset("samples", data=data, dtype=SAMPLE_DTYPE, maxshape=(None,), chunks=(4096,),
+                              **dataset_options)
+    return data
+
+
+def test_fast_cycle_summary_matches_whole_table_pass(tmp_path):
+    import numpy as np
+
+    from bench.analysis.fast_cycles import as_rows, fast_cycle_summary
+
+    rows = 3 * 7200 + 1234  # cycles straddle chunk boundaries; the last cycle and chunk are partial
+    data = _synthetic_file(tmp_path / "raw.h5", rows)
+    _synthetic_file(tmp_path / "gzip.h5", rows, compression="gzip")
+    cycle = data["Cycle Count / 1"]
+    for name in ("raw.h5", "gzip.h5"):
+        fast = fast_cycle_summary(tmp_path / name)
+        assert fast["cycle"].tolist() == [0, 1, 2, 3]
+        assert fast["rows"].tolist() == [7200, 7200, 7200, 1234]
+        for c in range(4):
+            sel = data[cycle == c]
+            assert fast["charge_ah"][c] == sel["Charging Capacity / Ah"].max()
+            assert fast["discharge_wh"][c] == sel["Discharging Energy / Wh"].max()
+            assert fast["temperature_max_c"][c] == np.nanmax(sel["Surface Temperature T1 / degC"])
+            assert fast["temperature_min_c"][c] == np.nanmin(sel["Surface Temperature T1 / degC"])
+            assert fast["start_time_s"][c] == sel["Test Time / s"][0] and fast["end_time_s"][c] == sel["Test Time / s"][-1]
+        assert fast["steps"].tolist() == [2, 2, 2, 1]
+        rows_ = as_rows(fast)
+        assert rows_[0]["coulombic_efficiency"] == rows_[0]["discharge_ah"] / rows_[0]["charge_ah"]
+        assert rows_[3]["coulombic_efficiency"] is None  # the last cycle never discharged
+
+
+def test_fast_cycle_summary_bad_file_names_it(tmp_path):
+    import pytest
+
+    from bench.analysis.fast_cycles import fast_cycle_summary
+
+    with pytest.raises(OSError, match="missing.h5"):
+        fast_cycle_summary(tmp_path / "missing.h5")

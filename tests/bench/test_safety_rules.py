@@ -220,8 +220,15 @@ def test_stale_data_gap_and_frozen_reading():
     assert run(StaleDataRule(ctx), [s(t, 3.7 - 1e-4 * t, -5.0) for t in range(100)]) is None
     trip = run(StaleDataRule(ctx), [s(0), s(1), s(15)])
     assert trip.rule == "stale_data" and trip.values["gap_s"] == 14
-    assert run(StaleDataRule(ctx), [s(t, 3.7, -5.0) for t in range(12)]).rule == "stale_data"
-    assert run(StaleDataRule(ctx_for("rest")), [s(t, 3.7) for t in range(100)]) is None  # a resting cell may sit still
+    frozen = [s(t, 3.7, -5.0) for t in range(200)]
+    trip = run(StaleDataRule(ctx, frozen_s=120.0), frozen)
+    assert trip.rule == "stale_data" and trip.time_s == 120
+    # a coarse voltmeter (10 mV) under load: V and I repeat, the thermocouples still move
+    rng = random.Random(2)
+    coarse = [s(t, 3.7, -5.0, tc=25 + rng.gauss(0, 0.05)) for t in range(600)]
+    assert run(StaleDataRule(ctx), coarse) is None
+    assert run(StaleDataRule(ctx, frozen_s=0.0), frozen) is None  # off
+    assert run(StaleDataRule(ctx_for("rest")), [s(t, 3.7) for t in range(300)]) is None  # a resting cell may sit still
 
 
 # -- the supervisor ---------------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ def test_resistances_are_arrhenius_and_charge_transfer_is_more_sensitive() -> No
 def test_resistance_rises_at_low_soc() -> None:
     p = get_preset(NMC)
     mid, low = CellModel(p, soc=0.5), CellModel(p, soc=0.03)
-    assert low.dc_resistance_ohm(10.0, current_a=5.0) > 1.2 * mid.dc_resistance_ohm(10.0, current_a=5.0)
+    assert low.dc_resistance_ohm(10.0, current_a=5.0) > 1.25 * mid.dc_resistance_ohm(10.0, current_a=5.0)
+    assert low.charge_transfer_resistance_ohm() > 1.5 * mid.charge_transfer_resistance_ohm()
 
 
 # ----------------------------------------------------------------------------- numerics

@@ -108,7 +108,7 @@ def test_cold_charge_transfer_arc_is_much_bigger_and_slower() -> None:
 
 def test_spectrum_follows_soc_and_the_cell_state() -> None:
     p = get_preset("nmc_21700")
-    mid, low = CellModel(p, soc=0.5), CellModel(p, soc=0.05)
+    mid, low = CellModel(p, soc=0.5), CellModel(p, soc=0.03)
     f = np.array([0.1])
     assert low.impedance_ohm(f)[0].real > 1.2 * mid.impedance_ohm(f)[0].real
     before = mid.impedance_ohm(f)[0]
