@@ -347,15 +347,25 @@ class Engine(_ResumeMixin, _StepKindsMixin):
     def _now(self) -> float:
         return self.bench.clock.now_s() - self._t0
 
+    #: The step whose dT/dt need was last looked up, and whether it needs the dT/dt window
+    #: (only a ``dtdt_k_per_s`` end condition reads ``state.temps``; other steps skip it).
+    _dtdt_step: Step | None = None
+    _dtdt_needed: bool = False
+
     def _acquire(self, index: int, step: Step, state: _StepState) -> Sample:
-        voltage, current = self.bench.cycler.measure()
+        bench = self.bench
+        voltage, current = bench.cycler.measure()
         t_cell = t_air = math.nan
-        if self.bench.thermometer is not None:
-            temps = self.bench.thermometer.read_c()
+        thermometer = bench.thermometer
+        if thermometer is not None:
+            temps = thermometer.read_c()
             t_cell = temps[0]
             if len(temps) > 1:
                 t_air = temps[1]
-        now = self._now()
+        now = bench.clock.now_s() - self._t0
+        if step is not self._dtdt_step:
+            self._dtdt_step = step
+            self._dtdt_needed = any(c.quantity == "dtdt_k_per_s" for c in step.until)
         counters = self.counters
         last = self._last
         if last is not None:
@@ -388,9 +398,11 @@ class Engine(_ResumeMixin, _StepKindsMixin):
                     counters.t_max = t_cell
             if t_cell < state.t_min:
                 state.t_min = t_cell
-            state.temps.append((now, t_cell))
-            while state.temps and now - state.temps[0][0] > DTDT_WINDOW_S:
-                state.temps.popleft()
+            if self._dtdt_needed:
+                window = state.temps
+                window.append((now, t_cell))
+                while window and now - window[0][0] > DTDT_WINDOW_S:
+                    window.popleft()
         sample = Sample(
             now, voltage, current, t_cell, t_air, index, self.step_count, counters.cycle,
             now - state.start_s - state.offset_s, state.net_ah, state.net_wh, counters.charge_ah,

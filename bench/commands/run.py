@@ -94,6 +94,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         if out.exists():
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)
+        if getattr(protocol, "abuse", None) and bench.simulation is None:
+            from bench.abuse import AbuseTest
+
+            # an operator-confirmed abuse step on real hardware: refuse before a run file exists
+            AbuseTest(protocol, bench, None, None).check_ready()  # type: ignore[arg-type]
         from bench.progress import progress_display
 
         if args.live:
