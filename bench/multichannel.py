@@ -146,6 +146,34 @@ def channel_clocks(clock: Any, channels: int) -> list[Any]:
     return [clock] * channels
 
 
+class PhaseGate:
+    """Holds channel threads at a phase boundary until every channel has arrived or left.
+
+    On a real-time bench the channels' set-up (identify, run file) and wrap-up (report) are
+    CPU work that would otherwise overlap other channels' sampling and make their samples late;
+    with a gate before sampling and one after it, every channel samples while no channel does
+    either. Each party calls :meth:`arrive` or :meth:`leave` exactly once (``leave`` on failure).
+    """
+
+    def __init__(self, parties: int, timeout_s: float | None = None) -> None:
+        self.pending = parties
+        self.timeout_s = timeout_s
+        self._cond = threading.Condition()
+
+    def arrive(self) -> bool:
+        """Wait for the others (up to ``timeout_s``); False if it timed out."""
+        with self._cond:
+            self.pending -= 1
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self.pending <= 0, self.timeout_s)
+
+    def leave(self) -> None:
+        """This channel will not arrive (it failed): nobody waits for it."""
+        with self._cond:
+            self.pending -= 1
+            self._cond.notify_all()
+
+
 class ChamberBarrier:
     """The shared chamber and its soak barriers. Thread-safe; every chamber call holds the lock."""
 

@@ -34,7 +34,7 @@ def _expected_s(stages: list[Step], capacity_ah: float, soc_from: float) -> floa
 def test_nmc_fast_charge_time_matches_the_charge_currents(tmp_path):
     protocol = load_protocol("fast_charge", cell_defaults=cell_datasheet)
     stages = _stages(protocol)
-    assert [s.current_a for s in stages] == [pytest.approx(3.4), pytest.approx(2.5)]
+    assert [s.current_a for s in stages] == [pytest.approx(3.4), pytest.approx(1.5)]
     bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler=choose_sim_cycler(protocol))
     try:
         outcome = execute(protocol, bench, tmp_path / "fc.h5")

@@ -8,10 +8,18 @@ The controller side is the production path: bench config -> pyvisa-py raw socket
 Jitter: from the run file's ``Test Time / s`` stamps (taken right after each acquisition), the
 deviation of each sample interval from the period, ms (p50 / p99 / max). A sample is *missed*
 when an interval exceeds 1.5 periods (a sampling slot went by without a sample).
+
+Real-time set-up while measuring (what a lab PC running the bench would do; each part is
+reported in ``realtime`` and skipped, with the reason, where the OS refuses it): both processes
+under ``SCHED_RR`` priority :data:`RT_PRIORITY` (threads inherit it), and in the controller the
+garbage collector frozen and disabled for the run (``gc.freeze`` after a full collection), so a
+collection cannot land in a sample slot. All of it is undone when the measurement ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import subprocess
@@ -27,16 +35,52 @@ logger = logging.getLogger(__name__)
 
 #: Wall seconds to wait for a simulator process to write its bench config (a bound, not a pace).
 SERVER_START_S = 60.0
+#: Real-time priority (SCHED_RR, 1..99) of the controller and simulator processes while measuring.
+RT_PRIORITY = 10
+
+
+def _rt_preexec() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(RT_PRIORITY))
+
+
+@contextlib.contextmanager
+def realtime_setup(enabled: bool = True):
+    """Raise this thread to SCHED_RR and freeze/disable the GC; yields what was applied (dict)."""
+    applied: dict[str, Any] = {"sched": "SCHED_OTHER (not requested)", "gc": "enabled"}
+    old_policy = None
+    if enabled:
+        try:
+            old_policy = (os.sched_getscheduler(0), os.sched_getparam(0))
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(RT_PRIORITY))
+            applied["sched"] = f"SCHED_RR priority {RT_PRIORITY} (controller and simulator)"
+        except (OSError, AttributeError) as exc:
+            old_policy = None
+            applied["sched"] = f"SCHED_OTHER (SCHED_RR refused: {exc})"
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        applied["gc"] = "frozen and disabled during the run"
+    try:
+        yield applied
+    finally:
+        if enabled:
+            gc.enable()
+            gc.unfreeze()
+        if old_policy is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, *old_policy)
 
 
 class _ServerProcess:
     """A simulator process writing a bench config; stopped by closing its stdin, then SIGTERM."""
 
-    def __init__(self, args: list[str], config_path: Path) -> None:
+    def __init__(self, args: list[str], config_path: Path, realtime: bool = False) -> None:
         self.config_path = config_path
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
+                                     stderr=subprocess.PIPE, env=env,
+                                     preexec_fn=_rt_preexec if realtime else None)
 
     def wait_config(self) -> dict[str, Any]:
         from bench.config import load_bench_config
@@ -102,8 +146,10 @@ def _sample_times(path: Path) -> np.ndarray:
         return run.column("Test Time / s")
 
 
-def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float = 20.0) -> dict[str, Any]:
-    """Engine sampling jitter at each period over loopback TCP (one run of ``duration_s`` each)."""
+def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float = 20.0,
+                   realtime: bool = True) -> dict[str, Any]:
+    """Engine sampling jitter at each period over loopback TCP (one run of ``duration_s`` each);
+    ``realtime``: with :func:`realtime_setup` (SCHED_RR, GC frozen) as a lab PC would run."""
     from bench.config import open_bench
     from bench.datalog import RunWriter
     from bench.engine import Engine
@@ -112,7 +158,7 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-rt-") as tmp:
         workdir = Path(tmp)
         server = _ServerProcess(["-m", "bench.cli", "sim", "serve", "--write-bench", str(workdir / "sim.toml"),
-                                 "--speed", "1"], workdir / "sim.toml")
+                                 "--speed", "1"], workdir / "sim.toml", realtime=realtime)
         try:
             config = server.wait_config()
             for period in periods_s:
@@ -122,7 +168,10 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
                     path = workdir / f"jitter_{int(period * 1000)}ms.h5"
                     writer = RunWriter(path, {"protocol": protocol.name})
                     try:
-                        Engine(protocol, bench, writer, observe_s=0.0).run()
+                        engine = Engine(protocol, bench, writer, observe_s=0.0)
+                        with realtime_setup(realtime) as applied:
+                            engine.run()
+                        results["realtime"] = applied
                     finally:
                         writer.close()
                 finally:
@@ -137,20 +186,22 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
     return results
 
 
-def channels_ok(channels: int, duration_s: float, workdir: Path) -> dict[str, Any]:
-    """Run ``channels`` engines at 1 Hz over loopback for ``duration_s``; missed samples and lateness."""
+def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool = True) -> dict[str, Any]:
+    """Run ``channels`` engines at 1 Hz over loopback for ``duration_s``; missed samples and lateness
+    (``realtime``: under :func:`realtime_setup`, as :func:`measure_jitter`)."""
     from bench.multirun import open_multichannel, run_multichannel
 
     config_path = workdir / f"multi{channels}.toml"
     server = _ServerProcess(["-m", "bench.multisim", "--channels", str(channels), "--write-bench",
-                             str(config_path)], config_path)
+                             str(config_path)], config_path, realtime=realtime)
     try:
         config = server.wait_config()
         mbench = open_multichannel(config)
         try:
             protocol = _rest_protocol(workdir, 1.0, duration_s, f"channels_{channels}")
             out = workdir / f"channels_{channels}.h5"
-            outcome = run_multichannel(protocol, mbench, out, observe_s=0.0)
+            with realtime_setup(realtime) as applied:
+                outcome = run_multichannel(protocol, mbench, out, observe_s=0.0)
         finally:
             mbench.close()
     finally:
@@ -167,7 +218,8 @@ def channels_ok(channels: int, duration_s: float, workdir: Path) -> dict[str, An
         worst_ms = max(worst_ms, stats["jitter_max_ms"] or 0.0)
         ch.path.unlink(missing_ok=True)
     return {"channels": channels, "missed_samples": missed, "jitter_max_ms": round(worst_ms, 2),
-            "failed_channels": len(failed), "errors": failed[:3], "ok": missed == 0 and not failed}
+            "failed_channels": len(failed), "errors": failed[:3], "ok": missed == 0 and not failed,
+            "realtime": applied}
 
 
 def measure_channels(candidates: tuple[int, ...] = (16, 32, 64, 128, 256), duration_s: float = 10.0) -> dict[str, Any]:

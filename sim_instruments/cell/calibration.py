@@ -166,42 +166,6 @@ def calibration_figures(preset: CellPreset | str = "nmc_21700", dt_s: float = 1.
     return fig
 
 
-def fit_ocv_table(
-    preset: CellPreset, soc_points: tuple[float, ...] | None = None, iterations: int = 4,
-    dt_s: float = 2.0,
-) -> tuple[float, ...]:
-    """Fit OCV values at ``soc_points`` so that the C/3, 25 °C discharge reproduces the reference.
-
-    Fixed-point iteration on ``V_sim(t) = OCV(soc_surface(t)) + overpotential(t)``: the OCV at the
-    surface SOC reached at time t is corrected by ``V_ref(Q(t)) - V_sim(t)``. Nodes below the
-    range the reference covers keep the correction of the lowest covered node; OCV(0) stays at
-    the preset's minimum voltage and the table is kept strictly increasing.
-    """
-    from dataclasses import replace
-
-    soc_pts = tuple(preset.ocv_soc if soc_points is None else soc_points)
-    ref = load_reference("oregan2022_dfn_lumped_C3_25C")
-    probe = CellModel(preset)
-    ocv = [probe.ocv_at_soc_v(s) for s in soc_pts]
-    for _ in range(iterations):
-        p = replace(preset, ocv_soc=soc_pts, ocv_v=tuple(ocv))
-        sim = simulate_discharge(p, 5.0 / 3.0, 25.0, dt_s)
-        keep = sim.capacity_ah <= ref.final_capacity_ah
-        err_t = np.interp(sim.capacity_ah, ref.capacity_ah, ref.voltage_v) - sim.voltage_v
-        surf = sim.surface_soc[keep][::-1]  # increasing
-        err = err_t[keep][::-1]
-        lowest = float(surf[0])
-        for k, s in enumerate(soc_pts):
-            if 0.0 < s < 1.0:
-                ocv[k] += float(np.interp(s, surf, err)) if s >= lowest else float(err[0])
-        ocv[0] = preset.voltage_min_v
-        for k in range(len(ocv) - 2, 0, -1):
-            ocv[k] = min(ocv[k], ocv[k + 1] - 1e-4)
-        for k in range(1, len(ocv)):
-            ocv[k] = max(ocv[k], ocv[k - 1] + 1e-4)
-    return tuple(round(v, 4) for v in ocv)
-
-
 def short_circuit_figures(
     preset: CellPreset | str, resistance_ohm: float, duration_s: float = 7200.0, dt_s: float = 1.0
 ) -> dict[str, float]:
@@ -243,20 +207,15 @@ def _format_table(fig: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: print the calibration figures (or a refitted OCV table with --fit-ocv)."""
+    """Command line: print the calibration figures (or internal-short figures with --short-ohm)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nmc_21700")
-    parser.add_argument("--fit-ocv", action="store_true", help="print a refitted OCV table")
     parser.add_argument("--short-ohm", type=float, default=None,
                         help="instead: internal-short figures for this resistance (ohm)")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
     if args.short_ohm is not None:
         sys.stdout.write(_format_table(short_circuit_figures(preset, args.short_ohm)))
-        return 0
-    if args.fit_ocv:
-        values = fit_ocv_table(preset, preset.ocv_soc)
-        sys.stdout.write(f"ocv_soc = {preset.ocv_soc}\nocv_v = {values}\n")
         return 0
     sys.stdout.write(_format_table(calibration_figures(preset)))
     return 0

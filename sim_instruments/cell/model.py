@@ -4,7 +4,7 @@ Sign convention: current is POSITIVE WHEN CHARGING (Battery Data Format). Units:
 
 Electrical model (all elements in series)::
 
-    V = OCV(soc_surface) + v_ct + v_2 + v_3 + R0·I_cell         I_cell = I_external - V / R_short
+    V = OCV(soc_surface) + v_ct + v_2 + v_3 + v_4 + R0·I_cell         I_cell = I_external - V / R_short
 
 * ``R0``: ohmic resistance (electrolyte, contacts), weakly Arrhenius.
 * ``v_ct``: charge-transfer overpotential, an RC whose steady state follows Butler-Volmer,
@@ -242,11 +242,14 @@ class CellModel:
         """Resistance seen ``duration_s`` after a current step from rest, Ω: ΔV/ΔI excluding the
         OCV drift of the charge moved.
 
-        ``current_a`` is the pulse magnitude (A) for the non-linear charge-transfer element;
-        ``None`` gives the small-signal (impedance-consistent) value.
+        ``current_a`` is the pulse magnitude (A) the non-linear elements see; ``None`` means a 1C
+        pulse (``preset.nominal_capacity_ah`` amps), the usual DCIR test; ``0.0`` gives the
+        small-signal value that the impedance spectrum's low-frequency limit agrees with.
         """
         t = max(duration_s, 0.0)
-        if current_a is None or abs(current_a) < 1e-9:
+        if current_a is None:
+            current_a = self.preset.nominal_capacity_ah
+        if abs(current_a) < 1e-9:
             rct = self._rct
         else:
             i = abs(current_a)
@@ -254,7 +257,7 @@ class CellModel:
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
         r3 = self._r3
-        if current_a is not None and self._ilim > 0.0:
+        if self._ilim > 0.0:
             r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
         r += r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))

@@ -3,8 +3,9 @@
 Units are in the field names: ohms at the reference temperature (25 °C) and 50 % SOC, seconds,
 J/mol for activation energies, J/K for heat capacities, W/K for conductances, joules for the
 runaway exotherm. The equivalent circuit is described in :mod:`sim_instruments.cell.model`:
-``R0`` (ohmic) + a non-linear charge-transfer RC (Butler-Volmer) + a linear RC + a solid-diffusion
-element (surface/bulk SOC two-tank) + OCV(surface SOC).
+``R0`` (ohmic) + a non-linear charge-transfer RC (Butler-Volmer) + a linear RC + a slow electrolyte
+RC with a limiting current + solid diffusion (surface/bulk SOC two-tank and a heat-free RC) +
+OCV(surface SOC).
 
 Published rating facts were used where available (LG INR21700-M50 datasheet ratings, A123
 ANR26650 class ratings); the ``nmc_21700`` circuit parameters are calibrated against the PyBaMM

@@ -112,6 +112,16 @@ def test_dc_resistance_matches_a_simulated_pulse() -> None:
     assert cell.dc_resistance_ohm(10.0) > cell.dc_resistance_ohm(0.001) > 0.0
 
 
+def test_dc_resistance_default_is_a_1c_pulse_and_cold_kinetics_are_non_linear() -> None:
+    p = get_preset(NMC)
+    warm = CellModel(p, soc=0.5)
+    assert warm.dc_resistance_ohm(10.0) == warm.dc_resistance_ohm(10.0, current_a=p.nominal_capacity_ah)
+    cold = CellModel(p, soc=0.5, temperature_c=-20.0)
+    # Butler-Volmer: the cold charge-transfer overpotential grows less than linearly with current
+    assert cold.dc_resistance_ohm(10.0, current_a=0.0) > 1.5 * cold.dc_resistance_ohm(10.0, current_a=5.0)
+    assert warm.dc_resistance_ohm(10.0, current_a=0.0) == pytest.approx(warm.dc_resistance_ohm(10.0), rel=0.1)
+
+
 # ----------------------------------------------------------------------------- parameters
 def test_resistances_are_arrhenius_and_charge_transfer_is_more_sensitive() -> None:
     p = get_preset(NMC)
