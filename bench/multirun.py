@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench import Bench
-from bench.multichannel import CHAMBER_POLICIES, ChamberBarrier, SharedThermometer, channel_clocks
+from bench.multichannel import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer, channel_clocks
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,10 @@ class MultiOutcome:
         return next((code for code in _EXIT_PRECEDENCE if code in codes), 0)
 
 
+#: Wall seconds a real-time channel waits for the others to be set up before it samples anyway.
+START_GATE_S = 120.0
+
+
 def channel_path(out: Path, channel: int) -> Path:
     """Run file of ``channel``: ``RUN_chNN.h5`` next to ``out``."""
     return out.with_name(f"{out.stem}_ch{channel:02d}{out.suffix or '.h5'}")
@@ -236,10 +240,13 @@ def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *
             bench.thermometer_channels = channels
         benches.append(bench)
     results = [ChannelOutcome(k, channel_path(out, k)) for k in range(n)]
+    # Real-time clocks: every channel starts sampling once all are set up, and builds its report
+    # once all have stopped sampling (virtual clocks keep the channels in step anyway).
+    gates = None if hasattr(clocks[0], "leave") else (PhaseGate(n, START_GATE_S), PhaseGate(n))
     wall0 = time.perf_counter()
     threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
                                 args=(protocol, benches[k], results[k], holders[k], clocks[k], barrier,
-                                      operator, observe_s))
+                                      operator, observe_s, gates))
                for k in range(n)]
     for thread in threads:
         thread.start()
@@ -249,8 +256,10 @@ def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *
 
 
 def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
-                 barrier: ChamberBarrier | None, operator: str, observe_s: float) -> None:
-    """One channel's thread: identify, run file, engine, final attributes, report."""
+                 barrier: ChamberBarrier | None, operator: str, observe_s: float,
+                 gates: tuple[PhaseGate, PhaseGate] | None = None) -> None:
+    """One channel's thread: identify, run file, engine, final attributes, report (``gates``: wait
+    for every channel before sampling and before the report; see :class:`PhaseGate`)."""
     from bench.datalog import RunWriter, set_final_attributes
     from bench.engine import Engine, RunStatus
     from bench.report import build_report
@@ -258,6 +267,8 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
     from bench.runner import RunOutcome, exit_code_for, run_attributes
 
     tripped = False
+    released = False
+    pending = list(gates) if gates is not None else []
     try:
         identities = bench.identify()
         attrs = run_attributes(protocol, bench, identities, operator=operator)
@@ -266,11 +277,19 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         try:
             engine = Engine(protocol, bench, writer, observe_s=observe_s)
             holder.engine = engine
+            if pending and not pending.pop(0).arrive():
+                logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
+                               result.channel, START_GATE_S)
             run_result = engine.run()
         finally:
             writer.close()
         # For the chamber policy an instrument failure counts as a trip (that channel is safed).
         tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
+        if pending:  # the others may still wait for this channel at the chamber: release it first
+            if barrier is not None:
+                barrier.release(result.channel, tripped=tripped)
+            released = True
+            pending.pop(0).arrive()
         set_final_attributes(result.path, {
             "status": run_result.status.value, "status_message": run_result.message,
             "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -284,7 +303,9 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         result.error = f"channel {result.channel}: {exc}"
         tripped = True
     finally:
-        if barrier is not None:
+        for gate in pending:
+            gate.leave()
+        if barrier is not None and not released:
             barrier.release(result.channel, tripped=tripped)
         leave = getattr(clock, "leave", None)
         if leave is not None:
