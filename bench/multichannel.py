@@ -156,6 +156,7 @@ class PhaseGate:
     """
 
     def __init__(self, parties: int, timeout_s: float | None = None) -> None:
+        self.parties = parties
         self.pending = parties
         self.timeout_s = timeout_s
         self._cond = threading.Condition()

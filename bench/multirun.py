@@ -277,9 +277,14 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         try:
             engine = Engine(protocol, bench, writer, observe_s=observe_s)
             holder.engine = engine
-            if pending and not pending.pop(0).arrive():
-                logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
-                               result.channel, START_GATE_S)
+            if pending:
+                start = pending.pop(0)
+                if not start.arrive():
+                    logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
+                                   result.channel, START_GATE_S)
+                # Spread the channels' sampling instants evenly over one period (no burst of N
+                # queries at once): channel k samples k/N of a period after channel 0.
+                clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
             run_result = engine.run()
         finally:
             writer.close()

@@ -41,6 +41,30 @@ from sim_instruments.world import SimWorld
 logger = logging.getLogger(__name__)
 
 CELLS_PER_METER = 59
+#: Physics time step of the loopback server, s: the world's clock reads in whole steps, so the
+#: 2N queries per period of N channels integrate the N cells only once per step instead of once
+#: per query (each sync steps every cell: per-query syncs cost O(N) and saturate the server
+#: process near 128 channels at 1 Hz). The cells' time constants are seconds; 20 ms is far below.
+SERVE_STEP_S = 0.02
+
+
+class SteppedClock:
+    """A clock whose ``now_s`` advances in whole steps of ``step_s`` (floor); ``sleep`` as the base."""
+
+    def __init__(self, base: Any, step_s: float) -> None:
+        if step_s <= 0:
+            raise ValueError(f"step_s must be > 0, got {step_s}")
+        self.base = base
+        self.step_s = float(step_s)
+        self.speed = getattr(base, "speed", 1.0)
+
+    def now_s(self) -> float:
+        """The base clock's seconds, floored to a whole step."""
+        return (self.base.now_s() // self.step_s) * self.step_s
+
+    def sleep(self, duration_s: float) -> None:
+        """Sleep on the base clock."""
+        self.base.sleep(duration_s)
 
 
 def meter_channel(index: int) -> int:
@@ -148,9 +172,10 @@ class MultiChannelServers:
 
 
 def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float = 1.0, soc: float = 0.5,
-                       seed: int | None = 0) -> MultiChannelServers:
-    """Serve ``channels`` simulated cyclers, their meters and the chamber on 127.0.0.1 (free ports)."""
-    clock = ScaledClock(speed)
+                       seed: int | None = 0, step_s: float = SERVE_STEP_S) -> MultiChannelServers:
+    """Serve ``channels`` simulated cyclers, their meters and the chamber on 127.0.0.1 (free ports);
+    the physics advances in steps of ``step_s`` simulated seconds (:class:`SteppedClock`)."""
+    clock = SteppedClock(ScaledClock(speed), step_s) if step_s > 0 else ScaledClock(speed)
     world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, 25.0, seed)
     servers: list[LineServer] = []
     try:

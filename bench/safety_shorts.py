@@ -60,16 +60,19 @@ class RestVoltageDropRule:
     """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
 
     A healthy cell's rest voltage relaxes ever more slowly; a short drains it at a steady rate.
-    The slope is taken over ``window_s``.
+    The slope is taken over ``window_s``, and the voltage must also have fallen by at least
+    ``min_drop_v`` within the window: a reading with 10 mV resolution (e.g. a supply's own
+    voltmeter) steps by one count during normal relaxation, which alone is not a short.
     """
 
-    __slots__ = ("name", "ctx", "max_v_per_s", "settle_s", "window", "_serial", "_min_span")
+    __slots__ = ("name", "ctx", "max_v_per_s", "min_drop_v", "settle_s", "window", "_serial", "_min_span")
 
     def __init__(self, ctx: StepContext, max_v_per_s: float, *, settle_s: float = 120.0,
-                 window_s: float = 30.0) -> None:
+                 window_s: float = 30.0, min_drop_v: float = 0.015) -> None:
         self.name = "internal_short_rest"
         self.ctx = ctx
         self.max_v_per_s = max_v_per_s
+        self.min_drop_v = min_drop_v
         self.settle_s = settle_s
         self.window = SlidingWindow(window_s)
         self._min_span = 0.5 * window_s
@@ -90,7 +93,7 @@ class RestVoltageDropRule:
         window = self.window
         window.push(sample.time_s, sample.voltage_v)
         rate = window.slope(self._min_span)
-        if rate is None or rate >= -self.max_v_per_s:
+        if rate is None or rate >= -self.max_v_per_s or window.values[0] - window.values[-1] < self.min_drop_v:
             return None
         return Trip(self.name, sample.time_s,
                     f"voltage falling {1000 * -rate:.2f} mV/s at rest: internal short?",

@@ -153,3 +153,13 @@ def test_no_terminal_no_nail_test(sim_bench):
     with pytest.raises(AbuseRefused, match="needs an operator at a terminal") as err:
         AbuseTest.for_protocol(protocol, sim_bench, None, None, console)
     assert "nail_penetration.yaml" in str(err.value)
+
+
+def test_shipped_protocol_on_the_solid_state_pouch_passes(tmp_path, capsys):
+    # the solid electrolyte feeds no exotherm: the nail drains the cell without runaway
+    out = tmp_path / "nail_ss_shipped.h5"
+    code = main(["run", "nail_penetration", "--set", "cell=solid_state_pouch", "--set", "observe=20 minutes",
+                 "--out", str(out), "--no-progress"])
+    report = _report(tmp_path, capsys, out)
+    assert code == 0 and report["verdict"] == "pass", report["metrics"]
+    assert report["metrics"]["eucar_hazard_level"] <= 3 and report["metrics"]["fire_inferred"] == 0

@@ -288,3 +288,13 @@ def test_begin_step_records_the_initial_voltage_and_timeout():
     supervisor.check(s(101, 4.0, -4.9, step_t=1))
     assert supervisor.context.voltage_start_v == 4.05
     assert supervisor.context.timeout_s == 3600 + 10 and supervisor.context.driven
+
+
+def test_rest_voltage_drop_ignores_one_count_of_a_coarse_voltmeter():
+    # a supply reading with 10 mV resolution steps by one count while a healthy cell relaxes
+    ctx = ctx_for("rest")
+    relax = [s(t, round(4.195 - 0.012 * (1 - math.exp(-t / 400.0)), 2)) for t in range(900)]
+    assert run(RestVoltageDropRule(ctx, 0.0005), relax) is None
+    # a short draining 1 mV/s shows on the same coarse reading
+    drain = [s(t, round(4.19 - 0.001 * max(0, t - 300), 2)) for t in range(420)]
+    assert run(RestVoltageDropRule(ctx, 0.0005), drain).rule == "internal_short_rest"
