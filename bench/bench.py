@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bench.clock import Clock
 from drivers.roles import Cycler, ImpedanceAnalyzer, TemperatureMeter, ThermalChamber

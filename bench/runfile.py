@@ -33,7 +33,7 @@ class RunFile:
         """Close the file."""
         self._file.close()
 
-    def __enter__(self) -> "RunFile":
+    def __enter__(self) -> RunFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,9 +6,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from bench import __version__
 from bench.bench import Bench
@@ -34,7 +34,7 @@ class RunOutcome:
 
 def default_run_path(protocol_name: str, directory: str | Path = "runs") -> Path:
     """``runs/<UTC timestamp>_<protocol>.h5``."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Path(directory) / f"{stamp}_{protocol_name}.h5"
 
 
@@ -60,7 +60,7 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
         "software": f"cellbench {__version__}",
         "operator": operator,
         "faults": [f.text for f in faults],
-        "start_time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "start_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "status": "running",
     }
 
@@ -82,14 +82,14 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
         _safe_after_error(bench)
         writer.close()
         set_final_attributes(out, {"status": "error", "status_message": f"{type(exc).__name__}: {exc}",
-                                   "end_time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+                                   "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
         raise
     finally:
         writer.close()
     set_final_attributes(out, {
         "status": result.status.value,
         "status_message": result.message,
-        "end_time_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "test_time_s": result.test_time_s,
     })
     with RunFile(out) as run:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Generic, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
 
 from drivers.errors import (
     InstrumentCommandError,
+    InstrumentError,
     InstrumentReplyError,
     InstrumentTimeout,
     SetpointOutOfRange,
@@ -62,6 +64,14 @@ def parse_floats(reply: str, count: int | None, *, where: str | Callable[[], str
     return [parse_float(p, where=where_text) for p in parts]
 
 
+def _named(exc: InstrumentError, name: str) -> InstrumentError:
+    """The same error with the instrument's role name in front (``cycler: USB0::...: ...``)."""
+    text = str(exc)
+    if text.startswith(name):
+        return exc
+    return type(exc)(f"{name}: {text}")
+
+
 class ScpiInstrument:
     """Base of SCPI drivers: transport, identification, error queue, retried queries.
 
@@ -85,7 +95,10 @@ class ScpiInstrument:
     # -- raw I/O -----------------------------------------------------------------------------
     def write(self, command: str) -> None:
         """Send a command (no reply expected)."""
-        self.transport.write(command)
+        try:
+            self.transport.write(command)
+        except InstrumentError as exc:
+            raise _named(exc, self.name) from exc
 
     def query(self, command: str, *, idempotent: bool = True) -> str:
         """Send a query and return its reply; timeouts are retried only for idempotent queries."""
@@ -93,13 +106,15 @@ class ScpiInstrument:
         for attempt in range(attempts):
             try:
                 return self.transport.query(command)
-            except InstrumentTimeout:
+            except InstrumentTimeout as exc:
                 if attempt + 1 >= attempts:
-                    raise
+                    raise _named(exc, self.name) from exc
                 logger.warning("%s: timeout on %r, retrying (%d)", self.where, command, attempt + 1)
                 clear = getattr(self.transport, "clear", None)
                 if clear is not None:
                     clear()
+            except InstrumentError as exc:
+                raise _named(exc, self.name) from exc
         raise AssertionError("unreachable")
 
     def query_float(self, command: str) -> float:
@@ -178,7 +193,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         self.name = name
 
     @overload
-    def __get__(self, obj: None, objtype: type | None = None) -> "scpi_property[T]": ...
+    def __get__(self, obj: None, objtype: type | None = None) -> scpi_property[T]: ...
 
     @overload
     def __get__(self, obj: ScpiInstrument, objtype: type | None = None) -> T: ...

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 #: A handler gets the argument text (may be empty) and returns the reply text or None.
 Handler = Callable[[str], "str | None"]

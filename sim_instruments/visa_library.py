@@ -29,10 +29,10 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
     """VISA library whose resources are simulated instruments (one library per simulated bench)."""
 
     endpoints: dict[str, LineEndpoint]
-    sessions: dict[int, "_Session"]
+    sessions: dict[int, _Session]
 
     @classmethod
-    def create(cls, endpoints: dict[str, LineEndpoint]) -> "SimVisaLibrary":
+    def create(cls, endpoints: dict[str, LineEndpoint]) -> SimVisaLibrary:
         """A fresh library serving ``endpoints`` (resource name -> endpoint)."""
         library = cls(f"cellbench-sim-{next(_library_ids)}")
         library.endpoints = {_normalise(name): ep for name, ep in endpoints.items()}

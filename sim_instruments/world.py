@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sim_instruments.cell import CellModel, get_preset
 from sim_instruments.chamber_model import ChamberModel
@@ -110,7 +111,7 @@ class SimWorld:
         self.lock = threading.RLock()
         self._synced_s = clock.now_s()
         #: Callables run at every sync with (world, now_s): fault schedules, scripted events.
-        self.hooks: list[Callable[["SimWorld", float], None]] = []
+        self.hooks: list[Callable[[SimWorld, float], None]] = []
 
     @classmethod
     def single_cell(
@@ -121,7 +122,7 @@ class SimWorld:
         temperature_c: float = 25.0,
         seed: int | None = 0,
         channels: int = 1,
-    ) -> "SimWorld":
+    ) -> SimWorld:
         """A world with ``channels`` identical cells of ``preset`` in one chamber at ``temperature_c``."""
         cells = [
             CellModel(get_preset(preset), soc=soc, temperature_c=temperature_c,
@@ -204,6 +205,6 @@ class SimWorld:
         """Restore the physical state saved by :meth:`state_dict` (outputs stay off)."""
         with self.lock:
             self.chamber.load_state(state["chamber"])
-            for channel, cell_state in zip(self.channels, state["cells"]):
+            for channel, cell_state in zip(self.channels, state["cells"], strict=True):
                 channel.cell.load_state(cell_state)
             self._synced_s = self.clock.now_s()

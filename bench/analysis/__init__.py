@@ -6,7 +6,8 @@ generic metrics of :func:`bench.analysis.generic.generic_metrics`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bench.analysis.generic import generic_metrics
 from bench.runfile import RunFile

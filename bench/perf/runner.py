@@ -27,7 +27,7 @@ REALTIME_SECTIONS = ("jitter", "channels", "kill9")
 #: Sizes per mode: (quick, full).
 SIZES: dict[str, tuple[Any, Any]] = {
     "jitter_duration_s": (3.0, 30.0),
-    "channel_candidates": ((8, 32), (16, 32, 64, 128, 256)),
+    "channel_candidates": ((8, 32), (16, 32, 64, 128, 192, 256)),
     "channel_duration_s": (4.0, 10.0),
     "log_rows": (200_000, 1_000_000),
     "analysis_rows": (1_000_000, 10_000_000),

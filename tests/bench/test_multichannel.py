@@ -171,3 +171,65 @@ def test_bench_run_channels_cli(tmp_path, capsys):
     assert "ch00: PASS" in text and "ch01: PASS" in text and "soak 15.0 °C" in text
     assert Path(tmp_path / "cli_ch00.h5").exists() and Path(tmp_path / "cli_ch01.h5").exists()
     assert main(["run", str(path), "--channels", "2", "--out", str(out), "--no-progress"]) == 2  # never overwrite
+
+
+def test_phase_gate_holds_until_every_channel_arrived_or_left():
+    from bench.multichannel import PhaseGate
+
+    gate = PhaseGate(3, timeout_s=10.0)
+    passed = []
+    first = threading.Thread(target=lambda: passed.append(gate.arrive()), daemon=True)
+    first.start()
+    first.join(0.05)
+    assert first.is_alive() and gate.pending == 2  # still held: two channels to go
+    gate.leave()  # a failed channel does not hold the others
+    second = threading.Thread(target=lambda: passed.append(gate.arrive()), daemon=True)
+    second.start()
+    for thread in (first, second):
+        thread.join(10.0)
+        assert not thread.is_alive()
+    assert passed == [True, True]
+    assert PhaseGate(2, timeout_s=0.01).arrive() is False  # nobody else came: times out, reports it
+
+
+def test_stepped_clock_reads_whole_steps():
+    from bench.multisim import SteppedClock
+
+    base = VirtualClock()
+    clock = SteppedClock(base, 0.02)
+    base.sleep(0.039)
+    assert clock.now_s() == pytest.approx(0.02)
+    clock.sleep(0.002)
+    assert clock.now_s() == pytest.approx(0.04) and base.now_s() == pytest.approx(0.041)
+    with pytest.raises(ValueError, match="step_s"):
+        SteppedClock(base, 0.0)
+
+
+def test_real_time_channels_start_together_and_spread_over_the_period(tmp_path, monkeypatch):
+    """On a wall-paced clock (here 500x, ~0.1 s wall) the channels wait for each other at the start
+    gate, then start sampling k/N of a period apart; every run completes with its report."""
+    from bench.engine import Engine
+
+    started: dict[int, float] = {}
+    run = Engine.run
+
+    def spy(self):
+        started[self.bench.config["channel"]] = self.bench.clock.now_s()
+        return run(self)
+
+    monkeypatch.setattr(Engine, "run", spy)
+    path = tmp_path / "rt.yaml"
+    path.write_text("name: rt_test\ncell: {preset: nmc_21700}\n"
+                    "limits: {voltage_max_v: 4.25, voltage_min_v: 2.4, current_max_a: 7.35, temperature_max_c: 60}\n"
+                    "sampling: {period_s: 4}\nsteps:\n  - Rest for 40 seconds\n", encoding="utf-8")
+    protocol = load_protocol(str(path), {}, cell_defaults=cell_datasheet)
+    bench = build_sim_multichannel(4, speed=500.0)
+    try:
+        outcome = run_multichannel(protocol, bench, tmp_path / "run.h5", observe_s=0.0)
+    finally:
+        bench.close()
+    assert outcome.exit_code == 0, [c.error for c in outcome.channels]
+    assert all(ch.outcome.report is not None for ch in outcome.channels)
+    offsets_s = np.array([started[k] - started[0] for k in range(4)])  # simulated s after channel 0
+    assert np.all(np.diff(offsets_s) > 0.2), offsets_s  # phases spread (k/N of 4 s = 1 s apart)
+    assert offsets_s[-1] < 4.0 + 2.0, offsets_s  # ...within about one period: they started together

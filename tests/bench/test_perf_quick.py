@@ -31,7 +31,8 @@ def test_perf_quick_json(capsys):
     assert result["analysis_10m_rows_s"] > 0 and "scaled_to_10m_rows" in analysis
     # What was not measured is null, with the reason.
     for key in ("jitter_p99_ms_100ms", "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max",
-                "safety_latency_ms", "kill9_files_readable", "pybamm_ratio"):
+                "safety_latency_ms", "safety_detection_rate", "kill9_files_readable", "pybamm_ratio",
+                "redraw_1m_points_ms"):
         assert result[key] is None and "not selected" in result["null_reasons"][key]
 
 
