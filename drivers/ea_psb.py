@@ -218,7 +218,9 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
 
     def measure(self) -> tuple[float, float]:
         """One reading: (voltage_v, current_a), from ``MEAS:ARR?`` (current + = sourcing = charging)."""
-        reply = self.query("MEAS:ARR?")
+        return self.query_parsed("MEAS:ARR?", self._parse_array)
+
+    def _parse_array(self, reply: str) -> tuple[float, float]:
         parts = reply.split(",")
         if len(parts) != 3:
             raise InstrumentReplyError(f"{self.where} MEAS:ARR?: expected voltage, current, power; got {reply!r}")

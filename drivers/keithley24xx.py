@@ -114,14 +114,16 @@ class Keithley2460(ScpiInstrument):
 
     def measure(self) -> tuple[float, float]:
         """One reading: (voltage_v, current_a), from ``:READ?`` with the READ and SOUR elements."""
-        reading, source = parse_floats(self.query(':READ? "defbuffer1", READ, SOUR'), 2,
-                                       where=self._read_where)
+        reading, source = self.query_parsed(':READ? "defbuffer1", READ, SOUR', self._parse_reading)
         if self._function == "VOLT":
             return source, reading
         return reading, source
 
     def _read_where(self) -> str:
         return f"{self.where} :READ?"
+
+    def _parse_reading(self, reply: str) -> list[float]:
+        return parse_floats(reply, 2, where=self._read_where)
 
     def protection_tripped(self) -> str:
         """``"OVP"`` when the overvoltage protection has tripped, else ``""``."""

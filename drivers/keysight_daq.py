@@ -35,8 +35,11 @@ class KeysightDaq970a(ScpiInstrument):
 
     def read_c(self) -> list[float]:
         """One scan: a temperature per configured channel, °C (``nan`` for an open thermocouple)."""
-        values = parse_floats(self.query("READ?"), len(self.channels), where=self._read_where)
+        values = self.query_parsed("READ?", self._parse_scan)
         return [math.nan if abs(v) >= OVERLOAD else v for v in values]
 
     def _read_where(self) -> str:
         return f"{self.where} READ?"
+
+    def _parse_scan(self, reply: str) -> list[float]:
+        return parse_floats(reply, len(self.channels), where=self._read_where)

@@ -117,6 +117,23 @@ class ScpiInstrument:
                 raise _named(exc, self.name) from exc
         raise AssertionError("unreachable")
 
+    def query_parsed(self, command: str, parse: Callable[[str], T]) -> T:
+        """An idempotent query whose reply goes through ``parse``; a garbled reply (``parse``
+        raising InstrumentReplyError) is asked again, like a timeout, up to ``query_retries`` times.
+        A reading garbled once by line noise must not end a 30-hour test."""
+        for attempt in range(1 + self.query_retries):
+            reply = self.query(command)
+            try:
+                return parse(reply)
+            except InstrumentReplyError:
+                if attempt >= self.query_retries:
+                    raise
+                logger.warning("%s: garbled reply to %r, asking again (%d)", self.where, command, attempt + 1)
+                clear = getattr(self.transport, "clear", None)
+                if clear is not None:
+                    clear()
+        raise AssertionError("unreachable")
+
     def query_float(self, command: str) -> float:
         """Query one number."""
         return parse_float(self.query(command), where=f"{self.where} {command}")

@@ -124,11 +124,15 @@ def test_measure_parses_values_with_units_and_signed_current():
 
 
 def test_measure_garbage_and_short_replies_are_clear_errors():
-    psb, conv = make([("MEAS:ARR?", "3.71 V, -20.00 A"), ("MEAS:ARR?", "3.71 V, \x13garbage, 1 W")])
+    # a garbled reply is asked again (up to two retries); one that stays garbled is an error
+    psb, conv = make([("MEAS:ARR?", "3.71 V, -20.00 A")] * 3 + [("MEAS:ARR?", "3.71 V, \x13garbage, 1 W")] * 3)
     with pytest.raises(InstrumentReplyError, match="cycler \\(conversation\\) MEAS:ARR\\?: expected voltage"):
         psb.measure()
     with pytest.raises(InstrumentReplyError, match="cannot parse"):
         psb.measure()
+    conv.assert_done()
+    psb, conv = make([("MEAS:ARR?", "3.71 V, \x13garbage, 1 W"), ("MEAS:ARR?", "3.70 V, -2.00 A, -7.4 W")])
+    assert psb.measure() == (pytest.approx(3.7), pytest.approx(-2.0))
     conv.assert_done()
 
 

@@ -64,13 +64,6 @@ def test_error_queue_is_reported_with_the_command():
     conv.assert_done()
 
 
-def test_garbage_reading_is_a_clear_error():
-    smu, conv = make([(':READ? "defbuffer1", READ, SOUR', "\x13garbage")])
-    with pytest.raises(InstrumentReplyError, match=r"cycler \(conversation\) :READ\?"):
-        smu.measure()
-    conv.assert_done()
-
-
 def test_identity_check_rejects_another_instrument():
     smu, conv = make([("*IDN?", "KEITHLEY INSTRUMENTS,MODEL 2450,1234,1.0")])
     with pytest.raises(InstrumentReplyError, match="expected one of MODEL 2460"):
@@ -97,3 +90,18 @@ def test_driver_against_simulator_over_pyvisa(sim_bench):
     smu.write(":SOUR:CURR:BOGUS 1")
     with pytest.raises(InstrumentCommandError, match="-113"):
         smu.check_errors("bogus")
+
+
+def test_a_reading_garbled_once_is_asked_again():
+    read = ':READ? "defbuffer1", READ, SOUR'
+    smu, conv = make([(read, "+3.7\x13\x1fgarb"), (read, "+3.700000E+00,-1.000000E+00")])
+    assert smu.measure() == (pytest.approx(3.7), pytest.approx(-1.0))
+    conv.assert_done()
+
+
+def test_a_reading_garbled_every_time_is_an_error_naming_the_instrument():
+    read = ':READ? "defbuffer1", READ, SOUR'
+    smu, conv = make([(read, "junk")] * 3)
+    with pytest.raises(InstrumentReplyError, match=r"^cycler \(conversation\) :READ\?"):
+        smu.measure()
+    conv.assert_done()
