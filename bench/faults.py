@@ -1,15 +1,23 @@
-"""``--fault KIND@TIME[,key=value...]`` specifications, e.g.
+"""``--fault KIND@WHEN[,key=value...]`` specifications, e.g.
 ``internal_short@2h,resistance_ohm=0.05`` or ``comms_drop@30min,instrument=cycler,duration=20s``.
+
+WHEN is a test time (``30min``, ``2h``, ``90`` = seconds) or, for the physical faults, a condition
+on the simulated cell: ``soc>=90%`` (or ``soc>=0.9``), ``voltage_v<=3.0``, ``temperature_c>40``;
+the fault starts at the first instant the condition holds.
 
 Parsing lives here (bench-side, no simulator imports); the simulated bench applies them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from protocols.quantities import QuantityError, parse_quantity
 
+#: Faults of the simulated physics (the others act on the communication links).
+PHYSICAL_FAULTS = ("internal_short", "thermocouple_open", "chamber_stuck", "chamber_cannot_cool")
+_CONDITION = re.compile(r"^\s*(soc|voltage_v|temperature_c)\s*(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 FAULT_KINDS = ("internal_short", "thermocouple_open", "chamber_stuck", "chamber_cannot_cool",
                "comms_drop", "comms_garbled", "comms_delay", "comms_disconnect")
 
@@ -26,6 +34,14 @@ class FaultSpec:
     time_s: float
     options: dict[str, float | str] = field(default_factory=dict)
     text: str = ""
+    #: (quantity, operator, value) when the fault starts on a condition instead of a time.
+    condition: tuple[str, str, float] | None = None
+
+    def condition_holds(self, value: float) -> bool:
+        """Whether ``value`` of the condition's quantity satisfies it."""
+        assert self.condition is not None
+        _quantity, op, limit = self.condition
+        return {">=": value >= limit, "<=": value <= limit, ">": value > limit, "<": value < limit}[op]
 
 
 def parse_fault_spec(text: str) -> FaultSpec:
@@ -37,12 +53,25 @@ def parse_fault_spec(text: str) -> FaultSpec:
         raise FaultSpecError(f"--fault {text!r}: unknown kind {kind!r}; kinds: {', '.join(FAULT_KINDS)}")
     if not sep:
         raise FaultSpecError(f"--fault {text!r}: missing '@TIME' (e.g. {kind}@2h)")
+    condition = _CONDITION.match(when)
+    if condition:
+        if kind not in PHYSICAL_FAULTS:
+            raise FaultSpecError(f"--fault {text!r}: a condition schedules only {', '.join(PHYSICAL_FAULTS)}; "
+                                 f"give {kind} a time")
+        quantity, op, number, percent = condition.groups()
+        value = float(number) / (100.0 if percent else 1.0)
+        return FaultSpec(kind, 0.0, _options(text, options), text, (quantity, op, value))
     try:
         q = parse_quantity(when) if not when.strip().replace(".", "", 1).isdigit() else parse_quantity(when + " s")
     except QuantityError as exc:
         raise FaultSpecError(f"--fault {text!r}: {exc}") from None
     if q.dimension != "time" or q.value < 0:
-        raise FaultSpecError(f"--fault {text!r}: time must be a duration like 30min or 2h")
+        raise FaultSpecError(f"--fault {text!r}: time must be a duration like 30min or 2h, "
+                             "or a condition like soc>=90%")
+    return FaultSpec(kind, q.value, _options(text, options), text)
+
+
+def _options(text: str, options: list[str]) -> dict[str, float | str]:
     values: dict[str, float | str] = {}
     for option in options:
         key, eq, value = option.partition("=")
@@ -56,4 +85,4 @@ def parse_fault_spec(text: str) -> FaultSpec:
                 values[key.strip()] = parse_quantity(value).value
             except QuantityError:
                 values[key.strip()] = value
-    return FaultSpec(kind, q.value, values, text)
+    return values

@@ -177,8 +177,14 @@ def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world
     def hook(world: SimWorld, now_s: float) -> None:
         if fired[0] or now_s < start_s:
             return
-        fired[0] = True
         ch = world.channels[channel]
+        if fault.condition is not None:
+            quantity = fault.condition[0]
+            value = (ch.cell.soc if quantity == "soc" else ch.cell.temperature_surface_c
+                     if quantity == "temperature_c" else ch.source.actual_voltage_v)
+            if not fault.condition_holds(value):
+                return
+        fired[0] = True
         if fault.kind == "internal_short":
             resistance = fault.options.get("resistance_ohm", 0.05)
             ch.cell.set_internal_short(float(resistance) if isinstance(resistance, (int, float)) else 0.05)
