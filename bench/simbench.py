@@ -150,7 +150,12 @@ def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
     if not faults:
         return
     sim: SimulatedBench = bench.simulation
-    world = sim.world
+    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults)
+
+
+def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec]) -> None:
+    """Schedule ``faults`` on ``world`` (physical) and on the links' fault lists (by role), with
+    times relative to the world's present time."""
     t0 = world.clock.now_s()
     for fault in faults:
         start = t0 + fault.time_s
@@ -158,12 +163,12 @@ def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
         duration_s = float(duration) if isinstance(duration, (int, float)) else None
         if fault.kind.startswith("comms_"):
             instrument = str(fault.options.get("instrument", "cycler"))
-            if instrument not in sim.endpoints:
-                raise ValueError(f"--fault {fault.text!r}: instrument must be one of {', '.join(sim.endpoints)}")
+            if instrument not in link_faults:
+                raise ValueError(f"--fault {fault.text!r}: instrument must be one of {', '.join(link_faults)}")
             kind = {"comms_drop": "no_reply", "comms_garbled": "garbled", "comms_delay": "delay",
                     "comms_disconnect": "disconnect"}[fault.kind]
             delay = fault.options.get("delay", 10.0)
-            sim.endpoints[instrument].faults.append(
+            link_faults[instrument].append(
                 CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
         else:
             world.hooks.append(_physical_fault(fault, start))

@@ -173,6 +173,7 @@ def start_sim_servers(
     chamber: str = "espec_p300",
     seed: int | None = 0,
     tick_s: float = TICK_S,
+    faults: list[Any] | None = None,
 ) -> SimServers:
     """Start the simulated bench's servers on ``host`` (free ports) sharing one world.
 
@@ -200,6 +201,12 @@ def start_sim_servers(
         for inst in served:
             inst.server.stop()
         raise
+    if faults:
+        from bench.simbench import schedule_faults
+
+        # FaultSpecs (bench.faults): physical ones on the world, comms ones on the line servers
+        schedule_faults(world, {inst.spec.role: inst.server.faults for inst in served
+                                if hasattr(inst.server, "faults")}, faults)
     return SimServers(world, served, speed=speed, preset=preset, tick_s=tick_s)
 
 

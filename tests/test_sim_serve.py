@@ -250,3 +250,22 @@ def test_loopback_latency_probe_times_every_query():
     for r in results:
         assert 0.0 < r.p50_ms <= r.p99_ms <= r.max_ms
         assert set(r.as_dict()) == {"instrument", "command", "count", "p50_ms", "p99_ms", "max_ms", "mean_ms"}
+
+
+def test_served_bench_takes_fault_schedules():
+    from bench.faults import parse_fault_spec
+    from sim_instruments.clock import VirtualClock
+
+    clock = VirtualClock()
+    faults = [parse_fault_spec("comms_drop@10s,instrument=cycler,duration=5s"),
+              parse_fault_spec("thermocouple_open@1min")]
+    with start_sim_servers(clock=clock, faults=faults) as servers:
+        (drop,) = servers.instruments["cycler"].server.faults
+        assert drop.kind == "no_reply" and drop.active(12.0) and not drop.active(16.0)
+        world = servers.world
+        clock.sleep(30.0)
+        world.sync()
+        assert not world.channels[0].thermocouple_open
+        clock.sleep(31.0)
+        world.sync()
+        assert world.channels[0].thermocouple_open

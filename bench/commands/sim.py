@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="simulated cycler: keithley2460 (default) or ea_psb10000")
     serve.add_argument("--chamber", default="espec_p300",
                        help="simulated chamber: espec_p300 (default, ASCII) or watlow_f4t (Modbus TCP)")
+    serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                       help="schedule a fault on the served bench (same syntax as bench run --fault; "
+                            "times from the start of serving)")
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -61,9 +64,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return error(f"--speed must be a positive number, got {args.speed!r}", 2)
     if args.write_bench and not Path(args.write_bench).resolve().parent.is_dir():
         return error(f"--write-bench {args.write_bench}: directory does not exist", 2)
+    from bench.faults import FaultSpecError, parse_fault_spec
+
+    try:
+        faults = [parse_fault_spec(spec) for spec in args.fault]
+    except FaultSpecError as exc:
+        return error(str(exc), 2)
     try:
         servers = start_sim_servers(args.cell, soc=soc, speed=speed, host=args.host, cycler=args.cycler,
-                                    chamber=args.chamber)
+                                    chamber=args.chamber, faults=faults)
     except (KeyError, ValueError) as exc:
         return error(str(exc).strip("'\""), 2)
     except (OSError, RuntimeError) as exc:
