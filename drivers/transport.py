@@ -41,7 +41,39 @@ class MessageTransport(Protocol):
     def close(self) -> None: ...
 
 
-class VisaTransport:
+class _ReconnectingLink:
+    """Lost-link bookkeeping shared by the transports: a call that loses the link marks it
+    broken; the next call reopens it once (when ``reconnect`` is on) before it is used."""
+
+    resource: str
+    reconnect: bool
+    _broken: bool
+
+    def reopen(self) -> None:  # pragma: no cover - each transport defines it
+        raise NotImplementedError
+
+    @property
+    def broken(self) -> bool:
+        """True after the link was lost and until it has been reopened."""
+        return self._broken
+
+    def _ensure_link(self) -> None:
+        """Reopen a link lost by an earlier call (raises if the instrument is gone)."""
+        if not self._broken:
+            return
+        if not self.reconnect:
+            raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
+        logger.info("%s: reconnecting after a lost connection", self.resource)
+        self.reopen()
+        logger.info("%s: reconnected", self.resource)
+
+    def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
+        self._broken = True
+        logger.info("%s: %s: connection lost (%s)", self.resource, what, detail)
+        return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {detail}")
+
+
+class VisaTransport(_ReconnectingLink):
     """A pyvisa message-based resource. ``timeout_s`` in seconds; terminations as bytes text."""
 
     def __init__(
@@ -91,25 +123,6 @@ class VisaTransport:
         self._inst = self._open()
         self._broken = False
 
-    @property
-    def broken(self) -> bool:
-        """True after the link was lost and until it has been reopened."""
-        return self._broken
-
-    def _ensure_link(self) -> None:
-        """Reopen a link lost by an earlier call (once per call; raises if the instrument is gone)."""
-        if not self._broken:
-            return
-        if not self.reconnect:
-            raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
-        logger.info("%s: reconnecting after a lost connection", self.resource)
-        self.reopen()
-        logger.info("%s: reconnected", self.resource)
-
-    def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
-        self._broken = True
-        logger.info("%s: %s: connection lost (%s)", self.resource, what, detail)
-        return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {detail}")
 
     def _visa_error(self, what: str, exc: Exception) -> InstrumentError:
         """Map a pyvisa/OS error of ``what`` (e.g. ``query 'X?'``) to a driver exception."""
@@ -200,7 +213,7 @@ def _peer_closed(resource_manager: Any, inst: Any) -> bool:
         return True
 
 
-class SerialTransport:
+class SerialTransport(_ReconnectingLink):
     """A pyserial port (device path or URL such as ``socket://host:port``). ``timeout_s`` seconds."""
 
     def __init__(
@@ -242,25 +255,6 @@ class SerialTransport:
         self._port = self._open()
         self._broken = False
 
-    @property
-    def broken(self) -> bool:
-        """True after the link was lost and until it has been reopened."""
-        return self._broken
-
-    def _ensure_link(self) -> None:
-        """Reopen a port lost by an earlier call (once per call; raises if it cannot be opened)."""
-        if not self._broken:
-            return
-        if not self.reconnect:
-            raise InstrumentConnectionLost(f"{self.resource}: connection lost (reconnect disabled)")
-        logger.info("%s: reconnecting after a lost connection", self.resource)
-        self.reopen()
-        logger.info("%s: reconnected", self.resource)
-
-    def _lost(self, what: str, exc: Exception) -> InstrumentConnectionLost:
-        self._broken = True
-        logger.info("%s: %s: connection lost (%s)", self.resource, what, exc)
-        return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {exc}")
 
     def write(self, message: str) -> None:
         """Send one message with the write termination."""

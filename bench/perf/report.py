@@ -60,5 +60,8 @@ def format_perf(result: dict[str, Any]) -> str:
                      f"(CPU {cost['cpu_total_us']:.1f})")
     elif "sample_cost_us" in result.get("null_reasons", {}):
         lines.append(f"  per-sample cost: null ({result['null_reasons']['sample_cost_us']})")
+    realtime = (result.get("details", {}).get("jitter") or {}).get("realtime")
+    if realtime:
+        lines.append(f"  real-time set-up (jitter, channels): {realtime['sched']}; GC {realtime['gc']}")
     lines.append(f"  ({result.get('wall_s')} s)")
     return "\n".join(lines)
