@@ -46,9 +46,14 @@ class Bench:
 
     def close(self) -> None:
         """Close every link (errors are logged, never raised)."""
-        for closer in reversed(self.closers):
-            try:
-                closer()
-            except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
-                logger.warning("closing the bench: %s failed", closer, exc_info=True)
-        self.closers.clear()
+        run_closers(self.closers)
+
+
+def run_closers(closers: list[Callable[[], None]]) -> None:
+    """Call ``closers`` newest first and empty the list; failures are logged, never raised."""
+    for closer in reversed(closers):
+        try:
+            closer()
+        except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
+            logger.warning("closing the bench: %s failed", closer, exc_info=True)
+    closers.clear()

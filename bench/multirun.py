@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.bench import Bench
+from bench.bench import Bench, run_closers
 from bench.multichannel import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer, channel_clocks
 from protocols.steps import Protocol
 
@@ -102,12 +102,7 @@ class MultiChannelBench:
 
     def close(self) -> None:
         """Close every link (errors logged, never raised)."""
-        for closer in reversed(self.closers):
-            try:
-                closer()
-            except Exception:  # noqa: BLE001 - closing must not mask the run's outcome
-                logger.warning("closing the bench: %s failed", closer, exc_info=True)
-        self.closers.clear()
+        run_closers(self.closers)
 
 
 def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clock: Any = None,
