@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,6 +72,9 @@ class RunWriter:
         self._pending: dict[str, list[tuple]] = {name: [] for name in TABLES if name != "samples"}
         self._last_flush = time.monotonic()
         self._last_fsync = self._last_flush
+        #: The periodic fsync runs in this thread, off the sampling thread (on a busy disk an
+        #: fsync can take 100s of ms; kill -9 safety rests on flush(), fsync is for power loss).
+        self._fsync_thread: threading.Thread | None = None
         self.rows_written = 0
         self.closed = False
 
@@ -144,16 +148,37 @@ class RunWriter:
         self._last_flush = now
         if fsync or now - self._last_fsync >= self.fsync_interval_s:
             try:
-                os.fsync(self._file.id.get_vfd_handle())
+                fd = self._file.id.get_vfd_handle()
             except (OSError, TypeError, ValueError):
+                fd = None
                 logger.debug("fsync of %s not possible", self.path, exc_info=True)
+            if fd is not None and fsync:
+                self._join_fsync()
+                self._fsync_fd(fd)
+            elif fd is not None and (self._fsync_thread is None or not self._fsync_thread.is_alive()):
+                self._fsync_thread = threading.Thread(target=self._fsync_fd, args=(fd,), daemon=True,
+                                                      name=f"fsync {self.path.name}")
+                self._fsync_thread.start()
             self._last_fsync = now
+
+    def _fsync_fd(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except (OSError, TypeError, ValueError):
+            logger.debug("fsync of %s not possible", self.path, exc_info=True)
+
+    def _join_fsync(self) -> None:
+        thread = self._fsync_thread
+        if thread is not None:
+            thread.join()
+            self._fsync_thread = None
 
     def close(self) -> None:
         """Flush everything and close the file."""
         if self.closed:
             return
         self.flush(fsync=True)
+        self._join_fsync()
         self._file.close()
         self.closed = True
 
