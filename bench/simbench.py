@@ -84,6 +84,25 @@ class SimulatedBench:
     endpoints: dict[str, LineEndpoint]
 
 
+#: Simulated cell backends: ``bench run --cell-backend NAME``.
+CELL_BACKENDS = ("ecm", "pybamm")
+
+
+def cell_factory(backend: str) -> Any:
+    """The cell class of a backend; ValueError naming the fix when unknown or PyBaMM is missing."""
+    if backend == "ecm":
+        return None
+    if backend != "pybamm":
+        raise ValueError(f"no cell backend {backend!r}; choose one of {', '.join(CELL_BACKENDS)}")
+    try:
+        import pybamm  # noqa: F401
+    except ImportError:
+        raise ValueError("PyBaMM is not installed: pip install cellbench[pybamm]") from None
+    from sim_instruments.cell.pybamm_cell import PybammCellModel
+
+    return PybammCellModel
+
+
 def build_sim_bench(
     preset: str = "nmc_21700",
     *,
@@ -93,8 +112,12 @@ def build_sim_bench(
     clock: Any = None,
     speed: float | None = None,
     cycler: str = "keithley2460",
+    cell_backend: str = "ecm",
 ) -> Bench:
     """A simulated bench with one ``preset`` cell at ``soc`` (0..1) in a chamber at ``temperature_c``.
+
+    ``cell_backend``: ``"ecm"`` (the equivalent-circuit cell) or ``"pybamm"`` (a PyBaMM SPMe
+    ``ORegan2022`` cell behind the same instruments; needs ``pip install cellbench[pybamm]``).
 
     ``cycler``: a key of :data:`SIM_CYCLERS`, e.g. ``"ea_psb10000"`` (±60 A) instead of the
     Keithley 2460 (±7.35 A).
@@ -104,7 +127,8 @@ def build_sim_bench(
     """
     if clock is None:
         clock = VirtualClock() if speed is None else ScaledClock(speed)
-    world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed)
+    world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
+                                 cell_factory=cell_factory(cell_backend))
     now = clock.now_s
     if cycler not in SIM_CYCLERS:
         raise ValueError(f"no simulated cycler {cycler!r}; choose one of {', '.join(SIM_CYCLERS)}")
@@ -127,9 +151,9 @@ def build_sim_bench(
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
     bench = Bench(
         cycler=cycler, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
-        description=f"built-in simulated bench ({preset})",
+        description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),
         config={
-            "simulated": True, "cell_preset": preset,
+            "simulated": True, "cell_preset": preset, "cell_backend": cell_backend,
             "cycler": {"driver": cycler_driver, "resource": cycler_resource},
             "chamber": {"driver": "espec_p300", "resource": chamber_url},
             "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},

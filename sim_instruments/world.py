@@ -122,11 +122,17 @@ class SimWorld:
         temperature_c: float = 25.0,
         seed: int | None = 0,
         channels: int = 1,
+        cell_factory: Callable[..., Any] | None = None,
     ) -> SimWorld:
-        """A world with ``channels`` identical cells of ``preset`` in one chamber at ``temperature_c``."""
+        """A world with ``channels`` identical cells of ``preset`` in one chamber at ``temperature_c``.
+
+        ``cell_factory(preset, soc=, temperature_c=, seed=)`` builds each cell (default
+        :class:`CellModel`); any object with the CellModel interface works, e.g. the PyBaMM cell.
+        """
+        factory = CellModel if cell_factory is None else cell_factory
         cells = [
-            CellModel(get_preset(preset), soc=soc, temperature_c=temperature_c,
-                      seed=None if seed is None else seed + n)
+            factory(get_preset(preset), soc=soc, temperature_c=temperature_c,
+                    seed=None if seed is None else seed + n)
             for n in range(channels)
         ]
         return cls(clock, cells, ChamberModel(air_c=temperature_c))
