@@ -33,6 +33,7 @@ import random
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
+from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
 from sim_instruments.cell.thermal import (
     GAS_CONSTANT,
@@ -58,7 +59,7 @@ _MAX_KDT_PER_SUBSTEP = 0.05
 _MAX_SUBSTEPS = 20000
 
 
-class CellModel:
+class CellModel(MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds."""
 
@@ -301,23 +302,6 @@ class CellModel:
         if rs is None:
             return (voltage_v - self._e) / self._r0
         return (voltage_v * (1.0 + self._r0 / rs) - self._e) / self._r0
-
-    def measured_voltage_v(self, current_a: float) -> float:
-        """Terminal voltage plus Gaussian measurement noise (seeded), V."""
-        return self.terminal_voltage_v(current_a) + self._rng.gauss(0.0, self._v_noise)
-
-    def measured_temperature_c(self) -> float:
-        """Surface temperature plus thermocouple offset and Gaussian noise, °C."""
-        return self._ts + self._t_offset + self._rng.gauss(0.0, self._t_noise)
-
-    def set_thermocouple_noise(self, sigma_k: float, offset_k: float = 0.0) -> None:
-        """Set the thermocouple noise (1 sigma, K) and a fixed calibration offset (K)."""
-        self._t_noise = float(sigma_k)
-        self._t_offset = float(offset_k)
-
-    def set_voltage_noise(self, sigma_v: float) -> None:
-        """Set the voltage measurement noise (1 sigma), V."""
-        self._v_noise = float(sigma_v)
 
     # ------------------------------------------------------------------ abuse
     def set_internal_short(self, resistance_ohm: float | None) -> None:

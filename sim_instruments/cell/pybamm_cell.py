@@ -40,6 +40,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from sim_instruments.cell.model import CellModel
+from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def pybamm_available() -> bool:
     return True
 
 
-class PybammCellModel:
+class PybammCellModel(MeasurementNoise):
     """One simulated cell backed by a PyBaMM SPMe + lumped thermal model (``ORegan2022``).
 
     Current POSITIVE WHEN CHARGING, amps; volts; °C; seconds. ``preset`` supplies the ratings,
@@ -218,23 +219,6 @@ class PybammCellModel:
         f0 = self.terminal_voltage_v(i0) - voltage_v
         f1 = self.terminal_voltage_v(i1) - voltage_v
         return i1 - f1 * (i1 - i0) / (f1 - f0)
-
-    def measured_voltage_v(self, current_a: float) -> float:
-        """Terminal voltage plus Gaussian measurement noise (seeded), V."""
-        return self.terminal_voltage_v(current_a) + self._rng.gauss(0.0, self._v_noise)
-
-    def measured_temperature_c(self) -> float:
-        """Surface temperature plus thermocouple offset and Gaussian noise, °C."""
-        return self._ts + self._t_offset + self._rng.gauss(0.0, self._t_noise)
-
-    def set_thermocouple_noise(self, sigma_k: float, offset_k: float = 0.0) -> None:
-        """Set the thermocouple noise (1 sigma, K) and a fixed calibration offset (K)."""
-        self._t_noise = float(sigma_k)
-        self._t_offset = float(offset_k)
-
-    def set_voltage_noise(self, sigma_v: float) -> None:
-        """Set the voltage measurement noise (1 sigma), V."""
-        self._v_noise = float(sigma_v)
 
     # ------------------------------------------------------------------ state
     @property
