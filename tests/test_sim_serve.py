@@ -3,6 +3,7 @@ the command as a subprocess, and the loopback latency probe."""
 
 from __future__ import annotations
 
+import select
 import signal
 import socket
 import subprocess
@@ -199,12 +200,20 @@ def test_bench_sim_serve_subprocess_writes_bench_and_stops_on_sigterm(tmp_path, 
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.cli", "sim", "serve", "--write-bench", str(bench_file), "--speed", "20"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    announced: list[str] = []
     try:
+        # the server prints its resources, then "bench config FILE" once the file is written:
+        # block on its stdout (select with a deadline), no sleeping
         deadline = time.monotonic() + 30.0
-        while not bench_file.exists():  # bounded poll for the server to come up
-            assert proc.poll() is None, proc.communicate(timeout=5)
-            assert time.monotonic() < deadline, "bench sim serve did not write its bench config"
-            time.sleep(0.05)
+        while not any(line.startswith("bench config") for line in announced):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"bench sim serve did not announce its bench config: {announced}"
+            ready, _, _ = select.select([proc.stdout], [], [], remaining)
+            assert ready, f"bench sim serve did not announce its bench config: {announced}"
+            line = proc.stdout.readline()
+            assert line, proc.communicate(timeout=5)  # EOF: the server died
+            announced.append(line)
+        assert bench_file.exists()
         assert main(["check", "--bench", str(bench_file)]) == 0
         assert capsys.readouterr().out.count(" ok ") == len(ROLES)
     finally:
@@ -215,6 +224,7 @@ def test_bench_sim_serve_subprocess_writes_bench_and_stops_on_sigterm(tmp_path, 
             proc.kill()
             stdout, stderr = proc.communicate(timeout=5)
     assert proc.returncode == 0, stderr
+    stdout = "".join(announced) + stdout
     config = load_bench_config(bench_file)
     for role in ROLES:
         assert config[role]["resource"] in stdout  # the ports are announced
