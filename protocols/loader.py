@@ -178,6 +178,7 @@ def _parse(text: str, file: str, overrides: Mapping[str, str] | None, cell_defau
 
     builder = TreeBuilder(doc, parameters, cell, limits, instrument)
     steps = builder.nodes(top["steps"][1])
+    builder.check_when_values()
     if not steps and need_steps:
         raise doc.error(top["steps"][1], "protocol has no steps")
     criteria = _criteria(doc, top.get("pass"), parameters)

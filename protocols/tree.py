@@ -11,6 +11,8 @@ Forms of a list item::
       until: discharge capacity < 80 % of reference  ... ended early when the condition holds
       steps: [...]
     - [Discharge at 1C until 2.5 V, Rest for 1 hour] a group (PyBaMM's tuple): one cycle
+    - when: profile == cccv                          steps included only when a parameter has
+      steps: [...]                                   that value (decided when the file loads)
 
 Step indices (``Step.index``) count steps depth-first from 0 in file order, loops (``Loop.index``)
 likewise; they are stable for a given file, whatever the run does.
@@ -19,6 +21,7 @@ likewise; they are stable for a given file, whatever the run does.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 
 import yaml
@@ -34,6 +37,8 @@ from protocols.yamldoc import Doc
 
 STEP_KEYS = ("step", "record", "limits", "period")
 LOOP_KEYS = ("repeat", "until", "steps")
+WHEN_KEYS = ("when", "steps")
+_WHEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=)\s*(.+?)\s*$")
 STEP_LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(StepLimits))
 
 
@@ -68,6 +73,16 @@ class TreeBuilder:
         self.known: set[str] = set(BUILTIN_VARIABLES) | set(numeric_parameters(parameters))
         self.step_count = 0
         self.loop_count = 0
+        #: parameter -> (first 'when:' node, the values the file compares it with)
+        self.when_values: dict[str, tuple[yaml.Node, set[str]]] = {}
+
+    def check_when_values(self) -> None:
+        """Every parameter that picks ``when:`` blocks must hold one of the values compared."""
+        for name, (node, values) in self.when_values.items():
+            given = str(self.parameters[name]).strip()
+            if given not in values:
+                raise self.doc.error(node, f"parameter {name} = {given!r} matches no 'when:' block",
+                                     f"use one of: {', '.join(sorted(values))}")
 
     def nodes(self, node: yaml.Node) -> list[Node]:
         """The items of a ``steps:`` sequence."""
@@ -81,11 +96,37 @@ class TreeBuilder:
                 out.append(self.group(item))
             elif isinstance(item, yaml.MappingNode):
                 keys = {str(k.value) for k, _ in item.value}
+                if "when" in keys:
+                    out.extend(self.when(item))
+                    continue
                 out.append(self.loop(item) if keys & {"repeat", "until"} and "step" not in keys
                            else self.step_mapping(item))
             else:
                 raise self.doc.error(item, "a step is a string like 'Rest for 1 hour', a step mapping or a loop")
         return out
+
+    def when(self, item: yaml.MappingNode) -> list[Node]:
+        """A conditional block: its steps when ``PARAMETER == VALUE`` (or ``!=``) holds, else none.
+
+        Decided at load time from the parameters (``--set`` included); a value the file never
+        compares against is refused, so a typo such as ``--set profile=ccvc`` is not silently
+        a run without those steps.
+        """
+        doc = self.doc
+        fields = doc.mapping(item, "conditional block", WHEN_KEYS)
+        if "steps" not in fields:
+            raise doc.error(item, "a 'when:' block needs 'steps: [...]'")
+        node = fields["when"][1]
+        match = _WHEN.match(doc.scalar(node, "when"))
+        if not match:
+            raise doc.error(node, "when: must read 'PARAMETER == VALUE' or 'PARAMETER != VALUE'",
+                            "e.g. 'when: profile == cccv'")
+        name, op, value = match.groups()
+        if name not in self.parameters:
+            raise doc.error(node, f"when: unknown parameter {name!r}", "declare it under 'parameters:'")
+        self.when_values.setdefault(name, (node, set()))[1].add(value)
+        holds = (str(self.parameters[name]).strip() == value) == (op == "==")
+        return self.nodes(fields["steps"][1]) if holds else []
 
     def group(self, item: yaml.SequenceNode) -> Loop:
         index = self._next_loop()

@@ -108,3 +108,17 @@ def test_gb38031_fast_charge_cycling_reports_every_charge_and_fade(tmp_path):
     cycles = outcome.report["cycles"]
     assert [row["cycle"] for row in cycles] == [1, 2, 3, 4]
     assert cycles[1]["coulombic_efficiency"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_profile_parameter_selects_cccv_and_refuses_an_unknown_profile(tmp_path, capsys):
+    from bench.cli import main as cli_main
+
+    protocol = load_protocol("fast_charge", {"profile": "cccv"}, cell_defaults=cell_datasheet)
+    texts = [step.text for step, _cycle in protocol.flat_steps()]
+    assert any(t.startswith("Hold at 4.2 V until 80 % SOC") for t in texts)
+    assert not any("until 50 % SOC" in t for t in texts)
+    mcc = [step.text for step, _cycle in load_protocol("fast_charge", cell_defaults=cell_datasheet).flat_steps()]
+    assert any("until 50 % SOC" in t for t in mcc) and not any(t.startswith("Hold at 4.2 V until 80") for t in mcc)
+    assert cli_main(["validate", "fast_charge", "--set", "profile=ccvc"]) == 2
+    err = capsys.readouterr().err
+    assert "fast_charge.yaml:" in err and "profile = 'ccvc' matches no 'when:' block (use one of: cccv, mcc)" in err
