@@ -32,6 +32,7 @@ from enum import StrEnum
 from bench.abuse import AbuseTest
 from bench.bench import Bench
 from bench.bench_limits import limits_of_bench
+from bench.chamber_ramp import SetpointRamp
 from bench.counters import _Counters, _StepState
 from bench.datalog import RunWriter
 from bench.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
@@ -125,6 +126,7 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
         self.resume = resume
         self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
+        self._ramp: SetpointRamp | None = None
         self.step_count = 0
         self.samples = 0
         self._steps_done = 0
@@ -286,6 +288,8 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
                 self._update_pulse(pulse, state, sample)
             elif step.kind == "cp" and step.power_w is not None:
                 self._update_power(step, sample)
+            elif self._ramp is not None:
+                self._ramp.update(sample.time_s)
             reason = self._end_reason(step, sample, state)
             if reason:
                 return self._end_step(planned, state, sample, reason)
@@ -321,10 +325,16 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
             self._start_output()
         else:
             self._stop_output()
-        if step.kind == "soak" and self.bench.chamber is not None and step.temperature_c is not None:
-            self.bench.chamber.set_setpoint_c(step.temperature_c)
-            self.bench.chamber.start()
-            self.chamber_setpoint_c = step.temperature_c
+        self._ramp = None
+        chamber = self.bench.chamber
+        if step.kind == "soak" and chamber is not None and step.temperature_c is not None:
+            if step.ramp_k_per_s:
+                start_c = self.chamber_setpoint_c if self.chamber_setpoint_c is not None else chamber.read_air_c()
+                self._ramp = SetpointRamp(chamber, start_c, step.temperature_c, step.ramp_k_per_s, self._now())
+            else:
+                chamber.set_setpoint_c(step.temperature_c)
+            chamber.start()
+            self.chamber_setpoint_c = step.temperature_c  # end conditions compare with the final setpoint
 
     def _update_power(self, step: Step, sample: Sample) -> None:
         current = float(step.power_w or 0.0) / max(sample.voltage_v, 0.1)

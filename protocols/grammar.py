@@ -5,6 +5,7 @@
     Discharge at 10 W for 30 minutes or until 3 V
     Charge at C/2 for 2 hours (10 second period)
     Soak at 25 °C for 2 hours
+    Soak at -20 °C ramping at 1 K/min until cell within 2 K of setpoint for 30 minutes
     Soak at -20 °C until cell within 2 K of setpoint for 30 minutes (at most 24 hours)
     Charge at 4C until 20 % SOC              Rest until dT/dt < 0.5 K/min
     Discharge at 1C until 1.5 Ah             Charge at 10 W until 5 Wh
@@ -26,6 +27,7 @@ from protocols.errors import ProtocolError
 from protocols.quantities import Quantity, QuantityError, parse_quantity
 from protocols.steps import EisSpec, EndCondition, PulseSpec, Step
 
+_RAMP = re.compile(r"^(?P<temp>.+?)\s+ramping\s+at\s+(?P<rate>.+)$", re.IGNORECASE)
 ACTIONS = ("charge", "discharge", "hold", "rest", "soak", "eis", "pulse")
 _PERIOD = re.compile(r"\(\s*(?P<q>[^()]*?)\s+period\s*\)", re.IGNORECASE)
 _AT_MOST = re.compile(r"\(\s*at\s+most\s+(?P<q>[^()]*?)\s*\)", re.IGNORECASE)
@@ -114,6 +116,15 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
                          f"e.g. '{words[0]} at 1C until 4.2 V'" if action != "soak" else "e.g. 'Soak at 25 °C for 2 hours'")
         value_text = sp[3:].strip()
         value_col = setpoint_col + setpoint_text.index(value_text) if value_text else setpoint_col
+        ramp = _RAMP.match(value_text) if action == "soak" else None
+        if ramp:
+            rate_col = value_col + ramp.start("rate")
+            rate = _quantity(ramp.group("rate"), rate_col)
+            if rate.dimension != "temperature_rate" or rate.value <= 0:
+                raise _error(f"a ramp needs a positive rate in K/min, got {rate.text!r}", rate_col,
+                             "e.g. 'Soak at -20 °C ramping at 1 K/min for 2 hours'")
+            step_fields["ramp_k_per_s"] = rate.value
+            value_text = ramp.group("temp")
         q = _quantity(value_text, value_col)
         step_fields.update(_setpoint(action, q, value_col, capacity_ah))
     elif setpoint_text.strip():

@@ -130,6 +130,8 @@ class Step:
     limits: StepLimits | None = None
     record: tuple[tuple[str, Expression], ...] = ()
     index: int = -1
+    #: Soak only: move the chamber setpoint to ``temperature_c`` at this rate, K/s (None = at once).
+    ramp_k_per_s: float | None = None
 
     @property
     def is_charge(self) -> bool:
