@@ -56,23 +56,15 @@ class VoltageCollapseRule:
                     {"voltage_v": v, "voltage_before_v": v1, "drop_v": v1 - v, "limit": self.drop_v})
 
 
-class RestVoltageDropRule:
-    """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
+class _RestWindowRule:
+    """Shared by the rest rules: a sliding window of one reading, cleared at each new step,
+    filled only at rest (output off, no current) after ``settle_s`` of the step."""
 
-    A healthy cell's rest voltage relaxes ever more slowly; a short drains it at a steady rate.
-    The slope is taken over ``window_s``, and the voltage must also have fallen by at least
-    ``min_drop_v`` within the window: a reading with 10 mV resolution (e.g. a supply's own
-    voltmeter) steps by one count during normal relaxation, which alone is not a short.
-    """
+    __slots__ = ("name", "ctx", "settle_s", "window", "_serial", "_min_span")
 
-    __slots__ = ("name", "ctx", "max_v_per_s", "min_drop_v", "settle_s", "window", "_serial", "_min_span")
-
-    def __init__(self, ctx: StepContext, max_v_per_s: float, *, settle_s: float = 120.0,
-                 window_s: float = 30.0, min_drop_v: float = 0.015) -> None:
-        self.name = "internal_short_rest"
+    def __init__(self, name: str, ctx: StepContext, settle_s: float, window_s: float) -> None:
+        self.name = name
         self.ctx = ctx
-        self.max_v_per_s = max_v_per_s
-        self.min_drop_v = min_drop_v
         self.settle_s = settle_s
         self.window = SlidingWindow(window_s)
         self._min_span = 0.5 * window_s
@@ -82,13 +74,35 @@ class RestVoltageDropRule:
         """Only while the output is off."""
         return not ctx.driven
 
-    def check(self, sample: Sample) -> Trip | None:
-        """Trip when the rest voltage falls too fast."""
+    def _resting(self, sample: Sample) -> bool:
+        """New step: clear the window. True when the sample is a settled rest sample."""
         ctx = self.ctx
         if ctx.serial != self._serial:
             self._serial = ctx.serial
             self.window.clear()
-        if ctx.driven or sample.step_time_s < self.settle_s or abs(sample.current_a) > REST_CURRENT_A:
+        return not ctx.driven and sample.step_time_s >= self.settle_s
+
+
+class RestVoltageDropRule(_RestWindowRule):
+    """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
+
+    A healthy cell's rest voltage relaxes ever more slowly; a short drains it at a steady rate.
+    The slope is taken over ``window_s``, and the voltage must also have fallen by at least
+    ``min_drop_v`` within the window: a reading with 10 mV resolution (e.g. a supply's own
+    voltmeter) steps by one count during normal relaxation, which alone is not a short.
+    """
+
+    __slots__ = ("max_v_per_s", "min_drop_v")
+
+    def __init__(self, ctx: StepContext, max_v_per_s: float, *, settle_s: float = 120.0,
+                 window_s: float = 30.0, min_drop_v: float = 0.015) -> None:
+        super().__init__("internal_short_rest", ctx, settle_s, window_s)
+        self.max_v_per_s = max_v_per_s
+        self.min_drop_v = min_drop_v
+
+    def check(self, sample: Sample) -> Trip | None:
+        """Trip when the rest voltage falls too fast."""
+        if not self._resting(sample) or abs(sample.current_a) > REST_CURRENT_A:
             return None
         window = self.window
         window.push(sample.time_s, sample.voltage_v)
@@ -183,36 +197,23 @@ class ChargeVoltageFallRule:
                     {"voltage_v": v, "voltage_max_v": self._max, "limit": self.fall_v})
 
 
-class RestSelfHeatingRule:
+class RestSelfHeatingRule(_RestWindowRule):
     """At rest after ``settle_s``: the cell warmer than the chamber air by ``delta_k`` and still
     warming (slope over ``window_s`` above ``rate_k_per_s``): heat is made inside the cell."""
 
-    __slots__ = ("name", "ctx", "delta_k", "rate_k_per_s", "settle_s", "window", "_serial", "_min_span")
+    __slots__ = ("delta_k", "rate_k_per_s")
 
     def __init__(self, ctx: StepContext, delta_k: float, *, rate_k_per_s: float = 0.005,
                  settle_s: float = 120.0, window_s: float = 60.0) -> None:
-        self.name = "internal_short_heating"
-        self.ctx = ctx
+        super().__init__("internal_short_heating", ctx, settle_s, window_s)
         self.delta_k = delta_k
         self.rate_k_per_s = rate_k_per_s
-        self.settle_s = settle_s
-        self.window = SlidingWindow(window_s)
-        self._min_span = 0.5 * window_s
-        self._serial = -1
-
-    def applies(self, ctx: StepContext) -> bool:
-        """Only while the output is off."""
-        return not ctx.driven
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a resting cell heats itself."""
-        ctx = self.ctx
-        if ctx.serial != self._serial:
-            self._serial = ctx.serial
-            self.window.clear()
         t = sample.temperature_cell_c
         air = sample.temperature_chamber_c
-        if ctx.driven or sample.step_time_s < self.settle_s or t != t or air != air:
+        if not self._resting(sample) or t != t or air != air:
             return None
         window = self.window
         window.push(sample.time_s, t)
