@@ -8,10 +8,11 @@ import pytest
 
 from bench.cli import main
 from bench.runfile import RunFile
-from bench.runner import EXIT_SAFETY, execute
-from bench.simbench import build_sim_bench, cell_datasheet, choose_sim_cycler
+from bench.runner import EXIT_SAFETY
+from bench.simbench import cell_datasheet, choose_sim_cycler
 from protocols.loader import load_protocol
 from protocols.steps import Step
+from tests.simrun import run_on_sim_bench
 
 
 def _stages(protocol) -> list[Step]:
@@ -35,11 +36,7 @@ def test_nmc_fast_charge_time_matches_the_charge_currents(tmp_path):
     protocol = load_protocol("fast_charge", cell_defaults=cell_datasheet)
     stages = _stages(protocol)
     assert [s.current_a for s in stages] == [pytest.approx(3.4), pytest.approx(1.5)]
-    bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler=choose_sim_cycler(protocol))
-    try:
-        outcome = execute(protocol, bench, tmp_path / "fc.h5")
-    finally:
-        bench.close()
+    outcome = run_on_sim_bench(protocol, tmp_path / "fc.h5", soc=0.5, cycler=choose_sim_cycler(protocol))
     report = outcome.report
     metrics, conditions = report["metrics"], report["conditions"]
     assert outcome.exit_code == 0, report["criteria"]
@@ -66,11 +63,7 @@ def test_a_cell_too_cold_to_charge_is_refused(tmp_path, capsys):
     assert not (tmp_path / "x.h5").exists()
     # at run time: a cell that starts at -10 °C trips the supervisor before any current flows
     protocol = load_protocol("fast_charge", cell_defaults=cell_datasheet)
-    bench = build_sim_bench(protocol.cell.preset, soc=0.5, temperature_c=-10.0)
-    try:
-        outcome = execute(protocol, bench, tmp_path / "cold.h5", observe_s=60.0)
-    finally:
-        bench.close()
+    outcome = run_on_sim_bench(protocol, tmp_path / "cold.h5", observe_s=60.0, soc=0.5, temperature_c=-10.0)
     assert outcome.exit_code == EXIT_SAFETY
     (event,) = outcome.report["safety_events"]
     assert event["rule"] == "temperature_limit" and "below limit 0" in event["message"]
@@ -91,11 +84,7 @@ def test_simulated_bench_picks_the_ea_psb_above_the_keithleys_range():
 @pytest.mark.slow
 def test_gb38031_fast_charge_cycling_reports_every_charge_and_fade(tmp_path):
     protocol = load_protocol("fast_charge_gb38031", {"cycles": "2"}, cell_defaults=cell_datasheet)
-    bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler=choose_sim_cycler(protocol))
-    try:
-        outcome = execute(protocol, bench, tmp_path / "gb.h5")
-    finally:
-        bench.close()
+    outcome = run_on_sim_bench(protocol, tmp_path / "gb.h5", soc=0.5, cycler=choose_sim_cycler(protocol))
     metrics, conditions = outcome.report["metrics"], outcome.report["conditions"]
     assert outcome.exit_code == 0, outcome.report["criteria"]
     assert metrics["fast_charges"] == 2 and len(conditions["fast_charges"]) == 2

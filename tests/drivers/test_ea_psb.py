@@ -9,6 +9,7 @@ from drivers.ea_psb import EaPsb10060_60, parse_quantity
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, InstrumentTimeout, SetpointOutOfRange
 from drivers.roles import Cycler, ProtectionLimits
 from tests.drivers.conversation import Conversation
+from tests.simrun import run_on_sim_bench
 
 NO_ERROR = (":SYST:ERR?", '0,"No error"')
 LIMITS = ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.5, current_max_a=20.0)
@@ -316,8 +317,7 @@ def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
     the default internal-short and frozen-reading rules would trip on a healthy cell.
     """
     from bench.runfile import RunFile
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench, cell_datasheet
+    from bench.simbench import cell_datasheet
     from protocols.loader import load_protocol
 
     path = tmp_path / "fast.yaml"
@@ -328,11 +328,7 @@ def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
         "sampling: {period_s: 10}\n"
         "steps:\n  - Discharge at 10 A until 3.0 V\n  - Rest for 10 minutes\n  - Charge at 3 A until 4.1 V\n")
     protocol = load_protocol(str(path), cell_defaults=cell_datasheet)
-    bench = build_sim_bench(protocol.cell.preset, soc=0.5, cycler="ea_psb10000")
-    try:
-        outcome = execute(protocol, bench, tmp_path / "run.h5")
-    finally:
-        bench.close()
+    outcome = run_on_sim_bench(protocol, tmp_path / "run.h5", soc=0.5, cycler="ea_psb10000")
     assert outcome.exit_code == 0, outcome.report
     with RunFile(tmp_path / "run.h5") as run:
         steps = run.steps
