@@ -68,7 +68,11 @@ class RunWriter:
             self._tables[name] = self._file.create_dataset(
                 name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
         self._file.swmr_mode = True
-        self._rows: list[tuple] = []
+        #: Queued sample rows, flattened (``_SAMPLE_COLUMNS`` numbers per row): extending a flat list
+        #: and converting it to float64 at flush costs a fraction of converting tuples to the
+        #: structured dtype.
+        self._rows: list[float] = []
+        self._queued = 0
         self._pending: dict[str, list[tuple]] = {name: [] for name in TABLES if name != "samples"}
         self._last_flush = time.monotonic()
         self._last_fsync = self._last_flush
@@ -96,8 +100,12 @@ class RunWriter:
     # -- appends -----------------------------------------------------------------------------
     def append_sample_row(self, row: tuple) -> None:
         """Queue one sample row (field order of ``SAMPLE_COLUMNS``); flushes by size or time."""
-        self._rows.append(row)
-        if len(self._rows) >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
+        if len(row) != _SAMPLE_COLUMNS:
+            raise ValueError(f"{self.path}: a sample row has {len(row)} fields, /samples has {_SAMPLE_COLUMNS}")
+        rows = self._rows
+        rows.extend(row)
+        self._queued += 1
+        if self._queued >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
     def append_sample_block(self, rows: np.ndarray) -> None:
@@ -131,14 +139,15 @@ class RunWriter:
         """Append queued rows to the datasets and flush them to the file."""
         if self.closed:
             return
-        if self.journal_source is not None and (self._rows or any(
+        if self.journal_source is not None and (self._queued or any(
                 rows for name, rows in self._pending.items() if name != "journal")):
             time_s, state = self.journal_source()
             self._pending["journal"].append((time_s, json.dumps(state, default=float)))
-        if self._rows:
-            _extend(self._tables["samples"], np.array(self._rows, dtype=SAMPLE_DTYPE))
-            self.rows_written += len(self._rows)
-            self._rows.clear()
+        if self._queued:
+            _extend(self._tables["samples"], _sample_block(self._rows, self._queued))
+            self.rows_written += self._queued
+            del self._rows[:]
+            self._queued = 0
         for name, rows in self._pending.items():
             if rows:
                 _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
@@ -187,6 +196,27 @@ class RunWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Fields of a /samples row.
+_SAMPLE_COLUMNS = len(SAMPLE_DTYPE.names or ())
+
+
+def _sample_block(flat: list[float], count: int) -> np.ndarray:
+    """``count`` flattened sample rows as a ``SAMPLE_DTYPE`` array (integer columns cast back).
+
+    A row holding a non-number raises TypeError naming it; the queue is left as it was.
+    """
+    try:
+        table = np.fromiter(flat, dtype=np.float64, count=count * _SAMPLE_COLUMNS).reshape(count, _SAMPLE_COLUMNS)
+    except (TypeError, ValueError):
+        bad = next((i for i, v in enumerate(flat) if not isinstance(v, (int, float))), 0)
+        row = tuple(flat[bad - bad % _SAMPLE_COLUMNS:][:_SAMPLE_COLUMNS])
+        raise TypeError(f"sample row {bad // _SAMPLE_COLUMNS} of the batch holds a non-number: {row!r}") from None
+    block = np.empty(count, dtype=SAMPLE_DTYPE)
+    for column, name in enumerate(SAMPLE_DTYPE.names or ()):
+        block[name] = table[:, column]
+    return block
 
 
 def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:

@@ -139,6 +139,9 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
         self._plan_ctx: PlanContext | None = None
         self._pulse_phases: dict[tuple[int, bool], Step] = {}
         self._progress = Progress(step_total=protocol.step_total())
+        self._capacity_ah = protocol.cell.capacity_ah
+        #: The run file row of the latest sample (built by _acquire).
+        self._row: tuple = ()
 
     # -- public ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -268,17 +271,21 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
             self._remeasure(self._last)  # integrate from the re-applied setpoint, not the journaled one
             deadline += period
             clock.sleep(deadline - clock.now_s())
+        # Bound once per step: this loop runs for every sample.
+        acquire, check, append_row = self._acquire, self.supervisor.check, self.writer.append_sample_row
+        constant_power = pulse is None and step.kind == "cp" and step.power_w is not None
         while True:
-            sample = self._acquire(index, step, state)
-            trip = self.supervisor.check(sample)
+            sample = acquire(index, step, state)
+            trip = check(sample)
             if step_checks and trip is None:
                 trip = self._step_limit_trip(step_checks, sample)
-            self._log(sample)
-            if trip is not None and self.abuse is not None and self.abuse.active:
-                self._record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
-            elif trip is not None:
-                self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
-                return trip
+            append_row(self._row)
+            if trip is not None:
+                if self.abuse is not None and self.abuse.active:
+                    self._record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
+                else:
+                    self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
+                    return trip
             if control.pending:
                 trip = self._operator(step, state, period)
                 if trip is not None:
@@ -286,11 +293,11 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
                     return trip
             if pulse is not None:
                 self._update_pulse(pulse, state, sample)
-            elif step.kind == "cp" and step.power_w is not None:
+            elif constant_power:
                 self._update_power(step, sample)
             elif self._ramp is not None:
                 self._ramp.update(sample.time_s)
-            reason = self._end_reason(step, sample, state)
+            reason = end_reason(step, sample, state, self.chamber_setpoint_c)
             if reason:
                 return self._end_step(planned, state, sample, reason)
             deadline += period
@@ -363,6 +370,8 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
     _dtdt_needed: bool = False
 
     def _acquire(self, index: int, step: Step, state: _StepState) -> Sample:
+        """Read the instruments once, update the counters; returns the sample and leaves its run
+        file row in ``self._row`` (built here from locals: this runs for every sample)."""
         bench = self.bench
         voltage, current = bench.cycler.measure()
         t_cell = t_air = math.nan
@@ -380,10 +389,8 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
         last = self._last
         if last is not None:
             dt_h = (now - last.time_s) / 3600.0
-            mean_i = 0.5 * (current + last.current_a)
-            mean_p = 0.5 * (current * voltage + last.current_a * last.voltage_v)
-            d_ah = mean_i * dt_h
-            d_wh = mean_p * dt_h
+            d_ah = 0.5 * (current + last.current_a) * dt_h
+            d_wh = 0.5 * (current * voltage + last.current_a * last.voltage_v) * dt_h
             if d_ah >= 0:
                 counters.charge_ah += d_ah
                 state.charge_ah += d_ah
@@ -398,8 +405,8 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
                 state.discharge_wh -= d_wh
             state.net_ah += d_ah
             state.net_wh += d_wh
-            counters.soc += d_ah / self.protocol.cell.capacity_ah
-        if math.isnan(state.voltage_start_v):
+            counters.soc += d_ah / self._capacity_ah
+        if state.voltage_start_v != state.voltage_start_v:
             state.voltage_start_v = voltage
         if t_cell == t_cell:
             if t_cell > state.t_max:
@@ -413,11 +420,15 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
                 window.append((now, t_cell))
                 while window and now - window[0][0] > DTDT_WINDOW_S:
                     window.popleft()
-        sample = Sample(
-            now, voltage, current, t_cell, t_air, index, self.step_count, counters.cycle,
-            now - state.start_s - state.offset_s, state.net_ah, state.net_wh, counters.charge_ah,
-            counters.discharge_ah, counters.charge_wh, counters.discharge_wh, counters.soc,
-        )
+        step_ah, charge_ah, discharge_ah = state.net_ah, counters.charge_ah, counters.discharge_ah
+        charge_wh, discharge_wh, cycle, step_count = (counters.charge_wh, counters.discharge_wh, counters.cycle,
+                                                      self.step_count)
+        sample = Sample(now, voltage, current, t_cell, t_air, index, step_count, cycle,
+                        now - state.start_s - state.offset_s, step_ah, state.net_wh, charge_ah, discharge_ah,
+                        charge_wh, discharge_wh, counters.soc)
+        # The /samples row (field order of SAMPLE_COLUMNS), as _log would build it from the sample.
+        self._row = (now, self._unix0 + now, voltage, current, voltage * current, cycle, step_count, index,
+                     step_ah, charge_ah, discharge_ah, charge_wh, discharge_wh, t_cell, t_air)
         self._last = sample
         self.samples += 1
         if self.progress is not None and self.samples % self.progress_every == 0:
@@ -432,9 +443,6 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
             s.cycle, s.step_count, s.step_index, s.step_ah, s.charge_ah, s.discharge_ah,
             s.charge_wh, s.discharge_wh, s.temperature_cell_c, s.temperature_chamber_c,
         ))
-
-    def _end_reason(self, step: Step, sample: Sample, state: _StepState) -> str:
-        return end_reason(step, sample, state, self.chamber_setpoint_c)
 
     def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
         """A ``step_limit`` trip (latched in the supervisor) when the sample exceeds a step limit."""

@@ -76,7 +76,8 @@ class StepContext:
 
 
 class SlidingWindow:
-    """The last ``span_s`` seconds of (time, value) pairs; slope between the oldest and newest."""
+    """The last ``span_s`` seconds of (time, value) pairs; slope between the oldest and newest (one
+    call per sample: :meth:`push_slope`)."""
 
     __slots__ = ("span_s", "times", "values")
 
@@ -85,7 +86,9 @@ class SlidingWindow:
         self.times: deque[float] = deque()
         self.values: deque[float] = deque()
 
-    def push(self, time_s: float, value: float) -> None:
+    def push_slope(self, time_s: float, value: float, min_span_s: float) -> float | None:
+        """Add (``time_s``, ``value``), drop what fell out of the window; return the slope
+        (newest - oldest) / their time span, or None until the window spans ``min_span_s``."""
         times, values = self.times, self.values
         times.append(time_s)
         values.append(value)
@@ -93,20 +96,16 @@ class SlidingWindow:
         while len(times) > 2 and times[1] <= limit:
             times.popleft()
             values.popleft()
+        if len(times) < 2:
+            return None
+        span = time_s - times[0]
+        if span < min_span_s:
+            return None
+        return (value - values[0]) / span
 
     def clear(self) -> None:
         self.times.clear()
         self.values.clear()
-
-    def slope(self, min_span_s: float) -> float | None:
-        """(newest - oldest) / their time span, or None until the window spans ``min_span_s``."""
-        times = self.times
-        if len(times) < 2:
-            return None
-        span = times[-1] - times[0]
-        if span < min_span_s:
-            return None
-        return (self.values[-1] - self.values[0]) / span
 
 
 def _fmt(value: float) -> str:

@@ -74,14 +74,6 @@ class _RestWindowRule:
         """Only while the output is off."""
         return not ctx.driven
 
-    def _resting(self, sample: Sample) -> bool:
-        """New step: clear the window. True when the sample is a settled rest sample."""
-        ctx = self.ctx
-        if ctx.serial != self._serial:
-            self._serial = ctx.serial
-            self.window.clear()
-        return not ctx.driven and sample.step_time_s >= self.settle_s
-
 
 class RestVoltageDropRule(_RestWindowRule):
     """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
@@ -102,12 +94,18 @@ class RestVoltageDropRule(_RestWindowRule):
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rest voltage falls too fast."""
-        if not self._resting(sample) or abs(sample.current_a) > REST_CURRENT_A:
+        # New step: clear the window; only settled rest samples go in (every rest sample runs this).
+        ctx = self.ctx
+        if ctx.serial != self._serial:
+            self._serial = ctx.serial
+            self.window.clear()
+        if ctx.driven or sample.step_time_s < self.settle_s or abs(sample.current_a) > REST_CURRENT_A:
             return None
-        window = self.window
-        window.push(sample.time_s, sample.voltage_v)
-        rate = window.slope(self._min_span)
-        if rate is None or rate >= -self.max_v_per_s or window.values[0] - window.values[-1] < self.min_drop_v:
+        rate = self.window.push_slope(sample.time_s, sample.voltage_v, self._min_span)
+        if rate is None or rate >= -self.max_v_per_s:
+            return None
+        values = self.window.values
+        if values[0] - values[-1] < self.min_drop_v:
             return None
         return Trip(self.name, sample.time_s,
                     f"voltage falling {1000 * -rate:.2f} mV/s at rest: internal short?",
@@ -211,13 +209,15 @@ class RestSelfHeatingRule(_RestWindowRule):
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a resting cell heats itself."""
+        ctx = self.ctx
+        if ctx.serial != self._serial:
+            self._serial = ctx.serial
+            self.window.clear()
         t = sample.temperature_cell_c
         air = sample.temperature_chamber_c
-        if not self._resting(sample) or t != t or air != air:
+        if ctx.driven or sample.step_time_s < self.settle_s or t != t or air != air:
             return None
-        window = self.window
-        window.push(sample.time_s, t)
-        rate = window.slope(self._min_span)
+        rate = self.window.push_slope(sample.time_s, t, self._min_span)
         if rate is None or rate <= self.rate_k_per_s or t - air <= self.delta_k:
             return None
         return Trip(self.name, sample.time_s,

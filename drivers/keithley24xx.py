@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 OVP_LEVELS_V = ((2.0, "PROT2"), (5.0, "PROT5"), (10.0, "PROT10"), (20.0, "PROT20"),
                 (40.0, "PROT40"), (60.0, "PROT60"), (80.0, "PROT80"), (100.0, "PROT100"))
 
+#: One reading with the measured value and the source readback (section 6, ``:READ?``).
+READ_COMMAND = ':READ? "defbuffer1", READ, SOUR'
+
 
 class Keithley2460(ScpiInstrument):
     """Keithley 2460 High-Current SourceMeter: ±7.35 A, ±105 V, four-quadrant (sources and sinks)."""
@@ -114,7 +117,7 @@ class Keithley2460(ScpiInstrument):
 
     def measure(self) -> tuple[float, float]:
         """One reading: (voltage_v, current_a), from ``:READ?`` with the READ and SOUR elements."""
-        reading, source = self.query_parsed(':READ? "defbuffer1", READ, SOUR', self._parse_reading)
+        reading, source = self.query_parsed(READ_COMMAND, self._parse_reading)
         if self._function == "VOLT":
             return source, reading
         return reading, source
@@ -123,6 +126,18 @@ class Keithley2460(ScpiInstrument):
         return f"{self.where} :READ?"
 
     def _parse_reading(self, reply: str) -> list[float]:
+        # Fast path (every sample): two numbers, neither NaN; anything else (a garbled reply)
+        # gets parse_floats' checks and error messages.
+        parts = reply.split(",")
+        if len(parts) == 2:
+            try:
+                reading = float(parts[0])
+                source = float(parts[1])
+            except ValueError:
+                pass
+            else:
+                if reading == reading and source == source:
+                    return [reading, source]
         return parse_floats(reply, 2, where=self._read_where)
 
     def protection_tripped(self) -> str:

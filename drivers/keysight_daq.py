@@ -35,11 +35,27 @@ class KeysightDaq970a(ScpiInstrument):
 
     def read_c(self) -> list[float]:
         """One scan: a temperature per configured channel, °C (``nan`` for an open thermocouple)."""
-        values = self.query_parsed("READ?", self._parse_scan)
-        return [math.nan if abs(v) >= OVERLOAD else v for v in values]
+        return self.query_parsed("READ?", self._parse_scan)
 
     def _read_where(self) -> str:
         return f"{self.where} READ?"
 
     def _parse_scan(self, reply: str) -> list[float]:
-        return parse_floats(reply, len(self.channels), where=self._read_where)
+        """The temperatures in a ``READ?`` reply, °C, an overload (open thermocouple) as ``nan``."""
+        # Fast path (every sample): one number per channel, each strictly within ±OVERLOAD (so no
+        # NaN, inf or overload). Anything else goes through parse_floats' checks and errors.
+        parts = reply.split(",")
+        if len(parts) == len(self.channels):
+            values = []
+            try:
+                for part in parts:
+                    value = float(part)
+                    if not -OVERLOAD < value < OVERLOAD:
+                        break
+                    values.append(value)
+                else:
+                    return values
+            except ValueError:
+                pass
+        values = parse_floats(reply, len(self.channels), where=self._read_where)
+        return [math.nan if abs(v) >= OVERLOAD else v for v in values]

@@ -102,26 +102,73 @@ class ScpiInstrument:
 
     def query(self, command: str, *, idempotent: bool = True) -> str:
         """Send a query and return its reply; timeouts are retried only for idempotent queries."""
+        # Fast path: the first attempt; after a timeout, _query_from goes on with attempt 1.
+        try:
+            return self.transport.query(command)
+        except InstrumentTimeout as exc:
+            attempts = self._first_timeout(command, exc, idempotent)
+        except InstrumentError as exc:
+            raise _named(exc, self.name) from exc
+        return self._query_from(1, attempts, command)
+
+    def _first_timeout(self, command: str, exc: InstrumentTimeout, idempotent: bool) -> int:
+        """After the first attempt of ``command`` timed out (called while handling ``exc``): raise
+        it, named, when there are no retries; else log, clear the link and return the number of
+        attempts in all."""
         attempts = 1 + (self.query_retries if idempotent else 0)
-        for attempt in range(attempts):
+        if attempts <= 1:
+            raise _named(exc, self.name) from exc
+        logger.warning("%s: timeout on %r, retrying (%d)", self.where, command, 1)
+        self._clear_transport()
+        return attempts
+
+    def _query_from(self, first: int, attempts: int, command: str) -> str:
+        """Attempts ``first`` .. ``attempts - 1`` of :meth:`query` (0-based)."""
+        for attempt in range(first, attempts):
             try:
                 return self.transport.query(command)
             except InstrumentTimeout as exc:
                 if attempt + 1 >= attempts:
                     raise _named(exc, self.name) from exc
                 logger.warning("%s: timeout on %r, retrying (%d)", self.where, command, attempt + 1)
-                clear = getattr(self.transport, "clear", None)
-                if clear is not None:
-                    clear()
+                self._clear_transport()
             except InstrumentError as exc:
                 raise _named(exc, self.name) from exc
         raise AssertionError("unreachable")
+
+    def _clear_transport(self) -> None:
+        """Device clear before asking again, on transports that have one."""
+        clear = getattr(self.transport, "clear", None)
+        if clear is not None:
+            clear()
 
     def query_parsed(self, command: str, parse: Callable[[str], T]) -> T:
         """An idempotent query whose reply goes through ``parse``; a garbled reply (``parse``
         raising InstrumentReplyError) is asked again, like a timeout, up to ``query_retries`` times.
         A reading garbled once by line noise must not end a 30-hour test."""
-        for attempt in range(1 + self.query_retries):
+        # Fast path (every sample): query()'s first attempt inline, then one parse; a timeout or a
+        # garbled reply goes on in _query_from / _query_parsed_from exactly as query() would.
+        attempts = 0
+        try:
+            reply = self.transport.query(command)
+        except InstrumentTimeout as exc:
+            attempts = self._first_timeout(command, exc, True)
+        except InstrumentError as exc:
+            raise _named(exc, self.name) from exc
+        if attempts:
+            reply = self._query_from(1, attempts, command)
+        try:
+            return parse(reply)
+        except InstrumentReplyError:
+            if self.query_retries <= 0:
+                raise
+            logger.warning("%s: garbled reply to %r, asking again (%d)", self.where, command, 1)
+            self._clear_transport()
+        return self._query_parsed_from(1, command, parse)
+
+    def _query_parsed_from(self, first: int, command: str, parse: Callable[[str], T]) -> T:
+        """Attempts ``first`` .. ``query_retries`` of :meth:`query_parsed` (0-based)."""
+        for attempt in range(first, 1 + self.query_retries):
             reply = self.query(command)
             try:
                 return parse(reply)
@@ -129,9 +176,7 @@ class ScpiInstrument:
                 if attempt >= self.query_retries:
                     raise
                 logger.warning("%s: garbled reply to %r, asking again (%d)", self.where, command, attempt + 1)
-                clear = getattr(self.transport, "clear", None)
-                if clear is not None:
-                    clear()
+                self._clear_transport()
         raise AssertionError("unreachable")
 
     def query_float(self, command: str) -> float:

@@ -15,9 +15,11 @@ setting or actuation surfaces as an error (bench exit code 4).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import select
 import socket
+import warnings
 from typing import Any, Protocol
 
 from drivers.errors import InstrumentError, InstrumentTimeout
@@ -74,7 +76,16 @@ class _ReconnectingLink:
 
 
 class VisaTransport(_ReconnectingLink):
-    """A pyvisa message-based resource. ``timeout_s`` in seconds; terminations as bytes text."""
+    """A pyvisa message-based resource. ``timeout_s`` in seconds; terminations as bytes text.
+
+    Direct path: messages go straight to the resource's VISA library with pyvisa's documented
+    low-level API (``visalib.write(session, data)``, ``visalib.read(session, count)``), doing
+    what ``MessageBasedResource.query/write`` do (see :meth:`query`) without their ~10 µs of
+    Python per query (property look-ups, nested calls, per-chunk debug logging). What it needs is
+    read once per open (:meth:`_direct_io`). The resource's own methods do the work instead for a
+    lost link (reopened first), a closed resource, a resource class that overrides those methods,
+    a query delay and empty terminations.
+    """
 
     def __init__(
         self,
@@ -92,12 +103,18 @@ class VisaTransport(_ReconnectingLink):
         status = pyvisa.constants.StatusCode
         #: VISA status codes meaning the session's link is gone (reopen before the next message).
         self._link_lost_codes = {status.error_connection_lost, status.error_io, status.error_invalid_object}
+        #: Read status meaning "chunk full, more to come" (pyvisa's ``_read_raw`` reads on).
+        self._max_count_read = status.success_max_count_read
+        #: Warnings pyvisa's ``_read_raw`` ignores while it reads.
+        self._read_warnings = (status.success_device_not_present, status.success_max_count_read)
         self.resource = resource
         #: Reopen a broken link on the next call (else every later call fails at once).
         self.reconnect = reconnect
         self._broken = False
         self._rm = resource_manager
         self._settings = (timeout_s, read_termination, write_termination)
+        #: What the direct path needs (:meth:`_direct_io`); None while the resource does the work.
+        self._io: tuple[Any, ...] | None = None
         self._inst = self._open()
 
     def _open(self) -> Any:
@@ -112,10 +129,30 @@ class VisaTransport(_ReconnectingLink):
         except (self._errors.VisaIOError, ValueError, OSError) as exc:
             raise InstrumentError(f"{self.resource}: cannot open: {exc}") from exc
         _set_nodelay(self._rm, inst)
+        self._io = self._direct_io(inst)
         return inst
+
+    def _direct_io(self, inst: Any) -> tuple[Any, ...] | None:
+        """``(library, session, write termination, read termination, encoding, chunk size in
+        bytes, quiet, encoded queries)`` of a freshly opened ``inst`` for the direct path, or None
+        when its own methods must do the work. The transport sets these at open and never changes
+        them. ``quiet``: the library's ``ignore_warning()`` is a no-op context (the in-process
+        simulator's), so a read needs no context to ignore warnings; any other library gets one.
+        ``encoded queries``: query text -> the bytes sent (text + write termination, encoded),
+        filled as queries are first sent (a driver sends a few dozen distinct queries).
+        """
+        if not _plain_message_resource(inst):
+            return None
+        write_term, read_term = inst.write_termination, inst.read_termination
+        if not write_term or not read_term or inst.query_delay > 0.0:
+            return None
+        lib, session = inst.visalib, inst.session
+        quiet = isinstance(lib.ignore_warning(session, *self._read_warnings), contextlib.nullcontext)
+        return (lib, session, write_term, read_term, inst.encoding, inst.chunk_size, quiet, {})
 
     def reopen(self) -> None:
         """Close and open the resource again (after a lost connection); InstrumentError if it fails."""
+        self._io = None
         try:
             self._inst.close()
         except Exception:  # noqa: BLE001 - the link is already broken
@@ -123,6 +160,9 @@ class VisaTransport(_ReconnectingLink):
         self._inst = self._open()
         self._broken = False
 
+    def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
+        self._io = None  # the next message takes the general path, which reopens the link first
+        return super()._lost(what, detail)
 
     def _visa_error(self, what: str, exc: Exception) -> InstrumentError:
         """Map a pyvisa/OS error of ``what`` (e.g. ``query 'X?'``) to a driver exception."""
@@ -134,26 +174,106 @@ class VisaTransport(_ReconnectingLink):
             return InstrumentError(f"{self.resource}: {what} failed: {exc.description}")
         return self._lost(what, exc)  # OSError from a socket session: reset by peer, broken pipe
 
+    def _query_error(self, message: str, exc: Exception) -> InstrumentError:
+        """The driver exception for a failed query; a timeout on a socket the instrument has
+        closed is a lost connection."""
+        error = self._visa_error(f"query {message!r}", exc)
+        if type(error) is InstrumentTimeout and _peer_closed(self._rm, self._inst):
+            error = self._lost(f"query {message!r}", "closed by the instrument")
+        return error
+
     def write(self, message: str) -> None:
         """Send one message."""
-        self._ensure_link()
+        if self._broken:
+            self._ensure_link()
+        io = self._io
         try:
-            self._inst.write(message)
+            if io is None:
+                self._inst.write(message)
+            else:
+                # MessageBasedResource.write: warn if already terminated, append, encode, write_raw
+                lib, session, write_term, _, encoding, _, _, _ = io
+                if message.endswith(write_term):
+                    warnings.warn("write message already ends with termination characters", stacklevel=2)
+                lib.write(session, (message + write_term).encode(encoding))
         except (self._errors.VisaIOError, OSError) as exc:
             raise self._visa_error(f"write {message!r}", exc) from exc
 
     def query(self, message: str) -> str:
-        """Send one message and return the reply without its termination."""
-        self._ensure_link()
+        """Send one message and return the reply without its termination.
+
+        The direct path is ``MessageBasedResource.query(message)`` of pyvisa 1.16
+        (``resources/messagebased.py``) on the VISA library, step by step:
+        ``write``: warn when the message already ends with the write termination, append it,
+        encode, ``write_raw`` = ``visalib.write(session, data)``; ``query``: no delay (a resource
+        with one takes the general path); ``_read_raw``: ``visalib.read(session, chunk_size)``,
+        again while the status is ``success_max_count_read``, ignoring the warnings pyvisa ignores
+        there (:meth:`_read_reply`); errors such as ``error_timeout`` raise ``VisaIOError`` in the
+        library's ``handle_return_value``; ``read``: decode, then strip the read termination, or
+        warn and return the text as it is when the reply does not end with it.
+        """
+        io = self._io
+        if io is None:
+            return self._query_general(message)
+        # The direct path (twice per sample on the simulated bench).
+        lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded = io
+        data = encoded.get(message)
+        if data is None:
+            terminated = message.endswith(write_term)
+            if terminated:  # warned every time: such a message is not kept
+                warnings.warn("write message already ends with termination characters", stacklevel=2)
+            data = (message + write_term).encode(encoding)  # UnicodeEncodeError as in pyvisa
+            if not terminated and len(encoded) < _MAX_ENCODED_QUERIES:
+                encoded[message] = data
+        try:
+            lib.write(session, data)
+            if quiet:
+                data, status = lib.read(session, chunk_size)
+                if status == self._max_count_read:
+                    data = self._read_rest(lib, session, chunk_size, data)
+            else:
+                data = self._read_reply(lib, session, chunk_size)
+            text = data.decode(encoding)
+        except (self._errors.VisaIOError, OSError) as exc:
+            raise self._query_error(message, exc) from exc
+        except UnicodeDecodeError as exc:
+            raise InstrumentError(f"{self.resource}: reply to {message!r} is not text") from exc
+        if text.endswith(read_term):
+            return text[: -len(read_term)]
+        warnings.warn("read string doesn't end with termination characters", stacklevel=2)
+        return text
+
+    def _query_general(self, message: str) -> str:
+        """:meth:`query` through the resource's own ``query`` (after reopening a lost link)."""
+        if self._broken:
+            self._ensure_link()
+            if self._io is not None:
+                return self.query(message)
         try:
             return self._inst.query(message)
         except (self._errors.VisaIOError, OSError) as exc:
-            error = self._visa_error(f"query {message!r}", exc)
-            if type(error) is InstrumentTimeout and _peer_closed(self._rm, self._inst):
-                error = self._lost(f"query {message!r}", "closed by the instrument")
-            raise error from exc
+            raise self._query_error(message, exc) from exc
         except UnicodeDecodeError as exc:
             raise InstrumentError(f"{self.resource}: reply to {message!r} is not text") from exc
+
+    def _read_reply(self, lib: Any, session: Any, chunk_size: int) -> bytes | bytearray:
+        """One reply as ``MessageBasedResource._read_raw`` reads it, inside
+        ``visalib.ignore_warning(session, success_device_not_present, success_max_count_read)``."""
+        with lib.ignore_warning(session, *self._read_warnings):
+            data, status = lib.read(session, chunk_size)
+            if status == self._max_count_read:
+                data = self._read_rest(lib, session, chunk_size, data)
+        return data
+
+    def _read_rest(self, lib: Any, session: Any, chunk_size: int, first: bytes) -> bytearray:
+        """``first`` and the chunks after it while the status is ``success_max_count_read``
+        (a reply longer than ``chunk_size`` bytes), as ``_read_raw`` loops."""
+        buffer = bytearray(first)
+        status = self._max_count_read
+        while status == self._max_count_read:
+            data, status = lib.read(session, chunk_size)
+            buffer.extend(data)
+        return buffer
 
     def clear(self) -> None:
         """Device clear: drop replies of an aborted exchange (skipped on a link found closed)."""
@@ -169,11 +289,31 @@ class VisaTransport(_ReconnectingLink):
             logger.debug("%s: device clear failed", self.resource, exc_info=True)
 
     def close(self) -> None:
-        """Release the resource."""
+        """Release the resource (later messages go through it: pyvisa's closed-session error)."""
+        self._io = None
         try:
             self._inst.close()
         except Exception:  # noqa: BLE001
             logger.debug("%s: close failed", self.resource, exc_info=True)
+
+
+#: How many distinct query texts a VisaTransport keeps encoded (the rest are encoded each time).
+_MAX_ENCODED_QUERIES = 256
+
+#: The ``MessageBasedResource`` methods whose behaviour :meth:`VisaTransport.query` and
+#: :meth:`VisaTransport.write` reproduce on the VISA library.
+_MIRRORED_METHODS = ("query", "write", "write_raw", "read", "_read_raw", "ignore_warning")
+
+
+def _plain_message_resource(inst: Any) -> bool:
+    """True when ``inst`` is a pyvisa ``MessageBasedResource`` whose class keeps pyvisa's own
+    message methods (so talking to its VISA library directly does the same)."""
+    from pyvisa.resources import MessageBasedResource
+
+    if not isinstance(inst, MessageBasedResource):
+        return False
+    cls = type(inst)
+    return all(getattr(cls, name) is getattr(MessageBasedResource, name) for name in _MIRRORED_METHODS)
 
 
 def _session_socket(resource_manager: Any, inst: Any) -> socket.socket | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,10 +49,22 @@ class EndpointDisconnected(ConnectionError):
     """The simulated link is down (a ``disconnect`` fault is active)."""
 
 
+#: Most distinct messages whose decoded text an endpoint remembers (emptied when full), and the
+#: longest message remembered, bytes.
+DECODED_CACHE_SIZE = 256
+DECODED_MAX_BYTES = 256
+
+
 class LineEndpoint:
     """Splits incoming bytes on ``read_termination`` and queues replies with ``write_termination``.
 
     ``now_s`` is a callable giving the simulated time (for faults and delayed replies).
+
+    Replies wait in a queue of byte strings that together are the stream a host reads; a read
+    that takes part of one leaves the rest at the front. The usual exchange (one whole message in
+    while no fault is listed, one reply read whole) takes a fast path; everything else takes the
+    general path, which treats the input and the queue as byte streams. Thread-safe: one lock
+    orders messages and replies (the front end runs under it).
     """
 
     def __init__(
@@ -65,14 +78,48 @@ class LineEndpoint:
     ) -> None:
         self.frontend = frontend
         self.now_s = now_s
-        self.read_termination = read_termination
-        self.write_termination = write_termination
         self.name = name
         self.faults: list[CommsFault] = []
-        self._inbox = bytearray()
-        self._outbox = bytearray()
-        self._held: list[tuple[float, bytes]] = []
         self._lock = threading.Lock()
+        #: Whole received messages (with their termination) -> decoded text, for the fast path.
+        self._decoded: dict[bytes, str] = {}
+        self._inbox = bytearray()
+        self._outbox: deque[bytes] = deque()
+        #: True while every queued reply is whole: it holds the write termination once, at its end
+        #: (then a read up to that termination takes the first reply without searching it).
+        self._whole = True
+        self._held: list[tuple[float, bytes]] = []
+        self.read_termination = read_termination
+        self.write_termination = write_termination
+
+    @property
+    def read_termination(self) -> bytes:
+        """Bytes that end a received message."""
+        return self._read_termination
+
+    @read_termination.setter
+    def read_termination(self, value: bytes) -> None:
+        with self._lock:
+            self._read_termination = value
+            self._decoded.clear()  # the remembered messages were split on the old termination
+
+    @property
+    def write_termination(self) -> bytes:
+        """Bytes appended to every reply."""
+        return self._write_termination
+
+    @write_termination.setter
+    def write_termination(self, value: bytes) -> None:
+        with self._lock:
+            self._write_termination = value
+            # The termination as text, to tell from the reply text whether the encoded reply holds
+            # it before its end ("" when that cannot be told: every reply then counts as not whole).
+            # Needs ASCII without "?" (what encode(..., "replace") writes for other characters) and
+            # no border (b"\n\n" could start in the reply and end inside the appended copy).
+            plain = (bool(value) and value.isascii() and b"?" not in value
+                     and all(value[k:] != value[: len(value) - k] for k in range(1, len(value))))
+            self._wterm_text = value.decode("ascii") if plain else ""
+            self._whole = not self._outbox
 
     def _fault(self) -> CommsFault | None:
         if not self.faults:
@@ -80,86 +127,152 @@ class LineEndpoint:
         now = self.now_s()
         return next((f for f in self.faults if f.active(now)), None)
 
+    # -- host -> instrument ----------------------------------------------------------------------
     def write(self, data: bytes) -> int:
         """Receive ``data`` from the host; complete messages are executed at once."""
-        fault = self._fault() if self.faults else None
-        if fault is not None and fault.kind == "disconnect":
-            raise EndpointDisconnected(f"{self.name}: link down")
-        term = self.read_termination
-        with self._lock:
-            inbox = self._inbox
-            # Fast path (the usual case): one whole message, nothing buffered before it.
-            if not inbox and data.endswith(term) and data.find(term) == len(data) - len(term):
-                self._execute(data[: -len(term)].decode("ascii", errors="replace").strip("\r\n"), fault)
-                return len(data)
-            inbox += data
-            while True:
-                index = inbox.find(term)
-                if index < 0:
-                    break
-                line = inbox[:index].decode("ascii", errors="replace").strip("\r\n")
-                del inbox[: index + len(term)]
-                self._execute(line, fault)
+        if self.faults:
+            return self._write_with_faults(data)
+        lock = self._lock
+        lock.acquire()  # explicit acquire/release: cheaper than ``with`` on this per-message path
+        try:
+            # Fast path (the usual case): a whole message received before (its text is
+            # remembered: no termination search, no decode), nothing buffered before it.
+            try:
+                line = self._decoded[data]
+            except (KeyError, TypeError):  # a new message, or a bytearray (not hashable)
+                line = None
+            if line is None or self._inbox:
+                self._receive(data, None)
+            else:
+                reply = self.frontend.handle_line(line)
+                if reply is not None:
+                    if self._wterm_text in reply:
+                        self._whole = False
+                    self._outbox.append(reply.encode("ascii", "replace") + self._write_termination)
+        finally:
+            lock.release()
         return len(data)
 
+    def _write_with_faults(self, data: bytes) -> int:
+        """:meth:`write` while the fault list is not empty (the faults may not be active)."""
+        fault = self._fault()
+        if fault is not None and fault.kind == "disconnect":
+            raise EndpointDisconnected(f"{self.name}: link down")
+        with self._lock:
+            self._receive(data, fault)
+        return len(data)
+
+    def _receive(self, data: bytes, fault: CommsFault | None) -> None:
+        """General path of :meth:`write` (lock held): split the input stream into messages."""
+        term = self._read_termination
+        inbox = self._inbox
+        size = len(data)
+        if not inbox and data.endswith(term) and data.find(term) == size - len(term):
+            # One whole message, nothing buffered before it.
+            line = data[: size - len(term)].decode("ascii", "replace").strip("\r\n")
+            if size <= DECODED_MAX_BYTES and isinstance(data, bytes):
+                decoded = self._decoded
+                if len(decoded) >= DECODED_CACHE_SIZE:
+                    decoded.clear()
+                decoded[data] = line
+            self._execute(line, fault)
+            return
+        inbox += data
+        while True:
+            index = inbox.find(term)
+            if index < 0:
+                break
+            line = inbox[:index].decode("ascii", "replace").strip("\r\n")
+            del inbox[: index + len(term)]
+            self._execute(line, fault)
+
     def _execute(self, line: str, fault: CommsFault | None) -> None:
+        """Run one message (lock held) and queue its reply as ``fault`` allows."""
         reply = self.frontend.handle_line(line)
         if reply is None:
             return
-        if fault is None:
-            self._outbox += reply.encode("ascii", errors="replace") + self.write_termination
-            return
-        if fault.kind == "no_reply":
-            return
-        payload = reply.encode("ascii", errors="replace") + self.write_termination
-        if fault is not None and fault.kind == "garbled":
-            payload = bytes((b ^ 0x5A) & 0x7F or 0x3F for b in payload[:-1]) + payload[-1:]
-        if fault is not None and fault.kind == "delay":
-            self._held.append((self.now_s() + fault.delay_s, payload))
-            return
-        self._outbox += payload
+        payload = reply.encode("ascii", "replace") + self._write_termination
+        if fault is not None:
+            if fault.kind == "no_reply":
+                return
+            if fault.kind == "garbled":
+                payload = bytes((b ^ 0x5A) & 0x7F or 0x3F for b in payload[:-1]) + payload[-1:]
+            if fault.kind == "delay":
+                self._held.append((self.now_s() + fault.delay_s, payload))
+                return
+        self._whole = False  # not checked here: the reads search this reply
+        self._outbox.append(payload)
 
+    # -- instrument -> host ----------------------------------------------------------------------
     def read(self, count: int) -> bytes:
         """Up to ``count`` reply bytes available now (``b""`` when none: the host times out)."""
         return self.read_until(b"", count)
 
     def read_until(self, terminator: bytes, count: int) -> bytes:
         """Reply bytes up to and including ``terminator`` (empty: no stop), at most ``count``."""
-        fault = self._fault() if self.faults else None
-        if fault is not None and fault.kind == "disconnect":
-            raise EndpointDisconnected(f"{self.name}: link down")
-        with self._lock:
+        if self.faults:
+            fault = self._fault()
+            if fault is not None and fault.kind == "disconnect":
+                raise EndpointDisconnected(f"{self.name}: link down")
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._held:
                 self._release_held()
             outbox = self._outbox
-            size = count
-            if terminator:
-                index = outbox.find(terminator)
-                if index >= 0:
-                    size = min(count, index + len(terminator))
-            if size >= len(outbox):
-                chunk = bytes(outbox)
-                outbox.clear()
-                return chunk
-            chunk = bytes(outbox[:size])
-            del outbox[:size]
-            return chunk
+            if not outbox:
+                return b""
+            first = outbox[0]
+            size = len(first)
+            if size <= count:
+                # Fast path: the first queued reply is read whole, when the read stops at the
+                # end of it: at the first terminator in it, or with no terminator, it is all.
+                if self._whole and terminator == self._write_termination:
+                    return outbox.popleft()
+                if first.find(terminator) == size - len(terminator) >= 0 if terminator else len(outbox) == 1:
+                    outbox.popleft()
+                    if not outbox:
+                        self._whole = True
+                    return first
+            return self._read_stream(terminator, count)
+        finally:
+            lock.release()
+
+    def _read_stream(self, terminator: bytes, count: int) -> bytes:
+        """General read (lock held): the queued replies as one byte stream."""
+        outbox = self._outbox
+        stream = b"".join(outbox)
+        outbox.clear()
+        size = count
+        if terminator:
+            index = stream.find(terminator)
+            if index >= 0:
+                size = min(count, index + len(terminator))
+        if size >= len(stream):
+            self._whole = True
+            return stream
+        outbox.append(stream[size:])
+        self._whole = False
+        return stream[:size]
 
     def _release_held(self) -> None:
         now = self.now_s()
         ready = [p for t, p in self._held if t <= now]
         self._held = [(t, p) for t, p in self._held if t > now]
-        for payload in ready:
-            self._outbox += payload
+        if ready:
+            self._outbox.extend(ready)
+            self._whole = False
 
     @property
     def pending(self) -> int:
         """Number of reply bytes waiting to be read."""
-        return len(self._outbox)
+        with self._lock:
+            return sum(map(len, self._outbox))
 
     def clear(self) -> None:
         """Device clear: drop partial input and unread output."""
         with self._lock:
             self._inbox.clear()
             self._outbox.clear()
+            self._whole = True
             self._held.clear()

@@ -161,23 +161,26 @@ class Keithley2460Sim(ScpiFrontEnd):
     # -- measurement -------------------------------------------------------------------------
     def _read(self, args: str) -> str:
         """``:READ? ["buffer"[, element, ...]]``: one reading, elements as requested (default READ)."""
-        elements = self._read_elements.get(args)
-        if elements is None:
-            elements = self._parse_read_args(args)
-            self._read_elements[args] = elements
-        voltage, current = self.world.measure(self.channel)
-        src = self.source
+        try:
+            elements = self._read_elements[args]
+        except KeyError:
+            elements = self._read_elements[args] = self._parse_read_args(args)
+        world = self.world
+        voltage, current = world.measure(self.channel)
+        src = world.channels[self.channel].source
+        readback = self.readback
         if self.sense_function == "VOLT":
             reading = voltage
-            source_value = current if self.readback else src.current_a
+            if src.function == "VOLT":
+                source_value = voltage if readback else src.voltage_v
+            else:
+                source_value = current if readback else src.current_a
         else:
             reading = current
-            source_value = voltage if self.readback else src.voltage_v
-        if src.function == "VOLT" and self.sense_function == "VOLT":
-            source_value = voltage if self.readback else src.voltage_v
-        if elements == _READ_SOUR:  # what the driver asks every sample
+            source_value = voltage if readback else src.voltage_v
+        if elements is _READ_SOUR:  # what the driver asks every sample
             return "%+.6E,%+.6E" % (reading, source_value)  # noqa: UP031 - %-format is the faster here
-        rel = self.world.clock.now_s() - self._t0_s
+        rel = world.clock.now_s() - self._t0_s
         values = {"READ": _fmt(reading), "SOUR": _fmt(source_value), "REL": _fmt(rel),
                   "SEC": f"{rel:.3f}", "STAT": "0"}
         return ",".join(values.get(e, "0") for e in elements)
@@ -191,7 +194,7 @@ class Keithley2460Sim(ScpiFrontEnd):
         for element in elements:
             if element not in BUFFER_ELEMENTS:
                 raise ScpiError(-224, element)
-        return elements
+        return _READ_SOUR if elements == _READ_SOUR else elements  # one object: ``is`` test in _read
 
 
 def _fmt(value: float | None) -> str:

@@ -10,6 +10,7 @@ reads +9.9E+37 (overload), as the instrument reports with open-T/C detection on.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd
 from sim_instruments.world import SimWorld
@@ -47,12 +48,14 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         self.air_channels = frozenset(air_channels)
         self.scan_list: list[int] = [101]
         self.unit = "C"
+        #: DAQ channel -> callable reading its temperature in °C (the wiring is fixed at build time).
+        self._readers: dict[int, Callable[[], float]] = {}
         self.add(":CONFigure:TEMPerature", self._configure)
         self.add(":ROUTe:SCAN", self._set_scan)
         self.add(":ROUTe:SCAN?", lambda _a: "(@" + ",".join(map(str, self.scan_list)) + ")")
         self.add(":UNIT:TEMPerature", self._set_unit)
         self.add(":UNIT:TEMPerature?", lambda _a: self.unit)
-        self.add(":READ?", lambda _a: self._format(self.scan_list))
+        self.add(":READ?", self._read)
         self.add(":MEASure:TEMPerature?", self._measure)
         self.add(":SENSe:TEMPerature:TRANsducer:TCouple:CHECk", lambda _a: None)
 
@@ -82,32 +85,54 @@ class KeysightDaq970aSim(ScpiFrontEnd):
     def _measure(self, args: str) -> str:
         return self._format(parse_channel_list(args))
 
-    def _temperature_c(self, channel: int) -> float:
+    def _read(self, _args: str) -> str:
+        """``READ?``: one scan of the scan list."""
+        channels = self.scan_list
+        readers = self._readers
+        # Fast path, the usual scan: two channels read before (cell surface, chamber air) in °C.
+        if len(channels) == 2 and self.unit == "C":
+            first, second = channels
+            if first in readers and second in readers:
+                return "%+.8E,%+.8E" % (readers[first](), readers[second]())  # noqa: UP031 - faster
+        return self._format(channels)
+
+    def _reader(self, channel: int) -> Callable[[], float]:
+        """The callable reading ``channel`` (°C; OVERLOAD when the thermocouple is open), remembered
+        per channel; raises ScpiError -222 for a channel wired to nothing."""
+        world = self.world
+        index: int | None
         if self.cell_channels is not None:
             index = self.cell_channels.get(channel)
-            if index is not None:
-                ch = self.world.channels[index]
+            air = index is None and channel in self.air_channels
+        else:
+            slot_index, kind = divmod(channel % 100 - 1, 10)
+            index = slot_index if kind == 0 and 0 <= slot_index < len(world.channels) else None
+            air = index is None and kind == 1
+        if index is not None:
+            def read_cell(world: SimWorld = world, index: int = index) -> float:
+                ch = world.channels[index]
                 return OVERLOAD if ch.thermocouple_open else ch.cell.measured_temperature_c()
-            if channel in self.air_channels:
-                return self.world.chamber.air_c
+            reader = read_cell
+        elif air:
+            def read_air(world: SimWorld = world) -> float:
+                return world.chamber.air_c
+            reader = read_air
+        else:
             raise ScpiError(-222, f"channel {channel}")
-        slot_channel = channel % 100
-        index, kind = divmod(slot_channel - 1, 10)
-        channels = self.world.channels
-        if kind == 0 and 0 <= index < len(channels):
-            ch = channels[index]
-            return OVERLOAD if ch.thermocouple_open else ch.cell.measured_temperature_c()
-        if kind == 1:
-            return self.world.chamber.air_c
-        raise ScpiError(-222, f"channel {channel}")
+        self._readers[channel] = reader
+        return reader
+
+    def _temperature_c(self, channel: int) -> float:
+        """Temperature on ``channel``, °C (OVERLOAD when its thermocouple is open)."""
+        return (self._readers.get(channel) or self._reader(channel))()
 
     def _format(self, channels: list[int]) -> str:
         if not channels:
             raise ScpiError(-221, "empty scan list")
-        values = [self._temperature_c(channel) for channel in channels]
+        values = [self._temperature_c(channel) for channel in channels]  # in scan order
         if self.unit != "C":
             kelvin = self.unit == "K"
             values = [v if v >= OVERLOAD else (v + 273.15 if kelvin else v * 9.0 / 5.0 + 32.0) for v in values]
-        if len(values) == 2:  # the usual scan: cell surface, chamber air
+        if len(values) == 2:
             return "%+.8E,%+.8E" % (values[0], values[1])  # noqa: UP031 - faster than format()
         return ",".join(["%+.8E" % v for v in values])  # noqa: UP031

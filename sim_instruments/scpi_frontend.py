@@ -19,6 +19,8 @@ from dataclasses import dataclass
 #: A handler gets the argument text (may be empty) and returns the reply text or None.
 Handler = Callable[[str], "str | None"]
 _MISSING = object()
+#: Most distinct lines remembered by a front end's line cache (it is emptied when full).
+LINE_CACHE_SIZE = 512
 
 ERROR_MESSAGES = {
     -100: "Command error",
@@ -96,6 +98,8 @@ class ScpiFrontEnd:
         self.errors: deque[tuple[int, str]] = deque()
         self._commands: list[_Command] = []
         self._cache: dict[str, _Command | None] = {}
+        #: Received single-message line -> (handler, argument text): parsed once per distinct line.
+        self._lines: dict[str, tuple[Handler, str]] = {}
         self.add("*IDN?", lambda _a: self.idn)
         self.add("*CLS", self._cls)
         self.add("*OPC?", lambda _a: "1")
@@ -108,6 +112,7 @@ class ScpiFrontEnd:
         """Register ``handler`` for the header ``pattern`` (manual notation)."""
         self._commands.append(_Command(pattern, compile_header(pattern), handler))
         self._cache.clear()
+        self._lines.clear()
 
     # -- behaviour a subclass may override -----------------------------------------------------
     def reset(self) -> None:
@@ -151,7 +156,23 @@ class ScpiFrontEnd:
     def handle_line(self, line: str) -> str | None:
         """Execute one received line (messages joined by ``;``); return the joined replies or None."""
         self.before_command()
-        if ";" not in line:  # fast path: a single message (the usual case)
+        # Fast path: a line seen before (the per-sample queries) goes straight to its handler.
+        # Only single messages with a known header are cached; the handler still runs every time.
+        try:
+            handler, args = self._lines[line]
+        except KeyError:
+            handler = None
+        if handler is None:
+            return self._handle_uncached(line)
+        try:
+            return handler(args)
+        except ScpiError as exc:
+            self.push_error(exc.code, exc.detail)
+            return None
+
+    def _handle_uncached(self, line: str) -> str | None:
+        """:meth:`handle_line` after ``before_command`` for a line not in the line cache."""
+        if ";" not in line:  # a single message (the usual case)
             header, _, args = line.strip().partition(" ")
             if not header:
                 return None
@@ -159,8 +180,13 @@ class ScpiFrontEnd:
             if command is None:
                 self.push_error(-113, header)
                 return None
+            args = args.strip()
+            lines = self._lines
+            if len(lines) >= LINE_CACHE_SIZE:
+                lines.clear()
+            lines[line] = (command.handler, args)
             try:
-                return command.handler(args.strip())
+                return command.handler(args)
             except ScpiError as exc:
                 self.push_error(exc.code, exc.detail)
                 return None

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 _library_ids = itertools.count(1)
 _NO_WARNINGS = contextlib.nullcontext()
+_SUCCESS = StatusCode.success
+_TERMCHAR_READ = StatusCode.success_termination_character_read
+_MAX_COUNT_READ = StatusCode.success_max_count_read
 
 
 class SimVisaLibrary(highlevel.VisaLibraryBase):
@@ -81,13 +84,19 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         return StatusCode.success
 
     # -- I/O ---------------------------------------------------------------------------------
+    # write and read run for every query: status codes are module constants (an Enum attribute
+    # lookup costs more than the rest of a call), sessions are looked up by subscript (cheaper
+    # than dict.get) and each session keeps its terminator byte.
     def write(self, session: VISASession, data: bytes) -> tuple[int, StatusCode]:
         """Send bytes to the instrument."""
-        sess = self.sessions.get(session)
-        if sess is None:
-            return 0, self.handle_return_value(session, StatusCode.error_invalid_object)
         try:
-            return sess.endpoint.write(bytes(data)), StatusCode.success
+            sess = self.sessions[session]
+        except KeyError:
+            return 0, self.handle_return_value(session, StatusCode.error_invalid_object)
+        if data.__class__ is not bytes:  # bytearray / memoryview from a caller: the endpoint wants bytes
+            data = bytes(data)
+        try:
+            return sess.endpoint.write(data), _SUCCESS
         except EndpointDisconnected:
             return 0, self.handle_return_value(session, StatusCode.error_connection_lost)
 
@@ -97,8 +106,9 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         Errors (no reply: VI_ERROR_TMO; link down; unknown session) raise ``VisaIOError`` through
         ``handle_return_value``, as pyvisa-py's library does.
         """
-        sess = self.sessions.get(session)
-        if sess is None:
+        try:
+            sess = self.sessions[session]
+        except KeyError:
             return b"", self.handle_return_value(session, StatusCode.error_invalid_object)
         endpoint = sess.endpoint
         try:
@@ -107,11 +117,11 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
             return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
         if not data:
             return b"", self.handle_return_value(session, StatusCode.error_timeout)
-        if sess.terminator and data[-1] == sess.terminator[0]:
-            return data, StatusCode.success_termination_character_read
+        if data[-1] == sess.termchar:
+            return data, _TERMCHAR_READ
         if endpoint.pending:
-            return data, StatusCode.success_max_count_read
-        return data, StatusCode.success
+            return data, _MAX_COUNT_READ
+        return data, _SUCCESS
 
     def clear(self, session: VISASession) -> StatusCode:
         """Device clear (IEEE 488.2 DCL): drop pending I/O."""
@@ -174,6 +184,10 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
 
 
 class _Session:
+    """One open resource: its endpoint, resource name and VISA attributes."""
+
+    __slots__ = ("endpoint", "resource_name", "attrs", "terminator", "termchar")
+
     def __init__(self, endpoint: LineEndpoint, resource_name: str) -> None:
         self.endpoint = endpoint
         self.resource_name = resource_name
@@ -187,12 +201,15 @@ class _Session:
         }
         #: Read stops after this byte string (the termination character when enabled, else b"").
         self.terminator = b"\n"
+        #: The termination character as an int (-1 when disabled: no byte equals it).
+        self.termchar = 0x0A
         self.update_terminator()
 
     def update_terminator(self) -> None:
-        """Recompute :attr:`terminator` from VI_ATTR_TERMCHAR and VI_ATTR_TERMCHAR_EN."""
+        """Recompute :attr:`terminator` and :attr:`termchar` from VI_ATTR_TERMCHAR and VI_ATTR_TERMCHAR_EN."""
         enabled = self.attrs.get(constants.VI_ATTR_TERMCHAR_EN, True)
         self.terminator = bytes([self.attrs.get(constants.VI_ATTR_TERMCHAR, 0x0A)]) if enabled else b""
+        self.termchar = self.terminator[0] if self.terminator else -1
 
 
 def _normalise(resource_name: str) -> str:

@@ -79,12 +79,13 @@ class SimChannel:
             src.in_compliance = False
             return 0.0
         cell = self.cell
-        if src.function == "VOLT":
+        function = src.function
+        if function == "VOLT":
             current = cell.current_for_voltage_a(src.voltage_v)
             limit = abs(src.current_limit_a)
             src.in_compliance = abs(current) > limit
             return max(-limit, min(limit, current))
-        if src.function == "POW" and src.power_w is not None:
+        if function == "POW" and src.power_w is not None:
             voltage = max(cell.terminal_voltage_v(0.0), 0.05)
             current = src.power_w / voltage
         else:
@@ -144,7 +145,20 @@ class SimWorld:
 
     def sync(self) -> float:
         """Advance all physics to the clock's present time; returns that time in seconds."""
-        with self.lock:
+        # Fast path without the lock when no time has passed (every query after the first of a
+        # sample). Race-free: ``_synced_s`` is only written under the lock, *after* the physics
+        # up to it is complete (one attribute store, atomic under the GIL), so a caller that sees
+        # ``clock.now_s() - _synced_s <= 0`` knows the state already covers its instant, as the
+        # locked check would tell it. The one difference: it does not wait for another thread
+        # that is mid-sync to a later instant; but the state was never read under the lock after
+        # sync() returned either, so callers that need a consistent snapshot hold ``lock`` around
+        # the whole command (the TCP line servers do).
+        synced = self._synced_s
+        if self.clock.now_s() - synced <= 0.0:
+            return synced
+        lock = self.lock
+        lock.acquire()  # (explicit acquire/release: half the cost of ``with`` here)
+        try:
             target = self.clock.now_s()
             remaining = target - self._synced_s
             if remaining <= 0.0:
@@ -153,46 +167,37 @@ class SimWorld:
                 for hook in self.hooks:
                     hook(self, target)
             channels = self.channels
-            any_on = False
+            max_step = MAX_STEP_OUTPUT_OFF_S
             for channel in channels:
                 if channel.source.output_on:
-                    any_on = True
+                    max_step = MAX_STEP_OUTPUT_ON_S
                     break
-            max_step = MAX_STEP_OUTPUT_ON_S if any_on else MAX_STEP_OUTPUT_OFF_S
             steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
             dt = remaining / steps
             chamber = self.chamber
-            step_channel = self._step_channel
             for _ in range(steps):
                 air_c = chamber.air_c
                 for channel in channels:
-                    step_channel(channel, dt, air_c)
+                    # one channel: its cell under the output stage, then its protection
+                    current = channel.applied_current_a()
+                    cell = channel.cell
+                    src = channel.source
+                    src.actual_current_a = current
+                    src.actual_voltage_v = cell.terminal_voltage_v(current)
+                    cell.step(dt, current, air_c)
+                    if src.output_on and (src.overvoltage_v is not None
+                                          or src.overcurrent_a is not None):
+                        _check_protection(src, cell, current)
                 chamber.step(dt)
             self._synced_s = target
             return target
-
-    @staticmethod
-    def _step_channel(channel: SimChannel, dt_s: float, air_c: float) -> None:
-        current = channel.applied_current_a()
-        cell = channel.cell
-        src = channel.source
-        src.actual_current_a = current
-        src.actual_voltage_v = cell.terminal_voltage_v(current)
-        cell.step(dt_s, current, air_c)
-        if src.output_on:
-            voltage = cell.terminal_voltage_v(current)
-            if src.overvoltage_v is not None and voltage > src.overvoltage_v:
-                src.output_on = False
-                src.protection_tripped = "OVP"
-                logger.info("simulated cycler output tripped: OVP at %.3f V", voltage)
-            elif src.overcurrent_a is not None and abs(current) > src.overcurrent_a:
-                src.output_on = False
-                src.protection_tripped = "OCP"
-                logger.info("simulated cycler output tripped: OCP at %.3f A", current)
+        finally:
+            lock.release()
 
     def measure(self, channel: int = 0) -> tuple[float, float]:
         """Sync, then return the (voltage_v, current_a) a meter on ``channel`` reads now, with noise."""
-        self.sync()
+        if self.clock.now_s() - self._synced_s > 0.0:  # else sync() would return at once
+            self.sync()
         ch = self.channels[channel]
         current = ch.applied_current_a()
         ch.source.actual_current_a = current
@@ -214,3 +219,18 @@ class SimWorld:
             for channel, cell_state in zip(self.channels, state["cells"], strict=True):
                 channel.cell.load_state(cell_state)
             self._synced_s = self.clock.now_s()
+
+
+def _check_protection(src: SourceState, cell: CellModel, current_a: float) -> None:
+    """Trip the output (OVP, then OCP) if the cell's terminal voltage at ``current_a`` (A) or the
+    current passes the set protection level."""
+    # the terminal voltage after the step is only needed for the OVP check
+    ovp = src.overvoltage_v
+    if ovp is not None and (voltage := cell.terminal_voltage_v(current_a)) > ovp:
+        src.output_on = False
+        src.protection_tripped = "OVP"
+        logger.info("simulated cycler output tripped: OVP at %.3f V", voltage)
+    elif src.overcurrent_a is not None and abs(current_a) > src.overcurrent_a:
+        src.output_on = False
+        src.protection_tripped = "OCP"
+        logger.info("simulated cycler output tripped: OCP at %.3f A", current_a)

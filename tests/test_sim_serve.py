@@ -3,6 +3,7 @@ the command as a subprocess, and the loopback latency probe."""
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import socket
@@ -201,18 +202,24 @@ def test_bench_sim_serve_subprocess_writes_bench_and_stops_on_sigterm(tmp_path, 
         [sys.executable, "-m", "bench.cli", "sim", "serve", "--write-bench", str(bench_file), "--speed", "20"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     announced: list[str] = []
+    partial = ""
     try:
         # the server prints its resources, then "bench config FILE" once the file is written:
         # block on its stdout (select with a deadline), no sleeping
+        # Read the pipe's file descriptor directly: lines pulled into a buffered reader's
+        # buffer are invisible to select(), which would then wait out its deadline.
         deadline = time.monotonic() + 30.0
+        fd = proc.stdout.fileno()
         while not any(line.startswith("bench config") for line in announced):
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"bench sim serve did not announce its bench config: {announced}"
-            ready, _, _ = select.select([proc.stdout], [], [], remaining)
+            ready, _, _ = select.select([fd], [], [], remaining)
             assert ready, f"bench sim serve did not announce its bench config: {announced}"
-            line = proc.stdout.readline()
-            assert line, proc.communicate(timeout=5)  # EOF: the server died
-            announced.append(line)
+            chunk = os.read(fd, 65536)
+            assert chunk, proc.communicate(timeout=5)  # EOF: the server died
+            partial += chunk.decode()
+            *complete, partial = partial.split("\n")
+            announced.extend(line + "\n" for line in complete)
         assert bench_file.exists()
         assert main(["check", "--bench", str(bench_file)]) == 0
         assert capsys.readouterr().out.count(" ok ") == len(ROLES)
@@ -224,7 +231,7 @@ def test_bench_sim_serve_subprocess_writes_bench_and_stops_on_sigterm(tmp_path, 
             proc.kill()
             stdout, stderr = proc.communicate(timeout=5)
     assert proc.returncode == 0, stderr
-    stdout = "".join(announced) + stdout
+    stdout = "".join(announced) + partial + stdout
     config = load_bench_config(bench_file)
     for role in ROLES:
         assert config[role]["resource"] in stdout  # the ports are announced

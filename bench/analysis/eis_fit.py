@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from bench.runfile import RunFile
 
@@ -93,6 +92,8 @@ def fit_circuit(frequencies_hz: np.ndarray, z: np.ndarray) -> CircuitFit:
     f, z = _valid(frequencies_hz, z)
     if f.size < MIN_POINTS:
         raise ValueError(f"{f.size} valid points; the circuit fit needs at least {MIN_POINTS}")
+    from scipy.optimize import least_squares  # imported here: scipy costs ~0.5 s, only EIS runs need it
+
     w = 2.0 * math.pi * f
     scale = float(np.median(np.abs(z)))
     tau_lo, tau_hi = 0.1 / w.max(), 10.0 / w.min()

@@ -40,7 +40,7 @@ steps:
   - Soak at 25 °C for 10 minutes
   - Charge at 0.5C for {charge}
   - Rest for 10 minutes
-  - Discharge at 1C for {discharge}
+  - Discharge at 1C for {discharge} or until 2.5 V
 parameters: {charge: 20 minutes, discharge: 20 minutes}
 """
 
@@ -64,7 +64,29 @@ def load_acceleration_protocol(quick: bool, workdir: Path, *, charge: str = "20 
         return protocol, f"quick synthetic protocol (soak, charge {charge}, rest, discharge {discharge})"
     name = "cold_capacity" if (_library_dir() / "cold_capacity.yaml").exists() else "capacity_check"
     label = name if name == "cold_capacity" else "capacity_check (cold_capacity.yaml not present)"
-    return load_protocol(name, {}, cell_defaults=cell_datasheet), label
+    protocol = sampled_every(load_protocol(name, {}, cell_defaults=cell_datasheet), SAMPLE_PERIOD_S)
+    return protocol, f"{label}, every step sampled every {SAMPLE_PERIOD_S:g} s"
+
+
+#: The acceleration target is stated at this sampling period, s (issue 9: "at 1 s sampling").
+SAMPLE_PERIOD_S = 1.0
+
+
+def sampled_every(protocol: Any, period_s: float) -> Any:
+    """``protocol`` with every step sampled every ``period_s`` seconds.
+
+    The shipped ``cold_capacity`` samples its soaks and rests every 60 s (``(60 second period)``);
+    the acceleration figure is defined at 1 s sampling throughout, so the step overrides go.
+    """
+    from dataclasses import replace
+
+    from protocols.steps import Loop
+
+    def strip(nodes: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(replace(n, steps=strip(n.steps)) if isinstance(n, Loop) else replace(n, period_s=None)
+                     for n in nodes)
+
+    return replace(protocol, steps=strip(protocol.steps), period_s=period_s)
 
 
 def measure_acceleration(quick: bool = False) -> dict[str, Any]:

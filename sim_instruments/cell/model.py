@@ -31,16 +31,17 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from math import asinh, exp
 from typing import TYPE_CHECKING
 
 from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
+from sim_instruments.cell.state_view import CellStateView
 from sim_instruments.cell.thermal import (
     GAS_CONSTANT,
     KELVIN,
     RUNAWAY_SELF_HEATING_K_PER_S,
     Exotherm,
-    two_node_step,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +49,10 @@ if TYPE_CHECKING:
 
 FARADAY = 96485.33212
 _T_REF_K = 298.15
+_INV_T_REF = 1.0 / _T_REF_K
 #: SOC below which the over-discharged cell's OCV ramps linearly to 0 V (at SOC = -this).
 _OVERDISCHARGE_SPAN = 0.03
+_SOC_MIN = -_OVERDISCHARGE_SPAN
 #: Highest SOC the coulomb counter accepts (overcharge), fraction.
 _SOC_MAX = 1.1
 #: Largest SOC change per internal sub-step while a short drains the cell.
@@ -59,9 +62,22 @@ _MAX_KDT_PER_SUBSTEP = 0.05
 _MAX_SUBSTEPS = 20000
 
 
-class CellModel(MeasurementNoise):
+class CellModel(CellStateView, MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
-    amps; volts; °C; seconds."""
+    amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
+    :class:`~sim_instruments.cell.state_view.CellStateView`."""
+
+    # Slots for what the per-sample physics reads and writes (faster than instance-dict lookups
+    # with this many attributes); anything else still goes to the instance __dict__. Invariant:
+    # every write of _tc / _soc / _delta / _v1.._v4 is followed by the parameter refresh (the
+    # one in _advance or _refresh()), so the derived slots (_r0 ... _e, _tk = _tc + KELVIN,
+    # _inv_tk = 1 / _tk) always describe the present state.
+    __slots__ = (
+        "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
+        "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
+        "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
+        "_step_k", "_thermal_k", "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
+    )
 
     def __init__(
         self, preset: CellPreset, soc: float = 1.0, temperature_c: float = 25.0, seed: int | None = 0
@@ -77,20 +93,32 @@ class CellModel(MeasurementNoise):
             for i in range(len(self._ocv_x) - 1)
         ]
         self._ocv_last = len(self._ocv_x) - 2
-        # Arrhenius constants Ea/R, K.
-        self._ea0 = p.r0_activation_j_mol / GAS_CONSTANT
-        self._eact = p.rct_activation_j_mol / GAS_CONSTANT
-        self._ea2 = p.r2_activation_j_mol / GAS_CONSTANT
-        self._ea3 = p.r3_activation_j_mol / GAS_CONSTANT
-        self._ealim = p.r3_limiting_activation_j_mol / GAS_CONSTANT
-        self._ead = p.diffusion_activation_j_mol / GAS_CONSTANT
-        self._fsoc_norm = 1.0 / self._soc_factor_raw(0.5)
         self._h_a = p.convection_w_per_m2k * p.surface_area_m2
-        self._c_tot = p.heat_capacity_j_per_k
         self._exo = Exotherm(
             p.exotherm_energy_j, p.exotherm_activation_j_mol, p.exotherm_rate_per_s,
             p.exotherm_reference_c,
         )
+        # Hot-path constants, unpacked into locals in one go (a tuple unpack is much cheaper than
+        # one attribute lookup per constant). Each is the exact sub-expression the physics used
+        # before (Arrhenius Ea/R in K, etc.), so results are bit-identical.
+        gas = GAS_CONSTANT
+        exo = self._exo
+        self._step_k = (
+            # used by _advance only
+            self._cap_as, p.diffusion_gain, p.entropic_v_per_k, exo.active, exo.energy_j,
+            exo._ea_over_r, exo._inv_t_ref, exo._k_ref,
+            RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
+            p.separator_melt_c,
+            # from here on (index 11) also by _refresh
+            p.r0_ohm, p.r0_activation_j_mol / gas, p.rct_ohm, p.rct_tau_s,
+            p.rct_activation_j_mol / gas, p.rct_tafel_factor * gas, p.r2_ohm, p.r2_tau_s,
+            p.r2_activation_j_mol / gas, p.r3_ohm, p.r3_tau_s, p.r3_activation_j_mol / gas,
+            p.r3_limiting_current_a, -(p.r3_limiting_activation_j_mol / gas), p.diffusion_tau_s,
+            p.diffusion_r_ohm, p.diffusion_activation_j_mol / gas, p.r_soc_low, p.r_soc_low_width,
+            p.r_soc_high, p.r_soc_high_width, 1.0 / self._soc_factor_raw(0.5),
+        )
+        #: Thermal-step constants for the last step length (see :meth:`_thermal_constants`).
+        self._thermal_k: tuple[float, ...] = (-1.0,)
         self._rng = random.Random(seed)
         self._v_noise = p.voltage_noise_v
         self._t_noise = p.temperature_noise_k
@@ -130,163 +158,55 @@ class CellModel(MeasurementNoise):
             i = self._ocv_last
         return self._ocv_y[i] + self._ocv_slope[i] * (soc - xs[i])
 
-    def _ocv_slope_at(self, soc: float) -> float:
-        """dOCV/dSOC at this SOC, V per unit SOC (central difference over 1 %)."""
-        return (self._ocv(soc + 0.005) - self._ocv(soc - 0.005)) / 0.01
-
     def _refresh(self) -> None:
-        """Recompute the temperature/SOC-dependent parameters and the open-circuit branch."""
-        p = self.preset
-        tk = self._tc + KELVIN
-        inv = 1.0 / tk - 1.0 / _T_REF_K
-        s = self._soc
-        s = 0.0 if s < 0.0 else (1.0 if s > 1.0 else s)
-        fsoc = self._soc_factor_raw(s) * self._fsoc_norm
-        a_ct = math.exp(self._eact * inv) * fsoc
-        a_2 = math.exp(self._ea2 * inv) * fsoc
-        a_d = math.exp(self._ead * inv)
-        self._r0 = p.r0_ohm * math.exp(self._ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
-        self._rct = p.rct_ohm * a_ct
-        self._tau1 = p.rct_tau_s * a_ct
-        self._b = p.rct_tafel_factor * GAS_CONSTANT * tk / FARADAY
-        self._r2 = p.r2_ohm * a_2
-        self._tau2 = p.r2_tau_s * a_2
-        a_3 = math.exp(self._ea3 * inv) * fsoc
-        self._r3 = p.r3_ohm * a_3
-        self._tau3 = p.r3_tau_s * a_3
-        self._ilim = p.r3_limiting_current_a * math.exp(-self._ealim * inv)
-        self._taud = p.diffusion_tau_s * a_d
-        self._r4 = p.diffusion_r_ohm * a_d * fsoc
-        self._u_b = self._ocv(self._soc)
-        self._u_s = self._ocv(self._soc + self._delta)
-        self._e = self._u_s + self._v1 + self._v2 + self._v3 + self._v4
+        """Recompute the temperature/SOC-dependent parameters and the open-circuit branch.
 
-    # ------------------------------------------------------------------ public state
-    @property
-    def soc(self) -> float:
-        """State of charge by coulomb count vs ``preset.capacity_ah``, clamped to 0..1."""
-        s = self._soc
-        return 0.0 if s < 0.0 else (1.0 if s > 1.0 else s)
-
-    @soc.setter
-    def soc(self, value: float) -> None:
-        self._soc = float(value)
-        self._refresh()
-
-    @property
-    def surface_soc(self) -> float:
-        """SOC at the particle surface (what the OCV is read at), unclamped fraction."""
-        return self._soc + self._delta
-
-    @property
-    def temperature_core_c(self) -> float:
-        """Core (jelly-roll) temperature, °C."""
-        return self._tc
-
-    @temperature_core_c.setter
-    def temperature_core_c(self, value: float) -> None:
-        self._tc = float(value)
-        self._refresh()
-
-    @property
-    def temperature_surface_c(self) -> float:
-        """Surface (can / pouch) temperature, °C: what a thermocouple on the cell reads."""
-        return self._ts
-
-    @temperature_surface_c.setter
-    def temperature_surface_c(self, value: float) -> None:
-        self._ts = float(value)
-
-    @property
-    def runaway(self) -> bool:
-        """True once the thermal-runaway exotherm has become self-sustaining (latched)."""
-        return self._runaway
-
-    @property
-    def separator_melted(self) -> bool:
-        """True once the core passed the separator melting point (cell internally shorted)."""
-        return self._melted
-
-    @property
-    def internal_short_ohm(self) -> float | None:
-        """The externally injected internal short, Ω (None: none)."""
-        return self._short_ohm
-
-    @property
-    def exotherm_reactant(self) -> float:
-        """Fraction of the decomposition reactant left (1 = fresh cell, 0 = burnt out)."""
-        return self._reactant
-
-    def open_circuit_voltage_v(self) -> float:
-        """Present OCV at the surface SOC (what a long rest would relax towards first), V."""
-        return self._u_s
-
-    def ocv_at_soc_v(self, soc: float) -> float:
-        """OCV table lookup at an arbitrary SOC (25 °C), V."""
-        return self._ocv(soc)
-
-    def resistance_ohm(self) -> float:
-        """Present ohmic resistance R0 at the core temperature and SOC, Ω."""
-        return self._r0
-
-    def charge_transfer_resistance_ohm(self) -> float:
-        """Present small-signal charge-transfer resistance, Ω."""
-        return self._rct
-
-    def diffusion_resistance_ohm(self) -> float:
-        """Small-signal DC resistance of the solid-diffusion elements (surface-SOC lag through the
-        OCV slope + the heat-free diffusion RC) at the present state, Ω."""
-        return (self._ocv_slope_at(self._soc + self._delta) * self.preset.diffusion_gain
-                * self._taud / self._cap_as) + self._r4
-
-    def dc_resistance_ohm(self, duration_s: float, current_a: float | None = None) -> float:
-        """Resistance seen ``duration_s`` after a current step from rest, Ω: ΔV/ΔI excluding the
-        OCV drift of the charge moved.
-
-        ``current_a`` is the pulse magnitude (A) the non-linear elements see; ``None`` means a 1C
-        pulse (``preset.nominal_capacity_ah`` amps), the usual DCIR test; ``0.0`` gives the
-        small-signal value that the impedance spectrum's low-frequency limit agrees with.
+        Runs after every physics step: constants come from one tuple unpack, the OCV lookup is
+        inlined for the usual SOC > 0 (the arithmetic is unchanged, term by term).
         """
-        t = max(duration_s, 0.0)
-        if current_a is None:
-            current_a = self.preset.nominal_capacity_ah
-        if abs(current_a) < 1e-9:
-            rct = self._rct
+        (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
+         r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._step_k[11:]
+        tk = self._tc + KELVIN
+        inv_tk = 1.0 / tk
+        self._tk = tk
+        self._inv_tk = inv_tk
+        inv = inv_tk - _INV_T_REF
+        soc = self._soc
+        s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
+        # (s - 1) is exactly -(1 - s): IEEE rounding is symmetric
+        fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
+        a_ct = exp(eact * inv) * fsoc
+        a_2 = exp(ea2 * inv) * fsoc
+        a_d = exp(ead * inv)
+        self._r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
+        self._rct = rct_ohm * a_ct
+        self._tau1 = rct_tau * a_ct
+        self._b = c_b * tk / FARADAY
+        self._r2 = r2_ohm * a_2
+        self._tau2 = r2_tau * a_2
+        a_3 = exp(ea3 * inv) * fsoc
+        self._r3 = r3_ohm * a_3
+        self._tau3 = r3_tau * a_3
+        self._ilim = r3_lim * exp(neg_ealim * inv)
+        self._taud = d_tau * a_d
+        self._r4 = d_r * a_d * fsoc
+        x = soc + self._delta
+        if x > 0.0:  # inline of _ocv()
+            xs = self._ocv_x
+            i = bisect_right(xs, x) - 1
+            if i > self._ocv_last:
+                i = self._ocv_last
+            u_s = self._ocv_y[i] + self._ocv_slope[i] * (x - xs[i])
         else:
-            i = abs(current_a)
-            rct = self._b * math.asinh(i * self._rct / self._b) / i
-        r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
-        r += self._r2 * (1.0 - math.exp(-t / self._tau2))
-        r3 = self._r3
-        if self._ilim > 0.0:
-            r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
-        r += r3 * (1.0 - math.exp(-t / self._tau3))
-        r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
-        return r
+            u_s = self._ocv(x)
+        self._u_s = u_s
+        self._e = u_s + self._v1 + self._v2 + self._v3 + self._v4
 
     def impedance_ohm(self, frequencies_hz: np.ndarray) -> np.ndarray:
         """Complex small-signal impedance at these frequencies (Hz), Ω, from the present state."""
         from sim_instruments.eis_model import cell_impedance_ohm
 
         return cell_impedance_ohm(self, frequencies_hz)
-
-    def impedance_parameters(self) -> dict[str, float]:
-        """The present small-signal circuit values the impedance spectrum is built from."""
-        slope = max(self._ocv_slope_at(self._soc + self._delta), 1e-3)
-        return {
-            "r0_ohm": self._r0,
-            "rct_ohm": self._rct,
-            "rct_tau_s": self._tau1,
-            "rct_alpha": self.preset.rct_alpha,
-            "r2_ohm": self._r2,
-            "r2_tau_s": self._tau2,
-            "r3_ohm": self._r3,
-            "r3_tau_s": self._tau3,
-            "diffusion_r_ohm": self.diffusion_resistance_ohm(),
-            "diffusion_tau_s": self._taud,
-            "capacitance_f": self._cap_as / slope,
-            "inductance_h": self.preset.inductance_h,
-        }
 
     # ------------------------------------------------------------------ terminal relations
     def terminal_voltage_v(self, current_a: float) -> float:
@@ -295,6 +215,19 @@ class CellModel(MeasurementNoise):
         if rs is None:
             return self._e + self._r0 * current_a
         return (self._e + self._r0 * current_a) / (1.0 + self._r0 / rs)
+
+    def measured_voltage_v(self, current_a: float) -> float:
+        """Terminal voltage plus Gaussian measurement noise (seeded), V (what
+        :meth:`MeasurementNoise.measured_voltage_v` computes, with :meth:`terminal_voltage_v`
+        inlined: the cycler reads it every sample)."""
+        try:
+            z = next(self._z_it)
+        except StopIteration:
+            z = self._refill_normals()
+        rs = self._rs
+        if rs is None:
+            return self._e + self._r0 * current_a + z * self._v_noise
+        return (self._e + self._r0 * current_a) / (1.0 + self._r0 / rs) + z * self._v_noise
 
     def current_for_voltage_a(self, voltage_v: float) -> float:
         """External current (+ = charge) that holds ``voltage_v`` at the terminals now, A."""
@@ -328,9 +261,10 @@ class CellModel(MeasurementNoise):
         and chamber air at ``ambient_c`` (°C)."""
         if not dt_s > 0.0:
             return
-        n = 1
-        if self._rs is not None or (self._tc > 60.0 and self._reactant > 0.0):
-            n = self._substeps(dt_s, current_a)
+        if self._rs is None and not (self._tc > 60.0 and self._reactant > 0.0):
+            self._advance(dt_s, current_a, ambient_c)  # the usual case: one exact step
+            return
+        n = self._substeps(dt_s, current_a)
         if n == 1:
             self._advance(dt_s, current_a, ambient_c)
         else:
@@ -348,8 +282,37 @@ class CellModel(MeasurementNoise):
         n = max(n, k * dt_s / _MAX_KDT_PER_SUBSTEP)
         return max(1, min(_MAX_SUBSTEPS, math.ceil(n)))
 
+    def _thermal_constants(self, h: float) -> tuple[float, ...]:
+        """Backward-Euler matrix of the two-node network for a step of ``h`` s (see
+        :func:`~sim_instruments.cell.thermal.two_node_step`, same expressions), cached per ``h``:
+        ``(h, C_core/h, C_surface/h, a11, a22, det, k_cs, h·A)``."""
+        p = self.preset
+        c_core = p.heat_capacity_core_j_per_k
+        c_surface = p.heat_capacity_surface_j_per_k
+        k_cs = p.conductance_core_surface_w_per_k
+        h_a = self._h_a
+        a11 = c_core / h + k_cs
+        a22 = c_surface / h + k_cs + h_a
+        det = a11 * a22 - k_cs * k_cs
+        self._thermal_k = (h, c_core / h, c_surface / h, a11, a22, det, k_cs, h_a)
+        return self._thermal_k
+
     def _advance(self, h: float, current_a: float, ambient_c: float) -> None:
-        """One exact-exponential electrical update and one implicit thermal update of ``h`` s."""
+        """One exact-exponential electrical update and one implicit thermal update of ``h`` s,
+        then the parameter refresh of :meth:`_refresh` on the new state.
+
+        Hot path (once per simulated sample): constants come from one tuple unpack, state is read
+        into locals once and written back once, and the exotherm, the two-node thermal step and
+        :meth:`_refresh` are inlined with the same expressions as
+        :meth:`~sim_instruments.cell.thermal.Exotherm.step`,
+        :func:`~sim_instruments.cell.thermal.two_node_step` and :meth:`_refresh`, term by term,
+        so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
+        checks this; keep them in step).
+        """
+        (cap_as, gain, entropic, exo_active, exo_energy_j, exo_ea_over_r, exo_inv_t_ref, exo_k_ref,
+         runaway_w, keep_after_runaway, melt_c,
+         r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
+         r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._step_k
         rs = self._rs
         r0 = self._r0
         if rs is None:
@@ -360,59 +323,109 @@ class CellModel(MeasurementNoise):
             i_short = v / rs
             i_cell = current_a - i_short
             short_heat = v * i_short
+        neg_h = -h
         # charge transfer (Butler-Volmer steady state), exact exponential relaxation
         b = self._b
-        g1 = b * math.asinh(i_cell * self._rct / b)
+        g1 = b * asinh(i_cell * self._rct / b)
         v1_old = self._v1
-        v1 = g1 + (v1_old - g1) * math.exp(-h / self._tau1)
+        v1 = g1 + (v1_old - g1) * exp(neg_h / self._tau1)
         g2 = self._r2 * i_cell
         v2_old = self._v2
-        v2 = g2 + (v2_old - g2) * math.exp(-h / self._tau2)
+        v2 = g2 + (v2_old - g2) * exp(neg_h / self._tau2)
         # electrolyte depletion: near the limiting current the slow overpotential grows and the
         # reaction crowds into less electrode, so its particle surfaces deplete faster
         crowd = 1.0
-        if self._ilim > 0.0:
-            crowd = 1.0 / max(0.1, 1.0 - abs(i_cell) / self._ilim)
+        ilim = self._ilim
+        if ilim > 0.0:
+            x = 1.0 - (i_cell if i_cell >= 0.0 else -i_cell) / ilim  # abs(i_cell)
+            crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
         g3 = self._r3 * i_cell * crowd
         v3_old = self._v3
-        v3 = g3 + (v3_old - g3) * math.exp(-h / self._tau3)
-        self._v3 = v3
+        v3 = g3 + (v3_old - g3) * exp(neg_h / self._tau3)
         taud = self._taud
-        ed = math.exp(-h / taud)
-        dss = self.preset.diffusion_gain * taud * i_cell * crowd / self._cap_as
-        self._delta = dss + (self._delta - dss) * ed
+        ed = exp(neg_h / taud)
+        dss = gain * taud * i_cell * crowd / cap_as
+        delta = dss + (self._delta - dss) * ed
         g4 = self._r4 * i_cell
-        self._v4 = g4 + (self._v4 - g4) * ed
+        v4 = g4 + (self._v4 - g4) * ed
+        self._delta = delta
         self._v1 = v1
         self._v2 = v2
+        self._v3 = v3
+        self._v4 = v4
         # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
         # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion
         # gradient (OCV(surface) - OCV(bulk)) is neglected: it is returned when the gradient relaxes.
+        # (_tk = _tc + KELVIN and _inv_tk = 1 / _tk were computed by the last refresh.)
         heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
-        heat += i_cell * (self._tc + KELVIN) * self.preset.entropic_v_per_k + short_heat
-        soc = self._soc + i_cell * h / self._cap_as
-        floor = -_OVERDISCHARGE_SPAN
-        self._soc = floor if soc < floor else (_SOC_MAX if soc > _SOC_MAX else soc)
+        heat += i_cell * self._tk * entropic + short_heat
+        soc = self._soc + i_cell * h / cap_as
+        soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
+        self._soc = soc
+        # exotherm (Exotherm.step inlined): first-order decay of the reactant at the core temperature
         p_exo = 0.0
-        if self._reactant > 0.0 and self._exo.active:
-            self._reactant, q = self._exo.step(h, self._tc, self._reactant)
-            p_exo = q / h
-            if not self._runaway and p_exo >= RUNAWAY_SELF_HEATING_K_PER_S * self._c_tot:
+        reactant = self._reactant
+        if reactant > 0.0 and exo_active:
+            x = exo_ea_over_r * (exo_inv_t_ref - self._inv_tk)
+            k = exo_k_ref * exp(200.0 if x > 200.0 else x)  # min(x, 200)
+            new = reactant * exp(-k * h)
+            self._reactant = new
+            p_exo = exo_energy_j * (reactant - new) / h
+            if p_exo >= runaway_w and not self._runaway:
                 self._runaway = True
-        p = self.preset
         retained = heat + p_exo
         if self._runaway:
-            retained *= 1.0 - p.ejecta_heat_fraction
+            retained *= keep_after_runaway
         self.last_heat_w = retained
         self.last_exotherm_w = p_exo
-        self._tc, self._ts = two_node_step(
-            h, self._tc, self._ts, retained, ambient_c, p.heat_capacity_core_j_per_k,
-            p.heat_capacity_surface_j_per_k, p.conductance_core_surface_w_per_k, self._h_a,
-        )
-        if not self._melted and p.separator_melt_c is not None and self._tc >= p.separator_melt_c:
+        # two-node thermal network, backward Euler (two_node_step inlined, matrix cached per h)
+        th = self._thermal_k
+        if th[0] != h:
+            th = self._thermal_constants(h)
+        _, cc_h, cs_h, a11, a22, det, k_cs, h_a = th
+        b1 = cc_h * self._tc + retained
+        b2 = cs_h * self._ts + h_a * ambient_c
+        tc = (b1 * a22 + k_cs * b2) / det
+        self._ts = (a11 * b2 + k_cs * b1) / det
+        self._tc = tc
+        if melt_c is not None and tc >= melt_c and not self._melted:
             self._melted = True
             self._update_short()
-        self._refresh()
+        # _refresh() on the new state
+        tk = tc + KELVIN
+        inv_tk = 1.0 / tk
+        self._tk = tk
+        self._inv_tk = inv_tk
+        inv = inv_tk - _INV_T_REF
+        s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
+        fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
+        a_ct = exp(eact * inv) * fsoc
+        a_2 = exp(ea2 * inv) * fsoc
+        a_d = exp(ead * inv)
+        r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
+        self._r0 = r0
+        self._rct = rct_ohm * a_ct
+        self._tau1 = rct_tau * a_ct
+        self._b = c_b * tk / FARADAY
+        self._r2 = r2_ohm * a_2
+        self._tau2 = r2_tau * a_2
+        a_3 = exp(ea3 * inv) * fsoc
+        self._r3 = r3_ohm * a_3
+        self._tau3 = r3_tau * a_3
+        self._ilim = r3_lim * exp(neg_ealim * inv)
+        self._taud = d_tau * a_d
+        self._r4 = d_r * a_d * fsoc
+        x = soc + delta
+        if x > 0.0:  # inline of _ocv()
+            xs = self._ocv_x
+            i = bisect_right(xs, x) - 1
+            if i > self._ocv_last:
+                i = self._ocv_last
+            u_s = self._ocv_y[i] + self._ocv_slope[i] * (x - xs[i])
+        else:
+            u_s = self._ocv(x)
+        self._u_s = u_s
+        self._e = u_s + v1 + v2 + v3 + v4
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, float]:

@@ -1,6 +1,9 @@
 """Two-node (core / surface) thermal model and the lumped thermal-runaway exotherm.
 
-Pure float arithmetic, no numpy: these run once per simulated sample.
+Pure float arithmetic, no numpy. :class:`~sim_instruments.cell.model.CellModel` inlines
+:func:`two_node_step` and :meth:`Exotherm.step` in its per-sample step with the same expressions
+(tests/sim_instruments/test_cell_fast_path.py checks the results are bit-identical): change
+both together.
 
 Thermal network (°C, W, J/K, W/K)::
 
