@@ -74,6 +74,17 @@ class _RestWindowRule:
         """Only while the output is off."""
         return not ctx.driven
 
+    def _rest_slope(self, sample: Sample, value: float) -> float | None:
+        """Clear the window at a new step; at a settled rest sample push ``value`` and return the
+        window's slope (None: not resting, or the window is still too short)."""
+        ctx = self.ctx
+        if ctx.serial != self._serial:
+            self._serial = ctx.serial
+            self.window.clear()
+        if ctx.driven or sample.step_time_s < self.settle_s:
+            return None
+        return self.window.push_slope(sample.time_s, value, self._min_span)
+
 
 class RestVoltageDropRule(_RestWindowRule):
     """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
@@ -94,14 +105,9 @@ class RestVoltageDropRule(_RestWindowRule):
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rest voltage falls too fast."""
-        # New step: clear the window; only settled rest samples go in (every rest sample runs this).
-        ctx = self.ctx
-        if ctx.serial != self._serial:
-            self._serial = ctx.serial
-            self.window.clear()
-        if ctx.driven or sample.step_time_s < self.settle_s or abs(sample.current_a) > REST_CURRENT_A:
+        if abs(sample.current_a) > REST_CURRENT_A:
             return None
-        rate = self.window.push_slope(sample.time_s, sample.voltage_v, self._min_span)
+        rate = self._rest_slope(sample, sample.voltage_v)
         if rate is None or rate >= -self.max_v_per_s:
             return None
         values = self.window.values
@@ -209,15 +215,11 @@ class RestSelfHeatingRule(_RestWindowRule):
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a resting cell heats itself."""
-        ctx = self.ctx
-        if ctx.serial != self._serial:
-            self._serial = ctx.serial
-            self.window.clear()
         t = sample.temperature_cell_c
         air = sample.temperature_chamber_c
-        if ctx.driven or sample.step_time_s < self.settle_s or t != t or air != air:
+        if t != t or air != air:
             return None
-        rate = self.window.push_slope(sample.time_s, t, self._min_span)
+        rate = self._rest_slope(sample, t)
         if rate is None or rate <= self.rate_k_per_s or t - air <= self.delta_k:
             return None
         return Trip(self.name, sample.time_s,

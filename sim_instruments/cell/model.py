@@ -302,17 +302,15 @@ class CellModel(CellStateView, MeasurementNoise):
         then the parameter refresh of :meth:`_refresh` on the new state.
 
         Hot path (once per simulated sample): constants come from one tuple unpack, state is read
-        into locals once and written back once, and the exotherm, the two-node thermal step and
-        :meth:`_refresh` are inlined with the same expressions as
-        :meth:`~sim_instruments.cell.thermal.Exotherm.step`,
-        :func:`~sim_instruments.cell.thermal.two_node_step` and :meth:`_refresh`, term by term,
+        into locals once and written back once, and the exotherm and the two-node thermal step are
+        inlined with the same expressions as
+        :meth:`~sim_instruments.cell.thermal.Exotherm.step` and
+        :func:`~sim_instruments.cell.thermal.two_node_step`, term by term,
         so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
         checks this; keep them in step).
         """
         (cap_as, gain, entropic, exo_active, exo_energy_j, exo_ea_over_r, exo_inv_t_ref, exo_k_ref,
-         runaway_w, keep_after_runaway, melt_c,
-         r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
-         r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._step_k
+         runaway_w, keep_after_runaway, melt_c) = self._step_k[:11]
         rs = self._rs
         r0 = self._r0
         if rs is None:
@@ -391,41 +389,7 @@ class CellModel(CellStateView, MeasurementNoise):
         if melt_c is not None and tc >= melt_c and not self._melted:
             self._melted = True
             self._update_short()
-        # _refresh() on the new state
-        tk = tc + KELVIN
-        inv_tk = 1.0 / tk
-        self._tk = tk
-        self._inv_tk = inv_tk
-        inv = inv_tk - _INV_T_REF
-        s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
-        fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
-        a_ct = exp(eact * inv) * fsoc
-        a_2 = exp(ea2 * inv) * fsoc
-        a_d = exp(ead * inv)
-        r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
-        self._r0 = r0
-        self._rct = rct_ohm * a_ct
-        self._tau1 = rct_tau * a_ct
-        self._b = c_b * tk / FARADAY
-        self._r2 = r2_ohm * a_2
-        self._tau2 = r2_tau * a_2
-        a_3 = exp(ea3 * inv) * fsoc
-        self._r3 = r3_ohm * a_3
-        self._tau3 = r3_tau * a_3
-        self._ilim = r3_lim * exp(neg_ealim * inv)
-        self._taud = d_tau * a_d
-        self._r4 = d_r * a_d * fsoc
-        x = soc + delta
-        if x > 0.0:  # inline of _ocv()
-            xs = self._ocv_x
-            i = bisect_right(xs, x) - 1
-            if i > self._ocv_last:
-                i = self._ocv_last
-            u_s = self._ocv_y[i] + self._ocv_slope[i] * (x - xs[i])
-        else:
-            u_s = self._ocv(x)
-        self._u_s = u_s
-        self._e = u_s + v1 + v2 + v3 + v4
+        self._refresh()
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, float]:

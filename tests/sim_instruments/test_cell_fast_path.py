@@ -142,7 +142,7 @@ def test_long_discharge_charge_and_runaway_stay_bit_identical(preset: str) -> No
     assert _snapshot(fast) == _snapshot(ref)
 
 
-def test_inlined_refresh_matches_refresh() -> None:
+def test_refresh_after_a_step_changes_nothing() -> None:
     cell = CellModel(get_preset("nmc_21700"), soc=0.4, temperature_c=-10.0)
     for _ in range(50):
         cell.step(1.0, -5.0, -10.0)
