@@ -17,7 +17,6 @@ Units: seconds, volts, amps (+ = charge), °C, K/s. Every threshold comes from t
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,39 +72,6 @@ class StepContext:
     #: (``--speed N``) a 2 s wall-clock stall is N * 2 test seconds: the engine sets N * 2 here so a
     #: brief scheduling stall is not reported as stale data (the watchdog still covers hangs).
     min_gap_s: float = 0.0
-
-
-class SlidingWindow:
-    """The last ``span_s`` seconds of (time, value) pairs; slope between the oldest and newest (one
-    call per sample: :meth:`push_slope`)."""
-
-    __slots__ = ("span_s", "times", "values")
-
-    def __init__(self, span_s: float) -> None:
-        self.span_s = span_s
-        self.times: deque[float] = deque()
-        self.values: deque[float] = deque()
-
-    def push_slope(self, time_s: float, value: float, min_span_s: float) -> float | None:
-        """Add (``time_s``, ``value``), drop what fell out of the window; return the slope
-        (newest - oldest) / their time span, or None until the window spans ``min_span_s``."""
-        times, values = self.times, self.values
-        times.append(time_s)
-        values.append(value)
-        limit = time_s - self.span_s
-        while len(times) > 2 and times[1] <= limit:
-            times.popleft()
-            values.popleft()
-        if len(times) < 2:
-            return None
-        span = time_s - times[0]
-        if span < min_span_s:
-            return None
-        return (value - values[0]) / span
-
-    def clear(self) -> None:
-        self.times.clear()
-        self.values.clear()
 
 
 def _fmt(value: float) -> str:

@@ -10,8 +10,9 @@ thresholds (``limits: short_*``). Units: s, V, A (+ = charge), °C.
 from __future__ import annotations
 
 import math
+from collections import deque
 
-from bench.safety_rules import REST_CURRENT_A, SlidingWindow, StepContext, Trip
+from bench.safety_rules import REST_CURRENT_A, StepContext, Trip
 from bench.sample import Sample
 
 
@@ -57,16 +58,22 @@ class VoltageCollapseRule:
 
 
 class _RestWindowRule:
-    """Shared by the rest rules: a sliding window of one reading, cleared at each new step,
-    filled only at rest (output off, no current) after ``settle_s`` of the step."""
+    """Shared by the rest rules: a sliding window of one reading over ``window_s``, cleared at
+    each new step, filled only at rest (output off, no current) after ``settle_s`` of the step.
 
-    __slots__ = ("name", "ctx", "settle_s", "window", "_serial", "_min_span")
+    The window keeps (time, value) pairs back to the newest one at least ``window_s`` old; its
+    slope is (newest - oldest) / their time span, once that span is at least half the window.
+    """
+
+    __slots__ = ("name", "ctx", "settle_s", "span_s", "times", "values", "_serial", "_min_span")
 
     def __init__(self, name: str, ctx: StepContext, settle_s: float, window_s: float) -> None:
         self.name = name
         self.ctx = ctx
         self.settle_s = settle_s
-        self.window = SlidingWindow(window_s)
+        self.span_s = window_s
+        self.times: deque[float] = deque()
+        self.values: deque[float] = deque()
         self._min_span = 0.5 * window_s
         self._serial = -1
 
@@ -75,15 +82,33 @@ class _RestWindowRule:
         return not ctx.driven
 
     def _rest_slope(self, sample: Sample, value: float) -> float | None:
-        """Clear the window at a new step; at a settled rest sample push ``value`` and return the
-        window's slope (None: not resting, or the window is still too short)."""
+        """Clear the window at a new step; at a settled rest sample add ``value`` and return the
+        window's slope, per second (None: not resting, or the window is still too short)."""
+        # Runs for every resting sample of two rules: the window is worked on in place, one call.
         ctx = self.ctx
+        times, values = self.times, self.values
         if ctx.serial != self._serial:
             self._serial = ctx.serial
-            self.window.clear()
+            times.clear()
+            values.clear()
         if ctx.driven or sample.step_time_s < self.settle_s:
             return None
-        return self.window.push_slope(sample.time_s, value, self._min_span)
+        time_s = sample.time_s
+        times.append(time_s)
+        values.append(value)
+        # drop the oldest pair while the next one is old enough to start the window (keep two)
+        limit = time_s - self.span_s
+        size = len(times)
+        while size > 2 and times[1] <= limit:
+            times.popleft()
+            values.popleft()
+            size -= 1
+        if size < 2:
+            return None
+        span = time_s - times[0]
+        if span < self._min_span:
+            return None
+        return (value - values[0]) / span
 
 
 class RestVoltageDropRule(_RestWindowRule):
@@ -105,12 +130,13 @@ class RestVoltageDropRule(_RestWindowRule):
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rest voltage falls too fast."""
-        if abs(sample.current_a) > REST_CURRENT_A:
+        current = sample.current_a
+        if current > REST_CURRENT_A or current < -REST_CURRENT_A:  # (a NaN current goes on, as with abs())
             return None
         rate = self._rest_slope(sample, sample.voltage_v)
         if rate is None or rate >= -self.max_v_per_s:
             return None
-        values = self.window.values
+        values = self.values
         if values[0] - values[-1] < self.min_drop_v:
             return None
         return Trip(self.name, sample.time_s,

@@ -86,8 +86,9 @@ class ChamberModel:
     def step(self, dt_s: float, heat_load_w: float = 0.0) -> None:
         """Advance the air temperature by ``dt_s`` seconds with ``heat_load_w`` W from the cells.
 
-        Runs once per simulated sample: :meth:`target_c` / :meth:`passive_c` are inlined and
-        ``min``/``max``/``abs`` written as comparisons (same results, fewer calls).
+        Runs once per simulated sample: :meth:`target_c` / :meth:`passive_c` are inlined,
+        ``min``/``max``/``abs`` written as comparisons and air already at the target takes a fast
+        path (same results, fewer calls).
         """
         if not dt_s > 0.0 or self.stuck:
             return
@@ -110,6 +111,13 @@ class ChamberModel:
             if running and passive < target and target > air:
                 air = target  # max(air, target)
             self.air_c = air
+            return
+        if air == target:
+            # Fast path, air exactly at the target (a chamber started at its set point holds it
+            # exactly): with the positive rates and tau the model requires there is no ramp and
+            # the update below gives target + (air - target)·exp(-t/tau) = target + 0.0, the same
+            # float; skip the rate and the exponential.
+            self.air_c = target + 0.0
             return
         err = target - air
         rate = (self.max_heat_rate_k_per_min if err > 0.0 else self.max_cool_rate_k_per_min) / 60.0

@@ -153,46 +153,52 @@ class SimWorld:
         # that is mid-sync to a later instant; but the state was never read under the lock after
         # sync() returned either, so callers that need a consistent snapshot hold ``lock`` around
         # the whole command (the TCP line servers do).
+        target = self.clock.now_s()  # read once: the instant this call syncs to
         synced = self._synced_s
-        if self.clock.now_s() - synced <= 0.0:
+        if target - synced <= 0.0:
             return synced
         lock = self.lock
         lock.acquire()  # (explicit acquire/release: half the cost of ``with`` here)
         try:
-            target = self.clock.now_s()
-            remaining = target - self._synced_s
+            remaining = target - self._synced_s  # another thread may have synced meanwhile
             if remaining <= 0.0:
                 return self._synced_s
             if self.hooks:
                 for hook in self.hooks:
                     hook(self, target)
-            channels = self.channels
-            max_step = MAX_STEP_OUTPUT_OFF_S
-            for channel in channels:
-                if channel.source.output_on:
-                    max_step = MAX_STEP_OUTPUT_ON_S
-                    break
-            steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
-            dt = remaining / steps
-            chamber = self.chamber
-            for _ in range(steps):
-                air_c = chamber.air_c
-                for channel in channels:
-                    # one channel: its cell under the output stage, then its protection
-                    current = channel.applied_current_a()
-                    cell = channel.cell
-                    src = channel.source
-                    src.actual_current_a = current
-                    src.actual_voltage_v = cell.terminal_voltage_v(current)
-                    cell.step(dt, current, air_c)
-                    if src.output_on and (src.overvoltage_v is not None
-                                          or src.overcurrent_a is not None):
-                        _check_protection(src, cell, current)
-                chamber.step(dt)
+            if remaining <= MAX_STEP_OUTPUT_ON_S:
+                # One step whatever the outputs (the per-sample case: no search for the step
+                # length; ``remaining / 1`` is ``remaining``, so the result is the same).
+                self._step(remaining)
+            else:
+                max_step = MAX_STEP_OUTPUT_OFF_S
+                for channel in self.channels:
+                    if channel.source.output_on:
+                        max_step = MAX_STEP_OUTPUT_ON_S
+                        break
+                steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
+                dt = remaining / steps
+                for _ in range(steps):
+                    self._step(dt)
             self._synced_s = target
             return target
         finally:
             lock.release()
+
+    def _step(self, dt: float) -> None:
+        """One physics step of ``dt`` seconds (lock held): every channel's cell under its output
+        stage (then its protection), then the chamber air, with the controls held."""
+        air_c = self.chamber.air_c
+        for channel in self.channels:
+            current = channel.applied_current_a()
+            cell = channel.cell
+            src = channel.source
+            src.actual_current_a = current
+            src.actual_voltage_v = cell.terminal_voltage_v(current)
+            cell.step(dt, current, air_c)
+            if src.output_on and (src.overvoltage_v is not None or src.overcurrent_a is not None):
+                _check_protection(src, cell, current)
+        self.chamber.step(dt)
 
     def measure(self, channel: int = 0) -> tuple[float, float]:
         """Sync, then return the (voltage_v, current_a) a meter on ``channel`` reads now, with noise."""

@@ -39,6 +39,11 @@ def format_perf(result: dict[str, Any]) -> str:
     lines = [f"bench perf{' --quick (reduced sizes)' if result.get('quick') else ''}: "
              f"{m.get('cpu')}, {m.get('cores')} cores, Python {m.get('python')}, "
              f"load {m.get('load_average_1min')}"]
+    py = m.get("interpreter")
+    if py:
+        linked = {True: "shared libpython", False: "static libpython"}.get(py.get("libpython_shared"), "")
+        lines.append(f"  interpreter: {py['executable']} ({py['implementation']} {py['version']}, {py['build']}"
+                     f"{', ' + linked if linked else ''}): {py['call_ns']} ns per method call")
     acc = result.get("details", {}).get("acceleration")
     if acc:
         lines.append(f"  protocol: {acc['protocol']} ({acc['status']}): {acc['samples']} samples, {acc['test_time_s'] / 3600:.1f} h "

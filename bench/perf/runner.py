@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.perf.interpreter import interpreter
+
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("acceleration", "stages", "pybamm", "jitter", "channels", "logging", "analysis", "redraw", "safety",
@@ -52,6 +54,7 @@ def machine() -> dict[str, Any]:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None,)
     return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "interpreter": interpreter(),
             "system": f"{platform.system()} {platform.release()}", "load_average_1min": load[0]}
 
 

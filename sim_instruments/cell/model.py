@@ -60,6 +60,8 @@ _MAX_DSOC_PER_SUBSTEP = 0.002
 #: Largest exotherm reactant conversion (k·dt) per internal sub-step.
 _MAX_KDT_PER_SUBSTEP = 0.05
 _MAX_SUBSTEPS = 20000
+#: ``_decay_k`` while no decay factors are cached (a step length of -1 s matches no step).
+_NO_DECAY = (-1.0,)
 
 
 class CellModel(CellStateView, MeasurementNoise):
@@ -71,12 +73,16 @@ class CellModel(CellStateView, MeasurementNoise):
     # with this many attributes); anything else still goes to the instance __dict__. Invariant:
     # every write of _tc / _soc / _delta / _v1.._v4 is followed by the parameter refresh (the
     # one in _advance or _refresh()), so the derived slots (_r0 ... _e, _tk = _tc + KELVIN,
-    # _inv_tk = 1 / _tk) always describe the present state.
+    # _inv_tk = 1 / _tk) always describe the present state. The derived parameters are a pure
+    # function of (_tc, clamped _soc): _param_tc / _param_soc are the pair they were last computed
+    # for (_fsoc the SOC factor of _param_soc), and _decay_k the step-length-dependent decay
+    # factors of those parameters (see _refresh and _decay_constants).
     __slots__ = (
         "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
         "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
         "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
-        "_step_k", "_thermal_k", "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
+        "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
+        "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
     )
 
     def __init__(
@@ -103,13 +109,26 @@ class CellModel(CellStateView, MeasurementNoise):
         # before (Arrhenius Ea/R in K, etc.), so results are bit-identical.
         gas = GAS_CONSTANT
         exo = self._exo
-        self._step_k = (
-            # used by _advance only
+        # The rest fast path of _advance is exact when every factor between the current and a
+        # steady state (Rct, Rct·Tafel, R2, R3, diffusion gain, tau and R, the SOC factors,
+        # the capacity) has a positive sign (as in every preset): then at zero current each
+        # steady state is that zero, sign included.
+        rest_exact = p.rct_tafel_factor != 0.0 and all(
+            math.copysign(1.0, value) > 0.0
+            for value in (p.rct_ohm, p.rct_tafel_factor, p.r2_ohm, p.r3_ohm, p.diffusion_gain,
+                          p.diffusion_tau_s, p.diffusion_r_ohm, p.r_soc_low, p.r_soc_high,
+                          p.capacity_ah)
+        )
+        #: Constants of _advance.
+        self._advance_k = (
             self._cap_as, p.diffusion_gain, p.entropic_v_per_k, exo.active, exo.energy_j,
-            exo._ea_over_r, exo._inv_t_ref, exo._k_ref,
             RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
-            p.separator_melt_c,
-            # from here on (index 11) also by _refresh
+            p.separator_melt_c, rest_exact,
+        )
+        #: Constants of the exotherm's rate (as in :meth:`Exotherm.rate_per_s`), for _decay_constants.
+        self._exo_k = (exo.active, exo._ea_over_r, exo._inv_t_ref, exo._k_ref)
+        #: Constants of _refresh.
+        self._refresh_k = (
             p.r0_ohm, p.r0_activation_j_mol / gas, p.rct_ohm, p.rct_tau_s,
             p.rct_activation_j_mol / gas, p.rct_tafel_factor * gas, p.r2_ohm, p.r2_tau_s,
             p.r2_activation_j_mol / gas, p.r3_ohm, p.r3_tau_s, p.r3_activation_j_mol / gas,
@@ -119,6 +138,10 @@ class CellModel(CellStateView, MeasurementNoise):
         )
         #: Thermal-step constants for the last step length (see :meth:`_thermal_constants`).
         self._thermal_k: tuple[float, ...] = (-1.0,)
+        #: Decay factors of the present parameters for the last step length (see
+        #: :meth:`_decay_constants`; a step length of -1 never matches: computed at the next step).
+        self._decay_k: tuple[float, ...] = _NO_DECAY
+        self._param_tc = self._param_soc = math.nan  # (nan matches nothing: computed below)
         self._rng = random.Random(seed)
         self._v_noise = p.voltage_noise_v
         self._t_noise = p.temperature_noise_k
@@ -162,34 +185,47 @@ class CellModel(CellStateView, MeasurementNoise):
         """Recompute the temperature/SOC-dependent parameters and the open-circuit branch.
 
         Runs after every physics step: constants come from one tuple unpack, the OCV lookup is
-        inlined for the usual SOC > 0 (the arithmetic is unchanged, term by term).
+        inlined for the usual SOC > 0 (the arithmetic is unchanged, term by term). The parameters
+        depend on the core temperature and the clamped SOC only, so they are recomputed only
+        when one of the two changed since the last refresh (at rest in a held chamber neither
+        does: then only the open-circuit branch is updated). Unchanged inputs give the very same
+        floats, so skipping the recomputation changes no result.
         """
-        (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
-         r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._step_k[11:]
-        tk = self._tc + KELVIN
-        inv_tk = 1.0 / tk
-        self._tk = tk
-        self._inv_tk = inv_tk
-        inv = inv_tk - _INV_T_REF
+        tc = self._tc
         soc = self._soc
         s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
-        # (s - 1) is exactly -(1 - s): IEEE rounding is symmetric
-        fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
-        a_ct = exp(eact * inv) * fsoc
-        a_2 = exp(ea2 * inv) * fsoc
-        a_d = exp(ead * inv)
-        self._r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
-        self._rct = rct_ohm * a_ct
-        self._tau1 = rct_tau * a_ct
-        self._b = c_b * tk / FARADAY
-        self._r2 = r2_ohm * a_2
-        self._tau2 = r2_tau * a_2
-        a_3 = exp(ea3 * inv) * fsoc
-        self._r3 = r3_ohm * a_3
-        self._tau3 = r3_tau * a_3
-        self._ilim = r3_lim * exp(neg_ealim * inv)
-        self._taud = d_tau * a_d
-        self._r4 = d_r * a_d * fsoc
+        if tc != self._param_tc or s != self._param_soc:
+            (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
+             r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._refresh_k
+            tk = tc + KELVIN
+            inv_tk = 1.0 / tk
+            self._tk = tk
+            self._inv_tk = inv_tk
+            inv = inv_tk - _INV_T_REF
+            if s == self._param_soc:  # only the temperature changed (a rest): same SOC factor
+                fsoc = self._fsoc
+            else:
+                # (s - 1) is exactly -(1 - s): IEEE rounding is symmetric
+                fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
+                self._fsoc = fsoc
+            a_ct = exp(eact * inv) * fsoc
+            a_2 = exp(ea2 * inv) * fsoc
+            a_d = exp(ead * inv)
+            self._r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
+            self._rct = rct_ohm * a_ct
+            self._tau1 = rct_tau * a_ct
+            self._b = c_b * tk / FARADAY
+            self._r2 = r2_ohm * a_2
+            self._tau2 = r2_tau * a_2
+            a_3 = exp(ea3 * inv) * fsoc
+            self._r3 = r3_ohm * a_3
+            self._tau3 = r3_tau * a_3
+            self._ilim = r3_lim * exp(neg_ealim * inv)
+            self._taud = d_tau * a_d
+            self._r4 = d_r * a_d * fsoc
+            self._decay_k = _NO_DECAY
+            self._param_tc = tc
+            self._param_soc = s
         x = soc + self._delta
         if x > 0.0:  # inline of _ocv()
             xs = self._ocv_x
@@ -297,20 +333,42 @@ class CellModel(CellStateView, MeasurementNoise):
         self._thermal_k = (h, c_core / h, c_surface / h, a11, a22, det, k_cs, h_a)
         return self._thermal_k
 
+    def _decay_constants(self, h: float) -> tuple[float, ...]:
+        """Decay factors over a step of ``h`` s under the present parameters, cached until the
+        parameters change: ``(h, RC1, RC2, RC3, diffusion, exotherm reactant)``, each
+        ``exp(-h / tau)`` (the reactant's ``exp(-k·h)`` with the Arrhenius rate ``k`` at the core
+        temperature, as :meth:`~sim_instruments.cell.thermal.Exotherm.step`; 1.0 for a cell
+        without an exotherm, where it is not used)."""
+        neg_h = -h
+        active, ea_over_r, inv_t_ref, k_ref = self._exo_k
+        decay = 1.0
+        if active:
+            x = ea_over_r * (inv_t_ref - self._inv_tk)
+            k = k_ref * exp(200.0 if x > 200.0 else x)  # min(x, 200)
+            decay = exp(-k * h)
+        self._decay_k = (h, exp(neg_h / self._tau1), exp(neg_h / self._tau2), exp(neg_h / self._tau3),
+                         exp(neg_h / self._taud), decay)
+        return self._decay_k
+
     def _advance(self, h: float, current_a: float, ambient_c: float) -> None:
         """One exact-exponential electrical update and one implicit thermal update of ``h`` s,
         then the parameter refresh of :meth:`_refresh` on the new state.
 
-        Hot path (once per simulated sample): constants come from one tuple unpack, state is read
+        Hot path (once per simulated sample): constants come from one tuple unpack, the decay
+        factors from :meth:`_decay_constants` (cached while the parameters stand), state is read
         into locals once and written back once, and the exotherm and the two-node thermal step are
         inlined with the same expressions as
         :meth:`~sim_instruments.cell.thermal.Exotherm.step` and
         :func:`~sim_instruments.cell.thermal.two_node_step`, term by term,
         so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
-        checks this; keep them in step).
+        and test_sim_fast_paths.py check this; keep them in step).
         """
-        (cap_as, gain, entropic, exo_active, exo_energy_j, exo_ea_over_r, exo_inv_t_ref, exo_k_ref,
-         runaway_w, keep_after_runaway, melt_c) = self._step_k[:11]
+        (cap_as, gain, entropic, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
+         rest_exact) = self._advance_k
+        dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
+        if dk[0] != h:
+            dk = self._decay_constants(h)
+        _, e1, e2, e3, ed, exo_decay = dk
         rs = self._rs
         r0 = self._r0
         if rs is None:
@@ -321,42 +379,52 @@ class CellModel(CellStateView, MeasurementNoise):
             i_short = v / rs
             i_cell = current_a - i_short
             short_heat = v * i_short
-        neg_h = -h
-        # charge transfer (Butler-Volmer steady state), exact exponential relaxation
-        b = self._b
-        g1 = b * asinh(i_cell * self._rct / b)
         v1_old = self._v1
-        v1 = g1 + (v1_old - g1) * exp(neg_h / self._tau1)
-        g2 = self._r2 * i_cell
         v2_old = self._v2
-        v2 = g2 + (v2_old - g2) * exp(neg_h / self._tau2)
-        # electrolyte depletion: near the limiting current the slow overpotential grows and the
-        # reaction crowds into less electrode, so its particle surfaces deplete faster
-        crowd = 1.0
-        ilim = self._ilim
-        if ilim > 0.0:
-            x = 1.0 - (i_cell if i_cell >= 0.0 else -i_cell) / ilim  # abs(i_cell)
-            crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
-        g3 = self._r3 * i_cell * crowd
         v3_old = self._v3
-        v3 = g3 + (v3_old - g3) * exp(neg_h / self._tau3)
-        taud = self._taud
-        ed = exp(neg_h / taud)
-        dss = gain * taud * i_cell * crowd / cap_as
-        delta = dss + (self._delta - dss) * ed
-        g4 = self._r4 * i_cell
-        v4 = g4 + (self._v4 - g4) * ed
+        if i_cell == 0.0 and rs is None and rest_exact:
+            # Rest fast path (no current and no short: output off, the usual soak): every steady
+            # state of the general path (g1..g4, dss) is this very zero, sign included, and crowd
+            # is 1, so each update g + (x - g)·e gives the same float; the heat is +0.0 (zero
+            # current times finite terms, plus +0.0).
+            v1 = i_cell + (v1_old - i_cell) * e1
+            v2 = i_cell + (v2_old - i_cell) * e2
+            v3 = i_cell + (v3_old - i_cell) * e3
+            delta = i_cell + (self._delta - i_cell) * ed
+            v4 = i_cell + (self._v4 - i_cell) * ed
+            heat = 0.0
+        else:
+            # charge transfer (Butler-Volmer steady state), exact exponential relaxation
+            b = self._b
+            g1 = b * asinh(i_cell * self._rct / b)
+            v1 = g1 + (v1_old - g1) * e1
+            g2 = self._r2 * i_cell
+            v2 = g2 + (v2_old - g2) * e2
+            # electrolyte depletion: near the limiting current the slow overpotential grows and the
+            # reaction crowds into less electrode, so its particle surfaces deplete faster
+            crowd = 1.0
+            ilim = self._ilim
+            if ilim > 0.0:
+                x = 1.0 - (i_cell if i_cell >= 0.0 else -i_cell) / ilim  # abs(i_cell)
+                crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
+            g3 = self._r3 * i_cell * crowd
+            v3 = g3 + (v3_old - g3) * e3
+            taud = self._taud
+            dss = gain * taud * i_cell * crowd / cap_as
+            delta = dss + (self._delta - dss) * ed
+            g4 = self._r4 * i_cell
+            v4 = g4 + (self._v4 - g4) * ed
+            # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
+            # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion
+            # gradient (OCV(surface) - OCV(bulk)) is neglected: it is returned when the gradient
+            # relaxes. (_tk = _tc + KELVIN was computed by the last refresh.)
+            heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
+            heat += i_cell * self._tk * entropic + short_heat
         self._delta = delta
         self._v1 = v1
         self._v2 = v2
         self._v3 = v3
         self._v4 = v4
-        # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
-        # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion
-        # gradient (OCV(surface) - OCV(bulk)) is neglected: it is returned when the gradient relaxes.
-        # (_tk = _tc + KELVIN and _inv_tk = 1 / _tk were computed by the last refresh.)
-        heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
-        heat += i_cell * self._tk * entropic + short_heat
         soc = self._soc + i_cell * h / cap_as
         soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
         self._soc = soc
@@ -364,9 +432,7 @@ class CellModel(CellStateView, MeasurementNoise):
         p_exo = 0.0
         reactant = self._reactant
         if reactant > 0.0 and exo_active:
-            x = exo_ea_over_r * (exo_inv_t_ref - self._inv_tk)
-            k = exo_k_ref * exp(200.0 if x > 200.0 else x)  # min(x, 200)
-            new = reactant * exp(-k * h)
+            new = reactant * exo_decay
             self._reactant = new
             p_exo = exo_energy_j * (reactant - new) / h
             if p_exo >= runaway_w and not self._runaway:

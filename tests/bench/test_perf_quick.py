@@ -17,6 +17,9 @@ def test_perf_quick_json(capsys):
     for key in FIGURES + ("quick", "sizes", "machine", "null_reasons", "details"):
         assert key in result, key
     assert result["quick"] is True and result["sizes"]["analysis_rows"] == 1_000_000
+    interpreter = result["machine"]["interpreter"]
+    assert interpreter["implementation"] == "CPython" and interpreter["version"].startswith("3.")
+    assert interpreter["call_ns"] > 0 and interpreter["libpython_shared"] in (True, False, None)
     acc = result["details"]["acceleration"]
     assert acc["status"] == "completed" and acc["samples"] > 3000
     assert result["acceleration_x"] == acc["acceleration_x"] > 1.0
@@ -34,6 +37,16 @@ def test_perf_quick_json(capsys):
                 "safety_latency_ms", "safety_detection_rate", "kill9_files_readable", "pybamm_ratio",
                 "redraw_1m_points_ms"):
         assert result[key] is None and "not selected" in result["null_reasons"][key]
+
+
+def test_perf_table_names_the_interpreter():
+    from bench.perf.report import format_perf
+
+    text = format_perf({"machine": {"cpu": "X", "cores": 2, "python": "3.11.7", "interpreter": {
+        "executable": "/usr/bin/python3.11", "implementation": "CPython", "version": "3.11.2",
+        "build": "main Apr 28 2025", "libpython_shared": False, "call_ns": 158.0}}})
+    assert ("interpreter: /usr/bin/python3.11 (CPython 3.11.2, main Apr 28 2025, static libpython): "
+            "158.0 ns per method call") in text
 
 
 def test_perf_rejects_unknown_section(capsys):
