@@ -437,12 +437,9 @@ class Engine(_ResumeMixin, _StepKindsMixin, _TripMixin):
             self.progress(p)
         return sample
 
-    def _log(self, s: Sample) -> None:
-        self.writer.append_sample_row((
-            s.time_s, self._unix0 + s.time_s, s.voltage_v, s.current_a, s.voltage_v * s.current_a,
-            s.cycle, s.step_count, s.step_index, s.step_ah, s.charge_ah, s.discharge_ah,
-            s.charge_wh, s.discharge_wh, s.temperature_cell_c, s.temperature_chamber_c,
-        ))
+    def _log_latest(self) -> None:
+        """Append the run file row of the sample :meth:`_acquire` read last (``self._row``)."""
+        self.writer.append_sample_row(self._row)
 
     def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
         """A ``step_limit`` trip (latched in the supervisor) when the sample exceeds a step limit."""

@@ -81,7 +81,7 @@ class _StepKindsMixin:
                           {"step_index": step.index, "cycle": planned.cycle})
         sample = self._acquire(step.index, step, state)
         trip = self.supervisor.check(sample)
-        self._log(sample)
+        self._log_latest()
         if trip is not None:
             self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
             return trip
@@ -95,7 +95,7 @@ class _StepKindsMixin:
         self._spectra += 1
         sample = self._acquire(step.index, step, state)
         trip = self.supervisor.check(sample)
-        self._log(sample)
+        self._log_latest()
         if trip is not None:
             self._end_step(planned, state, sample, f"safety trip: {trip.rule}")
             return trip
@@ -124,7 +124,7 @@ class _StepKindsMixin:
             clock.sleep(deadline - clock.now_s())
             sample = self._acquire(step.index, step, state)
             trip = self.supervisor.check(sample)
-            self._log(sample)
+            self._log_latest()
             if trip is not None:
                 return trip
         control.pending = False

@@ -59,7 +59,7 @@ class _TripMixin:
                 logger.error("observation: %s", exc)
                 continue
             self.supervisor.check(sample)
-            self._log(sample)
+            self._log_latest()
         self.writer.event(self._now(), "observation_end", self.step_count, "observation window ended")
 
     def _emergency_safe(self, why: str) -> None:
