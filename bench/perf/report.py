@@ -65,6 +65,15 @@ def format_perf(result: dict[str, Any]) -> str:
                      f"(CPU {cost['cpu_total_us']:.1f})")
     elif "sample_cost_us" in result.get("null_reasons", {}):
         lines.append(f"  per-sample cost: null ({result['null_reasons']['sample_cost_us']})")
+    ops = result.get("sample_bytecodes")
+    if ops:
+        parts = ", ".join(f"{stage} {ops[f'{stage}_bytecodes']:,.0f}" for stage in
+                          ("driver", "pyvisa", "sim_wire", "physics", "safety", "logging", "engine"))
+        timing = f"; {ops['ns_per_bytecode']} ns each ({ops['us_per_sample']} µs/sample)" if "ns_per_bytecode" in ops else ""
+        lines.append(f"  per-sample bytecodes ({ops['interpreter']}, same protocol): {parts}; "
+                     f"total {ops['total_bytecodes']:,.0f}{timing}")
+    elif "sample_bytecodes" in result.get("null_reasons", {}):
+        lines.append(f"  per-sample bytecodes: null ({result['null_reasons']['sample_bytecodes']})")
     realtime = (result.get("details", {}).get("jitter") or {}).get("realtime")
     if realtime:
         lines.append(f"  real-time set-up (jitter, channels): {realtime['sched']}; GC {realtime['gc']}")

@@ -21,8 +21,8 @@ from bench.perf.interpreter import interpreter
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("acceleration", "stages", "pybamm", "jitter", "channels", "logging", "analysis", "redraw", "safety",
-            "kill9")
+SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "logging", "analysis", "redraw",
+            "safety", "kill9")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
 REALTIME_SECTIONS = ("jitter", "channels", "kill9")
 
@@ -38,7 +38,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "redraw_repeats": (5, 15),
 }
 
-FIGURES = ("acceleration_x", "sample_cost_us", "pybamm_ratio", "jitter_p99_ms_100ms", "jitter_p99_ms_10ms",
+FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms", "jitter_p99_ms_10ms",
            "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
            "kill9_files_readable")
@@ -103,6 +103,12 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         from bench.perf.stages import measure_stage_split
 
         result["sample_cost_us"] = measure_stage_split(quick)
+
+    def bytecodes() -> None:
+        from bench.perf.bytecodes import measure_bytecodes
+
+        # the protocol of the stage split, whole run: bytecodes by stage beside its µs by stage
+        result["sample_bytecodes"] = measure_bytecodes("15 minutes" if quick else "60 minutes")
 
     def pybamm() -> None:
         from bench.perf.anchor import measure_pybamm
@@ -185,6 +191,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
 
     section("acceleration", acceleration, ("acceleration_x",))
     section("stages", stages, ("sample_cost_us",))
+    section("bytecodes", bytecodes, ("sample_bytecodes",))
     section("pybamm", pybamm, ("pybamm_ratio",))
     section("jitter", jitter, ("jitter_p99_ms_10ms", "jitter_p99_ms_100ms", "missed_samples"))
     section("channels", channels, ("channels_1hz_max",))
