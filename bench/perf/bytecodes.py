@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType, FrameType
@@ -134,50 +133,35 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
     engine run, the run's result)."""
     import time
 
-    from bench.datalog import RunWriter
-    from bench.engine import Engine
-    from bench.perf.stages import load_acceleration_protocol
-    from bench.simbench import build_sim_bench
+    from bench.perf.stages import engine_on_sim_bench
 
     seen = 0
-    with tempfile.TemporaryDirectory(prefix="cellbench-perf-") as tmp:
-        protocol, _label = load_acceleration_protocol(True, Path(tmp), charge=duration, discharge=duration)
-        bench = build_sim_bench(protocol.cell.preset)
+    with engine_on_sim_bench(duration, "bytecodes") as (engine, _label):
+        if counter is not None:
+            window = counter
+            acquire = engine._acquire
+            end = None if samples is None else warmup_samples + samples
+
+            def counted_acquire(*args: Any) -> Any:
+                # The window opens before sample warmup_samples + 1 is read and closes before
+                # sample end + 1: whole samples, the engine's loop included.
+                nonlocal seen
+                if seen == warmup_samples:
+                    window.start()
+                elif seen == end:
+                    window.stop()
+                seen += 1
+                return acquire(*args)
+
+            window.skip(counted_acquire.__code__)
+            engine._acquire = counted_acquire
+        wall0 = time.perf_counter()
         try:
-            bench.identify()
-            writer = RunWriter(Path(tmp) / "bytecodes.h5", {"protocol": protocol.name})
-            try:
-                engine = Engine(protocol, bench, writer, observe_s=0.0)
-                acquire = engine._acquire
-                end = None if samples is None else warmup_samples + samples
-
-                if counter is not None:
-                    window = counter
-
-                    def counted_acquire(*args: Any) -> Any:
-                        # The window opens before sample warmup_samples + 1 is read and closes
-                        # before sample end + 1: whole samples, the engine's loop included.
-                        nonlocal seen
-                        if seen == warmup_samples:
-                            window.start()
-                        elif seen == end:
-                            window.stop()
-                        seen += 1
-                        return acquire(*args)
-
-                    window.skip(counted_acquire.__code__)
-                    engine._acquire = counted_acquire  # type: ignore[method-assign,assignment]
-                wall0 = time.perf_counter()
-                try:
-                    result = engine.run()
-                finally:
-                    wall = time.perf_counter() - wall0
-                    if counter is not None:
-                        counter.stop()
-            finally:
-                writer.close()
+            result = engine.run()
         finally:
-            bench.close()
+            wall = time.perf_counter() - wall0
+            if counter is not None:
+                counter.stop()
     return (seen if counter is not None else result.samples), wall, result
 
 

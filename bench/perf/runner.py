@@ -38,8 +38,8 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "redraw_repeats": (5, 15),
 }
 
-FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms", "jitter_p99_ms_10ms",
-           "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
+FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
+           "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
            "kill9_files_readable")
 
@@ -106,9 +106,10 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
 
     def bytecodes() -> None:
         from bench.perf.bytecodes import measure_bytecodes
+        from bench.perf.stages import stage_split_duration
 
         # the protocol of the stage split, whole run: bytecodes by stage beside its µs by stage
-        result["sample_bytecodes"] = measure_bytecodes("15 minutes" if quick else "60 minutes")
+        result["sample_bytecodes"] = measure_bytecodes(stage_split_duration(quick))
 
     def pybamm() -> None:
         from bench.perf.anchor import measure_pybamm

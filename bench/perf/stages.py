@@ -23,9 +23,10 @@ the uninstrumented cost (``us_per_sample`` of the acceleration run).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,45 +143,64 @@ class _Timer:
         return timed
 
 
-def measure_stage_split(quick: bool = False) -> dict[str, Any]:
-    """Per-sample cost by stage (µs) from an instrumented run of the short protocol."""
+def stage_split_duration(quick: bool) -> str:
+    """Length of the CC charge and of the CC discharge of the stage-split protocol (the protocol
+    of :func:`measure_stage_split` and of the bytecode count)."""
+    return "15 minutes" if quick else "60 minutes"
+
+
+@contextlib.contextmanager
+def engine_on_sim_bench(duration: str, name: str,
+                        instrument: Callable[[Any], None] | None = None) -> Iterator[tuple[Any, Any]]:
+    """An engine ready to run the short protocol (CC phases of ``duration``) on a fresh simulated
+    bench, writing ``name``.h5 in a temporary directory; yields ``(engine, label)``.
+    ``instrument(bench)`` runs before the bench is identified (to wrap its layers)."""
     from bench.datalog import RunWriter
     from bench.engine import Engine
     from bench.simbench import build_sim_bench
 
-    timers = {name: _Timer() for name in ("acquire", "transport", "link", "frontend", "physics", "safety", "logging")}
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-") as tmp:
-        duration = "15 minutes" if quick else "60 minutes"
         protocol, label = load_acceleration_protocol(True, Path(tmp), charge=duration, discharge=duration)
         bench = build_sim_bench(protocol.cell.preset)
         try:
-            sim = bench.simulation
-            world = sim.world
-            world.sync = timers["physics"].wrap(world.sync)
-            for role in ("cycler", "thermometer"):
-                endpoint = sim.endpoints[role]
-                endpoint.frontend.handle_line = timers["frontend"].wrap(endpoint.frontend.handle_line)
-                endpoint.write = timers["link"].wrap(endpoint.write)
-                endpoint.read_until = timers["link"].wrap(endpoint.read_until)
-                inst = getattr(bench, role)
-                inst.transport.query = timers["transport"].wrap(inst.transport.query)
-                inst.transport.write = timers["transport"].wrap(inst.transport.write)
-            bench.cycler.measure = timers["acquire"].wrap(bench.cycler.measure)
-            bench.thermometer.read_c = timers["acquire"].wrap(bench.thermometer.read_c)
+            if instrument is not None:
+                instrument(bench)
             bench.identify()
-            writer = RunWriter(Path(tmp) / "stages.h5", {"protocol": protocol.name})
+            writer = RunWriter(Path(tmp) / f"{name}.h5", {"protocol": protocol.name})
             try:
-                engine = Engine(protocol, bench, writer, observe_s=0.0)
-                engine.supervisor.check = timers["safety"].wrap(engine.supervisor.check)
-                writer.append_sample_row = timers["logging"].wrap(writer.append_sample_row)
-                wall0, cpu0 = time.perf_counter_ns(), time.thread_time_ns()
-                result = engine.run()
-                total_ns = time.perf_counter_ns() - wall0
-                cpu_ns = time.thread_time_ns() - cpu0
+                yield Engine(protocol, bench, writer, observe_s=0.0), label
             finally:
                 writer.close()
         finally:
             bench.close()
+
+
+def measure_stage_split(quick: bool = False) -> dict[str, Any]:
+    """Per-sample cost by stage (µs) from an instrumented run of the short protocol."""
+    timers = {name: _Timer() for name in ("acquire", "transport", "link", "frontend", "physics", "safety", "logging")}
+
+    def instrument(bench: Any) -> None:
+        sim = bench.simulation
+        world = sim.world
+        world.sync = timers["physics"].wrap(world.sync)
+        for role in ("cycler", "thermometer"):
+            endpoint = sim.endpoints[role]
+            endpoint.frontend.handle_line = timers["frontend"].wrap(endpoint.frontend.handle_line)
+            endpoint.write = timers["link"].wrap(endpoint.write)
+            endpoint.read_until = timers["link"].wrap(endpoint.read_until)
+            inst = getattr(bench, role)
+            inst.transport.query = timers["transport"].wrap(inst.transport.query)
+            inst.transport.write = timers["transport"].wrap(inst.transport.write)
+        bench.cycler.measure = timers["acquire"].wrap(bench.cycler.measure)
+        bench.thermometer.read_c = timers["acquire"].wrap(bench.thermometer.read_c)
+
+    with engine_on_sim_bench(stage_split_duration(quick), "stages", instrument) as (engine, label):
+        engine.supervisor.check = timers["safety"].wrap(engine.supervisor.check)
+        engine.writer.append_sample_row = timers["logging"].wrap(engine.writer.append_sample_row)
+        wall0, cpu0 = time.perf_counter_ns(), time.thread_time_ns()
+        result = engine.run()
+        total_ns = time.perf_counter_ns() - wall0
+        cpu_ns = time.thread_time_ns() - cpu0
     n = max(result.samples, 1)
     t = {name: timer.ns / n / 1000.0 for name, timer in timers.items()}
     split = {
