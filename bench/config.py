@@ -25,8 +25,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bench.bench import Bench
 from bench.clock import RealClock
+from bench.instruments import Bench
 from drivers.catalog import DRIVERS, open_instrument
 from drivers.errors import InstrumentError
 
@@ -58,7 +58,7 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
     for role in ROLES:
         if role not in config:
             continue
-        # Multi-channel benches: [[cycler]] / [[thermometer]] arrays (see bench.multirun).
+        # Multi-channel benches: [[cycler]] / [[thermometer]] arrays (see bench.multichannel.run).
         entries = config[role] if isinstance(config[role], list) and role in MULTI_ROLES else [config[role]]
         for number, section in enumerate(entries, 1):
             label = f"[[{role}]] #{number}" if isinstance(config[role], list) else f"[{role}]"
@@ -72,7 +72,7 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
                 raise BenchConfigError(f"{path}: {label} driver {section['driver']!r} is a "
                                        f"{DRIVERS[section['driver']].role} driver")
     if isinstance(config["cycler"], list):
-        from bench.multirun import check_multichannel
+        from bench.multichannel.run import check_multichannel
 
         problems = check_multichannel(config, str(path))
         if problems:

@@ -61,7 +61,7 @@ class ThermalChamber(Protocol):
     """A temperature chamber holding the cell's ambient air.
 
     Setpoint ramps ("Soak at -20 °C ramping at 1 K/min") are made by the bench on any chamber
-    (bench/chamber_ramp.py: the setpoint moved in 0.1 K steps), so drivers need no ramp command.
+    (bench/engine/chamber_ramp.py: the setpoint moved in 0.1 K steps), so drivers need no ramp command.
     """
 
     name: str

@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from protocols.checks import InstrumentLimits
-from protocols.plan import PlannedStep, StepResult, make_plan
+from protocols.plan import PlannedStep, StepResult
+from protocols.planning import make_plan
 from protocols.steps import CellSpec, Protocol, Step
 
 #: Walks longer than this many steps stop (the estimate then covers only those steps).

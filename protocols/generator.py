@@ -106,11 +106,13 @@ def is_python_protocol(path: str | Path) -> bool:
     return Path(path).suffix == ".py"
 
 
-def parse_python_protocol(text: str, *, file: str, overrides: Mapping[str, str] | None = None,
+def parse_python_protocol(text: str, *, file: str, parse_header: Callable[..., Protocol],
+                          overrides: Mapping[str, str] | None = None,
                           cell_defaults: Any = None, cell_spec: CellSpec | None = None) -> Protocol:
-    """Compile a Python protocol's ``text`` and read its header constants (errors name file:line)."""
-    from protocols.loader import parse_header
+    """Compile a Python protocol's ``text`` and read its header constants (errors name file:line).
 
+    ``parse_header``: the YAML header parser (:func:`protocols.loader.parse_header`), given by
+    the loader so that this module does not import it back."""
     try:
         tree = ast.parse(text, filename=file)
         code = compile(tree, file, "exec")

@@ -95,7 +95,8 @@ def parse_any(text: str, *, file: str, overrides: Mapping[str, str] | None = Non
     if file.endswith(".py"):
         from protocols.generator import parse_python_protocol
 
-        return parse_python_protocol(text, file=file, overrides=overrides, cell_defaults=cell_defaults,
+        return parse_python_protocol(text, file=file, parse_header=parse_header, overrides=overrides,
+                                     cell_defaults=cell_defaults,
                                      cell_spec=cell_spec)
     return parse_protocol(text, file=file, overrides=overrides, cell_defaults=cell_defaults,
                           instrument=instrument, cell_spec=cell_spec)

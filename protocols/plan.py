@@ -32,19 +32,7 @@ from typing import Any
 from protocols.errors import ProtocolError
 from protocols.expressions import Expression, ExpressionError
 from protocols.steps import Loop, Node, Protocol, Step
-
-BUILTIN_VARIABLES = (
-    "cycle", "repetition", "step_count", "test_time_s",
-    "discharge_capacity_ah", "discharge_energy_wh", "charge_capacity_ah",
-    "cycle_charge_ah", "cycle_discharge_ah", "cycle_charge_wh", "cycle_discharge_wh",
-    "coulombic_efficiency", "energy_efficiency",
-)
-STEP_RESULT_NAMES = (
-    "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "capacity_ah", "energy_wh", "duration_s",
-    "voltage_start_v", "voltage_end_v", "current_end_a", "temperature_max_c", "temperature_min_c",
-)
-#: Values an EIS step reports (from the impedance fit; NaN when the sweep gives none).
-EIS_RESULT_NAMES = ("r0_ohm", "r_ct_ohm")
+from protocols.variables import BUILTIN_VARIABLES, EIS_RESULT_NAMES, numeric_parameters
 
 
 @dataclass(frozen=True)
@@ -99,8 +87,6 @@ class PlanContext:
     """The walk's state: cycle, loop repetitions, variables. Shared with Python protocols."""
 
     def __init__(self, protocol: Protocol) -> None:
-        from protocols.tree import numeric_parameters
-
         self.protocol = protocol
         self.cycle = 1
         self.steps_in_cycle = 0
@@ -217,14 +203,3 @@ def walk_tree(nodes: tuple[Node, ...], ctx: PlanContext) -> Plan:
             if node.until is not None and ctx.evaluate(node.until, node.line):
                 break
         ctx.leave_loop()
-
-
-def make_plan(protocol: Protocol, ctx: PlanContext | None = None, *, instrument: Any = None,
-              dry_run: bool = False) -> tuple[Plan, PlanContext]:
-    """The plan of ``protocol`` (a YAML tree or a Python generator) and its context."""
-    ctx = ctx or PlanContext(protocol)
-    if protocol.generator is not None:
-        from protocols.generator import walk_generator
-
-        return walk_generator(protocol, ctx, instrument=instrument, dry_run=dry_run), ctx
-    return walk_tree(protocol.steps, ctx), ctx

@@ -169,7 +169,7 @@ class Limits:
     current_max_a: float
     temperature_max_c: float = 60.0
     temperature_min_c: float = -40.0
-    # -- software supervisor (bench/safety_rules.py, docs/safety.md); 0 disables a rule --------
+    # -- software supervisor (bench/safety/rules.py, docs/safety.md); 0 disables a rule --------
     #: The hard V / I / T limits must be exceeded this long before they trip, s (0 = at once).
     persistence_s: float = 0.0
     #: Largest cell temperature rise rate over a 10 s window, K/s.

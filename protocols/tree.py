@@ -30,9 +30,9 @@ from protocols.checks import InstrumentLimits, check_step
 from protocols.errors import ProtocolError
 from protocols.expressions import Expression, ExpressionError, check_names, parse_expression
 from protocols.grammar import parse_step
-from protocols.plan import BUILTIN_VARIABLES, STEP_RESULT_NAMES
 from protocols.quantities import QuantityError, parse_quantity
 from protocols.steps import CellSpec, Limits, Loop, Node, Step, StepLimits
+from protocols.variables import BUILTIN_VARIABLES, STEP_RESULT_NAMES, numeric_parameters
 from protocols.yamldoc import Doc
 
 STEP_KEYS = ("step", "record", "limits", "period")
@@ -40,24 +40,6 @@ LOOP_KEYS = ("repeat", "until", "steps")
 WHEN_KEYS = ("when", "steps")
 _WHEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=)\s*(.+?)\s*$")
 STEP_LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(StepLimits))
-
-
-def numeric_parameters(parameters: Mapping[str, str]) -> dict[str, float]:
-    """Parameters whose value is a number or a quantity (not a C-rate), in SI base units."""
-    out: dict[str, float] = {}
-    for name, text in parameters.items():
-        try:
-            out[name] = float(text)
-            continue
-        except ValueError:
-            pass
-        try:
-            quantity = parse_quantity(text)
-        except QuantityError:
-            continue
-        if quantity.dimension != "c_rate":
-            out[name] = quantity.value
-    return out
 
 
 class TreeBuilder:

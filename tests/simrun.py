@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.bench import Bench
-from bench.runner import RunOutcome, execute
-from bench.simbench import build_sim_bench
+from bench.engine.runner import RunOutcome, execute
+from bench.instruments import Bench
+from bench.simulated.builtin_bench import build_sim_bench
 from protocols.steps import Protocol
 
 

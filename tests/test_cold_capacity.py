@@ -8,8 +8,8 @@ import json
 import pytest
 
 from bench.cli import main
-from bench.runner import execute
-from bench.simbench import build_sim_bench, cell_datasheet, choose_sim_cycler
+from bench.engine.runner import execute
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, choose_sim_cycler
 from protocols.loader import load_protocol
 
 
@@ -61,7 +61,7 @@ def test_nmc_1c_retention_lands_in_the_calibrated_band_and_passes(tmp_path, caps
 
 def _start_of(report: dict, which: str) -> float:
     """Test time (s) the reference or cold discharge started, from the run's step table."""
-    from bench.runfile import RunFile
+    from bench.runfile.reader import RunFile
 
     with RunFile(report["run_file"]) as run:
         discharges = [s for s in run.steps if s["kind"] == "cc" and s["discharge_ah"] > 0 and

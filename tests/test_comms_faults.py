@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 PROTOCOL = """name: comms
 cell: {preset: nmc_21700}

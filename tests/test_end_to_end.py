@@ -6,9 +6,9 @@ import bisect
 
 import pytest
 
-from bench.runfile import RunFile
-from bench.runner import execute
-from bench.simbench import build_sim_bench, cell_datasheet
+from bench.engine.runner import execute
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from protocols.loader import load_protocol
 
 

@@ -7,9 +7,9 @@ import math
 import pytest
 
 from bench.cli import main
-from bench.runfile import RunFile
-from bench.runner import EXIT_SAFETY
-from bench.simbench import cell_datasheet, choose_sim_cycler
+from bench.engine.runner import EXIT_SAFETY
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import cell_datasheet, choose_sim_cycler
 from protocols.loader import load_protocol
 from protocols.steps import Step
 from tests.simrun import run_on_sim_bench

@@ -9,13 +9,13 @@ import json
 import numpy as np
 import pytest
 
-from bench.abuse import AbuseRefused, AbuseTest, OperatorConsole
 from bench.analysis.nail import runaway_confirmation
 from bench.cli import main
-from bench.engine import RunStatus
-from bench.runfile import RunFile
-from bench.runner import execute
-from bench.simbench import build_sim_bench, cell_datasheet
+from bench.engine.core import RunStatus
+from bench.engine.runner import execute
+from bench.runfile.reader import RunFile
+from bench.safety.abuse import AbuseRefused, AbuseTest, OperatorConsole
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from protocols.errors import ProtocolError
 from protocols.loader import LIBRARY, load_protocol, parse_protocol
 

@@ -9,14 +9,14 @@ import math
 import pytest
 
 from bench.cli import main
-from bench.datalog import RunWriter
-from bench.engine import Engine
-from bench.perf_safety import fault_case
-from bench.runfile import RunFile
-from bench.runner import run_attributes
-from bench.safe_state import enter_safe_state, safe_chamber_setpoint_c
-from bench.safety_rules import Trip
-from bench.simbench import build_sim_bench, cell_datasheet
+from bench.engine.core import Engine
+from bench.engine.runner import run_attributes
+from bench.perf.safety_matrix import fault_case
+from bench.runfile.reader import RunFile
+from bench.runfile.writer import RunWriter
+from bench.safety.rules import Trip
+from bench.safety.safe_state import enter_safe_state, safe_chamber_setpoint_c
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from drivers.errors import InstrumentError
 from protocols.loader import load_protocol, parse_protocol
 
@@ -100,10 +100,10 @@ def test_a_latched_alarm_refuses_to_turn_the_output_on(tmp_path):
         engine.supervisor.external_trip(Trip("test", 0.0, "latched by the test"))
         assert engine.supervisor.pending_trip() is not None and engine.supervisor.latched
         with pytest.raises(InstrumentError, match="latched"):
-            engine._start_output()
+            engine.start_output()
         assert not bench.simulation.world.channels[0].source.output_on
         engine.supervisor.reset(operator="test")
-        engine._start_output()
+        engine.start_output()
         assert bench.simulation.world.channels[0].source.output_on
     finally:
         writer.close()

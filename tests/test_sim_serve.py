@@ -17,9 +17,9 @@ import pytest
 
 from bench.cli import main
 from bench.config import load_bench_config
-from bench.perf_loopback import measure_loopback_latency, percentile
-from bench.runfile import RunFile
-from bench.simserve import start_sim_servers
+from bench.perf.loopback import measure_loopback_latency, percentile
+from bench.runfile.reader import RunFile
+from bench.simulated.serve import start_sim_servers
 from sim_instruments.clock import VirtualClock
 from sim_instruments.endpoint import CommsFault
 from sim_instruments.keysight_daq970a import KeysightDaq970aSim
@@ -270,7 +270,7 @@ def test_loopback_latency_probe_times_every_query():
 
 
 def test_served_bench_takes_fault_schedules():
-    from bench.faults import parse_fault_spec
+    from bench.fault_specs import parse_fault_spec
     from sim_instruments.clock import VirtualClock
 
     clock = VirtualClock()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.analysis.generic import generic_metrics
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 #: analysis(run) -> (metrics, conditions)
 Analysis = Callable[[RunFile], tuple[dict[str, Any], dict[str, Any]]]

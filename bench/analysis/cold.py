@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import full_discharges
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 #: A chamber setpoint at or below this is "cold", at or above ROOM_MIN_C "room temperature", °C.
 COLD_MAX_C = 0.0

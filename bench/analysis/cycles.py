@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 #: Step kinds that move charge.
 DRIVEN = ("cc", "cv", "cp", "pulse")

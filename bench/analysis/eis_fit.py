@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 #: A spectrum whose largest Lin-KK residual stays below this passes the check, % of |Z|.
 KK_LIMIT_PCT = 2.0

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import DRIVEN, full_discharges
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
 #: A fast charge may start this far above a threshold SOC and still count as starting at it.

@@ -21,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from bench.runfile_layout import SAMPLE_DTYPE
+from bench.runfile.layout import SAMPLE_DTYPE
 
 CYCLE = "Cycle Count / 1"
 STEP = "Step Count / 1"

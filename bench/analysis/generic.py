@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 
 def _finite(values: np.ndarray) -> np.ndarray:

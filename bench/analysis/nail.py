@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile import RunFile
+from bench.runfile.reader import RunFile
 
 FIRE_TEMPERATURE_C = 450.0
 VENT_TEMPERATURE_C = 120.0

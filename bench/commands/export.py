@@ -24,8 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``bench export RUN.h5 --format bdf-csv|bdf-parquet [-o FILE]``."""
-    from bench.export import ExportError, export_run
-    from bench.runfile import RunFileError
+    from bench.runfile.export import ExportError, export_run
+    from bench.runfile.reader import RunFileError
 
     try:
         result = export_run(args.run_file, args.format, args.output, overwrite=args.force)

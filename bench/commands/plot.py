@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_plot(args: argparse.Namespace) -> int:
     """``bench plot RUN.h5 [--live] [--png FILE]``."""
     from bench.plot.live import display_available, plotting_available
-    from bench.runfile import RunFile, RunFileError
+    from bench.runfile.reader import RunFile, RunFileError
 
     missing = plotting_available()
     if missing:

@@ -23,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     """``bench repair RUN.h5 [-o OUT]``."""
-    from bench.repair import repair_run_file
-    from bench.runfile import RunFileError
+    from bench.runfile.reader import RunFileError
+    from bench.runfile.repair import repair_run_file
 
     try:
         result = repair_run_file(args.run_file, args.output)

@@ -22,8 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``bench report``."""
-    from bench.report import build_report, format_report
-    from bench.runfile import RunFile, RunFileError
+    from bench.report.verdict import build_report, format_report
+    from bench.runfile.reader import RunFile, RunFileError
 
     try:
         with RunFile(args.run_file) as run:
@@ -35,7 +35,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (RunFileError, ValueError) as exc:
         return error(str(exc), 2)
     if args.html:
-        from bench.report_html import write_html_report
+        from bench.report.html import write_html_report
 
         try:
             page = write_html_report(args.run_file, args.html, report, dqdv=report.get("dqdv"))

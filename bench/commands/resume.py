@@ -1,4 +1,4 @@
-"""``bench resume RUN.h5``: continue an interrupted run into the same file (see bench/resume.py)."""
+"""``bench resume RUN.h5``: continue an interrupted run into the same file (see bench/engine/resume.py)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """``bench resume``: exit codes as ``bench run``."""
-    from bench.progress import progress_display
-    from bench.report import format_report
-    from bench.resume import ResumeError, resume_run
-    from bench.runner import EXIT_INSTRUMENT, EXIT_INVALID
+    from bench.engine.progress import progress_display
+    from bench.engine.resume import ResumeError, resume_run
+    from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID
+    from bench.report.verdict import format_report
     from drivers.errors import InstrumentError
     from protocols.errors import ProtocolError
     from protocols.quantities import QuantityError, parse_quantity

@@ -11,7 +11,7 @@ from bench.commands.common import error, overrides
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``bench run``."""
-    from bench.cli import EXAMPLES
+    from bench.commands.examples import EXAMPLES
 
     run = sub.add_parser("run", help="run a protocol", epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
-    from bench.faults import FaultSpecError, parse_fault_spec
-    from bench.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
+    from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
+    from bench.fault_specs import FaultSpecError, parse_fault_spec
     from drivers.errors import InstrumentError, SetpointOutOfRange
     from protocols.errors import ProtocolError
     from protocols.loader import load_protocol
@@ -71,22 +71,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             except BenchConfigError as exc:
                 return error(str(exc), EXIT_INVALID)
             protocol = load_protocol(args.protocol, settings)
-            from bench.multirun import cmd_run_multichannel, is_multichannel
+            from bench.commands.run_channels import cmd_run_multichannel
+            from bench.multichannel.run import is_multichannel
 
             if is_multichannel(config):  # [[cycler]] array: one engine per channel
                 return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
             bench = open_bench(config, speed=speed)
         else:
-            from bench.simbench import build_sim_bench, cell_datasheet, inject_faults
+            from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
 
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
             if args.channels != 1:
-                from bench.multirun import cmd_run_multichannel
+                from bench.commands.run_channels import cmd_run_multichannel
 
                 if faults:
                     return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
                 return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
-            from bench.simbench import choose_sim_cycler
+            from bench.simulated.builtin_bench import choose_sim_cycler
 
             # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
             backend = getattr(args, "cell_backend", "ecm")
@@ -98,18 +99,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)
-        from bench.bench_limits import recheck_for_bench
+        from bench.capabilities import recheck_for_bench
 
         protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         if out.exists():
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)
         if getattr(protocol, "abuse", None) and bench.simulation is None:
-            from bench.abuse import AbuseTest
+            from bench.safety.abuse import AbuseTest
 
             # an operator-confirmed abuse step on real hardware: refuse before a run file exists
             AbuseTest(protocol, bench, None, None).check_ready()  # type: ignore[arg-type]
-        from bench.progress import progress_display
+        from bench.engine.progress import progress_display
 
         if args.live:
             from bench.plot.live import start_live_plot
@@ -130,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             bench.close()
         if live is not None and not out.exists():  # no run file will come: close the window
             live.terminate()
-    from bench.report import format_report
+    from bench.report.verdict import format_report
 
     result = outcome.result
     sys.stdout.write(format_report(outcome.report) + "\n")

@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``bench sim serve``: start, announce the resources, serve until stopped; exit 0."""
-    from bench.simserve import start_sim_servers
+    from bench.simulated.serve import start_sim_servers
 
     try:
         speed = float(args.speed)
@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return error(f"--speed must be a positive number, got {args.speed!r}", 2)
     if args.write_bench and not Path(args.write_bench).resolve().parent.is_dir():
         return error(f"--write-bench {args.write_bench}: directory does not exist", 2)
-    from bench.faults import FaultSpecError, parse_fault_spec
+    from bench.fault_specs import FaultSpecError, parse_fault_spec
 
     try:
         faults = [parse_fault_spec(spec) for spec in args.fault]

@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bench validate``."""
-    from bench.bench_limits import limits_of_bench, limits_of_config
-    from bench.simbench import build_sim_bench, cell_datasheet
+    from bench.capabilities import limits_of_bench, limits_of_config
+    from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
     from protocols.errors import ProtocolError
     from protocols.estimate import estimate
     from protocols.loader import load_protocol

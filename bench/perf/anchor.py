@@ -62,8 +62,8 @@ def _timed_run(protocol: Any, backend: str) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench
+    from bench.engine.runner import execute
+    from bench.simulated.builtin_bench import build_sim_bench
 
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-anchor-") as tmp:
         t0 = time.perf_counter()

@@ -41,7 +41,7 @@ _FILE_STAGES = {
     "sim_instruments/world.py": "physics",
     "sim_instruments/chamber_model.py": "physics",
     "sim_instruments/clock.py": "engine",
-    "bench/datalog.py": "logging",
+    "bench/runfile/writer.py": "logging",
 }
 #: Directories (relative to the project root) and their stage, first match wins.
 _DIR_STAGES = (("sim_instruments/cell/", "physics"), ("sim_instruments/", "sim_wire"), ("drivers/", "driver"))
@@ -139,7 +139,7 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
     with engine_on_sim_bench(duration, "bytecodes") as (engine, _label):
         if counter is not None:
             window = counter
-            acquire = engine._acquire
+            acquire = engine.acquire
             end = None if samples is None else warmup_samples + samples
 
             def counted_acquire(*args: Any) -> Any:
@@ -154,7 +154,7 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
                 return acquire(*args)
 
             window.skip(counted_acquire.__code__)
-            engine._acquire = counted_acquire
+            engine.acquire = counted_acquire
         wall0 = time.perf_counter()
         try:
             result = engine.run()

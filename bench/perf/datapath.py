@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile_layout import SAMPLE_DTYPE
+from bench.runfile.layout import SAMPLE_DTYPE
 
 CYCLE_S = 7200  # samples per synthetic cycle: 1 h charge + 1 h discharge at 1 s
 
@@ -53,7 +53,7 @@ def synthetic_samples(start: int, count: int) -> np.ndarray:
 
 def measure_logging(rows: int = 1_000_000) -> dict[str, Any]:
     """Rows/s through the per-sample append path and through block appends."""
-    from bench.datalog import RunWriter
+    from bench.runfile.writer import RunWriter
 
     block = synthetic_samples(0, rows)
     tuples = block.tolist()
@@ -84,7 +84,7 @@ def measure_logging(rows: int = 1_000_000) -> dict[str, Any]:
 
 def write_cycling_run(path: Path, rows: int) -> None:
     """A run file of ``rows`` synthetic samples and the matching step table."""
-    from bench.datalog import RunWriter
+    from bench.runfile.writer import RunWriter
 
     writer = RunWriter(path, {"protocol": "perf_synthetic_cycling"})
     try:
@@ -133,7 +133,7 @@ def measure_analysis(rows: int = 10_000_000, compare_naive: bool = True) -> dict
     """
     from bench.analysis.cycles import cycle_table
     from bench.analysis.fast_cycles import fast_cycle_summary
-    from bench.runfile import RunFile
+    from bench.runfile.reader import RunFile
 
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-an-") as tmp:
         path = Path(tmp) / "cycling.h5"

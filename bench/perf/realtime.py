@@ -1,9 +1,9 @@
 """Real-time figures over loopback TCP: sample-period jitter and how many channels keep 1 Hz.
 
 The simulated instruments run in a separate process (as real instruments are separate boxes):
-``bench sim serve`` for the jitter figure, ``python -m bench.multisim`` for the channel count.
+``bench sim serve`` for the jitter figure, ``python -m bench.simulated.multichannel`` for the channel count.
 The controller side is the production path: bench config -> pyvisa-py raw sockets / pyserial
-``socket://`` -> drivers -> :class:`bench.engine.Engine` on the wall clock, writing a run file.
+``socket://`` -> drivers -> :class:`bench.engine.core.Engine` on the wall clock, writing a run file.
 
 Jitter: from the run file's ``Test Time / s`` stamps (taken right after each acquisition), the
 deviation of each sample interval from the period, ms (p50 / p99 / max). A sample is *missed*
@@ -140,7 +140,7 @@ def interval_stats(times_s: np.ndarray, period_s: float) -> dict[str, Any]:
 
 
 def _sample_times(path: Path) -> np.ndarray:
-    from bench.runfile import RunFile
+    from bench.runfile.reader import RunFile
 
     with RunFile(path) as run:
         return run.column("Test Time / s")
@@ -151,8 +151,8 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
     """Engine sampling jitter at each period over loopback TCP (one run of ``duration_s`` each);
     ``realtime``: with :func:`realtime_setup` (SCHED_RR, GC frozen) as a lab PC would run."""
     from bench.config import open_bench
-    from bench.datalog import RunWriter
-    from bench.engine import Engine
+    from bench.engine.core import Engine
+    from bench.runfile.writer import RunWriter
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-rt-") as tmp:
@@ -189,10 +189,10 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
 def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool = True) -> dict[str, Any]:
     """Run ``channels`` engines at 1 Hz over loopback for ``duration_s``; missed samples and lateness
     (``realtime``: under :func:`realtime_setup`, as :func:`measure_jitter`)."""
-    from bench.multirun import open_multichannel, run_multichannel
+    from bench.multichannel.run import open_multichannel, run_multichannel
 
     config_path = workdir / f"multi{channels}.toml"
-    server = _ServerProcess(["-m", "bench.multisim", "--channels", str(channels), "--write-bench",
+    server = _ServerProcess(["-m", "bench.simulated.multichannel", "--channels", str(channels), "--write-bench",
                              str(config_path)], config_path, realtime=realtime)
     try:
         config = server.wait_config()
@@ -237,5 +237,5 @@ def measure_channels(candidates: tuple[int, ...] = (16, 32, 64, 128, 256), durat
                 break
             best = n
     return {"channels_1hz_max": best, "tried": tried, "duration_s": duration_s,
-            "setup": "python -m bench.multisim (N Keithley 2460 + DAQ970A + Espec servers) in its own process; "
+            "setup": "python -m bench.simulated.multichannel (N Keithley 2460 + DAQ970A + Espec servers) in its own process; "
                      "one Engine thread per channel over pyvisa-py loopback TCP, one run file each"}

@@ -166,7 +166,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         result["redraw_1m_points_ms"] = red["redraw_ms"]
 
     def safety() -> None:
-        from bench.perf_safety import measure_safety
+        from bench.perf.safety_matrix import measure_safety
 
         saf = measure_safety(quick)
         details["safety"] = saf
@@ -181,7 +181,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
                 reasons[figure] = f"measure_safety() returned no {key!r}"
 
     def kill9() -> None:
-        from bench.perf_crash import measure_kill9
+        from bench.perf.crash import measure_kill9
 
         k9 = measure_kill9(sizes["kill9_runs"])
         details["kill9"] = k9

@@ -1,7 +1,7 @@
 """Accelerated runs on the simulated bench: the acceleration figure and the per-sample cost split.
 
 Acceleration: the shipped ``cold_capacity`` protocol when present (``capacity_check`` otherwise)
-run by :func:`bench.runner.execute` exactly as ``bench run`` does (identify, run file, engine,
+run by :func:`bench.engine.runner.execute` exactly as ``bench run`` does (identify, run file, engine,
 report), every sample through driver, pyvisa, the simulator's SCPI front end, physics, supervisor
 and run file. ``acceleration_x`` = test time / wall time.
 
@@ -55,7 +55,7 @@ def _library_dir() -> Path:
 def load_acceleration_protocol(quick: bool, workdir: Path, *, charge: str = "20 minutes",
                                discharge: str = "20 minutes") -> tuple[Any, str]:
     """The protocol to time and a label saying which one it is."""
-    from bench.simbench import cell_datasheet
+    from bench.simulated.builtin_bench import cell_datasheet
     from protocols.loader import load_protocol
 
     if quick:
@@ -92,8 +92,8 @@ def sampled_every(protocol: Any, period_s: float) -> Any:
 
 def measure_acceleration(quick: bool = False) -> dict[str, Any]:
     """Wall and CPU time of a full simulated run; acceleration = test time / wall time."""
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench
+    from bench.engine.runner import execute
+    from bench.simulated.builtin_bench import build_sim_bench
 
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-") as tmp:
         protocol, label = load_acceleration_protocol(quick, Path(tmp))
@@ -155,9 +155,9 @@ def engine_on_sim_bench(duration: str, name: str,
     """An engine ready to run the short protocol (CC phases of ``duration``) on a fresh simulated
     bench, writing ``name``.h5 in a temporary directory; yields ``(engine, label)``.
     ``instrument(bench)`` runs before the bench is identified (to wrap its layers)."""
-    from bench.datalog import RunWriter
-    from bench.engine import Engine
-    from bench.simbench import build_sim_bench
+    from bench.engine.core import Engine
+    from bench.runfile.writer import RunWriter
+    from bench.simulated.builtin_bench import build_sim_bench
 
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-") as tmp:
         protocol, label = load_acceleration_protocol(True, Path(tmp), charge=duration, discharge=duration)

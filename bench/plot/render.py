@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runfile import RunFile, RunFileError
+from bench.runfile.reader import RunFile, RunFileError
 
 
 def qt_app(offscreen: bool = True) -> Any:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.runfile import RunFile
-from bench.runner import execute
+from bench.engine.runner import execute
+from bench.runfile.reader import RunFile
 from protocols.loader import parse_protocol
 
 PROTOCOL = """name: ramp
@@ -19,7 +19,7 @@ steps:
 
 
 def test_ramp_moves_the_air_at_the_requested_rate(tmp_path, sim_bench):
-    from bench.simbench import cell_datasheet
+    from bench.simulated.builtin_bench import cell_datasheet
 
     protocol = parse_protocol(PROTOCOL, file="ramp.yaml", cell_defaults=cell_datasheet)
     outcome = execute(protocol, sim_bench, tmp_path / "ramp.h5")

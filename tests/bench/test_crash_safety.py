@@ -2,7 +2,7 @@
 
 The writer is the production RunWriter in a separate process; it kills itself after N flushed
 batches plus some queued (unflushed) rows, so the instant is deterministic and no test waits on
-the wall clock. ``bench perf`` runs the random-instant version (100 kills, bench/perf_crash.py).
+the wall clock. ``bench perf`` runs the random-instant version (100 kills, bench/perf/crash.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-from bench.perf_crash import expected_rows, kill_at_random, run_self_kill
-from bench.runfile import RunFile
+from bench.perf.crash import expected_rows, kill_at_random, run_self_kill
+from bench.runfile.reader import RunFile
 
 
 @pytest.mark.parametrize(("batches", "unflushed"), [(0, 13), (1, 0), (3, 17), (10, 49)])

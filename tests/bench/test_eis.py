@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from bench.analysis.eis_fit import eis_analysis, eis_summary, fit_circuit, lin_kk, model_impedance, spectra
-from bench.datalog import RunWriter
-from bench.eis_step import run_eis_step
-from bench.runfile import RunFile
-from bench.simbench import build_sim_bench
+from bench.engine.eis_sweep import run_eis_step
+from bench.runfile.reader import RunFile
+from bench.runfile.writer import RunWriter
+from bench.simulated.builtin_bench import build_sim_bench
 from drivers.errors import InstrumentError, SetpointOutOfRange
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.datalog import RunWriter
-from bench.engine import Engine, RunStatus
-from bench.operator_control import OperatorControl
-from bench.runfile import RunFile
-from bench.simbench import build_sim_bench
+from bench.engine.core import Engine, RunStatus
+from bench.engine.operator_control import OperatorControl
+from bench.runfile.reader import RunFile
+from bench.runfile.writer import RunWriter
+from bench.simulated.builtin_bench import build_sim_bench
 from protocols.errors import ProtocolError
 from protocols.loader import parse_protocol
 

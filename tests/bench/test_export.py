@@ -10,17 +10,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.cli import main
-from bench.datalog import RunWriter
-from bench.export import BDF_ORDER, EIS_COLUMNS, ExportError, export_run
-from bench.runfile import RunFile
+from bench.runfile.export import BDF_ORDER, EIS_COLUMNS, ExportError, export_run
+from bench.runfile.reader import RunFile
+from bench.runfile.writer import RunWriter
 from sim_instruments.eis_model import impedance_ohm
 
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """A short run on the simulated bench: charge, rest, discharge (current changes sign)."""
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench
+    from bench.engine.runner import execute
+    from bench.simulated.builtin_bench import build_sim_bench
     from protocols.loader import parse_protocol
 
     path = tmp_path_factory.mktemp("export") / "run.h5"

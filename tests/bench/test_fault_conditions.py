@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.faults import FaultSpecError, parse_fault_spec
-from bench.runfile import RunFile
+from bench.fault_specs import FaultSpecError, parse_fault_spec
+from bench.runfile.reader import RunFile
 
 
 def test_condition_specs_parse_and_bad_ones_are_refused():

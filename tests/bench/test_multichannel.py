@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.multichannel import BarrierClock
-from bench.multirun import run_multichannel
-from bench.multisim import build_sim_multichannel
-from bench.runfile import RunFile
-from bench.simbench import cell_datasheet
+from bench.multichannel.run import run_multichannel
+from bench.multichannel.sharing import BarrierClock
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import cell_datasheet
+from bench.simulated.multichannel import build_sim_multichannel
 from protocols.loader import load_protocol
 from sim_instruments.clock import VirtualClock
 
@@ -140,7 +140,7 @@ def test_a_tripped_channel_is_released_and_the_chamber_policy_applies(protocol, 
 
 def test_multichannel_bench_config_arrays(tmp_path):
     from bench.config import BenchConfigError, load_bench_config
-    from bench.multirun import is_multichannel
+    from bench.multichannel.run import is_multichannel
 
     good = tmp_path / "multi.toml"
     good.write_text(
@@ -174,7 +174,7 @@ def test_bench_run_channels_cli(tmp_path, capsys):
 
 
 def test_phase_gate_holds_until_every_channel_arrived_or_left():
-    from bench.multichannel import PhaseGate
+    from bench.multichannel.sharing import PhaseGate
 
     gate = PhaseGate(3, timeout_s=10.0)
     passed = []
@@ -193,7 +193,7 @@ def test_phase_gate_holds_until_every_channel_arrived_or_left():
 
 
 def test_stepped_clock_reads_whole_steps():
-    from bench.multisim import SteppedClock
+    from bench.simulated.multichannel import SteppedClock
 
     base = VirtualClock()
     clock = SteppedClock(base, 0.02)
@@ -209,8 +209,8 @@ def test_real_time_channels_start_together_and_spread_over_the_period(tmp_path, 
     """On a wall-paced clock (here 200x) every channel waits at the start gate until all are set
     up, then starts sampling k/N of a period after the gate opened; every run completes with its
     report. (Ordering facts on one monotonic clock, so load on the machine cannot break them.)"""
-    from bench.engine import Engine
-    from bench.multichannel import PhaseGate
+    from bench.engine.core import Engine
+    from bench.multichannel.sharing import PhaseGate
 
     bench = build_sim_multichannel(4, speed=200.0)
     clock = bench.clock

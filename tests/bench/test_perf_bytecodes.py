@@ -22,9 +22,9 @@ ROOT = Path(bytecodes.__file__).resolve().parents[2]
     ("sim_instruments/cell/model.py", "physics"),
     ("sim_instruments/chamber_model.py", "physics"),
     ("sim_instruments/clock.py", "engine"),
-    ("bench/safety_shorts.py", "safety"),
-    ("bench/datalog.py", "logging"),
-    ("bench/engine.py", "engine"),
+    ("bench/safety/shorts.py", "safety"),
+    ("bench/runfile/writer.py", "logging"),
+    ("bench/engine/core.py", "engine"),
     ("tests/bench/test_perf_bytecodes.py", None),
 ])
 def test_project_files_map_to_their_stage(rel: str, stage: str | None) -> None:

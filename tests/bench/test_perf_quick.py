@@ -60,7 +60,7 @@ def _synthetic_file(path, rows, **dataset_options):
     import h5py
 
     from bench.perf.datapath import synthetic_samples
-    from bench.runfile_layout import SAMPLE_DTYPE
+    from bench.runfile.layout import SAMPLE_DTYPE
 
     data = synthetic_samples(0, rows)
     data["Surface Temperature T1 / degC"][5] = float("nan")  # a lost reading is skipped, not propagated

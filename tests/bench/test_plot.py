@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.datalog import RunWriter
 from bench.plot.data import RunMonitor
 from bench.plot.decimate import DecimatedSeries, MinMaxEnvelope, RingBuffer
+from bench.runfile.writer import RunWriter
 
 pytest.importorskip("pyqtgraph")
 
@@ -104,7 +104,7 @@ def test_monitor_reads_only_new_rows_while_the_writer_appends(tmp_path):
     assert monitor.last["voltage_v"] == pytest.approx(3.5 + 0.0999) and monitor.status == "running"
     assert "live_test [running]" in monitor.title() and "cycle 2" in monitor.title()
     writer.close()
-    from bench.datalog import set_final_attributes
+    from bench.runfile.writer import set_final_attributes
 
     set_final_attributes(path, {"status": "completed"})
     monitor.refresh()
@@ -130,8 +130,8 @@ def test_monitor_fills_in_a_spectrum_whose_points_arrive_later(tmp_path):
 @pytest.fixture(scope="module")
 def cycled_run(tmp_path_factory):
     """Two charge/discharge cycles on the simulated bench (10 s sampling)."""
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench
+    from bench.engine.runner import execute
+    from bench.simulated.builtin_bench import build_sim_bench
     from protocols.loader import parse_protocol
 
     path = tmp_path_factory.mktemp("plot") / "cycles.h5"
@@ -228,7 +228,7 @@ def test_live_window_follows_the_file_and_stops_when_the_run_ends(tmp_path):
         window.tick()
         assert len(window.view.curves["voltage_v"].getData()[0]) == 80 and window.timer.isActive()
         writer.close()
-        from bench.datalog import set_final_attributes
+        from bench.runfile.writer import set_final_attributes
 
         set_final_attributes(path, {"status": "safety_trip"})
         window.tick()
@@ -281,7 +281,7 @@ def test_nyquist_panel_draws_the_spectra(tmp_path):
 
 
 def test_a_killed_run_still_plots(tmp_path):
-    from bench.perf_crash import run_self_kill
+    from bench.perf.crash import run_self_kill
     from bench.plot.render import render_png
 
     killed = tmp_path / "killed.h5"

@@ -8,9 +8,9 @@ import math
 import pytest
 from rich.console import Console
 
-from bench.engine import Progress
-from bench.eta import CV_TAU_S, EtaEstimator, step_duration_s
-from bench.progress import progress_display, progress_fields
+from bench.engine.core import Progress
+from bench.engine.eta import CV_TAU_S, EtaEstimator, step_duration_s
+from bench.engine.progress import progress_display, progress_fields
 from protocols.grammar import parse_step
 from protocols.loader import parse_protocol
 from protocols.steps import CellSpec
@@ -49,7 +49,7 @@ def test_loop_that_ends_early_is_followed_by_step_text():
 
 
 def test_estimate_converges_on_a_real_simulated_run(tmp_path, sim_bench):
-    from bench.runner import execute
+    from bench.engine.runner import execute
 
     protocol = parse_protocol(
         "name: eta\ncell: {capacity_ah: 5, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7}\n"

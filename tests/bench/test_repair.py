@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.datalog import RunWriter
-from bench.perf_crash import expected_rows, run_self_kill
-from bench.repair import default_repaired_path, needs_repair, repair_run_file
-from bench.runfile import RunFile, RunFileError
-from bench.runfile_layout import TABLES
+from bench.perf.crash import expected_rows, run_self_kill
+from bench.runfile.layout import TABLES
+from bench.runfile.reader import RunFile, RunFileError
+from bench.runfile.repair import default_repaired_path, needs_repair, repair_run_file
+from bench.runfile.writer import RunWriter
 
 
 def test_killed_file_is_copied_whole_and_marked_interrupted(tmp_path):

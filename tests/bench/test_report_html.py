@@ -8,11 +8,11 @@ import pytest
 
 from bench.analysis.cycles import cycle_table, dqdv
 from bench.cli import main
-from bench.report import build_report
-from bench.report_html import claims, write_html_report
-from bench.runfile import RunFile
-from bench.runner import execute
-from bench.simbench import build_sim_bench, cell_datasheet
+from bench.engine.runner import execute
+from bench.report.html import claims, write_html_report
+from bench.report.verdict import build_report
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from protocols.loader import load_protocol
 
 PROTOCOL = """\

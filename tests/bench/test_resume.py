@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.resume import ResumeError, resume_run
-from bench.runfile import RunFile
-from bench.runner import execute
-from bench.simbench import build_sim_bench
-from bench.swmr_reopen import lookup3
+from bench.engine.resume import ResumeError, resume_run
+from bench.engine.runner import execute
+from bench.runfile.reader import RunFile
+from bench.runfile.swmr_reopen import lookup3
+from bench.simulated.builtin_bench import build_sim_bench
 from protocols.loader import parse_any
 
 PROTOCOL = """\
@@ -46,10 +46,10 @@ steps:
 CHILD = """\
 import os, signal, sys
 from pathlib import Path
-from bench.datalog import RunWriter
-from bench.engine import Engine
-from bench.runner import run_attributes
-from bench.simbench import build_sim_bench
+from bench.runfile.writer import RunWriter
+from bench.engine.core import Engine
+from bench.engine.runner import run_attributes
+from bench.simulated.builtin_bench import build_sim_bench
 from protocols.loader import parse_any
 
 path, kill_at_s, protocol_file = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]

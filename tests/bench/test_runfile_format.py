@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from bench.datalog import RunWriter
-from bench.runfile import RunFile, RunFileError
-from bench.runfile_layout import SAMPLE_COLUMNS, SAMPLE_DTYPE
+from bench.runfile.layout import SAMPLE_COLUMNS, SAMPLE_DTYPE
+from bench.runfile.reader import RunFile, RunFileError
+from bench.runfile.writer import RunWriter
 
 
 def _row(t: float) -> tuple:
@@ -37,7 +37,7 @@ def test_file_is_readable_while_written_and_has_bdf_columns(tmp_path):
 
 
 def test_run_file_from_a_real_run_carries_provenance(tmp_path, sim_bench):
-    from bench.runner import execute
+    from bench.engine.runner import execute
     from protocols.loader import parse_protocol
 
     protocol = parse_protocol(

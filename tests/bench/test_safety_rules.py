@@ -8,10 +8,9 @@ import random
 
 import pytest
 
-from bench.safety import Supervisor, rules_for_protocol, step_timeout_s
-from bench.safety_checks import SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
-from bench.safety_rules import DtDtRule, HardLimitsRule, LimitRule, RunawayRule, StepContext, Trip
-from bench.safety_shorts import (
+from bench.safety.checks import SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
+from bench.safety.rules import DtDtRule, HardLimitsRule, LimitRule, RunawayRule, StepContext, Trip
+from bench.safety.shorts import (
     CellChamberDeltaRule,
     ChargeVoltageFallRule,
     CvCurrentRiseRule,
@@ -19,8 +18,9 @@ from bench.safety_shorts import (
     RestVoltageDropRule,
     VoltageCollapseRule,
 )
+from bench.safety.supervisor import Supervisor, rules_for_protocol, step_timeout_s
 from bench.sample import Sample
-from bench.simbench import cell_datasheet
+from bench.simulated.builtin_bench import cell_datasheet
 from protocols.errors import ProtocolError
 from protocols.loader import parse_protocol
 from protocols.steps import Step

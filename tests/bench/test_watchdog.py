@@ -7,14 +7,14 @@ import threading
 
 import pytest
 
-import bench.watchdog as watchdog_module
-from bench.datalog import RunWriter
-from bench.engine import Engine, RunStatus
-from bench.runfile import RunFile
-from bench.runner import run_attributes
-from bench.safety_rules import Trip
-from bench.simbench import build_sim_bench, cell_datasheet
-from bench.watchdog import Watchdog, watchdog_timeout_s
+import bench.safety.watchdog as watchdog_module
+from bench.engine.core import Engine, RunStatus
+from bench.engine.runner import run_attributes
+from bench.runfile.reader import RunFile
+from bench.runfile.writer import RunWriter
+from bench.safety.rules import Trip
+from bench.safety.watchdog import Watchdog, watchdog_timeout_s
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from drivers.errors import InstrumentTimeout
 from protocols.loader import parse_protocol
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import pyvisa
 
-from bench.simserve import start_sim_servers
+from bench.simulated.serve import start_sim_servers
 from drivers.catalog import open_instrument
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits

@@ -188,7 +188,7 @@ def test_timeouts_surface_after_the_retries():
 @pytest.fixture
 def psb_bench():
     """The built-in simulated bench with the EA PSB as cycler, NMC 21700 (5 Ah) at 50 % SOC."""
-    from bench.simbench import build_sim_bench
+    from bench.simulated.builtin_bench import build_sim_bench
 
     bench = build_sim_bench("nmc_21700", soc=0.5, cycler="ea_psb10000")
     yield bench
@@ -316,8 +316,8 @@ def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
     drop the voltage 50-70 mV between two samples, and the PSB reads voltage in 10 mV steps, so
     the default internal-short and frozen-reading rules would trip on a healthy cell.
     """
-    from bench.runfile import RunFile
-    from bench.simbench import cell_datasheet
+    from bench.runfile.reader import RunFile
+    from bench.simulated.builtin_bench import cell_datasheet
     from protocols.loader import load_protocol
 
     path = tmp_path / "fast.yaml"

@@ -76,8 +76,8 @@ def test_errors_name_the_line(tmp_path, body, where, message):
 
 
 def test_runs_on_the_simulated_bench_with_measured_results(tmp_path):
-    from bench.runner import execute
-    from bench.simbench import build_sim_bench
+    from bench.engine.runner import execute
+    from bench.simulated.builtin_bench import build_sim_bench
 
     protocol = load_protocol(write(tmp_path, FADE), {"cycles": "2"})
     bench = build_sim_bench("nmc_21700", soc=0.5)
@@ -86,7 +86,7 @@ def test_runs_on_the_simulated_bench_with_measured_results(tmp_path):
     finally:
         bench.close()
     assert outcome.exit_code == 0, outcome.report
-    from bench.runfile import RunFile
+    from bench.runfile.reader import RunFile
 
     with RunFile(tmp_path / "run.h5") as run:
         steps = run.steps

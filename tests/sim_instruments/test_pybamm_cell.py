@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.runfile import RunFile
-from bench.runner import execute
-from bench.simbench import build_sim_bench, cell_datasheet
+from bench.engine.runner import execute
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
 from protocols.loader import load_protocol
 from sim_instruments.cell import get_preset
 from sim_instruments.cell.pybamm_cell import PybammCellModel

@@ -1,0 +1,554 @@
+"""The protocol engine: runs steps against the bench's roles on its clock, sample by sample.
+
+One direction per sample: acquire (drivers over the wire) -> supervisor (may trip: safe state)
+-> counters -> end conditions (may end the step) -> run file. The engine knows roles, not
+instruments, and a clock, not whether time is real or virtual.
+
+The engine walks the protocol's plan (:mod:`protocols.plan`): steps of the YAML tree in
+depth-first order with loop conditions evaluated on measured values, or the steps a Python
+protocol yields. ``Step Index`` in the run file is the step's depth-first number in the protocol
+(the same for every repetition), ``Step Count`` counts executed steps, ``Cycle Count`` follows the
+plan's cycle rule; each finished cycle is a row of ``/cycles``.
+
+Journal: every flush of the run file carries a journal row (bench.runfile.writer) with the plan
+position (finished steps), loop counters and variables, the cycle's Ah/Wh, the SOC estimate, the
+chamber setpoint, the step in progress with its counters, and on the simulated bench the world's
+physical state. ``bench resume`` (bench/engine/resume.py) replays the finished steps into a fresh plan,
+restores the rest and continues the interrupted step with its counters.
+
+Operator: pause / resume / abort through :class:`bench.engine.operator_control.OperatorControl`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bench.capabilities import limits_of_bench
+from bench.engine.chamber_ramp import SetpointRamp
+from bench.engine.counters import _Counters, _StepState
+from bench.engine.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
+from bench.engine.operator_control import OperatorControl
+from bench.engine.resume_point import Journal, ResumePoint
+from bench.engine.run_phase import RunPhase, RunStateMachine
+from bench.engine.step_kinds import StepKinds
+from bench.engine.trips import TripHandler
+from bench.instruments import Bench
+from bench.runfile.writer import RunWriter
+from bench.safety.abuse import AbuseTest
+from bench.safety.supervisor import Supervisor, Trip
+from bench.safety.watchdog import start_watchdog
+from bench.sample import Sample
+from drivers.errors import InstrumentError
+from drivers.roles import ProtectionLimits
+from protocols.checks import InstrumentLimits
+from protocols.errors import ProtocolError
+from protocols.plan import PlanContext, PlannedStep, StepResult
+from protocols.planning import make_plan
+from protocols.steps import Protocol, Step
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DTDT_WINDOW_S", "VOLTAGE_TOLERANCE_V", "Engine", "Progress", "ResumePoint", "RunResult", "RunStatus"]
+
+
+class RunStatus(StrEnum):
+    """How a run ended; maps to the CLI exit code."""
+
+    COMPLETED = "completed"
+    SAFETY_TRIP = "safety_trip"
+    INSTRUMENT_FAILURE = "instrument_failure"
+    ABORTED = "aborted"
+
+
+@dataclass
+class RunResult:
+    """Outcome of :meth:`Engine.run`."""
+
+    status: RunStatus
+    message: str = ""
+    trip: Trip | None = None
+    samples: int = 0
+    test_time_s: float = 0.0
+    wall_time_s: float = 0.0
+
+
+@dataclass
+class Progress:
+    """What a progress display needs, updated every few samples."""
+
+    step_text: str = ""
+    step_number: int = 0
+    step_total: int = 0
+    cycle: int = 0
+    test_time_s: float = 0.0
+    voltage_v: float = 0.0
+    current_a: float = 0.0
+
+
+#: A step handler: runs one planned step (``restored``: its state from the journal when resuming).
+StepHandler = Callable[[PlannedStep, "_StepState | None"], "StepResult | Trip"]
+
+
+class Engine:
+    """Runs ``protocol`` on ``bench``, writing to ``writer``.
+
+    Composed of collaborators it owns, none of which imports the engine (they see it through
+    :class:`bench.engine.services.EngineServices`): :class:`StepKinds` (pulses, EIS, operator
+    pause), :class:`TripHandler` (safe state, observation window) and :class:`Journal` (resume).
+    Step kinds are dispatched through ``step_handlers`` (kind -> handler; the rest run as
+    setpoint steps) and the run's phase is an explicit state machine (``run_state``,
+    :mod:`bench.engine.run_phase`).
+    """
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        bench: Bench,
+        writer: RunWriter,
+        *,
+        supervisor: Supervisor | None = None,
+        observe_s: float = 3600.0,
+        progress: Callable[[Progress], None] | None = None,
+        progress_every: int = 200,
+        control: OperatorControl | None = None,
+        instrument: InstrumentLimits | None = None,
+        resume: ResumePoint | None = None,
+        signals: bool = True,
+    ) -> None:
+        self.protocol = protocol
+        self.bench = bench
+        self.writer = writer
+        self.supervisor = supervisor or Supervisor.for_protocol(protocol)
+        speed = getattr(bench.clock, "speed", None)
+        if speed is not None and speed > 1.0 and getattr(self.supervisor, "context", None) is not None:
+            self.supervisor.context.min_gap_s = 2.0 * float(speed)
+        #: The abuse test (nail penetration...) of the protocol, None for an ordinary protocol.
+        self.abuse = AbuseTest.for_protocol(protocol, bench, writer, self.supervisor)
+        self.observe_s = observe_s
+        self.progress = progress
+        self.progress_every = progress_every
+        self.control = control or OperatorControl()
+        #: Install SIGUSR1 (pause/resume) and SIGTERM (abort) handlers while running (main thread only).
+        self.signals = signals
+        self.instrument = instrument if instrument is not None else limits_of_bench(bench)
+        self.resume = resume
+        self.counters = _Counters(soc=protocol.cell.initial_soc)
+        self.chamber_setpoint_c: float | None = None
+        self._ramp: SetpointRamp | None = None
+        self.step_count = 0
+        self.samples = 0
+        self.steps_done = 0
+        self.spectra = 0
+        self.t0 = bench.clock.now_s() - (resume.test_time_s if resume else 0.0)
+        self.unix0 = resume.unix0 if resume else time.time()
+        self.output_on = False
+        self.last: Sample | None = None
+        self.active: tuple[PlannedStep, _StepState] | None = None
+        self.plan_ctx: PlanContext | None = None
+        self._progress = Progress(step_total=protocol.step_total())
+        self._capacity_ah = protocol.cell.capacity_ah
+        #: The run file row of the latest sample (built by acquire).
+        self._row: tuple = ()
+        self.run_state = RunStateMachine()
+        self._kinds = StepKinds(self)
+        self._trips = TripHandler(self)
+        self._journal = Journal(self, resume)
+        #: Step kind -> handler; kinds not listed run as setpoint steps (:meth:`_run_setpoint_step`).
+        self.step_handlers: dict[str, StepHandler] = {"eis": self._kinds.run_eis}
+        #: Step kind -> what sets the cycler's setpoint; kinds not listed turn the output off.
+        self._setpoint_appliers: dict[str, Callable[[Step], None]] = {
+            "cc": self._apply_current, "pulse": self._apply_current, "cv": self._apply_voltage,
+            "cp": self._apply_power}
+
+    # -- public ------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Execute the protocol; never raises for instrument failures or trips (see status).
+
+        Raises ProtocolError (after making the bench safe) when a protocol fails at run time
+        (a Python protocol's exception, a resumed run whose protocol does not replay).
+        """
+        wall0 = time.perf_counter()
+        watchdog = None
+        self.writer.journal_source = self._journal.state
+        restore_signals = self.control.install_signal_handlers() if self.signals else None
+        try:
+            self.run_state.to(RunPhase.PREPARING, self.now())
+            self._prepare()
+            plan, self.plan_ctx = make_plan(self.protocol, instrument=self.instrument)
+            planned, restored = self._journal.start_plan(plan)
+            watchdog = start_watchdog(self.supervisor, self.bench, self.protocol, self.now)
+            self.run_state.to(RunPhase.RUNNING, self.now())
+            while planned is not None:
+                if planned.cycle != self.counters.cycle:
+                    self._next_cycle(planned.cycle)
+                step = planned.step
+                if self.abuse is not None:
+                    self.abuse.before_step(step.index, step, self.now())
+                outcome = self._run_step(planned, restored)
+                restored = None
+                if isinstance(outcome, Trip):
+                    result = self._finish_trip(outcome, wall0)
+                    self._close_cycle("safety_trip")
+                    return result
+                try:
+                    planned = plan.send(outcome)
+                except StopIteration:
+                    planned = None
+                self.writer.flush()
+            self.stop_output()
+            self._close_cycle("complete")
+            return self._result(RunStatus.COMPLETED, "protocol completed", wall0)
+        except ProtocolError as exc:
+            logger.error("protocol error: %s", exc)
+            self._enter(RunPhase.FAILED)
+            self._trips.emergency_safe(f"protocol error: {exc}")
+            self._kinds.abandon_step("protocol error")
+            self._close_cycle("protocol_error")
+            raise
+        except InstrumentError as exc:
+            pending = self.supervisor.pending_trip()
+            if pending is not None:  # the watchdog fired while this call hung: a safety trip
+                logger.error("instrument failure after the watchdog trip: %s", exc)
+                result = self._finish_trip(pending, wall0)
+                self._close_cycle("safety_trip")
+                return result
+            logger.error("instrument failure: %s", exc)
+            self._enter(RunPhase.FAILED)
+            self._trips.emergency_safe(f"instrument failure: {exc}")
+            self._kinds.abandon_step("instrument failure")
+            self._close_cycle("instrument_failure")
+            return self._result(RunStatus.INSTRUMENT_FAILURE, str(exc), wall0)
+        except KeyboardInterrupt:
+            logger.warning("operator abort: output off")
+            self._enter(RunPhase.ABORTING)
+            self._trips.emergency_safe("operator abort")
+            self._kinds.abandon_step("operator abort")
+            self._close_cycle("aborted")
+            return self._result(RunStatus.ABORTED, "aborted by the operator", wall0)
+        finally:
+            self._enter(RunPhase.FINISHED)
+            if watchdog is not None:
+                watchdog.stop()
+            if restore_signals is not None:
+                restore_signals()
+            self.writer.flush()
+
+    def _enter(self, phase: RunPhase) -> None:
+        """Move the run state to ``phase`` on an ending path: never raises (the bench must still
+        be made safe); an ending the table does not foresee is logged."""
+        if self.run_state.can(phase):
+            self.run_state.to(phase, self.now())
+        else:
+            logger.warning("run state %s -> %s not in the table", self.run_state.phase.value, phase.value)
+
+    # -- setup -------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Tier-1 safety: instrument-side protection from the protocol limits, output off."""
+        limits = self.protocol.limits
+        cycler = self.bench.cycler
+        configure = getattr(cycler, "configure", None)
+        if configure is not None:
+            configure()
+        cycler.output_off()
+        cycler.configure_protection(ProtectionLimits(
+            voltage_max_v=limits.voltage_max_v, voltage_min_v=limits.voltage_min_v,
+            current_max_a=limits.current_max_a))
+        if self.bench.thermometer is not None:
+            self.bench.thermometer.configure(self.bench.thermometer_channels)
+        if self.resume is None:
+            self.writer.event(self.now(), "run_start", 0, f"protocol {self.protocol.name} started")
+
+    # -- cycles --------------------------------------------------------------------------------
+    def _next_cycle(self, cycle: int) -> None:
+        if self.counters.cycle > 0:
+            self._close_cycle("complete")
+        self.counters.new_cycle(cycle, self.now(), self.step_count + 1)
+
+    def _close_cycle(self, status: str) -> None:
+        """Write the present cycle's ``/cycles`` row (once)."""
+        counters = self.counters
+        if counters.cycle <= 0 or counters.cycle_steps == 0:
+            return
+        try:
+            self.writer.append("cycles", counters.cycle_row(self.now(), status), flush=False)
+        except Exception:  # noqa: BLE001 - the file may be the thing that failed
+            logger.exception("could not record the cycle summary")
+        counters.cycle_steps = 0
+
+    # -- one step ----------------------------------------------------------------------------
+    def _run_step(self, planned: PlannedStep, restored: _StepState | None = None) -> StepResult | Trip:
+        step = planned.step
+        if restored is None:
+            self.step_count += 1
+            self.counters.cycle_steps += 1
+        handler = self.step_handlers.get(step.kind)
+        if handler is not None:
+            return handler(planned, restored)
+        return self._run_setpoint_step(planned, restored)
+
+    def _run_setpoint_step(self, planned: PlannedStep, restored: _StepState | None) -> StepResult | Trip:
+        """A step that holds setpoints (CC, CV, CP, pulses, rest, soak), sampled every period."""
+        step = planned.step
+        index = step.index
+        clock = self.bench.clock
+        self.apply(step)
+        period = step.period_s or self.protocol.period_s
+        state = restored or _StepState(start_s=self.now())
+        self.active = (planned, state)
+        self.supervisor.begin_step(step if step.pulse is None else self._kinds.pulse_phase(step, True), state.start_s)
+        kind = "step_start" if restored is None else "step_continued"
+        self.writer.event(self.now(), kind, self.step_count, step.text, {"step_index": index, "cycle": planned.cycle})
+        progress = self._progress
+        progress.step_text, progress.step_number, progress.cycle = step.text, self.step_count, self.counters.cycle
+        step_checks = step.limits.checks() if step.limits is not None else ()
+        pulse = step.pulse
+        control = self.control
+        deadline = clock.now_s()
+        if restored is not None:  # the journal's last sample is in the file: sample one period on
+            self._kinds.remeasure(self.last)  # integrate from the re-applied setpoint, not the journaled one
+            deadline += period
+            clock.sleep(deadline - clock.now_s())
+        # Bound once per step: this loop runs for every sample.
+        acquire, check, append_row = self.acquire, self.supervisor.check, self.writer.append_sample_row
+        constant_power = pulse is None and step.kind == "cp" and step.power_w is not None
+        while True:
+            sample = acquire(index, step, state)
+            trip = check(sample)
+            if step_checks and trip is None:
+                trip = self._step_limit_trip(step_checks, sample)
+            append_row(self._row)
+            if trip is not None:
+                if self.abuse is not None and self.abuse.active:
+                    self._trips.record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
+                else:
+                    self.end_step(planned, state, sample, f"safety trip: {trip.rule}")
+                    return trip
+            if control.pending:
+                trip = self._kinds.operator(step, state, period)
+                if trip is not None:
+                    self.end_step(planned, state, sample, f"safety trip: {trip.rule}")
+                    return trip
+            if pulse is not None:
+                self._kinds.update_pulse(pulse, state, sample)
+            elif constant_power:
+                self._update_power(step, sample)
+            elif self._ramp is not None:
+                self._ramp.update(sample.time_s)
+            reason = end_reason(step, sample, state, self.chamber_setpoint_c)
+            if reason:
+                return self.end_step(planned, state, sample, reason)
+            deadline += period
+            if pulse is not None:
+                deadline = self._kinds.pulse_deadline(pulse, state, deadline)
+            clock.sleep(deadline - clock.now_s())
+
+    def apply(self, step: Step) -> None:
+        """Apply a step's setpoints: the cycler's through the setpoint table (kind -> applier;
+        other kinds turn the output off), then the chamber's for a soak."""
+        applier = self._setpoint_appliers.get(step.kind)
+        if applier is not None:
+            applier(step)
+            self.start_output()
+        else:
+            self.stop_output()
+        self._ramp = None
+        chamber = self.bench.chamber
+        if step.kind == "soak" and chamber is not None and step.temperature_c is not None:
+            if step.ramp_k_per_s:
+                start_c = self.chamber_setpoint_c if self.chamber_setpoint_c is not None else chamber.read_air_c()
+                self._ramp = SetpointRamp(chamber, start_c, step.temperature_c, step.ramp_k_per_s, self.now())
+            else:
+                chamber.set_setpoint_c(step.temperature_c)
+            chamber.start()
+            self.chamber_setpoint_c = step.temperature_c  # end conditions compare with the final setpoint
+
+    def _apply_current(self, step: Step) -> None:
+        """CC and pulse steps: the current, with a voltage limit at the cell's maximum (charge:
+        or the step's lower ending voltage)."""
+        cell = self.protocol.cell
+        current = float(step.current_a or 0.0)
+        limit_v = cell.voltage_max_v
+        if current > 0:
+            ends = [c.value for c in step.until if c.quantity == "voltage_v"]
+            limit_v = min([cell.voltage_max_v] + ends)
+        self.bench.cycler.set_current(current, limit_v)
+
+    def _apply_voltage(self, step: Step) -> None:
+        """CV steps. The hold charges when its voltage is above the cell's: then the charge rating
+        limits the current; never more than the instrument can force."""
+        cell = self.protocol.cell
+        cycler = self.bench.cycler
+        hold_v = float(step.voltage_v or 0.0)
+        charging = self.last is None or hold_v >= self.last.voltage_v
+        limit_a = cell.charge_current_max_a if charging else cell.current_max_a
+        instrument_max_a = getattr(cycler, "current_range_a", (0.0, limit_a))[1]
+        cycler.set_voltage(hold_v, min(limit_a, instrument_max_a))
+
+    def _apply_power(self, step: Step) -> None:
+        """CP steps: the current for the power at the last voltage (updated every sample)."""
+        cell = self.protocol.cell
+        voltage = self.last.voltage_v if self.last else cell.voltage_max_v
+        current = float(step.power_w or 0.0) / max(voltage, 0.1)
+        self.bench.cycler.set_current(_clamp(current, cell.current_max_a), cell.voltage_max_v)
+
+    def _update_power(self, step: Step, sample: Sample) -> None:
+        current = float(step.power_w or 0.0) / max(sample.voltage_v, 0.1)
+        self.bench.cycler.set_current(_clamp(current, self.protocol.cell.current_max_a),
+                                      self.protocol.cell.voltage_max_v)
+
+    def start_output(self) -> None:
+        if self.supervisor.latched:
+            raise InstrumentError("output on refused: safety alarm latched (operator reset needed)")
+        if not self.output_on:
+            self.bench.cycler.output_on()
+            self.output_on = True
+
+    def stop_output(self) -> None:
+        if self.output_on:
+            self.bench.cycler.output_off()
+            self.output_on = False
+
+    # -- per sample --------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.bench.clock.now_s() - self.t0
+
+    #: The step whose dT/dt need was last looked up, and whether it needs the dT/dt window
+    #: (only a ``dtdt_k_per_s`` end condition reads ``state.temps``; other steps skip it).
+    _dtdt_step: Step | None = None
+    _dtdt_needed: bool = False
+
+    def acquire(self, index: int, step: Step, state: _StepState) -> Sample:
+        """Read the instruments once, update the counters; returns the sample and leaves its run
+        file row in ``self._row`` (built here from locals: this runs for every sample)."""
+        bench = self.bench
+        voltage, current = bench.cycler.measure()
+        t_cell = t_air = math.nan
+        thermometer = bench.thermometer
+        if thermometer is not None:
+            temps = thermometer.read_c()
+            t_cell = temps[0]
+            if len(temps) > 1:
+                t_air = temps[1]
+        now = bench.clock.now_s() - self.t0
+        if step is not self._dtdt_step:
+            self._dtdt_step = step
+            self._dtdt_needed = any(c.quantity == "dtdt_k_per_s" for c in step.until)
+        counters = self.counters
+        last = self.last
+        if last is not None:
+            dt_h = (now - last.time_s) / 3600.0
+            d_ah = 0.5 * (current + last.current_a) * dt_h
+            d_wh = 0.5 * (current * voltage + last.current_a * last.voltage_v) * dt_h
+            if d_ah >= 0:
+                counters.charge_ah += d_ah
+                state.charge_ah += d_ah
+            else:
+                counters.discharge_ah -= d_ah
+                state.discharge_ah -= d_ah
+            if d_wh >= 0:
+                counters.charge_wh += d_wh
+                state.charge_wh += d_wh
+            else:
+                counters.discharge_wh -= d_wh
+                state.discharge_wh -= d_wh
+            state.net_ah += d_ah
+            state.net_wh += d_wh
+            counters.soc += d_ah / self._capacity_ah
+        if state.voltage_start_v != state.voltage_start_v:
+            state.voltage_start_v = voltage
+        if t_cell == t_cell:
+            if t_cell > state.t_max:
+                state.t_max = t_cell
+                if t_cell > counters.t_max:
+                    counters.t_max = t_cell
+            if t_cell < state.t_min:
+                state.t_min = t_cell
+            if self._dtdt_needed:
+                window = state.temps
+                window.append((now, t_cell))
+                while window and now - window[0][0] > DTDT_WINDOW_S:
+                    window.popleft()
+        step_ah, charge_ah, discharge_ah = state.net_ah, counters.charge_ah, counters.discharge_ah
+        charge_wh, discharge_wh, cycle, step_count = (counters.charge_wh, counters.discharge_wh, counters.cycle,
+                                                      self.step_count)
+        sample = Sample(now, voltage, current, t_cell, t_air, index, step_count, cycle,
+                        now - state.start_s - state.offset_s, step_ah, state.net_wh, charge_ah, discharge_ah,
+                        charge_wh, discharge_wh, counters.soc)
+        # The /samples row (field order of SAMPLE_COLUMNS), as _log would build it from the sample.
+        self._row = (now, self.unix0 + now, voltage, current, voltage * current, cycle, step_count, index,
+                     step_ah, charge_ah, discharge_ah, charge_wh, discharge_wh, t_cell, t_air)
+        self.last = sample
+        self.samples += 1
+        if self.progress is not None and self.samples % self.progress_every == 0:
+            p = self._progress
+            p.test_time_s, p.voltage_v, p.current_a = now, voltage, current
+            self.progress(p)
+        return sample
+
+    def log_latest(self) -> None:
+        """Append the run file row of the sample :meth:`_acquire` read last (``self._row``)."""
+        self.writer.append_sample_row(self._row)
+
+    def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
+        """A ``step_limit`` trip (latched in the supervisor) when the sample exceeds a step limit."""
+        found = step_limit_violation(checks, sample)
+        if found is None:
+            return None
+        name, value, bound = found
+        side = "above" if value > bound else "below"
+        self.supervisor.external_trip(Trip("step_limit", sample.time_s,
+                                           f"{name} {value:.4g} {side} the step's limit {bound:g}",
+                                           {"value": value, "limit": bound}))
+        return self.supervisor.pending_trip()
+
+    def end_step(self, planned: PlannedStep, state: _StepState, sample: Sample, reason: str,
+                  extra: dict[str, float] | None = None) -> StepResult:
+        """Record the finished step (row and event, flushed by the caller with the journal)."""
+        step = planned.step
+        # Anchor the SOC estimate at full charge / full discharge.
+        # Only the end condition that actually ended the step anchors: a Hold at the maximum
+        # voltage that ended on "80 % SOC" or on time is not a full charge.
+        cell = self.protocol.cell
+        ended_on = next((c for c in step.until if c.describe() == reason), None)
+        if (step.kind == "cv" and ended_on is not None and ended_on.quantity == "current_a"
+                and (step.voltage_v or 0) >= cell.voltage_max_v - 0.01):
+            self.counters.soc = 1.0
+        if (step.kind == "cc" and (step.current_a or 0) < 0 and ended_on is not None
+                and ended_on.quantity == "voltage_v" and ended_on.value <= cell.voltage_min_v + 0.01):
+            self.counters.soc = 0.0
+        self.active = None
+        self.steps_done += 1
+        result = state.result(reason, sample.time_s, sample.voltage_v, sample.current_a, extra)
+        self.writer.append("steps", (
+            self.step_count, step.index, self.counters.cycle, step.kind, step.text, state.start_s, sample.time_s,
+            reason, state.charge_ah, state.discharge_ah, state.charge_wh, state.discharge_wh,
+            state.voltage_start_v, sample.voltage_v, sample.current_a, result.temperature_max_c,
+            result.temperature_min_c, self.chamber_setpoint_c if self.chamber_setpoint_c is not None else math.nan,
+        ), flush=False)
+        data = {"step_index": step.index, "reason": reason, "cycle": planned.cycle}
+        if extra:
+            data["values"] = extra
+        self.writer.append("events", (sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
+                                      json.dumps(data, default=float)), flush=False)
+        return result
+
+    # -- endings -----------------------------------------------------------------------------
+    def _finish_trip(self, trip: Trip, wall0: float) -> RunResult:
+        self._enter(RunPhase.TRIPPED)
+        self._trips.record_trip(trip)
+        self.run_state.to(RunPhase.OBSERVING, self.now())
+        self._trips.observe()
+        return self._result(RunStatus.SAFETY_TRIP, trip.message, wall0, trip)
+
+    def _result(self, status: RunStatus, message: str, wall0: float, trip: Trip | None = None) -> RunResult:
+        return RunResult(status, message, trip, self.samples, self.now(), time.perf_counter() - wall0)
+
+
+def _clamp(current_a: float, limit_a: float) -> float:
+    return max(-limit_a, min(limit_a, current_a))

@@ -1,0 +1,140 @@
+"""``bench resume RUN.h5``: continue an interrupted run (kill -9, power cut) into the same file.
+
+1. Read the file (SWMR reader): the run must still be ``running`` (a finished, tripped or
+   aborted run is not resumed), with a version-2 journal.
+2. Rebuild the protocol from the stored text, parameters and cell (a Python protocol is compiled
+   from the stored source), and the bench: simulated -> a fresh simulated bench whose clock is
+   set to the journal's simulated time and whose world (cell, chamber) is restored from the
+   journal's ``simulation`` entry; real -> the stored ``bench_config``, test time continuing on
+   the wall clock from the run's start.
+3. Reopen the file for append (:meth:`bench.runfile.writer.RunWriter.reopen`), record an
+   ``interruption`` event (last sample time, journal time, resume time, samples after the
+   journal), and run the engine from the journal (bench.engine.resume_point): finished steps are
+   replayed into the plan, the interrupted step continues with its counters.
+
+Not restored: faults injected with ``--fault`` in the original run (their schedule is not part of
+the physics state); a resumed simulated run continues fault-free.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.engine.core import Engine, Progress, ResumePoint
+from bench.engine.runner import RunOutcome, exit_code_for
+from bench.instruments import Bench
+from bench.runfile.reader import RunFile, RunFileError
+from bench.runfile.writer import RunWriter, set_final_attributes
+from protocols.steps import CellSpec, Protocol
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_VERSION = 2
+
+
+class ResumeError(ValueError):
+    """A run file that cannot be resumed; the message names the file and why."""
+
+
+def load_interrupted(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], float]:
+    """(attributes, last journal, finished ``/steps`` rows, time of the last sample) of ``path``."""
+    path = Path(path)
+    try:
+        with RunFile(path) as run:
+            attrs = run.attrs
+            journal = run.last_journal()
+            steps = run.steps
+            events = run.events
+            times = run.column("Test Time / s")
+    except RunFileError as exc:
+        raise ResumeError(str(exc)) from None
+    status = attrs.get("status", "")
+    if status != "running":
+        raise ResumeError(f"{path}: the run ended ({status or 'no status'}); only an interrupted run is resumed")
+    trips = [e for e in events if e["kind"] == "safety_trip"]
+    if trips:
+        raise ResumeError(f"{path}: the run tripped its safety supervisor at {trips[0]['time_s']:.0f} s "
+                          f"({trips[0]['message']}); a tripped run is not resumed")
+    if journal is None or journal.get("version") != JOURNAL_VERSION:
+        raise ResumeError(f"{path}: no resume journal (written by an older CellBench, or killed before the first flush)")
+    finished = [row for row in steps if row["step_index"] >= 0]
+    done = int(journal["steps_done"])
+    if len(finished) < done:
+        raise ResumeError(f"{path}: the journal counts {done} finished steps, the file holds {len(finished)}")
+    last_time = float(times[-1]) if len(times) else 0.0
+    return attrs, journal, finished[:done], last_time
+
+
+def protocol_from_attrs(attrs: dict[str, Any]) -> Protocol:
+    """The protocol exactly as the run started it (text, parameters and cell from the file)."""
+    from protocols.loader import parse_any
+
+    cell_fields = {k: (math.nan if v is None else v) for k, v in dict(attrs["cell"]).items()}
+    return parse_any(attrs["protocol_text"], file=attrs.get("protocol_path") or "<run file>",
+                     overrides={k: str(v) for k, v in dict(attrs.get("parameters") or {}).items()},
+                     cell_spec=CellSpec(**cell_fields))
+
+
+def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: float | None) -> tuple[Bench, float, bool]:
+    """(bench, test time at which the run continues, seamless) for the stored bench config."""
+    config = dict(attrs.get("bench_config") or {})
+    if config.get("simulated"):
+        from bench.simulated.builtin_bench import build_sim_bench
+
+        simulation = journal.get("simulation")
+        if not simulation:
+            raise ResumeError("the journal holds no simulated world state")
+        cycler = str(config.get("cycler", {}).get("driver", "keithley2460"))
+        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler)
+        clock = bench.clock
+        clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]
+        bench.simulation.world.load_state(simulation)
+        return bench, float(simulation["time_s"]) - float(journal["t0_clock_s"]), True
+    from bench.config import open_bench
+
+    bench = open_bench(config, speed=speed)
+    return bench, time.time() - float(journal["unix0"]), False
+
+
+def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float = 3600.0,
+               progress: Callable[[Progress], None] | None = None) -> RunOutcome:
+    """Continue the interrupted run in ``path``; returns its outcome (exit code, report)."""
+    from bench.report.verdict import build_report
+
+    path = Path(path)
+    attrs, journal, finished, last_time = load_interrupted(path)
+    protocol = protocol_from_attrs(attrs)
+    bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed)
+    try:
+        unix0 = time.time() - test_time_s if seamless else float(journal["unix0"])
+        resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        writer = RunWriter.reopen(path, {"resumed_utc": resumed_utc,
+                                         "resume_count": int(attrs.get("resume_count", 0) or 0) + 1})
+        try:
+            writer.event(test_time_s, "interruption", int(journal["step_count"]),
+                         f"run interrupted after {last_time:.1f} s; resumed at {test_time_s:.1f} s",
+                         {"last_sample_s": last_time, "journal_s": float(journal.get("time_s", last_time)),
+                          "resumed_s": test_time_s, "resumed_utc": resumed_utc, "seamless": seamless,
+                          "steps_done": len(finished), "active_step": (journal.get("active") or {}).get("text")})
+            logger.warning("resuming %s at %.1f s test time (%d steps done)", path, test_time_s, len(finished))
+            point = ResumePoint(journal=journal, finished=finished, test_time_s=test_time_s, unix0=unix0,
+                                seamless=seamless)
+            result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress, resume=point).run()
+        finally:
+            writer.close()
+    finally:
+        bench.close()
+    set_final_attributes(path, {
+        "status": result.status.value, "status_message": result.message,
+        "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "test_time_s": result.test_time_s,
+    })
+    with RunFile(path) as run:
+        report = build_report(run)
+    return RunOutcome(result, path, exit_code_for(result, report), report)

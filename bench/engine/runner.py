@@ -1,0 +1,116 @@
+"""``bench run``: protocol + bench + run file + engine -> outcome and exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import __version__
+from bench.engine.core import Engine, Progress, RunResult, RunStatus
+from bench.fault_specs import FaultSpec
+from bench.instruments import Bench
+from bench.runfile.writer import RunWriter, set_final_attributes
+from protocols.steps import Protocol
+
+logger = logging.getLogger(__name__)
+
+EXIT_PASS, EXIT_FAIL, EXIT_INVALID, EXIT_SAFETY, EXIT_INSTRUMENT, EXIT_ABORTED = 0, 1, 2, 3, 4, 130
+
+
+@dataclass
+class RunOutcome:
+    """Result of a run with its file and the CLI exit code."""
+
+    result: RunResult
+    path: Path
+    exit_code: int
+    report: dict
+
+
+def default_run_path(protocol_name: str, directory: str | Path = "runs") -> Path:
+    """``runs/<UTC timestamp>_<protocol>.h5``."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path(directory) / f"{stamp}_{protocol_name}.h5"
+
+
+def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, str], *,
+                   operator: str = "", faults: Sequence[FaultSpec] = ()) -> dict:
+    """Provenance written into the run file before the first sample."""
+    text = protocol.source_text
+    return {
+        "protocol": protocol.name,
+        "protocol_path": protocol.source_path,
+        "protocol_text": text,
+        "protocol_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "parameters": dict(protocol.parameters),
+        "pass_criteria": [dataclasses.asdict(c) for c in protocol.pass_criteria],
+        "analysis": protocol.analysis,
+        "cell": dataclasses.asdict(protocol.cell),
+        "cell_id": protocol.cell.cell_id,
+        "limits": dataclasses.asdict(protocol.limits),
+        "sampling_period_s": protocol.period_s,
+        "bench_description": bench.description,
+        "bench_config": bench.config,
+        "instruments": dict(identities),
+        "software": f"cellbench {__version__}",
+        "operator": operator,
+        "faults": [f.text for f in faults],
+        "start_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "status": "running",
+    }
+
+
+def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
+            faults: Sequence[FaultSpec] = (), observe_s: float = 3600.0,
+            progress: Callable[[Progress], None] | None = None) -> RunOutcome:
+    """Identify the instruments, open the run file, run the engine, close and judge."""
+    from bench.report.verdict import build_report
+    from bench.runfile.reader import RunFile
+
+    identities = bench.identify()
+    writer = RunWriter(out, run_attributes(protocol, bench, identities, operator=operator, faults=faults))
+    try:
+        result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress).run()
+    except BaseException as exc:
+        # An error the engine does not handle itself (e.g. a Python protocol raising): make the
+        # bench safe, keep every row, and mark the file so it never reads as "running".
+        _safe_after_error(bench)
+        writer.close()
+        set_final_attributes(out, {"status": "error", "status_message": f"{type(exc).__name__}: {exc}",
+                                   "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        raise
+    finally:
+        writer.close()
+    set_final_attributes(out, {
+        "status": result.status.value,
+        "status_message": result.message,
+        "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "test_time_s": result.test_time_s,
+    })
+    with RunFile(out) as run:
+        report = build_report(run)
+    return RunOutcome(result, out, exit_code_for(result, report), report)
+
+
+def exit_code_for(result: RunResult, report: Mapping) -> int:
+    """CLI exit code: 0 pass, 1 fail, 3 safety trip, 4 instrument failure, 130 operator abort."""
+    if result.status is RunStatus.SAFETY_TRIP:
+        return EXIT_SAFETY
+    if result.status is RunStatus.INSTRUMENT_FAILURE:
+        return EXIT_INSTRUMENT
+    if result.status is RunStatus.ABORTED:
+        return EXIT_ABORTED
+    return EXIT_PASS if report.get("verdict") == "pass" else EXIT_FAIL
+
+
+def _safe_after_error(bench: Bench) -> None:
+    """Output off (best effort) after an unexpected error; failures are logged, not raised."""
+    try:
+        bench.cycler.output_off()
+    except Exception:  # noqa: BLE001 - the original error is what the caller must see
+        logger.exception("output off after an engine error failed")

@@ -1,0 +1,82 @@
+"""The engine's safety endings, a collaborator of the engine: the safe-state sequence with its
+event, the observation window after a trip, and the emergency safe state after an instrument
+failure or an operator abort.
+
+It works on the engine through :class:`bench.engine.services.EngineServices` and never imports
+the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bench.engine.counters import _StepState
+from bench.engine.services import EngineServices
+from bench.safety.safe_state import enter_safe_state
+from bench.safety.supervisor import Trip
+from drivers.errors import InstrumentError
+from protocols.steps import Step
+
+logger = logging.getLogger("bench.engine.core")
+
+
+class TripHandler:
+    """Safe state, trip event and observation window (see the module docstring)."""
+
+    def __init__(self, engine: EngineServices) -> None:
+        self._engine = engine
+
+    def record_trip(self, trip: Trip) -> None:
+        """Safe-state sequence, then the ``safety_trip`` event (rule, values, times, latency)."""
+        engine = self._engine
+        logger.error("SAFETY TRIP %s at %.1f s: %s", trip.rule, trip.time_s, trip.message)
+        report = enter_safe_state(engine.bench, fault_time_s=trip.time_s, t0_clock_s=engine.t0,
+                                  chamber_setpoint_c=engine.chamber_setpoint_c)
+        engine.output_on = False
+        latency_wall_s = trip.values.get("latency_wall_s", report.latency_wall_s)
+        engine.writer.event(trip.time_s, "safety_trip", engine.step_count, trip.message, {
+            "rule": trip.rule, "values": trip.values, "latency_s": report.latency_clock_s,
+            "latency_wall_s": latency_wall_s, "output_off_confirmed": report.output_off_confirmed,
+            "chamber_setpoint_c": report.chamber_setpoint_c, "failures": report.failures,
+            "safe_state_time_s": engine.now(), "alarm_latched": True,
+            "abuse_test": bool(engine.abuse is not None and engine.abuse.active),
+        })
+
+    def observe(self) -> None:
+        """Keep logging with the output off through the observation window."""
+        engine = self._engine
+        if engine.observe_s <= 0:
+            return
+        engine.writer.event(engine.now(), "observation_start", engine.step_count,
+                            f"observing for {engine.observe_s:.0f} s after the trip")
+        clock = engine.bench.clock
+        end = engine.now() + engine.observe_s
+        period = engine.protocol.period_s
+        deadline = clock.now_s()
+        rest = Step(kind="rest", text="observation", duration_s=engine.observe_s)
+        state = _StepState(start_s=engine.now())
+        engine.supervisor.begin_step(rest, state.start_s)
+        engine.step_count += 1
+        while engine.now() < end:
+            deadline += period
+            clock.sleep(deadline - clock.now_s())
+            try:
+                sample = engine.acquire(-1, rest, state)
+            except InstrumentError as exc:  # keep observing what can still be read
+                logger.error("observation: %s", exc)
+                continue
+            engine.supervisor.check(sample)
+            engine.log_latest()
+        engine.writer.event(engine.now(), "observation_end", engine.step_count, "observation window ended")
+
+    def emergency_safe(self, why: str) -> None:
+        """Safe state after an instrument failure, a protocol error or an operator abort."""
+        engine = self._engine
+        report = enter_safe_state(engine.bench, fault_time_s=engine.now(), t0_clock_s=engine.t0,
+                                  chamber_setpoint_c=engine.chamber_setpoint_c)
+        engine.output_on = False
+        try:
+            engine.writer.event(engine.now(), "safe_state", engine.step_count, why,
+                                {"output_off_confirmed": report.output_off_confirmed, "failures": report.failures})
+        except Exception:  # noqa: BLE001 - the file may be the thing that failed
+            logger.exception("could not record the safe-state event")

@@ -1,0 +1,312 @@
+"""Run a protocol on every channel of a multi-channel bench, concurrently: one engine per channel
+in its own thread, one run file per channel (``<out stem>_chNN.h5``).
+
+A multi-channel bench config has an array of cyclers, each wired to a thermocouple of a meter::
+
+    [[cycler]]
+    driver = "keithley2460"
+    resource = "TCPIP::192.0.2.11::5025::SOCKET"
+    thermocouple = 101                 # meter channel on this cell's surface
+    [[cycler]]
+    driver = "keithley2460"
+    resource = "TCPIP::192.0.2.12::5025::SOCKET"
+    thermocouple = 102
+
+    [thermometer]                      # or [[thermometer]] (then each cycler names `thermometer = N`)
+    driver = "keysight_daq970a"
+    resource = "TCPIP::192.0.2.20::5025::SOCKET"
+    air_channel = 120                  # chamber air
+
+    [chamber]
+    driver = "espec_p300"
+    resource = "socket://192.0.2.30:57732"
+
+    [bench]
+    chamber_policy = "when_all_tripped"   # or "on_any_trip" (see bench.multichannel.sharing)
+
+Shared pieces (clock barrier, chamber barrier, shared thermocouple scan) are in
+:mod:`bench.multichannel.sharing`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.instruments import Bench, run_closers
+from bench.multichannel.sharing import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer, channel_clocks
+from protocols.steps import Protocol
+
+logger = logging.getLogger(__name__)
+
+#: Exit codes in order of precedence when channels end differently.
+_EXIT_PRECEDENCE = (130, 4, 3, 2, 1, 0)
+
+
+def is_multichannel(config: dict[str, Any]) -> bool:
+    """True for a bench config with an array of cyclers (``[[cycler]]``)."""
+    return isinstance(config.get("cycler"), list)
+
+
+def check_multichannel(config: dict[str, Any], where: str) -> list[str]:
+    """Problems of a multi-channel config (empty list when fine); ``where`` prefixes messages."""
+    problems = []
+    cyclers = config.get("cycler", [])
+    meters = config.get("thermometer")
+    meters = meters if isinstance(meters, list) else ([meters] if meters else [])
+    if not cyclers:
+        problems.append(f"{where}: [[cycler]] needs at least one entry")
+    for n, entry in enumerate(cyclers):
+        if meters:
+            index = entry.get("thermometer", 0)
+            if not isinstance(index, int) or not 0 <= index < len(meters):
+                problems.append(f"{where}: [[cycler]] #{n + 1}: thermometer = {index!r} is not one of 0..{len(meters) - 1}")
+            if not isinstance(entry.get("thermocouple"), int):
+                problems.append(f"{where}: [[cycler]] #{n + 1} needs 'thermocouple' (the meter channel on its cell)")
+    for n, meter in enumerate(meters):
+        if not isinstance(meter.get("air_channel", 0), int):
+            problems.append(f"{where}: [[thermometer]] #{n + 1}: air_channel must be a channel number")
+    policy = config.get("bench", {}).get("chamber_policy", "when_all_tripped")
+    if policy not in CHAMBER_POLICIES:
+        problems.append(f"{where}: [bench] chamber_policy {policy!r}: choose one of {', '.join(CHAMBER_POLICIES)}")
+    return problems
+
+
+@dataclass
+class MultiChannelBench:
+    """N cyclers, their thermocouple wiring, the shared meters and chamber, one clock."""
+
+    cyclers: list[Any]
+    clock: Any
+    description: str
+    chamber: Any = None
+    meters: list[SharedThermometer] = field(default_factory=list)
+    #: Per channel: (meter index, thermocouple channel), or None without a meter.
+    wiring: list[tuple[int, int] | None] = field(default_factory=list)
+    chamber_policy: str = "when_all_tripped"
+    config: dict[str, Any] = field(default_factory=dict)
+    #: The simulated world (simulated benches only).
+    simulation: Any = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def channels(self) -> int:
+        """Number of cycler channels."""
+        return len(self.cyclers)
+
+    def close(self) -> None:
+        """Close every link (errors logged, never raised)."""
+        run_closers(self.closers)
+
+
+def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clock: Any = None,
+                      resource_manager: Any = None, timeout_s: float = 2.0) -> MultiChannelBench:
+    """Open every instrument of a multi-channel ``config`` (pyvisa-py unless a resource manager is given)."""
+    import pyvisa
+
+    from bench.clock import RealClock
+    from drivers.catalog import open_instrument
+
+    bench_section = config.get("bench", {})
+    if clock is None:
+        clock = RealClock(speed or float(bench_section.get("speed", 1.0)))
+    rm = resource_manager
+    closers: list[Callable[[], None]] = []
+    period_hint_s = float(bench_section.get("scan_reuse_s", 0.2))
+
+    def _open(section: dict[str, Any], name: str) -> Any:
+        nonlocal rm
+        if "::" in section["resource"] and "://" not in section["resource"] and rm is None:
+            rm = pyvisa.ResourceManager("@py")
+            closers.append(rm.close)
+        inst = open_instrument(section["driver"], section["resource"], name=name, resource_manager=rm,
+                               timeout_s=float(section.get("timeout_s", timeout_s)))
+        closers.append(inst.transport.close)
+        return inst
+
+    try:
+        cyclers = [_open(entry, f"cycler{n}") for n, entry in enumerate(config["cycler"])]
+        meters_cfg = config.get("thermometer")
+        meters_cfg = meters_cfg if isinstance(meters_cfg, list) else ([meters_cfg] if meters_cfg else [])
+        meters = [SharedThermometer(_open(m, f"thermometer{n}"), clock, air_channel=m.get("air_channel"),
+                                    max_age_s=period_hint_s) for n, m in enumerate(meters_cfg)]
+        chamber = _open(config["chamber"], "chamber") if "chamber" in config else None
+    except Exception:
+        for closer in reversed(closers):
+            closer()
+        raise
+    wiring = [(int(e.get("thermometer", 0)), int(e["thermocouple"])) if meters else None for e in config["cycler"]]
+    return MultiChannelBench(
+        cyclers=cyclers, clock=clock, chamber=chamber, meters=meters, wiring=wiring,
+        chamber_policy=bench_section.get("chamber_policy", "when_all_tripped"),
+        description=bench_section.get("name", config.get("_path", "multi-channel bench")),
+        config={k: v for k, v in config.items() if not k.startswith("_")}, closers=closers)
+
+
+@dataclass
+class ChannelOutcome:
+    """One channel's run: the run outcome (None if it could not start) or the error."""
+
+    channel: int
+    path: Path
+    outcome: Any = None
+    error: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """The channel's CLI exit code (4 when it failed to run at all)."""
+        return self.outcome.exit_code if self.outcome is not None else 4
+
+
+@dataclass
+class MultiOutcome:
+    """Every channel's outcome, the combined exit code and what the shared chamber did."""
+
+    channels: list[ChannelOutcome]
+    wall_time_s: float
+    chamber_log: list[tuple[str, int, float | None]]
+
+    @property
+    def exit_code(self) -> int:
+        """The most severe channel exit code (130 > 4 > 3 > 2 > 1 > 0)."""
+        codes = {c.exit_code for c in self.channels}
+        return next((code for code in _EXIT_PRECEDENCE if code in codes), 0)
+
+
+#: Wall seconds a real-time channel waits for the others to be set up before it samples anyway.
+START_GATE_S = 120.0
+
+
+def channel_path(out: Path, channel: int) -> Path:
+    """Run file of ``channel``: ``RUN_chNN.h5`` next to ``out``."""
+    return out.with_name(f"{out.stem}_ch{channel:02d}{out.suffix or '.h5'}")
+
+
+class _Holder:
+    """Late binding of a channel's engine for the chamber proxy (the engine is built after the bench)."""
+
+    engine: Any = None
+
+    def tripped(self) -> bool:
+        engine = self.engine
+        return engine is not None and engine.supervisor.tripped is not None
+
+    def keepalive(self) -> None:
+        engine = self.engine
+        watchdog = getattr(engine.supervisor, "watchdog", None) if engine is not None else None
+        if watchdog is not None:
+            watchdog.feed()
+
+
+def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *, operator: str = "",
+                     observe_s: float = 3600.0) -> MultiOutcome:
+    """Run ``protocol`` on every channel at once; see the module doc for files and policies."""
+    n = mbench.channels
+    clocks = channel_clocks(mbench.clock, n)
+    barrier = ChamberBarrier(mbench.chamber, n, policy=mbench.chamber_policy) if mbench.chamber is not None else None
+    holders = [_Holder() for _ in range(n)]
+    for index, meter in enumerate(mbench.meters):  # one scan list for every channel of each meter
+        wanted = [w[1] for w in mbench.wiring if w is not None and w[0] == index]
+        if meter.air_channel is not None:
+            wanted.append(meter.air_channel)
+        meter.configure(tuple(wanted))
+    benches = []
+    for k in range(n):
+        wiring = mbench.wiring[k] if mbench.wiring else None
+        thermometer = channels = None
+        if wiring is not None:
+            meter = mbench.meters[wiring[0]]
+            channels = (wiring[1],) + ((meter.air_channel,) if meter.air_channel is not None else ())
+            thermometer = meter.view(channels)
+        chamber = None
+        if barrier is not None:
+            chamber = barrier.proxy(k, clock=clocks[k], poll_s=protocol.period_s,
+                                    tripped=holders[k].tripped, keepalive=holders[k].keepalive)
+        bench = Bench(cycler=mbench.cyclers[k], clock=clocks[k], chamber=chamber, thermometer=thermometer,
+                      description=f"{mbench.description}, channel {k}",
+                      config=dict(mbench.config, channel=k, channels=n))
+        if channels is not None:
+            bench.thermometer_channels = channels
+        benches.append(bench)
+    results = [ChannelOutcome(k, channel_path(out, k)) for k in range(n)]
+    # Real-time clocks: every channel starts sampling once all are set up, and builds its report
+    # once all have stopped sampling (virtual clocks keep the channels in step anyway).
+    gates = None if hasattr(clocks[0], "leave") else (PhaseGate(n, START_GATE_S), PhaseGate(n))
+    wall0 = time.perf_counter()
+    threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
+                                args=(protocol, benches[k], results[k], holders[k], clocks[k], barrier,
+                                      operator, observe_s, gates))
+               for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [])
+
+
+def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
+                 barrier: ChamberBarrier | None, operator: str, observe_s: float,
+                 gates: tuple[PhaseGate, PhaseGate] | None = None) -> None:
+    """One channel's thread: identify, run file, engine, final attributes, report (``gates``: wait
+    for every channel before sampling and before the report; see :class:`PhaseGate`)."""
+    from bench.engine.core import Engine, RunStatus
+    from bench.engine.runner import RunOutcome, exit_code_for, run_attributes
+    from bench.report.verdict import build_report
+    from bench.runfile.reader import RunFile
+    from bench.runfile.writer import RunWriter, set_final_attributes
+
+    tripped = False
+    released = False
+    pending = list(gates) if gates is not None else []
+    try:
+        identities = bench.identify()
+        attrs = run_attributes(protocol, bench, identities, operator=operator)
+        attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
+        writer = RunWriter(result.path, attrs)
+        try:
+            engine = Engine(protocol, bench, writer, observe_s=observe_s)
+            holder.engine = engine
+            if pending:
+                start = pending.pop(0)
+                if not start.arrive():
+                    logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
+                                   result.channel, START_GATE_S)
+                # Spread the channels' sampling instants evenly over one period (no burst of N
+                # queries at once): channel k samples k/N of a period after channel 0.
+                clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+            run_result = engine.run()
+        finally:
+            writer.close()
+        # For the chamber policy an instrument failure counts as a trip (that channel is safed).
+        tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
+        if pending:  # the others may still wait for this channel at the chamber: release it first
+            if barrier is not None:
+                barrier.release(result.channel, tripped=tripped)
+            released = True
+            pending.pop(0).arrive()
+        set_final_attributes(result.path, {
+            "status": run_result.status.value, "status_message": run_result.message,
+            "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "test_time_s": run_result.test_time_s,
+        })
+        with RunFile(result.path) as run:
+            report = build_report(run)
+        result.outcome = RunOutcome(run_result, result.path, exit_code_for(run_result, report), report)
+    except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+        logger.exception("channel %d failed", result.channel)
+        result.error = f"channel {result.channel}: {exc}"
+        tripped = True
+    finally:
+        for gate in pending:
+            gate.leave()
+        if barrier is not None and not released:
+            barrier.release(result.channel, tripped=tripped)
+        leave = getattr(clock, "leave", None)
+        if leave is not None:
+            leave()

@@ -1,0 +1,289 @@
+"""``bench report RUN.h5 --html DIR``: a self-contained report page with PNG plots.
+
+``DIR/index.html`` holds the verdict, each headline claim written out with the conditions it was
+measured under (rate, cut-off, soak, chamber temperature, cooling), the pass criteria, all
+metrics and conditions, the per-cycle table, the impedance fits and the safety events. Plots
+(PNG, rendered offscreen with pyqtgraph): ``overview.png`` (voltage, current, temperatures vs
+time, capacity per cycle, Nyquist: the plots package's run view), ``capacity.png`` (charge and
+discharge capacity and coulombic efficiency per cycle), ``nyquist.png`` (every spectrum with its
+circuit fit) and, on request, ``dqdv.png``. Without Qt the page is written without plots and
+says why.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+
+
+def write_html_report(run_path: str | Path, out_dir: str | Path, report: dict[str, Any], *,
+                      dqdv: dict[str, Any] | None = None) -> Path:
+    """Write ``out_dir/index.html`` (+ PNGs) for the run at ``run_path``; returns the page's path.
+
+    ``report`` is :func:`bench.report.verdict.build_report`'s object; ``dqdv`` the optional curve of
+    :func:`bench.analysis.cycles.dqdv`. Raises OSError naming the directory when it cannot be written.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"{out}: cannot create the report directory ({exc.strerror})") from None
+    figures, problem = _figures(Path(run_path), out, report, dqdv)
+    page = out / "index.html"
+    page.write_text(_page(report, figures, problem, dqdv), encoding="utf-8")
+    return page
+
+
+# -- claims: each headline number with its conditions -----------------------------------------------
+def claims(report: dict[str, Any]) -> list[str]:
+    """Sentences stating each headline result with the conditions it was measured under."""
+    m, c = report.get("metrics", {}), report.get("conditions", {})
+    out: list[str] = []
+    cooling = c.get("cooling") or "not stated"
+    if m.get("retention_pct") is not None and "reference_discharge" in c:
+        ref, cold, soak = c["reference_discharge"], c["cold_discharge"], c.get("cold_soak", {})
+        within = soak.get("time_to_within_2k_s")
+        out.append(
+            f"Capacity retention {m['retention_pct']:.1f} % = {m['capacity_cold_ah']:.3f} Ah at "
+            f"{cold['chamber_setpoint_c']:g} °C / {m['capacity_reference_ah']:.3f} Ah at {ref['chamber_setpoint_c']:g} °C; "
+            f"both discharged at {ref['current_a']:g} A ({_c(ref)}) to {ref['cutoff_v']} V and {cold['cutoff_v']} V; "
+            f"cold discharge after a {_hours(soak.get('duration_s'))} soak at {soak.get('setpoint_c', cold['chamber_setpoint_c']):g} °C "
+            f"(cell within 2 K of it after {_hours(within) if within is not None else 'never'}); cell "
+            f"{m.get('cell_temperature_min_c')} to {m.get('cell_temperature_max_c')} °C during the cold discharge; "
+            f"cooling: {cooling}.")
+    fast = c.get("fast_charge")
+    if isinstance(fast, dict) and ("time_10_80_s" in m or "time_20_80_s" in m):
+        stages = "; ".join(f"{s['step']} (mean {s['mean_current_a']} A, ended at {s['end']})" for s in fast["stages"])
+        times = ", ".join(f"{label} {_minutes(m.get(key))}" for label, key in
+                          (("10->80 %", "time_10_80_s"), ("20->80 %", "time_20_80_s")) if m.get(key) is not None)
+        out.append(
+            f"Fast charge {times or '(80 % not reached)'}; {m.get('charge_ah')} Ah / {m.get('charge_wh')} Wh in; "
+            f"cell up to {m.get('temperature_max_c')} °C (rise {m.get('temperature_rise_k')} K); stages: {stages}; "
+            f"chamber {fast.get('chamber_setpoint_c')} °C; SOC basis: {c.get('soc_basis')}; cooling: {cooling}.")
+    if m.get("fade_pct") is not None:
+        out.append(f"Capacity fade {m['fade_pct']:.2f} % from {m.get('capacity_first_check_ah')} Ah to "
+                   f"{m.get('capacity_last_check_ah')} Ah over {m.get('fast_charges')} fast charges "
+                   f"(capacity checks: {', '.join(str(x['step']) for x in c.get('capacity_checks', [])[:1])}).")
+    for entry in report.get("eis") or []:
+        if "r0_ohm" in entry:
+            kk = entry.get("kk_residual_max_pct")
+            out.append(
+                f"Impedance spectrum {entry['spectrum']}: R0 {1000 * entry['r0_ohm']:.3f} mΩ, charge transfer "
+                f"{1000 * entry['rct_ohm']:.3f} mΩ (fit rms {entry['fit_rms_pct']:.3f} %), at {entry['temperature_c']} °C, "
+                f"SOC {100 * entry['soc']:.0f} %, {entry['frequency_max_hz']:g}-{entry['frequency_min_hz']:g} Hz, "
+                f"{entry['amplitude']:g} {'A' if entry['mode'] == 'galvanostatic' else 'V'} {entry['mode']}; "
+                f"Kramers-Kronig max residual {kk} % ({'valid' if entry.get('kk_valid') else 'not valid'}).")
+    if not out and m.get("discharge_capacity_ah") is not None:
+        out.append(f"Discharge capacity {m['discharge_capacity_ah']} Ah at {c.get('discharge_current_a')} A "
+                   f"({c.get('discharge_step')}, ended at {c.get('discharge_end')}); chamber setpoints "
+                   f"{c.get('chamber_setpoints_c')} °C; cooling: {cooling}.")
+    return out
+
+
+def _c(discharge: dict[str, Any]) -> str:
+    rate = discharge.get("c_rate")
+    return f"{rate:g}C" if isinstance(rate, (int, float)) else "C-rate unknown"
+
+
+def _hours(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "?"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _minutes(seconds: Any) -> str:
+    return f"{seconds / 60:.1f} min ({seconds:.0f} s)" if isinstance(seconds, (int, float)) else "n/a"
+
+
+# -- figures ---------------------------------------------------------------------------------------
+def _figures(run_path: Path, out: Path, report: dict[str, Any],
+             dqdv: dict[str, Any] | None) -> tuple[list[tuple[str, str]], str]:
+    """Render the PNGs; returns ([(file name, caption)], problem text or "")."""
+    try:
+        from bench.plot.render import qt_app, render_png
+
+        qt_app(offscreen=True)
+    except Exception as exc:  # noqa: BLE001 - no Qt: the page is still useful without plots
+        logger.warning("report plots skipped: %s", exc)
+        return [], f"plots not rendered: {exc}"
+    figures: list[tuple[str, str]] = []
+    render_png(run_path, out / "overview.png", width=1400, height=900)
+    figures.append(("overview.png", "Voltage, current and temperatures vs test time; capacity per cycle; Nyquist"))
+    cycles = [row for row in report.get("cycles") or [] if row["charge_ah"] > 1e-6 or row["discharge_ah"] > 1e-6]
+    if cycles:
+        x = [row["cycle"] for row in cycles]
+        series = [(x, [row["discharge_ah"] for row in cycles], "discharge Ah", "o", 0),
+                  (x, [row["charge_ah"] for row in cycles], "charge Ah", "t", 1)]
+        _xy_png(out / "capacity.png", series, "Cycle", "Capacity / Ah", "Capacity per cycle")
+        figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah)"))
+    spectra = _spectra(run_path, report)
+    if spectra:
+        series = []
+        for n, (record, fit) in enumerate(spectra):
+            z = record["z_ohm"] * 1000.0
+            label = f"#{record['spectrum']} {record['temperature_c']:.0f} °C"
+            series.append((z.real.tolist(), (-z.imag).tolist(), label, "o", n))
+            if fit is not None:
+                series.append((fit.real.tolist(), (-fit.imag).tolist(), f"{label} fit", None, n))
+        _xy_png(out / "nyquist.png", series, "Z' / mΩ", "-Z'' / mΩ", "Impedance (Nyquist) with circuit fits",
+                equal_axes=True)
+        figures.append(("nyquist.png", "Impedance spectra (points) and R0 + L + 2 R||CPE + Warburg fits (lines)"))
+    if dqdv is not None:
+        _xy_png(out / "dqdv.png", [(dqdv["voltage_v"], dqdv["dqdv_ah_per_v"], dqdv["direction"], None, 0)],
+                "Voltage / V", "dQ/dV / Ah V⁻¹", f"dQ/dV of step {dqdv['step_count']}: {dqdv['text']}")
+        figures.append(("dqdv.png", f"Incremental capacity, {dqdv['bin_v'] * 1000:g} mV bins"))
+    return figures, ""
+
+
+def _spectra(run_path: Path, report: dict[str, Any]) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+    """Stored spectra with their fitted circuit (the report's ``eis`` entries) on a dense grid."""
+    from bench.analysis.eis_fit import model_impedance, spectra
+    from bench.runfile.reader import RunFile
+
+    with RunFile(run_path) as run:
+        records = spectra(run)
+    fits = {entry["spectrum"]: entry for entry in report.get("eis") or [] if "r0_ohm" in entry}
+    out = []
+    for record in records:
+        fit = fits.get(record["spectrum"])
+        f = record["frequencies_hz"][np.isfinite(record["z_ohm"].real)]
+        if fit is None or f.size < 2:
+            out.append((record, None))
+            continue
+        params = np.array([fit[k] for k in ("r0_ohm", "inductance_h", "rct_ohm", "tau_ct_s", "alpha_ct", "r2_ohm",
+                                            "tau2_s", "alpha2", "warburg_sigma")], dtype=float)
+        out.append((record, model_impedance(params, np.geomspace(f.max(), f.min(), 200)) * 1000.0))
+    return out
+
+
+def _xy_png(path: Path, series: list[tuple[list, list, str, str | None, int]], xlabel: str, ylabel: str,
+            title: str, *, equal_axes: bool = False, width: int = 900) -> None:
+    """One XY plot to ``path``: ``series`` of (x, y, legend, symbol or None for a line, colour index)."""
+    import pyqtgraph as pg
+    import pyqtgraph.exporters  # noqa: F401 - registers the exporters
+    from pyqtgraph.Qt import QtCore, QtWidgets
+
+    pg.setConfigOptions(background="w", foreground="k", antialias=True)
+    plot = pg.PlotWidget()
+    plot.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    plot.resize(width, int(width * 0.62))
+    plot.show()  # lays the plot out (never on screen), so the export has the widget's proportions
+    item = plot.getPlotItem()
+    item.setTitle(title)
+    item.setLabel("bottom", xlabel)
+    item.setLabel("left", ylabel)
+    item.showGrid(x=True, y=True, alpha=0.25)
+    item.addLegend(offset=(-10, 10))
+    for x, y, name, symbol, color_index in series:
+        color = COLORS[color_index % len(COLORS)]
+        xs = np.asarray(x, dtype=float)
+        ys = np.asarray(y, dtype=float)
+        keep = np.isfinite(xs) & np.isfinite(ys)
+        if symbol is None:
+            item.plot(xs[keep], ys[keep], pen=pg.mkPen(color, width=2), name=name)
+        else:
+            item.plot(xs[keep], ys[keep], pen=None, symbol=symbol, symbolSize=7, symbolBrush=color, symbolPen=color,
+                      name=name)
+    if equal_axes:
+        item.setAspectLocked(True)
+    QtWidgets.QApplication.processEvents()
+    exporter = pg.exporters.ImageExporter(item)
+    exporter.parameters()["width"] = width
+    exporter.export(str(path))
+    plot.close()
+    plot.deleteLater()
+
+
+# -- the page ----------------------------------------------------------------------------------
+def _page(report: dict[str, Any], figures: list[tuple[str, str]], problem: str, dqdv: dict[str, Any] | None) -> str:
+    e = html.escape
+    verdict = str(report.get("verdict", "")).upper()
+    color = {"PASS": "#1a7f37", "FAIL": "#c00000"}.get(verdict, "#9a6700")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(str(report.get('protocol', '')))} - {e(verdict)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
+        "margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+        "th{background:#f3f3f3}.claim{margin:.4em 0}img{max-width:100%;border:1px solid #ddd}"
+        "code{background:#f6f6f6}</style></head><body>",
+        f"<h1>{e(str(report.get('protocol', '')))}: <span style='color:{color}'>{e(verdict)}</span></h1>",
+        f"<p>Run file <code>{e(str(report.get('run_file', '')))}</code>, started {e(str(report.get('started_utc', '')))} "
+        f"(UTC), status <b>{e(str(report.get('status', '')))}</b>.</p>",
+    ]
+    sentences = claims(report)
+    if sentences:
+        parts.append("<h2>Results and their conditions</h2>")
+        parts += [f"<p class='claim'>{e(s)}</p>" for s in sentences]
+    if report.get("criteria"):
+        parts.append("<h2>Pass criteria</h2><table><tr><th>criterion</th><th>observed</th><th>result</th></tr>")
+        for check in report["criteria"]:
+            mark = {True: "pass", False: "FAIL", None: "not measured"}[check["passed"]]
+            parts.append(f"<tr><td>{e(str(check['text']))}</td><td>{e(_fmt(check['observed']))}</td><td>{mark}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Metrics</h2>" + _table(report.get("metrics", {})))
+    parts.append("<h2>Conditions</h2>" + _table(report.get("conditions", {})))
+    cycles = report.get("cycles") or []
+    if cycles:
+        keys = ("cycle", "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "coulombic_efficiency",
+                "energy_efficiency", "temperature_max_c", "temperature_min_c")
+        parts.append("<h2>Per-cycle summary</h2>" + _rows(cycles, keys))
+    if report.get("eis"):
+        keys = ("spectrum", "temperature_c", "soc", "mode", "amplitude", "valid_points", "frequency_max_hz",
+                "frequency_min_hz", "r0_ohm", "rct_ohm", "tau_ct_s", "alpha_ct", "fit_rms_pct", "kk_residual_max_pct",
+                "kk_valid")
+        parts.append("<h2>Impedance spectra</h2>" + _rows(report["eis"], keys))
+    if dqdv is not None:
+        parts.append(f"<h2>dQ/dV</h2><p>Step {dqdv['step_count']} ({e(dqdv['text'])}), {dqdv['direction']}, "
+                     f"{len(dqdv['voltage_v'])} bins of {dqdv['bin_v'] * 1000:g} mV.</p>")
+    parts.append("<h2>Safety events</h2>")
+    if report.get("safety_events"):
+        parts.append(_rows(report["safety_events"], ("rule", "time_s", "message", "latency_s", "output_off_confirmed")))
+    else:
+        parts.append("<p>None.</p>")
+    parts.append("<h2>Plots</h2>")
+    if problem:
+        parts.append(f"<p>{e(problem)}</p>")
+    for name, caption in figures:
+        parts.append(f"<figure><img src='{e(name)}' alt='{e(caption)}'><figcaption>{e(caption)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if not math.isfinite(value) else f"{value:.6g}"
+    if value is None:
+        return "n/a"
+    return str(value)
+
+
+def _table(mapping: dict[str, Any]) -> str:
+    e = html.escape
+    rows = []
+    for key, value in mapping.items():
+        if value in ("", None, {}, []):
+            continue
+        if isinstance(value, dict):
+            cell = _table(value)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            cell = _rows(value, tuple(value[0].keys()))
+        else:
+            cell = e(_fmt(value))
+        rows.append(f"<tr><th>{e(str(key))}</th><td>{cell}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _rows(items: list[dict[str, Any]], keys: tuple[str, ...]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(k)}</th>" for k in keys)
+    body = "".join("<tr>" + "".join(f"<td>{e(_fmt(item.get(k)))}</td>" for k in keys) + "</tr>" for item in items)
+    return f"<table><tr>{head}</tr>{body}</table>"

@@ -1,0 +1,240 @@
+"""Run-file writer: HDF5 with SWMR, readable while written, intact after a crash.
+
+The file is opened ``libver="latest"``, every table is created up front (SWMR forbids creating
+objects later), then SWMR mode is switched on. Rows are buffered and appended in batches; each
+batch is followed by ``flush()`` at least every ``flush_interval_s`` of wall time, and ``fsync``
+every ``fsync_interval_s``: after a ``kill -9`` every row before the last flush is readable
+with ``h5py.File(path, "r", swmr=True)``.
+
+``RunWriter.reopen`` continues a run file left by a crash (``bench resume``): it clears the
+superblock's open-for-write flags, opens the file for append, creates tables a newer layout
+added (before SWMR mode), and switches SWMR on again; existing rows are never rewritten.
+Whenever samples (or other rows) are flushed, a journal row from ``journal_source`` is written
+in the same flush, so the last journal row always describes the last sample in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from bench.runfile.layout import FORMAT_VERSION, SAMPLE_DTYPE, TABLES
+
+logger = logging.getLogger(__name__)
+
+
+class RunWriter:
+    """Appends samples, steps, events, journal rows and EIS spectra to one run file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        attrs: Mapping[str, Any],
+        *,
+        batch_rows: int = 4096,
+        flush_interval_s: float = 1.0,
+        fsync_interval_s: float = 5.0,
+        _reopen: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.batch_rows = batch_rows
+        self.flush_interval_s = flush_interval_s
+        self.fsync_interval_s = fsync_interval_s
+        #: Called at each flush that writes rows: returns (time_s, state) for a journal row.
+        self.journal_source: Callable[[], tuple[float, Mapping[str, Any]]] | None = None
+        if _reopen:
+            self._file = h5py.File(self.path, "r+", libver="latest")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self.path, "w", libver="latest")
+            self._file.attrs["format_version"] = FORMAT_VERSION
+        for key, value in attrs.items():
+            self._file.attrs[key] = _attr(value)
+        self._tables: dict[str, h5py.Dataset] = {}
+        for name, dtype in TABLES.items():
+            if name in self._file:
+                self._tables[name] = self._file[name]
+                continue
+            chunk = 4096 if name in ("samples", "eis/points") else 64
+            self._tables[name] = self._file.create_dataset(
+                name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
+        self._file.swmr_mode = True
+        #: Queued sample rows, flattened (``_SAMPLE_COLUMNS`` numbers per row): extending a flat list
+        #: and converting it to float64 at flush costs a fraction of converting tuples to the
+        #: structured dtype.
+        self._rows: list[float] = []
+        self._queued = 0
+        self._pending: dict[str, list[tuple]] = {name: [] for name in TABLES if name != "samples"}
+        self._last_flush = time.monotonic()
+        self._last_fsync = self._last_flush
+        #: The periodic fsync runs in this thread, off the sampling thread (on a busy disk an
+        #: fsync can take 100s of ms; kill -9 safety rests on flush(), fsync is for power loss).
+        self._fsync_thread: threading.Thread | None = None
+        self.rows_written = 0
+        self.closed = False
+
+    @classmethod
+    def reopen(cls, path: str | Path, attrs: Mapping[str, Any] | None = None, **options: Any) -> RunWriter:
+        """Continue writing an existing run file (after a crash, for ``bench resume``).
+
+        ``attrs`` are set before SWMR mode starts (e.g. ``status``). Raises OSError naming the
+        file when it cannot be opened for append.
+        """
+        from bench.runfile.swmr_reopen import clear_write_flags
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such run file")
+        clear_write_flags(path)
+        return cls(path, attrs or {}, _reopen=True, **options)
+
+    # -- appends -----------------------------------------------------------------------------
+    def append_sample_row(self, row: tuple) -> None:
+        """Queue one sample row (field order of ``SAMPLE_COLUMNS``); flushes by size or time."""
+        if len(row) != _SAMPLE_COLUMNS:
+            raise ValueError(f"{self.path}: a sample row has {len(row)} fields, /samples has {_SAMPLE_COLUMNS}")
+        rows = self._rows
+        rows.extend(row)
+        self._queued += 1
+        if self._queued >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def append_sample_block(self, rows: np.ndarray) -> None:
+        """Append a block of sample rows (a ``SAMPLE_DTYPE`` array) at once, after any queued rows.
+
+        For bulk writers (imports, ``bench perf``); flushed like any batch.
+        """
+        if rows.dtype != SAMPLE_DTYPE:
+            raise TypeError(f"{self.path}: sample block dtype {rows.dtype} is not the /samples dtype")
+        self.flush()
+        _extend(self._tables["samples"], rows)
+        self.rows_written += len(rows)
+        self.flush()
+
+    def append(self, table: str, row: tuple, *, flush: bool = True) -> None:
+        """Queue one row of ``table`` (``steps``, ``events``, ``journal``, ``eis/...``)."""
+        self._pending[table].append(row)
+        if flush:
+            self.flush()
+
+    def event(self, time_s: float, kind: str, step_count: int, message: str, data: Mapping[str, Any] | None = None) -> None:
+        """Record an event at once (safety trips, operator actions, interruptions)."""
+        self.append("events", (time_s, kind, step_count, message, json.dumps(data or {}, default=float)))
+
+    def journal(self, time_s: float, state: Mapping[str, Any]) -> None:
+        """Record the resume state (flushed at once)."""
+        self.append("journal", (time_s, json.dumps(state, default=float)))
+
+    # -- durability --------------------------------------------------------------------------
+    def flush(self, *, fsync: bool = False) -> None:
+        """Append queued rows to the datasets and flush them to the file."""
+        if self.closed:
+            return
+        if self.journal_source is not None and (self._queued or any(
+                rows for name, rows in self._pending.items() if name != "journal")):
+            time_s, state = self.journal_source()
+            self._pending["journal"].append((time_s, json.dumps(state, default=float)))
+        if self._queued:
+            _extend(self._tables["samples"], _sample_block(self._rows, self._queued))
+            self.rows_written += self._queued
+            del self._rows[:]
+            self._queued = 0
+        for name, rows in self._pending.items():
+            if rows:
+                _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
+                rows.clear()
+        self._file.flush()
+        now = time.monotonic()
+        self._last_flush = now
+        if fsync or now - self._last_fsync >= self.fsync_interval_s:
+            try:
+                fd = self._file.id.get_vfd_handle()
+            except (OSError, TypeError, ValueError):
+                fd = None
+                logger.debug("fsync of %s not possible", self.path, exc_info=True)
+            if fd is not None and fsync:
+                self._join_fsync()
+                self._fsync_fd(fd)
+            elif fd is not None and (self._fsync_thread is None or not self._fsync_thread.is_alive()):
+                self._fsync_thread = threading.Thread(target=self._fsync_fd, args=(fd,), daemon=True,
+                                                      name=f"fsync {self.path.name}")
+                self._fsync_thread.start()
+            self._last_fsync = now
+
+    def _fsync_fd(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except (OSError, TypeError, ValueError):
+            logger.debug("fsync of %s not possible", self.path, exc_info=True)
+
+    def _join_fsync(self) -> None:
+        thread = self._fsync_thread
+        if thread is not None:
+            thread.join()
+            self._fsync_thread = None
+
+    def close(self) -> None:
+        """Flush everything and close the file."""
+        if self.closed:
+            return
+        self.flush(fsync=True)
+        self._join_fsync()
+        self._file.close()
+        self.closed = True
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: Fields of a /samples row.
+_SAMPLE_COLUMNS = len(SAMPLE_DTYPE.names or ())
+
+
+def _sample_block(flat: list[float], count: int) -> np.ndarray:
+    """``count`` flattened sample rows as a ``SAMPLE_DTYPE`` array (integer columns cast back).
+
+    A row holding a non-number raises TypeError naming it; the queue is left as it was.
+    """
+    try:
+        table = np.fromiter(flat, dtype=np.float64, count=count * _SAMPLE_COLUMNS).reshape(count, _SAMPLE_COLUMNS)
+    except (TypeError, ValueError):
+        bad = next((i for i, v in enumerate(flat) if not isinstance(v, (int, float))), 0)
+        row = tuple(flat[bad - bad % _SAMPLE_COLUMNS:][:_SAMPLE_COLUMNS])
+        raise TypeError(f"sample row {bad // _SAMPLE_COLUMNS} of the batch holds a non-number: {row!r}") from None
+    block = np.empty(count, dtype=SAMPLE_DTYPE)
+    for column, name in enumerate(SAMPLE_DTYPE.names or ()):
+        block[name] = table[:, column]
+    return block
+
+
+def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:
+    start = dataset.shape[0]
+    dataset.resize((start + len(rows),))
+    dataset[start:] = rows
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    if value is None:
+        return ""
+    return value
+
+
+def set_final_attributes(path: str | Path, attrs: Mapping[str, Any]) -> None:
+    """After the writer closed: add end-of-run attributes (status, end time) to the file."""
+    with h5py.File(path, "r+", libver="latest") as handle:
+        for key, value in attrs.items():
+            handle.attrs[key] = _attr(value)

@@ -1,0 +1,230 @@
+"""The built-in simulated bench: the one place production code imports ``sim_instruments``.
+
+One world (virtual clock, chamber air, cell), three simulated instruments speaking their real
+wire protocols, reached by the production drivers through pyvisa (an in-process VISA library)
+and pyserial (a ``cellsim://`` URL): a Keithley 2460 cycler, an Espec P-300 chamber and a
+Keysight DAQ970A thermocouple meter, plus a Hioki BT4560 impedance meter (serial URL) whose
+spectra come from the same cell state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pyvisa
+
+from bench.fault_specs import FaultSpec
+from bench.instruments import Bench
+from drivers.catalog import open_instrument
+from sim_instruments.cell import get_preset
+from sim_instruments.clock import ScaledClock, VirtualClock
+from sim_instruments.ea_psb import EaPsbSim
+from sim_instruments.endpoint import CommsFault, LineEndpoint
+from sim_instruments.espec_chamber import EspecChamberSim
+from sim_instruments.hioki_bt4560 import HiokiBT4560Sim
+from sim_instruments.keithley2460 import Keithley2460Sim
+from sim_instruments.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.serial_url import registry
+from sim_instruments.visa_library import SimVisaLibrary
+from sim_instruments.world import SimWorld
+
+logger = logging.getLogger(__name__)
+
+CYCLER_RESOURCE = "USB0::0x05E6::0x2460::04412345::INSTR"
+#: Cyclers ``build_sim_bench(cycler=NAME)`` can simulate: driver name -> (simulator, VISA resource).
+SIM_CYCLERS: dict[str, tuple[Any, str]] = {
+    "keithley2460": (Keithley2460Sim, CYCLER_RESOURCE),
+    "ea_psb10000": (EaPsbSim, "TCPIP::192.168.0.10::5025::SOCKET"),
+}
+THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
+#: Largest current magnitude the simulated Keithley 2460 forces, A (above it: the EA PSB).
+KEITHLEY2460_MAX_A = 7.35
+
+
+def choose_sim_cycler(protocol: Any) -> str:
+    """The simulated cycler a protocol needs: the Keithley 2460 unless a step forces more than
+    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``), then the EA PSB
+    10060-60 (±60 A). A Python protocol (steps known only when it runs) is judged by its
+    ``limits.current_max_a``."""
+    currents = [0.0]
+    if getattr(protocol, "generator", None) is not None:
+        currents.append(float(protocol.limits.current_max_a))
+    for node, _depth in protocol.walk_nodes():
+        if getattr(node, "kind", "") == "cv":
+            currents.append(float(protocol.cell.current_max_a))
+        for value in (getattr(node, "current_a", None), getattr(getattr(node, "pulse", None), "current_a", None)):
+            if value is not None:
+                currents.append(abs(float(value)))
+    return "keithley2460" if max(currents) <= KEITHLEY2460_MAX_A + 1e-9 else "ea_psb10000"
+
+
+def cell_datasheet(preset: str) -> Mapping[str, Any]:
+    """Datasheet values of a simulated cell preset, in the protocol's ``cell:`` keys."""
+    p = get_preset(preset)
+    return {
+        "capacity_ah": p.capacity_ah,
+        "voltage_max_v": p.voltage_max_v,
+        "voltage_min_v": p.voltage_min_v,
+        "current_max_a": p.current_max_discharge_a,
+        "current_max_charge_a": p.current_max_charge_a,
+        "chemistry": p.chemistry,
+        "temperature_min_charge_c": p.temperature_min_charge_c,
+        "temperature_max_c": p.temperature_max_c,
+    }
+
+
+@dataclasses.dataclass
+class SimulatedBench:
+    """The world behind a simulated bench and its instruments' endpoints (for fault injection)."""
+
+    world: SimWorld
+    endpoints: dict[str, LineEndpoint]
+
+
+#: Simulated cell backends: ``bench run --cell-backend NAME``.
+CELL_BACKENDS = ("ecm", "pybamm")
+
+
+def cell_factory(backend: str) -> Any:
+    """The cell class of a backend; ValueError naming the fix when unknown or PyBaMM is missing."""
+    if backend == "ecm":
+        return None
+    if backend != "pybamm":
+        raise ValueError(f"no cell backend {backend!r}; choose one of {', '.join(CELL_BACKENDS)}")
+    try:
+        import pybamm  # noqa: F401
+    except ImportError:
+        raise ValueError("PyBaMM is not installed: pip install cellbench[pybamm]") from None
+    from sim_instruments.cell.pybamm_cell import PybammCellModel
+
+    return PybammCellModel
+
+
+def build_sim_bench(
+    preset: str = "nmc_21700",
+    *,
+    soc: float = 0.5,
+    temperature_c: float = 25.0,
+    seed: int | None = 0,
+    clock: Any = None,
+    speed: float | None = None,
+    cycler: str = "keithley2460",
+    cell_backend: str = "ecm",
+) -> Bench:
+    """A simulated bench with one ``preset`` cell at ``soc`` (0..1) in a chamber at ``temperature_c``.
+
+    ``cell_backend``: ``"ecm"`` (the equivalent-circuit cell) or ``"pybamm"`` (a PyBaMM SPMe
+    ``ORegan2022`` cell behind the same instruments; needs ``pip install cellbench[pybamm]``).
+
+    ``cycler``: a key of :data:`SIM_CYCLERS`, e.g. ``"ea_psb10000"`` (±60 A) instead of the
+    Keithley 2460 (±7.35 A).
+
+    ``speed``: None runs in virtual time (as fast as the CPU allows); N paces the world at N times
+    the wall clock (so a run can be watched or interrupted).
+    """
+    if clock is None:
+        clock = VirtualClock() if speed is None else ScaledClock(speed)
+    world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
+                                 cell_factory=cell_factory(cell_backend))
+    now = clock.now_s
+    if cycler not in SIM_CYCLERS:
+        raise ValueError(f"no simulated cycler {cycler!r}; choose one of {', '.join(SIM_CYCLERS)}")
+    cycler_driver, (cycler_sim, cycler_resource) = cycler, SIM_CYCLERS[cycler]
+    cycler_ep = LineEndpoint(cycler_sim(world), now, name="cycler")
+    meter_ep = LineEndpoint(KeysightDaq970aSim(world), now, name="thermometer")
+    chamber_ep = LineEndpoint(EspecChamberSim(world), now, read_termination=b"\r\n",
+                              write_termination=b"\r\n", name="chamber")
+    library = SimVisaLibrary.create({cycler_resource: cycler_ep, THERMOMETER_RESOURCE: meter_ep})
+    rm = pyvisa.ResourceManager(library)
+    chamber_url = registry.register(chamber_ep, "espec")
+    impedance_ep = LineEndpoint(HiokiBT4560Sim(world, seed=seed), now, read_termination=b"\r\n",
+                                write_termination=b"\r\n", name="impedance")
+    impedance_url = registry.register(impedance_ep, "bt4560")
+
+    cycler = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
+    thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
+    chamber = open_instrument("espec_p300", chamber_url, name="chamber")
+    impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
+    impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
+    bench = Bench(
+        cycler=cycler, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
+        description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),
+        config={
+            "simulated": True, "cell_preset": preset, "cell_backend": cell_backend,
+            "cycler": {"driver": cycler_driver, "resource": cycler_resource},
+            "chamber": {"driver": "espec_p300", "resource": chamber_url},
+            "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},
+            "impedance": {"driver": "hioki_bt4560", "resource": impedance_url},
+        },
+        simulation=SimulatedBench(world, {"cycler": cycler_ep, "chamber": chamber_ep, "thermometer": meter_ep,
+                                          "impedance": impedance_ep}),
+        simulation_state=world.state_dict,
+    )
+    bench.closers += [cycler.transport.close, thermometer.transport.close, chamber.transport.close,
+                      rm.close, lambda: registry.unregister(chamber_url),
+                      impedance.transport.close, lambda: registry.unregister(impedance_url)]
+    bench.inject_faults = functools.partial(inject_faults, bench)
+    return bench
+
+
+def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
+    """Schedule ``faults`` (times relative to now, the start of the run) on a simulated bench."""
+    if not faults:
+        return
+    sim: SimulatedBench = bench.simulation
+    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults)
+
+
+def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec]) -> None:
+    """Schedule ``faults`` on ``world`` (physical) and on the links' fault lists (by role), with
+    times relative to the world's present time."""
+    t0 = world.clock.now_s()
+    for fault in faults:
+        start = t0 + fault.time_s
+        duration = fault.options.get("duration")
+        duration_s = float(duration) if isinstance(duration, (int, float)) else None
+        if fault.kind.startswith("comms_"):
+            instrument = str(fault.options.get("instrument", "cycler"))
+            if instrument not in link_faults:
+                raise ValueError(f"--fault {fault.text!r}: instrument must be one of {', '.join(link_faults)}")
+            kind = {"comms_drop": "no_reply", "comms_garbled": "garbled", "comms_delay": "delay",
+                    "comms_disconnect": "disconnect"}[fault.kind]
+            delay = fault.options.get("delay", 10.0)
+            link_faults[instrument].append(
+                CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
+        else:
+            world.hooks.append(_physical_fault(fault, start))
+        logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
+
+
+def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world hook
+    fired = [False]
+    channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
+
+    def hook(world: SimWorld, now_s: float) -> None:
+        if fired[0] or now_s < start_s:
+            return
+        ch = world.channels[channel]
+        if fault.condition is not None:
+            quantity = fault.condition[0]
+            value = (ch.cell.soc if quantity == "soc" else ch.cell.temperature_surface_c
+                     if quantity == "temperature_c" else ch.source.actual_voltage_v)
+            if not fault.condition_holds(value):
+                return
+        fired[0] = True
+        if fault.kind == "internal_short":
+            resistance = fault.options.get("resistance_ohm", 0.05)
+            ch.cell.set_internal_short(float(resistance) if isinstance(resistance, (int, float)) else 0.05)
+        elif fault.kind == "thermocouple_open":
+            ch.thermocouple_open = True
+        elif fault.kind == "chamber_stuck":
+            world.chamber.fail_stuck()
+        elif fault.kind == "chamber_cannot_cool":
+            world.chamber.fail_cannot_cool()
+        logger.info("fault active: %s at %.0f s", fault.kind, now_s)
+
+    return hook

@@ -1,0 +1,237 @@
+"""Simulated multi-channel benches: N cells in one chamber, one Keithley 2460 per cell, Keysight
+DAQ970A meters reading every cell's thermocouple and the chamber air, one Espec chamber.
+
+Two ways to reach them, like the single-channel simulated bench:
+
+* in process (:func:`build_sim_multichannel`): pyvisa through the in-process VISA library,
+  pyserial through ``cellsim://``, on a virtual clock (as fast as the CPU allows) or a scaled one;
+* over loopback TCP (:func:`serve_multichannel`), real time: what ``bench perf`` uses to find how
+  many channels one controller process keeps at 1 Hz. ``python -m bench.simulated.multichannel --channels N
+  --write-bench FILE`` serves them from a separate process (the instruments are not in the
+  controller's process, as on a real bench) until its standard input closes.
+
+Thermocouple wiring, per DAQ970A with three 20-channel DAQM901A cards (channels 101-120,
+201-220, 301-320): cells on the first 59 channels, the chamber air on 320; one meter per 59 cells.
+Besides ``bench.simulated.builtin_bench`` and ``bench.simulated.serve`` this is the only module importing ``sim_instruments``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyvisa
+
+from bench.multichannel.run import MultiChannelBench, open_multichannel
+from sim_instruments.clock import ScaledClock, VirtualClock
+from sim_instruments.endpoint import LineEndpoint
+from sim_instruments.espec_chamber import EspecChamberSim
+from sim_instruments.keithley2460 import Keithley2460Sim
+from sim_instruments.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.serial_url import registry
+from sim_instruments.tcp_server import LOOPBACK, LineServer
+from sim_instruments.visa_library import SimVisaLibrary
+from sim_instruments.world import SimWorld
+
+logger = logging.getLogger(__name__)
+
+CELLS_PER_METER = 59
+#: Physics time step of the loopback server, s: the world's clock reads in whole steps, so the
+#: 2N queries per period of N channels integrate the N cells only once per step instead of once
+#: per query (each sync steps every cell: per-query syncs cost O(N) and saturate the server
+#: process near 128 channels at 1 Hz). The cells' time constants are seconds; 20 ms is far below.
+SERVE_STEP_S = 0.02
+
+
+class SteppedClock:
+    """A clock whose ``now_s`` advances in whole steps of ``step_s`` (floor); ``sleep`` as the base."""
+
+    def __init__(self, base: Any, step_s: float) -> None:
+        if step_s <= 0:
+            raise ValueError(f"step_s must be > 0, got {step_s}")
+        self.base = base
+        self.step_s = float(step_s)
+        self.speed = getattr(base, "speed", 1.0)
+
+    def now_s(self) -> float:
+        """The base clock's seconds, floored to a whole step."""
+        return (self.base.now_s() // self.step_s) * self.step_s
+
+    def sleep(self, duration_s: float) -> None:
+        """Sleep on the base clock."""
+        self.base.sleep(duration_s)
+
+
+def meter_channel(index: int) -> int:
+    """DAQ970A channel number of position ``index`` (0..59): 101..120, 201..220, 301..320."""
+    return 100 * (index // 20 + 1) + index % 20 + 1
+
+
+AIR_CHANNEL = meter_channel(CELLS_PER_METER)  # 320
+
+
+def wiring(channels: int) -> list[tuple[int, int]]:
+    """(meter index, thermocouple channel) of each cell."""
+    return [(k // CELLS_PER_METER, meter_channel(k % CELLS_PER_METER)) for k in range(channels)]
+
+
+def multichannel_config(cyclers: list[str], meters: list[str], chamber: str, *, name: str,
+                        speed: float | None = None) -> dict[str, Any]:
+    """The bench config (as ``load_bench_config`` returns it) of a simulated multi-channel bench."""
+    wires = wiring(len(cyclers))
+    config: dict[str, Any] = {
+        "bench": {"name": name, "chamber_policy": "when_all_tripped"},
+        "cycler": [{"driver": "keithley2460", "resource": res, "thermometer": m, "thermocouple": tc}
+                   for res, (m, tc) in zip(cyclers, wires, strict=True)],
+        "thermometer": [{"driver": "keysight_daq970a", "resource": res, "air_channel": AIR_CHANNEL} for res in meters],
+        "chamber": {"driver": "espec_p300", "resource": chamber},
+    }
+    if speed is not None:
+        config["bench"]["speed"] = speed
+    return config
+
+
+def _world_and_frontends(channels: int, clock: Any, preset: str, soc: float, temperature_c: float,
+                         seed: int | None) -> tuple[SimWorld, list[Any], list[Any], Any]:
+    world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
+                                 channels=channels)
+    cyclers = [Keithley2460Sim(world, channel=k, serial=f"0441{k:04d}") for k in range(channels)]
+    meters = []
+    wires = wiring(channels)
+    for m in range((channels + CELLS_PER_METER - 1) // CELLS_PER_METER):
+        cells = {tc: k for k, (meter, tc) in enumerate(wires) if meter == m}
+        meters.append(KeysightDaq970aSim(world, serial=f"MY5800{m:04d}", cell_channels=cells,
+                                         air_channels=(AIR_CHANNEL,)))
+    return world, cyclers, meters, EspecChamberSim(world)
+
+
+def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: float = 0.5,
+                           temperature_c: float = 25.0, seed: int | None = 0, clock: Any = None,
+                           speed: float | None = None) -> MultiChannelBench:
+    """A simulated bench of ``channels`` cells reached in process (virtual clock unless ``speed``)."""
+    if channels < 1:
+        raise ValueError(f"channels must be >= 1, got {channels}")
+    if clock is None:
+        clock = VirtualClock() if speed is None else ScaledClock(speed)
+    world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, temperature_c, seed)
+    now = clock.now_s
+    cycler_res = [f"USB0::0x05E6::0x2460::0441{k:04d}::INSTR" for k in range(channels)]
+    meter_res = [f"USB0::0x2A8D::0x5001::MY5800{m:04d}::INSTR" for m in range(len(meter_fes))]
+    endpoints = {res: LineEndpoint(fe, now, name=f"cycler{k}") for k, (res, fe) in enumerate(zip(cycler_res, cycler_fes, strict=True))}
+    endpoints.update({res: LineEndpoint(fe, now, name=f"thermometer{m}")
+                      for m, (res, fe) in enumerate(zip(meter_res, meter_fes, strict=True))})
+    chamber_ep = LineEndpoint(chamber_fe, now, read_termination=b"\r\n", write_termination=b"\r\n", name="chamber")
+    chamber_url = registry.register(chamber_ep, "espec")
+    rm = pyvisa.ResourceManager(SimVisaLibrary.create(endpoints))
+    config = multichannel_config(cycler_res, meter_res, chamber_url,
+                                 name=f"built-in simulated bench, {channels} channels ({preset})")
+    config["simulated"] = True
+    try:
+        bench = open_multichannel(config, clock=clock, resource_manager=rm)
+    except Exception:
+        rm.close()
+        registry.unregister(chamber_url)
+        raise
+    bench.simulation = world
+    bench.closers += [rm.close, lambda: registry.unregister(chamber_url)]
+    return bench
+
+
+class MultiChannelServers:
+    """A simulated multi-channel bench on loopback TCP (real time). Close with :meth:`close`."""
+
+    def __init__(self, world: SimWorld, servers: list[LineServer], config: dict[str, Any]) -> None:
+        self.world = world
+        self.servers = servers
+        self.config = config
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="multisim-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.1):  # keep the physics near the clock between queries
+            self.world.sync()
+
+    def close(self) -> None:
+        """Stop every server."""
+        self._stop.set()
+        for server in self.servers:
+            server.stop()
+        self._ticker.join(2.0)
+
+    def __enter__(self) -> MultiChannelServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float = 1.0, soc: float = 0.5,
+                       seed: int | None = 0, step_s: float = SERVE_STEP_S) -> MultiChannelServers:
+    """Serve ``channels`` simulated cyclers, their meters and the chamber on 127.0.0.1 (free ports);
+    the physics advances in steps of ``step_s`` simulated seconds (:class:`SteppedClock`)."""
+    clock = SteppedClock(ScaledClock(speed), step_s) if step_s > 0 else ScaledClock(speed)
+    world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, 25.0, seed)
+    servers: list[LineServer] = []
+    try:
+        def serve(fe: Any, name: str, term: bytes = b"\n") -> LineServer:
+            server = LineServer(fe, clock.now_s, name=name, read_termination=term, write_termination=term,
+                                lock=world.lock).start()
+            servers.append(server)
+            return server
+
+        cyclers = [f"TCPIP::{LOOPBACK}::{serve(fe, f'cycler{k}').port}::SOCKET" for k, fe in enumerate(cycler_fes)]
+        meters = [f"TCPIP::{LOOPBACK}::{serve(fe, f'thermometer{m}').port}::SOCKET" for m, fe in enumerate(meter_fes)]
+        chamber_port = serve(chamber_fe, "chamber", b"\r\n").port
+        chamber = f"socket://{LOOPBACK}:{chamber_port}"
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    config = multichannel_config(cyclers, meters, chamber, speed=speed,
+                                 name=f"simulated {channels}-channel bench over loopback ({preset})")
+    return MultiChannelServers(world, servers, config)
+
+
+def to_toml(config: dict[str, Any]) -> str:
+    """A bench config as TOML (tables, arrays of tables; string, number and list values)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines: list[str] = []
+    for section, body in config.items():
+        for entry in body if isinstance(body, list) else [body]:
+            lines.append(f"\n[[{section}]]" if isinstance(body, list) else f"\n[{section}]")
+            lines.extend(f"{k} = {value(v)}" for k, v in entry.items())
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a multi-channel bench until standard input closes (``bench perf`` runs this)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.simulated.multichannel")
+    parser.add_argument("--channels", type=int, required=True)
+    parser.add_argument("--write-bench", required=True, metavar="FILE")
+    parser.add_argument("--speed", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    with serve_multichannel(args.channels, speed=args.speed) as servers:
+        path = Path(args.write_bench)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(to_toml(servers.config), encoding="utf-8")
+        os.replace(tmp, path)
+        sys.stdin.read()  # until the parent closes our stdin (or dies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
