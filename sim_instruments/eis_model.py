@@ -9,8 +9,9 @@
   resistance is ``σ·√(2τ)``;
 * an optional series capacitance ``C`` (the cell's differential charge capacity dQ/dOCV).
 
-:func:`cell_impedance_ohm` builds the spectrum of a :class:`~sim_instruments.cell.CellModel` from
-the same present parameters its DC model uses, so Re Z(high f) ≈ R0 and
+:func:`cell_impedance_ohm` builds the spectrum of a cell (any object with the cell model's
+``impedance_parameters()``, see :class:`ImpedanceSource`) from the same present parameters its DC
+model uses, so Re Z(high f) ≈ R0 and
 Re Z(f → 0) ≈ R0 + Rct + R2 + R3 + R_diffusion = the long-pulse small-signal DC resistance.
 """
 
@@ -18,12 +19,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from sim_instruments.cell.model import CellModel
+
+class ImpedanceSource(Protocol):
+    """What :func:`cell_impedance_ohm` needs of a cell: its present small-signal circuit values
+    (the keys of :meth:`~sim_instruments.cell.state_view.CellStateView.impedance_parameters`).
+
+    A structural type, so this module imports nothing of ``sim_instruments.cell`` (the cell model
+    imports this module: no import cycle)."""
+
+    def impedance_parameters(self) -> dict[str, float]: ...
 
 
 def impedance_ohm(
@@ -70,7 +78,7 @@ def warburg_sigma_for(r_dc_ohm: float, tau_s: float) -> float:
 
 
 def cell_impedance_ohm(
-    cell: CellModel, frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
+    cell: ImpedanceSource, frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
 ) -> np.ndarray:
     """Impedance spectrum (Ω) of ``cell`` in its present state (temperature, SOC, polarisation).
 
