@@ -1,0 +1,108 @@
+"""Opening the catalog database: URL resolution, SQLite pragmas, immediate write transactions.
+
+The URL comes from ``--catalog URL``, else the ``CELLBENCH_CATALOG`` environment variable, else the
+SQLite file ``runs/catalog.sqlite`` (WAL mode) beside the run files. A PostgreSQL URL is
+``postgresql+psycopg://USER@HOST:PORT/DB`` *without* a password: libpq takes it from ``PGPASSWORD``
+or ``~/.pgpass``, so no credential is ever written to a run file, a log line or the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.sql import func
+from sqlalchemy.sql.elements import ColumnElement
+
+logger = logging.getLogger(__name__)
+
+ENV_VAR = "CELLBENCH_CATALOG"
+DEFAULT_PATH = Path("runs") / "catalog.sqlite"
+#: Seconds a connection attempt may take before the catalog is treated as unreachable.
+CONNECT_TIMEOUT_S = 5
+#: Seconds an SQLite writer waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def resolve_url(url: str | None = None) -> str:
+    """``url`` if given, else ``$CELLBENCH_CATALOG``, else ``sqlite:///runs/catalog.sqlite``."""
+    if url:
+        return url
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_PATH}"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password masked, for log lines and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown without its text
+        return "<catalog URL>"
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine for the catalog; SQLite files get WAL mode and writers that wait for the lock.
+
+    Write transactions on SQLite start with ``BEGIN IMMEDIATE`` when opened through :func:`write`;
+    on PostgreSQL they are ordinary transactions (claims use ``FOR UPDATE SKIP LOCKED``).
+    """
+    resolved = make_url(resolve_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        database = resolved.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(resolved, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        _sqlite_events(engine)
+        return engine
+    connect_args: dict[str, object] = {}
+    if resolved.get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "cellbench"}
+    return create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("cellbench_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite (takes the write lock up front, so two
+    claimers never both read the same queued job), an ordinary transaction elsewhere."""
+    with engine.connect().execution_options(cellbench_immediate=True) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def read(engine: Engine) -> Iterator[Connection]:
+    """A read transaction."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def db_now(engine: Engine) -> ColumnElement[float]:
+    """The database server's clock as Unix seconds (sub-second), so every bench PC's heartbeats are
+    compared on one clock however far the PCs' own clocks drift."""
+    if engine.dialect.name == "postgresql":
+        return func.extract("epoch", func.clock_timestamp())
+    if engine.dialect.name == "sqlite":
+        return (func.julianday("now") - 2440587.5) * 86400.0
+    return func.extract("epoch", func.now())
