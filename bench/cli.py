@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "bench.commands.plot",
     "bench.commands.resume",
     "bench.commands.perf",
+    "bench.commands.optimize",
 )
 
 

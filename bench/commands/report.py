@@ -11,8 +11,8 @@ from bench.commands.common import error
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``bench report``."""
-    report = sub.add_parser("report", help="verdict and metrics of a run file")
-    report.add_argument("run_file")
+    report = sub.add_parser("report", help="verdict and metrics of a run file (or of an optimisation study)")
+    report.add_argument("run_file", help="run file, or a study directory made by bench optimize")
     report.add_argument("--json", action="store_true", help="print one JSON object")
     report.add_argument("--html", metavar="DIR", help="also write DIR/index.html with PNG plots")
     report.add_argument("--dqdv", nargs="?", const=-1, type=int, metavar="STEP",
@@ -22,6 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``bench report``."""
+    from bench.optimize.study_report import is_study
+
+    if is_study(args.run_file):
+        return cmd_study_report(args)
     from bench.report.verdict import build_report, format_report
     from bench.runfile.reader import RunFile, RunFileError
 
@@ -46,4 +50,26 @@ def cmd_report(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(format_report(report) + "\n")
+    return 0
+
+
+def cmd_study_report(args: argparse.Namespace) -> int:
+    """``bench report STUDY``: proposals by batch, objective vs batch, best profiles, conditions."""
+    from bench.optimize.study import StudyError
+    from bench.optimize.study_report import build_study_report, format_study_report, write_study_html
+
+    try:
+        report = build_study_report(args.run_file)
+    except StudyError as exc:
+        return error(str(exc), 2)
+    if args.html:
+        try:
+            page = write_study_html(report, args.html)
+        except OSError as exc:
+            return error(f"{args.html}: {exc.strerror or exc}", 2)
+        sys.stderr.write(f"report page: {page}\n")
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(format_study_report(report) + "\n")
     return 0

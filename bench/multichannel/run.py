@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,10 +204,17 @@ class _Holder:
             watchdog.feed()
 
 
-def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *, operator: str = "",
-                     observe_s: float = 3600.0) -> MultiOutcome:
-    """Run ``protocol`` on every channel at once; see the module doc for files and policies."""
+def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChannelBench, out: Path, *,
+                     operator: str = "", observe_s: float = 3600.0,
+                     paths: Sequence[Path] | None = None) -> MultiOutcome:
+    """Run ``protocol`` on every channel at once; see the module doc for files and policies.
+
+    ``protocol`` may be one protocol per channel (e.g. the proposals of an optimisation batch);
+    ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``."""
     n = mbench.channels
+    protocols = list(protocol) if isinstance(protocol, Sequence) else [protocol] * n
+    if len(protocols) != n:
+        raise ValueError(f"{len(protocols)} protocols for {n} channels")
     clocks = channel_clocks(mbench.clock, n)
     barrier = ChamberBarrier(mbench.chamber, n, policy=mbench.chamber_policy) if mbench.chamber is not None else None
     holders = [_Holder() for _ in range(n)]
@@ -226,7 +233,7 @@ def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *
             thermometer = meter.view(channels)
         chamber = None
         if barrier is not None:
-            chamber = barrier.proxy(k, clock=clocks[k], poll_s=protocol.period_s,
+            chamber = barrier.proxy(k, clock=clocks[k], poll_s=protocols[k].period_s,
                                     tripped=holders[k].tripped, keepalive=holders[k].keepalive)
         bench = Bench(cycler=mbench.cyclers[k], clock=clocks[k], chamber=chamber, thermometer=thermometer,
                       description=f"{mbench.description}, channel {k}",
@@ -234,13 +241,13 @@ def run_multichannel(protocol: Protocol, mbench: MultiChannelBench, out: Path, *
         if channels is not None:
             bench.thermometer_channels = channels
         benches.append(bench)
-    results = [ChannelOutcome(k, channel_path(out, k)) for k in range(n)]
+    results = [ChannelOutcome(k, Path(paths[k]) if paths is not None else channel_path(out, k)) for k in range(n)]
     # Real-time clocks: every channel starts sampling once all are set up, and builds its report
     # once all have stopped sampling (virtual clocks keep the channels in step anyway).
     gates = None if hasattr(clocks[0], "leave") else (PhaseGate(n, START_GATE_S), PhaseGate(n))
     wall0 = time.perf_counter()
     threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
-                                args=(protocol, benches[k], results[k], holders[k], clocks[k], barrier,
+                                args=(protocols[k], benches[k], results[k], holders[k], clocks[k], barrier,
                                       operator, observe_s, gates))
                for k in range(n)]
     for thread in threads:

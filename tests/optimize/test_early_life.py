@@ -1,0 +1,27 @@
+"""The early fade estimate: exact on the model it fits, and never negative."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.optimize.early_life import estimate_fade_pct
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.01, 0.0), (0.0, 0.002), (0.006, 0.001)])
+def test_recovers_sqrt_plus_linear_fade(a: float, b: float) -> None:
+    q0 = 5.0
+    capacities = [q0 - a * math.sqrt(k) - b * k for k in range(1, 11)]
+    expected = 100 * (a * math.sqrt(100) + b * 100) / q0
+    assert estimate_fade_pct(capacities, 100) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_rising_capacity_foresees_no_fade() -> None:
+    assert estimate_fade_pct([4.9, 4.95, 5.0, 5.02], 100) == 0.0
+
+
+def test_two_cycles_extrapolate_linearly_and_one_cycle_gives_zero() -> None:
+    assert estimate_fade_pct([5.0, 4.99], 11) == pytest.approx(100 * 0.01 * 11 / 5.0)
+    assert estimate_fade_pct([5.0], 50) == 0.0
+    assert math.isnan(estimate_fade_pct([], 50))
