@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,18 @@ from drivers.stream import ByteStream, TcpStream
 from drivers.transport import InstrumentConnectionLost
 
 logger = logging.getLogger(__name__)
+
+
+
+class WallClock:
+    """Monotonic wall-clock seconds and a real sleep (the default clock of the driver)."""
+
+    def now_s(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, duration_s: float) -> None:
+        if duration_s > 0:
+            time.sleep(duration_s)
 
 
 class NoSuchChannel(InstrumentError, ValueError):

@@ -36,10 +36,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from typing import Any
 
-from drivers.cycler_system import CyclerSystem, SystemChannel
+from drivers.cycler_system import CyclerSystem, SystemChannel, WallClock
 from drivers.errors import InstrumentCommandError, InstrumentError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.stream import ByteStream
@@ -65,17 +64,6 @@ RF2_NAMES = {189: "Safety Capacity", 190: "Safety Voltage <pk", 191: "Safety ove
              192: "operator suspended", 194: "timeout fault", 196: "overcharge safety",
              197: "voltage safety <pk", 198: "slave error", 252: "slave current control error",
              253: "V safety absolute", 254: "lost current control", 255: "buffer full"}
-
-
-class WallClock:
-    """Monotonic wall-clock seconds and a real sleep (the default clock of the driver)."""
-
-    def now_s(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, duration_s: float) -> None:
-        if duration_s > 0:
-            time.sleep(duration_s)
 
 
 class MaccorMacNet(CyclerSystem):
