@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.arbin_cti import ArbinCti
 from drivers.cycler_system import SystemPool
 from drivers.ea_psb import EaPsb10060_60
 from drivers.errors import InstrumentError
@@ -59,6 +60,9 @@ DRIVERS: dict[str, DriverInfo] = {
         DriverInfo("maccor_macnet", "cycler", MaccorMacNet, "system",
                    "Maccor tester (MacTest32), MacNet JSON over TCP (port 57570), one connection per system; "
                    "each [[cycler]] names its test channel"),
+        DriverInfo("arbin_cti", "cycler", ArbinCti, "system",
+                   "Arbin MITS Pro, Console TCP/IP Interface (port 9031), one connection per system; channels run "
+                   "the meta-variable control schedule (see drivers/arbin_cti.py)"),
         DriverInfo("hioki_bt4560", "impedance", HiokiBT4560, "serial",
                    "Hioki BT4560 battery impedance meter, 0.1 Hz-1050 Hz, RS-232C / USB virtual COM",
                    read_termination="\r\n", write_termination="\r\n", serial={"baudrate": 9600}),

@@ -63,6 +63,8 @@ class CyclerSystem:
         self._broken = False
         #: Number of channels the system reports (set by the subclass when it connects).
         self.channel_count = 0
+        #: Role name of each channel's handle (``cycler3``), for messages.
+        self.handle_names: dict[int, str] = {}
 
     @property
     def where(self) -> str:
@@ -70,8 +72,11 @@ class CyclerSystem:
         return f"{self.name} ({self.stream.resource})"
 
     def where_channel(self, channel: int | None) -> str:
-        """``name (resource) channel N`` for messages (the system alone when ``channel`` is None)."""
-        return self.where if channel is None else f"{self.where} channel {channel}"
+        """``role: name (resource) channel N`` for messages (the system alone when ``channel`` is None)."""
+        if channel is None:
+            return self.where
+        role = self.handle_names.get(channel)
+        return f"{role}: {self.where} channel {channel}" if role else f"{self.where} channel {channel}"
 
     def check_channel(self, channel: int) -> None:
         """NoSuchChannel unless ``channel`` is one of the system's channel numbers."""
@@ -131,6 +136,7 @@ class SystemChannel:
 
     def __init__(self, system: CyclerSystem, channel: int, *, name: str) -> None:
         system.check_channel(channel)
+        system.handle_names[channel] = name
         self.system = system
         self.channel = channel
         self.name = name
@@ -144,7 +150,7 @@ class SystemChannel:
     @property
     def where(self) -> str:
         """``role: system (resource) channel N`` for messages."""
-        return f"{self.name}: {self.system.where_channel(self.channel)}"
+        return self.system.where_channel(self.channel)
 
     def arm(self) -> None:
         """The channel's protection is set in the present link epoch: it may act."""
@@ -201,7 +207,7 @@ class SystemPool:
                     stream = self._open_stream(resource, timeout_s)
                 except OSError as exc:
                     raise InstrumentError(f"{resource}: cannot connect: {exc}") from exc
-                system = cls(stream, name=f"{cls.system_label} {resource}", **options)
+                system = cls(stream, name=cls.system_label, **options)
                 self.systems[key] = system
                 self._users[key] = 0
             return system

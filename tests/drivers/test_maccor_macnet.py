@@ -163,7 +163,7 @@ def test_vendor_error_replies_are_one_line_errors_naming_system_and_channel():
     channel.configure_protection(LIMITS)
     with pytest.raises(InstrumentCommandError) as info:
         channel.output_on()
-    assert str(info.value) == f"Maccor (TCPIP::conversation::57570::SOCKET) channel 12: MacNet (6, 7) refused: {too_fast}"
+    assert str(info.value) == f"cycler: Maccor (TCPIP::conversation::57570::SOCKET) channel 12: MacNet (6, 7) refused: {too_fast}"
     with pytest.raises(InstrumentCommandError, match=r"channel 12: MacNet \(4, 7\) refused: Illegal value \(JSON-RPC error -32602\)"):
         channel.measure()
     with pytest.raises(InstrumentReplyError, match=r"channel 12: MacNet \(4, 7\): unexpected reply"):

@@ -160,7 +160,7 @@ def test_dropped_link_fails_every_channel_of_that_system_and_not_the_other_syste
         with pytest.raises(InstrumentConnectionLost) as info:
             handle.measure()
         errors.append(str(info.value))
-    assert errors[0].startswith("Maccor 0 (TCPIP::maccor-0::57570::SOCKET) channel 1: MacNet (4, 7): link lost")
+    assert errors[0].startswith("cycler0: Maccor 0 (TCPIP::maccor-0::57570::SOCKET) channel 1: MacNet (4, 7): link lost")
     assert errors[1].startswith("cycler1: Maccor 0 (TCPIP::maccor-0::57570::SOCKET) channel 2: measure refused")
     clock.sleep(1.0)
     after = [h.measure() for h in handles[2:]]  # system B keeps running
