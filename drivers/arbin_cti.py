@@ -1,7 +1,7 @@
 """Arbin cyclers (MITS Pro) through the Console TCP/IP Interface (CTI): one connection, channel handles.
 
-Facts from Arbin's "ArbinCTI_Protocol v1.1" (the copy in the public pyctiarbin repository,
-docs/ArbinCTI_Protocol v1.1.pdf) and "A Brief Introduction of Arbin CTI Protocol":
+Facts from Arbin's CTI protocol guide "ArbinCTI_Protocol v1.1" (the copy in the public pyctiarbin
+repository, docs/ArbinCTI_Protocol v1.1.pdf) and "A Brief Introduction of Arbin CTI Protocol", by section:
 
 * "Overall Command Data Format": header ``Token`` (u64 ``0x11DDDDDDDDDDDDDD``, little-endian) and
   ``dwLen``, then ``dwCmd`` and ``dwCmd_Extend`` (0), the arguments (packed, little-endian; ``char``
@@ -330,3 +330,7 @@ class ArbinChannel(SystemChannel):
 
 def _status_name(status: int) -> str:
     return STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else f"status {status}"
+
+
+#: The channel handle class (the ``Cycler`` role) of the system.
+ArbinCti.channel_class = ArbinChannel

@@ -1,6 +1,6 @@
 """Maccor battery testers through MacNet (JSON over TCP) as cyclers: one connection, channel handles.
 
-Facts from Maccor's help "Remote Control - MacNet - LabView" (shipped with MacTest32; a copy is in
+Facts from Maccor's manual "Remote Control - MacNet - LabView" (the MacTest32 help; a copy is in
 the public pymacnet repository, docs/macnet_from_maccor_help.pdf), section by section:
 
 * "Network interface" / "JSON protocol": JSON-RPC 2.0 messages ``{"jsonrpc": "2.0", "method":
@@ -154,6 +154,9 @@ class MaccorChannel(SystemChannel):
     """One Maccor test channel as a ``Cycler``: direct mode (6, 7)/(6, 8), safety (6, 10), reads (4, 7)."""
 
     system: MaccorMacNet
+    #: (min, max) current of range 4, A, and (min, max) voltage, V: from (3, 1) when the handle is opened.
+    current_range_a: tuple[float, float]
+    voltage_range_v: tuple[float, float]
 
     def __init__(self, system: MaccorMacNet, channel: int, *, name: str = "cycler") -> None:
         super().__init__(system, channel, name=name)
@@ -334,3 +337,7 @@ class MaccorChannel(SystemChannel):
                                    "Resistance": 0, "CurrentRange": self._range(current, mode), "ChMode": mode},
                             channel=self.channel)
         self._last_control_s = self.system.clock.now_s()
+
+
+#: The channel handle class (the ``Cycler`` role) of the system.
+MaccorMacNet.channel_class = MaccorChannel

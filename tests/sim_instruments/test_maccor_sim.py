@@ -187,3 +187,33 @@ def test_loopback_servers_reach_the_same_system():
         assert servers.resource == f"TCPIP::127.0.0.1::{servers.json_server.port}::SOCKET"
     finally:
         servers.stop()
+
+
+@pytest.mark.parametrize("driver", ["maccor_macnet", "arbin_cti"])
+def test_served_system_gives_bench_entries_the_production_driver_opens(driver):
+    from drivers.catalog import open_channel
+    from drivers.cycler_system import SystemPool
+    from sim_instruments.cycler_systems import serve_cycler_system
+
+    clock = VirtualClock()
+    world = SimWorld.single_cell(clock, channels=3, soc=0.5)
+    served = serve_cycler_system(driver, world, 2, first_cell=1)
+    pool = SystemPool()
+    try:
+        entries = served.cycler_entries()
+        assert [e["channel"] for e in entries] == [1, 2] and {e["resource"] for e in entries} == {served.resource}
+        handles = [open_channel(e.pop("driver"), e.pop("resource"), e.pop("channel"), name=f"cycler{n}", pool=pool,
+                                clock=clock, **e) for n, e in enumerate(entries)]
+        assert len(pool.systems) == 1
+        handles[1].configure_protection(ProtectionLimits(4.2, 2.5, 5.0))
+        handles[1].set_current(1.0, 4.2)
+        handles[1].output_on()
+        clock.sleep(2.0)
+        assert handles[1].measure()[1] == pytest.approx(1.0)
+        assert world.channels[2].source.actual_current_a == pytest.approx(1.0)  # channel 2 = cell 2
+        handles[1].output_off()
+    finally:
+        pool.close()
+        served.stop()
+    with pytest.raises(ValueError, match="the world has 3 cells"):
+        serve_cycler_system(driver, world, 3, first_cell=1)
