@@ -207,7 +207,11 @@ class SystemPool:
                     stream = self._open_stream(resource, timeout_s)
                 except OSError as exc:
                     raise InstrumentError(f"{resource}: cannot connect: {exc}") from exc
-                system = cls(stream, name=cls.system_label, **options)
+                try:
+                    system = cls(stream, name=cls.system_label, **options)
+                except BaseException:
+                    stream.close()  # a refused login or an unreadable system: release the connection
+                    raise
                 self.systems[key] = system
                 self._users[key] = 0
             return system

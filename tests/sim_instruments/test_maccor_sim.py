@@ -217,3 +217,17 @@ def test_served_system_gives_bench_entries_the_production_driver_opens(driver):
         served.stop()
     with pytest.raises(ValueError, match="the world has 3 cells"):
         serve_cycler_system(driver, world, 3, first_cell=1)
+
+
+def test_driver_refreshes_the_set_point_within_the_testers_watchdog():
+    clock, world, sim = system(direct_mode_watchdog_s=10.0)
+    maccor = MaccorMacNet(maccor_stream(sim), clock=clock, direct_mode_watchdog_s=10.0)
+    channel = maccor.channel(1)
+    channel.configure_protection(ProtectionLimits(4.2, 2.5, 5.0))
+    channel.set_current(1.0, 4.2)
+    channel.output_on()
+    for _ in range(60):  # one minute of samples, one CC step: no control change from the protocol
+        clock.sleep(1.0)
+        assert channel.measure()[1] == pytest.approx(1.0)
+    assert sim.channels[0].stat == 2 and channel.protection_tripped() == ""
+    assert sim.channels[0].step > 10  # the set point went out again every 5 s
