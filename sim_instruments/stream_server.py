@@ -169,7 +169,7 @@ class StreamServer:
                 if not readable:
                     continue
                 data = conn.recv(65536)
-                if not data:
+                if not data or self.link.down:  # a cable pulled meanwhile: nothing more gets through
                     break
                 with self._lock:
                     reply = session.feed(data)

@@ -178,3 +178,36 @@ def test_pyctiarbin_ordinary_calls_leave_no_error(arbin, monkeypatch, caplog, tm
         server.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("pyctiarbin")], \
         caplog.text
+
+
+def test_a_pulled_cable_over_tcp_fails_the_channel_and_the_safe_state_reconnects_and_logs_in(arbin):
+    from drivers.catalog import open_channel
+    from drivers.cycler_system import SystemPool
+    from drivers.roles import ProtectionLimits
+    from drivers.transport import InstrumentConnectionLost
+
+    clock, world, sim = arbin
+    server = serve_arbin(sim)
+    pool = SystemPool()
+    try:
+        handles = [open_channel("arbin_cti", server.resource, k, name=f"cycler{k - 1}", pool=pool, clock=clock,
+                                username="admin", password="000000", timeout_s=2.0) for k in (1, 2)]
+        for handle in handles:
+            handle.configure_protection(ProtectionLimits(4.2, 2.5, 5.0))
+            handle.set_current(1.0, 4.2)
+            handle.output_on()
+        clock.sleep(1.0)
+        assert handles[0].measure()[1] == pytest.approx(1.0)
+        server.link.down = True  # every connection of this system drops
+        with pytest.raises(InstrumentConnectionLost, match="cycler0: Arbin .* channel 1: CTI 0xEEAB0003: link lost"):
+            handles[0].measure()
+        with pytest.raises(InstrumentConnectionLost, match="cycler1: .* channel 2: measure refused"):
+            handles[1].measure()
+        server.link.down = False
+        for handle in handles:  # the safe state: a new connection, a new login, then STOP
+            handle.output_off()
+        assert [s.running for s in sim.channels] == [False, False]
+        assert not any(ch.source.output_on for ch in world.channels)
+    finally:
+        pool.close()
+        server.stop()
