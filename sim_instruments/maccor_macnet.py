@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,8 @@ class MaccorChannelState:
     capacity_ah: float = 0.0
     energy_wh: float = 0.0
     step: int = 0
-    records: int = 0
+    #: (6, 7) DataTime: seconds between data records (0: none).
+    data_time_s: float = 0.0
     test_name: str = ""
     variables: list[float] = field(default_factory=lambda: [0.0] * 15)
 
@@ -215,7 +217,8 @@ class MaccorSystemSim:
         state.direct, state.stat, state.rf2 = True, STAT_ACTIVE, 0
         state.test_start_s = state.step_start_s = state.last_control_s = now_s
         state.capacity_ah = state.energy_wh = 0.0
-        state.step, state.records = 1, 0
+        state.step = 1
+        state.data_time_s = max(float(params.get("DataTime", 0.0)), 0.0)
         self._apply(state)
         return "OK"
 
@@ -299,9 +302,8 @@ class MaccorSystemSim:
         state = self.channels[chan]
         voltage, current = self.readings(chan)
         active = state.stat in (STAT_ACTIVE, STAT_SUSPENDED)
-        if active:
-            state.records += 1
-        return {"RF1": state.rf1, "RF2": state.rf2, "Stat": state.stat, "LastRecNum": state.records, "Cycle": 0,
+        records = int((now_s - state.test_start_s) / state.data_time_s) + 1 if active and state.data_time_s else 0
+        return {"RF1": state.rf1, "RF2": state.rf2, "Stat": state.stat, "LastRecNum": records, "Cycle": 0,
                 "Step": state.step, "TestTime": _single(now_s - state.test_start_s) if active else 0.0,
                 "StepTime": _single(now_s - state.step_start_s) if active else 0.0,
                 "Capacity": _single(state.capacity_ah), "Energy": _single(state.energy_wh),
@@ -328,6 +330,4 @@ class MaccorSystemSim:
 
 def _single(value: float) -> float:
     """``value`` as an IEEE 754 single (MacNet's ``Single`` fields), back as a Python float."""
-    import struct
-
     return struct.unpack("<f", struct.pack("<f", value))[0]
