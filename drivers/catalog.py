@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.arbin_cti import ArbinCti
+from drivers.cycler_system import SystemPool
 from drivers.ea_psb import EaPsb10060_60
 from drivers.errors import InstrumentError
 from drivers.espec import EspecP300
 from drivers.hioki_bt4560 import HiokiBT4560
 from drivers.keithley24xx import Keithley2450, Keithley2460, Keithley2461
 from drivers.keysight_daq import KeysightDaq970a
+from drivers.maccor_macnet import MaccorMacNet
 from drivers.modbus import ModbusTcpTransport
 from drivers.transport import MessageTransport, SerialTransport, VisaTransport
 from drivers.watlow_f4t import WatlowF4t
@@ -54,6 +57,12 @@ DRIVERS: dict[str, DriverInfo] = {
                    "Watlow F4T controller (loop 1 = chamber air), Modbus TCP"),
         DriverInfo("keysight_daq970a", "thermometer", KeysightDaq970a, "visa",
                    "Keysight DAQ970A / 34970A with type-K thermocouples, SCPI"),
+        DriverInfo("maccor_macnet", "cycler", MaccorMacNet, "system",
+                   "Maccor tester (MacTest32), MacNet JSON over TCP (port 57570), one connection per system; "
+                   "each [[cycler]] names its test channel"),
+        DriverInfo("arbin_cti", "cycler", ArbinCti, "system",
+                   "Arbin MITS Pro, Console TCP/IP Interface (port 9031), one connection per system; channels run "
+                   "the meta-variable control schedule (see drivers/arbin_cti.py)"),
         DriverInfo("hioki_bt4560", "impedance", HiokiBT4560, "serial",
                    "Hioki BT4560 battery impedance meter, 0.1 Hz-1050 Hz, RS-232C / USB virtual COM",
                    read_termination="\r\n", write_termination="\r\n", serial={"baudrate": 9600}),
@@ -92,7 +101,28 @@ def open_transport(info: DriverInfo, resource: str, *, resource_manager: Any | N
 
 def open_instrument(driver: str, resource: str, *, name: str, resource_manager: Any | None = None,
                     timeout_s: float = 2.0) -> Any:
-    """Open ``resource`` and wrap it in the driver class of ``driver``."""
+    """Open ``resource`` and wrap it in the driver class of ``driver``.
+
+    Multi-channel systems (transport ``"system"``) need a channel: use :func:`open_channel`.
+    """
     info = driver_info(driver)
+    if info.transport == "system":
+        raise InstrumentError(f"{resource}: driver {driver!r} is a multi-channel system: the config needs "
+                              "'channel' (open it with drivers.catalog.open_channel)")
     transport = open_transport(info, resource, resource_manager=resource_manager, timeout_s=timeout_s)
     return info.cls(transport, name=name)
+
+
+def open_channel(driver: str, resource: str, channel: int, *, name: str, pool: SystemPool,
+                 timeout_s: float = 2.0, **options: Any) -> Any:
+    """A channel handle (``Cycler`` role) of the multi-channel system ``driver`` at ``resource``.
+
+    Handles of one ``pool`` that name the same resource share one connection (the system's);
+    closing a handle's ``transport`` releases it, the connection closes with the last one.
+    ``options`` go to the system class (e.g. ``clock``, ``direct_mode_watchdog_s`` for Maccor).
+    Raises NoSuchChannel (an InstrumentError) for a channel the system does not have.
+    """
+    info = driver_info(driver)
+    if info.transport != "system":
+        raise InstrumentError(f"{resource}: driver {driver!r} has no channels; open it with open_instrument")
+    return pool.channel(info.cls, resource, channel, name=name, timeout_s=timeout_s, **options)

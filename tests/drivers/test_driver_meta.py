@@ -48,9 +48,14 @@ def test_module_docstring_cites_the_manual_and_its_section(info: DriverInfo):
         f"{info.cls.__module__}: the manual citation names no section")
 
 
+def _role_class(info: DriverInfo) -> type:
+    """The class that fills the role: a multi-channel system's channel handle, else the driver itself."""
+    return getattr(info.cls, "channel_class", info.cls) if info.transport == "system" else info.cls
+
+
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_driver_checks_the_identity_of_its_instrument(info: DriverInfo):
-    cls = info.cls
+    cls = _role_class(info)
     verify = getattr(cls, "verify_identity", None)
     assert callable(verify), f"{cls.__name__} has no verify_identity()"
     if issubclass(cls, ScpiInstrument):
@@ -62,7 +67,8 @@ def test_driver_checks_the_identity_of_its_instrument(info: DriverInfo):
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_every_public_method_and_property_has_a_docstring(info: DriverInfo):
     undocumented = []
-    for name, member in _driver_members(info.cls).items():
+    members = {**_driver_members(info.cls), **_driver_members(_role_class(info))}
+    for name, member in members.items():
         if name.startswith("_"):
             continue
         target = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
@@ -95,8 +101,13 @@ def test_driver_has_everything_its_role_requires(info: DriverInfo):
     required = {name for name in typing.get_type_hints(protocol)} | {
         name for name, value in vars(protocol).items() if inspect.isfunction(value) and not name.startswith("_")}
     required.discard("name")  # set per instance by the constructor
-    missing = sorted(name for name in required if not hasattr(info.cls, name))
-    assert not missing, f"{info.cls.__name__} ({info.role}) lacks {', '.join(missing)}"
+    role_cls = _role_class(info)
+    if role_cls is not info.cls:  # a channel handle reads its ranges from the system when it is opened
+        declared = typing.get_type_hints(role_cls)
+        required = {name for name in required if not (name.endswith("_range_a") or name.endswith("_range_v"))
+                    or name not in declared}
+    missing = sorted(name for name in required if not hasattr(role_cls, name))
+    assert not missing, f"{role_cls.__name__} ({info.role}) lacks {', '.join(missing)}"
     signature = inspect.signature(info.cls)
     assert "name" in signature.parameters, f"{info.cls.__name__}(transport, *, name=...) is the catalog contract"
 
@@ -104,10 +115,12 @@ def test_driver_has_everything_its_role_requires(info: DriverInfo):
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_catalog_entry_is_consistent(info: DriverInfo):
     assert info.role in ROLE_PROTOCOLS
-    assert info.transport in ("visa", "serial", "modbus")
+    assert info.transport in ("visa", "serial", "modbus", "system")
     assert info.description.strip()
-    if info.role == "cycler":
-        low, high = info.cls.current_range_a
+    if info.transport == "system":  # one connection, channel handles (drivers.cycler_system)
+        assert callable(getattr(info.cls, "channel", None)) and info.cls.system_label
+    if info.role == "cycler" and hasattr(_role_class(info), "current_range_a"):
+        low, high = _role_class(info).current_range_a
         assert low < 0 < high, f"{info.name}: a cycler must both charge and discharge"
 
 
