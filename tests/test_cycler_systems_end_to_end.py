@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import pyvisa
 
-from bench.multichannel import SharedThermometer
-from bench.multirun import MultiChannelBench, run_multichannel
-from bench.multisim import AIR_CHANNEL, wiring
-from bench.simbench import cell_datasheet
+from bench.multichannel.run import MultiChannelBench, run_multichannel
+from bench.multichannel.sharing import SharedThermometer
+from bench.simulated.builtin_bench import cell_datasheet
+from bench.simulated.multichannel import AIR_CHANNEL, wiring
 from drivers.catalog import open_channel, open_instrument
 from drivers.cycler_system import SystemPool
 from protocols.loader import load_protocol

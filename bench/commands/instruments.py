@@ -33,7 +33,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     (with a one-line summary on stderr), 2 for an invalid bench file.
     """
     from bench.config import ROLES, BenchConfigError, load_bench_config
-    from drivers.catalog import DRIVERS, open_instrument
+    from bench.multichannel.run import SYSTEM_CHANNEL_OPTIONS
+    from drivers.catalog import DRIVERS, open_channel, open_instrument
+    from drivers.cycler_system import SystemPool
     from drivers.errors import InstrumentError
 
     try:
@@ -41,31 +43,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     except BenchConfigError as exc:
         return error(str(exc), 2)
     roles = [role for role in ROLES if role in config]
+    entries: list[tuple[str, dict]] = []
+    for role in roles:
+        sections = config[role] if isinstance(config[role], list) else [config[role]]
+        entries += [(role if len(sections) == 1 else f"{role}{n}", section) for n, section in enumerate(sections)]
     failed: list[str] = []
     rm = None
+    pool = SystemPool()
     try:
-        for role in roles:
-            section = config[role]
+        for name, section in entries:
             driver, resource = section["driver"], section["resource"]
             inst = None
             try:
-                if DRIVERS[driver].transport == "visa" or "::" in resource:
-                    rm = rm or _visa_resource_manager()
-                inst = open_instrument(driver, resource, name=role, resource_manager=rm,
-                                       timeout_s=float(section.get("timeout_s", 2.0)))
+                timeout_s = float(section.get("timeout_s", 2.0))
+                if DRIVERS[driver].transport == "system":
+                    options = {k: section[k] for k in SYSTEM_CHANNEL_OPTIONS if k in section}
+                    inst = open_channel(driver, resource, int(section.get("channel", 0)), name=name, pool=pool,
+                                        timeout_s=timeout_s, **options)
+                else:
+                    if DRIVERS[driver].transport == "visa" or "::" in resource:
+                        rm = rm or _visa_resource_manager()
+                    inst = open_instrument(driver, resource, name=name, resource_manager=rm, timeout_s=timeout_s)
                 detail, status = inst.verify_identity(), "ok"
             except InstrumentError as exc:
                 detail, status = str(exc), "FAIL"
-                failed.append(role)
+                failed.append(name)
             finally:
                 if inst is not None:
                     inst.transport.close()
-            sys.stdout.write(f"{role:<12} {status:<5} {driver:<18} {detail}\n")
+            sys.stdout.write(f"{name:<12} {status:<5} {driver:<18} {detail}\n")
     finally:
+        pool.close()
         if rm is not None:
             rm.close()
     if failed:
-        return error(f"{args.bench}: {len(failed)} of {len(roles)} instruments failed the check: "
+        return error(f"{args.bench}: {len(failed)} of {len(entries)} instruments failed the check: "
                      f"{', '.join(failed)}", 4)
     return 0
 

@@ -42,7 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; anything else exposes the simulator)")
     serve.add_argument("--cycler", default="keithley2460",
-                       help="simulated cycler: keithley2460 (default) or ea_psb10000")
+                       help="simulated cycler: keithley2460 (default), ea_psb10000, or a multi-channel system: "
+                            "maccor_macnet, arbin_cti (with --channels)")
+    serve.add_argument("--channels", type=int, default=1,
+                       help="cells (and cycler channels) in the one chamber (default 1); above 1, or with a "
+                            "multi-channel system, the bench config has [[cycler]] entries")
     serve.add_argument("--chamber", default="espec_p300",
                        help="simulated chamber: espec_p300 (default, ASCII) or watlow_f4t (Modbus TCP)")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
@@ -70,6 +74,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         faults = [parse_fault_spec(spec) for spec in args.fault]
     except FaultSpecError as exc:
         return error(str(exc), 2)
+    from bench.simulated.multichannel import SYSTEM_CYCLERS
+
+    if args.channels < 1:
+        return error(f"--channels {args.channels}: must be >= 1", 2)
+    if args.channels > 1 or args.cycler in SYSTEM_CYCLERS:
+        if faults:
+            return error("--fault is not supported with --channels / a multi-channel system yet", 2)
+        if args.host != "127.0.0.1":
+            return error("--host: a multi-channel simulated bench listens on 127.0.0.1 only", 2)
+        return _serve_channels(args, speed, soc)
     try:
         servers = start_sim_servers(args.cell, soc=soc, speed=speed, host=args.host, cycler=args.cycler,
                                     chamber=args.chamber, faults=faults)
@@ -88,6 +102,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 return error(f"--write-bench {args.write_bench}: {exc}", 2)
             sys.stdout.write(f"bench config  {args.write_bench}\n")
         sys.stdout.write(f"serving {args.cell} at {speed:g}x real time; Ctrl-C or SIGTERM stops\n")
+        sys.stdout.flush()
+        _serve_until_stopped()
+    sys.stdout.write("stopped\n")
+    return 0
+
+
+def _serve_channels(args: argparse.Namespace, speed: float, soc: float) -> int:
+    """``bench sim serve --channels N`` (or a multi-channel system): N cells in one chamber."""
+    from bench.simulated.multichannel import serve_multichannel, to_toml
+
+    try:
+        servers = serve_multichannel(args.channels, args.cell, speed=speed, soc=soc, cycler=args.cycler)
+    except (KeyError, ValueError) as exc:
+        return error(str(exc).strip("'\""), 2)
+    except (OSError, RuntimeError) as exc:
+        return error(f"cannot listen on 127.0.0.1: {exc}", 2)
+    with servers:
+        for entry in servers.config["cycler"]:
+            channel = f" channel {entry['channel']}" if "channel" in entry else ""
+            sys.stdout.write(f"{'cycler':<12} {entry['driver']:<18} {entry['resource']}{channel}\n")
+        for entry in servers.config["thermometer"]:
+            sys.stdout.write(f"{'thermometer':<12} {entry['driver']:<18} {entry['resource']}\n")
+        sys.stdout.write(f"{'chamber':<12} {servers.config['chamber']['driver']:<18} "
+                         f"{servers.config['chamber']['resource']}\n")
+        if args.write_bench:
+            try:
+                Path(args.write_bench).write_text(to_toml(servers.config), encoding="utf-8")
+            except OSError as exc:
+                return error(f"--write-bench {args.write_bench}: {exc}", 2)
+            sys.stdout.write(f"bench config  {args.write_bench}\n")
+        sys.stdout.write(f"serving {args.channels} x {args.cell} at {speed:g}x real time; Ctrl-C or SIGTERM stops\n")
         sys.stdout.flush()
         _serve_until_stopped()
     sys.stdout.write("stopped\n")

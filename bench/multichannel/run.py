@@ -54,10 +54,24 @@ def is_multichannel(config: dict[str, Any]) -> bool:
     return isinstance(config.get("cycler"), list)
 
 
+#: Keys a ``[[cycler]]`` entry of a multi-channel system driver may carry besides driver, resource,
+#: channel and the thermocouple wiring (see drivers/maccor_macnet.py, drivers/arbin_cti.py).
+SYSTEM_CHANNEL_OPTIONS = ("username", "password", "schedule", "direct_mode_watchdog_s")
+
+
 def check_multichannel(config: dict[str, Any], where: str) -> list[str]:
     """Problems of a multi-channel config (empty list when fine); ``where`` prefixes messages."""
+    from drivers.catalog import DRIVERS
+
     problems = []
     cyclers = config.get("cycler", [])
+    for n, entry in enumerate(cyclers):
+        info = DRIVERS.get(str(entry.get("driver")))
+        if info is not None and info.transport == "system":
+            channel = entry.get("channel")
+            if not isinstance(channel, int) or channel < 1:
+                problems.append(f"{where}: [[cycler]] #{n + 1}: driver {info.name!r} is a multi-channel system: "
+                                f"it needs 'channel' (the tester's channel number, from 1)")
     meters = config.get("thermometer")
     meters = meters if isinstance(meters, list) else ([meters] if meters else [])
     if not cyclers:
@@ -111,7 +125,8 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
     import pyvisa
 
     from bench.clock import RealClock
-    from drivers.catalog import open_instrument
+    from drivers.catalog import driver_info, open_channel, open_instrument
+    from drivers.cycler_system import SystemPool
 
     bench_section = config.get("bench", {})
     if clock is None:
@@ -120,8 +135,20 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
     closers: list[Callable[[], None]] = []
     period_hint_s = float(bench_section.get("scan_reuse_s", 0.2))
 
+    pool: Any = None
+
     def _open(section: dict[str, Any], name: str) -> Any:
-        nonlocal rm
+        nonlocal rm, pool
+        if driver_info(section["driver"]).transport == "system":  # one connection per system, a handle per channel
+            if pool is None:
+                pool = SystemPool()
+                closers.append(pool.close)
+            options = {k: section[k] for k in SYSTEM_CHANNEL_OPTIONS if k in section}
+            handle = open_channel(section["driver"], section["resource"], int(section["channel"]), name=name,
+                                  pool=pool, timeout_s=float(section.get("timeout_s", timeout_s)), clock=clock,
+                                  **options)
+            closers.append(handle.transport.close)
+            return handle
         if "::" in section["resource"] and "://" not in section["resource"] and rm is None:
             rm = pyvisa.ResourceManager("@py")
             closers.append(rm.close)

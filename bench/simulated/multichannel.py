@@ -29,6 +29,7 @@ import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
 from sim_instruments.clock import ScaledClock, VirtualClock
+from sim_instruments.cycler_systems import VENDORS, serve_cycler_system
 from sim_instruments.endpoint import LineEndpoint
 from sim_instruments.espec_chamber import EspecChamberSim
 from sim_instruments.keithley2460 import Keithley2460Sim
@@ -142,10 +143,14 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
     return bench
 
 
+#: Commercial multi-channel cycler systems the simulated bench can serve (sim_instruments/cycler_systems.py).
+SYSTEM_CYCLERS = tuple(VENDORS)
+
+
 class MultiChannelServers:
     """A simulated multi-channel bench on loopback TCP (real time). Close with :meth:`close`."""
 
-    def __init__(self, world: SimWorld, servers: list[LineServer], config: dict[str, Any]) -> None:
+    def __init__(self, world: SimWorld, servers: list[Any], config: dict[str, Any]) -> None:
         self.world = world
         self.servers = servers
         self.config = config
@@ -172,12 +177,23 @@ class MultiChannelServers:
 
 
 def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float = 1.0, soc: float = 0.5,
-                       seed: int | None = 0, step_s: float = SERVE_STEP_S) -> MultiChannelServers:
+                       seed: int | None = 0, step_s: float = SERVE_STEP_S,
+                       cycler: str = "keithley2460") -> MultiChannelServers:
     """Serve ``channels`` simulated cyclers, their meters and the chamber on 127.0.0.1 (free ports);
-    the physics advances in steps of ``step_s`` simulated seconds (:class:`SteppedClock`)."""
+    the physics advances in steps of ``step_s`` simulated seconds (:class:`SteppedClock`).
+
+    ``cycler``: one Keithley 2460 per cell (``keithley2460``), or one commercial multi-channel
+    system whose channels 1..N drive the N cells (``maccor_macnet``, ``arbin_cti``)."""
+    if cycler != "keithley2460" and cycler not in SYSTEM_CYCLERS:
+        raise ValueError(f"--cycler {cycler!r} with --channels: choose keithley2460 or one of "
+                         f"{', '.join(SYSTEM_CYCLERS)}")
     clock = SteppedClock(ScaledClock(speed), step_s) if step_s > 0 else ScaledClock(speed)
     world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, 25.0, seed)
-    servers: list[LineServer] = []
+    servers: list[Any] = []
+    if cycler in SYSTEM_CYCLERS:
+        served = serve_cycler_system(cycler, world, channels)
+        servers.append(served)
+        cycler_fes = []
     try:
         def serve(fe: Any, name: str, term: bytes = b"\n") -> LineServer:
             server = LineServer(fe, clock.now_s, name=name, read_termination=term, write_termination=term,
@@ -195,6 +211,10 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
         raise
     config = multichannel_config(cyclers, meters, chamber, speed=speed,
                                  name=f"simulated {channels}-channel bench over loopback ({preset})")
+    if cycler in SYSTEM_CYCLERS:  # the system's channels, wired to the same thermocouples
+        config["cycler"] = [{**entry, "thermometer": m, "thermocouple": tc}
+                            for entry, (m, tc) in zip(served.cycler_entries(), wiring(channels), strict=True)]
+        config["bench"]["name"] = f"simulated {cycler} system, {channels} channels over loopback ({preset})"
     return MultiChannelServers(world, servers, config)
 
 

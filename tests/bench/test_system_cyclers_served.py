@@ -1,0 +1,43 @@
+"""``bench sim serve --cycler maccor_macnet|arbin_cti --channels N``: the bench config it writes
+opens through the production channel drivers over loopback, and ``bench check`` asks every channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.multichannel.run import check_multichannel, open_multichannel
+from bench.simulated.multichannel import serve_multichannel, to_toml
+from drivers.roles import ProtectionLimits
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("driver", ["maccor_macnet", "arbin_cti"])
+def test_served_system_channels_open_measure_and_check(driver: str, tmp_path: Path, capsys) -> None:
+    with serve_multichannel(2, speed=10.0, cycler=driver) as servers:
+        config = servers.config
+        assert [e["channel"] for e in config["cycler"]] == [1, 2]
+        assert len({e["resource"] for e in config["cycler"]}) == 1   # one system, one connection
+        assert check_multichannel(config, "sim.toml") == []
+        bench_file = tmp_path / "sim.toml"
+        bench_file.write_text(to_toml(config), encoding="utf-8")
+        assert main(["check", "--bench", str(bench_file)]) == 0
+        out = capsys.readouterr().out
+        assert out.count(f" ok    {driver}") == 2
+        mbench = open_multichannel(config)
+        try:
+            for cycler in mbench.cyclers:  # the vendor limits go first: measuring before them is refused
+                cycler.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=7.0))
+                voltage_v, current_a = cycler.measure()
+                assert 3.0 < voltage_v < 4.2 and abs(current_a) < 0.01   # a rested cell near 50 % SOC
+        finally:
+            mbench.close()
+
+
+def test_a_system_channel_without_its_channel_number_is_refused() -> None:
+    config = {"cycler": [{"driver": "maccor_macnet", "resource": "TCPIP::127.0.0.1::57570::SOCKET"}]}
+    problems = check_multichannel(config, "lab.toml")
+    assert problems and "needs 'channel'" in problems[0]
