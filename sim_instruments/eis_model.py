@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from sim_instruments.cell.model import CellModel
+
+class ImpedanceCell(Protocol):
+    """A cell model with small-signal parameters (the ECM :class:`~sim_instruments.cell.CellModel`
+    and the PyBaMM backend both provide them)."""
+
+    def impedance_parameters(self) -> dict[str, float]: ...
 
 
 def impedance_ohm(
@@ -70,7 +74,7 @@ def warburg_sigma_for(r_dc_ohm: float, tau_s: float) -> float:
 
 
 def cell_impedance_ohm(
-    cell: CellModel, frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
+    cell: ImpedanceCell, frequencies_hz: np.ndarray | Sequence[float], include_capacitance: bool = True
 ) -> np.ndarray:
     """Impedance spectrum (Ω) of ``cell`` in its present state (temperature, SOC, polarisation).
 
