@@ -79,10 +79,10 @@ def driver_info(name: str) -> DriverInfo:
 
 
 def open_transport(info: DriverInfo, resource: str, *, resource_manager: Any | None = None,
-                   timeout_s: float = 2.0) -> MessageTransport:
-    """Open the link named by ``resource`` for driver ``info``."""
+                   timeout_s: float = 2.0) -> MessageTransport | ModbusTcpTransport:
+    """Open the link named by ``resource`` for driver ``info`` (register-based for Modbus drivers)."""
     if info.transport == "modbus":
-        return ModbusTcpTransport.from_resource(resource, timeout_s=timeout_s)  # type: ignore[return-value]
+        return ModbusTcpTransport.from_resource(resource, timeout_s=timeout_s)
     is_visa_name = "::" in resource and "://" not in resource
     if is_visa_name:
         if resource_manager is None:

@@ -28,6 +28,7 @@ import re
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, scpi_property
+from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
     operating_mode = scpi_property("SYST:CONF:MODE", values=("UIP", "UIR"),
                                    doc="Regulation mode: UIP (voltage/current/power) or UIR (with resistance)")
 
-    def __init__(self, transport, *, name: str = "cycler") -> None:  # noqa: ANN001
+    def __init__(self, transport: MessageTransport, *, name: str = "cycler") -> None:
         super().__init__(transport, name=name)
         #: Sink voltage set value used for discharges, V (from :meth:`configure_protection`).
         self.floor_v = 0.0

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, parse_floats, scpi_property
+from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class HiokiBT4560(ScpiInstrument):
     sample_delay_waves = scpi_property(":SAMP:DEL:WAVE", limits=(0.0, 100.0), unit="waves",
                                        doc="Settling waves before each measurement")
 
-    def __init__(self, transport, *, name: str = "impedance") -> None:  # noqa: ANN001
+    def __init__(self, transport: MessageTransport, *, name: str = "impedance") -> None:
         super().__init__(transport, name=name)
         #: How the driver waits for a measurement, seconds -> None. The bench sets its clock's
         #: ``sleep`` (virtual on the simulated bench); real time by default.
@@ -142,7 +143,7 @@ class HiokiBT4560(ScpiInstrument):
     def fetch(self) -> tuple[float, float, float]:
         """Latest reading ``(r_ohm, x_ohm, voltage_v)``; overrange values come back as ``nan``."""
         values = parse_floats(self.query(":FETC?"), 3, where=f"{self.where} :FETC?")
-        return tuple(math.nan if abs(v) >= INVALID_READING else v for v in values)  # type: ignore[return-value]
+        return tuple(math.nan if abs(v) >= INVALID_READING else v for v in values)  # type: ignore[return-value]  # count=3: 3 values, typed tuple[float, ...]
 
     def measure_at(self, frequency_hz: float) -> tuple[float, float, float]:
         """Set ``frequency_hz``, wait for a fresh measurement; ``(actual_frequency_hz, r_ohm, x_ohm)``."""

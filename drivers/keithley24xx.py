@@ -16,6 +16,7 @@ import logging
 from drivers.errors import SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, parse_floats, scpi_property
+from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Keithley2460(ScpiInstrument):
     remote_sense = scpi_property(":SENS:VOLT:RSEN", parse=parse_bool, format=on_off,
                                  doc="4-wire (remote) voltage sensing")
 
-    def __init__(self, transport, *, name: str = "cycler") -> None:  # noqa: ANN001
+    def __init__(self, transport: MessageTransport, *, name: str = "cycler") -> None:
         super().__init__(transport, name=name)
         self._function = ""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from drivers.scpi import ScpiInstrument, parse_floats
+from drivers.transport import MessageTransport
 
 OVERLOAD = 9.0e37
 
@@ -20,7 +21,7 @@ class KeysightDaq970a(ScpiInstrument):
 
     idn_models = ("DAQ970A", "34970A", "34972A")
 
-    def __init__(self, transport, *, name: str = "thermometer", thermocouple_type: str = "K") -> None:  # noqa: ANN001
+    def __init__(self, transport: MessageTransport, *, name: str = "thermometer", thermocouple_type: str = "K") -> None:
         super().__init__(transport, name=name)
         self.thermocouple_type = thermocouple_type
         self.channels: tuple[int, ...] = ()

@@ -23,11 +23,15 @@ import logging
 import math
 import socket
 import struct
-from typing import Literal, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import urlsplit
 
 from drivers.errors import InstrumentCommandError, InstrumentError, InstrumentReplyError, InstrumentTimeout
 from drivers.transport import InstrumentConnectionLost
+
+if TYPE_CHECKING:
+    from pymodbus.pdu import ModbusPDU
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +181,7 @@ class ModbusTcpTransport:
             logger.debug("%s: close failed", self.resource, exc_info=True)
 
     # -- requests ----------------------------------------------------------------------------
-    def _execute(self, what: str, request):  # noqa: ANN001, ANN202 - pymodbus call and its response
+    def _execute(self, what: str, request: Callable[[], ModbusPDU]) -> ModbusPDU:
         self._ensure_link()
         try:
             response = request()

@@ -227,6 +227,30 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
     ``parse``/``format`` convert between reply text and Python values.
     """
 
+    # The value type follows from the arguments, as __get__ does at run time: ``parse`` gives T;
+    # without it, ``values`` (an enumeration) gives the reply word (str), anything else a number.
+    @overload
+    def __init__(
+        self: scpi_property[str], command: str, *, doc: str, unit: str = "",
+        limits: tuple[float, float] | None = None, values: tuple[str, ...], parse: None = None,
+        format: Callable[[str], str] | None = None, readonly: bool = False, check_errors: bool = True,  # noqa: A002
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: scpi_property[float], command: str, *, doc: str, unit: str = "",
+        limits: tuple[float, float] | None = None, values: None = None, parse: None = None,
+        format: Callable[[float], str] | None = None, readonly: bool = False, check_errors: bool = True,  # noqa: A002
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self, command: str, *, doc: str, unit: str = "",
+        limits: tuple[float, float] | None = None, values: tuple[str, ...] | None = None,
+        parse: Callable[[str], T], format: Callable[[T], str] | None = None,  # noqa: A002
+        readonly: bool = False, check_errors: bool = True,
+    ) -> None: ...
+
     def __init__(
         self,
         command: str,
@@ -235,8 +259,8 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         unit: str = "",
         limits: tuple[float, float] | None = None,
         values: tuple[str, ...] | None = None,
-        parse: Callable[[str], T] | None = None,
-        format: Callable[[T], str] | None = None,  # noqa: A002 - mirrors `property(doc=)` style
+        parse: Callable[[str], Any] | None = None,
+        format: Callable[[Any], str] | None = None,  # noqa: A002 - mirrors `property(doc=)` style
         readonly: bool = False,
         check_errors: bool = True,
     ) -> None:
@@ -292,7 +316,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         if self._format is not None:
             text = self._format(value)
         elif self.limits is not None:
-            text = f"{float(value):.6g}"  # type: ignore[arg-type]
+            text = f"{float(value):.6g}"  # type: ignore[arg-type]  # limits mean a number (validated above); T is not narrowed
         else:
             text = str(value)
         obj.write(f"{self.command} {text}")

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from protocols.quantities import QuantityError, parse_quantity
 
 #: Suffixes tried, in order, when a name is not a variable itself.
 UNIT_SUFFIXES = ("_ah", "_wh", "_v", "_a", "_s", "_c", "_w", "_ohm")
-FUNCTIONS = {"min": min, "max": max, "abs": abs}
+FUNCTIONS: dict[str, Callable[..., float]] = {"min": min, "max": max, "abs": abs}
 KEYWORDS = ("and", "or", "not", "of")
 _TOKEN = re.compile(r"""
     (?P<space>\s+)

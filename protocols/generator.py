@@ -174,7 +174,7 @@ def _user_error(exc: BaseException, file: str) -> ProtocolError:
 def walk_generator(protocol: Protocol, ctx: PlanContext, *, instrument: InstrumentLimits | None = None,
                    dry_run: bool = False) -> Plan:
     """The plan of a Python protocol: each yielded step parsed, checked and numbered."""
-    generator_fn: Callable[[ProtocolContext], Any] = protocol.generator  # type: ignore[assignment]
+    generator_fn: Callable[[ProtocolContext], Any] = protocol.generator  # type: ignore[assignment]  # set: a .py protocol
     file = protocol.source_path
     source_lines = protocol.source_text.splitlines()
     gen = generator_fn(ProtocolContext(ctx, protocol, dry_run))

@@ -167,7 +167,7 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
     step_fields["duration_s"] = duration_s
     step_fields["until"] = tuple(until)
     step_fields.setdefault("kind", "rest")
-    return Step(**step_fields)  # type: ignore[arg-type]
+    return Step(**step_fields)  # type: ignore[arg-type]  # dict[str, object] of Step fields, each parsed above
 
 
 def _display(action: str) -> str:
@@ -250,12 +250,12 @@ def _parse_pulse(text: str, start: int, original: str, period_s: float | None, c
     until: tuple[EndCondition, ...] = ()
     if match.group("until"):
         col = times_col + match.start("until")
-        direction_sign = 1 if float(setpoint["current_a"]) > 0 else -1  # type: ignore[arg-type]
+        direction_sign = 1 if float(setpoint["current_a"]) > 0 else -1
         condition = _condition(match.group("until").strip(), col, "cc", direction_sign, capacity_ah)
         if condition.quantity == "time_s":
             raise _error("a pulse train's time is set by its count; end it on a voltage or temperature", col)
         until = (condition,)
-    spec = PulseSpec(float(setpoint["current_a"]), on_s, off_s, count)  # type: ignore[arg-type]
+    spec = PulseSpec(float(setpoint["current_a"]), on_s, off_s, count)
     if period_s is not None and period_s > min(on_s, off_s):
         raise _error(f"the sampling period {period_s:g} s is longer than a {min(on_s, off_s):g} s pulse phase",
                      1, "shorten the period, e.g. '(0.1 second period)'")
@@ -277,7 +277,7 @@ def _is_time(text: str) -> bool:
         return False
 
 
-def _setpoint(action: str, q: Quantity, col: int, capacity_ah: float | None) -> dict[str, object]:
+def _setpoint(action: str, q: Quantity, col: int, capacity_ah: float | None) -> dict[str, float | str]:
     if action == "soak":
         if q.dimension != "temperature":
             raise _error(f"Soak needs a temperature in °C, got {q.text!r}", col, "e.g. 'Soak at -20 °C ...'")
@@ -302,7 +302,7 @@ def _setpoint(action: str, q: Quantity, col: int, capacity_ah: float | None) -> 
 
 def _direction(fields: dict[str, object]) -> int:
     current = fields.get("current_a") or fields.get("power_w") or 0.0
-    return 1 if float(current) > 0 else (-1 if float(current) < 0 else 0)  # type: ignore[arg-type]
+    return 1 if float(current) > 0 else (-1 if float(current) < 0 else 0)  # type: ignore[arg-type]  # a number field
 
 
 def _condition(text: str, col: int, kind: str, direction: int, capacity_ah: float | None) -> EndCondition:

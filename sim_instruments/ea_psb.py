@@ -26,10 +26,11 @@ Replies carry units (``"4.20 V"``, ``"-20.00 A"``); current is positive when sou
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
-from sim_instruments.world import SimWorld
+from sim_instruments.scpi_frontend import Handler, ScpiError, ScpiFrontEnd, parse_bool, parse_number
+from sim_instruments.world import SimWorld, SourceState
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class EaPsbSim(ScpiFrontEnd):
         world.hooks.append(self._watchdog_hook)
 
     @property
-    def source(self):  # noqa: ANN201 - SourceState of the channel
+    def source(self) -> SourceState:
         return self.world.channels[self.channel].source
 
     # -- error queue with the EA-specific -203 ---------------------------------------------------
@@ -182,7 +183,7 @@ class EaPsbSim(ScpiFrontEnd):
             src.function, src.voltage_v, src.current_limit_a = "VOLT", self.voltage_v, sink_a
 
     # -- command table -------------------------------------------------------------------------
-    def _both(self, pattern: str, handler) -> None:  # noqa: ANN001 - a Handler
+    def _both(self, pattern: str, handler: Handler) -> None:
         """Register ``[SOURce:]pattern`` (the SOURce node is optional in the 10000-series tree)."""
         self.add(f":SOURce{pattern}", handler)
         self.add(pattern, handler)
@@ -222,12 +223,12 @@ class EaPsbSim(ScpiFrontEnd):
                 (":CURRent:PROTection[:LEVel]", "ocp_a", "A", r.current_a),
                 (":POWer:PROTection[:LEVel]", "opp_w", "W", r.power_w)):
             self._both(pattern, setting(self._protection(attr, nominal)))
-            self._both(pattern + "?", lambda _a, attr=attr, unit=unit: self._q(getattr(self, attr), unit))
+            self._both(pattern + "?", self._reader(attr, unit))
         for pattern, attr, unit, nominal in (
                 (":SINK:CURRent:PROTection[:LEVel]", "sink_ocp_a", "A", r.current_a),
                 (":SINK:POWer:PROTection[:LEVel]", "sink_opp_w", "W", r.power_w)):
             self.add(pattern, setting(self._protection(attr, nominal)))
-            self.add(pattern + "?", lambda _a, attr=attr, unit=unit: self._q(getattr(self, attr), unit))
+            self.add(pattern + "?", self._reader(attr, unit))
         # Adjustment limits.
         for node, low, high, value, unit, nominal, sink in (
                 (":VOLTage", "voltage_low_v", "voltage_high_v", "voltage_v", "V", r.voltage_v, False),
@@ -258,7 +259,7 @@ class EaPsbSim(ScpiFrontEnd):
         self.add(":STATus:QUEStionable[:EVENt]?", lambda _a: str(self._take_events()))
 
     # -- handlers ------------------------------------------------------------------------------
-    def _setting(self, handler):  # noqa: ANN001, ANN202 - wraps a Handler
+    def _setting(self, handler: Handler) -> Callable[[str], None]:
         """Settings are only accepted under remote control (programming guide: SYSTem:LOCK)."""
         def guarded(args: str) -> None:
             if self.owner != "REMOTE":
@@ -283,7 +284,7 @@ class EaPsbSim(ScpiFrontEnd):
         decimals = self.ratings.decimals["VAW".index(unit)]
         return f"{value:.{decimals}f} {unit}"
 
-    def _reader(self, attr: str, unit: str):  # noqa: ANN202 - a query Handler
+    def _reader(self, attr: str, unit: str) -> Callable[[str], str]:
         return lambda _args: self._q(getattr(self, attr), unit)
 
     def _all_errors(self, _args: str) -> str:
@@ -292,7 +293,7 @@ class EaPsbSim(ScpiFrontEnd):
             replies.append(self.next_error())
         return ",".join(replies) if replies else '0,"No error"'
 
-    def _number(self, attr: str, unit: str):  # noqa: ANN202
+    def _number(self, attr: str, unit: str) -> Callable[[str], None]:
         low_attr, high_attr = _LIMIT_ATTRS[attr]
         nominal = {"V": self.ratings.voltage_v, "A": self.ratings.current_a, "W": self.ratings.power_w}[unit]
 
@@ -305,12 +306,12 @@ class EaPsbSim(ScpiFrontEnd):
             setattr(self, attr, value)
         return handler
 
-    def _protection(self, attr: str, nominal: float):  # noqa: ANN202
+    def _protection(self, attr: str, nominal: float) -> Callable[[str], None]:
         def handler(args: str) -> None:
             setattr(self, attr, parse_number(args, low=0.0, high=nominal * PROT_SPAN, default=nominal * PROT_SPAN))
         return handler
 
-    def _limit(self, attr: str, value_attr: str, low_attr: str, high_attr: str, nominal: float):  # noqa: ANN202
+    def _limit(self, attr: str, value_attr: str, low_attr: str, high_attr: str, nominal: float) -> Callable[[str], None]:
         def handler(args: str) -> None:
             value = parse_number(args, low=0.0, high=nominal * SET_SPAN)
             low = value if attr == low_attr else getattr(self, low_attr)
@@ -322,7 +323,7 @@ class EaPsbSim(ScpiFrontEnd):
             setattr(self, attr, value)
         return handler
 
-    def _power_limit(self, attr: str, value_attr: str):  # noqa: ANN202
+    def _power_limit(self, attr: str, value_attr: str) -> Callable[[str], None]:
         def handler(args: str) -> None:
             value = parse_number(args, low=0.0, high=self.ratings.power_w * SET_SPAN)
             if getattr(self, value_attr) > value:

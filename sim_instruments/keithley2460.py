@@ -9,7 +9,7 @@ reference" (same tree as the 2450, 2450-901-01 section 6): :SOURce, :SENSe, :OUT
 from __future__ import annotations
 
 from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
-from sim_instruments.world import SimWorld
+from sim_instruments.world import SimWorld, SourceState
 
 CURRENT_MAX_A = 7.35
 VOLTAGE_MAX_V = 105.0
@@ -41,7 +41,7 @@ class Keithley2460Sim(ScpiFrontEnd):
         self.reset()
 
     @property
-    def source(self):  # noqa: ANN201 - SourceState, typed in world
+    def source(self) -> SourceState:
         return self.world.channels[self.channel].source
 
     def before_command(self) -> None:

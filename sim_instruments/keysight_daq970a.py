@@ -108,6 +108,7 @@ class KeysightDaq970aSim(ScpiFrontEnd):
             slot_index, kind = divmod(channel % 100 - 1, 10)
             index = slot_index if kind == 0 and 0 <= slot_index < len(world.channels) else None
             air = index is None and kind == 1
+        reader: Callable[[], float]
         if index is not None:
             def read_cell(world: SimWorld = world, index: int = index) -> float:
                 ch = world.channels[index]

@@ -148,7 +148,7 @@ class ScpiFrontEnd:
     def _lookup(self, header: str) -> _Command | None:
         found = self._cache.get(header, _MISSING)
         if found is not _MISSING:
-            return found  # type: ignore[return-value]
+            return found  # type: ignore[return-value]  # not the _MISSING sentinel: a cached _Command or None
         found = next((c for c in self._commands if c.regex.match(header)), None)
         self._cache[header] = found
         return found

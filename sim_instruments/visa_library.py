@@ -15,7 +15,7 @@ from typing import Any
 
 from pyvisa import constants, highlevel, rname
 from pyvisa.constants import StatusCode
-from pyvisa.typing import VISARMSession, VISASession
+from pyvisa.typing import VISAEventContext, VISARMSession, VISASession
 
 from sim_instruments.endpoint import EndpointDisconnected, LineEndpoint
 
@@ -134,7 +134,7 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         """Nothing is buffered on the host side."""
         return StatusCode.success
 
-    def get_attribute(self, session: VISASession, attribute: Any) -> tuple[Any, StatusCode]:
+    def get_attribute(self, session: VISASession | VISAEventContext | VISARMSession, attribute: Any) -> tuple[Any, StatusCode]:
         """Attributes set by pyvisa are remembered; a few have defaults."""
         sess = self.sessions.get(int(session))
         if sess is None:
@@ -155,7 +155,9 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
             sess.update_terminator()
         return StatusCode.success
 
-    def ignore_warning(self, session: Any, *warnings_constants: StatusCode) -> contextlib.AbstractContextManager:
+    def ignore_warning(  # type: ignore[override]  # base: a @contextmanager generator; a nullcontext works the same
+        self, session: Any, *warnings_constants: StatusCode
+    ) -> contextlib.AbstractContextManager[None]:
         """Nothing to suppress: this library returns success codes without issuing warnings."""
         return _NO_WARNINGS
 

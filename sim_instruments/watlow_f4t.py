@@ -27,8 +27,12 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim_instruments.world import SimWorld
+
+if TYPE_CHECKING:
+    from pymodbus.simulator import SimDevice
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +105,9 @@ class WatlowF4tRegisters:
         self._add(2814, "loop 1 active mode", 1, lambda: [AUTO if chamber.running else OFF])
         self._add(2820, "loop 1 process value", 2, lambda: _float_words(chamber.air_c))
         for number in range(1, 7):
-            self._add(1356 + (number - 1) * ALARM_STRIDE, f"alarm {number} state", 1,
-                      lambda n=number: [self._alarm_state(n)])
+            def alarm_state(n: int = number) -> list[int]:
+                return [self._alarm_state(n)]
+            self._add(1356 + (number - 1) * ALARM_STRIDE, f"alarm {number} state", 1, alarm_state)
         self._add(16562, "profile start request", 1, lambda: [0], self._profile_start)
         self._add(16564, "profile resume request", 1, lambda: [0], self._profile_resume)
         self._add(16566, "profile pause/terminate request", 1, lambda: [0], self._profile_action)
@@ -260,8 +265,11 @@ class ModbusSimServer:
         """Stop serving and join the thread (at most ``timeout_s`` seconds)."""
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
+            def finish() -> None:
+                if not stop.done():
+                    stop.set_result(True)
             try:
-                loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(True))
+                loop.call_soon_threadsafe(finish)
             except RuntimeError:  # the loop already ended
                 pass
         if self._thread is not None:
@@ -283,7 +291,7 @@ class ModbusSimServer:
             self._error = exc
             self._ready.set()
 
-    def _device(self):  # noqa: ANN202 - a pymodbus SimDevice
+    def _device(self) -> SimDevice:
         from pymodbus.constants import ExcCodes
         from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -312,7 +320,7 @@ class ModbusSimServer:
 
         server = ModbusTcpServer(self._device(), address=(self.host, self.requested_port))
         await server.serve_forever(background=True)
-        self._port = int(server.transport.sockets[0].getsockname()[1])
+        self._port = int(server.transport.sockets[0].getsockname()[1])  # type: ignore[attr-defined]  # listening: an asyncio.Server
         self._loop = asyncio.get_running_loop()
         self._stop = self._loop.create_future()
         self._ready.set()

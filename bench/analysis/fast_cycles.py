@@ -15,6 +15,7 @@ samples. Units: Ah, Wh, s (test time), °C; efficiencies are fractions (discharg
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def _raw_ok(dataset: h5py.Dataset) -> bool:
             and dataset.id.get_type().get_size() == SAMPLE_DTYPE.itemsize)
 
 
-def _chunks(dataset: h5py.Dataset, rows_per_read: int = 4096):
+def _chunks(dataset: h5py.Dataset, rows_per_read: int = 4096) -> Iterator[np.ndarray]:
     """Yield the table as consecutive blocks of records (views on stored chunks when possible)."""
     n = dataset.shape[0]
     raw = _raw_ok(dataset)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from bench.commands.common import error
+
+if TYPE_CHECKING:
+    import pyvisa
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -82,7 +86,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _visa_resource_manager():  # noqa: ANN202 - a pyvisa ResourceManager
+def _visa_resource_manager() -> pyvisa.ResourceManager:
     """pyvisa-py's resource manager; InstrumentError when no VISA backend can be loaded."""
     import pyvisa
 

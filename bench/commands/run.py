@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.commands.common import error, overrides
 
@@ -92,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
             backend = getattr(args, "cell_backend", "ecm")
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
-            soc = {"soc": 1.0} if backend == "pybamm" else {}
+            soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
                 bench = build_sim_bench(protocol.cell.preset, speed=speed, cycler=choose_sim_cycler(protocol),
                                         cell_backend=backend, **soc)
@@ -109,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bench.safety.abuse import AbuseTest
 
             # an operator-confirmed abuse step on real hardware: refuse before a run file exists
-            AbuseTest(protocol, bench, None, None).check_ready()  # type: ignore[arg-type]
+            AbuseTest(protocol, bench, None, None).check_ready()  # type: ignore[arg-type]  # check_ready needs no writer
         from bench.engine.progress import progress_display
 
         if args.live:

@@ -24,13 +24,19 @@ logger = logging.getLogger(__name__)
 
 
 class EisSpecLike(Protocol):
-    """What an EIS step asks for (``protocols.steps.EisSpec`` has these fields)."""
+    """What an EIS step asks for (``protocols.steps.EisSpec`` has these fields; read-only, as in
+    that frozen dataclass)."""
 
-    frequency_start_hz: float
-    frequency_stop_hz: float
-    points_per_decade: int
-    amplitude: float
-    amplitude_unit: str
+    @property
+    def frequency_start_hz(self) -> float: ...
+    @property
+    def frequency_stop_hz(self) -> float: ...
+    @property
+    def points_per_decade(self) -> int: ...
+    @property
+    def amplitude(self) -> float: ...
+    @property
+    def amplitude_unit(self) -> str: ...
 
 
 def run_eis_step(

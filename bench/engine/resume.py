@@ -75,7 +75,7 @@ def protocol_from_attrs(attrs: dict[str, Any]) -> Protocol:
     """The protocol exactly as the run started it (text, parameters and cell from the file)."""
     from protocols.loader import parse_any
 
-    cell_fields = {k: (math.nan if v is None else v) for k, v in dict(attrs["cell"]).items()}
+    cell_fields: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in dict(attrs["cell"]).items()}
     return parse_any(attrs["protocol_text"], file=attrs.get("protocol_path") or "<run file>",
                      overrides={k: str(v) for k, v in dict(attrs.get("parameters") or {}).items()},
                      cell_spec=CellSpec(**cell_fields))
@@ -93,7 +93,7 @@ def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: floa
         cycler = str(config.get("cycler", {}).get("driver", "keithley2460"))
         bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler)
         clock = bench.clock
-        clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]
+        clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]  # a sim clock (Virtual/Scaled)
         bench.simulation.world.load_state(simulation)
         return bench, float(simulation["time_s"]) - float(journal["t0_clock_s"]), True
     from bench.config import open_bench

@@ -15,7 +15,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from drivers.roles import TemperatureMeter, ThermalChamber
 
 #: What one engine sample costs on the wire: the cycler reading and the thermocouple scan.
 PROBES: tuple[tuple[str, str], ...] = (
@@ -25,6 +28,16 @@ PROBES: tuple[tuple[str, str], ...] = (
     ("chamber", "TEMP?"),
     ("sample", "cycler :READ? + thermometer READ?"),
 )
+
+
+class ProbedCycler(Protocol):
+    """What the probe calls on the cycler: the SCPI cyclers' set-up and ``*IDN?`` beside the reading."""
+
+    def configure(self) -> None: ...
+
+    def identify(self) -> str: ...
+
+    def measure(self) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,10 @@ def _measure(config: dict[str, Any], count: int) -> list[LatencyStats]:
     channels = tuple(config["thermometer"].get("channels", (101, 102)))
     bench = open_bench(config)
     try:
-        cycler, chamber, thermometer = bench.cycler, bench.chamber, bench.thermometer
+        # The chamber and thermometer are in the config (checked above); the cycler is a SCPI one.
+        cycler = cast(ProbedCycler, bench.cycler)
+        chamber = cast("ThermalChamber", bench.chamber)
+        thermometer = cast("TemperatureMeter", bench.thermometer)
         cycler.configure()
         thermometer.configure(channels)
 

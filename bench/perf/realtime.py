@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def _rt_preexec() -> None:  # pragma: no cover - runs in the child between fork 
 
 
 @contextlib.contextmanager
-def realtime_setup(enabled: bool = True):
+def realtime_setup(enabled: bool = True) -> Iterator[dict[str, Any]]:
     """Raise this thread to SCHED_RR and freeze/disable the GC; yields what was applied (dict)."""
     applied: dict[str, Any] = {"sched": "SCHED_OTHER (not requested)", "gc": "enabled"}
     old_policy = None

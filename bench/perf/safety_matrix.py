@@ -22,6 +22,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def _protocol_text(name: str, preset: str, steps: list[str], *, period_s: float 
     return text.replace("{vmax}", f"{sheet['voltage_max_v']:g}").replace("{vmin}", f"{sheet['voltage_min_v']:g}")
 
 
-def run_sim(text: str, *, preset: str, soc: float, faults: list[FaultSpec] = (), seed: int = 0,  # type: ignore[assignment]
+def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] = (), seed: int = 0,
             speed: float | None = None, temperature_c: float = 25.0, observe_s: float = 0.0,
             directory: Path | None = None) -> dict[str, Any]:
     """Run protocol ``text`` on a fresh simulated bench; returns the report (with ``exit_code``)."""
@@ -248,7 +249,7 @@ def measure_rule_cost(samples: int = 20000) -> float:
     protocol = parse_protocol(_protocol_text("cost", "nmc_21700", ["Discharge at 1C for 2 hours"]),
                               cell_defaults=cell_datasheet)
     supervisor = Supervisor.for_protocol(protocol)
-    supervisor.begin_step(protocol.steps[0], 0.0)  # type: ignore[arg-type]
+    supervisor.begin_step(protocol.steps[0], 0.0)  # type: ignore[arg-type]  # that protocol's first node is a Step
     rng = random.Random(1)
     rows = [Sample(0.1 * n, 4.0 - 1e-6 * n + rng.gauss(0, 2e-4), -5.0, 25.0 + 1e-4 * n + rng.gauss(0, 0.05),
                    25.0 + rng.gauss(0, 0.05), 0, 1, 1, 0.1 * n, -5.0 * 0.1 * n / 3600.0) for n in range(samples)]

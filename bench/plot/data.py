@@ -182,9 +182,9 @@ class RunMonitor:
             kind = _decode(row["kind"])
             message = _decode(row["message"])
             if kind in ("step_start", "step_continued"):
-                self.step_text = message
+                self.step_text = message  # type: ignore[assignment]  # event text; _decode also serves attrs
             elif kind in ("safety_trip", "safe_state", "interruption", "abuse_applied"):
-                self.markers.append(Marker(float(row["time_s"]), kind, message))
+                self.markers.append(Marker(float(row["time_s"]), kind, message))  # type: ignore[arg-type]  # as above
         self._events = total
 
     def _read_spectra(self, handle: h5py.File) -> None:

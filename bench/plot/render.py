@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -111,6 +111,12 @@ def synthetic_cycling(n_points: int, period_s: float = 1.0) -> dict[str, tuple[n
             "temperature_chamber_c": (t, air)}
 
 
+@overload
+def measure_redraw(n_points: int = ..., *, repeats: int = ..., width: int = ..., height: int = ...,
+                   details: Literal[False] = ..., antialias: bool = ...) -> float: ...
+@overload
+def measure_redraw(n_points: int = ..., *, repeats: int = ..., width: int = ..., height: int = ...,
+                   details: Literal[True], antialias: bool = ...) -> dict[str, float]: ...
 def measure_redraw(n_points: int = 1_000_000, *, repeats: int = 15, width: int = 1600, height: int = 1000,
                    details: bool = False, antialias: bool = True) -> float | dict[str, float]:
     """Median time (ms) to redraw the whole run view when every time curve holds ``n_points``

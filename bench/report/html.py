@@ -105,6 +105,10 @@ def _minutes(seconds: Any) -> str:
 
 
 # -- figures ---------------------------------------------------------------------------------------
+#: One plotted series: (x, y, legend, symbol or None for a line, colour index).
+XySeries = tuple[list, list, str, str | None, int]
+
+
 def _figures(run_path: Path, out: Path, report: dict[str, Any],
              dqdv: dict[str, Any] | None) -> tuple[list[tuple[str, str]], str]:
     """Render the PNGs; returns ([(file name, caption)], problem text or "")."""
@@ -121,8 +125,8 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
     cycles = [row for row in report.get("cycles") or [] if row["charge_ah"] > 1e-6 or row["discharge_ah"] > 1e-6]
     if cycles:
         x = [row["cycle"] for row in cycles]
-        series = [(x, [row["discharge_ah"] for row in cycles], "discharge Ah", "o", 0),
-                  (x, [row["charge_ah"] for row in cycles], "charge Ah", "t", 1)]
+        series: list[XySeries] = [(x, [row["discharge_ah"] for row in cycles], "discharge Ah", "o", 0),
+                                   (x, [row["charge_ah"] for row in cycles], "charge Ah", "t", 1)]
         _xy_png(out / "capacity.png", series, "Cycle", "Capacity / Ah", "Capacity per cycle")
         figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah)"))
     spectra = _spectra(run_path, report)
@@ -152,7 +156,7 @@ def _spectra(run_path: Path, report: dict[str, Any]) -> list[tuple[dict[str, Any
     with RunFile(run_path) as run:
         records = spectra(run)
     fits = {entry["spectrum"]: entry for entry in report.get("eis") or [] if "r0_ohm" in entry}
-    out = []
+    out: list[tuple[dict[str, Any], np.ndarray | None]] = []
     for record in records:
         fit = fits.get(record["spectrum"])
         f = record["frequencies_hz"][np.isfinite(record["z_ohm"].real)]
@@ -165,7 +169,7 @@ def _spectra(run_path: Path, report: dict[str, Any]) -> list[tuple[dict[str, Any
     return out
 
 
-def _xy_png(path: Path, series: list[tuple[list, list, str, str | None, int]], xlabel: str, ylabel: str,
+def _xy_png(path: Path, series: list[XySeries], xlabel: str, ylabel: str,
             title: str, *, equal_axes: bool = False, width: int = 900) -> None:
     """One XY plot to ``path``: ``series`` of (x, y, legend, symbol or None for a line, colour index)."""
     import pyqtgraph as pg
@@ -233,8 +237,8 @@ def _page(report: dict[str, Any], figures: list[tuple[str, str]], problem: str, 
     parts.append("<h2>Conditions</h2>" + _table(report.get("conditions", {})))
     cycles = report.get("cycles") or []
     if cycles:
-        keys = ("cycle", "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "coulombic_efficiency",
-                "energy_efficiency", "temperature_max_c", "temperature_min_c")
+        keys: tuple[str, ...] = ("cycle", "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "coulombic_efficiency",
+                                 "energy_efficiency", "temperature_max_c", "temperature_min_c")
         parts.append("<h2>Per-cycle summary</h2>" + _rows(cycles, keys))
     if report.get("eis"):
         keys = ("spectrum", "temperature_c", "soc", "mode", "amplitude", "valid_points", "frequency_max_hz",

@@ -201,7 +201,7 @@ def _write_csv(path: Path, columns: list[str], chunks: Iterator[dict[str, np.nda
             import pyarrow as pa
             import pyarrow.csv as pacsv
         except ImportError:
-            pa = None
+            pa = None  # type: ignore[assignment]  # pyarrow is optional (export extra): csv fallback
         with open(tmp, "wb") as handle:
             handle.write((",".join(columns) + "\n").encode())
             for chunk in chunks:
@@ -246,7 +246,7 @@ def _write_parquet(path: Path, columns: list[str], chunks: Iterator[dict[str, np
             if writer is None:
                 schema = table.schema.with_metadata({"cellbench": json.dumps(metadata, default=str)})
                 writer = pq.ParquetWriter(tmp, schema)
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(table.cast(writer.schema))  # type: ignore[arg-type]  # stubs say ParquetSchema; it is the Schema given
             rows += table.num_rows
         if writer is not None:
             writer.close()

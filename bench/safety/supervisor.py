@@ -187,7 +187,7 @@ class Supervisor:
         if self.watchdog is not None:
             self.watchdog.set_period(period)
             self.watchdog.feed()
-        self.active_rules = [r for r in self.rules if getattr(r, "applies", None) is None or r.applies(ctx)]
+        self.active_rules = [r for r in self.rules if (applies := getattr(r, "applies", None)) is None or applies(ctx)]
         self._first_of_step = True
 
     def add_rule(self, rule: Rule) -> None:

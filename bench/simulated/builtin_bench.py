@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyvisa
@@ -145,13 +145,13 @@ def build_sim_bench(
                                 write_termination=b"\r\n", name="impedance")
     impedance_url = registry.register(impedance_ep, "bt4560")
 
-    cycler = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
+    cycler_instrument = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
     thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
     chamber = open_instrument("espec_p300", chamber_url, name="chamber")
     impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
     bench = Bench(
-        cycler=cycler, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
+        cycler=cycler_instrument, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
         description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),
         config={
             "simulated": True, "cell_preset": preset, "cell_backend": cell_backend,
@@ -164,7 +164,7 @@ def build_sim_bench(
                                           "impedance": impedance_ep}),
         simulation_state=world.state_dict,
     )
-    bench.closers += [cycler.transport.close, thermometer.transport.close, chamber.transport.close,
+    bench.closers += [cycler_instrument.transport.close, thermometer.transport.close, chamber.transport.close,
                       rm.close, lambda: registry.unregister(chamber_url),
                       impedance.transport.close, lambda: registry.unregister(impedance_url)]
     bench.inject_faults = functools.partial(inject_faults, bench)
@@ -201,7 +201,7 @@ def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], f
         logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
 
 
-def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world hook
+def _physical_fault(fault: FaultSpec, start_s: float) -> Callable[[SimWorld, float], None]:
     fired = [False]
     channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
 

@@ -5,6 +5,16 @@ charge rate drops to C/5 once the capacity is below 90 % of the reference.
 Run:  bench run fade_to_80 --set max_cycles=10        Check:  bench validate fade_to_80
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for the type checker only: running the protocol imports nothing
+    from collections.abc import Generator
+
+    from protocols.generator import ProtocolContext
+    from protocols.plan import StepResult
+
 NAME = "fade_to_80"
 CELL = {"preset": "nmc_21700"}
 PARAMETERS = {"rate": "1C", "fade": "0.8", "max_cycles": "500"}
@@ -12,7 +22,7 @@ SAMPLING = {"period_s": 2}
 PASS = ["discharge_capacity_ah >= 3.5"]
 
 
-def protocol(ctx):
+def protocol(ctx: ProtocolContext) -> Generator[str, StepResult, None]:
     """Yield steps; each ``yield`` returns the finished step's measured result."""
     yield "Charge at 0.5C until 4.2 V"
     yield "Hold at 4.2 V until C/20"

@@ -84,6 +84,7 @@ class CellModel(CellStateView, MeasurementNoise):
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
         "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
     )
+    _fsoc: float  # first set in _refresh (declared for the type checker: it is read before that line)
 
     def __init__(
         self, preset: CellPreset, soc: float = 1.0, temperature_c: float = 25.0, seed: int | None = 0

@@ -290,7 +290,7 @@ class PybammCellModel(MeasurementNoise):
 
     def load_state(self, state: dict[str, float]) -> None:
         """Best effort restore of :meth:`state_dict`: rebuilds the model rested at that SOC."""
-        self.__init__(self.preset, soc=float(state["soc"]),  # type: ignore[misc]
+        self.__init__(self.preset, soc=float(state["soc"]),  # type: ignore[misc]  # rebuild in place, on purpose
                       temperature_c=float(state["temperature_core_c"]), seed=None)
         self._t_offset = float(state.get("thermocouple_offset_k", 0.0))
 

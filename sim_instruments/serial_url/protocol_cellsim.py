@@ -7,14 +7,21 @@ with what it has (in virtual time no more bytes will come), which pyserial repor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from sim_instruments.endpoint import EndpointDisconnected
 from sim_instruments.serial_url.registry import lookup
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
 
 class Serial(SerialBase):
     """A pyserial port whose far end is a simulated instrument endpoint."""
+
+    _port: str | None  # set by SerialBase.__init__ (its stubs leave the private attribute out)
 
     def open(self) -> None:
         """Attach to the endpoint named in the URL."""
@@ -60,7 +67,7 @@ class Serial(SerialBase):
         except EndpointDisconnected as exc:
             raise SerialException(str(exc)) from exc
 
-    def write(self, data: bytes) -> int | None:
+    def write(self, data: Buffer) -> int | None:
         """Send bytes to the instrument."""
         self._check()
         try:
