@@ -260,8 +260,7 @@ class Keithley2460Sim(StatusFrontEnd):
             elements = self._read_elements[args]
         except KeyError:
             elements = self._read_elements[args] = self._parse_read_args(args)
-        world = self.world
-        voltage, current = world.measure(self.channel)
+        voltage, current = self.world.measure(self.channel)
         src = self._source
         if self.sense_function == "VOLT":
             reading = voltage
@@ -283,7 +282,7 @@ class Keithley2460Sim(StatusFrontEnd):
                 return "%+.6fE+00,%+.6fE+00" % (reading, source_value)  # noqa: UP031
             return "%+.6E,%+.6E" % (reading, source_value)  # noqa: UP031
         self.buffers.store(_buffer_name(args), reading)
-        rel = world.clock.now_s() - self._t0_s
+        rel = self.world.clock.now_s() - self._t0_s
         values = {"READ": _fmt(reading), "SOUR": _fmt(source_value), "REL": _fmt(rel),
                   "SEC": f"{rel:.3f}", "STAT": "0"}
         return ",".join(values.get(e, "0") for e in elements)

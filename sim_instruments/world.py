@@ -221,10 +221,11 @@ class SimWorld:
             cell = channel.cell
             src = channel.source
             src.actual_current_a = current
-            src.actual_voltage_v = cell.terminal_voltage_v(current)
             cell.step(dt, current, air_c)
+            # the voltage at the end of the step: what the protection checks, and the latest
+            voltage = src.actual_voltage_v = cell.terminal_voltage_v(current)
             if src.output_on and (src.overvoltage_v is not None or src.overcurrent_a is not None):
-                _check_protection(src, cell, current)
+                _check_protection(src, voltage, current)
         self.chamber.step(dt)
 
     def measure(self, channel: int = 0) -> tuple[float, float]:
@@ -254,15 +255,14 @@ class SimWorld:
             self._synced_s = self.clock.now_s()
 
 
-def _check_protection(src: SourceState, cell: CellModel, current_a: float) -> None:
-    """Trip the output (OVP, then OCP) if the cell's terminal voltage at ``current_a`` (A) or the
-    current passes the set protection level."""
-    # the terminal voltage after the step is only needed for the OVP check
+def _check_protection(src: SourceState, voltage_v: float, current_a: float) -> None:
+    """Trip the output (OVP, then OCP) if the terminal voltage ``voltage_v`` (V, at the end of the
+    step) or the current ``current_a`` (A) passes the set protection level."""
     ovp = src.overvoltage_v
-    if ovp is not None and (voltage := cell.terminal_voltage_v(current_a)) > ovp:
+    if ovp is not None and voltage_v > ovp:
         src.output_on = False
         src.protection_tripped = "OVP"
-        logger.info("simulated cycler output tripped: OVP at %.3f V", voltage)
+        logger.info("simulated cycler output tripped: OVP at %.3f V", voltage_v)
     elif src.overcurrent_a is not None and abs(current_a) > src.overcurrent_a:
         src.output_on = False
         src.protection_tripped = "OCP"
