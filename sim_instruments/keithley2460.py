@@ -223,7 +223,7 @@ class Keithley2460Sim(StatusFrontEnd):
         self.source.output_on = on
 
     def _set_off_mode(self, functions: tuple[str, ...], args: str) -> None:
-        word = table._word(OFF_MODES, args)  # noqa: SLF001 - the same word matching as the table
+        word = table.match_word(OFF_MODES, args)
         for function in functions:
             self.off_modes[function] = word
 

@@ -51,7 +51,7 @@ def pick_range(ranges: tuple[float, ...], value: float) -> float:
     raise ScpiError(-222, f"{value:g}")
 
 
-def _word(words: tuple[str, ...], text: str) -> str:
+def match_word(words: tuple[str, ...], text: str) -> str:
     """A word given short (``FRON``) or long (``FRONT``) -> its short form."""
     given = text.strip().strip("'\"").upper()
     for word in words:
@@ -67,7 +67,7 @@ def parse_setting(setting: Setting, args: str) -> Any:
     if kind == "bool":
         return parse_bool(args)
     if kind == "word":
-        return _word(setting.words, args)
+        return match_word(setting.words, args)
     if kind == "range":
         return pick_range(setting.ranges, parse_number(args, low=-setting.ranges[-1] * OVERRANGE,
                                                        high=setting.ranges[-1] * OVERRANGE))

@@ -85,6 +85,8 @@ class KeysightN6700Sim(StatusFrontEnd):
             raise ScpiError(-104, text) from None
         if not numbers or any(not 1 <= n <= len(self.cells) for n in numbers):
             raise ScpiError(-222, text)
+        if len(self._lists) >= 256:  # distinct list texts are few; bound the memo anyway
+            self._lists.clear()
         found = self._lists[text] = tuple(numbers)
         return found
 

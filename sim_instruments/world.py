@@ -85,13 +85,14 @@ class SimChannel:
     def applied_current_a(self) -> float:
         """Current the output stage drives into the cell right now (A, + = charge).
 
-        Forcing current, the terminal voltage may not pass the voltage limit while charging; with
-        ``limit_both_ways`` (a source/measure unit, whose voltage limit bounds |V| in all four
-        quadrants) whichever way the current flows. Charging, the limit is reached as the cell's voltage rises: the current
-        tapers (CV). Discharging (sinking) with the limit set at or below the cell's voltage, the
-        output holds the limit and sinks what that takes, up to ``current_max_a`` (the Keithley
-        manuals' sink-operation caution: set the voltage limit above the external source's
-        voltage, or more current flows than programmed); the limit is tripped either way.
+        Forcing current, the terminal voltage may not pass the voltage limit while the stage
+        charges the cell: the current tapers (CV) as the cell's voltage rises to it. With
+        ``limit_both_ways`` (a source/measure unit, whose voltage limit bounds the output in every
+        quadrant) also while it sinks: a limit at or below the cell's voltage is held, the stage
+        sinking what that takes, up to ``current_max_a`` (the Keithley manuals' sink-operation
+        caution: set the voltage limit above the external source's voltage, or more current flows
+        than programmed), and the limit reads as tripped. A limit above the cell's voltage is never
+        reached while discharging: the voltage falls.
         """
         src = self.source
         if not src.output_on:
