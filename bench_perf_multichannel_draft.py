@@ -52,6 +52,10 @@ SERVER_START_S = 60.0
 SERVE_STEP_S = 0.02
 FLOOR_QUERIES = 300
 COST_SAMPLES = 200
+#: Idle wake-up period of each simulated mainframe's server threads, s: 2 threads per mainframe
+#: waking 20 times a second (LineServer's default 0.05 s) would load the server process with
+#: ~5000 wake-ups a second at 128 mainframes, which a lab's instruments do not cost the controller.
+SERVER_POLL_S = 0.5
 
 
 # -- server process (simulator side) -------------------------------------------------------------
@@ -71,7 +75,8 @@ def serve(mainframes: int, per_mainframe: int, speed: float = 1.0) -> tuple[list
         for m in range(mainframes):
             cells = list(range(m * per_mainframe, (m + 1) * per_mainframe))
             frontend = KeysightN6700Sim(world, cells, serial=f"MY56{m:06d}")
-            server = LineServer(frontend, clock.now_s, name=f"n6705-{m}", lock=world.lock).start()
+            server = LineServer(frontend, clock.now_s, name=f"n6705-{m}", lock=world.lock,
+                                poll_s=SERVER_POLL_S).start()
             servers.append(server)
             resources.append(f"TCPIP::{LOOPBACK}::{server.port}::SOCKET")
     except BaseException:
