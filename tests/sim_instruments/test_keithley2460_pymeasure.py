@@ -120,3 +120,29 @@ def test_commands_outside_the_2460_tree_still_get_minus_113(smu):
     assert int(keithley.ask("*ESR?")) & 0x20  # command error bit
     keithley.write(":SOUR:CURR:BOGUS 1")
     assert keithley.ask("SYST:ERR?").startswith("-113")
+
+
+def test_over_loopback_tcp_as_bench_sim_serve_serves_it(monkeypatch):
+    """The issue's finding was made over ``bench sim serve``: the same client through pyvisa-py and a
+    loopback SCPI socket (the simulator's LineServer, ephemeral port, virtual clock)."""
+    from sim_instruments.tcp_server import LOOPBACK, LineServer
+
+    clock = VirtualClock()
+    world = SimWorld.single_cell(clock, soc=0.5)
+    monkeypatch.setattr(pymeasure_k2450, "time", types.SimpleNamespace(sleep=clock.sleep))
+    with LineServer(Keithley2460Sim(world), clock.now_s, name="k2460", lock=world.lock) as server:
+        keithley = pymeasure_k2450.Keithley2450(f"TCPIP::{LOOPBACK}::{server.port}::SOCKET", visa_library="@py",
+                                                read_termination="\n", write_termination="\n", timeout=2000)
+        try:
+            assert "MODEL 2460" in keithley.id
+            keithley.reset()
+            keithley.apply_current(compliance_voltage=4.2)
+            keithley.source_current = -1.0
+            keithley.measure_voltage()
+            keithley.enable_source()
+            clock.sleep(30.0)
+            assert 3.0 < keithley.voltage < 4.2
+            keithley.shutdown()
+            assert keithley.check_errors() == []
+        finally:
+            keithley.adapter.close()
