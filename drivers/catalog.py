@@ -19,6 +19,7 @@ from drivers.espec import EspecP300
 from drivers.hioki_bt4560 import HiokiBT4560
 from drivers.keithley24xx import Keithley2450, Keithley2460, Keithley2461
 from drivers.keysight_daq import KeysightDaq970a
+from drivers.keysight_n6700 import N6700System, N6781AChannel
 from drivers.maccor_macnet import MaccorMacNet
 from drivers.modbus import ModbusTcpTransport
 from drivers.transport import MessageTransport, SerialTransport, VisaTransport
@@ -37,6 +38,9 @@ class DriverInfo:
     read_termination: str = "\n"
     write_termination: str = "\n"
     serial: dict[str, Any] = field(default_factory=dict)
+    #: For a multi-channel system: the class of the one connection to it; ``cls`` is then the
+    #: class of a channel handle, and a bench config binds ``channel = N``.
+    system: type | None = None
 
 
 DRIVERS: dict[str, DriverInfo] = {
@@ -48,6 +52,9 @@ DRIVERS: dict[str, DriverInfo] = {
                    "Keithley 2461 SourceMeter, ±7.35 A / ±105 V, SCPI"),
         DriverInfo("keithley2450", "cycler", Keithley2450, "visa",
                    "Keithley 2450 SourceMeter, ±1.05 A / ±210 V, SCPI"),
+        DriverInfo("keysight_n6700", "cycler", N6781AChannel, "visa",
+                   "Keysight N6700-series mainframe (N6705C), one N6781A SMU per cell: 20 V, ±3 A, "
+                   "two-quadrant; one connection, channel = N", system=N6700System),
         DriverInfo("ea_psb10000", "cycler", EaPsb10060_60, "visa",
                    "EA PSB 10060-60 bidirectional supply, 0-60 V / ±60 A / ±1500 W, SCPI"),
         DriverInfo("espec_p300", "chamber", EspecP300, "serial",
@@ -100,17 +107,34 @@ def open_transport(info: DriverInfo, resource: str, *, resource_manager: Any | N
 
 
 def open_instrument(driver: str, resource: str, *, name: str, resource_manager: Any | None = None,
-                    timeout_s: float = 2.0) -> Any:
+                    timeout_s: float = 2.0, channel: int | None = None,
+                    systems: dict[tuple[str, str], Any] | None = None) -> Any:
     """Open ``resource`` and wrap it in the driver class of ``driver``.
 
-    Multi-channel systems (transport ``"system"``) need a channel: use :func:`open_channel`.
+    A multi-channel SCPI mainframe (``DriverInfo.system``, e.g. the Keysight N6700) needs
+    ``channel``; its channel handle is returned. ``systems`` (the caller's, one per bench) keeps
+    one connection per (driver, resource), so every channel bound to the same mainframe shares it.
+    Commercial cycler systems (transport ``"system"``: Maccor, Arbin) open with :func:`open_channel`.
     """
     info = driver_info(driver)
     if info.transport == "system":
         raise InstrumentError(f"{resource}: driver {driver!r} is a multi-channel system: the config needs "
                               "'channel' (open it with drivers.catalog.open_channel)")
-    transport = open_transport(info, resource, resource_manager=resource_manager, timeout_s=timeout_s)
-    return info.cls(transport, name=name)
+    if info.system is None:
+        if channel is not None:
+            raise ValueError(f"{name}: driver {driver!r} has no channels (channel = {channel})")
+        transport = open_transport(info, resource, resource_manager=resource_manager, timeout_s=timeout_s)
+        return info.cls(transport, name=name)
+    if channel is None:
+        raise ValueError(f"{name}: driver {driver!r} is a multi-channel system: give channel = N")
+    key = (driver, resource)
+    system = systems.get(key) if systems is not None else None
+    if system is None:
+        transport = open_transport(info, resource, resource_manager=resource_manager, timeout_s=timeout_s)
+        system = info.system(transport, name=driver)
+        if systems is not None:
+            systems[key] = system
+    return system.channel(channel, name=name)
 
 
 def open_channel(driver: str, resource: str, channel: int, *, name: str, pool: SystemPool,

@@ -62,34 +62,42 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
     idn_models = ("PSB 10060-60",)
     current_range_a = (-60.0, 60.0)
     voltage_range_v = (0.0, 60.0)
+    #: Set values: 0..102 % of nominal; protections 0..110 % (programming guide, "set values").
+    #: One source per limit: a subclass for another model overrides these with the ranges.
+    setpoint_range_v = (0.0, 61.2)
+    setpoint_range_a = (0.0, 61.2)
+    setpoint_range_w = (0.0, 1530.0)
+    protection_range_v = (0.0, 66.0)
+    protection_range_a = (0.0, 66.0)
+    protection_range_w = (0.0, 1650.0)
 
-    voltage_setpoint_v = scpi_property("SOUR:VOLT", limits=(0.0, 61.2), unit="V", parse=parse_quantity,
+    voltage_setpoint_v = scpi_property("SOUR:VOLT", limits="setpoint_range_v", unit="V", parse=parse_quantity,
                                        doc="Voltage set value U: CV target when sourcing, floor when sinking")
-    current_setpoint_a = scpi_property("SOUR:CURR", limits=(0.0, 61.2), unit="A", parse=parse_quantity,
+    current_setpoint_a = scpi_property("SOUR:CURR", limits="setpoint_range_a", unit="A", parse=parse_quantity,
                                        doc="Source (charge) current set value")
-    power_setpoint_w = scpi_property("SOUR:POW", limits=(0.0, 1530.0), unit="W", parse=parse_quantity,
+    power_setpoint_w = scpi_property("SOUR:POW", limits="setpoint_range_w", unit="W", parse=parse_quantity,
                                      doc="Source power set value")
-    sink_current_setpoint_a = scpi_property("SINK:CURR", limits=(0.0, 61.2), unit="A", parse=parse_quantity,
+    sink_current_setpoint_a = scpi_property("SINK:CURR", limits="setpoint_range_a", unit="A", parse=parse_quantity,
                                             doc="Sink (discharge) current set value")
-    sink_power_setpoint_w = scpi_property("SINK:POW", limits=(0.0, 1530.0), unit="W", parse=parse_quantity,
+    sink_power_setpoint_w = scpi_property("SINK:POW", limits="setpoint_range_w", unit="W", parse=parse_quantity,
                                           doc="Sink power set value")
-    overvoltage_protection_v = scpi_property("SOUR:VOLT:PROT", limits=(0.0, 66.0), unit="V", parse=parse_quantity,
+    overvoltage_protection_v = scpi_property("SOUR:VOLT:PROT", limits="protection_range_v", unit="V", parse=parse_quantity,
                                              doc="Overvoltage protection (OVP): output off above it")
-    overcurrent_protection_a = scpi_property("SOUR:CURR:PROT", limits=(0.0, 66.0), unit="A", parse=parse_quantity,
+    overcurrent_protection_a = scpi_property("SOUR:CURR:PROT", limits="protection_range_a", unit="A", parse=parse_quantity,
                                              doc="Source overcurrent protection (OCP)")
-    overpower_protection_w = scpi_property("SOUR:POW:PROT", limits=(0.0, 1650.0), unit="W", parse=parse_quantity,
+    overpower_protection_w = scpi_property("SOUR:POW:PROT", limits="protection_range_w", unit="W", parse=parse_quantity,
                                            doc="Source overpower protection (OPP)")
-    sink_overcurrent_protection_a = scpi_property("SINK:CURR:PROT", limits=(0.0, 66.0), unit="A",
+    sink_overcurrent_protection_a = scpi_property("SINK:CURR:PROT", limits="protection_range_a", unit="A",
                                                   parse=parse_quantity, doc="Sink overcurrent protection (OCP)")
-    sink_overpower_protection_w = scpi_property("SINK:POW:PROT", limits=(0.0, 1650.0), unit="W",
+    sink_overpower_protection_w = scpi_property("SINK:POW:PROT", limits="protection_range_w", unit="W",
                                                 parse=parse_quantity, doc="Sink overpower protection (OPP)")
-    voltage_limit_low_v = scpi_property("SOUR:VOLT:LIM:LOW", limits=(0.0, 61.2), unit="V", parse=parse_quantity,
+    voltage_limit_low_v = scpi_property("SOUR:VOLT:LIM:LOW", limits="setpoint_range_v", unit="V", parse=parse_quantity,
                                         doc="Adjustment limit: lowest voltage set value accepted")
-    voltage_limit_high_v = scpi_property("SOUR:VOLT:LIM:HIGH", limits=(0.0, 61.2), unit="V", parse=parse_quantity,
+    voltage_limit_high_v = scpi_property("SOUR:VOLT:LIM:HIGH", limits="setpoint_range_v", unit="V", parse=parse_quantity,
                                          doc="Adjustment limit: highest voltage set value accepted")
-    current_limit_high_a = scpi_property("SOUR:CURR:LIM:HIGH", limits=(0.0, 61.2), unit="A", parse=parse_quantity,
+    current_limit_high_a = scpi_property("SOUR:CURR:LIM:HIGH", limits="setpoint_range_a", unit="A", parse=parse_quantity,
                                          doc="Adjustment limit: highest source current set value accepted")
-    sink_current_limit_high_a = scpi_property("SINK:CURR:LIM:HIGH", limits=(0.0, 61.2), unit="A",
+    sink_current_limit_high_a = scpi_property("SINK:CURR:LIM:HIGH", limits="setpoint_range_a", unit="A",
                                               parse=parse_quantity,
                                               doc="Adjustment limit: highest sink current set value accepted")
     watchdog_timeout_s = scpi_property("SYST:COMM:MON:TIME", limits=(1, 65535), unit="s", format=_int_seconds,
@@ -151,9 +159,9 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
                   (cls.voltage_limit_high_v, limits.voltage_max_v), (cls.current_limit_high_a, current_a),
                   (cls.overcurrent_protection_a, current_a))
         for prop, value in checks:
-            prop.validate(value, self.where)
+            prop.validate(value, self.where, self)
         if limits.watchdog_s is not None:
-            cls.watchdog_timeout_s.validate(math.ceil(limits.watchdog_s), self.where)
+            cls.watchdog_timeout_s.validate(math.ceil(limits.watchdog_s), self.where, self)
         # Set values first into the new window (limits that exclude a set value are refused: -221).
         self.write("SOUR:CURR 0")
         self.write("SINK:CURR 0")
@@ -183,7 +191,7 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
         low, high = self.current_range_a
         if not low <= current_a <= high:
             raise SetpointOutOfRange(f"{self.where}: current {current_a:g} A is outside [{low:g}, {high:g}] A")
-        cls.voltage_setpoint_v.validate(voltage_limit_v, self.where)
+        cls.voltage_setpoint_v.validate(voltage_limit_v, self.where, self)
         if current_a >= 0.0:
             self.write("SINK:CURR 0")
             self.write(f"SOUR:VOLT {voltage_limit_v:.6g}")
@@ -197,8 +205,8 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
     def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
         """Hold ``voltage_v`` V, sourcing or sinking at most ``current_limit_a`` A."""
         cls = type(self)
-        cls.voltage_setpoint_v.validate(voltage_v, self.where)
-        cls.current_setpoint_a.validate(current_limit_a, self.where)
+        cls.voltage_setpoint_v.validate(voltage_v, self.where, self)
+        cls.current_setpoint_a.validate(current_limit_a, self.where, self)
         self.write(f"SOUR:CURR {current_limit_a:.6g}")
         self.write(f"SINK:CURR {current_limit_a:.6g}")
         self.write(f"SOUR:VOLT {voltage_v:.6g}")

@@ -4,8 +4,20 @@ Commands after the Keithley Model 2460 Reference Manual (2460-901-01), section 6
 reference" (the 2450, 2450-901-01, and 2461 share the tree):
 ``:SOUR:FUNC``, ``:SOUR:CURR``, ``:SOUR:CURR:VLIM``, ``:SOUR:VOLT``, ``:SOUR:VOLT:ILIM``,
 ``:SOUR:VOLT:PROT`` (overvoltage protection levels PROT2...), ``:SOUR:<f>:READ:BACK``,
-``:SENS:FUNC``, ``:SENS:VOLT:RSEN`` (4-wire), ``:OUTP``, ``:OUTP:SMOD``, ``:READ?`` with buffer
-elements (section 6, TRACe/READ "buffer elements"), ``:SYST:ERR?``.
+``:SENS:FUNC``, ``:SENS:VOLT:RSEN`` (4-wire), ``:OUTP``, ``:OUTP:<function>:SMOD``, ``:READ?`` with
+buffer elements (section 6, TRACe/READ "buffer elements"), ``:SYST:ERR?``.
+
+Output-off state: the reference manual's header is ``:OUTPut[1]:<function>:SMODe <state>``
+(2450-901-01 Rev. B section 6, p. 6-31; the same in 2460-901-01 section 6), ``<function>`` =
+CURRent or VOLTage; "the output-off state is stored with the source function" (section 2,
+"Setting the output-off state", p. 2-84). The manual adds that without ``<function>`` the command
+sets every function, so the short ``:OUTP:SMOD HIMP`` we sent before also works on the instrument;
+we now name both functions explicitly, as the header is documented, so the off state does not
+depend on that fallback.
+
+Limits: each model declares its ranges once as class attributes (``current_range_a``,
+``voltage_range_v``, ``voltage_limit_range_v``, ``current_limit_range_a``); the properties name
+them, so a model that overrides a range overrides every limit derived from it.
 Positive current flows out of FORCE HI into the cell: charging, as in the Battery Data Format.
 """
 
@@ -32,17 +44,21 @@ class Keithley2460(ScpiInstrument):
     """Keithley 2460 High-Current SourceMeter: ±7.35 A, ±105 V, four-quadrant (sources and sinks)."""
 
     idn_models = ("MODEL 2460",)
+    #: Source ranges (2460 datasheet: ±7.35 A DC, ±105 V).
     current_range_a = (-7.35, 7.35)
     voltage_range_v = (-105.0, 105.0)
+    #: ``:SOUR:CURR:VLIM`` and ``:SOUR:VOLT:ILIM`` parameter ranges (section 6).
+    voltage_limit_range_v = (0.02, 105.0)
+    current_limit_range_a = (1e-8, 7.35)
 
     source_function = scpi_property(":SOUR:FUNC", values=("CURR", "VOLT"), doc="Source function")
-    source_current_a = scpi_property(":SOUR:CURR", limits=current_range_a, unit="A",
+    source_current_a = scpi_property(":SOUR:CURR", limits="current_range_a", unit="A",
                                      doc="Source current setpoint (+ = into the cell)")
-    voltage_limit_v = scpi_property(":SOUR:CURR:VLIM", limits=(0.02, 105.0), unit="V",
+    voltage_limit_v = scpi_property(":SOUR:CURR:VLIM", limits="voltage_limit_range_v", unit="V",
                                     doc="Voltage limit while sourcing current")
-    source_voltage_v = scpi_property(":SOUR:VOLT", limits=voltage_range_v, unit="V",
+    source_voltage_v = scpi_property(":SOUR:VOLT", limits="voltage_range_v", unit="V",
                                      doc="Source voltage setpoint")
-    current_limit_a = scpi_property(":SOUR:VOLT:ILIM", limits=(1e-8, 7.35), unit="A",
+    current_limit_a = scpi_property(":SOUR:VOLT:ILIM", limits="current_limit_range_a", unit="A",
                                     doc="Current limit while sourcing voltage")
     overvoltage_protection = scpi_property(":SOUR:VOLT:PROT", values=tuple(n for _, n in OVP_LEVELS_V) + ("NONE",),
                                            doc="Overvoltage protection level (PROTn = n volts)")
@@ -60,7 +76,10 @@ class Keithley2460(ScpiInstrument):
         self.write(':SENS:FUNC "VOLT"')
         self.write(":SENS:VOLT:RSEN ON")
         self.write(":SOUR:CURR:READ:BACK ON")
-        self.write(":OUTP:SMOD HIMP")
+        # Output-off state per source function (section 6, :OUTPut[1]:<function>:SMODe): high
+        # impedance, the output relay opens, so an output that is off does not load the cell.
+        self.write(":OUTP:CURR:SMOD HIMP")
+        self.write(":OUTP:VOLT:SMOD HIMP")
         self.check_errors("configure")
 
     def configure_protection(self, limits: ProtectionLimits) -> None:
@@ -80,8 +99,9 @@ class Keithley2460(ScpiInstrument):
 
     def set_current(self, current_a: float, voltage_limit_v: float) -> None:
         """Force ``current_a`` A (+ = charge) with the terminal voltage limited to ``voltage_limit_v`` V."""
-        type(self).source_current_a.validate(current_a, self.where)
-        type(self).voltage_limit_v.validate(voltage_limit_v, self.where)
+        cls = type(self)
+        cls.source_current_a.validate(current_a, self.where, self)
+        cls.voltage_limit_v.validate(voltage_limit_v, self.where, self)
         if self._function != "CURR":
             self.write(":SOUR:FUNC CURR")
             self.write(':SENS:FUNC "VOLT"')
@@ -92,8 +112,9 @@ class Keithley2460(ScpiInstrument):
 
     def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
         """Force ``voltage_v`` V with the current magnitude limited to ``current_limit_a`` A."""
-        type(self).source_voltage_v.validate(voltage_v, self.where)
-        type(self).current_limit_a.validate(current_limit_a, self.where)
+        cls = type(self)
+        cls.source_voltage_v.validate(voltage_v, self.where, self)
+        cls.current_limit_a.validate(current_limit_a, self.where, self)
         if self._function != "VOLT":
             self.write(":SOUR:FUNC VOLT")
             self.write(':SENS:FUNC "CURR"')
@@ -152,10 +173,8 @@ class Keithley2450(Keithley2460):
     idn_models = ("MODEL 2450",)
     current_range_a = (-1.05, 1.05)
     voltage_range_v = (-210.0, 210.0)
-    source_current_a = scpi_property(":SOUR:CURR", limits=current_range_a, unit="A",
-                                     doc="Source current setpoint (+ = into the cell)")
-    current_limit_a = scpi_property(":SOUR:VOLT:ILIM", limits=(1e-9, 1.05), unit="A",
-                                    doc="Current limit while sourcing voltage")
+    voltage_limit_range_v = (0.02, 210.0)
+    current_limit_range_a = (1e-9, 1.05)
 
 
 class Keithley2461(Keithley2460):

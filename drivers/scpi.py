@@ -223,7 +223,10 @@ class ScpiInstrument:
 class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `property`
     """A settable/queryable instrument property with unit and enforced limits.
 
-    ``limits``: inclusive (low, high) for numbers; ``values``: allowed words for enumerations.
+    ``limits``: inclusive (low, high) for numbers, or the name of a class attribute holding that
+    pair, so each model of a family gives its limit in one place and a subclass overrides it (a
+    subclass must not inherit a parent model's range silently; ``tests/drivers/test_driver_meta.py``
+    checks every model). ``values``: allowed words for enumerations.
     ``parse``/``format`` convert between reply text and Python values.
     """
 
@@ -257,7 +260,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         *,
         doc: str,
         unit: str = "",
-        limits: tuple[float, float] | None = None,
+        limits: tuple[float, float] | str | None = None,
         values: tuple[str, ...] | None = None,
         parse: Callable[[str], Any] | None = None,
         format: Callable[[Any], str] | None = None,  # noqa: A002 - mirrors `property(doc=)` style
@@ -297,11 +300,22 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
             return reply.strip().strip('"')
         return parse_float(reply, where=f"{obj.where} {self.command}?")
 
-    def validate(self, value: Any, where: str = "") -> None:
-        """Raise SetpointOutOfRange unless ``value`` is allowed."""
+    def limits_for(self, owner: Any) -> tuple[float, float] | None:
+        """The (low, high) limits on ``owner`` (an instrument or its class): the pair given, or
+        the value of the class attribute named by ``limits``."""
+        limits = self.limits
+        if limits.__class__ is str:
+            return getattr(owner, limits)  # type: ignore[arg-type]
+        return limits  # type: ignore[return-value]
+
+    def validate(self, value: Any, where: str = "", owner: Any = None) -> None:
+        """Raise SetpointOutOfRange unless ``value`` is allowed on ``owner`` (instrument or class;
+        needed when the limits are named by a class attribute)."""
         prefix = f"{where}: " if where else ""
         if self.limits is not None:
-            low, high = self.limits
+            if self.limits.__class__ is str and owner is None:
+                raise TypeError(f"{self.name}: limits {self.limits!r} are per model; pass owner=")
+            low, high = self.limits_for(owner)  # type: ignore[misc]
             if not isinstance(value, (int, float)) or not (low <= float(value) <= high):
                 raise SetpointOutOfRange(
                     f"{prefix}{self.name} = {value!r} {self.unit} is outside [{low:g}, {high:g}] {self.unit}"
@@ -312,7 +326,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
     def __set__(self, obj: ScpiInstrument, value: T) -> None:
         if self.readonly:
             raise AttributeError(f"{self.name} is read-only")
-        self.validate(value, obj.where)
+        self.validate(value, obj.where, obj)
         if self._format is not None:
             text = self._format(value)
         elif self.limits is not None:

@@ -150,6 +150,11 @@ class ScpiFrontEnd:
         if found is not _MISSING:
             return found  # type: ignore[return-value]  # not the _MISSING sentinel: a cached _Command or None
         found = next((c for c in self._commands if c.regex.match(header)), None)
+        if found is None and header.startswith(":*"):
+            # A colon before a common command (``*RST;:*CLS``): common commands are not part of
+            # the SCPI tree and are interpreted the same whatever the path (SCPI-1999 Vol. 1
+            # 6.2.4), so the root colon changes nothing.
+            found = next((c for c in self._commands if c.regex.match(header[1:])), None)
         self._cache[header] = found
         return found
 

@@ -83,7 +83,8 @@ def test_numeric_properties_declare_a_unit_and_limits(info: DriverInfo):
     bad = []
     for name, member in _driver_members(info.cls).items():
         if isinstance(member, scpi_property) and _is_numeric(member) and not member.readonly:
-            if not member.unit or member.limits is None or not member.limits[0] <= member.limits[1]:
+            limits = member.limits_for(info.cls) if member.limits is not None else None
+            if not member.unit or limits is None or not limits[0] <= limits[1]:
                 bad.append(name)
     registers = getattr(info.cls, "registers", {})
     for name, register in registers.items():

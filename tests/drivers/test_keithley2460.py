@@ -19,7 +19,8 @@ def make(pairs):
 
 def test_configure_sets_four_wire_readback_and_high_impedance_off_state():
     smu, conv = make([("*RST", None), ("*CLS", None), (':SENS:FUNC "VOLT"', None), (":SENS:VOLT:RSEN ON", None),
-                      (":SOUR:CURR:READ:BACK ON", None), (":OUTP:SMOD HIMP", None), NO_ERROR])
+                      (":SOUR:CURR:READ:BACK ON", None), (":OUTP:CURR:SMOD HIMP", None),
+                      (":OUTP:VOLT:SMOD HIMP", None), NO_ERROR])
     smu.configure()
     conv.assert_done()
 
