@@ -21,16 +21,18 @@ from bench.perf.interpreter import interpreter
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "logging", "analysis", "redraw",
-            "safety", "kill9")
+SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "mainframes", "logging", "analysis",
+            "redraw", "safety", "kill9")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
-REALTIME_SECTIONS = ("jitter", "channels", "kill9")
+REALTIME_SECTIONS = ("jitter", "channels", "mainframes", "kill9")
 
 #: Sizes per mode: (quick, full).
 SIZES: dict[str, tuple[Any, Any]] = {
     "jitter_duration_s": (3.0, 30.0),
     "channel_candidates": ((8, 32), (16, 32, 64, 128, 192, 256)),
     "channel_duration_s": (4.0, 10.0),
+    "mainframe_candidates": ((64,), (256, 512, 768, 1024)),
+    "mainframe_duration_s": (5.0, 60.0),
     "log_rows": (200_000, 1_000_000),
     "analysis_rows": (1_000_000, 10_000_000),
     "kill9_runs": (4, 100),
@@ -39,7 +41,8 @@ SIZES: dict[str, tuple[Any, Any]] = {
 }
 
 FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
-           "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
+           "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "mainframe_channels_1hz_max",
+           "mainframe_transport_floor_us", "mainframe_sample_cost_x_floor", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
            "kill9_files_readable")
 
@@ -141,6 +144,17 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         details["channels"] = chans
         result["channels_1hz_max"] = chans["channels_1hz_max"]
 
+    def mainframes() -> None:
+        from bench.perf.mainframes import find_max_channels
+
+        found = find_max_channels(sizes["mainframe_candidates"], 4, sizes["mainframe_duration_s"], "per_channel")
+        details["mainframes"] = found
+        result["mainframe_channels_1hz_max"] = found["channels_1hz_max"]
+        passed = [t for t in found["tried"] if t.get("ok")] or found["tried"]
+        last = passed[-1] if passed else {}
+        result["mainframe_transport_floor_us"] = last.get("transport_floor_us")
+        result["mainframe_sample_cost_x_floor"] = last.get("sample_cost_x_floor")
+
     def logging_() -> None:
         from bench.perf.datapath import measure_logging
 
@@ -196,6 +210,8 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("pybamm", pybamm, ("pybamm_ratio",))
     section("jitter", jitter, ("jitter_p99_ms_10ms", "jitter_p99_ms_100ms", "missed_samples"))
     section("channels", channels, ("channels_1hz_max",))
+    section("mainframes", mainframes, ("mainframe_channels_1hz_max", "mainframe_transport_floor_us",
+                                       "mainframe_sample_cost_x_floor"))
     section("logging", logging_, ("log_rows_per_s",))
     section("analysis", analysis, ("analysis_10m_rows_s",))
     section("redraw", redraw, ("redraw_1m_points_ms",))

@@ -1,4 +1,4 @@
-"""DRAFT for ``bench/perf/`` (issue 20 item 5): how many channels one controller samples at 1 Hz over
+"""``bench perf --only mainframes`` (issue 20 item 5): how many channels one controller samples at 1 Hz over
 loopback through multi-channel instruments, with 0 missed samples, beside the transport floor.
 
 Set-up: a separate process (this module with ``--serve``) serves M simulated Keysight N6705C
@@ -21,11 +21,9 @@ batched: ``measure_channels`` of a whole mainframe / C), also before the load, a
 This measures acquisition only: no Engine, safety supervisor or run file per channel (the lead's
 ``run_multichannel`` wiring adds those).
 
-Run: ``python bench_perf_multichannel_draft.py --channels 512 --per-mainframe 4 --duration 60``.
-For the lead: move to ``bench/perf/multichannel.py``; the server command becomes
-``[sys.executable, "-m", "bench.perf.multichannel", "--serve", ...]`` (see ``_server_command``);
+Run: ``python -m bench.perf.mainframes --channels 512 --per-mainframe 4 --duration 60``.
 ``measure_channels_1hz(channels, per_mainframe, duration_s, mode)`` returns one result dict and
-``find_max_channels(candidates, ...)`` the search ``bench perf`` reports.
+``find_max_channels(candidates, ...)`` the search ``bench perf`` reports (section ``mainframes``).
 """
 
 from __future__ import annotations
@@ -47,70 +45,13 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 PERIOD_S = 1.0
-SERVER_START_S = 60.0
-#: Physics step of the served world, s (as bench.multisim.SERVE_STEP_S).
-SERVE_STEP_S = 0.02
 FLOOR_QUERIES = 300
 COST_SAMPLES = 200
-#: Idle wake-up period of each simulated mainframe's server threads, s: 2 threads per mainframe
-#: waking 20 times a second (LineServer's default 0.05 s) would load the server process with
-#: ~5000 wake-ups a second at 128 mainframes, which a lab's instruments do not cost the controller.
-SERVER_POLL_S = 0.5
-
-
-# -- server process (simulator side) -------------------------------------------------------------
-def serve(mainframes: int, per_mainframe: int, speed: float = 1.0) -> tuple[list[Any], list[str], Any]:
-    """Start ``mainframes`` simulated N6705C servers on 127.0.0.1; (servers, resources, world)."""
-    from bench.multisim import SteppedClock
-
-    from sim_instruments.clock import ScaledClock
-    from sim_instruments.keysight_n6700 import KeysightN6700Sim
-    from sim_instruments.tcp_server import LOOPBACK, LineServer
-    from sim_instruments.world import SimWorld
-
-    clock = SteppedClock(ScaledClock(speed), SERVE_STEP_S)
-    world = SimWorld.single_cell(clock, soc=0.5, channels=mainframes * per_mainframe)
-    servers: list[Any] = []
-    resources: list[str] = []
-    try:
-        for m in range(mainframes):
-            cells = list(range(m * per_mainframe, (m + 1) * per_mainframe))
-            frontend = KeysightN6700Sim(world, cells, serial=f"MY56{m:06d}")
-            server = LineServer(frontend, clock.now_s, name=f"n6705-{m}", lock=world.lock,
-                                poll_s=SERVER_POLL_S).start()
-            servers.append(server)
-            resources.append(f"TCPIP::{LOOPBACK}::{server.port}::SOCKET")
-    except BaseException:
-        for server in servers:
-            server.stop()
-        raise
-    return servers, resources, world
-
-
-def _serve_main(mainframes: int, per_mainframe: int, out: Path) -> int:
-    servers, resources, world = serve(mainframes, per_mainframe)
-    stop = threading.Event()
-
-    def tick() -> None:  # keep the physics near the clock between queries (as bench.multisim)
-        while not stop.wait(0.1):
-            world.sync()
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
-    try:
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"resources": resources, "per_mainframe": per_mainframe}), encoding="utf-8")
-        os.replace(tmp, out)
-        sys.stdin.read()  # until the parent closes our stdin (or dies)
-    finally:
-        stop.set()
-        for server in servers:
-            server.stop()
-    return 0
+SERVER_START_S = 60.0
 
 
 def _server_command(mainframes: int, per_mainframe: int, out: Path) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--serve", str(mainframes), str(per_mainframe),
+    return [sys.executable, "-m", "bench.simulated.n6700_servers", "--serve", str(mainframes), str(per_mainframe),
             "--write", str(out)]
 
 
@@ -306,16 +247,12 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_perf_multichannel_draft")
-    parser.add_argument("--serve", nargs=2, type=int, metavar=("MAINFRAMES", "PER_MAINFRAME"))
-    parser.add_argument("--write", type=Path)
+    parser = argparse.ArgumentParser(prog="python -m bench.perf.mainframes")
     parser.add_argument("--channels", type=int, nargs="+", default=[512])
     parser.add_argument("--per-mainframe", type=int, default=4)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--mode", choices=("per_channel", "batched"), default="per_channel")
     args = parser.parse_args(argv)
-    if args.serve:
-        return _serve_main(args.serve[0], args.serve[1], args.write)
     logging.basicConfig(level=logging.WARNING)
     result = find_max_channels(tuple(args.channels), args.per_mainframe, args.duration, args.mode)
     result["machine"] = machine()
