@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.commands.common import error
 
@@ -54,6 +54,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     failed: list[str] = []
     rm = None
     pool = SystemPool()
+    mainframes: dict[tuple[str, str], Any] = {}
     try:
         for name, section in entries:
             driver, resource = section["driver"], section["resource"]
@@ -67,17 +68,21 @@ def cmd_check(args: argparse.Namespace) -> int:
                 else:
                     if DRIVERS[driver].transport == "visa" or "::" in resource:
                         rm = rm or _visa_resource_manager()
-                    inst = open_instrument(driver, resource, name=name, resource_manager=rm, timeout_s=timeout_s)
+                    channel = int(section["channel"]) if DRIVERS[driver].system is not None else None
+                    inst = open_instrument(driver, resource, name=name, resource_manager=rm, timeout_s=timeout_s,
+                                           channel=channel, systems=mainframes)
                 detail, status = inst.verify_identity(), "ok"
-            except InstrumentError as exc:
+            except (InstrumentError, KeyError, ValueError) as exc:
                 detail, status = str(exc), "FAIL"
                 failed.append(name)
             finally:
-                if inst is not None:
+                if inst is not None and DRIVERS[driver].system is None:  # mainframes close once, below
                     inst.transport.close()
             sys.stdout.write(f"{name:<12} {status:<5} {driver:<18} {detail}\n")
     finally:
         pool.close()
+        for mainframe in mainframes.values():
+            mainframe.transport.close()
         if rm is not None:
             rm.close()
     if failed:

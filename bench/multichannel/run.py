@@ -67,7 +67,7 @@ def check_multichannel(config: dict[str, Any], where: str) -> list[str]:
     cyclers = config.get("cycler", [])
     for n, entry in enumerate(cyclers):
         info = DRIVERS.get(str(entry.get("driver")))
-        if info is not None and info.transport == "system":
+        if info is not None and (info.transport == "system" or info.system is not None):
             channel = entry.get("channel")
             if not isinstance(channel, int) or channel < 1:
                 problems.append(f"{where}: [[cycler]] #{n + 1}: driver {info.name!r} is a multi-channel system: "
@@ -136,6 +136,7 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
     period_hint_s = float(bench_section.get("scan_reuse_s", 0.2))
 
     pool: Any = None
+    mainframes: dict[tuple[str, str], Any] = {}
 
     def _open(section: dict[str, Any], name: str) -> Any:
         nonlocal rm, pool
@@ -152,6 +153,14 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
         if "::" in section["resource"] and "://" not in section["resource"] and rm is None:
             rm = pyvisa.ResourceManager("@py")
             closers.append(rm.close)
+        if driver_info(section["driver"]).system is not None:  # a SCPI mainframe: one connection, (@n) channels
+            known = len(mainframes)
+            handle = open_instrument(section["driver"], section["resource"], name=name, resource_manager=rm,
+                                     timeout_s=float(section.get("timeout_s", timeout_s)),
+                                     channel=int(section["channel"]), systems=mainframes)
+            if len(mainframes) > known:  # this channel opened the mainframe: close it once, at the end
+                closers.append(mainframes[(section["driver"], section["resource"])].transport.close)
+            return handle
         inst = open_instrument(section["driver"], section["resource"], name=name, resource_manager=rm,
                                timeout_s=float(section.get("timeout_s", timeout_s)))
         closers.append(inst.transport.close)

@@ -34,6 +34,7 @@ from sim_instruments.endpoint import LineEndpoint
 from sim_instruments.espec_chamber import EspecChamberSim
 from sim_instruments.keithley2460 import Keithley2460Sim
 from sim_instruments.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.keysight_n6700 import KeysightN6700Sim
 from sim_instruments.serial_url import registry
 from sim_instruments.tcp_server import LOOPBACK, LineServer
 from sim_instruments.visa_library import SimVisaLibrary
@@ -184,16 +185,17 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
 
     ``cycler``: one Keithley 2460 per cell (``keithley2460``), or one commercial multi-channel
     system whose channels 1..N drive the N cells (``maccor_macnet``, ``arbin_cti``)."""
-    if cycler != "keithley2460" and cycler not in SYSTEM_CYCLERS:
-        raise ValueError(f"--cycler {cycler!r} with --channels: choose keithley2460 or one of "
+    if cycler not in ("keithley2460", "keysight_n6700") and cycler not in SYSTEM_CYCLERS:
+        raise ValueError(f"--cycler {cycler!r} with --channels: choose keithley2460, keysight_n6700 or one of "
                          f"{', '.join(SYSTEM_CYCLERS)}")
     clock = SteppedClock(ScaledClock(speed), step_s) if step_s > 0 else ScaledClock(speed)
     world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, 25.0, seed)
     servers: list[Any] = []
+    if cycler != "keithley2460":
+        cycler_fes = []
     if cycler in SYSTEM_CYCLERS:
         served = serve_cycler_system(cycler, world, channels)
         servers.append(served)
-        cycler_fes = []
     try:
         def serve(fe: Any, name: str, term: bytes = b"\n") -> LineServer:
             server = LineServer(fe, clock.now_s, name=name, read_termination=term, write_termination=term,
@@ -202,6 +204,13 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
             return server
 
         cyclers = [f"TCPIP::{LOOPBACK}::{serve(fe, f'cycler{k}').port}::SOCKET" for k, fe in enumerate(cycler_fes)]
+        mainframe_entries = []
+        if cycler == "keysight_n6700":  # one N6705C per 4 cells, its channels 1..4
+            for m in range((channels + 3) // 4):
+                cells = list(range(4 * m, min(4 * m + 4, channels)))
+                port = serve(KeysightN6700Sim(world, cells, serial=f"MY56{m:06d}"), f"mainframe{m}").port
+                mainframe_entries += [{"driver": "keysight_n6700", "resource": f"TCPIP::{LOOPBACK}::{port}::SOCKET",
+                                       "channel": n + 1} for n in range(len(cells))]
         meters = [f"TCPIP::{LOOPBACK}::{serve(fe, f'thermometer{m}').port}::SOCKET" for m, fe in enumerate(meter_fes)]
         chamber_port = serve(chamber_fe, "chamber", b"\r\n").port
         chamber = f"socket://{LOOPBACK}:{chamber_port}"
@@ -211,9 +220,10 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
         raise
     config = multichannel_config(cyclers, meters, chamber, speed=speed,
                                  name=f"simulated {channels}-channel bench over loopback ({preset})")
-    if cycler in SYSTEM_CYCLERS:  # the system's channels, wired to the same thermocouples
+    if cycler in SYSTEM_CYCLERS or cycler == "keysight_n6700":  # channels wired to the same thermocouples
+        entries = served.cycler_entries() if cycler in SYSTEM_CYCLERS else mainframe_entries
         config["cycler"] = [{**entry, "thermometer": m, "thermocouple": tc}
-                            for entry, (m, tc) in zip(served.cycler_entries(), wiring(channels), strict=True)]
+                            for entry, (m, tc) in zip(entries, wiring(channels), strict=True)]
         config["bench"]["name"] = f"simulated {cycler} system, {channels} channels over loopback ({preset})"
     return MultiChannelServers(world, servers, config)
 

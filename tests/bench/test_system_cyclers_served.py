@@ -15,12 +15,12 @@ from drivers.roles import ProtectionLimits
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize("driver", ["maccor_macnet", "arbin_cti"])
+@pytest.mark.parametrize("driver", ["maccor_macnet", "arbin_cti", "keysight_n6700"])
 def test_served_system_channels_open_measure_and_check(driver: str, tmp_path: Path, capsys) -> None:
     with serve_multichannel(2, speed=10.0, cycler=driver) as servers:
         config = servers.config
         assert [e["channel"] for e in config["cycler"]] == [1, 2]
-        assert len({e["resource"] for e in config["cycler"]}) == 1   # one system, one connection
+        assert len({e["resource"] for e in config["cycler"]}) == 1   # one system (mainframe), one connection
         assert check_multichannel(config, "sim.toml") == []
         bench_file = tmp_path / "sim.toml"
         bench_file.write_text(to_toml(config), encoding="utf-8")
