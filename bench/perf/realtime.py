@@ -187,14 +187,16 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
     return results
 
 
-def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool = True) -> dict[str, Any]:
+def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool = True,
+                cycler: str = "keithley2460") -> dict[str, Any]:
     """Run ``channels`` engines at 1 Hz over loopback for ``duration_s``; missed samples and lateness
-    (``realtime``: under :func:`realtime_setup`, as :func:`measure_jitter`)."""
+    (``realtime``: under :func:`realtime_setup`, as :func:`measure_jitter`). ``cycler``: one
+    Keithley 2460 per cell, or ``keysight_n6700`` mainframes (4 channels each)."""
     from bench.multichannel.run import open_multichannel, run_multichannel
 
     config_path = workdir / f"multi{channels}.toml"
     server = _ServerProcess(["-m", "bench.simulated.multichannel", "--channels", str(channels), "--write-bench",
-                             str(config_path)], config_path, realtime=realtime)
+                             str(config_path), "--cycler", cycler], config_path, realtime=realtime)
     try:
         config = server.wait_config()
         mbench = open_multichannel(config)
@@ -223,20 +225,22 @@ def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool 
             "realtime": applied}
 
 
-def measure_channels(candidates: tuple[int, ...] = (16, 32, 64, 128, 256), duration_s: float = 10.0) -> dict[str, Any]:
+def measure_channels(candidates: tuple[int, ...] = (16, 32, 64, 128, 256), duration_s: float = 10.0,
+                     cycler: str = "keithley2460") -> dict[str, Any]:
     """The largest channel count (of ``candidates``, rising) with 0 missed samples at 1 Hz."""
     tried = []
     best = 0
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-ch-") as tmp:
         for n in candidates:
             try:
-                result = channels_ok(n, duration_s, Path(tmp))
+                result = channels_ok(n, duration_s, Path(tmp), cycler=cycler)
             except Exception as exc:  # noqa: BLE001 - a failure to set up N channels ends the search
                 result = {"channels": n, "ok": False, "errors": [str(exc)]}
             tried.append(result)
             if not result["ok"]:
                 break
             best = n
-    return {"channels_1hz_max": best, "tried": tried, "duration_s": duration_s,
-            "setup": "python -m bench.simulated.multichannel (N Keithley 2460 + DAQ970A + Espec servers) in its own process; "
-                     "one Engine thread per channel over pyvisa-py loopback TCP, one run file each"}
+    instruments = "N Keithley 2460" if cycler == "keithley2460" else f"{cycler} (4 channels per mainframe)"
+    return {"channels_1hz_max": best, "tried": tried, "duration_s": duration_s, "cycler": cycler,
+            "setup": f"python -m bench.simulated.multichannel ({instruments} + DAQ970A + Espec servers) in its own "
+                     "process; one Engine thread per channel over pyvisa-py loopback TCP, one run file each"}

@@ -13,6 +13,7 @@ ROWS = (
     ("missed_samples", "missed samples (10 ms + 100 ms runs)", "", "0"),
     ("channels_1hz_max", "channels at 1 Hz with 0 missed samples", "", ">= 128"),
     ("mainframe_channels_1hz_max", "channels at 1 Hz through N6700 mainframes (4 ch each), 0 missed", "", ">= 512"),
+    ("mainframe_engine_channels_1hz_max", "same, one Engine + supervisor + run file per channel", "", ">= 512"),
     ("mainframe_transport_floor_us", "transport floor: bare Resource.query round trip", "us", ""),
     ("mainframe_sample_cost_x_floor", "per-channel sample cost / transport floor", "x", ""),
     ("log_rows_per_s", "run-file logging, per-sample appends", "rows/s", ""),

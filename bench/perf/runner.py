@@ -32,6 +32,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "channel_candidates": ((8, 32), (16, 32, 64, 128, 192, 256)),
     "channel_duration_s": (4.0, 10.0),
     "mainframe_candidates": ((64,), (256, 512, 768, 1024)),
+    "mainframe_engine_candidates": ((32,), (256, 384, 512, 640)),
     "mainframe_duration_s": (5.0, 60.0),
     "log_rows": (200_000, 1_000_000),
     "analysis_rows": (1_000_000, 10_000_000),
@@ -40,7 +41,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "redraw_repeats": (5, 15),
 }
 
-FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
+FIGURES = ("mainframe_engine_channels_1hz_max", "acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
            "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "mainframe_channels_1hz_max",
            "mainframe_transport_floor_us", "mainframe_sample_cost_x_floor", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
@@ -154,6 +155,12 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         last = passed[-1] if passed else {}
         result["mainframe_transport_floor_us"] = last.get("transport_floor_us")
         result["mainframe_sample_cost_x_floor"] = last.get("sample_cost_x_floor")
+        from bench.perf.realtime import measure_channels
+
+        engines = measure_channels(sizes["mainframe_engine_candidates"], sizes["channel_duration_s"],
+                                   cycler="keysight_n6700")
+        details["mainframe_engines"] = engines
+        result["mainframe_engine_channels_1hz_max"] = engines["channels_1hz_max"]
 
     def logging_() -> None:
         from bench.perf.datapath import measure_logging
@@ -211,7 +218,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("jitter", jitter, ("jitter_p99_ms_10ms", "jitter_p99_ms_100ms", "missed_samples"))
     section("channels", channels, ("channels_1hz_max",))
     section("mainframes", mainframes, ("mainframe_channels_1hz_max", "mainframe_transport_floor_us",
-                                       "mainframe_sample_cost_x_floor"))
+                                       "mainframe_sample_cost_x_floor", "mainframe_engine_channels_1hz_max"))
     section("logging", logging_, ("log_rows_per_s",))
     section("analysis", analysis, ("analysis_10m_rows_s",))
     section("redraw", redraw, ("redraw_1m_points_ms",))

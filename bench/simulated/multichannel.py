@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, required=True)
     parser.add_argument("--write-bench", required=True, metavar="FILE")
     parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--cycler", default="keithley2460")
     args = parser.parse_args(argv)
-    with serve_multichannel(args.channels, speed=args.speed) as servers:
+    with serve_multichannel(args.channels, speed=args.speed, cycler=args.cycler) as servers:
         path = Path(args.write_bench)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(to_toml(servers.config), encoding="utf-8")
