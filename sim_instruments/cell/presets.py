@@ -15,9 +15,10 @@ members of their class, not a particular product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim_instruments.cell import ocv_tables
+from sim_instruments.cell.degradation import DegradationParameters
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,14 @@ class CellPreset:
     # --- measurement noise (1 sigma) ---
     voltage_noise_v: float = 0.0002
     temperature_noise_k: float = 0.05
+    # --- ageing (see sim_instruments.cell.degradation and docs/calibration.md) ---
+    #: Anode OCP vs Li at the SOCs of ``ocv_soc``, V (None: no intercalation anode, e.g. lithium
+    #: metal: no plating model, the anode potential is reported as 0 V).
+    anode_ocp_v: tuple[float, ...] | None = None
+    #: SOC-dependent entropic coefficient dOCV/dT at the SOCs of ``ocv_soc``, V/K (None: the
+    #: constant ``entropic_v_per_k``).
+    entropic_table_v_per_k: tuple[float, ...] | None = None
+    degradation: DegradationParameters = field(default_factory=DegradationParameters)
 
     @property
     def heat_capacity_j_per_k(self) -> float:
@@ -177,6 +186,8 @@ NMC_21700 = CellPreset(
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
+    anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
+    entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
 )
 
 LFP_26650 = CellPreset(
