@@ -169,7 +169,9 @@ class CellModel(CellAgeing, CellStateView, MeasurementNoise):
         )
         #: Constants of _advance.
         self._advance_k = (
-            cap_as, p.diffusion_gain, exo.active, exo.energy_j,
+            cap_as, p.diffusion_gain, p.diffusion_charge_gain_factor, p.diffusion_charge_r_factor,
+            p.diffusion_charge_r_high, p.diffusion_charge_r_high_width, 1.0 / p.nominal_capacity_ah,
+            p.limiting_current_charge_factor, p.r2_charge_factor, exo.active, exo.energy_j,
             RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
             p.separator_melt_c, rest_exact,
         )
@@ -405,7 +407,8 @@ class CellModel(CellAgeing, CellStateView, MeasurementNoise):
         so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
         and test_sim_fast_paths.py check this; keep them in step).
         """
-        (cap_as, gain, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
+        (cap_as, gain, gain_charge, r4_charge, r4_charge_high, r4_charge_width, inv_i_ref,
+         lim_charge, r2_charge, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
          rest_exact) = self._advance_k
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
         if dk[0] != h:
@@ -441,20 +444,28 @@ class CellModel(CellAgeing, CellStateView, MeasurementNoise):
             g1 = b * asinh(i_cell * self._rct / b)
             v1 = g1 + (v1_old - g1) * e1
             g2 = self._r2 * i_cell
+            if i_cell > 0.0:
+                g2 *= r2_charge
             v2 = g2 + (v2_old - g2) * e2
             # electrolyte depletion: near the limiting current the slow overpotential grows and the
             # reaction crowds into less electrode, so its particle surfaces deplete faster
             crowd = 1.0
             ilim = self._ilim
             if ilim > 0.0:
-                x = 1.0 - (i_cell if i_cell >= 0.0 else -i_cell) / ilim  # abs(i_cell)
+                # (|i_cell|; a charge current counts x the preset's charge factor)
+                x = 1.0 - (i_cell * lim_charge if i_cell >= 0.0 else -i_cell) / ilim
                 crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
             g3 = self._r3 * i_cell * crowd
             v3 = g3 + (v3_old - g3) * e3
             taud = self._taud
             dss = gain * taud * i_cell * crowd / cap_as
-            delta = dss + (self._delta - dss) * ed
             g4 = self._r4 * i_cell
+            if i_cell > 0.0:  # charging: the diffusion polarisation of the charge direction
+                dss *= gain_charge
+                x = i_cell * inv_i_ref  # the near-full term grows as (I/1C)² up to 1C
+                g4 *= r4_charge + r4_charge_high * exp((self._soc - 1.0) / r4_charge_width) * (
+                    x * x if x < 1.0 else 1.0)
+            delta = dss + (self._delta - dss) * ed
             v4 = g4 + (self._v4 - g4) * ed
             # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
             # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion

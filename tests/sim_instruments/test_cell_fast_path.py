@@ -43,11 +43,14 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     v1_old = cell._v1
     v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
     g2 = cell._r2 * i_cell
+    if i_cell > 0.0:
+        g2 *= p.r2_charge_factor
     v2_old = cell._v2
     v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
     crowd = 1.0
     if cell._ilim > 0.0:
-        crowd = 1.0 / max(0.1, 1.0 - abs(i_cell) / cell._ilim)
+        load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else -i_cell
+        crowd = 1.0 / max(0.1, 1.0 - load / cell._ilim)
     g3 = cell._r3 * i_cell * crowd
     v3_old = cell._v3
     v3 = g3 + (v3_old - g3) * math.exp(-h / cell._tau3)
@@ -55,8 +58,12 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     taud = cell._taud
     ed = math.exp(-h / taud)
     dss = p.diffusion_gain * taud * i_cell * crowd / cell._cap_as
-    cell._delta = dss + (cell._delta - dss) * ed
     g4 = cell._r4 * i_cell
+    if i_cell > 0.0:
+        dss *= p.diffusion_charge_gain_factor
+        g4 *= p.diffusion_charge_r_factor + p.diffusion_charge_r_high * math.exp(
+            (cell._soc - 1.0) / p.diffusion_charge_r_high_width) * min(1.0, (i_cell * (1.0 / p.nominal_capacity_ah)) ** 2)
+    cell._delta = dss + (cell._delta - dss) * ed
     cell._v4 = g4 + (cell._v4 - g4) * ed
     cell._v1, cell._v2 = v1, v2
     heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
