@@ -169,3 +169,22 @@ def charge_figures(preset: CellPreset | str = "nmc_21700", dt_s: float = 1.0) ->
                 fig[f"{case}_rest_end_v{tag}"] = float(run.voltage_v[-1])
         fig[f"{case}_plated_mah"] = 1e3 * float(np.max(sim.plated_ah))
     return fig
+
+
+def relaxation_plateau_end_s(time_s: np.ndarray, voltage_v: np.ndarray, window_s: float = 60.0,
+                             rise: float = 0.05) -> float | None:
+    """Plating signature of a post-charge rest: the time (s after the rest began) at which the
+    relaxation rate ``-dV/dt`` (averaged over ``window_s``) rises again by more than ``rise``
+    (fraction) for two windows in a row, the end of a stripping plateau; None if it only decays
+    (a rest after a charge that plated nothing). ``time_s`` / ``voltage_v``: the rest alone."""
+    t = np.asarray(time_s, dtype=float)
+    v = np.asarray(voltage_v, dtype=float)
+    edges = np.arange(t[0], t[-1], window_s)
+    if len(edges) < 4:
+        return None
+    vw = np.interp(edges, t, v)
+    rate = -np.diff(vw) / window_s
+    for k in range(1, len(rate) - 2):
+        if rate[k + 1] > rate[k] * (1.0 + rise) and rate[k + 2] > rate[k] * (1.0 + rise):
+            return float(edges[k + 1] - t[0])
+    return None
