@@ -56,8 +56,8 @@ class CellAgeing:
     def _refresh(self) -> None:  # pragma: no cover - the model's
         raise NotImplementedError
 
-    def _build_constants(self) -> None:  # pragma: no cover - the model's
-        raise NotImplementedError
+    if TYPE_CHECKING:  # (the constants mixin's; a stub here would shadow it)
+        def _build_constants(self) -> None: ...
 
     def _update_short(self) -> None:  # pragma: no cover - the model's
         raise NotImplementedError
