@@ -20,6 +20,8 @@ from sim_instruments.cell.presets import CellPreset, get_preset
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "reference"
 OKANE_STEM = "okane2022_dfn_ageing_S1_0p3C_25C"
+#: Longest step of a CV hold, s.
+CV_STEP_S = 2.0
 
 
 @dataclass
@@ -73,8 +75,13 @@ def _cc(cell: CellModel, current_a: float, until_v: float, ambient_c: float, dt_
 
 def _cv(cell: CellModel, voltage_v: float, current_max_a: float, until_a: float, ambient_c: float,
         dt_s: float) -> float:
-    """Hold ``voltage_v`` (current capped at ``current_max_a``) until it falls to ``until_a``."""
+    """Hold ``voltage_v`` (current capped at ``current_max_a``) until it falls to ``until_a``.
+
+    Steps of at most :data:`CV_STEP_S`: like a cycler's voltage loop (and the simulated bench's
+    1 s physics steps), the hold recomputes its current faster than the cell's RC elements
+    move; 10 s steps would let the near-full charge polarisation make the loop oscillate."""
     q = 0.0
+    dt_s = min(dt_s, CV_STEP_S)
     for _ in range(int(20 * 3600 / dt_s)):
         i = min(current_max_a, cell.current_for_voltage_a(voltage_v))
         if i <= until_a:

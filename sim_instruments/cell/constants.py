@@ -72,7 +72,7 @@ class CellConstants:
         #: Constants of _advance.
         self._advance_k = (
             cap_as, p.diffusion_gain, p.diffusion_charge_gain_factor, p.diffusion_charge_r_factor,
-            p.diffusion_charge_r_high, p.diffusion_charge_r_high_width, 1.0 / p.nominal_capacity_ah,
+            p.r2_charge_high, p.r2_charge_high_width, 1.0 / p.nominal_capacity_ah,
             p.limiting_current_charge_factor, p.r2_charge_factor, exo.active, exo.energy_j,
             RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
             p.separator_melt_c, rest_exact,

@@ -58,11 +58,11 @@ class DegradationParameters:
 
     #: Anode share of the charge-transfer, second-RC, slow-RC and diffusion overpotentials and of
     #: the ohmic drop (fitted to the separator-side anode potential of the ORegan2022 charges).
-    share_ct: float = 1.75
-    share_rc2: float = 0.0
+    share_ct: float = 1.4
+    share_rc2: float = 0.36
     share_rc3: float = 0.0
-    share_diffusion: float = 0.45
-    share_ohmic: float = 0.82
+    share_diffusion: float = 0.0
+    share_ohmic: float = 0.61
     #: Plating conductance at 25 °C, A per V below 0 V vs Li, per Ah of capacity.
     plating_conductance_a_per_v_ah: float = 5.0
     #: Activation energy of plating / stripping kinetics, J/mol.

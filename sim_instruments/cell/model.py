@@ -315,7 +315,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
         and test_sim_fast_paths.py check this; keep them in step).
         """
-        (cap_as, gain, gain_charge, r4_charge, r4_charge_high, r4_charge_width, inv_i_ref,
+        (cap_as, gain, gain_charge, r4_charge, r_charge_high, r_charge_width, inv_i_ref,
          lim_charge, r2_charge, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
          rest_exact) = self._advance_k
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
@@ -352,8 +352,10 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             g1 = b * asinh(i_cell * self._rct / b)
             v1 = g1 + (v1_old - g1) * e1
             g2 = self._r2 * i_cell
-            if i_cell > 0.0:
-                g2 *= r2_charge
+            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise
+                x = i_cell * inv_i_ref  # (grows as I/1C up to 1C)
+                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
+                    x if x < 1.0 else 1.0)
             v2 = g2 + (v2_old - g2) * e2
             # electrolyte depletion: near the limiting current the slow overpotential grows and the
             # reaction crowds into less electrode, so its particle surfaces deplete faster
@@ -370,9 +372,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             g4 = self._r4 * i_cell
             if i_cell > 0.0:  # charging: the diffusion polarisation of the charge direction
                 dss *= gain_charge
-                x = i_cell * inv_i_ref  # the near-full term grows as (I/1C)² up to 1C
-                g4 *= r4_charge + r4_charge_high * exp((self._soc - 1.0) / r4_charge_width) * (
-                    x * x if x < 1.0 else 1.0)
+                g4 *= r4_charge
             delta = dss + (self._delta - dss) * ed
             v4 = g4 + (self._v4 - g4) * ed
             # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible

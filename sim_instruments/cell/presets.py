@@ -119,16 +119,16 @@ class CellPreset:
     #: (lithiating NMC) is smaller than its discharge polarisation (1 = symmetric).
     diffusion_charge_gain_factor: float = 1.0
     diffusion_charge_r_factor: float = 1.0
-    #: ... plus ``high·exp((soc - 1)/width)·min(1, I/1C)²`` on the diffusion RC while charging:
-    #: the charge polarisation that rises near full at high rates (delithiated cathode, nearly
-    #: full graphite surface), fading at the small currents of a CV tail.
-    diffusion_charge_r_high: float = 0.0
-    diffusion_charge_r_high_width: float = 0.05
     #: A charge current loads the electrolyte-depletion limit ``r3_limiting_current_a`` this
     #: many times as much as the same discharge current (1 = symmetric).
     limiting_current_charge_factor: float = 1.0
-    #: The second RC's resistance while charging, x ``r2_ohm`` (1 = symmetric).
+    #: The second RC's resistance while charging, x ``r2_ohm`` (1 = symmetric) ...
     r2_charge_factor: float = 1.0
+    #: ... plus ``high·exp((soc - 1)/width)·min(1, I/1C)²``: the charge polarisation that rises
+    #: near full at high rates (delithiated cathode, nearly full graphite surface) and fades
+    #: at the small currents of a CV tail (a fast element: it does not hold the CV back).
+    r2_charge_high: float = 0.0
+    r2_charge_high_width: float = 0.05
     # --- ageing (see sim_instruments.cell.degradation and docs/calibration.md) ---
     #: Anode OCP vs Li at the SOCs of ``ocv_soc``, V (None: no intercalation anode, e.g. lithium
     #: metal: no plating model, the anode potential is reported as 0 V).
@@ -227,12 +227,12 @@ NMC_21700 = CellPreset(
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
-    diffusion_charge_gain_factor=0.58,
+    diffusion_charge_gain_factor=0.77,
     diffusion_charge_r_factor=0.0,
-    diffusion_charge_r_high=20.5,
-    diffusion_charge_r_high_width=0.05,
-    limiting_current_charge_factor=0.82,
-    r2_charge_factor=0.78,
+    r2_charge_factor=0.69,
+    r2_charge_high=9.7,
+    r2_charge_high_width=0.05,
+    limiting_current_charge_factor=0.69,
     anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
     entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
     temperature_max_charge_c=45.0,  # LG M50 datasheet: charge 0..45 °C, discharge -20..60 °C

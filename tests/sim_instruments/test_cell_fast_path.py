@@ -44,7 +44,8 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
     g2 = cell._r2 * i_cell
     if i_cell > 0.0:
-        g2 *= p.r2_charge_factor
+        g2 *= p.r2_charge_factor + p.r2_charge_high * math.exp(
+            (cell._soc - 1.0) / p.r2_charge_high_width) * min(1.0, i_cell * (1.0 / p.nominal_capacity_ah))
     v2_old = cell._v2
     v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
     crowd = 1.0
@@ -61,8 +62,7 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     g4 = cell._r4 * i_cell
     if i_cell > 0.0:
         dss *= p.diffusion_charge_gain_factor
-        g4 *= p.diffusion_charge_r_factor + p.diffusion_charge_r_high * math.exp(
-            (cell._soc - 1.0) / p.diffusion_charge_r_high_width) * min(1.0, (i_cell * (1.0 / p.nominal_capacity_ah)) ** 2)
+        g4 *= p.diffusion_charge_r_factor
     cell._delta = dss + (cell._delta - dss) * ed
     cell._v4 = g4 + (cell._v4 - g4) * ed
     cell._v1, cell._v2 = v1, v2
