@@ -238,6 +238,39 @@ class SimWorld:
         ch.source.actual_current_a = current
         return ch.cell.measured_voltage_v(current), current
 
+    def cell_truth(self, channel: int = 0) -> dict[str, float]:
+        """Ground truth of one cell for tests (no instrument reports it): anode potential vs Li
+        at the present current (V), plated / dead / SEI lithium (Ah), aged capacity (Ah),
+        resistance growth factor, equivalent cycles. Cells without an ageing model give {}."""
+        with self.lock:
+            ch = self.channels[channel]
+            cell = ch.cell
+            if not hasattr(cell, "ageing_state"):
+                return {}
+            return {
+                "anode_potential_v": cell.anode_potential_v(ch.source.actual_current_a),
+                "plated_lithium_ah": cell.plated_lithium_ah,
+                "dead_lithium_ah": cell.dead_lithium_ah,
+                "sei_lithium_ah": cell.sei_lithium_ah,
+                "capacity_ah": cell.aged_capacity_ah,
+                "resistance_factor": cell.resistance_factor,
+                "equivalent_cycles": cell.equivalent_cycles,
+            }
+
+    def ageing_states(self) -> list[Any]:
+        """The :class:`~sim_instruments.cell.degradation.AgeingState` of every cell (to carry the
+        cells to the next run, see :mod:`sim_instruments.cell.state_file`)."""
+        with self.lock:
+            return [ch.cell.ageing_state() for ch in self.channels]
+
+    def load_ageing_states(self, states: list[Any]) -> None:
+        """Continue every cell from a saved ageing state (one per channel, or one for all)."""
+        with self.lock:
+            if len(states) not in (1, len(self.channels)):
+                raise ValueError(f"{len(states)} cell states for {len(self.channels)} channels")
+            for n, channel in enumerate(self.channels):
+                channel.cell.load_ageing_state(states[n if len(states) > 1 else 0])
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to restore the world after a crash (for ``bench resume``)."""
         with self.lock:

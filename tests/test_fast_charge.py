@@ -47,7 +47,7 @@ def test_nmc_fast_charge_time_matches_the_charge_currents(tmp_path):
     assert 0.70 * capacity * 3.4 < metrics["charge_wh"] < 0.70 * capacity * 4.2
     assert metrics["temperature_rise_k"] > 0.5
     assert metrics["temperature_max_c"] == pytest.approx(
-        conditions["fast_charge"]["temperature_start_c"] + metrics["temperature_rise_k"], abs=1e-3)
+        conditions["fast_charge"]["temperature_start_c"] + metrics["temperature_rise_k"], abs=2e-3)  # (each figure rounded to 1 mK)
     assert "rated capacity 5 Ah" in conditions["soc_basis"] and conditions["cycler"] == "keithley2460"
     assert [s["end"] for s in conditions["fast_charge"]["stages"]] == ["50 % SOC", "80 % SOC"]
     assert "fade_pct" not in metrics  # one fast charge: no fade claimed

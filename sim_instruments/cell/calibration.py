@@ -1,7 +1,8 @@
 """Calibration of the ``nmc_21700`` preset against the PyBaMM ORegan2022 reference discharges.
 
 Run ``python -m sim_instruments.cell.calibration`` from the repository root to print the table of
-calibration figures (the one in ``docs/calibration.md``). The reference CSVs live in
+calibration figures (the one in ``docs/calibration.md``); ``--charge`` prints the charge /
+anode-potential / plating figures, ``--fade`` the cycling-ageing fade. The reference CSVs live in
 ``tests/data/reference`` (columns: time_s, current_a (discharge positive), voltage_v,
 discharge_capacity_ah, cell_temperature_c).
 
@@ -207,15 +208,31 @@ def _format_table(fig: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: print the calibration figures (or internal-short figures with --short-ohm)."""
+    """Command line: print the calibration figures (discharge by default; ``--charge``: the
+    ORegan2022 charges, anode potential and plating; ``--fade``: the OKane2022 cycling fade;
+    ``--short-ohm``: internal-short figures)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nmc_21700")
     parser.add_argument("--short-ohm", type=float, default=None,
                         help="instead: internal-short figures for this resistance (ohm)")
+    parser.add_argument("--charge", action="store_true",
+                        help="instead: the CC-CV charge / anode-potential / plating figures")
+    parser.add_argument("--fade", action="store_true",
+                        help="instead: fade over the OKane2022 reference's 120 cycles")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
     if args.short_ohm is not None:
         sys.stdout.write(_format_table(short_circuit_figures(preset, args.short_ohm)))
+        return 0
+    if args.charge:
+        from sim_instruments.cell.charge_calibration import charge_figures
+
+        sys.stdout.write(_format_table(charge_figures(preset)))
+        return 0
+    if args.fade:
+        from sim_instruments.cell.ageing_calibration import fade_figures
+
+        sys.stdout.write(_format_table(fade_figures(preset)))
         return 0
     sys.stdout.write(_format_table(calibration_figures(preset)))
     return 0

@@ -34,13 +34,13 @@ from bisect import bisect_right
 from math import asinh, exp
 from typing import TYPE_CHECKING
 
+from sim_instruments.cell.ageing import CellAgeing
+from sim_instruments.cell.constants import CellConstants
 from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
 from sim_instruments.cell.state_view import CellStateView
 from sim_instruments.cell.thermal import (
-    GAS_CONSTANT,
     KELVIN,
-    RUNAWAY_SELF_HEATING_K_PER_S,
     Exotherm,
 )
 
@@ -64,7 +64,7 @@ _MAX_SUBSTEPS = 20000
 _NO_DECAY = (-1.0,)
 
 
-class CellModel(CellStateView, MeasurementNoise):
+class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
     :class:`~sim_instruments.cell.state_view.CellStateView`."""
@@ -83,6 +83,11 @@ class CellModel(CellStateView, MeasurementNoise):
         "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
         "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
+        # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
+        # and dead lithium, throughput (A·s); the next fade quantum; rates of the present
+        # parameters; the plating voltage term; U_n when plating last; the ageing constants
+        "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc",
+        "_a_t", "_dudt", "_vpl", "_un_pl", "_ageing_k",
     )
     _fsoc: float  # first set in _refresh (declared for the type checker: it is read before that line)
 
@@ -92,7 +97,6 @@ class CellModel(CellStateView, MeasurementNoise):
         """A rested cell (no polarisation) of ``preset`` at ``soc`` (0..1) and ``temperature_c``."""
         self.preset = preset
         p = preset
-        self._cap_as = p.capacity_ah * 3600.0
         self._ocv_x = list(p.ocv_soc)
         self._ocv_y = list(p.ocv_v)
         self._ocv_slope = [
@@ -105,38 +109,9 @@ class CellModel(CellStateView, MeasurementNoise):
             p.exotherm_energy_j, p.exotherm_activation_j_mol, p.exotherm_rate_per_s,
             p.exotherm_reference_c,
         )
-        # Hot-path constants, unpacked into locals in one go (a tuple unpack is much cheaper than
-        # one attribute lookup per constant). Each is the exact sub-expression the physics used
-        # before (Arrhenius Ea/R in K, etc.), so results are bit-identical.
-        gas = GAS_CONSTANT
-        exo = self._exo
-        # The rest fast path of _advance is exact when every factor between the current and a
-        # steady state (Rct, Rct·Tafel, R2, R3, diffusion gain, tau and R, the SOC factors,
-        # the capacity) has a positive sign (as in every preset): then at zero current each
-        # steady state is that zero, sign included.
-        rest_exact = p.rct_tafel_factor != 0.0 and all(
-            math.copysign(1.0, value) > 0.0
-            for value in (p.rct_ohm, p.rct_tafel_factor, p.r2_ohm, p.r3_ohm, p.diffusion_gain,
-                          p.diffusion_tau_s, p.diffusion_r_ohm, p.r_soc_low, p.r_soc_high,
-                          p.capacity_ah)
-        )
-        #: Constants of _advance.
-        self._advance_k = (
-            self._cap_as, p.diffusion_gain, p.entropic_v_per_k, exo.active, exo.energy_j,
-            RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
-            p.separator_melt_c, rest_exact,
-        )
-        #: Constants of the exotherm's rate (as in :meth:`Exotherm.rate_per_s`), for _decay_constants.
-        self._exo_k = (exo.active, exo._ea_over_r, exo._inv_t_ref, exo._k_ref)
-        #: Constants of _refresh.
-        self._refresh_k = (
-            p.r0_ohm, p.r0_activation_j_mol / gas, p.rct_ohm, p.rct_tau_s,
-            p.rct_activation_j_mol / gas, p.rct_tafel_factor * gas, p.r2_ohm, p.r2_tau_s,
-            p.r2_activation_j_mol / gas, p.r3_ohm, p.r3_tau_s, p.r3_activation_j_mol / gas,
-            p.r3_limiting_current_a, -(p.r3_limiting_activation_j_mol / gas), p.diffusion_tau_s,
-            p.diffusion_r_ohm, p.diffusion_activation_j_mol / gas, p.r_soc_low, p.r_soc_low_width,
-            p.r_soc_high, p.r_soc_high_width, 1.0 / self._soc_factor_raw(0.5),
-        )
+        # ageing state (before the constants, which depend on it)
+        self._init_ageing()
+        self._build_constants()
         #: Thermal-step constants for the last step length (see :meth:`_thermal_constants`).
         self._thermal_k: tuple[float, ...] = (-1.0,)
         #: Decay factors of the present parameters for the last step length (see
@@ -197,7 +172,8 @@ class CellModel(CellStateView, MeasurementNoise):
         s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
         if tc != self._param_tc or s != self._param_soc:
             (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
-             r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm) = self._refresh_k
+             r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm, entropic,
+             grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc) = self._refresh_k
             tk = tc + KELVIN
             inv_tk = 1.0 / tk
             self._tk = tk
@@ -209,7 +185,9 @@ class CellModel(CellStateView, MeasurementNoise):
                 # (s - 1) is exactly -(1 - s): IEEE rounding is symmetric
                 fsoc = (1.0 + low * exp(-s / low_w) + high * exp((s - 1.0) / high_w)) * fsoc_norm
                 self._fsoc = fsoc
-            a_ct = exp(eact * inv) * fsoc
+            a_t = exp(eact * inv)
+            self._a_t = a_t
+            a_ct = a_t * fsoc
             a_2 = exp(ea2 * inv) * fsoc
             a_d = exp(ead * inv)
             self._r0 = r0_ohm * exp(ea0 * inv) * (1.0 + 0.25 * (fsoc - 1.0))
@@ -224,6 +202,12 @@ class CellModel(CellStateView, MeasurementNoise):
             self._ilim = r3_lim * exp(neg_ealim * inv)
             self._taud = d_tau * a_d
             self._r4 = d_r * a_d * fsoc
+            # ageing rates at this temperature and SOC (degradation.py), entropic dU/dT
+            x_sei = neg_easei * inv
+            a_sei = exp(x_sei if x_sei < sei_x_max else sei_x_max)  # (growth law valid <= 60 °C)
+            self._sei_cal = a_sei * (sei_cal0 + sei_cal1 * s)
+            self._sei_cyc = a_sei * sei_cyc
+            self._dudt = entropic[int(s * grid)]
             self._decay_k = _NO_DECAY
             self._param_tc = tc
             self._param_soc = s
@@ -237,7 +221,7 @@ class CellModel(CellStateView, MeasurementNoise):
         else:
             u_s = self._ocv(x)
         self._u_s = u_s
-        self._e = u_s + self._v1 + self._v2 + self._v3 + self._v4
+        self._e = u_s + self._v1 + self._v2 + self._v3 + self._v4 + self._vpl
 
     def impedance_ohm(self, frequencies_hz: np.ndarray) -> np.ndarray:
         """Complex small-signal impedance at these frequencies (Hz), Ω, from the present state."""
@@ -319,38 +303,6 @@ class CellModel(CellStateView, MeasurementNoise):
         n = max(n, k * dt_s / _MAX_KDT_PER_SUBSTEP)
         return max(1, min(_MAX_SUBSTEPS, math.ceil(n)))
 
-    def _thermal_constants(self, h: float) -> tuple[float, ...]:
-        """Backward-Euler matrix of the two-node network for a step of ``h`` s (see
-        :func:`~sim_instruments.cell.thermal.two_node_step`, same expressions), cached per ``h``:
-        ``(h, C_core/h, C_surface/h, a11, a22, det, k_cs, h·A)``."""
-        p = self.preset
-        c_core = p.heat_capacity_core_j_per_k
-        c_surface = p.heat_capacity_surface_j_per_k
-        k_cs = p.conductance_core_surface_w_per_k
-        h_a = self._h_a
-        a11 = c_core / h + k_cs
-        a22 = c_surface / h + k_cs + h_a
-        det = a11 * a22 - k_cs * k_cs
-        self._thermal_k = (h, c_core / h, c_surface / h, a11, a22, det, k_cs, h_a)
-        return self._thermal_k
-
-    def _decay_constants(self, h: float) -> tuple[float, ...]:
-        """Decay factors over a step of ``h`` s under the present parameters, cached until the
-        parameters change: ``(h, RC1, RC2, RC3, diffusion, exotherm reactant)``, each
-        ``exp(-h / tau)`` (the reactant's ``exp(-k·h)`` with the Arrhenius rate ``k`` at the core
-        temperature, as :meth:`~sim_instruments.cell.thermal.Exotherm.step`; 1.0 for a cell
-        without an exotherm, where it is not used)."""
-        neg_h = -h
-        active, ea_over_r, inv_t_ref, k_ref = self._exo_k
-        decay = 1.0
-        if active:
-            x = ea_over_r * (inv_t_ref - self._inv_tk)
-            k = k_ref * exp(200.0 if x > 200.0 else x)  # min(x, 200)
-            decay = exp(-k * h)
-        self._decay_k = (h, exp(neg_h / self._tau1), exp(neg_h / self._tau2), exp(neg_h / self._tau3),
-                         exp(neg_h / self._taud), decay)
-        return self._decay_k
-
     def _advance(self, h: float, current_a: float, ambient_c: float) -> None:
         """One exact-exponential electrical update and one implicit thermal update of ``h`` s,
         then the parameter refresh of :meth:`_refresh` on the new state.
@@ -364,7 +316,8 @@ class CellModel(CellStateView, MeasurementNoise):
         so results are bit-identical to calling them (tests/sim_instruments/test_cell_fast_path.py
         and test_sim_fast_paths.py check this; keep them in step).
         """
-        (cap_as, gain, entropic, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
+        (cap_as, gain, gain_charge, r4_charge, r_charge_high, r_charge_width, inv_i_ref,
+         lim_charge, r2_charge, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
          rest_exact) = self._advance_k
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
         if dk[0] != h:
@@ -400,27 +353,35 @@ class CellModel(CellStateView, MeasurementNoise):
             g1 = b * asinh(i_cell * self._rct / b)
             v1 = g1 + (v1_old - g1) * e1
             g2 = self._r2 * i_cell
+            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise
+                x = i_cell * inv_i_ref  # (grows as I/1C up to 1C)
+                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
+                    x if x < 1.0 else 1.0)
             v2 = g2 + (v2_old - g2) * e2
             # electrolyte depletion: near the limiting current the slow overpotential grows and the
             # reaction crowds into less electrode, so its particle surfaces deplete faster
             crowd = 1.0
             ilim = self._ilim
             if ilim > 0.0:
-                x = 1.0 - (i_cell if i_cell >= 0.0 else -i_cell) / ilim  # abs(i_cell)
+                # (|i_cell|; a charge current counts x the preset's charge factor)
+                x = 1.0 - (i_cell * lim_charge if i_cell >= 0.0 else -i_cell) / ilim
                 crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
             g3 = self._r3 * i_cell * crowd
             v3 = g3 + (v3_old - g3) * e3
             taud = self._taud
             dss = gain * taud * i_cell * crowd / cap_as
-            delta = dss + (self._delta - dss) * ed
             g4 = self._r4 * i_cell
+            if i_cell > 0.0:  # charging: the diffusion polarisation of the charge direction
+                dss *= gain_charge
+                g4 *= r4_charge
+            delta = dss + (self._delta - dss) * ed
             v4 = g4 + (self._v4 - g4) * ed
             # heat: ohmic + polarisation (Bernardi irreversible, at the surface OCV) + reversible
             # (entropic) + short. Like the DFN reference, the heat of mixing of the solid-diffusion
             # gradient (OCV(surface) - OCV(bulk)) is neglected: it is returned when the gradient
             # relaxes. (_tk = _tc + KELVIN was computed by the last refresh.)
             heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
-            heat += i_cell * self._tk * entropic + short_heat
+            heat += i_cell * self._tk * self._dudt + short_heat
         self._delta = delta
         self._v1 = v1
         self._v2 = v2
@@ -429,6 +390,31 @@ class CellModel(CellStateView, MeasurementNoise):
         soc = self._soc + i_cell * h / cap_as
         soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
         self._soc = soc
+        # ageing (laws in degradation.py): SEI every step; plating while charging below 0 V vs
+        # Li; stripping (a share goes dead) while plated lithium is left; fade applied in quanta
+        ai_h = (i_cell if i_cell >= 0.0 else -i_cell) * h
+        self._thr_as += ai_h
+        lost = self._lost_as + self._sei_cal * h + self._sei_cyc * ai_h
+        if i_cell > 0.0:
+            ak = self._ageing_k
+            if ak[0]:  # an intercalation anode: the potential vs Li and plating below 0 V
+                _, un_v, un_s, grid, s_ct, s_2, s_3, s_d, s_0, g_pl = ak[:10]
+                f = (soc + delta) * grid
+                j = int(f) if f > 0.0 else 0
+                if j >= grid:
+                    j = int(grid) - 1
+                un = un_v[j] + un_s[j] * (f - j)
+                phi = un - (s_ct * v1 + s_2 * v2 + s_3 * v3 + s_d * v4 + s_0 * r0 * i_cell)
+                if phi < 0.0:
+                    i_pl = -phi * g_pl / self._a_t
+                    self._plated_as += (i_pl if i_pl < i_cell else i_cell) * h
+                    self._un_pl = un
+                    self._vpl = 0.0
+        elif self._plated_as > 0.0:
+            lost += self._strip(h, i_cell)
+        self._lost_as = lost
+        if lost > self._apply_at:
+            self._apply_ageing()
         # exotherm (Exotherm.step inlined): first-order decay of the reactant at the core temperature
         p_exo = 0.0
         reactant = self._reactant
@@ -456,44 +442,6 @@ class CellModel(CellStateView, MeasurementNoise):
         if melt_c is not None and tc >= melt_c and not self._melted:
             self._melted = True
             self._update_short()
-        self._refresh()
-
-    # ------------------------------------------------------------------ persistence
-    def state_dict(self) -> dict[str, float]:
-        """Full dynamic state as plain floats (booleans as 0/1, no short as 0), for crash-resume."""
-        return {
-            "soc": self._soc,
-            "surface_soc_offset": self._delta,
-            "v_charge_transfer_v": self._v1,
-            "v_rc2_v": self._v2,
-            "v_rc3_v": self._v3,
-            "v_diffusion_v": self._v4,
-            "temperature_core_c": self._tc,
-            "temperature_surface_c": self._ts,
-            "exotherm_reactant": self._reactant,
-            "runaway": 1.0 if self._runaway else 0.0,
-            "separator_melted": 1.0 if self._melted else 0.0,
-            "internal_short_ohm": 0.0 if self._short_ohm is None else self._short_ohm,
-            "thermocouple_offset_k": self._t_offset,
-        }
-
-    def load_state(self, state: dict[str, float]) -> None:
-        """Restore a state produced by :meth:`state_dict`."""
-        self._soc = float(state["soc"])
-        self._delta = float(state["surface_soc_offset"])
-        self._v1 = float(state["v_charge_transfer_v"])
-        self._v2 = float(state["v_rc2_v"])
-        self._v3 = float(state.get("v_rc3_v", 0.0))
-        self._v4 = float(state.get("v_diffusion_v", 0.0))
-        self._tc = float(state["temperature_core_c"])
-        self._ts = float(state["temperature_surface_c"])
-        self._reactant = float(state.get("exotherm_reactant", 1.0))
-        self._runaway = bool(state.get("runaway", 0.0))
-        self._melted = bool(state.get("separator_melted", 0.0))
-        short = float(state.get("internal_short_ohm", 0.0))
-        self._short_ohm = short if short > 0.0 else None
-        self._t_offset = float(state.get("thermocouple_offset_k", 0.0))
-        self._update_short()
         self._refresh()
 
     def __repr__(self) -> str:

@@ -60,3 +60,27 @@ NMC811_LI_METAL: OcvTable = (
     (3.0, 3.25, 3.38, 3.48, 3.54, 3.58, 3.62, 3.65, 3.68, 3.7, 3.75, 3.8, 3.87, 3.95, 4.03,
      4.12, 4.18, 4.25),
 )
+
+# --- anode potential and entropic coefficient on the NMC811_GRAPHITE SOC grid -----------------
+# Evaluated from PyBaMM 26.10's ``ORegan2022`` parameter set (O'Regan et al., Electrochim. Acta 425
+# (2022) 140700: graphite OCP and both electrodes' entropic coefficients measured on LG M50 cells)
+# at the stoichiometry windows of NMC811_GRAPHITE above (graphite x = 0.0264 + 0.8422·soc, NMC
+# y = 0.8575 - 0.5936·soc). U_pos - U_neg reproduces NMC811_GRAPHITE to < 2 mV.
+
+#: Graphite OCP vs Li, V, at the SOCs of NMC811_GRAPHITE[0].
+GRAPHITE_OCP_NMC811_V: tuple[float, ...] = (
+    1.1039, 0.9060, 0.7636, 0.6608, 0.5861, 0.5310, 0.4893, 0.4559, 0.4269, 0.3993, 0.3714,
+    0.3014, 0.2522, 0.2293, 0.2189, 0.2112, 0.2021, 0.1902, 0.1764, 0.1629, 0.1519, 0.1442,
+    0.1393, 0.1365, 0.1349, 0.1340, 0.1336, 0.1333, 0.1332, 0.1330, 0.1327, 0.1318, 0.1290,
+    0.1215, 0.1090, 0.0988, 0.0941, 0.0926, 0.0922, 0.0921, 0.0920, 0.0920, 0.0920, 0.0920,
+    0.0920, 0.0920, 0.0920, 0.0920,
+)
+
+#: Full-cell entropic coefficient dOCV/dT = dU_pos/dT - dU_neg/dT, V/K, at the same SOCs.
+NMC811_GRAPHITE_ENTROPIC_V_PER_K: tuple[float, ...] = tuple(v * 1e-3 for v in (
+    -0.2618, -0.3000, -0.3381, -0.3735, -0.4038, -0.4263, -0.4393, -0.4414, -0.4325, -0.4134,
+    -0.3855, -0.2934, -0.1997, -0.1292, -0.0863, -0.0628, -0.0492, -0.0395, -0.0311, -0.0233,
+    -0.0160, -0.0092, -0.0030, 0.0026, 0.0076, 0.0121, 0.0161, 0.0198, 0.0231, 0.0261, 0.0290,
+    0.0317, 0.0342, 0.0367, 0.0392, 0.0416, 0.0440, 0.0463, 0.0487, 0.0511, 0.0537, 0.0575,
+    0.0657, 0.0774, 0.0920, 0.1028, 0.1037, 0.0953,
+))

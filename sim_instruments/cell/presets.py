@@ -15,9 +15,11 @@ members of their class, not a particular product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sim_instruments.cell import ocv_tables
+from sim_instruments.cell.anode_potential import interpolate
+from sim_instruments.cell.degradation import DegradationParameters
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,47 @@ class CellPreset:
     # --- measurement noise (1 sigma) ---
     voltage_noise_v: float = 0.0002
     temperature_noise_k: float = 0.05
+    #: Charge-direction factors of the solid-diffusion element (surface-SOC gain and the heat-free
+    #: diffusion RC): the charge polarisation of a cell whose discharge end is diffusion-limited
+    #: (lithiating NMC) is smaller than its discharge polarisation (1 = symmetric).
+    diffusion_charge_gain_factor: float = 1.0
+    diffusion_charge_r_factor: float = 1.0
+    #: A charge current loads the electrolyte-depletion limit ``r3_limiting_current_a`` this
+    #: many times as much as the same discharge current (1 = symmetric).
+    limiting_current_charge_factor: float = 1.0
+    #: The second RC's resistance while charging, x ``r2_ohm`` (1 = symmetric) ...
+    r2_charge_factor: float = 1.0
+    #: ... plus ``high·exp((soc - 1)/width)·min(1, I/1C)²``: the charge polarisation that rises
+    #: near full at high rates (delithiated cathode, nearly full graphite surface) and fades
+    #: at the small currents of a CV tail (a fast element: it does not hold the CV back).
+    r2_charge_high: float = 0.0
+    r2_charge_high_width: float = 0.05
+    # --- ageing (see sim_instruments.cell.degradation and docs/calibration.md) ---
+    #: Anode OCP vs Li at the SOCs of ``ocv_soc``, V (None: no intercalation anode, e.g. lithium
+    #: metal: no plating model, the anode potential is reported as 0 V).
+    anode_ocp_v: tuple[float, ...] | None = None
+    #: SOC-dependent entropic coefficient dOCV/dT at the SOCs of ``ocv_soc``, V/K (None: the
+    #: constant ``entropic_v_per_k``).
+    entropic_table_v_per_k: tuple[float, ...] | None = None
+    degradation: DegradationParameters = field(default_factory=DegradationParameters)
+    # --- ratings the bench reads (datasheet: where the cell may be charged / discharged) ---
+    #: Highest cell temperature for charging / for discharging, °C (``temperature_max_c`` is
+    #: the absolute operating maximum; the minima are ``temperature_min_charge_c`` and
+    #: ``temperature_min_discharge_c``).
+    temperature_max_charge_c: float = 45.0
+    temperature_max_discharge_c: float = 60.0
+
+    def ratings(self) -> dict[str, float]:
+        """The preset's charge / discharge windows as the bench reads them: temperatures °C,
+        currents A (magnitudes)."""
+        return {
+            "charge_temperature_min_c": self.temperature_min_charge_c,
+            "charge_temperature_max_c": self.temperature_max_charge_c,
+            "discharge_temperature_min_c": self.temperature_min_discharge_c,
+            "discharge_temperature_max_c": self.temperature_max_discharge_c,
+            "charge_current_max_a": self.current_max_charge_a,
+            "discharge_current_max_a": self.current_max_discharge_a,
+        }
 
     @property
     def heat_capacity_j_per_k(self) -> float:
@@ -123,6 +166,13 @@ _NMC_SOC, _NMC_V = ocv_tables.NMC811_GRAPHITE
 _LFP_SOC, _LFP_V = ocv_tables.LFP_GRAPHITE
 _POUCH_SOC, _POUCH_V = ocv_tables.NMC622_GRAPHITE_POUCH
 _SSB_SOC, _SSB_V = ocv_tables.NMC811_LI_METAL
+#: Graphite OCP on the other graphite cells' SOC grids: the same graphite curve (O'Regan 2022)
+#: over the graphite window of the NMC811 cell, read at each table's SOC points (a generic
+#: graphite anode balanced like the LG M50's).
+_GRAPHITE_ON_LFP_V = tuple(
+    interpolate(_NMC_SOC, ocv_tables.GRAPHITE_OCP_NMC811_V, s) for s in _LFP_SOC)
+_GRAPHITE_ON_POUCH_V = tuple(
+    interpolate(_NMC_SOC, ocv_tables.GRAPHITE_OCP_NMC811_V, s) for s in _POUCH_SOC)
 
 NMC_21700 = CellPreset(
     name="nmc_21700",
@@ -177,6 +227,16 @@ NMC_21700 = CellPreset(
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
+    diffusion_charge_gain_factor=0.77,
+    diffusion_charge_r_factor=0.0,
+    r2_charge_factor=0.69,
+    r2_charge_high=9.7,
+    r2_charge_high_width=0.05,
+    limiting_current_charge_factor=0.69,
+    anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
+    entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
+    temperature_max_charge_c=45.0,  # LG M50 datasheet: charge 0..45 °C, discharge -20..60 °C
+    temperature_max_discharge_c=60.0,
 )
 
 LFP_26650 = CellPreset(
@@ -211,9 +271,9 @@ LFP_26650 = CellPreset(
     r3_tau_s=60.0,
     r3_limiting_current_a=25.0,
     r3_limiting_activation_j_mol=17700.0,
-    diffusion_tau_s=900.0,
-    diffusion_activation_j_mol=45000.0,
-    diffusion_gain=0.2,
+    diffusion_tau_s=360.0,
+    diffusion_activation_j_mol=60000.0,
+    diffusion_gain=0.5,
     diffusion_r_ohm=0.0150,
     r_soc_low=1.0,
     r_soc_low_width=0.04,
@@ -232,6 +292,9 @@ LFP_26650 = CellPreset(
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.5,
+    anode_ocp_v=_GRAPHITE_ON_LFP_V,
+    temperature_max_charge_c=45.0,  # A123 ANR26650 class: charge 0..45 °C, discharge -30..60 °C
+    temperature_max_discharge_c=60.0,
 )
 
 NMC_POUCH_60AH = CellPreset(
@@ -251,7 +314,7 @@ NMC_POUCH_60AH = CellPreset(
     ocv_soc=_POUCH_SOC,
     ocv_v=_POUCH_V,
     entropic_v_per_k=0.0,
-    r0_ohm=0.00080,
+    r0_ohm=0.00070,
     r0_activation_j_mol=10400.0,
     rct_ohm=0.00036,
     rct_activation_j_mol=49000.0,
@@ -264,7 +327,7 @@ NMC_POUCH_60AH = CellPreset(
     r3_ohm=0.00008,
     r3_activation_j_mol=24390.0,
     r3_tau_s=60.0,
-    r3_limiting_current_a=99.0,
+    r3_limiting_current_a=120.0,
     r3_limiting_activation_j_mol=17700.0,
     diffusion_tau_s=1308.0,
     diffusion_activation_j_mol=17950.0,
@@ -277,7 +340,7 @@ NMC_POUCH_60AH = CellPreset(
     inductance_h=5.0e-8,
     heat_capacity_core_j_per_k=850.0,
     heat_capacity_surface_j_per_k=74.0,
-    conductance_core_surface_w_per_k=8.0,
+    conductance_core_surface_w_per_k=9.0,
     surface_area_m2=0.0696,
     convection_w_per_m2k=10.0,
     exotherm_energy_j=840000.0,
@@ -287,6 +350,9 @@ NMC_POUCH_60AH = CellPreset(
     separator_melt_c=150.0,
     separator_melt_short_ohm=0.0002,
     ejecta_heat_fraction=0.6,
+    anode_ocp_v=_GRAPHITE_ON_POUCH_V,
+    temperature_max_charge_c=45.0,
+    temperature_max_discharge_c=55.0,
 )
 
 SOLID_STATE_POUCH = CellPreset(
@@ -342,10 +408,47 @@ SOLID_STATE_POUCH = CellPreset(
     separator_melt_c=None,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.5,
+    temperature_max_charge_c=60.0,
+    temperature_max_discharge_c=80.0,
+)
+
+#: An extreme-fast-charge (XFC) NMC811/graphite pouch: the ``nmc_21700`` chemistry (same OCV,
+#: graphite OCP, entropy and ageing laws) with thin electrodes and small particles, the usual
+#: route to 10-minute charging (about 2 mAh/cm² instead of the M50's ~5 mAh/cm²). Per ampere-hour,
+#: the electrolyte resistance scales with thickness² and the limiting current with 1/thickness²,
+#: charge-transfer and film resistances with thickness (electrode area per Ah), solid-diffusion
+#: time with particle radius² (about half the M50's); see docs/calibration.md.
+XFC_NMC_POUCH = replace(
+    NMC_21700,
+    name="xfc_nmc_pouch",
+    chemistry="NMC811/graphite, thin electrodes (XFC)",
+    capacity_ah=4.921,
+    nominal_capacity_ah=5.0,
+    current_max_charge_a=30.0,    # 6C
+    current_max_discharge_a=50.0,  # 10C
+    temperature_min_charge_c=10.0,
+    temperature_max_charge_c=55.0,
+    temperature_max_c=60.0,
+    mass_kg=0.095,
+    form_factor="pouch 120 mm x 80 mm x 6 mm",
+    r0_ohm=0.0030,                  # pouch tabs and foils, thin coating (M50: 0.010)
+    rct_ohm=0.0044 * 0.3,           # x electrode thickness ratio (~0.4) and finer particles
+    r2_ohm=0.01328 * 0.3,           # film / contact arc, per electrode area
+    r3_ohm=0.001009 * 0.16,         # electrolyte: x thickness ratio²
+    r3_limiting_current_a=8.03 * 6.0,  # electrolyte limiting current: x 1/thickness ratio²
+    diffusion_tau_s=1308.0 * 0.2,   # solid diffusion: particle radius about 0.45x
+    diffusion_r_ohm=0.0389 * 0.2,
+    heat_capacity_core_j_per_k=88.0,
+    heat_capacity_surface_j_per_k=10.0,
+    conductance_core_surface_w_per_k=6.0,
+    surface_area_m2=0.0216,   # 2 x 120 x 80 mm² faces + edges
+    convection_w_per_m2k=10.0,
+    exotherm_energy_j=95000.0,
+    separator_melt_short_ohm=0.002,
 )
 
 PRESETS: dict[str, CellPreset] = {
-    p.name: p for p in (NMC_21700, LFP_26650, NMC_POUCH_60AH, SOLID_STATE_POUCH)
+    p.name: p for p in (NMC_21700, LFP_26650, NMC_POUCH_60AH, SOLID_STATE_POUCH, XFC_NMC_POUCH)
 }
 
 

@@ -59,6 +59,21 @@ FIRST_CHUNK_S = 2.0
 MERGE_REL = 0.02
 MERGE_ABS_A = 0.01
 PARAMETER_SET = "ORegan2022"
+#: The ageing variant (``degradation=True``): the cycling-ageing reference's parameter set and its
+#: SEI + partially reversible plating options (the reference's particle cracking / LAM options
+#: are left out: they need the DFN's mechanics and cost several times more per step).
+DEGRADATION_PARAMETER_SET = "OKane2022"
+DEGRADATION_OPTIONS: dict[str, str] = {
+    "SEI": "solvent-diffusion limited",
+    "SEI porosity change": "true",
+    "lithium plating": "partially reversible",
+    "lithium plating porosity change": "true",
+    "thermal": "lumped",
+}
+_DEGRADATION_OUTPUTS = (
+    "Loss of capacity to negative SEI [A.h]", "Loss of capacity to negative lithium plating [A.h]",
+    "Loss of lithium inventory [%]",
+)
 _OUTPUTS = (
     "Voltage [V]", "Battery open-circuit voltage [V]", "Volume-averaged cell temperature [K]",
     "Volume-averaged surface temperature [K]", "Discharge capacity [A.h]",
@@ -89,10 +104,13 @@ class PybammCellModel(MeasurementNoise):
     internal_short_ohm = None
 
     def __init__(
-        self, preset: CellPreset, soc: float = 1.0, temperature_c: float = 25.0, seed: int | None = 0
+        self, preset: CellPreset, soc: float = 1.0, temperature_c: float = 25.0, seed: int | None = 0,
+        *, degradation: bool = False,
     ) -> None:
         """A rested cell at ``soc`` (0..1, set through the preset's OCV: PyBaMM starts at that
-        open-circuit voltage) and ``temperature_c`` (cell and ambient)."""
+        open-circuit voltage) and ``temperature_c`` (cell and ambient). ``degradation``: the SPMe
+        with :data:`DEGRADATION_OPTIONS` and the ``OKane2022`` parameters (SEI growth and partially
+        reversible lithium plating, so the cell ages; ~1.5x the cost per PyBaMM step)."""
         os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
         try:
             import pybamm
@@ -107,7 +125,8 @@ class PybammCellModel(MeasurementNoise):
         self._t_offset = 0.0
         self._soc0 = float(soc)
         self._ambient_c = float(temperature_c)
-        params = pybamm.ParameterValues(PARAMETER_SET)
+        self.degradation = degradation
+        params = pybamm.ParameterValues(DEGRADATION_PARAMETER_SET if degradation else PARAMETER_SET)
         params.update({
             "Current function [A]": "[input]",
             "Ambient temperature [K]": "[input]",
@@ -115,8 +134,10 @@ class PybammCellModel(MeasurementNoise):
             "Lower voltage cut-off [V]": 2.0,
             "Upper voltage cut-off [V]": 4.4,
         })
-        model = pybamm.lithium_ion.SPMe({"thermal": "lumped"})
-        solver = pybamm.IDAKLUSolver(output_variables=list(_OUTPUTS))  # only what is read: ~2x faster
+        options = dict(DEGRADATION_OPTIONS) if degradation else {"thermal": "lumped"}
+        self._outputs = _OUTPUTS + (_DEGRADATION_OUTPUTS if degradation else ())
+        model = pybamm.lithium_ion.SPMe(options)
+        solver = pybamm.IDAKLUSolver(output_variables=list(self._outputs))  # only what is read: ~2x faster
         self._sim = pybamm.Simulation(model, parameter_values=params, solver=solver)
         ocv0 = self._ecm.ocv_at_soc_v(min(max(soc, 0.0), 1.0))
         self._inputs = {"Current function [A]": 0.0, "Ambient temperature [K]": temperature_c + KELVIN}
@@ -137,6 +158,7 @@ class PybammCellModel(MeasurementNoise):
         self._pend_i = 0.0
         self._chunk_s = FIRST_CHUNK_S
         self._failed = False
+        self._losses: dict[str, float] = {}
         self.integrations = 0
 
     # ------------------------------------------------------------------ integration
@@ -163,7 +185,8 @@ class PybammCellModel(MeasurementNoise):
             self._failed = True
             logger.warning("PyBaMM cell: %s at %.3f A (state held at the event; PyBaMM cannot step "
                            "past it)", sol.termination, i_mean)
-        values = {name: float(sol[name].entries[-1]) for name in _OUTPUTS}
+        values = {name: float(sol[name].entries[-1]) for name in self._outputs}
+        self._losses = {name: values[name] for name in _DEGRADATION_OUTPUTS if name in values}
         self._solution = sol
         self._v = values["Voltage [V]"]
         self._ocv = values["Battery open-circuit voltage [V]"]
@@ -289,10 +312,36 @@ class PybammCellModel(MeasurementNoise):
                 "thermocouple_offset_k": self._t_offset}
 
     def load_state(self, state: dict[str, float]) -> None:
-        """Best effort restore of :meth:`state_dict`: rebuilds the model rested at that SOC."""
+        """Best effort restore of :meth:`state_dict`: rebuilds the model rested at that SOC (a
+        degrading cell restarts fresh: PyBaMM's SEI and plated-lithium states are not saved)."""
         self.__init__(self.preset, soc=float(state["soc"]),  # type: ignore[misc]  # rebuild in place, on purpose
-                      temperature_c=float(state["temperature_core_c"]), seed=None)
+                      temperature_c=float(state["temperature_core_c"]), seed=None,
+                      degradation=self.degradation)
         self._t_offset = float(state.get("thermocouple_offset_k", 0.0))
+
+    def degradation_losses(self) -> dict[str, float]:
+        """PyBaMM's side-reaction losses at the last integration (``degradation=True`` only):
+        ``sei_loss_ah``, ``plating_loss_ah`` (plated lithium, reversible and dead) and
+        ``lithium_inventory_loss_pct``; empty for the non-ageing cell."""
+        self._flush()
+        if not self._losses:
+            return {}
+        return {
+            "sei_loss_ah": self._losses["Loss of capacity to negative SEI [A.h]"],
+            "plating_loss_ah": self._losses["Loss of capacity to negative lithium plating [A.h]"],
+            "lithium_inventory_loss_pct": self._losses["Loss of lithium inventory [%]"],
+        }
 
     def __repr__(self) -> str:
         return f"PybammCellModel({self.preset.name!r}, SPMe {PARAMETER_SET}, soc={self.soc:.4f}, {self._tc:.2f} °C)"
+
+
+class PybammAgeingCellModel(PybammCellModel):
+    """:class:`PybammCellModel` with ``degradation=True`` (a cell factory for the bench:
+    ``factory(preset, soc=, temperature_c=, seed=)``)."""
+
+    def __init__(
+        self, preset: CellPreset, soc: float = 1.0, temperature_c: float = 25.0, seed: int | None = 0,
+        *, degradation: bool = True,
+    ) -> None:
+        super().__init__(preset, soc=soc, temperature_c=temperature_c, seed=seed, degradation=degradation)

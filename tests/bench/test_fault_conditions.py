@@ -27,9 +27,11 @@ def test_short_injected_when_the_charging_cell_reaches_90_percent(tmp_path):
     with RunFile(out) as run:
         trip = next(e for e in run.events if e["kind"] == "safety_trip")
         charge = next(s for s in run.steps if s["text"].startswith("Charge"))
-        hold = next(s for s in run.steps if s["text"].startswith("Hold"))
+        hold = next((s for s in run.steps if s["text"].startswith("Hold")), None)
     assert trip["data"]["rule"].startswith("internal_short")
-    # the cell started at 50 % SOC: 90 % comes late in the charge (CC ends at 4.2 V near 85 %,
-    # so in the CV hold), never before 40 % of the capacity went in
-    assert charge["start_time_s"] + 0.4 * 5.0 / 2.5 * 3600 < trip["time_s"] <= hold["end_time_s"]
-    assert hold["end_reason"] == "safety trip: internal_short"
+    # the cell started at 50 % SOC: 90 % comes late in the charge (the 0.5C CC phase ends at
+    # 4.2 V near 90 % since the charge was calibrated on the DFN charges, so at the end of CC or
+    # in the CV hold), never before 40 % of the cell's true capacity (4.921 Ah) went in
+    last = charge if hold is None else hold
+    assert charge["start_time_s"] + 0.4 * 4.9 / 2.5 * 3600 < trip["time_s"] <= last["end_time_s"]
+    assert last["end_reason"] == "safety trip: internal_short"

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim_instruments.cell import PRESETS, CellModel, get_preset
+from sim_instruments.cell.anode_potential import lookup, uniform_table
 from sim_instruments.cell.noise import BLOCK, standard_normal_block
 from sim_instruments.cell.thermal import KELVIN, RUNAWAY_SELF_HEATING_K_PER_S, two_node_step
 from sim_instruments.chamber_model import ChamberModel
@@ -42,11 +43,15 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     v1_old = cell._v1
     v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
     g2 = cell._r2 * i_cell
+    if i_cell > 0.0:
+        g2 *= p.r2_charge_factor + p.r2_charge_high * math.exp(
+            (cell._soc - 1.0) / p.r2_charge_high_width) * min(1.0, i_cell * (1.0 / p.nominal_capacity_ah))
     v2_old = cell._v2
     v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
     crowd = 1.0
     if cell._ilim > 0.0:
-        crowd = 1.0 / max(0.1, 1.0 - abs(i_cell) / cell._ilim)
+        load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else -i_cell
+        crowd = 1.0 / max(0.1, 1.0 - load / cell._ilim)
     g3 = cell._r3 * i_cell * crowd
     v3_old = cell._v3
     v3 = g3 + (v3_old - g3) * math.exp(-h / cell._tau3)
@@ -54,14 +59,22 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     taud = cell._taud
     ed = math.exp(-h / taud)
     dss = p.diffusion_gain * taud * i_cell * crowd / cell._cap_as
-    cell._delta = dss + (cell._delta - dss) * ed
     g4 = cell._r4 * i_cell
+    if i_cell > 0.0:
+        dss *= p.diffusion_charge_gain_factor
+        g4 *= p.diffusion_charge_r_factor
+    cell._delta = dss + (cell._delta - dss) * ed
     cell._v4 = g4 + (cell._v4 - g4) * ed
     cell._v1, cell._v2 = v1, v2
     heat = i_cell * (i_cell * r0 + 0.5 * (v1_old + v1 + v2_old + v2 + v3_old + v3))
-    heat += i_cell * (cell._tc + KELVIN) * p.entropic_v_per_k + short_heat
+    if p.entropic_table_v_per_k is None:
+        dudt = p.entropic_v_per_k
+    else:
+        dudt = uniform_table(p.ocv_soc, p.entropic_table_v_per_k)[0][int(min(max(cell._soc, 0.0), 1.0) * 100)]
+    heat += i_cell * (cell._tc + KELVIN) * dudt + short_heat
     soc = cell._soc + i_cell * h / cell._cap_as
     cell._soc = -_OVERDISCHARGE_SPAN if soc < -_OVERDISCHARGE_SPAN else min(soc, _SOC_MAX)
+    _reference_ageing(cell, h, i_cell, r0)
     p_exo = 0.0
     if cell._reactant > 0.0 and cell._exo.active:
         cell._reactant, q = cell._exo.step(h, cell._tc, cell._reactant)
@@ -81,6 +94,33 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         cell._melted = True
         cell._update_short()
     cell._refresh()
+
+
+def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> None:
+    """The ageing update of CellModel._advance as plainly written (degradation.py laws)."""
+    cell._thr_as += abs(i_cell) * h
+    lost = cell._lost_as + cell._sei_cal * h + cell._sei_cyc * (abs(i_cell) * h)
+    d = cell.preset.degradation
+    cap_ah = cell._cap0_as / 3600.0
+    if i_cell > 0.0 and cell.preset.anode_ocp_v is not None:
+        un = lookup(*uniform_table(cell.preset.ocv_soc, cell.preset.anode_ocp_v), cell._soc + cell._delta)
+        phi = un - (d.share_ct * cell._v1 + d.share_rc2 * cell._v2 + d.share_rc3 * cell._v3
+                    + d.share_diffusion * cell._v4 + d.share_ohmic * r0 * i_cell)
+        if phi < 0.0:
+            i_pl = min(-phi * (d.plating_conductance_a_per_v_ah * cap_ah) / cell._a_t, i_cell)
+            cell._plated_as += i_pl * h
+            cell._un_pl, cell._vpl = un, 0.0
+    elif i_cell <= 0.0 and cell._plated_as > 0.0:
+        strip = min(((d.strip_rate_c * cap_ah) / cell._a_t - d.strip_discharge_fraction * i_cell) * h,
+                    cell._plated_as)
+        cell._plated_as -= strip
+        cell._dead_as += d.dead_fraction * strip
+        lost += d.dead_fraction * strip
+        cell._vpl = d.mixed_share * cell._un_pl * cell._plated_as / (
+            cell._plated_as + (d.plated_half_as_per_ah * cap_ah))
+    cell._lost_as = lost
+    if lost > cell._apply_at:
+        cell._apply_ageing()
 
 
 def _reference_step(cell: CellModel, dt_s: float, current_a: float, ambient_c: float) -> None:

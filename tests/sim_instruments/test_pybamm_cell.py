@@ -114,3 +114,19 @@ def test_missing_pybamm_is_one_clear_line_and_no_run_file(tmp_path, monkeypatch,
     assert not out.exists()
     with pytest.raises(ValueError, match="no cell backend 'dfn'; choose one of ecm, pybamm"):
         build_sim_bench(cell_backend="dfn")
+
+
+def test_pybamm_cell_with_the_reference_degradation_options_ages(needs_pybamm):
+    """degradation=True: SPMe + OKane2022 SEI and partially reversible plating; a cold 1C charge
+    plates and grows SEI, and the losses are readable."""
+    from sim_instruments.cell.pybamm_cell import DEGRADATION_OPTIONS, PybammAgeingCellModel
+
+    assert DEGRADATION_OPTIONS["lithium plating"] == "partially reversible"
+    cell = PybammAgeingCellModel(get_preset("nmc_21700"), soc=0.3, temperature_c=5.0)
+    for _ in range(20):
+        cell.step(60.0, 5.0, 5.0)
+    losses = cell.degradation_losses()
+    assert losses["sei_loss_ah"] > 0.0
+    assert losses["plating_loss_ah"] > 0.0
+    assert losses["lithium_inventory_loss_pct"] > 0.0
+    assert PybammCellModel(get_preset("nmc_21700"), soc=0.5).degradation_losses() == {}
