@@ -28,6 +28,11 @@ COMMAND_MODULES = (
     "bench.commands.plot",
     "bench.commands.resume",
     "bench.commands.perf",
+    "bench.commands.runs",
+    "bench.commands.jobs",
+    "bench.commands.submit",
+    "bench.commands.worker",
+    "bench.commands.sweep",
 )
 
 EXAMPLES = """examples:
