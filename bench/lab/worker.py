@@ -222,14 +222,20 @@ class Worker:
         finally:
             done.set()
             thread.join()
-        if not self._guard(self.queue.finish, job["job_id"], self.name, result.status, exit_code=result.exit_code,
-                           run_id=result.run_id, run_file=result.run_file, message=result.message):
-            logger.warning("job %d: finished (%s) after it had been given up on", job["job_id"], result.status)
+        while True:  # the outcome must reach the queue: retry while the database is away
+            recorded = self._guard(self.queue.finish, job["job_id"], self.name, result.status,
+                                   exit_code=result.exit_code, run_id=result.run_id, run_file=result.run_file,
+                                   message=result.message)
+            if recorded is not None or self.stop.wait(self.heartbeat_s):
+                break
+        if recorded is False:
+            logger.warning("job %d: finished (%s) after it had been given to another worker", job["job_id"],
+                           result.status)
 
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _guard(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a queue method; database trouble is logged once and returns None (the job goes on)."""
         try:
-            value = fn(*args)
+            value = fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the database may be down; the bench keeps working
             if not self._db_warned:
                 self._db_warned = True
