@@ -107,10 +107,10 @@ class CatalogRecorder:
         with self._lock:
             self._stop = True
         self._wake.set()
-        if not drained:
-            logger.warning("catalog %s: %d write(s) of run %s not done; the run file has everything "
-                           "(bench runs sync registers it)", safe_url(self.url), len(self._ops) + (self._heartbeat is not None),
-                           self.run_id)
+        if not drained:  # a warning only if the outage has not had its one warning yet (a slow database)
+            logger.log(logging.INFO if self._warned else logging.WARNING,
+                       "catalog %s: %d write(s) of run %s not done; the run file has everything "
+                       "(bench runs sync registers it)", safe_url(self.url), self.pending, self.run_id)
         return drained
 
     @property

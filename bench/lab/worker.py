@@ -112,17 +112,7 @@ class SubprocessRunner:
         if ctx.cancelled.is_set() and status == "aborted":
             status = "cancelled"
         message = f"exit {code}; output in {log_path}"
-        run_id = None
-        if run_file.exists():
-            try:
-                from bench.lab.catalog import Catalog
-
-                with Catalog(self.url) as catalog:
-                    run_id = catalog.register_file(run_file, job_id=job["job_id"], host=socket.gethostname(),
-                                                   cell_id=job.get("cell_id"))["run_id"]
-            except Exception as exc:  # noqa: BLE001 - the job's outcome is recorded even if this fails
-                logger.warning("job %d: run file not registered (%s); `bench runs sync` will", job["job_id"], exc)
-        return JobResult(status, code, str(run_file) if run_file.exists() else None, run_id, message)
+        return JobResult(status, code, str(run_file) if run_file.exists() else None, None, message)
 
 
 class Worker:
@@ -222,15 +212,43 @@ class Worker:
         finally:
             done.set()
             thread.join()
-        while True:  # the outcome must reach the queue: retry while the database is away
-            recorded = self._guard(self.queue.finish, job["job_id"], self.name, result.status,
-                                   exit_code=result.exit_code, run_id=result.run_id, run_file=result.run_file,
-                                   message=result.message)
-            if recorded is not None or self.stop.wait(self.heartbeat_s):
-                break
+        self._record(job, result)
+
+    def _record(self, job: dict[str, Any], result: JobResult) -> None:
+        """Register the job's run file in the catalog and record the job's end, retrying every
+        heartbeat period while the database is away (the run file already has everything)."""
+        recorded = None
+        row = None
+        if result.run_file:
+            try:  # the file's provenance, verdict and SHA-256 (no database needed)
+                from bench.lab.provenance import row_from_file
+
+                row = row_from_file(result.run_file)
+                row.update(job_id=job["job_id"], host=socket.gethostname(), cell_id=row.get("cell_id") or job.get("cell_id"))
+            except Exception as exc:  # noqa: BLE001 - an unreadable file is reported, the job still ends
+                logger.warning("job %d: run file %s not readable for the catalog: %s", job["job_id"], result.run_file, exc)
+        while True:
+            if row is not None and result.run_id is None and self._guard(self._upsert, row):
+                result.run_id = row["run_id"]
+            if result.run_id is not None or row is None:
+                recorded = self._guard(self.queue.finish, job["job_id"], self.name, result.status,
+                                       exit_code=result.exit_code, run_id=result.run_id, run_file=result.run_file,
+                                       message=result.message)
+                if recorded is not None:
+                    break
+            if self.stop.wait(self.heartbeat_s):
+                logger.warning("job %d: worker stopped before the catalog took its end (%s); `bench runs sync` "
+                               "registers the run file", job["job_id"], result.status)
+                return
         if recorded is False:
             logger.warning("job %d: finished (%s) after it had been given to another worker", job["job_id"],
                            result.status)
+
+    def _upsert(self, row: dict[str, Any]) -> bool:
+        from bench.lab.catalog import Catalog
+
+        Catalog(engine=self.queue.engine, migrate=False).upsert_run(row)
+        return True
 
     def _guard(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call a queue method; database trouble is logged once and returns None (the job goes on)."""

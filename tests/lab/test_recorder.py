@@ -1,0 +1,125 @@
+"""The recorder never holds up a run: catalog writes off the calling thread; a database that is
+stopped mid-run or refuses the credentials costs one warning; the catalog catches up."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from bench.lab.catalog import Catalog
+from bench.lab.provenance import file_sha256, read_attributes
+from bench.lab.recorder import CatalogRecorder
+
+#: A call on the sample path must return at once: far below one sample period (1 s; 10 ms on fast benches).
+MAX_CALL_S = 0.005
+
+
+def _report(run_file):
+    from bench.lab.provenance import build_report
+
+    return build_report(run_file)
+
+
+def _wait_for(predicate, timeout_s: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _warnings(caplog):
+    return [r for r in caplog.records if r.name == "bench.lab.recorder" and r.levelno >= logging.WARNING]
+
+
+def test_recorder_writes_a_run_through_its_life(catalog_url, run_file):
+    attrs = read_attributes(run_file)
+    report = _report(run_file)
+    recorder = CatalogRecorder(catalog_url, job_id=7)
+    run_id = recorder.run_started(attrs, run_file)
+    recorder.heartbeat({"step": 1, "test_time_s": 300.0})
+    assert recorder.close(timeout_s=20)
+    with Catalog(catalog_url) as catalog:
+        row = catalog.run(run_id)
+        assert (row["status"], row["job_id"], row["state"]) == ("running", 7, {"step": 1, "test_time_s": 300.0})
+        assert row["heartbeat_s"] is not None and row["host"]
+    recorder = CatalogRecorder(catalog_url)
+    assert recorder.run_started(attrs, run_file) == run_id  # the same run, the same id
+    recorder.run_finished("completed", report["verdict"], report["criteria"], report["metrics"], run_file,
+                          test_time_s=attrs["test_time_s"])
+    recorder.heartbeat({"late": True})  # after the finish: must not reopen the run
+    assert recorder.close(timeout_s=20)
+    with Catalog(catalog_url) as catalog:
+        row = catalog.run(run_id)
+        assert (row["status"], row["verdict"]) == ("completed", "pass")
+        assert row["run_file_sha256"] == file_sha256(run_file)
+        assert row["claims"][0]["passed"] is True and row["metrics"]["samples"] == 1803
+        assert catalog.sync(run_file.parent)["unchanged"] == 1  # sync agrees on the id: nothing new
+
+
+def test_refused_credentials_one_warning_then_sync_catches_up(pg, run_file, caplog):
+    url = pg.create_database()
+    wrong = url.replace("cellbench@", "intruder:s3cret-pw@")
+    recorder = CatalogRecorder(wrong, retry_s=0.05)
+    attrs = read_attributes(run_file)
+    t0 = time.perf_counter()
+    recorder.run_started(attrs, run_file)
+    for i in range(50):
+        recorder.heartbeat({"i": i})
+    recorder.run_finished("completed", "pass", [], {}, run_file)
+    assert (time.perf_counter() - t0) / 52 < MAX_CALL_S
+    _wait_for(lambda: _warnings(caplog), what="the warning")
+    time.sleep(0.3)  # several more failed attempts (retry every 0.05 s) ...
+    assert recorder.close(timeout_s=0.2) is False
+    warnings = _warnings(caplog)
+    assert len(warnings) == 1  # ... and still one warning
+    assert "intruder" in warnings[0].getMessage() and "s3cret-pw" not in caplog.text  # never the password
+    with Catalog(url) as catalog:
+        assert catalog.sync(run_file.parent)["registered"] == 1
+        assert catalog.list_runs()[0]["verdict"] == "pass"
+
+
+def test_postgres_stopped_mid_run_then_started_again(pg, run_file, caplog):
+    caplog.set_level(logging.INFO, logger="bench.lab.recorder")
+    url = pg.create_database()
+    attrs = read_attributes(run_file)
+    report = _report(run_file)
+    recorder = CatalogRecorder(url, retry_s=0.1)
+    run_id = recorder.run_started(attrs, run_file)
+    with Catalog(url) as catalog:
+        _wait_for(lambda: (catalog.run(run_id) or {}).get("status") == "running", what="the start row")
+        catalog.engine.dispose()
+        pg.stop()
+        try:
+            slowest = 0.0
+            for i in range(100):  # the run goes on: a heartbeat per sample period
+                t0 = time.perf_counter()
+                recorder.heartbeat({"step": 2, "sample": i})
+                slowest = max(slowest, time.perf_counter() - t0)
+                time.sleep(0.005)
+            t0 = time.perf_counter()
+            recorder.run_finished("completed", report["verdict"], report["criteria"], report["metrics"], run_file)
+            slowest = max(slowest, time.perf_counter() - t0)
+            assert slowest < MAX_CALL_S, f"a recorder call took {slowest * 1e3:.1f} ms with the database down"
+            _wait_for(lambda: _warnings(caplog), what="the warning")
+            assert recorder.pending > 0
+        finally:
+            pg.start()
+        assert recorder.close(timeout_s=30), "did not catch up after the server came back"
+        assert len(_warnings(caplog)) == 1
+        assert any("caught up" in r.getMessage() for r in caplog.records if r.name == "bench.lab.recorder")
+        row = catalog.run(run_id)
+        assert (row["status"], row["verdict"], row["run_file_sha256"]) == ("completed", "pass", file_sha256(run_file))
+
+
+@pytest.mark.parametrize("status,expected", [("safety_trip", "tripped"), ("instrument_failure", "failed"),
+                                             ("aborted", "aborted")])
+def test_run_file_statuses_map_to_catalog_statuses(tmp_path, run_file, status, expected):
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    recorder = CatalogRecorder(url)
+    run_id = recorder.run_started(read_attributes(run_file), run_file)
+    recorder.run_finished(status, status, [], {"test_time_s": 12.0}, run_file)
+    assert recorder.close(timeout_s=20)
+    with Catalog(url) as catalog:
+        assert catalog.run(run_id)["status"] == expected
