@@ -17,8 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     sweep = sub.add_parser(
         "sweep", help="run a protocol over a parameter grid (and cell presets) as Dask tasks",
-        epilog="examples:\n  bench sweep capacity_check --grid rate=0.5A,1A,2A --cells nmc_21700,lfp_26650\n"
-               "  bench sweep fast_charge --grid charge_rate=1C,2C --scheduler tcp://10.0.0.5:8786 --json\n",
+        epilog="examples:\n  bench sweep capacity_check --grid rate=0.5A,1A,2A --grid charge_rate=0.3C,0.5C\n"
+               "  bench sweep my_discharge.yaml --grid rate=0.5C,1C --cells nmc_21700,lfp_26650\n"
+               "  bench sweep fast_charge --grid stage2_rate=0.2C,0.3C --scheduler tcp://10.0.0.5:8786 --json\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sweep.add_argument("protocol", help="protocol file or shipped protocol name")
     sweep.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",

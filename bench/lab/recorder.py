@@ -8,7 +8,7 @@ is in the run file anyway: ``bench runs sync DIR`` registers it later with the s
 
 Use (what ``bench run`` / ``bench resume`` do)::
 
-    recorder = CatalogRecorder(url)                        # url None: $CELLBENCH_CATALOG or runs/catalog.sqlite
+    recorder = CatalogRecorder.for_run(args.catalog)       # None: $CELLBENCH_CATALOG or runs/catalog.sqlite
     run_id = recorder.run_started(attributes, run_file)    # the run file's provenance attributes
     recorder.heartbeat({"step": 3, "test_time_s": 5400})   # every few seconds, from any thread
     recorder.run_finished("completed", "pass", report["criteria"], report["metrics"], run_file)
@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,17 +35,24 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between attempts to reach a catalog that failed.
 RETRY_S = 5.0
+#: At most one heartbeat written per this many seconds (calls in between only update the state).
+HEARTBEAT_S = 10.0
+#: ``--catalog`` / ``CELLBENCH_CATALOG`` values that turn the catalog off for a run.
+DISABLED = ("off", "none")
 
 
 class CatalogRecorder:
     """Queue a run's catalog rows and write them from a daemon thread (see the module docstring)."""
 
-    def __init__(self, url: str | None = None, *, retry_s: float = RETRY_S, job_id: int | None = None,
-                 host: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, retry_s: float = RETRY_S, heartbeat_s: float = HEARTBEAT_S,
+                 job_id: int | None = None, host: str | None = None) -> None:
         from bench.lab.db import resolve_url
 
         self.url = resolve_url(url)
+        self.enabled = self.url.strip().lower() not in DISABLED
         self.retry_s = retry_s
+        self.heartbeat_s = heartbeat_s
+        self._last_beat = -float("inf")
         self.job_id = job_id
         self.host = host or socket.gethostname()
         self.run_id: str | None = None
@@ -61,24 +69,38 @@ class CatalogRecorder:
         self._idle.set()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def for_run(cls, catalog: str | None = None, job_id: int | str | None = None) -> CatalogRecorder:
+        """The recorder ``bench run`` / ``bench resume`` make: ``--catalog`` (else $CELLBENCH_CATALOG,
+        else runs/catalog.sqlite; ``off`` disables it) and the job id (else $CELLBENCH_JOB_ID, which
+        ``bench worker`` sets for its job processes)."""
+        from bench.lab.worker import JOB_ENV_VAR
+
+        job = job_id if job_id is not None else os.environ.get(JOB_ENV_VAR) or None
+        return cls(catalog, job_id=int(job) if job is not None else None)
+
     # -- the run's side: never blocks, never raises on database trouble --------------------------
     def run_started(self, provenance: Mapping[str, Any], run_file: str | Path | None = None) -> str:
         """Queue the run's row (status running); return its catalog id (known without the database)."""
         row = provenance_row(provenance, run_file)
         row.update(status="running", host=row.get("host") or self.host, job_id=self.job_id)
         self.run_id = row["run_id"]
-        self._put("start", row)
+        if self.enabled:
+            self._put("start", row)
         return self.run_id
 
     def heartbeat(self, state: Mapping[str, Any] | None = None) -> None:
         """Queue a heartbeat with the run's latest state (only the newest unwritten one is kept)."""
-        if self.run_id is None:
+        if self.run_id is None or not self.enabled:
             return
         with self._lock:
             self._heartbeat = dict(state or {})
             self._idle.clear()
-        self._start_thread()
-        self._wake.set()
+        now = time.monotonic()
+        if now - self._last_beat >= self.heartbeat_s:  # else the state waits for the next write
+            self._last_beat = now
+            self._start_thread()
+            self._wake.set()
 
     def run_finished(self, status: str, verdict: str | None = None, claims: Sequence[Mapping[str, Any]] | None = None,
                      metrics: Mapping[str, Any] | None = None, run_file: str | Path | None = None, *,
@@ -93,7 +115,8 @@ class CatalogRecorder:
                "metrics": json.dumps(dict(metrics), default=str, sort_keys=True) if metrics is not None else None,
                "ended_utc": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status_message": status_message,
                "test_time_s": test_time_s, "run_file": str(Path(run_file).resolve()) if run_file else None}
-        self._put("finish", row)
+        if self.enabled:
+            self._put("finish", row)
 
     def close(self, timeout_s: float = 5.0) -> bool:
         """Wait up to ``timeout_s`` for the queue to drain; True when everything was written.

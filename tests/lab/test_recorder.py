@@ -123,3 +123,15 @@ def test_run_file_statuses_map_to_catalog_statuses(tmp_path, run_file, status, e
     assert recorder.close(timeout_s=20)
     with Catalog(url) as catalog:
         assert catalog.run(run_id)["status"] == expected
+
+
+def test_for_run_takes_the_job_from_the_environment_and_off_disables(tmp_path, run_file, monkeypatch):
+    monkeypatch.setenv("CELLBENCH_JOB_ID", "41")
+    monkeypatch.setenv("CELLBENCH_CATALOG", f"sqlite:///{tmp_path / 'env.sqlite'}")
+    recorder = CatalogRecorder.for_run()
+    assert recorder.job_id == 41 and recorder.url.endswith("env.sqlite")
+    off = CatalogRecorder.for_run("off")
+    off.run_started(read_attributes(run_file), run_file)
+    off.heartbeat({"step": 1})
+    off.run_finished("completed", "pass", [], {}, run_file)
+    assert off.close(timeout_s=0) and off.pending == 0 and not (tmp_path / "off").exists()
