@@ -106,6 +106,12 @@ def _dispatch(catalog, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             mark = {True: "met", False: "NOT MET", None: "not tested"}[claim.get("passed")]
             sys.stdout.write(f"claim [{mark}] {claim.get('text')} (observed {claim.get('observed')})\n")
         return 0
+    try:  # runs whose heartbeats stopped show as interrupted (a read-only role just skips this)
+        from bench.lab.catalog import RUN_STALE_S
+
+        catalog.reap_runs(RUN_STALE_S)
+    except Exception:  # noqa: BLE001 - listing must work without write rights
+        pass
     filters = {name: getattr(args, name) for name in
                ("protocol", "cell", "bench", "host", "operator", "status", "verdict", "since", "until")}
     if args.runs_action == "search":

@@ -175,6 +175,7 @@ class Worker:
             while not self.stop.is_set() and (max_jobs is None or self.jobs_run < max_jobs):
                 if time.monotonic() >= next_reap:
                     self._guard(self.queue.reap)
+                    self._guard(self._reap_runs)
                     self._guard(self.queue.worker_idle, self.name)
                     next_reap = time.monotonic() + self.heartbeat_s
                 job = self._guard(self.queue.claim, self.name, self.tags, self.heartbeat_s)
@@ -243,6 +244,11 @@ class Worker:
         if recorded is False:
             logger.warning("job %d: finished (%s) after it had been given to another worker", job["job_id"],
                            result.status)
+
+    def _reap_runs(self) -> int:
+        from bench.lab.catalog import RUN_STALE_S, Catalog
+
+        return Catalog(engine=self.queue.engine, migrate=False).reap_runs(RUN_STALE_S)
 
     def _upsert(self, row: dict[str, Any]) -> bool:
         from bench.lab.catalog import Catalog

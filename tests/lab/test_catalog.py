@@ -111,3 +111,17 @@ def test_runs_commands(catalog_url, run_dir, capsys):
     assert main(["runs", "list", "--catalog", catalog_url, "--since", "yesterday"]) == 2
     assert "since: 'yesterday' is not a date" in capsys.readouterr().err
     assert main(["runs", "show", "nope", "--catalog", catalog_url]) == 2
+
+
+def test_a_run_that_stops_heartbeating_is_marked_interrupted_and_revives(catalog_url):
+    with Catalog(catalog_url) as catalog:
+        catalog.upsert_run({"run_id": "r1", "protocol": "p", "status": "running"})
+        catalog.heartbeat_run("r1", {"step": 1})
+        assert catalog.reap_runs(3600.0) == 0
+        assert catalog.reap_runs(-1.0) == 1  # every heartbeat is older than "one second in the future"
+        assert catalog.run("r1")["status"] == "interrupted"
+        catalog.heartbeat_run("r1", {"step": 2})  # the run was only cut off from the catalog
+        assert catalog.run("r1")["status"] == "running"
+        catalog.upsert_run({"run_id": "r1", "status": "completed", "verdict": "pass"})
+        catalog.upsert_run({"run_id": "r1", "status": "running"})  # a stale start row replayed late
+        assert catalog.run("r1")["status"] == "completed"
