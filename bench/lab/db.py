@@ -22,6 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "CELLBENCH_CATALOG"
+#: Environment variable that tells a job's ``bench run`` its job id (set by ``bench worker``).
+JOB_ENV_VAR = "CELLBENCH_JOB_ID"
 DEFAULT_PATH = Path("runs") / "catalog.sqlite"
 #: Seconds a connection attempt may take before the catalog is treated as unreachable.
 CONNECT_TIMEOUT_S = 5

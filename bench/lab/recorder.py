@@ -74,7 +74,7 @@ class CatalogRecorder:
         """The recorder ``bench run`` / ``bench resume`` make: ``--catalog`` (else $CELLBENCH_CATALOG,
         else runs/catalog.sqlite; ``off`` disables it) and the job id (else $CELLBENCH_JOB_ID, which
         ``bench worker`` sets for its job processes)."""
-        from bench.lab.worker import JOB_ENV_VAR
+        from bench.lab.db import JOB_ENV_VAR
 
         job = job_id if job_id is not None else os.environ.get(JOB_ENV_VAR) or None
         return cls(catalog, job_id=int(job) if job is not None else None)

@@ -23,15 +23,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.lab.db import ENV_VAR, safe_url
+from bench.lab.db import ENV_VAR, JOB_ENV_VAR, safe_url
 from bench.lab.jobqueue import HEARTBEAT_S, JobQueue
 
 logger = logging.getLogger(__name__)
 
 #: ``bench run`` exit code -> job status (0 passed and 1 failed its criteria are both "completed").
 EXIT_STATUS = {0: "completed", 1: "completed", 2: "failed", 3: "tripped", 4: "failed", 130: "aborted"}
-#: Environment variable that tells a job's ``bench run`` its job id (catalog link).
-JOB_ENV_VAR = "CELLBENCH_JOB_ID"
 
 
 @dataclasses.dataclass
