@@ -155,8 +155,10 @@ def dask_client(scheduler: str | None = None, workers: int = 2):  # -> Iterator[
             with Client(scheduler, timeout="20s") as client:
                 yield client
             return
+        # no dashboard; the scheduler's small HTTP endpoint (health, metrics) on a free loopback port
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                          dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield client
     finally:
         quiet.setLevel(level)
