@@ -8,7 +8,7 @@ import sys
 from bench.commands.common import error
 
 EXAMPLES = """examples:
-  bench jobs list                         queued and running jobs first (priority, then FIFO)
+  bench jobs list                         queued, running and recently ended jobs (priority, then FIFO)
   bench jobs list --status failed,interrupted --json
   bench jobs cancel 42                    a queued job now; a running one is aborted safely by its worker
   bench jobs retry 42                     queue it again (a new job)
@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = jobs.add_subparsers(dest="jobs_action", required=True)
     listing = actions.add_parser("list", help="jobs in queue order")
-    listing.add_argument("--status", help="comma-separated statuses (default: all)")
+    listing.add_argument("--status", help="comma-separated statuses")
+    listing.add_argument("--all", action="store_true",
+                         help="every job (default: queued and running ones, and those that ended in the last 24 h)")
     listing.add_argument("--worker", help="jobs of one worker")
     listing.add_argument("--limit", type=int, default=0, help="at most N jobs (default all)")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
@@ -62,7 +64,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         if args.jobs_action == "list":
             status = [s.strip() for s in args.status.split(",")] if args.status else None
             queue.reap()
-            rows = queue.list_jobs(status=status, worker=args.worker, limit=args.limit or None)
+            import datetime as dt
+
+            since = None if args.all or status else dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
+            rows = queue.list_jobs(status=status, worker=args.worker, limit=args.limit or None, ended_since=since)
             if args.json:
                 sys.stdout.write(to_json(rows) + "\n")
             else:

@@ -161,11 +161,14 @@ class JobQueue:
         return {**_decode(row), "needs": needs}
 
     def list_jobs(self, *, status: Iterable[str] | None = None, worker: str | None = None,
-                  limit: int | None = None) -> list[dict[str, Any]]:
-        """Jobs in queue order (running and queued first by priority, then the rest newest first)."""
+                  limit: int | None = None, ended_since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Jobs by priority (highest first), then in submission order. ``ended_since``: queued and
+        running jobs plus those that ended at or after that time (naive UTC)."""
         query = select(jobs)
         if status:
             query = query.where(jobs.c.status.in_(list(status)))
+        if ended_since is not None:
+            query = query.where(or_(jobs.c.status.in_(("queued", "running")), jobs.c.ended_utc >= ended_since))
         if worker:
             query = query.where(jobs.c.worker == worker)
         query = query.order_by(jobs.c.priority.desc(), jobs.c.job_id)
