@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,22 +53,48 @@ def write_short_protocol(directory: str | Path) -> Path:
     return path
 
 
-def _sweep(protocol: Path, runs: int, workers: int, root: Path, label: str) -> dict[str, Any]:
+def _summary(results: list[dict[str, Any]], wall_s: float, workers: int) -> dict[str, Any]:
+    failures = [r for r in results if r["verdict"] != "pass"]
+    cpu_s = sum(r.get("cpu_s") or 0.0 for r in results)
+    return {"runs": len(results), "workers": workers, "wall_s": round(wall_s, 3),
+            "runs_per_min": round(60.0 * len(results) / wall_s, 2) if wall_s > 0 else None,
+            "cpu_s_per_run": round(cpu_s / len(results), 4) if results else None,
+            # CPU the workers got / what `workers` idle cores would give: < 1 when the machine is shared
+            "cpu_share": round(cpu_s / (wall_s * workers), 3) if wall_s > 0 else None,
+            "failures": len(failures),
+            "failure_examples": [f"{r['run_file']}: {r['status']} {r['message']}" for r in failures[:3]]}
+
+
+def _speed(protocol: Path, runs: int, rounds: int, root: Path) -> dict[str, Any]:
+    """1 worker vs 2 workers, interleaved in ``rounds`` rounds (both clusters up, one busy at a
+    time) so that a change in the machine's other load hits both alike."""
     from bench.lab.sweep import dask_client, run_sweep
 
-    repeat = -(-runs // len(RATES))
     catalog = f"sqlite:///{root / 'catalog.sqlite'}"
-    with dask_client(None, workers) as client:
-        # one warm-up run per worker first: the imports of a fresh worker process are not throughput
-        run_sweep(str(protocol), {"rate": list(RATES[:1])}, repeat=workers, out_dir=root / f"{label}-warmup",
-                  catalog=catalog, client=client)
-        summary = run_sweep(str(protocol), {"rate": list(RATES)}, repeat=repeat, out_dir=root / label,
-                            catalog=catalog, client=client, check=False)
-    results = summary["results"][:runs] if len(summary["results"]) > runs else summary["results"]
-    failures = [r for r in results if r["verdict"] != "pass"]
-    return {"runs": summary["runs"], "workers": summary["workers"], "wall_s": summary["wall_s"],
-            "runs_per_min": summary["runs_per_min"], "failures": len(failures),
-            "failure_examples": [f"{r['run_file']}: {r['status']} {r['message']}" for r in failures[:3]]}
+    per_round = max(len(RATES), runs // rounds)
+    results: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    walls = {1: 0.0, 2: 0.0}
+    with dask_client(None, 1) as one, dask_client(None, 2) as two:
+        for workers, client in ((1, one), (2, two)):  # warm-up: imports of fresh worker processes
+            run_sweep(str(protocol), {"rate": list(RATES[:1])}, repeat=2 * workers, out_dir=root / f"warm{workers}",
+                      catalog=catalog, client=client, check=False)
+        for index in range(rounds):
+            for workers, client in ((1, one), (2, two)) if index % 2 == 0 else ((2, two), (1, one)):
+                summary = run_sweep(str(protocol), {"rate": list(RATES)}, repeat=per_round // len(RATES),
+                                    out_dir=root / f"speed{workers}-{index}", catalog=catalog, client=client,
+                                    check=False)
+                results[workers] += summary["results"]
+                walls[workers] += summary["wall_s"]
+    return {f"speed_{w}w": _summary(results[w], walls[w], w) for w in (1, 2)}
+
+
+def _long(protocol: Path, runs: int, root: Path) -> dict[str, Any]:
+    from bench.lab.sweep import dask_client, run_sweep
+
+    with dask_client(None, 2) as client:
+        summary = run_sweep(str(protocol), {"rate": list(RATES)}, repeat=-(-runs // len(RATES)), out_dir=root / "long",
+                            catalog=f"sqlite:///{root / 'catalog.sqlite'}", client=client, check=False)
+    return _summary(summary["results"], summary["wall_s"], 2)
 
 
 def measure_sweeps(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -83,18 +108,15 @@ def measure_sweeps(quick: bool = False, progress: Callable[[str], None] | None =
         root = Path(tmp)
         protocol = write_short_protocol(root)
         out: dict[str, Any] = {"protocol": "sweep_short (30 min simulated, 1 s sampling)", "quick": quick}
-        for workers in (1, 2):
-            if progress:
-                progress(f"sweep of {n_speed} short runs on {workers} worker(s)")
-            t0 = time.perf_counter()
-            out[f"speed_{workers}w"] = _sweep(protocol, n_speed, workers, root, f"speed{workers}")
-            out[f"speed_{workers}w"]["total_wall_s"] = round(time.perf_counter() - t0, 2)
+        if progress:
+            progress(f"{n_speed} short runs on 1 Dask worker and {n_speed} on 2, interleaved in 4 rounds")
+        out.update(_speed(protocol, n_speed, 4, root))
         one, two = out["speed_1w"]["runs_per_min"], out["speed_2w"]["runs_per_min"]
         out["sweep_runs_per_min_1w"], out["sweep_runs_per_min_2w"] = one, two
         out["sweep_speedup_2w"] = round(two / one, 3) if one and two else None
         if progress:
             progress(f"sweep of {n_long} short runs on 2 workers")
-        out["long"] = _sweep(protocol, n_long, 2, root, "long")
+        out["long"] = _long(protocol, n_long, root)
         out["sweep_runs_long"] = out["long"]["runs"]
         out["sweep_failures"] = out["long"]["failures"]
     return out

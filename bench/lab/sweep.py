@@ -73,7 +73,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     for key, value in task.settings.items():
         argv += ["--set", f"{key}={value}"]
     out, err = io.StringIO(), io.StringIO()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = int(main(argv))
@@ -84,7 +84,8 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         err.write(f"{type(exc).__name__}: {exc}\n")
     result: dict[str, Any] = {"index": task.index, "settings": task.settings, "exit_code": code,
                               "status": EXIT_STATUS.get(code, "failed"), "verdict": None, "run_file": None,
-                              "run_id": None, "wall_s": round(time.perf_counter() - t0, 3), "metrics": {},
+                              "run_id": None, "wall_s": round(time.perf_counter() - t0, 3),
+                              "cpu_s": round(time.process_time() - cpu0, 3), "metrics": {},
                               "message": (err.getvalue().strip().splitlines() or [""])[-1]}
     if Path(task.out).exists():
         result["run_file"] = task.out
