@@ -157,15 +157,15 @@ class CatalogRecorder:
 
     # -- the background thread ---------------------------------------------------------------
     def _loop(self) -> None:
+        healthy = True
         while True:
-            self._wake.wait()
+            # after a failure: retry every retry_s (or sooner when new work or close() wakes us)
+            self._wake.wait(None if healthy else self.retry_s)
             self._wake.clear()
             with self._lock:
                 if self._stop:
                     break
-            if self._drain():
-                continue
-            self._wake.wait(self.retry_s)  # failed: retry later (or sooner when close() wakes us)
+            healthy = self._drain()
         if self._catalog is not None:
             self._catalog.close()
 
