@@ -84,3 +84,51 @@ def test_database_stopped_while_a_job_runs(pg, tmp_path, short_protocol, caplog)
     with Catalog(url) as catalog:
         run = catalog.run(job["run_id"])
     assert (run["status"], run["verdict"], run["job_id"]) == ("completed", "pass", job_id)
+
+
+def _journal_rows(path) -> int:
+    import h5py
+
+    try:
+        with h5py.File(path, "r", swmr=True, libver="latest") as handle:
+            return int(handle["journal"].shape[0])
+    except (OSError, KeyError):
+        return 0
+
+
+def test_interrupted_job_resumed_on_its_bench(tmp_path, short_protocol, capsys):
+    """kill -9 of a job's run, then `bench jobs retry --resume`: the same bench continues the file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    run_file = runs_dir / "killed.h5"
+    with JobQueue(url) as queue:
+        job_id = queue.submit(str(short_protocol))
+        assert queue.claim("rig-r", [])["job_id"] == job_id
+        proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(short_protocol), "--out", str(run_file),
+                                 "--no-progress", "--speed", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for(lambda: _journal_rows(run_file) >= 2, what="the run's journal")
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        assert _file_status(run_file) == "running"  # killed: the file still says running
+        queue.finish(job_id, "rig-r", "interrupted", run_file=str(run_file), message="bench PC lost power")
+    assert main(["jobs", "retry", str(job_id), "--resume", "--catalog", url]) == 0
+    assert "(resume on its worker)" in capsys.readouterr().out
+    # another bench never takes it; its own bench does
+    assert main(["worker", "--once", "--name", "rig-other", "--catalog", url, "--runs-dir", str(runs_dir)]) == 0
+    assert main(["worker", "--once", "--name", "rig-r", "--catalog", url, "--runs-dir", str(runs_dir)]) == 0
+    with JobQueue(url) as queue:
+        (resume,) = [j for j in queue.list_jobs() if j["retry_of"] == job_id]
+    assert (resume["kind"], resume["status"], resume["worker"]) == ("resume", "completed", "rig-r"), resume["message"]
+    attrs = read_attributes(run_file)
+    assert (attrs["status"], attrs["resume_count"]) == ("completed", 1)
+    with Catalog(url) as catalog:
+        run = catalog.run(resume["run_id"])
+    assert (run["status"], run["verdict"], run["run_file"]) == ("completed", "pass", str(run_file.resolve()))
