@@ -101,7 +101,8 @@ def _dispatch(catalog, args: argparse.Namespace) -> int:  # type: ignore[no-unty
             sys.stdout.write(f"{key:16} {value if value is not None else '-'}\n")
         for key in ("parameters", "instruments", "metrics"):
             for name, value in (run.get(key) or {}).items():
-                sys.stdout.write(f"{key[:-1] if key.endswith('s') else key}.{name:11} {value}\n")
+                label = f"{key[:-1]}.{name}"
+                sys.stdout.write(f"  {label:30} {value}\n")
         for claim in run.get("claims") or []:
             mark = {True: "met", False: "NOT MET", None: "not tested"}[claim.get("passed")]
             sys.stdout.write(f"claim [{mark}] {claim.get('text')} (observed {claim.get('observed')})\n")
