@@ -125,3 +125,13 @@ def test_a_run_that_stops_heartbeating_is_marked_interrupted_and_revives(catalog
         catalog.upsert_run({"run_id": "r1", "status": "completed", "verdict": "pass"})
         catalog.upsert_run({"run_id": "r1", "status": "running"})  # a stale start row replayed late
         assert catalog.run("r1")["status"] == "completed"
+
+
+def test_default_catalog_is_an_sqlite_file_in_wal_mode(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CELLBENCH_CATALOG", raising=False)
+    with Catalog() as catalog:
+        assert catalog.url == "sqlite:///runs/catalog.sqlite"
+        with catalog.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert (tmp_path / "runs" / "catalog.sqlite").is_file()
