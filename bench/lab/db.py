@@ -66,6 +66,7 @@ def open_engine(url: str | None = None) -> Engine:
     connect_args: dict[str, object] = {}
     if resolved.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "cellbench"}
+    # pre-ping: a pooled connection that a restarted server dropped is replaced, not failed
     return create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -85,16 +85,16 @@ class JobQueue:
                             or_(jobs.c.pin_worker.is_(None), jobs.c.pin_worker == worker))
                      .order_by(jobs.c.priority.desc(), jobs.c.job_id)
                      .limit(1)
-                     .with_for_update(skip_locked=True))
+                     .with_for_update(skip_locked=True)
+                     .scalar_subquery())
+        # one statement: UPDATE ... WHERE job_id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING *
+        take = (update(jobs).where(jobs.c.job_id == candidate, jobs.c.status == "queued").values(
+            status="running", worker=worker, started_utc=_utcnow(), heartbeat_s=db.db_now(self.engine),
+            heartbeat_period_s=float(heartbeat_period_s), attempts=jobs.c.attempts + 1, message=None)
+            .returning(*jobs.c))
         with db.write(self.engine) as conn:
-            job_id = conn.execute(candidate).scalar()
-            if job_id is None:
-                return None
-            conn.execute(update(jobs).where(jobs.c.job_id == job_id, jobs.c.status == "queued").values(
-                status="running", worker=worker, started_utc=_utcnow(), heartbeat_s=db.db_now(self.engine),
-                heartbeat_period_s=float(heartbeat_period_s), attempts=jobs.c.attempts + 1, message=None))
-            row = conn.execute(select(jobs).where(jobs.c.job_id == job_id)).mappings().one()
-        return _decode(row)
+            row = conn.execute(take).mappings().first()
+        return _decode(row) if row is not None else None
 
     def heartbeat(self, job_id: int, worker: str, pid: int | None = None) -> bool:
         """Record that the worker is alive on this job (and the job's process id); return True if a
