@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
         return JobResult("completed", 0)
 
     worker = Worker(url, name=name, runner=run, heartbeat_s=heartbeat_s, poll_s=0.02)
-    worker.run(idle_exit_s=1.0 if mode == "count" else None)
+    worker.run(idle_exit_s=0.5 if mode == "count" else None)
     return 0
 
 
