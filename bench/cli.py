@@ -30,6 +30,11 @@ COMMAND_MODULES = (
     "bench.commands.resume",
     "bench.commands.perf",
     "bench.commands.optimize",
+    "bench.commands.runs",
+    "bench.commands.jobs",
+    "bench.commands.submit",
+    "bench.commands.worker",
+    "bench.commands.sweep",
 )
 
 

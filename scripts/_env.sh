@@ -10,7 +10,7 @@ fi
 stamp="$VENV/.cellbench-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e ".[test,plot,export,pybamm]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[test,plot,export,pybamm,lab]"
   touch "$stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -32,6 +32,8 @@ FINAL_RUN_STATUSES = ("completed", "tripped", "failed", "aborted")
 LIST_COLUMNS = ("run_id", "protocol", "cell_id", "cell_preset", "bench", "host", "status", "verdict",
                 "started_utc", "ended_utc", "run_file")
 JSON_COLUMNS = ("parameters", "instruments", "claims", "metrics", "state")
+#: A running run with no heartbeat for this long is marked interrupted (runs heartbeat every 10 s).
+RUN_STALE_S = 120.0
 FILTERS = ("protocol", "cell", "bench", "status", "verdict", "since", "until", "host", "operator", "job_id", "text")
 
 

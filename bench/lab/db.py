@@ -22,6 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "CELLBENCH_CATALOG"
+#: Environment variable that tells a job's ``bench run`` its job id (set by ``bench worker``).
+JOB_ENV_VAR = "CELLBENCH_JOB_ID"
 DEFAULT_PATH = Path("runs") / "catalog.sqlite"
 #: Seconds a connection attempt may take before the catalog is treated as unreachable.
 CONNECT_TIMEOUT_S = 5
@@ -64,6 +66,7 @@ def open_engine(url: str | None = None) -> Engine:
     connect_args: dict[str, object] = {}
     if resolved.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "cellbench"}
+    # pre-ping: a pooled connection that a restarted server dropped is replaced, not failed
     return create_engine(resolved, pool_pre_ping=True, connect_args=connect_args)
 
 

@@ -108,6 +108,7 @@ def _v2(conn: Connection) -> None:
         Column("run_file", Text),
         Column("message", Text),
         Column("retry_of", Integer),
+        Column("pid", Integer),
     )
     Table("job_needs", md,
           Column("job_id", Integer, ForeignKey("jobs.job_id", ondelete="CASCADE"), primary_key=True),

@@ -94,6 +94,7 @@ jobs = Table(
     Column("run_file", Text),
     Column("message", Text),
     Column("retry_of", Integer),
+    Column("pid", Integer),                              # the job process on the worker's host
 )
 Index("ix_jobs_claim", jobs.c.status, jobs.c.priority, jobs.c.job_id)
 
