@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from bench.commands.common import error
+from bench.lab.cliutil import add_catalog_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="simulated bench: 'max' (as fast as possible) or N times the wall clock")
     resume.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     resume.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_catalog_option(resume)
     resume.set_defaults(handler=cmd_resume)
 
 
@@ -36,15 +38,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
         observe_s = parse_quantity(args.observe).value if args.observe is not None else 3600.0
     except (ValueError, QuantityError) as exc:
         return error(str(exc), EXIT_INVALID)
+    from bench.lab.run_recording import RunRecording
+
+    recording = RunRecording(args.catalog)
     try:
         with progress_display(0, enabled=not args.no_progress and sys.stderr.isatty()) as callback:
-            outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s, progress=callback)
+            try:
+                outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s,
+                                     progress=recording.progress(callback), on_open=recording.on_open)
+            except BaseException as exc:
+                recording.failed(f"{type(exc).__name__}: {exc}")
+                raise
+            recording.finished(outcome)
     except (ResumeError, ProtocolError) as exc:
         return error(str(exc), EXIT_INVALID)
     except OSError as exc:
         return error(f"{args.run_file}: cannot reopen for append: {exc}", EXIT_INVALID)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
+    finally:
+        recording.close()
     result = outcome.result
     sys.stdout.write(format_report(outcome.report) + "\n")
     sys.stdout.write(f"resumed: {result.samples} more samples, test time now {result.test_time_s / 3600:.2f} h; "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.commands.common import error, overrides
+from bench.lab.cliutil import add_catalog_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           "so a simulated run can be watched, paused (kill -USR1 PID) or interrupted")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
+    add_catalog_option(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--channels", type=int, default=1, metavar="N",
                      help="simulated bench with N cells run concurrently (one run file per channel)")
@@ -117,10 +119,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bench.plot.live import start_live_plot
 
             live = start_live_plot(out)  # never blocks or fails the run
+        from bench.lab.run_recording import RunRecording
+
+        recording = RunRecording(args.catalog)
         with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
-            outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
-                              observe_s=observe_s, progress=cb)
+            try:
+                outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
+                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open)
+            except BaseException as exc:
+                recording.failed(f"{type(exc).__name__}: {exc}", out)
+                raise
+            finally:
+                if "outcome" in locals():
+                    recording.finished(outcome)
+                recording.close()
     except ProtocolError as exc:
         return error(str(exc), EXIT_INVALID)
     except SetpointOutOfRange as exc:

@@ -33,7 +33,10 @@ def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any
         if existing:
             return error(f"{existing[0]}: run file exists; choose another --out (runs are never overwritten)",
                          EXIT_INVALID)
-        outcome = run_multichannel(protocol, mbench, out, operator=args.operator, observe_s=observe_s)
+        from bench.lab.run_recording import RunRecording
+
+        outcome = run_multichannel(protocol, mbench, out, operator=args.operator, observe_s=observe_s,
+                                   recording=lambda: RunRecording(args.catalog))
     finally:
         mbench.close()
     lines = [f"Protocol {protocol.name} on {mbench.channels} channels ({outcome.wall_time_s:.1f} s wall):"]

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,11 @@ def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: floa
 
 
 def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float = 3600.0,
-               progress: Callable[[Progress], None] | None = None) -> RunOutcome:
-    """Continue the interrupted run in ``path``; returns its outcome (exit code, report)."""
+               progress: Callable[[Progress], None] | None = None,
+               on_open: Callable[[Mapping[str, Any], Path], None] | None = None) -> RunOutcome:
+    """Continue the interrupted run in ``path``; returns its outcome (exit code, report).
+
+    ``on_open(attributes, path)`` is called once the file is open for append again."""
     from bench.report.verdict import build_report
 
     path = Path(path)
@@ -116,6 +119,8 @@ def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float
         resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         writer = RunWriter.reopen(path, {"resumed_utc": resumed_utc,
                                          "resume_count": int(attrs.get("resume_count", 0) or 0) + 1})
+        if on_open is not None:
+            on_open(attrs, path)
         try:
             writer.event(test_time_s, "interruption", int(journal["step_count"]),
                          f"run interrupted after {last_time:.1f} s; resumed at {test_time_s:.1f} s",

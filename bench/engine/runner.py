@@ -67,13 +67,20 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
 
 def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
             faults: Sequence[FaultSpec] = (), observe_s: float = 3600.0,
-            progress: Callable[[Progress], None] | None = None) -> RunOutcome:
-    """Identify the instruments, open the run file, run the engine, close and judge."""
+            progress: Callable[[Progress], None] | None = None,
+            on_open: Callable[[Mapping[str, object], Path], None] | None = None) -> RunOutcome:
+    """Identify the instruments, open the run file, run the engine, close and judge.
+
+    ``on_open(attributes, path)`` is called once the run file exists (e.g. to register the run in
+    the lab catalog)."""
     from bench.report.verdict import build_report
     from bench.runfile.reader import RunFile
 
     identities = bench.identify()
-    writer = RunWriter(out, run_attributes(protocol, bench, identities, operator=operator, faults=faults))
+    attributes = run_attributes(protocol, bench, identities, operator=operator, faults=faults)
+    writer = RunWriter(out, attributes)
+    if on_open is not None:
+        on_open(attributes, out)
     try:
         result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress).run()
     except BaseException as exc:

@@ -242,11 +242,12 @@ class _Holder:
 
 def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChannelBench, out: Path, *,
                      operator: str = "", observe_s: float = 3600.0,
-                     paths: Sequence[Path] | None = None) -> MultiOutcome:
+                     paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None) -> MultiOutcome:
     """Run ``protocol`` on every channel at once; see the module doc for files and policies.
 
     ``protocol`` may be one protocol per channel (e.g. the proposals of an optimisation batch);
-    ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``."""
+    ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``;
+    ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`)."""
     n = mbench.channels
     protocols = list(protocol) if isinstance(protocol, Sequence) else [protocol] * n
     if len(protocols) != n:
@@ -284,7 +285,7 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
     wall0 = time.perf_counter()
     threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
                                 args=(protocols[k], benches[k], results[k], holders[k], clocks[k], barrier,
-                                      operator, observe_s, gates))
+                                      operator, observe_s, gates, recording() if recording is not None else None))
                for k in range(n)]
     for thread in threads:
         thread.start()
@@ -295,7 +296,7 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
 
 def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
                  barrier: ChamberBarrier | None, operator: str, observe_s: float,
-                 gates: tuple[PhaseGate, PhaseGate] | None = None) -> None:
+                 gates: tuple[PhaseGate, PhaseGate] | None = None, recording: Any = None) -> None:
     """One channel's thread: identify, run file, engine, final attributes, report (``gates``: wait
     for every channel before sampling and before the report; see :class:`PhaseGate`)."""
     from bench.engine.core import Engine, RunStatus
@@ -312,8 +313,11 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         attrs = run_attributes(protocol, bench, identities, operator=operator)
         attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
         writer = RunWriter(result.path, attrs)
+        if recording is not None:
+            recording.on_open(attrs, result.path)
         try:
-            engine = Engine(protocol, bench, writer, observe_s=observe_s)
+            engine = Engine(protocol, bench, writer, observe_s=observe_s,
+                            progress=recording.progress() if recording is not None else None)
             holder.engine = engine
             if pending:
                 start = pending.pop(0)
@@ -341,11 +345,17 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         with RunFile(result.path) as run:
             report = build_report(run)
         result.outcome = RunOutcome(run_result, result.path, exit_code_for(run_result, report), report)
+        if recording is not None:
+            recording.finished(result.outcome)
     except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
         logger.exception("channel %d failed", result.channel)
         result.error = f"channel {result.channel}: {exc}"
         tripped = True
+        if recording is not None:
+            recording.failed(result.error, result.path)
     finally:
+        if recording is not None:
+            recording.close()
         for gate in pending:
             gate.leave()
         if barrier is not None and not released:
