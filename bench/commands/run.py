@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--cell-backend", choices=("ecm", "pybamm"), default="ecm",
                      help="simulated cell: the equivalent circuit (default) or a PyBaMM SPMe ORegan2022 cell "
                           "(pip install cellbench[pybamm])")
+    run.add_argument("--cell-state", metavar="FILE",
+                     help="simulated bench: continue the cell from FILE if it exists (SOC, temperatures, SEI, "
+                          "plated and dead lithium, cycles) and write its state back at the end")
     run.add_argument("--live", action="store_true",
                      help="open the live plot window (separate process; reads the run file as it grows)")
     run.set_defaults(handler=cmd_run)
@@ -63,6 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     bench = None
     live = None
+    cell_state_world = None
+    if args.cell_state and (args.bench or args.channels != 1):
+        return error("--cell-state works on the single-channel simulated bench (no --bench, no --channels)",
+                     EXIT_INVALID)
     try:
         if args.bench:
             from bench.config import BenchConfigError, load_bench_config, open_bench
@@ -102,6 +109,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)
+            if args.cell_state:
+                from bench.simulated.cell_state import CellStateError, apply_cell_state, read_cell_state
+
+                try:
+                    apply_cell_state(bench.simulation.world, bench.config, args.cell_state,
+                                     read_cell_state(args.cell_state, protocol.cell.preset))
+                except CellStateError as exc:
+                    return error(str(exc), EXIT_INVALID)
+                cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
 
         protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
@@ -141,6 +157,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
     finally:
+        if cell_state_world is not None and "outcome" in locals():
+            from bench.simulated.cell_state import write_cell_state
+
+            write_cell_state(cell_state_world, args.cell_state)
         if bench is not None:
             bench.close()
         if live is not None and not out.exists():  # no run file will come: close the window

@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "multi-channel system, the bench config has [[cycler]] entries")
     serve.add_argument("--chamber", default="espec_p300",
                        help="simulated chamber: espec_p300 (default, ASCII) or watlow_f4t (Modbus TCP)")
+    serve.add_argument("--cell-state", metavar="FILE",
+                       help="continue the served cell(s) from FILE if it exists; write their state back on stop")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",
                        help="schedule a fault on the served bench (same syntax as bench run --fault; "
                             "times from the start of serving)")
@@ -91,6 +93,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return error(str(exc).strip("'\""), 2)
     except (OSError, RuntimeError) as exc:
         return error(f"cannot listen on {args.host}: {exc}", 2)
+    code = _load_cell_state(args, servers.world, {})
+    if code is not None:
+        servers.close()
+        return code
     with servers:
         for role, inst in servers.instruments.items():
             logger.info("%s %s on %s", role, inst.spec.driver, inst.resource)
@@ -104,8 +110,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stdout.write(f"serving {args.cell} at {speed:g}x real time; Ctrl-C or SIGTERM stops\n")
         sys.stdout.flush()
         _serve_until_stopped()
+        _save_cell_state(args, servers.world)
     sys.stdout.write("stopped\n")
     return 0
+
+
+def _load_cell_state(args: argparse.Namespace, world: object, config: dict) -> int | None:
+    """``--cell-state``: continue the world's cells from the file (exit code 2 on a bad file)."""
+    if not args.cell_state:
+        return None
+    from bench.simulated.cell_state import CellStateError, apply_cell_state, read_cell_state
+
+    try:
+        apply_cell_state(world, config, args.cell_state, read_cell_state(args.cell_state, args.cell))
+    except CellStateError as exc:
+        return error(str(exc), 2)
+    return None
+
+
+def _save_cell_state(args: argparse.Namespace, world: object) -> None:
+    if args.cell_state:
+        from bench.simulated.cell_state import write_cell_state
+
+        write_cell_state(world, args.cell_state)
 
 
 def _serve_channels(args: argparse.Namespace, speed: float, soc: float) -> int:
@@ -118,6 +145,10 @@ def _serve_channels(args: argparse.Namespace, speed: float, soc: float) -> int:
         return error(str(exc).strip("'\""), 2)
     except (OSError, RuntimeError) as exc:
         return error(f"cannot listen on 127.0.0.1: {exc}", 2)
+    code = _load_cell_state(args, servers.world, servers.config)
+    if code is not None:
+        servers.close()
+        return code
     with servers:
         for entry in servers.config["cycler"]:
             channel = f" channel {entry['channel']}" if "channel" in entry else ""
@@ -135,6 +166,7 @@ def _serve_channels(args: argparse.Namespace, speed: float, soc: float) -> int:
         sys.stdout.write(f"serving {args.channels} x {args.cell} at {speed:g}x real time; Ctrl-C or SIGTERM stops\n")
         sys.stdout.flush()
         _serve_until_stopped()
+        _save_cell_state(args, servers.world)
     sys.stdout.write("stopped\n")
     return 0
 
