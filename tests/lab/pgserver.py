@@ -63,10 +63,14 @@ class PgServer:
             entry = pwd.getpwnam(self.os_user)
             for path in (self.data, self.sock, self.logs, pwfile):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-                  "--auth-local=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-        pwfile.unlink()
-        self.start()
+        try:
+            self._run("initdb", "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
+                      "--auth-local=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+            pwfile.unlink()
+            self.start()
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)  # nothing left behind by a server that never ran
+            raise
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(PG_BIN / tool), *args]
