@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import socket
+import uuid
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +44,11 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
                    operator: str = "", faults: Sequence[FaultSpec] = ()) -> dict:
     """Provenance written into the run file before the first sample."""
     text = protocol.source_text
+    bench_section = bench.config.get("bench") if isinstance(bench.config.get("bench"), dict) else {}
     return {
+        "run_id": str(uuid.uuid4()),
+        "host": socket.gethostname(),
+        "bench_name": str((bench_section or {}).get("name") or bench.description),
         "protocol": protocol.name,
         "protocol_path": protocol.source_path,
         "protocol_text": text,

@@ -24,6 +24,9 @@ ROWS = (
     ("safety_detection_rate", "safety fault matrix detection rate", "fraction", "1"),
     ("safety_false_trips", "safety false trips (clean cycles + matrix)", "", "0"),
     ("kill9_files_readable", "run files readable after kill -9", "fraction", "1"),
+    ("sweep_runs_per_min_2w", "simulated sweep on Dask, 2 workers", "runs/min", ""),
+    ("sweep_speedup_2w", "sweep throughput, 2 workers / 1 worker", "x", ">= 1.8"),
+    ("sweep_failures", "failed runs in a 1,000-run sweep", "", "0"),
 )
 
 

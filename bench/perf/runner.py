@@ -22,9 +22,9 @@ from bench.perf.interpreter import interpreter
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "mainframes", "logging", "analysis",
-            "redraw", "safety", "kill9")
+            "redraw", "safety", "kill9", "sweeps")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
-REALTIME_SECTIONS = ("jitter", "channels", "mainframes", "kill9")
+REALTIME_SECTIONS = ("jitter", "channels", "mainframes", "kill9", "sweeps")
 
 #: Sizes per mode: (quick, full).
 SIZES: dict[str, tuple[Any, Any]] = {
@@ -41,11 +41,12 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "redraw_repeats": (5, 15),
 }
 
-FIGURES = ("mainframe_engine_channels_1hz_max", "acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
+FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
            "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "mainframe_channels_1hz_max",
            "mainframe_transport_floor_us", "mainframe_sample_cost_x_floor", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
-           "kill9_files_readable")
+           "kill9_files_readable", "mainframe_engine_channels_1hz_max", "sweep_speedup_2w", "sweep_runs_per_min_2w",
+           "sweep_failures")
 
 
 def machine() -> dict[str, Any]:
@@ -211,6 +212,14 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         if k9.get("runs"):
             result["kill9_files_readable"] = round(k9["files_readable"] / k9["runs"], 4)
 
+    def sweeps() -> None:
+        from bench.lab.perf_sweeps import measure_sweeps
+
+        sw = measure_sweeps(quick)
+        details["sweeps"] = sw
+        for figure in ("sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures"):
+            result[figure] = sw[figure]
+
     section("acceleration", acceleration, ("acceleration_x",))
     section("stages", stages, ("sample_cost_us",))
     section("bytecodes", bytecodes, ("sample_bytecodes",))
@@ -225,6 +234,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("safety", safety, ("safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate",
                                "safety_false_trips"))
     section("kill9", kill9, ("kill9_files_readable",))
+    section("sweeps", sweeps, ("sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures"))
     for figure in FIGURES:
         if result[figure] is not None:
             reasons.pop(figure, None)
