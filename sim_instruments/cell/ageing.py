@@ -118,9 +118,12 @@ class CellAgeing:
         cap_old = self._cap_as
         dq = self._lost_as - self._applied_as
         cap_new = self._cap0_as - self._lost_as
-        if cap_new < 0.05 * self._cap0_as:  # a cell worn to 5 %: stop fading further
+        if cap_new < 0.05 * self._cap0_as:  # a cell worn to 5 %: it fades no further (the
+            # lithium it would lose is not there: drop the excess from the dead pool first)
+            excess = self._lost_as - self._applied_as
+            self._dead_as -= min(self._dead_as, excess)
             self._lost_as = self._applied_as
-            self._apply_at = math.inf
+            self._apply_at = self._applied_as + self.preset.degradation.apply_quantum * self._cap0_as
             return
         self._soc = (self._soc * cap_old - dq) / cap_new
         self._applied_as = self._lost_as

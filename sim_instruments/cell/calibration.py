@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: the CC-CV charge / anode-potential / plating figures")
     parser.add_argument("--fade", action="store_true",
                         help="instead: fade over the OKane2022 reference's 120 cycles")
+    parser.add_argument("--fast-charge-cycles", type=int, default=None, metavar="N",
+                        help="instead: N 5C fast-charge ageing cycles (10 -> 80 %%) at --ambient")
+    parser.add_argument("--ambient", type=float, default=25.0, help="ambient for --fast-charge-cycles, °C")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
     if args.short_ohm is not None:
@@ -228,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         from sim_instruments.cell.charge_calibration import charge_figures
 
         sys.stdout.write(_format_table(charge_figures(preset)))
+        return 0
+    if args.fast_charge_cycles is not None:
+        from sim_instruments.cell.ageing_calibration import fast_charge_ageing
+
+        sys.stdout.write(_format_table(fast_charge_ageing(preset, args.fast_charge_cycles, args.ambient)))
         return 0
     if args.fade:
         from sim_instruments.cell.ageing_calibration import fade_figures

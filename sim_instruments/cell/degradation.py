@@ -64,7 +64,7 @@ class DegradationParameters:
     share_diffusion: float = 0.0
     share_ohmic: float = 0.61
     #: Plating conductance at 25 °C, A per V below 0 V vs Li, per Ah of capacity.
-    plating_conductance_a_per_v_ah: float = 5.0
+    plating_conductance_a_per_v_ah: float = 1.0
     #: Activation energy of plating / stripping kinetics, J/mol.
     plating_activation_j_mol: float = 49000.0
     #: Stripping rate at rest at 25 °C, A per Ah of capacity (zero order).

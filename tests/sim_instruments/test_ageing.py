@@ -139,3 +139,14 @@ def test_lithium_metal_anode_has_no_plating_model() -> None:
     for _ in range(600):
         cell.step(1.0, 20.0, 0.0)
     assert math.isnan(cell.anode_potential_v(20.0)) and cell.plated_lithium_ah == 0.0
+
+
+def test_thirty_3c_charges_at_0c_fade_the_cell_and_leave_dead_lithium() -> None:
+    """The issue's check: 30 charges at 3C and 0 °C used to leave the capacity unchanged."""
+    from sim_instruments.cell.ageing_calibration import fast_charge_ageing
+
+    cold = fast_charge_ageing(NMC, cycles=30, ambient_c=0.0, charge_c_rate=3.0)
+    gentle = fast_charge_ageing(NMC, cycles=30, ambient_c=25.0, charge_c_rate=0.5)
+    assert cold["dead_lithium_mah"] > 0.0 and cold["plated_peak_mah"] > 0.0
+    assert gentle["dead_lithium_mah"] == 0.0 and gentle["plated_peak_mah"] == 0.0
+    assert cold["fade_pct"] > 2.0 * gentle["fade_pct"] > 0.0
