@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.analysis.cycles import full_discharges
 from bench.analysis.fast_charge import analyse_fast_charge, find_fast_charges, soc_at_step_starts
 from bench.runfile.reader import RunFile
@@ -60,6 +62,8 @@ def measure_run(path: str | Path) -> RunMeasurement:
         socs = soc_at_step_starts(steps, cell)
         charges = [analyse_fast_charge(run, idx, steps, socs, capacity) for idx in find_fast_charges(steps)]
         checks = full_discharges(run, v_min)
+        samples = run.samples if checks else None
+        capacities = {c["step_count"]: capacity_to_cutoff(samples, c, v_min) for c in checks}
     out = RunMeasurement(status=status, fast_charges=len(charges))
     if charges:
         times = [c["time_10_80_s"] for c in charges]
@@ -72,9 +76,27 @@ def measure_run(path: str | Path) -> RunMeasurement:
         # around the cycling); the other full discharges are the cycles' own.
         reference_text = checks[0]["text"]
         references = [c for c in checks if c["text"] == reference_text]
-        out.reference_capacity_ah = float(references[0]["discharge_ah"])
-        out.capacities_ah = [float(c["discharge_ah"]) for c in checks if c["text"] != reference_text]
+        out.reference_capacity_ah = capacities[references[0]["step_count"]]
+        out.capacities_ah = [capacities[c["step_count"]] for c in checks if c["text"] != reference_text]
         if len(references) >= 2:
-            out.final_capacity_ah = float(references[-1]["discharge_ah"])
+            out.final_capacity_ah = capacities[references[-1]["step_count"]]
             out.fade_pct = 100.0 * (1.0 - out.final_capacity_ah / out.reference_capacity_ah)
     return out
+
+
+def capacity_to_cutoff(samples: Any, step: dict[str, Any], cutoff_v: float) -> float:
+    """The Ah a discharge step delivered down to ``cutoff_v``, the crossing interpolated between the
+    step's last two ``samples`` (the run file's /samples; the step ends on the first sample at or below the cut-off, so its
+    ``discharge_ah`` overshoots by up to one sample period of current: 0.28 % at 1C and 10 s)."""
+    total = float(step["discharge_ah"])
+    mine = samples[samples["Step Count / 1"] == step["step_count"]]
+    if len(mine) < 2 or not math.isfinite(cutoff_v):
+        return total
+    t = np.asarray(mine["Test Time / s"][-2:], dtype=float)
+    v = np.asarray(mine["Voltage / V"][-2:], dtype=float)
+    i = np.asarray(mine["Current / A"][-2:], dtype=float)
+    if not v[1] <= cutoff_v < v[0] or t[1] <= t[0]:
+        return total
+    crossing_s = t[0] + (v[0] - cutoff_v) / (v[0] - v[1]) * (t[1] - t[0])
+    overshoot_ah = 0.5 * abs(i[0] + i[1]) * (t[1] - crossing_s) / 3600.0
+    return float(total - overshoot_ah)
