@@ -261,11 +261,15 @@ class SimWorld:
         """The :class:`~sim_instruments.cell.degradation.AgeingState` of every cell (to carry the
         cells to the next run, see :mod:`sim_instruments.cell.state_file`)."""
         with self.lock:
+            if not all(hasattr(ch.cell, "ageing_state") for ch in self.channels):
+                raise ValueError("this cell backend carries no ageing state (use the ecm backend)")
             return [ch.cell.ageing_state() for ch in self.channels]
 
     def load_ageing_states(self, states: list[Any]) -> None:
         """Continue every cell from a saved ageing state (one per channel, or one for all)."""
         with self.lock:
+            if not all(hasattr(ch.cell, "load_ageing_state") for ch in self.channels):
+                raise ValueError("this cell backend carries no ageing state (use the ecm backend)")
             if len(states) not in (1, len(self.channels)):
                 raise ValueError(f"{len(states)} cell states for {len(self.channels)} channels")
             for n, channel in enumerate(self.channels):

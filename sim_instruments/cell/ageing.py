@@ -13,7 +13,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from sim_instruments.cell.anode_potential import GRID_SEGMENTS, lookup, uniform_table
+from sim_instruments.cell.anode_potential import (
+    GRID_SEGMENTS,
+    lookup,
+    overpotential_share_v,
+    uniform_table,
+)
 from sim_instruments.cell.degradation import AgeingState
 
 if TYPE_CHECKING:
@@ -185,8 +190,8 @@ class CellAgeing:
         plated = self._plated_as
         if plated > 0.0 and current_a <= 0.0:
             un *= 1.0 - k[13] * plated / (plated + k[14])
-        return un - (k[4] * self._v1 + k[5] * self._v2 + k[6] * self._v3 + k[7] * self._v4
-                     + k[8] * self._r0 * current_a)
+        return un - overpotential_share_v(k[4:9], self._v1, self._v2, self._v3, self._v4,
+                                          self._r0 * current_a)
 
     # ------------------------------------------------------------------ carried across runs
     def ageing_state(self) -> AgeingState:

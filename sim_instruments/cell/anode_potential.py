@@ -61,7 +61,7 @@ def lookup(values: Sequence[float], slopes: Sequence[float], soc: float) -> floa
 
 
 def overpotential_share_v(
-    shares: tuple[float, float, float, float, float],
+    shares: tuple[float, ...],
     v_ct: float, v_2: float, v_3: float, v_d: float, ohmic_v: float,
 ) -> float:
     """The anode's share of the circuit's overpotentials, V (positive while charging)."""

@@ -45,9 +45,6 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-#: Gas constant, J/(mol·K) (as :data:`sim_instruments.cell.thermal.GAS_CONSTANT`).
-_R = 8.314462618
-
 
 @dataclass(frozen=True)
 class DegradationParameters:
@@ -143,9 +140,3 @@ class AgeingState:
             if getattr(state, name) < 0.0:
                 raise ValueError(f"cell state field {name!r} must be >= 0, got {getattr(state, name)!r}")
         return state
-
-
-def arrhenius(activation_j_mol: float, temperature_c: float, reference_c: float = 25.0) -> float:
-    """Rate factor ``exp(-Ea/R·(1/T - 1/T_ref))`` (1 at the reference temperature)."""
-    return math.exp(-activation_j_mol / _R * (1.0 / (temperature_c + 273.15)
-                                               - 1.0 / (reference_c + 273.15)))

@@ -19,6 +19,12 @@ Electrical model (all elements in series)::
   the OCV curve is reached early when diffusion is slow (cold, high rate). A heat-free RC ``v_4``
   with the same time constant carries the rest of the diffusion polarisation.
 * ``R_short``: optional internal short in parallel (and the separator-melt short during runaway).
+* charging: the diffusion gain, the heat-free diffusion RC, R2 (plus a near-full rise) and the
+  load on the limiting current take the preset's charge-direction factors (calibrated on the
+  DFN CC-CV charges, ``docs/calibration.md``).
+* ageing (``ageing.py``, laws in ``degradation.py``): SEI growth every step, the anode potential
+  vs Li and lithium plating while charging, stripping and dead lithium afterwards; the lost
+  lithium shrinks the capacity and grows R0 / Rct / R2 (applied in quanta).
 
 All RC-like states are advanced with exact exponentials for a current held over the step, the
 thermal network with backward Euler, so any step from 1 ms to 60 s is stable. Capacity at a

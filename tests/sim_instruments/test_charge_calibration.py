@@ -37,6 +37,11 @@ def test_cc_phase_charge_to_4v2_within_3_percent(fig: dict[str, float], case: st
     assert fig[f"{case}_cc_charge_ah"] == pytest.approx(fig[f"{case}_cc_charge_ah_ref"], rel=0.03)
 
 
+def test_rest_voltage_1h_after_the_half_c_cccv_within_10_mv(fig: dict[str, float]) -> None:
+    case = "C2_25C_cccv_rest1h"
+    assert fig[f"{case}_rest_end_v"] == pytest.approx(fig[f"{case}_rest_end_v_ref"], abs=0.010)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_anode_margin_minimum_within_15_mv(fig: dict[str, float], case: str) -> None:
     assert fig[f"{case}_min_anode_mv"] == pytest.approx(fig[f"{case}_min_anode_mv_ref"], abs=15.0)
