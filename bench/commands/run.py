@@ -41,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
+    from bench.runfile.writer import RunFileWriteError
     from drivers.errors import InstrumentError, SetpointOutOfRange
     from protocols.errors import ProtocolError
     from protocols.loader import load_protocol
@@ -59,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_INVALID)
 
     bench = None
+    out: Path | None = None
     live = None
     try:
         if args.bench:
@@ -126,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_INVALID)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
+    except RunFileWriteError as exc:  # --out not writable (2, nothing ran) or a write error mid-run (4)
+        return error(str(exc), EXIT_INSTRUMENT if out is not None and out.exists() else EXIT_INVALID)
     finally:
         if bench is not None:
             bench.close()

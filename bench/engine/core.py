@@ -39,7 +39,7 @@ from bench.engine.run_phase import RunPhase, RunStateMachine
 from bench.engine.step_kinds import StepKinds
 from bench.engine.trips import TripHandler
 from bench.instruments import Bench
-from bench.runfile.writer import RunWriter
+from bench.runfile.writer import RunFileWriteError, RunWriter
 from bench.safety.abuse import AbuseTest
 from bench.safety.supervisor import Supervisor, Trip
 from bench.safety.watchdog import start_watchdog
@@ -64,6 +64,8 @@ class RunStatus(StrEnum):
     SAFETY_TRIP = "safety_trip"
     INSTRUMENT_FAILURE = "instrument_failure"
     ABORTED = "aborted"
+    #: The run file could not be written (disk full, I/O error): output off, run stopped.
+    WRITE_FAILURE = "write_failure"
 
 
 @dataclass
@@ -224,6 +226,12 @@ class Engine:
             self._kinds.abandon_step("instrument failure")
             self._close_cycle("instrument_failure")
             return self._result(RunStatus.INSTRUMENT_FAILURE, str(exc), wall0)
+        except RunFileWriteError as exc:  # the record cannot be kept: stop with the output off
+            logger.error("run file write failure: %s", exc)
+            self._enter(RunPhase.FAILED)
+            self._trips.emergency_safe(f"run file write failure: {exc}")
+            self._kinds.abandon_step("run file write failure")
+            return self._result(RunStatus.WRITE_FAILURE, str(exc), wall0)
         except KeyboardInterrupt:
             logger.warning("operator abort: output off")
             self._enter(RunPhase.ABORTING)
@@ -237,7 +245,10 @@ class Engine:
                 watchdog.stop()
             if restore_signals is not None:
                 restore_signals()
-            self.writer.flush()
+            try:
+                self.writer.flush()
+            except RunFileWriteError:  # recorded by the writer (``failed``); the runner reports it
+                self.stop_output()
 
     def _enter(self, phase: RunPhase) -> None:
         """Move the run state to ``phase`` on an ending path: never raises (the bench must still

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
 from bench.analysis.cycles import format_sections, report_sections
+from bench.report.plausibility import implausible_values
 from bench.runfile.reader import RunFile
 
 STATUS_VERDICTS = {
@@ -70,6 +71,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "safety_events": safety_events,
         "run_file": str(run.path),
         "started_utc": attrs.get("start_time_utc", ""),
+        "data_warnings": implausible_values(run),
         **report_sections(run),
     }
 
@@ -91,6 +93,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("Conditions:")
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
     lines += format_sections(report)
+    lines += [f"DATA: {warning}" for warning in report.get("data_warnings", [])]
     for event in report["safety_events"]:
         lines.append(f"SAFETY: {event['rule']} at {event['time_s']:.1f} s: {event['message']} "
                      f"(output off {event['latency_s']} s after)")
