@@ -76,8 +76,10 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
 
     identities = bench.identify()
     writer = RunWriter(out, run_attributes(protocol, bench, identities, operator=operator, faults=faults))
+    _record_faults_scheduled(bench, writer, faults)
     try:
         result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress).run()
+        _record_faults_not_started(bench, writer, result.test_time_s)
     except BaseException as exc:
         # An error the engine does not handle itself (e.g. a Python protocol raising): make the
         # bench safe, keep every row, and mark the file so it never reads as "running".
@@ -102,6 +104,36 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
     with RunFile(out) as run:
         report = build_report(run)
     return RunOutcome(result, out, exit_code_for(result, report), report)
+
+
+def _record_faults_scheduled(bench: Bench, writer: RunWriter, faults: Sequence[FaultSpec]) -> None:
+    """A ``fault_scheduled`` event per ``--fault``; a ``fault_applied`` event when one starts."""
+    for fault in faults:
+        writer.event(0.0, "fault_scheduled", 0, fault.text, _fault_data(fault))
+    simulation = bench.simulation
+    if faults and simulation is not None and hasattr(simulation, "on_fault_applied"):
+        def applied(fault: FaultSpec, time_s: float) -> None:
+            writer.event(time_s, "fault_applied", 0, f"{fault.text}: started at {time_s:.0f} s",
+                         _fault_data(fault))
+        simulation.on_fault_applied = applied
+
+
+def _record_faults_not_started(bench: Bench, writer: RunWriter, end_s: float) -> None:
+    """A ``fault_not_applied`` event (and a warning) for each fault that never started."""
+    report = getattr(bench.simulation, "fault_report", None)
+    for fault, started in report() if report is not None else ():
+        if started is not None:
+            continue
+        when = f"its condition {fault.text.split('@', 1)[1].split(',')[0]} never held" if fault.condition \
+            else f"the run ended at {end_s:.0f} s, before {fault.time_s:.0f} s"
+        message = f"fault {fault.text!r} never took effect: {when}"
+        logger.warning("%s", message)
+        writer.event(end_s, "fault_not_applied", 0, message, _fault_data(fault))
+
+
+def _fault_data(fault: FaultSpec) -> dict:
+    return {"kind": fault.kind, "time_s": fault.time_s, "options": dict(fault.options),
+            "condition": list(fault.condition) if fault.condition else None}
 
 
 def _write_failure(out: Path, writer: RunWriter, result: RunResult) -> RunFileWriteError:

@@ -49,7 +49,8 @@ def build_report(run: RunFile) -> dict[str, Any]:
     else:
         verdict = "pass"
     safety_events = []
-    for event in run.events:
+    events = run.events
+    for event in events:
         if event["kind"] != "safety_trip":
             continue
         data = event["data"]
@@ -72,6 +73,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "run_file": str(run.path),
         "started_utc": attrs.get("start_time_utc", ""),
         "data_warnings": implausible_values(run),
+        "faults_not_applied": [e["message"] for e in events if e["kind"] == "fault_not_applied"],
         **report_sections(run),
     }
 
@@ -94,6 +96,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
     lines += format_sections(report)
     lines += [f"DATA: {warning}" for warning in report.get("data_warnings", [])]
+    lines += [f"FAULT: {message}" for message in report.get("faults_not_applied", [])]
     for event in report["safety_events"]:
         lines.append(f"SAFETY: {event['rule']} at {event['time_s']:.1f} s: {event['message']} "
                      f"(output off {event['latency_s']} s after)")

@@ -83,6 +83,27 @@ class SimulatedBench:
 
     world: SimWorld
     endpoints: dict[str, LineEndpoint]
+    #: Faults scheduled by :func:`inject_faults`, with the test time each started (None: not yet).
+    faults: list[tuple[FaultSpec, float | None]] = dataclasses.field(default_factory=list)
+    #: Called as ``on_fault_applied(spec, test_time_s)`` when a physical fault starts (the runner
+    #: records it as an event).
+    on_fault_applied: Any = None
+    #: The world's clock when the faults were scheduled (their test time zero), s.
+    fault_t0_s: float = 0.0
+
+    def fault_started(self, spec: FaultSpec, now_s: float) -> None:
+        """A fault took effect at world time ``now_s``: note it and tell the listener."""
+        time_s = now_s - self.fault_t0_s
+        self.faults = [(f, time_s if f is spec and t is None else t) for f, t in self.faults]
+        if self.on_fault_applied is not None:
+            self.on_fault_applied(spec, time_s)
+
+    def fault_report(self) -> list[tuple[FaultSpec, float | None]]:
+        """Every scheduled fault with the test time it started, or None if it never did; a link
+        fault counts as started when the world's clock passed its start time."""
+        elapsed = self.world.clock.now_s() - self.fault_t0_s
+        return [(f, t if t is not None or not f.kind.startswith("comms_") or f.time_s > elapsed else f.time_s)
+                for f, t in self.faults]
 
 
 #: Simulated cell backends: ``bench run --cell-backend NAME``.
@@ -176,12 +197,17 @@ def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
     if not faults:
         return
     sim: SimulatedBench = bench.simulation
-    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults)
+    sim.fault_t0_s = sim.world.clock.now_s()
+    sim.faults += [(fault, None) for fault in faults]
+    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults,
+                    on_start=sim.fault_started)
 
 
-def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec]) -> None:
+def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec],
+                    on_start: Any = None) -> None:
     """Schedule ``faults`` on ``world`` (physical) and on the links' fault lists (by role), with
-    times relative to the world's present time."""
+    times relative to the world's present time; ``on_start(spec, world_time_s)`` is called when
+    a physical fault takes effect."""
     t0 = world.clock.now_s()
     for fault in faults:
         start = t0 + fault.time_s
@@ -197,11 +223,11 @@ def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], f
             link_faults[instrument].append(
                 CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
         else:
-            world.hooks.append(_physical_fault(fault, start))
+            world.hooks.append(_physical_fault(fault, start, on_start))
         logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
 
 
-def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world hook
+def _physical_fault(fault: FaultSpec, start_s: float, on_start: Any = None):  # noqa: ANN202 - a world hook
     fired = [False]
     channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
 
@@ -226,5 +252,7 @@ def _physical_fault(fault: FaultSpec, start_s: float):  # noqa: ANN202 - a world
         elif fault.kind == "chamber_cannot_cool":
             world.chamber.fail_cannot_cool()
         logger.info("fault active: %s at %.0f s", fault.kind, now_s)
+        if on_start is not None:
+            on_start(fault, now_s)
 
     return hook

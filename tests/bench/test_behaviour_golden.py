@@ -35,7 +35,7 @@ GOLDEN = {
     "puncture_safe_cycling": {
         "samples": "8038b5605a83628d05c05d71de499f442d304a0ac3c235549ab3b77d357894d0",
         "steps": "ddd02ca683d999a7bcd3d3dada9124b7506892aaf3d62af1357e4f7ab44d4f55",
-        "events": "c58b4074133e718d0a2250c3cc4b4397c4f27e1ed5f87fba91c4d4b025c9dd7b",
+        "events": "da88cd28e6497bc84f3a7e1e3b95d0c044713cbc63cfc23e8a5e5cf85b44b1d4",
     },
 }
 ARGS = {
