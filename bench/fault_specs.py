@@ -130,7 +130,7 @@ def _option_value(text: str, key: str, value: str, what: str) -> float | str:
             raise FaultSpecError(f"--fault {text!r}: {key}={value!r} is not a number "
                                  f"(e.g. {key}=0.05 or 0.05 {unit})") from None
         if quantity.dimension != what:
-            raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be a {what}")
+            raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be a {what}") from None
         number = quantity.value
     if not math.isfinite(number) or number <= 0:
         raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be greater than zero")
