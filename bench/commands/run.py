@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
             bench = open_bench(config, speed=speed)
         else:
-            from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
+            from bench.simulated.builtin_bench import cell_datasheet, inject_faults, sim_bench_for
 
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
             if args.channels != 1:
@@ -89,15 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if faults:
                     return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
                 return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
-            from bench.simulated.builtin_bench import choose_sim_cycler
-
             # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
             backend = getattr(args, "cell_backend", "ecm")
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = build_sim_bench(protocol.cell.preset, speed=speed, cycler=choose_sim_cycler(protocol),
-                                        cell_backend=backend, **soc)
+                bench = sim_bench_for(protocol, speed=speed, cell_backend=backend, **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)

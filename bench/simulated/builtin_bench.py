@@ -47,9 +47,13 @@ KEITHLEY2460_MAX_A = 7.35
 
 def choose_sim_cycler(protocol: Any) -> str:
     """The simulated cycler a protocol needs: the Keithley 2460 unless a step forces more than
-    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``), then the EA PSB
-    10060-60 (±60 A). A Python protocol (steps known only when it runs) is judged by its
-    ``limits.current_max_a``."""
+    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``) *and* the
+    simulated cell's datasheet allows that current, then the EA PSB 10060-60 (±60 A). A Python
+    protocol (steps known only when it runs) is judged by its ``limits.current_max_a``.
+
+    The simulated cell is the preset's, whatever the protocol's cell block claims: a 50 A step
+    on a 7.28 A cell keeps the Keithley, so ``bench run`` refuses it exactly as ``bench validate``
+    does (the cycler-range check), instead of driving the cell at 50 A."""
     currents = [0.0]
     if getattr(protocol, "generator", None) is not None:
         currents.append(float(protocol.limits.current_max_a))
@@ -59,7 +63,15 @@ def choose_sim_cycler(protocol: Any) -> str:
         for value in (getattr(node, "current_a", None), getattr(getattr(node, "pulse", None), "current_a", None)):
             if value is not None:
                 currents.append(abs(float(value)))
-    return "keithley2460" if max(currents) <= KEITHLEY2460_MAX_A + 1e-9 else "ea_psb10000"
+    needed = max(currents)
+    if needed <= KEITHLEY2460_MAX_A + 1e-9:
+        return "keithley2460"
+    try:
+        datasheet = get_preset(protocol.cell.preset)
+    except (KeyError, ValueError):
+        return "ea_psb10000"
+    cell_max_a = max(datasheet.current_max_discharge_a, datasheet.current_max_charge_a)
+    return "ea_psb10000" if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
 
 
 def cell_datasheet(preset: str) -> Mapping[str, Any]:
@@ -190,6 +202,13 @@ def build_sim_bench(
                       impedance.transport.close, lambda: registry.unregister(impedance_url)]
     bench.inject_faults = functools.partial(inject_faults, bench)
     return bench
+
+
+def sim_bench_for(protocol: Any, **options: Any) -> Bench:
+    """The built-in bench a protocol runs on (its cell preset, the cycler
+    :func:`choose_sim_cycler` picks), for ``bench run`` and ``bench validate`` alike, so both
+    check the protocol against the same instruments (bench.capabilities.recheck_for_bench)."""
+    return build_sim_bench(protocol.cell.preset, cycler=choose_sim_cycler(protocol), **options)
 
 
 def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
