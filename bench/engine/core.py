@@ -32,7 +32,13 @@ from enum import StrEnum
 from bench.capabilities import limits_of_bench
 from bench.engine.chamber_ramp import SetpointRamp
 from bench.engine.counters import _Counters, _StepState
-from bench.engine.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
+from bench.engine.end_conditions import (
+    DTDT_WINDOW_S,
+    VOLTAGE_TOLERANCE_V,
+    end_reason,
+    soak_out_of_band,
+    step_limit_violation,
+)
 from bench.engine.operator_control import OperatorControl
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
@@ -547,6 +553,14 @@ class Engine:
             data["values"] = extra
         self.writer.append("events", (sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
                                       json.dumps(data, default=float)), flush=False)
+        band = soak_out_of_band(step, sample, self.chamber_setpoint_c) if not reason.startswith("safety") else None
+        if band is not None:  # claims that need the soak's temperature are not tested (bench.analysis)
+            logger.warning("soak ended out of band: cell %.1f °C, setpoint %g °C ± %g K",
+                           band["cell_temperature_c"], band["setpoint_c"], band["band_k"])
+            self.writer.append("events", (sample.time_s, "soak_out_of_band", self.step_count,
+                                          f"{step.text}: ended ({reason}) with the cell at {band['cell_temperature_c']:.1f} °C, "
+                                          f"outside {band['setpoint_c']:g} °C ± {band['band_k']:g} K",
+                                          json.dumps({**band, "step_index": step.index}, default=float)), flush=False)
         return result
 
     # -- endings -----------------------------------------------------------------------------
