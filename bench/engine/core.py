@@ -63,6 +63,11 @@ logger = logging.getLogger(__name__)
 __all__ = ["DTDT_WINDOW_S", "VOLTAGE_TOLERANCE_V", "Engine", "Progress", "ResumePoint", "RunResult", "RunStatus"]
 
 
+#: Bench-clock time between applying a step's setpoints and its first sample when no time has
+#: passed since the previous sample (virtual time), s: every /samples row has its own Test Time.
+FIRST_SAMPLE_DELAY_S = 0.001
+
+
 class RunStatus(StrEnum):
     """How a run ended; maps to the CLI exit code."""
 
@@ -326,6 +331,10 @@ class Engine:
         step_checks = step.limits.checks() if step.limits is not None else ()
         pulse = step.pulse
         control = self.control
+        if restored is None and self.last is not None and self.now() <= self.last.time_s:
+            # In virtual time the setpoint commands take no time: the first row of a step would
+            # share the last row's Test Time. It is taken FIRST_SAMPLE_DELAY_S later instead.
+            clock.sleep(FIRST_SAMPLE_DELAY_S)
         deadline = clock.now_s()
         if restored is not None:  # the journal's last sample is in the file: sample one period on
             self._kinds.remeasure(self.last)  # integrate from the re-applied setpoint, not the journaled one
