@@ -240,9 +240,10 @@ class Engine:
         except RunFileWriteError as exc:  # the record cannot be kept: stop with the output off
             logger.error("run file write failure: %s", exc)
             self._enter(RunPhase.FAILED)
-            self._trips.emergency_safe(f"run file write failure: {exc}")
+            safe = self._trips.emergency_safe(f"run file write failure: {exc}")
             self._kinds.abandon_step("run file write failure")
-            return self._result(RunStatus.WRITE_FAILURE, str(exc), wall0)
+            confirmed = "confirmed" if safe.output_off_confirmed else "NOT confirmed"
+            return self._result(RunStatus.WRITE_FAILURE, f"{exc}; output off {confirmed}", wall0)
         except KeyboardInterrupt:
             logger.warning("operator abort: output off")
             self._enter(RunPhase.ABORTING)

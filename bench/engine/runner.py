@@ -14,7 +14,7 @@ from bench import __version__
 from bench.engine.core import Engine, Progress, RunResult, RunStatus
 from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
-from bench.runfile.writer import RunFileWriteError, RunWriter, set_final_attributes
+from bench.runfile.writer import RunFileWriteError, RunWriter, failure_marker_path, set_final_attributes
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -143,9 +143,10 @@ def _write_failure(out: Path, writer: RunWriter, result: RunResult) -> RunFileWr
     marked = _mark_end(out, {"status": RunStatus.WRITE_FAILURE.value, "status_message": writer.failed,
                              "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                              "test_time_s": result.test_time_s})
+    detail = result.message if result.status is RunStatus.WRITE_FAILURE else f"{writer.failed}; output off"
     return RunFileWriteError(
-        f"{writer.failed}; output off, run stopped at {result.test_time_s / 3600:.2f} h test time with "
-        f"{writer.rows_written} samples recorded" + ("" if marked else " (file status could not be marked)"))
+        f"{detail}, run stopped at {result.test_time_s / 3600:.2f} h test time with "
+        f"{writer.rows_written} samples recorded" + ("" if marked else f" (status marked by {failure_marker_path(out).name})"))
 
 
 def _mark_end(out: Path, attrs: Mapping[str, object]) -> bool:

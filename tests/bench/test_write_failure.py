@@ -33,7 +33,7 @@ def _check_stopped_run(out: Path, result: subprocess.CompletedProcess, cause: st
     assert result.returncode == 4, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("bench: error: ") and cause in last and "output off" in last
+    assert last.startswith("bench: error: ") and cause in last and "output off confirmed" in last
     with RunFile(out) as run:
         attrs = run.attrs
         samples = run.samples
