@@ -124,6 +124,8 @@ class RunWriter:
         #: fsync can take 100s of ms; kill -9 safety rests on flush(), fsync is for power loss).
         self._fsync_thread: threading.Thread | None = None
         self.rows_written = 0
+        #: /samples rows already in the file when it was (re)opened (``bench resume``).
+        self.rows_before = int(self._tables["samples"].shape[0])
         self.closed = False
 
     @classmethod
@@ -231,7 +233,8 @@ class RunWriter:
             if not rows:
                 continue
             if name == "journal":  # with a journal source every samples flush has its counting row
-                counted = {"samples_rows": self.rows_written} if self.journal_source is not None else {}
+                counted = {"samples_rows": self.rows_before + self.rows_written} \
+                    if self.journal_source is not None else {}
                 rows = [(time_s, json.dumps({**state, **counted}, default=float)) for time_s, state in rows]
             _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
             self._pending[name].clear()
