@@ -14,6 +14,7 @@ STATUS_VERDICTS = {
     "safety_trip": "safety_trip",
     "instrument_failure": "instrument_failure",
     "aborted": "aborted",
+    "write_failure": "write_failure",  # the record stopped: nothing after it was tested
 }
 
 
