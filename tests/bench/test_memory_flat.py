@@ -19,7 +19,7 @@ TRANSIENT = [tracemalloc.Filter(False, "*threading.py"), tracemalloc.Filter(Fals
 
 
 def test_python_heap_is_flat_in_the_steps_executed(tmp_path, monkeypatch):
-    text = f"name: many\ncell: {{preset: nmc_21700}}\nsteps:\n  - repeat: {STEPS}\n    steps: [Rest for 1 s, Rest for 2 s]\n"
+    text = f"name: many\ncell: {{preset: nmc_21700}}\nsteps:\n  - repeat: {3 * STEPS // 4 + 1}\n    steps: [Rest for 1 s, Rest for 2 s]\n"
     protocol = parse_protocol(text, file="many.yaml", cell_defaults=cell_datasheet)
     heap: dict[int, tracemalloc.Snapshot] = {}
     original = core.Engine._run_step
