@@ -37,6 +37,17 @@ ROLES = ("cycler", "chamber", "thermometer", "impedance")
 MULTI_ROLES = ("cycler", "thermometer")
 
 
+#: The keys each section may hold (a misspelt key would otherwise be ignored silently).
+_INSTRUMENT_KEYS = ("driver", "resource", "timeout_s")
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple"),  # the last two: [[cycler]] wiring
+    "chamber": _INSTRUMENT_KEYS,
+    "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
+    "impedance": _INSTRUMENT_KEYS,
+    "bench": ("name", "speed", "chamber_policy", "scan_reuse_s"),
+}
+
+
 class BenchConfigError(ValueError):
     """An invalid bench config; the message starts with the file name."""
 
@@ -47,12 +58,15 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise BenchConfigError(f"{path}: no such bench config")
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BenchConfigError(f"{path}: {exc}") from None
     unknown = [k for k in config if k not in ROLES + ("bench", "faults")]
     if unknown:
-        raise BenchConfigError(f"{path}: unknown section [{unknown[0]}]; sections: {', '.join(ROLES + ('bench',))}")
+        raise BenchConfigError(f"{path}:{_line_of(text, None, unknown[0])}: unknown section [{unknown[0]}]; "
+                               f"sections: {', '.join(ROLES + ('bench',))}")
+    _check_keys(config, text, path)
     if "cycler" not in config:
         raise BenchConfigError(f"{path}: a bench needs a [cycler] section")
     for role in ROLES:
@@ -79,6 +93,42 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
             raise BenchConfigError(problems[0])
     config["_path"] = str(path)
     return config
+
+
+def _check_keys(config: dict[str, Any], text: str, path: Path) -> None:
+    """Refuse a key a section does not know, naming it, its line and the closest known key."""
+    import difflib
+
+    for section, allowed in SECTION_KEYS.items():
+        body = config.get(section)
+        entries = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+        for entry in entries:
+            for key in entry:
+                if key in allowed:
+                    continue
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"keys: {', '.join(allowed)}"
+                raise BenchConfigError(f"{path}:{_line_of(text, section, key)}: unknown key '{key}' in [{section}] "
+                                       f"({hint})")
+
+
+def _line_of(text: str, section: str | None, key: str) -> int:
+    """The 1-based line where ``key`` is set in ``[section]`` (or the table header ``[key]`` when
+    ``section`` is None); 0 when not found (e.g. a dotted or inline key)."""
+    import re
+
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?", stripped)
+        if header:
+            current = header.group(1)
+            if section is None and current == key:
+                return number
+            continue
+        if section is not None and current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return 0
 
 
 def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:

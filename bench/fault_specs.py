@@ -10,6 +10,8 @@ Parsing lives here (bench-side, no simulator imports); the simulated bench appli
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +22,23 @@ PHYSICAL_FAULTS = ("internal_short", "thermocouple_open", "chamber_stuck", "cham
 _CONDITION = re.compile(r"^\s*(soc|voltage_v|temperature_c)\s*(>=|<=|>|<)\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 FAULT_KINDS = ("internal_short", "thermocouple_open", "chamber_stuck", "chamber_cannot_cool",
                "comms_drop", "comms_garbled", "comms_delay", "comms_disconnect")
+
+
+#: Instruments a link fault can act on (``instrument=``).
+LINK_INSTRUMENTS = ("cycler", "chamber", "thermometer", "impedance")
+#: The options of each fault kind: name -> what its value is (``resistance``: ohm > 0,
+#: ``time``: a duration > 0, ``channel``: an integer >= 0, ``instrument``: one of LINK_INSTRUMENTS).
+_LINK_OPTIONS = {"instrument": "instrument", "duration": "time"}
+FAULT_OPTIONS: dict[str, dict[str, str]] = {
+    "internal_short": {"resistance_ohm": "resistance", "channel": "channel"},
+    "thermocouple_open": {"channel": "channel"},
+    "chamber_stuck": {},
+    "chamber_cannot_cool": {},
+    "comms_drop": dict(_LINK_OPTIONS),
+    "comms_garbled": dict(_LINK_OPTIONS),
+    "comms_delay": {**_LINK_OPTIONS, "delay": "time"},
+    "comms_disconnect": dict(_LINK_OPTIONS),
+}
 
 
 class FaultSpecError(ValueError):
@@ -60,7 +79,7 @@ def parse_fault_spec(text: str) -> FaultSpec:
                                  f"give {kind} a time")
         quantity, op, number, percent = condition.groups()
         value = float(number) / (100.0 if percent else 1.0)
-        return FaultSpec(kind, 0.0, _options(text, options), text, (quantity, op, value))
+        return FaultSpec(kind, 0.0, _options(text, options, kind), text, (quantity, op, value))
     try:
         q = parse_quantity(when) if not when.strip().replace(".", "", 1).isdigit() else parse_quantity(when + " s")
     except QuantityError as exc:
@@ -68,21 +87,51 @@ def parse_fault_spec(text: str) -> FaultSpec:
     if q.dimension != "time" or q.value < 0:
         raise FaultSpecError(f"--fault {text!r}: time must be a duration like 30min or 2h, "
                              "or a condition like soc>=90%")
-    return FaultSpec(kind, q.value, _options(text, options), text)
+    return FaultSpec(kind, q.value, _options(text, options, kind), text)
 
 
-def _options(text: str, options: list[str]) -> dict[str, float | str]:
+def _options(text: str, options: list[str], kind: str) -> dict[str, float | str]:
+    """The ``key=value`` options of ``kind``, each checked: an unknown key (with the closest
+    known one), a value that is not a number of the right unit, or out of range, is an error."""
+    allowed = FAULT_OPTIONS.get(kind, {})
     values: dict[str, float | str] = {}
     for option in options:
         key, eq, value = option.partition("=")
-        if not eq or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not eq or not key or not value:
             raise FaultSpecError(f"--fault {text!r}: option {option!r} must be key=value")
-        value = value.strip()
-        try:
-            values[key.strip()] = float(value)
-        except ValueError:
-            try:
-                values[key.strip()] = parse_quantity(value).value
-            except QuantityError:
-                values[key.strip()] = value
+        if key not in allowed:
+            close = difflib.get_close_matches(key, list(allowed), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else \
+                f"{kind} takes {', '.join(allowed) if allowed else 'no options'}"
+            raise FaultSpecError(f"--fault {text!r}: unknown option {key!r}; {hint}")
+        if key in values:
+            raise FaultSpecError(f"--fault {text!r}: option {key!r} given twice")
+        values[key] = _option_value(text, key, value, allowed[key])
     return values
+
+
+def _option_value(text: str, key: str, value: str, what: str) -> float | str:
+    if what == "instrument":
+        if value not in LINK_INSTRUMENTS:
+            raise FaultSpecError(f"--fault {text!r}: instrument={value!r}; choose one of {', '.join(LINK_INSTRUMENTS)}")
+        return value
+    if what == "channel":
+        if not value.isdigit():
+            raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be a channel number (0, 1, ...)")
+        return float(int(value))
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            quantity = parse_quantity(value)
+        except QuantityError:
+            unit = "ohm" if what == "resistance" else "s"
+            raise FaultSpecError(f"--fault {text!r}: {key}={value!r} is not a number "
+                                 f"(e.g. {key}=0.05 or 0.05 {unit})") from None
+        if quantity.dimension != what:
+            raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be a {what}") from None
+        number = quantity.value
+    if not math.isfinite(number) or number <= 0:
+        raise FaultSpecError(f"--fault {text!r}: {key}={value!r} must be greater than zero")
+    return number

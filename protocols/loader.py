@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from protocols import input_limits
 from protocols.checks import InstrumentLimits, soc_unknown_steps
 from protocols.errors import ProtocolError
 from protocols.steps import CellSpec, Limits, PassCriterion, Protocol
@@ -126,9 +127,18 @@ def parse_header(text: str, *, file: str, overrides: Mapping[str, str] | None = 
 
 def _parse(text: str, file: str, overrides: Mapping[str, str] | None, cell_defaults: CellDefaults | None,
            instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool) -> Protocol:
-    doc = Doc(file)
     if not isinstance(text, str):
         raise ProtocolError("protocol text must be a string", file=file)
+    try:
+        return _parse_checked(text, file, overrides, cell_defaults, instrument, cell_spec, need_steps=need_steps)
+    except ProtocolError as exc:  # a U+2212 minus or a no-break space: name it and where it is
+        raise input_limits.name_look_alikes(exc, text) from None
+
+
+def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, cell_defaults: CellDefaults | None,
+                   instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool) -> Protocol:
+    doc = Doc(file)
+    input_limits.check_text(text, file)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -141,10 +151,12 @@ def _parse(text: str, file: str, overrides: Mapping[str, str] | None, cell_defau
         raise ProtocolError(f"not readable as YAML: {exc}", file=file) from None
     if root is None:
         raise ProtocolError("empty protocol file", file=file)
+    input_limits.check_nodes(root, file)  # tags, aliases that expand without bound
     top = doc.mapping(root, "protocol", TOP_KEYS)
     overrides = dict(overrides or {})
     if "steps" not in top:
         raise doc.error(root, "protocol has no 'steps'")
+    input_limits.check_steps(top["steps"][1], file)
 
     # Parameters (defaults from the file, overridden by --set).
     parameters: dict[str, str] = {}

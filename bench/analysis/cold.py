@@ -67,6 +67,14 @@ def cold_capacity(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         metrics["soak_time_s"] = soak["duration_s"]
         metrics["soak_time_to_within_2k_s"] = soak["time_to_within_2k_s"]
         conditions["cold_soak"] = soak
+    untested = _not_at_temperature(run, soak, cold_step)
+    if untested:
+        # The capacities were measured, but not at the cold temperature: the retention claims
+        # are not tested (never passed on a warm cell), and the report says why.
+        for name in ("retention_pct", "energy_retention_pct"):
+            metrics.pop(name, None)
+        conditions["cold_capacity"] = f"not tested: {untested}"
+        conditions.setdefault("not_tested", []).append(f"retention_pct: {untested}")
     conditions["reference_discharge"] = ref
     conditions["cold_discharge"] = cold_c
     conditions["retention_definition"] = "Q(cold discharge) / Q(reference discharge), same current, Ah/Ah"
@@ -75,6 +83,22 @@ def cold_capacity(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     if metrics.get("cold_cutoff_ratio", 1.0) < 0.8 - 1e-9:
         conditions["cutoff_warning"] = "cold cut-off below 80 % of the room-temperature cut-off (not allowed)"
     return metrics, conditions
+
+
+def _not_at_temperature(run: RunFile, soak: dict[str, Any] | None, cold_step: dict[str, Any]) -> str:
+    """Why the cold discharge did not start from a cell at the cold setpoint ("" if it did): no
+    cold soak before it, or the soak ended out of its band (its ``soak_out_of_band`` event, or
+    the cell more than 2 K from the setpoint at the soak's end in files without the event)."""
+    if soak is None:
+        return "no soak at a cold setpoint before the cold discharge"
+    events = [e for e in run.events if e["kind"] == "soak_out_of_band"
+              and e["time_s"] <= cold_step["start_time_s"] + 1e-6 and e["data"].get("setpoint_c") == soak["setpoint_c"]]
+    if events:
+        return f"the cold soak ended out of band ({events[-1]['message']})"
+    if not soak.get("within_2k_at_end"):
+        return (f"the cold soak ended with the cell at {soak.get('cell_temperature_at_end_c')} °C, not within "
+                f"{WITHIN_K:g} K of {soak['setpoint_c']:g} °C")
+    return ""
 
 
 def _setpoint(step: dict[str, Any]) -> float:

@@ -42,7 +42,9 @@ def cmd_perf(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return error(str(exc), 2)
     if args.json:
-        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+        from bench.commands.report import json_safe
+
+        sys.stdout.write(json.dumps(json_safe(result), indent=2, default=str, allow_nan=False) + "\n")
     else:
         sys.stdout.write(format_perf(result) + "\n")
     return 0

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """``bench plot RUN.h5 [--live] [--png FILE]``."""
-    from bench.plot.live import display_available, plotting_available
+    from bench.plot.live import plotting_available, window_problem
     from bench.runfile.reader import RunFile, RunFileError
 
     missing = plotting_available()
@@ -43,9 +43,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             return error(f"{args.png}: {exc}", 2)
         sys.stdout.write(f"{path}\n")
         return 0
-    if not display_available():
-        return error("no display to open a window on (DISPLAY unset or QT_QPA_PLATFORM=offscreen); "
-                     "use --png FILE", 2)
+    problem = window_problem()  # checked here: Qt would abort the process instead of raising
+    if problem:
+        return error(problem, 2)
     if not args.live:
         try:
             with RunFile(args.run_file):

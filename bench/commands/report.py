@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from typing import Any
+
+import numpy as np
 
 from bench.commands.common import error
 
@@ -18,6 +22,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--dqdv", nargs="?", const=-1, type=int, metavar="STEP",
                         help="add dQ/dV of step STEP (default: the last full discharge)")
     report.set_defaults(handler=cmd_report)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf) replaced by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    return value
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -46,8 +63,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             return error(str(exc), 2)
         sys.stderr.write(f"report page: {page}\n")
-    if args.json:
-        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    if args.json:  # valid JSON: NaN and infinities become null
+        sys.stdout.write(json.dumps(json_safe(report), indent=2, default=str, allow_nan=False) + "\n")
     else:
         sys.stdout.write(format_report(report) + "\n")
     return 0

@@ -47,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
+    from bench.runfile.writer import RunFileWriteError
     from drivers.errors import InstrumentError, SetpointOutOfRange
     from protocols.errors import ProtocolError
     from protocols.loader import load_protocol
@@ -65,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_INVALID)
 
     bench = None
+    out: Path | None = None
     live = None
     cell_state_world = None
     if args.cell_state and (args.bench or args.channels != 1):
@@ -88,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
             bench = open_bench(config, speed=speed)
         else:
-            from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
+            from bench.simulated.builtin_bench import cell_datasheet, inject_faults, sim_bench_for
 
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
             if args.channels != 1:
@@ -97,15 +99,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if faults:
                     return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
                 return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
-            from bench.simulated.builtin_bench import choose_sim_cycler
-
             # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
             backend = getattr(args, "cell_backend", "ecm")
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = build_sim_bench(protocol.cell.preset, speed=speed, cycler=choose_sim_cycler(protocol),
-                                        cell_backend=backend, **soc)
+                bench = sim_bench_for(protocol, speed=speed, cell_backend=backend, **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)
@@ -156,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_INVALID)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
+    except RunFileWriteError as exc:  # --out not writable (2, nothing ran) or a write error mid-run (4)
+        return error(str(exc), EXIT_INSTRUMENT if out is not None and out.exists() else EXIT_INVALID)
     finally:
         if cell_state_world is not None and "outcome" in locals():
             from bench.simulated.cell_state import write_cell_state

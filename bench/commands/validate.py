@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bench validate``."""
-    from bench.capabilities import limits_of_bench, limits_of_config
-    from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
+    from bench.capabilities import limits_of_bench, limits_of_config, recheck_for_bench
+    from bench.simulated.builtin_bench import cell_datasheet, sim_bench_for
     from protocols.errors import ProtocolError
     from protocols.estimate import estimate
     from protocols.loader import load_protocol
@@ -43,13 +43,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             protocol = load_protocol(args.protocol, settings, instrument=instrument)
         else:
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
-            bench = build_sim_bench(protocol.cell.preset)
+            bench = sim_bench_for(protocol)  # the bench `bench run` would build, checked the same way
             try:
                 instrument = limits_of_bench(bench)
+                protocol = recheck_for_bench(protocol, bench)
             finally:
                 bench.close()
-            if protocol.generator is None:  # a YAML tree: check it against the simulated bench too
-                protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet, instrument=instrument)
         result = estimate(protocol, instrument=instrument)
     except (ProtocolError, ValueError) as exc:
         return error(str(exc), 2)

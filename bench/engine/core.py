@@ -32,14 +32,20 @@ from enum import StrEnum
 from bench.capabilities import limits_of_bench
 from bench.engine.chamber_ramp import SetpointRamp
 from bench.engine.counters import _Counters, _StepState
-from bench.engine.end_conditions import DTDT_WINDOW_S, VOLTAGE_TOLERANCE_V, end_reason, step_limit_violation
+from bench.engine.end_conditions import (
+    DTDT_WINDOW_S,
+    VOLTAGE_TOLERANCE_V,
+    end_reason,
+    soak_out_of_band,
+    step_limit_violation,
+)
 from bench.engine.operator_control import OperatorControl
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
 from bench.engine.step_kinds import StepKinds
 from bench.engine.trips import TripHandler
 from bench.instruments import Bench
-from bench.runfile.writer import RunWriter
+from bench.runfile.writer import RunFileWriteError, RunWriter
 from bench.safety.abuse import AbuseTest
 from bench.safety.supervisor import Supervisor, Trip
 from bench.safety.watchdog import start_watchdog
@@ -57,6 +63,11 @@ logger = logging.getLogger(__name__)
 __all__ = ["DTDT_WINDOW_S", "VOLTAGE_TOLERANCE_V", "Engine", "Progress", "ResumePoint", "RunResult", "RunStatus"]
 
 
+#: Bench-clock time between applying a step's setpoints and its first sample when no time has
+#: passed since the previous sample (virtual time), s: every /samples row has its own Test Time.
+FIRST_SAMPLE_DELAY_S = 0.001
+
+
 class RunStatus(StrEnum):
     """How a run ended; maps to the CLI exit code."""
 
@@ -64,6 +75,8 @@ class RunStatus(StrEnum):
     SAFETY_TRIP = "safety_trip"
     INSTRUMENT_FAILURE = "instrument_failure"
     ABORTED = "aborted"
+    #: The run file could not be written (disk full, I/O error): output off, run stopped.
+    WRITE_FAILURE = "write_failure"
 
 
 @dataclass
@@ -224,6 +237,13 @@ class Engine:
             self._kinds.abandon_step("instrument failure")
             self._close_cycle("instrument_failure")
             return self._result(RunStatus.INSTRUMENT_FAILURE, str(exc), wall0)
+        except RunFileWriteError as exc:  # the record cannot be kept: stop with the output off
+            logger.error("run file write failure: %s", exc)
+            self._enter(RunPhase.FAILED)
+            safe = self._trips.emergency_safe(f"run file write failure: {exc}")
+            self._kinds.abandon_step("run file write failure")
+            confirmed = "confirmed" if safe.output_off_confirmed else "NOT confirmed"
+            return self._result(RunStatus.WRITE_FAILURE, f"{exc}; output off {confirmed}", wall0)
         except KeyboardInterrupt:
             logger.warning("operator abort: output off")
             self._enter(RunPhase.ABORTING)
@@ -237,7 +257,10 @@ class Engine:
                 watchdog.stop()
             if restore_signals is not None:
                 restore_signals()
-            self.writer.flush()
+            try:
+                self.writer.flush()
+            except RunFileWriteError:  # recorded by the writer (``failed``); the runner reports it
+                self.stop_output()
 
     def _enter(self, phase: RunPhase) -> None:
         """Move the run state to ``phase`` on an ending path: never raises (the bench must still
@@ -309,6 +332,10 @@ class Engine:
         step_checks = step.limits.checks() if step.limits is not None else ()
         pulse = step.pulse
         control = self.control
+        if restored is None and self.last is not None and self.now() <= self.last.time_s:
+            # In virtual time the setpoint commands take no time: the first row of a step would
+            # share the last row's Test Time. It is taken FIRST_SAMPLE_DELAY_S later instead.
+            clock.sleep(FIRST_SAMPLE_DELAY_S)
         deadline = clock.now_s()
         if restored is not None:  # the journal's last sample is in the file: sample one period on
             self._kinds.remeasure(self.last)  # integrate from the re-applied setpoint, not the journaled one
@@ -536,6 +563,14 @@ class Engine:
             data["values"] = extra
         self.writer.append("events", (sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
                                       json.dumps(data, default=float)), flush=False)
+        band = soak_out_of_band(step, sample, self.chamber_setpoint_c) if not reason.startswith("safety") else None
+        if band is not None:  # claims that need the soak's temperature are not tested (bench.analysis)
+            logger.warning("soak ended out of band: cell %.1f °C, setpoint %g °C ± %g K",
+                           band["cell_temperature_c"], band["setpoint_c"], band["band_k"])
+            self.writer.append("events", (sample.time_s, "soak_out_of_band", self.step_count,
+                                          f"{step.text}: ended ({reason}) with the cell at {band['cell_temperature_c']:.1f} °C, "
+                                          f"outside {band['setpoint_c']:g} °C ± {band['band_k']:g} K",
+                                          json.dumps({**band, "step_index": step.index}, default=float)), flush=False)
         return result
 
     # -- endings -----------------------------------------------------------------------------

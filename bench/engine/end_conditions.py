@@ -77,3 +77,23 @@ def step_limit_violation(checks: tuple[tuple[str, str, float | None, float | Non
         if low is not None and value < low:
             return name, value, low
     return None
+
+
+#: A soak without a "within N K" condition counts as in band when the cell ends within this of
+#: the chamber setpoint, K (the equilibrium a timed soak stands for; GB/T 31486's 2 K criterion
+#: also used by bench.analysis.cold).
+SOAK_BAND_K = 2.0
+
+
+def soak_out_of_band(step: Step, sample: Sample, chamber_setpoint_c: float | None) -> dict[str, float] | None:
+    """For a soak ending at ``sample``: the cell temperature, setpoint and band when the cell is
+    outside the band (the step's ``within N K``, else :data:`SOAK_BAND_K`), else None. A soak
+    whose cell temperature is unknown (NaN) counts as out of band: nothing shows it reached it."""
+    if step.kind != "soak" or chamber_setpoint_c is None:
+        return None
+    band = next((c.value for c in step.until if c.quantity == "stable_within_k"), SOAK_BAND_K)
+    cell = sample.temperature_cell_c
+    if cell == cell and abs(cell - chamber_setpoint_c) <= band:
+        return None
+    return {"setpoint_c": chamber_setpoint_c, "cell_temperature_c": cell, "band_k": band,
+            "chamber_air_c": sample.temperature_chamber_c}

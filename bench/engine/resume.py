@@ -52,9 +52,16 @@ def load_interrupted(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], 
             steps = run.steps
             events = run.events
             times = run.column("Test Time / s")
+            stored, trusted = run.stored_rows(), run.trusted_rows()
     except RunFileError as exc:
         raise ResumeError(str(exc)) from None
     status = attrs.get("status", "")
+    if status == "write_failure":
+        raise ResumeError(f"{path}: the run stopped on a write error ({attrs.get('status_message', '')}); "
+                          "its last rows are not trustworthy and it is not resumed ('bench repair' keeps the rest)")
+    if trusted is not None and stored > trusted:
+        raise ResumeError(f"{path}: /samples holds {stored} rows but only {trusted} were confirmed written "
+                          "(a write error?); not resumed ('bench repair' keeps the confirmed rows)")
     if status != "running":
         raise ResumeError(f"{path}: the run ended ({status or 'no status'}); only an interrupted run is resumed")
     trips = [e for e in events if e["kind"] == "safety_trip"]

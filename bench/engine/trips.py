@@ -12,7 +12,7 @@ import logging
 
 from bench.engine.counters import _StepState
 from bench.engine.services import EngineServices
-from bench.safety.safe_state import enter_safe_state
+from bench.safety.safe_state import SafeStateReport, enter_safe_state
 from bench.safety.supervisor import Trip
 from drivers.errors import InstrumentError
 from protocols.steps import Step
@@ -69,8 +69,9 @@ class TripHandler:
             engine.log_latest()
         engine.writer.event(engine.now(), "observation_end", engine.step_count, "observation window ended")
 
-    def emergency_safe(self, why: str) -> None:
-        """Safe state after an instrument failure, a protocol error or an operator abort."""
+    def emergency_safe(self, why: str) -> SafeStateReport:
+        """Safe state after an instrument failure, a protocol error or an operator abort;
+        returns the safe-state report (``output_off_confirmed``, ``failures``)."""
         engine = self._engine
         report = enter_safe_state(engine.bench, fault_time_s=engine.now(), t0_clock_s=engine.t0,
                                   chamber_setpoint_c=engine.chamber_setpoint_c)
@@ -80,3 +81,4 @@ class TripHandler:
                                 {"output_off_confirmed": report.output_off_confirmed, "failures": report.failures})
         except Exception:  # noqa: BLE001 - the file may be the thing that failed
             logger.exception("could not record the safe-state event")
+        return report

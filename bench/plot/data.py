@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from bench.plot.decimate import DecimatedSeries
+from bench.runfile.reader import READ_ERRORS, journal_sample_rows
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ class RunMonitor:
             self._read_events(handle)
             self._read_spectra(handle)
             return new
+        except READ_ERRORS as exc:  # a damaged file: say so, show what was read
+            self.error = f"damaged run file: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+            return 0
         finally:
             handle.close()
 
@@ -141,6 +145,8 @@ class RunMonitor:
         dataset = handle["samples"]
         dataset.refresh()
         total = dataset.shape[0]
+        trusted = journal_sample_rows(handle)  # rows after it were never confirmed written
+        total = total if trusted is None else min(total, trusted)
         names = set(dataset.dtype.names or ())
         wanted = [name for name in [TIME, CYCLE, CHARGE_AH, DISCHARGE_AH, *CURVES.values()] if name in names]
         start = self.rows

@@ -45,6 +45,36 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+#: Libraries Qt's xcb platform plugin loads that a fresh Debian/Ubuntu desktop may lack:
+#: ``ctypes.util.find_library`` name -> Debian package (Qt 6 "Qt for X11 Requirements").
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0", "xcb-render-util": "libxcb-render-util0", "xcb-xkb": "libxcb-xkb1",
+    "xkbcommon-x11": "libxkbcommon-x11-0", "xcb-shape": "libxcb-shape0", "xcb-randr": "libxcb-randr0",
+}
+
+
+def window_problem() -> str:
+    """``""`` when Qt can open a window here, else one line saying why and what to install.
+
+    Checked before a window process starts: without these libraries Qt aborts the process
+    (SIGABRT, "Could not load the Qt platform plugin 'xcb'") instead of raising."""
+    if not display_available():
+        return "no display to open a window on (DISPLAY unset or QT_QPA_PLATFORM=offscreen); use --png FILE"
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+    uses_xcb = platform == "xcb" or (not platform and sys.platform.startswith("linux")
+                                     and bool(os.environ.get("DISPLAY")) and not os.environ.get("WAYLAND_DISPLAY"))
+    if not uses_xcb:
+        return ""
+    import ctypes.util
+
+    missing = [package for name, package in XCB_LIBRARIES.items() if ctypes.util.find_library(name) is None]
+    if missing:
+        return (f"Qt's xcb platform plugin needs system libraries that are missing: sudo apt install "
+                f"{' '.join(missing)} (or use --png FILE)")
+    return ""
+
+
 def start_live_plot(run_path: str | Path, *, interval_ms: int = DEFAULT_INTERVAL_MS,
                     log_path: str | Path | None = None) -> subprocess.Popen | None:
     """Start the window process for ``run_path`` (which may not exist yet); never raises.
@@ -54,9 +84,7 @@ def start_live_plot(run_path: str | Path, *, interval_ms: int = DEFAULT_INTERVAL
     and a lower CPU priority (nice 10), so it never competes with acquisition. Its error output
     goes to ``log_path`` if given, else to this terminal (a window that cannot start says why).
     """
-    why = plotting_available() or ("" if display_available() else
-                                   "no display (DISPLAY unset or QT_QPA_PLATFORM=offscreen); "
-                                   "use bench plot RUN.h5 --png FILE")
+    why = plotting_available() or window_problem()
     if why:
         logger.warning("live plot not started: %s", why)
         return None
@@ -132,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    problem = window_problem()
+    if problem:
+        sys.stderr.write(f"bench plot: {problem}\n")
+        return 2
     from bench.plot.render import qt_app
 
     app = qt_app(offscreen=False)

@@ -7,12 +7,14 @@ from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
 from bench.analysis.cycles import format_sections, report_sections
+from bench.report.plausibility import implausible_values
 from bench.runfile.reader import RunFile
 
 STATUS_VERDICTS = {
     "safety_trip": "safety_trip",
     "instrument_failure": "instrument_failure",
     "aborted": "aborted",
+    "write_failure": "write_failure",  # the record stopped: nothing after it was tested
 }
 
 
@@ -43,12 +45,15 @@ def build_report(run: RunFile) -> dict[str, Any]:
         verdict = STATUS_VERDICTS[status]
     elif status != "completed":
         verdict = "incomplete"
-    elif any(c["passed"] is not True for c in checks):
+    elif any(c["passed"] is False for c in checks):
         verdict = "fail"
+    elif any(c["passed"] is None for c in checks):  # a claim the run could not test is never a pass
+        verdict = "not tested"
     else:
         verdict = "pass"
     safety_events = []
-    for event in run.events:
+    events = run.events
+    for event in events:
         if event["kind"] != "safety_trip":
             continue
         data = event["data"]
@@ -70,8 +75,19 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "safety_events": safety_events,
         "run_file": str(run.path),
         "started_utc": attrs.get("start_time_utc", ""),
+        "not_tested": [f"{c['text']}: {_why_untested(c, conditions)}" for c in checks if c["passed"] is None],
+        "data_warnings": implausible_values(run),
+        "faults_not_applied": [e["message"] for e in events if e["kind"] == "fault_not_applied"],
         **report_sections(run),
     }
+
+
+def _why_untested(check: dict[str, Any], conditions: dict[str, Any]) -> str:
+    """The analysis's reason a criterion's metric is missing, or that it was not measured."""
+    for reason in conditions.get("not_tested", []) or []:
+        if str(reason).startswith(f"{check['metric']}:"):
+            return str(reason).split(":", 1)[1].strip()
+    return f"{check['metric']} was not measured"
 
 
 def _clean(value: Any) -> Any:
@@ -91,6 +107,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("Conditions:")
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
     lines += format_sections(report)
+    lines += [f"NOT TESTED: {reason}" for reason in report.get("not_tested", [])]
+    lines += [f"DATA: {warning}" for warning in report.get("data_warnings", [])]
+    lines += [f"FAULT: {message}" for message in report.get("faults_not_applied", [])]
     for event in report["safety_events"]:
         lines.append(f"SAFETY: {event['rule']} at {event['time_s']:.1f} s: {event['message']} "
                      f"(output off {event['latency_s']} s after)")

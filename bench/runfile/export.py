@@ -106,7 +106,8 @@ def export_run(run_path: str | Path, fmt: str, output: str | Path | None = None,
     if fmt == "bdf-parquet":
         _require_pyarrow()
     with RunFile(run_path) as run, h5py.File(run.path, "r", swmr=True, libver="latest") as handle:
-        spectra = handle["eis/spectra"][()] if "eis/spectra" in handle else np.empty(0)
+        spectra = run.guarded("table /eis/spectra", lambda: handle["eis/spectra"][()]) \
+            if "eis/spectra" in handle else np.empty(0)
         targets = [out, meta_out] + ([eis_out] if len(spectra) else [])
         for target in targets:
             if target.exists() and not overwrite:
@@ -114,29 +115,39 @@ def export_run(run_path: str | Path, fmt: str, output: str | Path | None = None,
         out.parent.mkdir(parents=True, exist_ok=True)
         dataset = handle["samples"]
         columns = sample_columns(tuple(dataset.dtype.names or ()))
-        chunks = _sample_chunks(dataset, columns)
-        rows = _write_csv(out, columns, chunks) if fmt == "bdf-csv" else _write_parquet(
-            out, columns, chunks, _metadata(run, columns, None))
-        eis_points = 0
-        if len(spectra):
-            eis = _eis_columns(spectra, handle["eis/points"][()])
-            eis_points = len(eis[EIS_COLUMNS[0]])
-            one = iter([eis])
-            if fmt == "bdf-csv":
-                _write_csv(eis_out, list(EIS_COLUMNS), one)
-            else:
-                _write_parquet(eis_out, list(EIS_COLUMNS), one, {"source": str(run.path)})
-        meta = _metadata(run, columns, eis_out.name if len(spectra) else None)
-        meta.update({"rows": rows, "samples_file": out.name, "eis_points": eis_points})
-        meta_out.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        trusted = run.trusted_rows()
+        n = dataset.shape[0] if trusted is None else min(dataset.shape[0], trusted)
+        try:  # all files or none: a failure removes what this export wrote
+            chunks = _sample_chunks(run, dataset, columns, n)
+            rows = _write_csv(out, columns, chunks) if fmt == "bdf-csv" else _write_parquet(
+                out, columns, chunks, _metadata(run, columns, None))
+            eis_points = 0
+            if len(spectra):
+                eis = _eis_columns(spectra, run.guarded("table /eis/points", lambda: handle["eis/points"][()]))
+                eis_points = len(eis[EIS_COLUMNS[0]])
+                one = iter([eis])
+                if fmt == "bdf-csv":
+                    _write_csv(eis_out, list(EIS_COLUMNS), one)
+                else:
+                    _write_parquet(eis_out, list(EIS_COLUMNS), one, {"source": str(run.path)})
+            meta = _metadata(run, columns, eis_out.name if len(spectra) else None)
+            meta.update({"rows": rows, "samples_file": out.name, "eis_points": eis_points})
+            tmp = meta_out.with_name(meta_out.name + ".partial")
+            tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+            tmp.replace(meta_out)
+        except BaseException:
+            for target in targets:
+                target.unlink(missing_ok=True)
+            raise
     logger.info("exported %s: %d rows -> %s", run_path, rows, out)
     return ExportResult(out, rows, meta_out, eis_out if len(spectra) else None, eis_points, columns)
 
 
-def _sample_chunks(dataset: h5py.Dataset, columns: list[str]) -> Iterator[dict[str, np.ndarray]]:
-    n = dataset.shape[0]
+def _sample_chunks(run: RunFile, dataset: h5py.Dataset, columns: list[str], n: int) -> Iterator[dict[str, np.ndarray]]:
+    """The first ``n`` (trustworthy) rows in blocks; a read error is a DamagedRunFileError."""
     for start in range(0, max(n, 1), CHUNK_ROWS):  # one (empty) chunk for a run without samples
-        block = dataset[start:min(n, start + CHUNK_ROWS)]
+        stop = min(n, start + CHUNK_ROWS)
+        block = run.guarded(f"/samples rows {start}-{stop - 1}", lambda a=start, b=stop: dataset[a:b])
         yield {name: block[name] for name in columns}
 
 

@@ -1,33 +1,165 @@
-"""Read a run file (finished, being written, or left by a crash) with h5py alone."""
+"""Read a run file (finished, being written, or left by a crash) with h5py alone.
+
+Damage is refused in one line (:class:`DamagedRunFileError`), never read as data: a file shorter
+than the end-of-file address its superblock records (truncated), a table whose chunks lie beyond
+the end of the file (HDF5 would return them as zeros), or HDF5 errors while reading (checksums,
+heap signatures). Sample rows beyond the journal's ``samples_rows`` (rows whose data were not
+confirmed written, e.g. after a full disk) are never shown. A ``RUN.h5.write-failure`` marker
+beside the file (bench.runfile.writer) makes its status ``write_failure``.
+"""
 
 from __future__ import annotations
 
 import json
+import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import numpy as np
+
+from bench.runfile.layout import TABLES
+
+#: What h5py raises on a damaged file (checksum, heap signature, address beyond the end ...).
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_T = TypeVar("_T")
 
 
 class RunFileError(ValueError):
     """A run file that is missing or not a CellBench run file (message names the path)."""
 
 
+class DamagedRunFileError(RunFileError):
+    """A run file whose bytes are damaged (truncated, overwritten); the message names the part."""
+
+
+def stored_end_of_file(path: str | Path) -> int | None:
+    """The end-of-file address the superblock records (versions 0-3), or None if unknown."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head[:8] != _SIGNATURE or len(head) < 48:
+        return None
+    version, offsets = head[8], head[9]
+    if version in (2, 3) and offsets == 8:
+        return struct.unpack_from("<Q", head, 12 + 2 * 8)[0]
+    if version in (0, 1) and head[13] == 8:
+        return struct.unpack_from("<Q", head, 24 + 2 * 8 + (4 if version == 1 else 0))[0]
+    return None
+
+
+def journal_sample_rows(handle: h5py.File) -> int | None:
+    """``samples_rows`` of the newest valid journal row of an open run file, or None."""
+    state = _last_journal_state(handle["journal"]) if "journal" in handle else None
+    return int(state["samples_rows"]) if state is not None and "samples_rows" in state else None
+
+
+def _last_journal_state(dataset: h5py.Dataset) -> dict[str, Any] | None:
+    """The newest journal row that holds a JSON object (placeholders and damage skipped)."""
+    dataset.refresh()
+    n = dataset.shape[0]
+    for record in reversed(dataset[max(0, n - 8):n]):
+        text = record["state"]
+        try:
+            state = json.loads(text.decode() if isinstance(text, bytes) else text)
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError):
+            continue
+        if isinstance(state, dict):
+            state["time_s"] = float(record["time_s"])
+            return state
+    return None
+
+
+def intact_rows(dataset: h5py.Dataset, file_size: int, rows: int | None = None) -> int:
+    """Rows of a chunked 1-D table from the start (of its first ``rows``) whose chunks lie
+    wholly inside the file."""
+    n = dataset.shape[0] if dataset.shape else 0
+    n = n if rows is None else min(n, rows)
+    chunk = dataset.chunks[0] if dataset.chunks else 0
+    if not chunk or n == 0:
+        return n
+    for start in range(0, n, chunk):
+        info = dataset.id.get_chunk_info_by_coord((start,))
+        if info.byte_offset is None or info.byte_offset + info.size > file_size:
+            return start
+    return n
+
+
 class RunFile:
     """A run file opened read-only in SWMR mode, so it can be read while it is written."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, check: bool = True) -> None:
+        """Open ``path``; ``check`` (default) refuses a damaged file with DamagedRunFileError
+        (``bench repair`` opens with ``check=False`` to salvage what is intact)."""
         self.path = Path(path)
         if not self.path.exists():
             raise RunFileError(f"{self.path}: no such run file")
+        if not self.path.is_file():
+            raise RunFileError(f"{self.path}: not a file")
+        self.file_size = self.path.stat().st_size
+        try:
+            eof = stored_end_of_file(self.path)
+        except OSError as exc:
+            raise RunFileError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        #: Bytes missing at the end (the superblock's end-of-file address beyond the file's size).
+        self.missing_bytes = max(0, (eof or 0) - self.file_size)
         try:
             self._file = h5py.File(self.path, "r", swmr=True, libver="latest")
-        except OSError as exc:
-            raise RunFileError(f"{self.path}: not a readable HDF5 run file ({exc})") from None
-        if "samples" not in self._file:
+        except READ_ERRORS as exc:
+            raise self._damaged_or_foreign(exc) from None
+        try:
+            if "samples" not in self._file:
+                raise RunFileError(f"{self.path}: not a CellBench run file (no /samples)")
+            if check:
+                self.verify()
+        except BaseException:
             self._file.close()
-            raise RunFileError(f"{self.path}: not a CellBench run file (no /samples)")
+            raise
+
+    def _damaged_or_foreign(self, exc: BaseException) -> RunFileError:
+        if self.missing_bytes:
+            return DamagedRunFileError(self._truncated_message())
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return RunFileError(f"{self.path}: not a readable HDF5 run file ({first})")
+
+    def _truncated_message(self) -> str:
+        return (f"{self.path}: damaged run file: truncated ({self.file_size} of "
+                f"{self.file_size + self.missing_bytes} bytes); 'bench repair' salvages the intact rows")
+
+    def guarded(self, what: str, read: Callable[[], _T]) -> _T:
+        """``read()``, with an HDF5 error turned into DamagedRunFileError naming ``what``."""
+        try:
+            return read()
+        except READ_ERRORS as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise DamagedRunFileError(f"{self.path}: damaged run file: {what} unreadable ({first}); "
+                                      "'bench repair' salvages the intact rows") from None
+
+    def verify(self) -> None:
+        """Refuse a damaged file: truncated, a table's rows beyond the end of the file, an
+        unreadable attribute or table. Bounded: reads the attributes, each table's chunk index
+        and its first and last rows."""
+        stopped_by_write_error = self.path.with_name(self.path.name + ".write-failure").exists()
+        if self.missing_bytes and not stopped_by_write_error:
+            raise DamagedRunFileError(self._truncated_message())
+        # (a write error leaves the superblock's end address beyond the last bytes written: the
+        # rows the journal confirmed are checked chunk by chunk below instead)
+        self.guarded("the attributes", lambda: self.attrs)
+        for name in TABLES:
+            if name not in self._file:
+                continue
+            dataset = self._file[name]
+            n = self.guarded(f"table /{name}", lambda d=dataset: (d.refresh(), d.shape[0])[1])
+            if name == "samples":  # rows after the trustworthy ones are never read
+                trusted = self.guarded("table /journal", self.trusted_rows)
+                n = n if trusted is None else min(n, trusted)
+            intact = self.guarded(f"table /{name}", lambda d=dataset, n=n: intact_rows(d, self.file_size, n))
+            if intact < n:
+                raise DamagedRunFileError(f"{self.path}: damaged run file: /{name} rows {intact}-{n - 1} "
+                                          "lie beyond the end of the file; 'bench repair' salvages the intact rows")
+            if n:
+                self.guarded(f"table /{name}", lambda d=dataset, n=n: (d[:1], d[n - 1:n]))
 
     def close(self) -> None:
         """Close the file."""
@@ -43,7 +175,8 @@ class RunFile:
     def attrs(self) -> dict[str, Any]:
         """File attributes (provenance, status), JSON texts decoded."""
         out: dict[str, Any] = {}
-        for key, value in self._file.attrs.items():
+        for key in self._file.attrs:
+            value = self.guarded(f"attribute {key!r}", lambda k=key: self._file.attrs[k])
             if isinstance(value, bytes):
                 value = value.decode()
             if isinstance(value, str) and value[:1] in "{[":
@@ -54,13 +187,39 @@ class RunFile:
             elif isinstance(value, np.generic):
                 value = value.item()
             out[key] = value
+        marker = self.path.with_name(self.path.name + ".write-failure")
+        if out.get("status") in ("running", None) and marker.exists():
+            out["status"] = "write_failure"
+            out["status_message"] = marker.read_text(encoding="utf-8", errors="replace").strip() or \
+                "the run file could not be written (disk full or I/O error); the run stopped"
         return out
+
+    def trusted_rows(self) -> int | None:
+        """Sample rows whose data were confirmed written (the newest journal row's
+        ``samples_rows``), or None when the journal does not count them (older files)."""
+        journal = self.last_journal()
+        if journal is None or "samples_rows" not in journal:
+            return None
+        return int(journal["samples_rows"])
+
+    def stored_rows(self) -> int:
+        """Rows /samples holds, trustworthy or not."""
+        dataset = self._file["samples"]
+        dataset.refresh()
+        return int(dataset.shape[0])
 
     def table(self, name: str) -> np.ndarray:
         """A whole table (``samples``, ``steps``, ``events``, ``journal``, ``eis/spectra``, ``eis/points``)."""
         dataset = self._file[name]
-        dataset.refresh()
-        return dataset[()]
+
+        def read() -> np.ndarray:
+            dataset.refresh()
+            if name == "samples":
+                trusted = self.trusted_rows()
+                if trusted is not None and trusted < dataset.shape[0]:
+                    return dataset[:trusted]
+            return dataset[()]
+        return self.guarded(f"table /{name}", read)
 
     @property
     def samples(self) -> np.ndarray:
@@ -70,8 +229,14 @@ class RunFile:
     def column(self, label: str) -> np.ndarray:
         """One sample column by BDF label, e.g. ``"Voltage / V"``."""
         dataset = self._file["samples"]
-        dataset.refresh()
-        return dataset.fields(label)[()]
+
+        def read() -> np.ndarray:
+            dataset.refresh()
+            trusted = self.trusted_rows()
+            if trusted is not None and trusted < dataset.shape[0]:
+                return dataset.fields(label)[:trusted]
+            return dataset.fields(label)[()]
+        return self.guarded(f"column {label!r} of /samples", read)
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -84,19 +249,19 @@ class RunFile:
         rows = []
         for r in self.table("events"):
             row = _row(r)
-            row["data"] = json.loads(row["data"]) if row["data"] else {}
+            if not row["kind"]:  # a placeholder row (the table grew, its data never came)
+                continue
+            try:
+                row["data"] = json.loads(row["data"]) if row["data"] else {}
+            except json.JSONDecodeError:
+                raise DamagedRunFileError(f"{self.path}: damaged run file: /events row at "
+                                          f"{row['time_s']} s holds no valid JSON") from None
             rows.append(row)
         return rows
 
     def last_journal(self) -> dict[str, Any] | None:
-        """The newest resume state, or None."""
-        journal = self.table("journal")
-        if len(journal) == 0:
-            return None
-        row = _row(journal[-1])
-        state = json.loads(row["state"])
-        state["time_s"] = row["time_s"]
-        return state
+        """The newest valid resume state, or None (placeholder or damaged rows are skipped)."""
+        return self.guarded("table /journal", lambda: _last_journal_state(self._file["journal"]))
 
 
 def _row(record: np.void) -> dict[str, Any]:

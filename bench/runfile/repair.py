@@ -10,6 +10,11 @@ any HDF5 reader opens, MATLAB's and HDFView included. The original is never modi
 
 If the run was still ``running`` its status becomes ``interrupted``; the repair itself is
 recorded in the ``repaired_from`` / ``repaired_utc`` / ``repair_rows`` attributes.
+
+A damaged file (truncated, overwritten, or stopped by a full disk) is salvaged: each table keeps
+its rows from the start up to the first that is not intact (a chunk beyond the end of the file,
+an HDF5 read error, /samples rows the journal never confirmed); unreadable attributes are left
+out and listed in ``repair_lost``. The result says how many rows of each table were kept.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from bench.runfile.reader import RunFileError
+from bench.runfile.reader import READ_ERRORS, RunFile, RunFileError, intact_rows, journal_sample_rows
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,15 @@ class RepairResult:
     status_after: str
     rows: dict[str, int] = field(default_factory=dict)
     was_open_for_write: bool = False
+    #: Rows each table held (kept rows + rows not intact).
+    stored: dict[str, int] = field(default_factory=dict)
+    #: What could not be salvaged (attributes, tables), one phrase each.
+    lost: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> bool:
+        """Whether anything of the source was left out."""
+        return bool(self.lost) or any(self.rows.get(k, 0) < n for k, n in self.stored.items())
 
 
 def default_repaired_path(source: str | Path) -> Path:
@@ -54,12 +68,12 @@ def needs_repair(path: str | Path) -> bool:
     try:
         with h5py.File(path, "r"):
             return False
-    except OSError:
+    except READ_ERRORS:
         pass
     try:
         with h5py.File(path, "r", swmr=True, libver="latest"):
             return True
-    except OSError:
+    except READ_ERRORS:
         return False
 
 
@@ -76,20 +90,22 @@ def repair_run_file(source: str | Path, output: str | Path | None = None) -> Rep
     if output.exists():
         raise RunFileError(f"{output}: exists; choose another output (-o), run files are never overwritten")
     open_for_write = needs_repair(source)
-    try:
-        src = h5py.File(source, "r", swmr=True, libver="latest")
-    except OSError as exc:
-        raise RunFileError(f"{source}: not a readable HDF5 run file ({exc})") from None
+    run = RunFile(source, check=False)  # RunFileError: not HDF5 at all, or not a run file
+    src = run._file  # noqa: SLF001 - the repair copies the raw tables
     tmp = output.with_name(output.name + ".partial")
+    lost: list[str] = []
+    if run.missing_bytes:
+        lost.append(f"{run.missing_bytes} bytes missing at the end of the file")
     try:
-        if "samples" not in src:
-            raise RunFileError(f"{source}: not a CellBench run file (no /samples)")
         output.parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(tmp, "w") as dst:  # default libver: readable by any HDF5 >= 1.8
-            rows = _copy_group(src, dst)
-            status_before = _text(src.attrs.get("status", ""))
+            rows, stored = _copy_tables(src, dst, run.file_size, lost)
+            attrs = _readable_attrs(src, lost)
+            status_before = _text(attrs.get("status", ""))
+            if status_before == "running" and source.with_name(source.name + ".write-failure").exists():
+                status_before = "write_failure"  # the writer's marker (bench.runfile.writer)
             status_after = "interrupted" if status_before in ("running", "") else status_before
-            for key, value in src.attrs.items():
+            for key, value in attrs.items():
                 dst.attrs[key] = value
             dst.attrs["status"] = status_after
             if status_after != status_before:
@@ -97,53 +113,101 @@ def repair_run_file(source: str | Path, output: str | Path | None = None) -> Rep
             dst.attrs["repaired_from"] = str(source)
             dst.attrs["repaired_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             dst.attrs["repair_rows"] = json.dumps(rows)
-            if "samples" in src and rows.get("samples"):
-                last = src["samples"].fields("Test Time / s")[rows["samples"] - 1]
-                dst.attrs.setdefault("test_time_s", float(last))
+            if lost:
+                dst.attrs["repair_lost"] = json.dumps(lost)
+            if rows.get("samples"):
+                dst.attrs["test_time_s"] = float(dst["samples"].fields("Test Time / s")[rows["samples"] - 1])
         tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     finally:
-        src.close()
+        run.close()
     logger.info("repaired %s -> %s (%s)", source, output, rows)
-    return RepairResult(source, output, status_before, status_after, rows, open_for_write)
+    return RepairResult(source, output, status_before, status_after, rows, open_for_write, stored, lost)
 
 
-def _copy_group(src: h5py.Group, dst: h5py.Group) -> dict[str, int]:
-    """Recreate every dataset of ``src`` under ``dst`` (chunked, resizable); returns row counts."""
+def _readable_attrs(src: h5py.File, lost: list[str]) -> dict[str, object]:
+    """The root attributes that can be read; the others are named in ``lost``."""
+    out: dict[str, object] = {}
+    try:
+        names = list(src.attrs)
+    except READ_ERRORS:
+        lost.append("every attribute (their index is unreadable)")
+        return out
+    for key in names:
+        try:
+            out[key] = src.attrs[key]
+        except READ_ERRORS:
+            lost.append(f"attribute {key!r}")
+    return out
+
+
+def _copy_tables(src: h5py.File, dst: h5py.Group, file_size: int, lost: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Copy every table's intact leading rows; (rows kept, rows stored) per table."""
+    names: list[str] = []
+    try:
+        src.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    except READ_ERRORS:
+        lost.append("the group index (tables of the standard layout tried instead)")
+        from bench.runfile.layout import TABLES
+
+        names = list(TABLES)
     rows: dict[str, int] = {}
+    stored: dict[str, int] = {}
+    try:
+        trusted = journal_sample_rows(src)
+    except READ_ERRORS:
+        trusted = None
+    for name in names:
+        try:
+            dataset = src[name]
+            dataset.refresh()
+            n = dataset.shape[0] if dataset.shape else 1
+        except READ_ERRORS:
+            lost.append(f"table /{name}")
+            continue
+        stored[name] = n
+        limit = n if name != "samples" or trusted is None else min(n, trusted)
+        try:
+            limit = intact_rows(dataset, file_size, limit) if dataset.shape else limit
+        except READ_ERRORS:
+            limit = 0
+        rows[name] = _copy_dataset(dataset, dst, name, limit)
+    return rows, stored
 
-    def visit(name: str, obj: h5py.HLObject) -> None:
-        if isinstance(obj, h5py.Group):
-            group = dst.require_group(name)
-            for key, value in obj.attrs.items():
-                group.attrs[key] = value
-            return
-        if not isinstance(obj, h5py.Dataset):
-            return
-        obj.refresh()
-        rows[name] = _copy_dataset(obj, dst, name)
 
-    src.visititems(visit)
-    return rows
-
-
-def _copy_dataset(dataset: h5py.Dataset, dst: h5py.Group, name: str) -> int:
-    n = dataset.shape[0] if dataset.shape else 0
+def _copy_dataset(dataset: h5py.Dataset, dst: h5py.Group, name: str, limit: int) -> int:
+    """Copy the first ``limit`` rows (fewer if a block cannot be read); returns the rows kept."""
     if not dataset.shape:  # scalar
-        dst.create_dataset(name, data=dataset[()], dtype=dataset.dtype)
+        try:
+            dst.create_dataset(name, data=dataset[()], dtype=dataset.dtype)
+        except READ_ERRORS:
+            return 0
         return 1
-    chunks = dataset.chunks or (min(max(n, 1), 4096),)
-    copy = dst.create_dataset(name, shape=dataset.shape, maxshape=(None,) + dataset.shape[1:],
+    chunks = dataset.chunks or (min(max(limit, 1), 4096),)
+    copy = dst.create_dataset(name, shape=(0,) + dataset.shape[1:], maxshape=(None,) + dataset.shape[1:],
                               dtype=dataset.dtype, chunks=chunks)
-    for start in range(0, n, COPY_CHUNK_ROWS):
-        stop = min(n, start + COPY_CHUNK_ROWS)
-        block = dataset[start:stop]
-        copy[start:stop] = np.asarray(block, dtype=dataset.dtype)
-    for key, value in dataset.attrs.items():
-        copy.attrs[key] = value
-    return n
+    kept = 0
+    step = COPY_CHUNK_ROWS - COPY_CHUNK_ROWS % chunks[0] if chunks[0] < COPY_CHUNK_ROWS else chunks[0]
+    while kept < limit:
+        stop = min(limit, kept + step)
+        try:
+            block = np.asarray(dataset[kept:stop], dtype=dataset.dtype)
+        except READ_ERRORS:
+            if step > chunks[0]:  # narrow down to the first unreadable chunk
+                step = chunks[0]
+                continue
+            break
+        copy.resize((stop,) + dataset.shape[1:])
+        copy[kept:stop] = block
+        kept = stop
+    try:
+        for key, value in dataset.attrs.items():
+            copy.attrs[key] = value
+    except READ_ERRORS:
+        logger.debug("attributes of /%s not copied", name, exc_info=True)
+    return kept
 
 
 def _text(value: object) -> str:

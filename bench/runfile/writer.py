@@ -11,6 +11,13 @@ superblock's open-for-write flags, opens the file for append, creates tables a n
 added (before SWMR mode), and switches SWMR on again; existing rows are never rewritten.
 Whenever samples (or other rows) are flushed, a journal row from ``journal_source`` is written
 in the same flush, so the last journal row always describes the last sample in the file.
+
+Trustworthy rows. HDF5 grows a table before its data reach the disk; when a write fails (disk
+full, I/O error) the table can end in placeholder rows of zeros. So samples are flushed first and
+only then is the journal row written, carrying ``samples_rows``: the count of /samples rows whose
+data were flushed. Readers (bench.runfile.reader) never show rows beyond it. On the first write
+error the writer raises :class:`RunFileWriteError` (one line: file and cause), drops every later
+row, and on close cuts /samples back to the trustworthy rows where the file still allows it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +38,28 @@ import numpy as np
 from bench.runfile.layout import FORMAT_VERSION, SAMPLE_DTYPE, TABLES
 
 logger = logging.getLogger(__name__)
+
+#: What h5py raises when HDF5 cannot write (ENOSPC, EFBIG, EIO ...): OSError or RuntimeError.
+_H5_WRITE_ERRORS = (OSError, RuntimeError)
+_H5_ERRNO_MESSAGE = re.compile(r"error message = '([^']*)'")
+
+
+class RunFileWriteError(OSError):
+    """The run file could not be written (disk full, file too large, read-only, I/O error).
+
+    The message is one line naming the file and the cause."""
+
+
+def describe_write_error(path: str | Path, exc: BaseException) -> str:
+    """``path: cannot write the run file: No space left on device`` from an h5py/OS error."""
+    found = _H5_ERRNO_MESSAGE.search(str(exc))
+    if found:
+        cause = found.group(1)
+    elif isinstance(exc, OSError) and exc.strerror:
+        cause = exc.strerror.splitlines()[0]
+    else:
+        cause = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"{path}: cannot write the run file: {cause}"
 
 
 class RunWriter:
@@ -51,23 +81,37 @@ class RunWriter:
         self.fsync_interval_s = fsync_interval_s
         #: Called at each flush that writes rows: returns (time_s, state) for a journal row.
         self.journal_source: Callable[[], tuple[float, Mapping[str, Any]]] | None = None
-        if _reopen:
-            self._file = h5py.File(self.path, "r+", libver="latest")
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = h5py.File(self.path, "w", libver="latest")
-            self._file.attrs["format_version"] = FORMAT_VERSION
-        for key, value in attrs.items():
-            self._file.attrs[key] = _attr(value)
-        self._tables: dict[str, h5py.Dataset] = {}
-        for name, dtype in TABLES.items():
-            if name in self._file:
-                self._tables[name] = self._file[name]
-                continue
-            chunk = 4096 if name in ("samples", "eis/points") else 64
-            self._tables[name] = self._file.create_dataset(
-                name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
-        self._file.swmr_mode = True
+        #: The first write error (one line), after which every row is dropped; None while healthy.
+        self.failed: str | None = None
+        created = False
+        try:
+            if _reopen:
+                self._file = h5py.File(self.path, "r+", libver="latest")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = h5py.File(self.path, "w", libver="latest")
+                created = True
+                self._file.attrs["format_version"] = FORMAT_VERSION
+            for key, value in attrs.items():
+                self._file.attrs[key] = _attr(value)
+            self._tables: dict[str, h5py.Dataset] = {}
+            for name, dtype in TABLES.items():
+                if name in self._file:
+                    self._tables[name] = self._file[name]
+                    continue
+                chunk = 4096 if name in ("samples", "eis/points") else 64
+                self._tables[name] = self._file.create_dataset(
+                    name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
+            self._file.swmr_mode = True
+            self._file.flush()
+        except _H5_WRITE_ERRORS as exc:
+            # Nothing recorded yet: a run file that cannot even be set up is not left behind.
+            handle = getattr(self, "_file", None)
+            if handle is not None:
+                _close_quietly(handle)
+            if created:
+                self.path.unlink(missing_ok=True)
+            raise RunFileWriteError(describe_write_error(self.path, exc)) from None
         #: Queued sample rows, flattened (``_SAMPLE_COLUMNS`` numbers per row): extending a flat list
         #: and converting it to float64 at flush costs a fraction of converting tuples to the
         #: structured dtype.
@@ -80,6 +124,8 @@ class RunWriter:
         #: fsync can take 100s of ms; kill -9 safety rests on flush(), fsync is for power loss).
         self._fsync_thread: threading.Thread | None = None
         self.rows_written = 0
+        #: /samples rows already in the file when it was (re)opened (``bench resume``).
+        self.rows_before = int(self._tables["samples"].shape[0])
         self.closed = False
 
     @classmethod
@@ -116,12 +162,22 @@ class RunWriter:
         if rows.dtype != SAMPLE_DTYPE:
             raise TypeError(f"{self.path}: sample block dtype {rows.dtype} is not the /samples dtype")
         self.flush()
-        _extend(self._tables["samples"], rows)
+        if self.failed:
+            return
+        try:
+            _extend(self._tables["samples"], rows)
+            self._file.flush()
+        except _H5_WRITE_ERRORS as exc:
+            raise self._fail(exc) from None
         self.rows_written += len(rows)
         self.flush()
 
     def append(self, table: str, row: tuple, *, flush: bool = True) -> None:
-        """Queue one row of ``table`` (``steps``, ``events``, ``journal``, ``eis/...``)."""
+        """Queue one row of ``table`` (``steps``, ``events``, ``journal``, ``eis/...``); after a
+        write error rows are dropped (logged), so the bench can still be made safe."""
+        if self.failed:
+            logger.debug("%s: %s row dropped after a write error", self.path, table)
+            return
         self._pending[table].append(row)
         if flush:
             self.flush()
@@ -132,27 +188,19 @@ class RunWriter:
 
     def journal(self, time_s: float, state: Mapping[str, Any]) -> None:
         """Record the resume state (flushed at once)."""
-        self.append("journal", (time_s, json.dumps(state, default=float)))
+        self.append("journal", (time_s, state))
 
     # -- durability --------------------------------------------------------------------------
     def flush(self, *, fsync: bool = False) -> None:
-        """Append queued rows to the datasets and flush them to the file."""
-        if self.closed:
+        """Append queued rows to the datasets and flush them to the file.
+
+        Raises RunFileWriteError on the first write error (later calls do nothing)."""
+        if self.closed or self.failed:
             return
-        if self.journal_source is not None and (self._queued or any(
-                rows for name, rows in self._pending.items() if name != "journal")):
-            time_s, state = self.journal_source()
-            self._pending["journal"].append((time_s, json.dumps(state, default=float)))
-        if self._queued:
-            _extend(self._tables["samples"], _sample_block(self._rows, self._queued))
-            self.rows_written += self._queued
-            del self._rows[:]
-            self._queued = 0
-        for name, rows in self._pending.items():
-            if rows:
-                _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
-                rows.clear()
-        self._file.flush()
+        try:
+            self._write_queued()
+        except _H5_WRITE_ERRORS as exc:
+            raise self._fail(exc) from None
         now = time.monotonic()
         self._last_flush = now
         if fsync or now - self._last_fsync >= self.fsync_interval_s:
@@ -170,6 +218,38 @@ class RunWriter:
                 self._fsync_thread.start()
             self._last_fsync = now
 
+    def _write_queued(self) -> None:
+        """Samples first (flushed), then the other tables and the journal row that counts them."""
+        if self.journal_source is not None and (self._queued or any(
+                rows for name, rows in self._pending.items() if name != "journal")):
+            self._pending["journal"].append(self.journal_source())
+        if self._queued:
+            _extend(self._tables["samples"], _sample_block(self._rows, self._queued))
+            self._file.flush()  # the rows' data are in the file before a journal row counts them
+            self.rows_written += self._queued
+            del self._rows[:]
+            self._queued = 0
+        for name, rows in self._pending.items():
+            if not rows:
+                continue
+            if name == "journal":  # with a journal source every samples flush has its counting row
+                counted = {"samples_rows": self.rows_before + self.rows_written} \
+                    if self.journal_source is not None else {}
+                rows = [(time_s, json.dumps({**state, **counted}, default=float)) for time_s, state in rows]
+            _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
+            self._pending[name].clear()
+        self._file.flush()
+
+    def _fail(self, exc: BaseException) -> RunFileWriteError:
+        """Record the first write error: queued rows are dropped, later appends ignored."""
+        self.failed = describe_write_error(self.path, exc)
+        logger.debug("%s", self.failed, exc_info=True)
+        del self._rows[:]
+        self._queued = 0
+        for rows in self._pending.values():
+            rows.clear()
+        return RunFileWriteError(self.failed)
+
     def _fsync_fd(self, fd: int) -> None:
         try:
             os.fsync(fd)
@@ -183,13 +263,26 @@ class RunWriter:
             self._fsync_thread = None
 
     def close(self) -> None:
-        """Flush everything and close the file."""
+        """Flush everything and close the file (after a write error: cut /samples back to its
+        trustworthy rows where possible, close without raising)."""
         if self.closed:
             return
-        self.flush(fsync=True)
+        if not self.failed:
+            try:
+                self.flush(fsync=True)
+            except RunFileWriteError:
+                pass
         self._join_fsync()
-        self._file.close()
         self.closed = True
+        if self.failed:
+            # HDF5's close would write metadata into a file that refuses writes and can leave it
+            # unreadable; detached, the file stays as the last good flush left it (as after a
+            # kill -9: readable with swmr=True, the journal counting its trustworthy rows).
+            _detach(self._file)
+            _close_quietly(self._file)
+            write_failure_marker(self.path, self.failed)
+            return
+        self._file.close()
 
     def __enter__(self) -> RunWriter:
         return self
@@ -225,6 +318,47 @@ def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:
     dataset[start:] = rows
 
 
+def write_failure_marker(path: str | Path, message: str) -> Path:
+    """``RUN.h5.write-failure`` beside the run file: marks it as stopped by a write error (a
+    status attribute cannot be written into a full disk safely). Readers report the status
+    ``write_failure``; ``bench resume`` refuses the file. The message is kept when space allows."""
+    marker = failure_marker_path(path)
+    try:
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write(message + "\n")
+    except OSError:
+        logger.debug("marker %s without its message", marker, exc_info=True)
+    return marker
+
+
+def failure_marker_path(path: str | Path) -> Path:
+    """Where :func:`write_failure_marker` puts its marker for run file ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".write-failure")
+
+
+def _detach(handle: h5py.File) -> None:
+    """Point the HDF5 file's descriptor at /dev/null, so nothing more reaches the disk."""
+    try:
+        fd = handle.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_RDWR)
+    except (OSError, RuntimeError, TypeError, ValueError):
+        logger.debug("could not detach %s", handle, exc_info=True)
+        return
+    try:
+        os.dup2(null, int(fd))
+    finally:
+        os.close(null)
+
+
+def _close_quietly(handle: h5py.File) -> None:
+    """Close an h5py file whose writes failed; HDF5's further errors are logged, not raised."""
+    try:
+        handle.close()
+    except _H5_WRITE_ERRORS:
+        logger.debug("closing %s after a write error", handle, exc_info=True)
+
+
 def _attr(value: Any) -> Any:
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
@@ -234,7 +368,12 @@ def _attr(value: Any) -> Any:
 
 
 def set_final_attributes(path: str | Path, attrs: Mapping[str, Any]) -> None:
-    """After the writer closed: add end-of-run attributes (status, end time) to the file."""
-    with h5py.File(path, "r+", libver="latest") as handle:
-        for key, value in attrs.items():
-            handle.attrs[key] = _attr(value)
+    """After the writer closed: add end-of-run attributes (status, end time) to the file.
+
+    Raises RunFileWriteError (one line) when the file refuses them."""
+    try:
+        with h5py.File(path, "r+", libver="latest") as handle:
+            for key, value in attrs.items():
+                handle.attrs[key] = _attr(value)
+    except _H5_WRITE_ERRORS as exc:
+        raise RunFileWriteError(describe_write_error(path, exc)) from None

@@ -47,9 +47,13 @@ KEITHLEY2460_MAX_A = 7.35
 
 def choose_sim_cycler(protocol: Any) -> str:
     """The simulated cycler a protocol needs: the Keithley 2460 unless a step forces more than
-    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``), then the EA PSB
-    10060-60 (±60 A). A Python protocol (steps known only when it runs) is judged by its
-    ``limits.current_max_a``."""
+    7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``) *and* the
+    simulated cell's datasheet allows that current, then the EA PSB 10060-60 (±60 A). A Python
+    protocol (steps known only when it runs) is judged by its ``limits.current_max_a``.
+
+    The simulated cell is the preset's, whatever the protocol's cell block claims: a 50 A step
+    on a 7.28 A cell keeps the Keithley, so ``bench run`` refuses it exactly as ``bench validate``
+    does (the cycler-range check), instead of driving the cell at 50 A."""
     currents = [0.0]
     if getattr(protocol, "generator", None) is not None:
         currents.append(float(protocol.limits.current_max_a))
@@ -59,7 +63,15 @@ def choose_sim_cycler(protocol: Any) -> str:
         for value in (getattr(node, "current_a", None), getattr(getattr(node, "pulse", None), "current_a", None)):
             if value is not None:
                 currents.append(abs(float(value)))
-    return "keithley2460" if max(currents) <= KEITHLEY2460_MAX_A + 1e-9 else "ea_psb10000"
+    needed = max(currents)
+    if needed <= KEITHLEY2460_MAX_A + 1e-9:
+        return "keithley2460"
+    try:
+        datasheet = get_preset(protocol.cell.preset)
+    except (KeyError, ValueError):
+        return "ea_psb10000"
+    cell_max_a = max(datasheet.current_max_discharge_a, datasheet.current_max_charge_a)
+    return "ea_psb10000" if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
 
 
 def cell_datasheet(preset: str) -> Mapping[str, Any]:
@@ -83,6 +95,27 @@ class SimulatedBench:
 
     world: SimWorld
     endpoints: dict[str, LineEndpoint]
+    #: Faults scheduled by :func:`inject_faults`, with the test time each started (None: not yet).
+    faults: list[tuple[FaultSpec, float | None]] = dataclasses.field(default_factory=list)
+    #: Called as ``on_fault_applied(spec, test_time_s)`` when a physical fault starts (the runner
+    #: records it as an event).
+    on_fault_applied: Any = None
+    #: The world's clock when the faults were scheduled (their test time zero), s.
+    fault_t0_s: float = 0.0
+
+    def fault_started(self, spec: FaultSpec, now_s: float) -> None:
+        """A fault took effect at world time ``now_s``: note it and tell the listener."""
+        time_s = now_s - self.fault_t0_s
+        self.faults = [(f, time_s if f is spec and t is None else t) for f, t in self.faults]
+        if self.on_fault_applied is not None:
+            self.on_fault_applied(spec, time_s)
+
+    def fault_report(self) -> list[tuple[FaultSpec, float | None]]:
+        """Every scheduled fault with the test time it started, or None if it never did; a link
+        fault counts as started when the world's clock passed its start time."""
+        elapsed = self.world.clock.now_s() - self.fault_t0_s
+        return [(f, t if t is not None or not f.kind.startswith("comms_") or f.time_s > elapsed else f.time_s)
+                for f, t in self.faults]
 
 
 #: Simulated cell backends: ``bench run --cell-backend NAME``.
@@ -171,17 +204,29 @@ def build_sim_bench(
     return bench
 
 
+def sim_bench_for(protocol: Any, **options: Any) -> Bench:
+    """The built-in bench a protocol runs on (its cell preset, the cycler
+    :func:`choose_sim_cycler` picks), for ``bench run`` and ``bench validate`` alike, so both
+    check the protocol against the same instruments (bench.capabilities.recheck_for_bench)."""
+    return build_sim_bench(protocol.cell.preset, cycler=choose_sim_cycler(protocol), **options)
+
+
 def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
     """Schedule ``faults`` (times relative to now, the start of the run) on a simulated bench."""
     if not faults:
         return
     sim: SimulatedBench = bench.simulation
-    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults)
+    sim.fault_t0_s = sim.world.clock.now_s()
+    sim.faults += [(fault, None) for fault in faults]
+    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults,
+                    on_start=sim.fault_started)
 
 
-def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec]) -> None:
+def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec],
+                    on_start: Any = None) -> None:
     """Schedule ``faults`` on ``world`` (physical) and on the links' fault lists (by role), with
-    times relative to the world's present time."""
+    times relative to the world's present time; ``on_start(spec, world_time_s)`` is called when
+    a physical fault takes effect."""
     t0 = world.clock.now_s()
     for fault in faults:
         start = t0 + fault.time_s
@@ -197,11 +242,12 @@ def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], f
             link_faults[instrument].append(
                 CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
         else:
-            world.hooks.append(_physical_fault(fault, start))
+            world.hooks.append(_physical_fault(fault, start, on_start))
         logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
 
 
-def _physical_fault(fault: FaultSpec, start_s: float) -> Callable[[SimWorld, float], None]:
+def _physical_fault(fault: FaultSpec, start_s: float,
+                    on_start: Callable[[SimWorld, float], None] | None = None) -> Callable[[SimWorld, float], None]:
     fired = [False]
     channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
 
@@ -226,5 +272,7 @@ def _physical_fault(fault: FaultSpec, start_s: float) -> Callable[[SimWorld, flo
         elif fault.kind == "chamber_cannot_cool":
             world.chamber.fail_cannot_cool()
         logger.info("fault active: %s at %.0f s", fault.kind, now_s)
+        if on_start is not None:
+            on_start(fault, now_s)
 
     return hook

@@ -28,14 +28,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "3d0136cda3c44177ea25f8e17968f2c6900c0334bcf53c7a9c21472a38613422",
-        "steps": "1907ad7f4a36b4b02badf7049e0970266b3c5017a423a40792dd0ad4a7bbb331",
-        "events": "57bf913ab59a9f2ae10101da200715c7db9f1fcaa4cc4f8ea963c254680ed27b",
+        "samples": "0d0bd0b152704fc3cffe1ff90093cafc170cb9f22491ec6579d5f32fababbbc9",
+        "steps": "45fcdca9cf9eaac11f4b1887b00dfabdabc14e171ae656b15c9246dc9ebbbea9",
+        "events": "6655e4c16bcfb0069221eee8dcd7b2503983b0b95103615e1829ce91e072bd42",
     },
     "puncture_safe_cycling": {
-        "samples": "8038b5605a83628d05c05d71de499f442d304a0ac3c235549ab3b77d357894d0",
-        "steps": "ddd02ca683d999a7bcd3d3dada9124b7506892aaf3d62af1357e4f7ab44d4f55",
-        "events": "c58b4074133e718d0a2250c3cc4b4397c4f27e1ed5f87fba91c4d4b025c9dd7b",
+        "samples": "db5548b9b40c84500ec549ea67876908424e43c1496ce4f601f683cc954d06fe",
+        "steps": "f7aae6a2565842d132a78d715d9fbdfaf6d673f4541cb5a234ab01e39f9ab265",
+        "events": "462795f70e58e6b427c04c81f78b8fb5d4e6192f4aa5736dfb37c83d30754083",
     },
 }
 ARGS = {

@@ -101,6 +101,7 @@ def test_killed_mid_step_resumes_to_the_same_capacity(tmp_path):
         steps, ref_steps = run.steps, ref.steps
         events = run.events
         samples = run.samples
+        assert len(samples) == run.stored_rows() == run.trusted_rows()  # the journal counts every row
         assert run.attrs["status"] == "completed" and run.attrs["resume_count"] == 1
         cycles, ref_cycles = run.table("cycles"), ref.table("cycles")
     assert [(s["text"], s["cycle"]) for s in steps] == [(s["text"], s["cycle"]) for s in ref_steps]

@@ -1,0 +1,42 @@
+"""The engine keeps no object per executed step: the Python heap does not grow with the number
+of steps run (issue 18, item 9: a long run's memory is flat in its steps)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from bench.engine import core
+from bench.simulated.builtin_bench import cell_datasheet
+from protocols.loader import parse_protocol
+from tests.simrun import run_on_sim_bench
+
+#: Steps between the two heap measurements.
+STEPS = 80
+#: Allocations that come and go whatever the step count: the writer's fsync thread, tracemalloc.
+TRANSIENT = [tracemalloc.Filter(False, "*threading.py"), tracemalloc.Filter(False, "*_weakrefset.py"),
+             tracemalloc.Filter(False, tracemalloc.__file__)]
+
+
+def test_python_heap_is_flat_in_the_steps_executed(tmp_path, monkeypatch):
+    text = f"name: many\ncell: {{preset: nmc_21700}}\nsteps:\n  - repeat: {3 * STEPS // 4 + 1}\n    steps: [Rest for 1 s, Rest for 2 s]\n"
+    protocol = parse_protocol(text, file="many.yaml", cell_defaults=cell_datasheet)
+    heap: dict[int, tracemalloc.Snapshot] = {}
+    original = core.Engine._run_step
+
+    def counting(self, planned, restored=None):  # noqa: ANN001, ANN202 - a spy on the engine
+        if self.step_count + 1 in (STEPS // 2, STEPS // 2 + STEPS):
+            gc.collect()
+            heap[self.step_count + 1] = tracemalloc.take_snapshot().filter_traces(TRANSIENT)
+        return original(self, planned, restored)
+
+    monkeypatch.setattr(core.Engine, "_run_step", counting)
+    tracemalloc.start(1)  # one frame: the file that allocated
+    try:
+        run_on_sim_bench(protocol, tmp_path / "many.h5")
+    finally:
+        tracemalloc.stop()
+    growth = heap[STEPS // 2 + STEPS].compare_to(heap[STEPS // 2], "filename")
+    per_step = sum(stat.size_diff for stat in growth) / STEPS
+    # a Step, StepResult or event dict kept per step costs hundreds of bytes; noise stays below
+    assert per_step < 64, f"the Python heap grew {per_step:.0f} bytes per executed step"
