@@ -247,7 +247,7 @@ def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], f
 
 
 def _physical_fault(fault: FaultSpec, start_s: float,
-                    on_start: Callable[[SimWorld, float], None] | None = None) -> Callable[[SimWorld, float], None]:
+                    on_start: Callable[[FaultSpec, float], None] | None = None) -> Callable[[SimWorld, float], None]:
     fired = [False]
     channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
 
