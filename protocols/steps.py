@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocols.claims import Claim
 from protocols.expressions import Expression
 
 #: Step kinds the engine executes.
@@ -219,33 +220,36 @@ class CellSpec:
     preset: str = "nmc_21700"
     cell_id: str = ""
     chemistry: str = ""
-    temperature_min_charge_c: float = 0.0
+    #: Operating windows (datasheet): cell temperature while charging / discharging, °C; None =
+    #: not stated (not enforced). ``temperature_max_c`` is the maximum operating temperature.
+    temperature_min_charge_c: float | None = None
     temperature_max_c: float = 60.0
     #: State of charge when the run starts (0..1), if known; NaN = unknown until the first full
     #: charge (a Hold at voltage_max_v ended by current) or full discharge (to voltage_min_v).
     initial_soc: float = math.nan
+    temperature_max_charge_c: float | None = None
+    temperature_min_discharge_c: float | None = None
+    temperature_max_discharge_c: float | None = None
+    #: Mass, kg, and volume, L, for specific energy (Wh/kg) and energy density (Wh/L); NaN = unknown.
+    mass_kg: float = math.nan
+    volume_l: float = math.nan
 
     @property
     def charge_current_max_a(self) -> float:
         """Largest charging current the cell allows, A."""
         return self.current_max_charge_a or self.current_max_a
 
+    def window_c(self, charging: bool) -> tuple[float | None, float | None]:
+        """(min, max) cell temperature allowed while charging (``charging``) or discharging, °C.
 
-@dataclass(frozen=True)
-class PassCriterion:
-    """``metric op value``, e.g. ``discharge_capacity_ah >= 4.5``."""
+        The maximum falls back to ``temperature_max_c``; None = not stated."""
+        high = self.temperature_max_charge_c if charging else self.temperature_max_discharge_c
+        low = self.temperature_min_charge_c if charging else self.temperature_min_discharge_c
+        return low, self.temperature_max_c if high is None else high
 
-    metric: str
-    op: str
-    value: float
-    text: str = ""
 
-    def holds(self, metrics: dict[str, float]) -> bool | None:
-        """True/False, or None when the metric was not measured."""
-        if self.metric not in metrics or metrics[self.metric] is None:
-            return None
-        observed = metrics[self.metric]
-        return observed >= self.value if self.op == ">=" else observed <= self.value
+#: The pass criteria are claims (declared measurements with validators): see protocols.claims.
+PassCriterion = Claim
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,7 @@ class Protocol:
     description: str = ""
     period_s: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
-    pass_criteria: tuple[PassCriterion, ...] = ()
+    pass_criteria: tuple[Claim, ...] = ()
     analysis: str = ""
     source_text: str = ""
     source_path: str = ""

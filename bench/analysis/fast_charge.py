@@ -157,8 +157,27 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         metrics["capacity_last_check_ah"] = round(q1, 6)
         conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
                                          for s in checks]
+    _plating(run, charges, metrics, conditions)
     conditions["fast_charge"] = {k: v for k, v in first.items() if k not in metrics}
     if len(charges) > 1:
         conditions["fast_charges"] = [{k: c[k] for k in ("cycle", "time_10_80_s", "time_20_80_s", "charge_ah",
                                                           "temperature_max_c", "temperature_rise_k")} for c in charges]
     return metrics, conditions
+
+
+def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``plating_flagged_charges``: fast charges the plating detector flags (only those followed
+    by a rest long enough to test; absent when none was); their evidence under ``plating``."""
+    from bench.analysis.plating import detect_plating
+
+    starts = {c["start_time_s"] for c in charges}
+    tested = [p for p in detect_plating(run) if p["start_time_s"] in starts and p["relaxation"].get("tested")]
+    if not tested:
+        conditions["plating"] = "not tested: no fast charge was followed by a rest long enough to test"
+        return
+    metrics["plating_flagged_charges"] = sum(1 for p in tested if p["plating_flag"])
+    metrics["plating_tested_charges"] = len(tested)
+    conditions["plating"] = [{"cycle": p["cycle"], "flag": p["plating_flag"],
+                              "relaxation_rebound_sigma": p["relaxation"].get("sigma"),
+                              "dvdq_found": p["dvdq_next_discharge"].get("found"),
+                              "ce_drop_vs_median": p["ce_drop_vs_median"]} for p in tested]

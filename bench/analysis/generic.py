@@ -46,4 +46,79 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     ambient = _finite(run.column("Ambient Temperature / degC"))
     if ambient.size:
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
+    energy_density(run, metrics, conditions)
+    if not run.attrs.get("analysis"):
+        fade(run, metrics, conditions)
     return metrics, conditions
+
+
+def fade(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``fade_pct`` (1 - last / first, %) over the full discharges to the cell's minimum voltage
+    written the same way (the same step text: same rate and cut-off) that occur most often, and
+    ``fade_cycles``: how many of them followed the first. Absent with fewer than two."""
+    from collections import Counter
+
+    from bench.analysis.cycles import full_discharges
+
+    cell = run.attrs.get("cell") or {}
+    v_min = cell.get("voltage_min_v")
+    full = full_discharges(run, float(v_min) if v_min is not None else None)
+    if len(full) < 2:
+        return
+    text, count = Counter(s["text"] for s in full).most_common(1)[0]
+    same = [s for s in full if s["text"] == text]
+    if count < 2 or same[0]["discharge_ah"] <= 0:
+        return
+    q0, q1 = float(same[0]["discharge_ah"]), float(same[-1]["discharge_ah"])
+    metrics["fade_pct"] = round(100.0 * (1.0 - q1 / q0), 4)
+    metrics["fade_cycles"] = count - 1
+    metrics["capacity_first_check_ah"] = round(q0, 6)
+    metrics["capacity_last_check_ah"] = round(q1, 6)
+    conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
+                                     for s in same]
+
+
+def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``specific_energy_wh_per_kg`` and ``energy_density_wh_per_l`` from the energy of the last
+    full discharge (to the cell's minimum voltage) and the cell's ``mass_kg`` / ``volume_l``;
+    absent when the run has no full discharge or the cell block states no mass / volume. The
+    conditions (``energy_density``) give the step, its mean current and C-rate, the chamber
+    setpoint and the cell temperatures: energy depends on all of them."""
+    from bench.analysis.cycles import full_discharges
+
+    cell = run.attrs.get("cell") or {}
+    v_min = cell.get("voltage_min_v")
+    full = full_discharges(run, float(v_min) if v_min is not None else None)
+    if not full:
+        return
+    step = full[-1]
+    energy_wh = float(step["discharge_wh"])
+    duration = step["end_time_s"] - step["start_time_s"]
+    current = step["discharge_ah"] * 3600.0 / duration if duration > 0 else math.nan
+    capacity = float(cell.get("capacity_ah") or math.nan)
+    mass, volume = _positive(cell.get("mass_kg")), _positive(cell.get("volume_l"))
+    info: dict[str, Any] = {
+        "step": step["text"], "energy_wh": round(energy_wh, 4), "mean_current_a": round(current, 4),
+        "c_rate": round(current / capacity, 4) if capacity > 0 else None,
+        "chamber_setpoint_c": None if math.isnan(step["chamber_setpoint_c"]) else step["chamber_setpoint_c"],
+        "cell_temperature_max_c": _round(step["temperature_max_c"]),
+        "cell_temperature_min_c": _round(step["temperature_min_c"]),
+        "mass_kg": mass, "volume_l": volume,
+    }
+    if mass is not None:
+        metrics["specific_energy_wh_per_kg"] = round(energy_wh / mass, 2)
+    if volume is not None:
+        metrics["energy_density_wh_per_l"] = round(energy_wh / volume, 2)
+    conditions["energy_density"] = info
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _round(value: float) -> float | None:
+    return round(float(value), 2) if math.isfinite(value) else None

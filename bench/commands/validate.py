@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bench validate``."""
     from bench.capabilities import limits_of_bench, limits_of_config
-    from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
+    from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, choose_sim_cycler
     from protocols.errors import ProtocolError
     from protocols.estimate import estimate
     from protocols.loader import load_protocol
@@ -43,7 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             protocol = load_protocol(args.protocol, settings, instrument=instrument)
         else:
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
-            bench = build_sim_bench(protocol.cell.preset)
+            bench = build_sim_bench(protocol.cell.preset, cycler=choose_sim_cycler(protocol))
             try:
                 instrument = limits_of_bench(bench)
             finally:

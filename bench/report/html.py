@@ -223,11 +223,18 @@ def _page(report: dict[str, Any], figures: list[tuple[str, str]], problem: str, 
     if sentences:
         parts.append("<h2>Results and their conditions</h2>")
         parts += [f"<p class='claim'>{e(s)}</p>" for s in sentences]
-    if report.get("criteria"):
-        parts.append("<h2>Pass criteria</h2><table><tr><th>criterion</th><th>observed</th><th>result</th></tr>")
-        for check in report["criteria"]:
-            mark = {True: "pass", False: "FAIL", None: "not measured"}[check["passed"]]
-            parts.append(f"<tr><td>{e(str(check['text']))}</td><td>{e(_fmt(check['observed']))}</td><td>{mark}</td></tr>")
+    if report.get("claims"):
+        parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>result</th><th>measured</th><th>figure</th>"
+                     "<th>how it was measured</th><th>conditions</th></tr>")
+        for r in report["claims"]:
+            unit = f" {r['unit']}" if r.get("unit") else ""
+            result = r["status"] + (" (marginal)" if r.get("marginal") else "") + \
+                (f": {r['reason']}" if r.get("reason") else "")
+            figure = f"{r['metric']} {r['op']} {r['value']:g}{unit}" + (f" ({r['source']})" if r.get("source") else "")
+            color = {"met": "#1a7f37", "not met": "#c00000"}.get(r["status"], "#9a6700")
+            parts.append(f"<tr><td>{e(str(r['name']))}</td><td style='color:{color}'>{e(result)}</td>"
+                         f"<td>{e(_fmt(r['observed']))}{e(unit)}</td><td>{e(figure)}</td><td>{e(r['method'])}</td>"
+                         f"<td>{_table(r.get('conditions') or {})}</td></tr>")
         parts.append("</table>")
     parts.append("<h2>Metrics</h2>" + _table(report.get("metrics", {})))
     parts.append("<h2>Conditions</h2>" + _table(report.get("conditions", {})))

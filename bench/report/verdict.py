@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
 from bench.analysis.cycles import format_sections, report_sections
+from bench.report.claims import evaluate_claims, format_claims, verdict_of
 from bench.runfile.reader import RunFile
 
 STATUS_VERDICTS = {
@@ -31,22 +32,14 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "parameters": attrs.get("parameters", {}),
         "bench": attrs.get("bench_description", ""),
     })
-    criteria = attrs.get("pass_criteria", []) or []
-    checks = []
-    for criterion in criteria:
-        observed = metrics.get(criterion["metric"])
-        ok = None if observed is None else (
-            observed >= criterion["value"] if criterion["op"] == ">=" else observed <= criterion["value"])
-        checks.append({**criterion, "observed": observed, "passed": ok})
+    checks = evaluate_claims(attrs.get("pass_criteria", []) or [], metrics, conditions)
     status = attrs.get("status", "incomplete")
     if status in STATUS_VERDICTS:
         verdict = STATUS_VERDICTS[status]
     elif status != "completed":
         verdict = "incomplete"
-    elif any(c["passed"] is not True for c in checks):
-        verdict = "fail"
     else:
-        verdict = "pass"
+        verdict = verdict_of(checks)
     safety_events = []
     for event in run.events:
         if event["kind"] != "safety_trip":
@@ -66,6 +59,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "status": status,
         "conditions": conditions,
         "metrics": {k: _clean(v) for k, v in metrics.items()},
+        "claims": checks,
         "criteria": checks,
         "safety_events": safety_events,
         "run_file": str(run.path),
@@ -83,9 +77,7 @@ def _clean(value: Any) -> Any:
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text summary for the terminal."""
     lines = [f"Protocol {report['protocol']}: {report['verdict'].upper()}  ({report['run_file']})"]
-    for check in report["criteria"]:
-        mark = {True: "pass", False: "FAIL", None: "n/a"}[check["passed"]]
-        lines.append(f"  [{mark}] {check['text']} (observed {check['observed']})")
+    lines += format_claims(report.get("claims") or [])
     lines.append("Metrics:")
     lines += [f"  {k} = {v}" for k, v in report["metrics"].items()]
     lines.append("Conditions:")
