@@ -8,6 +8,10 @@ Recorded before the restructure (commit a5e68ae) with the CLI:
 ``bench run capacity_check`` and ``bench run puncture_safe_cycling --fault
 internal_short@3h,resistance_ohm=0.1``. A change of physics or of what a run records moves
 them on purpose: re-record them in the same commit and say why.
+Re-recorded (issue 21, claims): capacity_check now discharges at C/5 with its numbers from the
+cell preset (rated 5 Ah, not the file's hand-written block) and fails its rated-capacity and
+energy claims (exit 1); puncture_safe_cycling's limits follow the cell and a charge after a
+charge-discharge pair starts a new cycle.
 """
 
 from __future__ import annotations
@@ -28,21 +32,21 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "3d0136cda3c44177ea25f8e17968f2c6900c0334bcf53c7a9c21472a38613422",
-        "steps": "1907ad7f4a36b4b02badf7049e0970266b3c5017a423a40792dd0ad4a7bbb331",
-        "events": "57bf913ab59a9f2ae10101da200715c7db9f1fcaa4cc4f8ea963c254680ed27b",
+        "samples": "80d4f1a51e639e9ab510e838d096343818d0a28087f5e98c909d8281f35ae8ce",
+        "steps": "a37c654bbde0bc86dc1e99b58d804a7e0907d1d47e98e9d6497ae6ade20c8a7c",
+        "events": "dedcd0e86cfa748ffaacac768ba0ce7ecbd4c9111523ae1d344d286929923d40",
     },
     "puncture_safe_cycling": {
-        "samples": "8038b5605a83628d05c05d71de499f442d304a0ac3c235549ab3b77d357894d0",
-        "steps": "ddd02ca683d999a7bcd3d3dada9124b7506892aaf3d62af1357e4f7ab44d4f55",
-        "events": "c58b4074133e718d0a2250c3cc4b4397c4f27e1ed5f87fba91c4d4b025c9dd7b",
+        "samples": "109a4f49aac264044ba9845849ffc825ba9a9ea2622706bbee87f574f7a37844",
+        "steps": "4d7555141169100db5669e82bd4eab4de99a0369e63783fc1e9df1e5e2e62b6a",
+        "events": "020d3d35a2a2fb43c55dce67007a7861d2744193670fefe9fe886713280eea37",
     },
 }
 ARGS = {
     "capacity_check": [],
     "puncture_safe_cycling": ["--fault", "internal_short@3h,resistance_ohm=0.1"],
 }
-EXIT = {"capacity_check": 0, "puncture_safe_cycling": 3}
+EXIT = {"capacity_check": 1, "puncture_safe_cycling": 3}
 
 
 def _text(column: str, value: object) -> str:
