@@ -23,7 +23,8 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
     """One row per cycle: ``cycle``, ``charge_ah``, ``discharge_ah``, ``charge_wh``,
     ``discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency`` (None when the cycle did
     not both charge and discharge), ``start_time_s``, ``end_time_s``, ``temperature_max_c``,
-    ``temperature_min_c``, ``steps``."""
+    ``temperature_min_c``, ``steps``, ``flags`` (why the cycle's numbers are not a result: CE
+    above 1, a discharge above the rated capacity; empty when they are)."""
     rows: dict[int, dict[str, Any]] = {}
     for step in run.steps:
         cycle = int(step["cycle"])
@@ -42,9 +43,13 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
             value = step[key]
             if math.isfinite(value):
                 row[key] = pick(row[key], value)
+    from bench.analysis.ageing import cycle_flags
+
+    rated = (run.attrs.get("cell") or {}).get("capacity_ah")
     out = []
     for cycle in sorted(rows):
         row = rows[cycle]
+        row["flags"] = cycle_flags(row["charge_ah"], row["discharge_ah"], float(rated) if rated else None)
         row["coulombic_efficiency"] = _ratio(row["discharge_ah"], row["charge_ah"])
         row["energy_efficiency"] = _ratio(row["discharge_wh"], row["charge_wh"])
         for key in ("temperature_max_c", "temperature_min_c"):
@@ -124,11 +129,15 @@ def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) ->
 def report_sections(run: RunFile) -> dict[str, Any]:
     """Report sections every run gets: ``cycles`` (per-cycle table) and, when the run holds
     impedance spectra, ``eis`` (fit and Kramers-Kronig check per spectrum)."""
+    from bench.analysis.ageing import capacity_checks, pulse_resistances
     from bench.analysis.eis_fit import eis_summary
+    from bench.analysis.plating import detect_plating
 
     sections: dict[str, Any] = {"cycles": cycle_table(run)}
     if len(run.table("eis/spectra")):
         sections["eis"] = eis_summary(run)
+    sections["ageing"] = {"capacity_checks": capacity_checks(run), "pulses": pulse_resistances(run),
+                          "plating": detect_plating(run)}
     return sections
 
 
@@ -143,6 +152,26 @@ def format_sections(report: dict[str, Any]) -> list[str]:
             t_max = f"{row['temperature_max_c']:.1f}" if row["temperature_max_c"] is not None else "-"
             lines.append(f"         {row['cycle']:5d}  {row['charge_ah']:9.4f}  {row['discharge_ah']:12.4f}  "
                          f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
+    flagged = [row for row in cycles if row.get("flags")]
+    for row in flagged:
+        lines.append(f"Cycle {row['cycle']} is not a result: {'; '.join(row['flags'])}")
+    ageing = report.get("ageing") or {}
+    checks = ageing.get("capacity_checks") or []
+    if len(checks) > 1:
+        lines.append("Capacity checks: " + ", ".join(f"cycle {c['cycle']} {c['capacity_ah']:.4f} Ah ({c['fade_pct']:+.2f} % fade)"
+                                                    for c in checks))
+    pulses = ageing.get("pulses") or []
+    if pulses:
+        lines.append("DC resistance (pulses): " + ", ".join(
+            f"cycle {p['cycle']} {p['soc_pct'] if p['soc_pct'] is not None else '?'} % SOC {p['direction']} "
+            f"{1000 * p['r_dc_ohm']:.2f} mΩ" for p in pulses[:12]) + (" ..." if len(pulses) > 12 else ""))
+    plating = ageing.get("plating") or []
+    if plating:
+        flagged_charges = [p for p in plating if p["plating_flag"]]
+        lines.append(f"Plating check: {len(plating)} charge(s) followed by a rest, {len(flagged_charges)} flagged"
+                     + "".join(f"; cycle {p['cycle']} at {p['start_time_s']:.0f} s (relaxation rebound "
+                               f"{p['relaxation'].get('sigma')} σ, dV/dQ {p['dvdq_next_discharge'].get('found')}, "
+                               f"CE drop {p['ce_drop_vs_median']})" for p in flagged_charges[:10]))
     for entry in report.get("eis") or []:
         head = (f"EIS spectrum {entry['spectrum']} at {entry['temperature_c']} °C, SOC {100 * entry['soc']:.0f} %, "
                 f"{entry['amplitude']:g} {'A' if entry['mode'] == 'galvanostatic' else 'V'} {entry['mode']}, "

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import DRIVEN, full_discharges
+from bench.analysis.cycles import DRIVEN
 from bench.runfile.reader import RunFile
 
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
@@ -149,14 +149,10 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     for low in (10, 20):
         times = [c[f"time_{low}_80_s"] for c in charges]
         metrics[f"time_{low}_80_max_s"] = None if any(t is None for t in times) else max(times)
-    checks = full_discharges(run, float(cell.get("voltage_min_v", math.inf)))
-    if len(checks) >= 2 and len(charges) > 1:
-        q0, q1 = checks[0]["discharge_ah"], checks[-1]["discharge_ah"]
-        metrics["fade_pct"] = round(100.0 * (1.0 - q1 / q0), 4)
-        metrics["capacity_first_check_ah"] = round(q0, 6)
-        metrics["capacity_last_check_ah"] = round(q1, 6)
-        conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
-                                         for s in checks]
+    if len(charges) > 1:  # fade over the capacity checks (full charge -> full discharge at one rate)
+        from bench.analysis.generic import fade
+
+        fade(run, metrics, conditions)
     _plating(run, charges, metrics, conditions)
     conditions["fast_charge"] = {k: v for k, v in first.items() if k not in metrics}
     if len(charges) > 1:

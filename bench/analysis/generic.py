@@ -47,35 +47,28 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     if ambient.size:
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
     energy_density(run, metrics, conditions)
+    from bench.analysis.ageing import cycled
+
+    metrics["cycled"] = cycled(run)
     if not run.attrs.get("analysis"):
         fade(run, metrics, conditions)
     return metrics, conditions
 
 
 def fade(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
-    """``fade_pct`` (1 - last / first, %) over the full discharges to the cell's minimum voltage
-    written the same way (the same step text: same rate and cut-off) that occur most often, and
-    ``fade_cycles``: how many of them followed the first. Absent with fewer than two."""
-    from collections import Counter
+    """``fade_pct`` (1 - last / first capacity check, %) and ``fade_cycles`` (checks after the
+    first) over :func:`bench.analysis.ageing.capacity_checks`; absent with fewer than two."""
+    from bench.analysis.ageing import capacity_checks
 
-    from bench.analysis.cycles import full_discharges
-
-    cell = run.attrs.get("cell") or {}
-    v_min = cell.get("voltage_min_v")
-    full = full_discharges(run, float(v_min) if v_min is not None else None)
-    if len(full) < 2:
+    checks = capacity_checks(run)
+    if len(checks) < 2 or checks[-1]["fade_pct"] is None:
         return
-    text, count = Counter(s["text"] for s in full).most_common(1)[0]
-    same = [s for s in full if s["text"] == text]
-    if count < 2 or same[0]["discharge_ah"] <= 0:
-        return
-    q0, q1 = float(same[0]["discharge_ah"]), float(same[-1]["discharge_ah"])
-    metrics["fade_pct"] = round(100.0 * (1.0 - q1 / q0), 4)
-    metrics["fade_cycles"] = count - 1
-    metrics["capacity_first_check_ah"] = round(q0, 6)
-    metrics["capacity_last_check_ah"] = round(q1, 6)
-    conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
-                                     for s in same]
+    metrics["fade_pct"] = checks[-1]["fade_pct"]
+    metrics["fade_cycles"] = len(checks) - 1
+    metrics["capacity_first_check_ah"] = checks[0]["capacity_ah"]
+    metrics["capacity_last_check_ah"] = checks[-1]["capacity_ah"]
+    conditions["capacity_checks"] = [{"cycle": c["cycle"], "step": c["step"], "discharge_ah": c["capacity_ah"]}
+                                     for c in checks]
 
 
 def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:

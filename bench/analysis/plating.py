@@ -12,10 +12,12 @@ For every charge (a run of consecutive charging steps) followed by a rest, three
    minimum; it counts when the rebound exceeds ``REBOUND_SIGMA`` standard errors of the two
    slopes and ``REBOUND_FRACTION`` of the minimum rate.
 2. **Differential voltage of the next discharge.** Stripping adds a high-voltage plateau at the
-   start of the next discharge, which shows as a local maximum of ``-dV/dQ`` after an initial
-   minimum in its first ``DVDQ_SPAN`` of the rated capacity (same rebound test, on ``dV/dQ``).
-3. **Coulombic-efficiency drift.** Lithium that stays plated (dead lithium) is lost charge: the
-   cycle's CE falls below the run's median CE by more than ``CE_DROP``.
+   start of the next discharge (it ends with a peak of ``-dV/dQ``). The OCV curve has dV/dQ
+   features of its own, so the discharge is compared with the run's other discharges written the
+   same way: its V(Q) over the first ``DVDQ_SPAN`` of the rated capacity standing above their
+   median by ``DVDQ_SIGMA`` spreads counts.
+3. **Coulombic-efficiency drift.** Lithium that stays plated (dead lithium) is lost charge: a
+   closed cycle's CE falls below the median CE of the run's closed cycles by more than ``CE_DROP``.
 
 A charge is flagged when the relaxation plateau is found, or when the dV/dQ signature and the CE
 drop are both found. Each charge's evidence is returned with the flag. Units: V, s, Ah, V/s.
@@ -34,42 +36,66 @@ from bench.runfile.reader import RunFile
 REBOUND_SIGMA = 4.0
 REBOUND_FRACTION = 0.25
 #: Shortest rest (s) and fewest samples the relaxation test needs.
-MIN_REST_S = 120.0
+MIN_REST_S = 300.0
+#: A voltage readback in steps coarser than this (V) cannot show a stripping plateau: not tested.
+MAX_RESOLUTION_V = 0.001
+#: The first part of the rest the relaxation test ignores, s.
+SKIP_S = 60.0
 MIN_SAMPLES = 12
 #: dV/dQ test: the first fraction of the rated capacity of the next discharge.
 DVDQ_SPAN = 0.3
-#: CE drift: a cycle's CE this far below the run's median CE (fraction).
+#: dV/dQ test: the discharge's voltage above the baseline's median by this many spreads.
+DVDQ_SIGMA = 6.0
+#: CE drift: a closed cycle's CE this far below the median CE of the run's closed cycles
+#: (fraction); a cycle is closed when its CE is within CLOSED_CE (it started and ended at about the
+#: same state of charge), else its CE says nothing about lost lithium.
 CE_DROP = 0.005
+CLOSED_CE = (0.95, 1.005)
 
 
-def _slopes(t: np.ndarray, v: np.ndarray, *, relative_window: float = 0.3, min_points: int = 5
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resolution_v(v: np.ndarray) -> float:
+    """The voltage reading's step (V): the smallest change between consecutive samples, when the
+    readings change in steps (a quantised readback); 0 when they vary continuously (noise)."""
+    d = np.abs(np.diff(v))
+    d = d[d > 0]
+    if d.size < 5:
+        return 0.0
+    step = float(d.min())
+    return step if np.all(np.abs(d / step - np.round(d / step)) < 0.01) else 0.0
+
+
+def _slopes(t: np.ndarray, v: np.ndarray, *, relative_window: float = 0.3, min_points: int = 5,
+            floor_v: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares slope dv/dt and its standard error at each sample, over a window of
-    ``relative_window`` x (t - t0) (at least ``min_points`` samples): (centres, slopes, errors)."""
-    t0 = t[0]
-    centres, slopes, errors = [], [], []
+    ``relative_window`` x (t - t0) (at least ``min_points`` samples): (centres, slopes, errors).
+    ``floor_v``: the smallest residual standard deviation assumed (a reading's resolution).
+    Vectorised with prefix sums (one pass, no Python loop per sample)."""
     n = t.size
-    for k in range(n):
-        half = max(relative_window * (t[k] - t0) / 2.0, 0.0)
-        lo = int(np.searchsorted(t, t[k] - half, side="left"))
-        hi = int(np.searchsorted(t, t[k] + half, side="right"))
-        while hi - lo < min_points and (lo > 0 or hi < n):
-            lo, hi = max(0, lo - 1), min(n, hi + 1)
-        if hi - lo < min_points:
-            continue
-        tt, vv = t[lo:hi], v[lo:hi]
-        tm = tt - tt.mean()
-        sxx = float((tm * tm).sum())
-        if sxx <= 0:
-            continue
-        slope = float((tm * (vv - vv.mean())).sum() / sxx)
-        resid = vv - vv.mean() - slope * tm
-        dof = max(tt.size - 2, 1)
-        err = math.sqrt(float((resid * resid).sum()) / dof / sxx)
-        centres.append(t[k])
-        slopes.append(slope)
-        errors.append(err)
-    return np.asarray(centres), np.asarray(slopes), np.asarray(errors)
+    if n < min_points:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    x = t - t[0]
+    half = relative_window * x / 2.0
+    lo = np.searchsorted(x, x - half, side="left")
+    hi = np.searchsorted(x, x + half, side="right")
+    short = hi - lo < min_points  # widen symmetric, then clamp to the ends
+    need = np.where(short, min_points - (hi - lo), 0)
+    lo = np.where(short, lo - (need + 1) // 2, lo)
+    hi = np.where(short, hi + need // 2, hi)
+    lo = np.clip(np.where(hi > n, lo - (hi - n), lo), 0, n)
+    hi = np.clip(np.where(lo < 0, hi - lo, hi), 0, n)
+    xs = x - x.mean()
+    vs = v - v.mean()
+    c = [np.concatenate(([0.0], np.cumsum(a))) for a in (np.ones(n), xs, vs, xs * xs, xs * vs, vs * vs)]
+    m, sx, sv, sxx, sxv, svv = (a[hi] - a[lo] for a in c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cxx = sxx - sx * sx / m
+        cxv = sxv - sx * sv / m
+        cvv = svv - sv * sv / m
+        slope = cxv / cxx
+        resid = np.maximum(cvv - slope * cxv, 0.0)
+        err = np.sqrt(np.maximum(resid / np.maximum(m - 2, 1), floor_v * floor_v) / cxx)
+    ok = (m >= min_points) & (cxx > 0) & np.isfinite(slope)
+    return t[ok], slope[ok], err[ok]
 
 
 def rebound(x: np.ndarray, rate: np.ndarray, err: np.ndarray) -> dict[str, Any]:
@@ -99,10 +125,15 @@ def relaxation_plateau(time_s: np.ndarray, voltage_v: np.ndarray) -> dict[str, A
     t, v = t[ok], v[ok]
     if t.size < MIN_SAMPLES or t[-1] - t[0] < MIN_REST_S:
         return {"found": False, "tested": False, "reason": f"rest too short ({t.size} samples)"}
-    centres, slopes, errors = _slopes(t, v)
+    step = resolution_v(v)
+    if step > MAX_RESOLUTION_V:
+        return {"found": False, "tested": False,
+                "reason": f"voltage readings in steps of {1000 * step:g} mV: too coarse for the relaxation test"}
+    centres, slopes, errors = _slopes(t, v, min_points=9, floor_v=step / math.sqrt(12.0))
     rate = -slopes  # decay rate, V/s (positive while the voltage falls)
-    # skip the first samples (the ohmic step and the fastest relaxation)
-    keep = centres - t[0] >= 2.0 * float(np.median(np.diff(t)))
+    # skip the first minute (the ohmic step and the fastest charge-transfer relaxation, where a
+    # short window's slope is not a rate of the slow decay); stripping takes minutes
+    keep = centres - t[0] >= max(SKIP_S, 5.0 * float(np.median(np.diff(t))))
     r = rebound(centres[keep] - t[0], rate[keep], errors[keep])
     relative = r["rebound"] / abs(r["minimum"]) if r["minimum"] else math.inf if r["rebound"] > 0 else 0.0
     found = r["sigma"] >= REBOUND_SIGMA and relative >= REBOUND_FRACTION
@@ -110,32 +141,43 @@ def relaxation_plateau(time_s: np.ndarray, voltage_v: np.ndarray) -> dict[str, A
             "sigma": round(r["sigma"], 2), "relative": round(relative, 3) if math.isfinite(relative) else None}
 
 
-def dvdq_signature(charge_ah: np.ndarray, voltage_v: np.ndarray, capacity_ah: float) -> dict[str, Any]:
-    """dV/dQ evidence at the start of a discharge: ``found``, ``at_ah``, ``sigma``. ``charge_ah``
-    is the charge moved since the discharge started (positive)."""
+def dvdq_signature(charge_ah: np.ndarray, voltage_v: np.ndarray, baseline: list[tuple[np.ndarray, np.ndarray]],
+                   capacity_ah: float) -> dict[str, Any]:
+    """dV/dQ evidence at the start of a discharge, against the run's other discharges written the
+    same way (``baseline``: their (Ah moved, V) curves). Stripping holds the voltage up at the
+    start and then releases it: the discharge's V(Q) lies above the baseline's median and its
+    -dV/dQ rises above the baseline's around the end of stripping. Returns ``found``,
+    ``excess_v`` (largest V - baseline over the first ``DVDQ_SPAN`` of the capacity), ``at_ah``,
+    ``sigma`` (excess over the baseline's spread); not tested with fewer than two baseline curves."""
     q = np.asarray(charge_ah, dtype=float)
     v = np.asarray(voltage_v, dtype=float)
-    span = q <= DVDQ_SPAN * capacity_ah
-    q, v = q[span], v[span]
-    if q.size < MIN_SAMPLES:
-        return {"found": False, "tested": False, "reason": "too few samples in the first part of the discharge"}
-    centres, slopes, errors = _slopes(q, v, relative_window=0.0, min_points=max(5, q.size // 15))
-    rate = -slopes  # V/Ah, positive while the voltage falls
-    skip = centres >= 0.02 * capacity_ah
-    r = rebound(centres[skip], rate[skip], errors[skip])
-    relative = r["rebound"] / abs(r["minimum"]) if r["minimum"] else 0.0
-    return {"found": bool(r["sigma"] >= REBOUND_SIGMA and relative >= REBOUND_FRACTION), "tested": True,
-            "at_ah": r["at"], "sigma": round(r["sigma"], 2), "relative": round(relative, 3)}
+    if len(baseline) < 2 or q.size < MIN_SAMPLES:
+        return {"found": False, "tested": False, "reason": "fewer than two other discharges written the same way"}
+    grid = np.linspace(0.02 * capacity_ah, DVDQ_SPAN * capacity_ah, 40)
+    if q[-1] < grid[-1]:
+        grid = grid[grid <= q[-1]]
+    if grid.size < 5:
+        return {"found": False, "tested": False, "reason": "discharge too short"}
+    curves = np.array([np.interp(grid, bq, bv, right=np.nan) for bq, bv in baseline])
+    base = np.nanmedian(curves, axis=0)
+    spread = np.nanmedian(np.abs(curves - base), axis=0) * 1.4826 + 0.0005  # MAD + 0.5 mV floor
+    excess = np.interp(grid, q, v) - base
+    k = int(np.nanargmax(excess / spread))
+    sigma = float(excess[k] / spread[k])
+    return {"found": bool(sigma >= DVDQ_SIGMA and excess[k] > 0), "tested": True,
+            "excess_v": round(float(excess[k]), 5), "at_ah": round(float(grid[k]), 4), "sigma": round(sigma, 2)}
 
 
 def _charge_blocks(steps: list[dict[str, Any]]) -> list[list[int]]:
+    """Runs of consecutive driven steps that do not discharge (a CC stage and its CV stage, even a
+    CV stage that ended at once), holding some charge."""
     blocks: list[list[int]] = []
     run: list[int] = []
     for k, step in enumerate([*steps, None]):
-        if step is not None and step["kind"] in ("cc", "cv", "cp") and step["charge_ah"] > step["discharge_ah"]:
+        if step is not None and step["kind"] in ("cc", "cv", "cp") and step["charge_ah"] >= step["discharge_ah"]:
             run.append(k)
             continue
-        if run:
+        if run and sum(steps[j]["charge_ah"] for j in run) > 1e-6:
             blocks.append(run)
         run = []
     return blocks
@@ -149,28 +191,56 @@ def detect_plating(run: RunFile) -> list[dict[str, Any]]:
     capacity = float(cell.get("capacity_ah") or math.nan)
     from bench.analysis.cycles import cycle_table
 
-    ces = {row["cycle"]: row["coulombic_efficiency"] for row in cycle_table(run)}
-    finite_ce = [c for c in ces.values() if c is not None and 0.5 < c <= 1.05]
+    ces = {row["cycle"]: row["coulombic_efficiency"] for row in cycle_table(run)
+           if row["coulombic_efficiency"] is not None and CLOSED_CE[0] <= row["coulombic_efficiency"] <= CLOSED_CE[1]}
+    finite_ce = list(ces.values())
     median_ce = float(np.median(finite_ce)) if finite_ce else math.nan
-    step_col = samples["Step Count / 1"]
-    out = []
+    step_col = np.ascontiguousarray(samples["Step Count / 1"])
+    time_all = np.ascontiguousarray(samples["Test Time / s"], dtype=float)
+    volt_all = np.asarray(samples["Voltage / V"], dtype=float)
+    curr_all = np.asarray(samples["Current / A"], dtype=float)
+    ordered = bool(np.all(np.diff(step_col) >= 0))
+
+    def rows(step: dict[str, Any]) -> slice | np.ndarray:
+        count = step["step_count"]
+        if ordered:  # step counts only grow: a slice, no scan of the whole table
+            return slice(int(np.searchsorted(step_col, count, "left")), int(np.searchsorted(step_col, count, "right")))
+        return step_col == count
+
+    curves: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def curve(step: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        if step["step_count"] not in curves:
+            sel = rows(step)
+            t, i = time_all[sel], curr_all[sel]
+            q = -np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0]) if t.size else t
+            curves[step["step_count"]] = (q, volt_all[sel])
+        return curves[step["step_count"]]
+
+    found = []
     for block in _charge_blocks(steps):
         after = block[-1] + 1
         if after >= len(steps) or steps[after]["kind"] != "rest":
             continue
-        rest = steps[after]
-        mine = samples[step_col == rest["step_count"]]
-        plateau = relaxation_plateau(mine["Test Time / s"], mine["Voltage / V"])
-        dvdq: dict[str, Any] = {"found": False, "tested": False, "reason": "no discharge after the rest"}
         nxt = after + 1
         while nxt < len(steps) and steps[nxt]["kind"] == "rest":
             nxt += 1
-        if nxt < len(steps) and steps[nxt]["kind"] in ("cc", "cp") and steps[nxt]["discharge_ah"] > steps[nxt]["charge_ah"]:
-            d = samples[step_col == steps[nxt]["step_count"]]
-            t = np.asarray(d["Test Time / s"], dtype=float)
-            i = np.asarray(d["Current / A"], dtype=float)
-            q = -np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0]) if t.size else t
-            dvdq = dvdq_signature(q, np.asarray(d["Voltage / V"], dtype=float), capacity)
+        discharge = steps[nxt] if nxt < len(steps) and steps[nxt]["kind"] in ("cc", "cp") \
+            and steps[nxt]["discharge_ah"] > steps[nxt]["charge_ah"] else None
+        found.append((block, steps[after], discharge))
+    by_text: dict[str, list[dict[str, Any]]] = {}
+    for _block, _rest, discharge in found:
+        if discharge is not None:
+            by_text.setdefault(discharge["text"], []).append(discharge)
+    out = []
+    for block, rest, discharge in found:
+        sel = rows(rest)
+        plateau = relaxation_plateau(time_all[sel], volt_all[sel])
+        dvdq: dict[str, Any] = {"found": False, "tested": False, "reason": "no discharge after the rest"}
+        if discharge is not None:
+            others = [curve(d) for d in by_text[discharge["text"]] if d["step_count"] != discharge["step_count"]]
+            q, v = curve(discharge)
+            dvdq = dvdq_signature(q, v, others[:12], capacity)
         cycle = int(steps[block[0]]["cycle"])
         ce = ces.get(cycle)
         ce_drop = (median_ce - ce) if ce is not None and math.isfinite(median_ce) else None

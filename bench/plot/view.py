@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore
 
+from bench.analysis.ageing import cycle_flags
 from bench.plot.data import RunMonitor
 
 COLORS = {
@@ -110,8 +111,12 @@ class RunView(pg.GraphicsLayoutWidget):
         for key, curve in self.curves.items():
             x, y = monitor.series[key].points()
             curve.setData(x / scale, y, connect="finite")
-        cycles = [c for c in sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))  # skip rest-only cycles
-                  if max(monitor.discharge_ah.get(c, 0.0), monitor.charge_ah.get(c, 0.0)) > 1e-6]
+        cell = monitor.attrs.get("cell")
+        rated = cell.get("capacity_ah") if isinstance(cell, dict) else None
+        # skip rest-only cycles, and flagged ones (CE > 1, above the rated capacity): they are not results
+        cycles = [c for c in sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))
+                  if max(monitor.discharge_ah.get(c, 0.0), monitor.charge_ah.get(c, 0.0)) > 1e-6
+                  and not cycle_flags(monitor.charge_ah.get(c, 0.0), monitor.discharge_ah.get(c, 0.0), rated)]
         self.discharge_curve.setData(cycles, [monitor.discharge_ah.get(c, np.nan) for c in cycles])
         self.charge_curve.setData(cycles, [monitor.charge_ah.get(c, np.nan) for c in cycles])
         self._draw_spectra(monitor)

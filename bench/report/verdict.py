@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
+from bench.analysis.ageing import ageing_metrics
 from bench.analysis.cycles import format_sections, report_sections
 from bench.report.claims import evaluate_claims, format_claims, verdict_of
 from bench.runfile.reader import RunFile
@@ -21,6 +22,9 @@ def build_report(run: RunFile) -> dict[str, Any]:
     """The report object: ``protocol``, ``verdict``, ``conditions``, ``metrics``, ``safety_events``."""
     attrs = run.attrs
     metrics, conditions = generic_metrics(run)
+    ageing_m, ageing_c = ageing_metrics(run)
+    metrics.update(ageing_m)
+    conditions.update(ageing_c)
     analysis = attrs.get("analysis", "")
     if analysis and analysis in ANALYSES:
         extra_metrics, extra_conditions = ANALYSES[analysis](run)

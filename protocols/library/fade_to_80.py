@@ -10,7 +10,7 @@ CELL = {"preset": "nmc_21700"}
 PARAMETERS = {"rate": "1C", "fade": "0.8", "max_cycles": "500", "claim_fade_pct": "20", "claim_cycles": "500"}
 SAMPLING = {"period_s": 2}
 PASS = [{"claim": "fade_pct <= {claim_fade_pct}", "name": "capacity fade after the claimed number of cycles",
-         "tested_if": ["fade_cycles >= {claim_cycles}"], "missed_early_is_final": "true"}]
+         "tested_if": ["cycled >= {claim_cycles}"], "missed_early_is_final": "true"}]
 
 
 def protocol(ctx):

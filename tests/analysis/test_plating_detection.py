@@ -40,12 +40,24 @@ def test_short_rest_is_not_tested() -> None:
     assert not result["tested"] and not result["found"]
 
 
-def test_dvdq_stripping_plateau_at_discharge_start() -> None:
+def test_dvdq_stripping_plateau_against_the_runs_other_discharges() -> None:
     q = np.linspace(0.0, 1.5, 400)  # Ah of a 5 Ah cell
     rng = np.random.default_rng(1)
-    base = 4.05 - 0.12 * q - 0.05 * (1 - np.exp(-q / 0.05))
-    plain = base + rng.normal(0, 0.0002, q.size)
-    stripped = base + 0.02 / (1.0 + np.exp((q - 0.4) / 0.03)) + rng.normal(0, 0.0002, q.size)
-    assert not dvdq_signature(q, plain, 5.0)["found"]
-    found = dvdq_signature(q, stripped, 5.0)
-    assert found["found"] and 0.25 <= found["at_ah"] <= 0.6, found
+    base = 4.05 - 0.12 * q - 0.05 * (1 - np.exp(-q / 0.05))  # OCV features of its own: not plating
+
+    def noisy(v: np.ndarray) -> np.ndarray:
+        return v + rng.normal(0, 0.0002, q.size)
+
+    baseline = [(q, noisy(base)) for _ in range(4)]
+    assert not dvdq_signature(q, noisy(base), baseline, 5.0)["found"]
+    stripped = noisy(base + 0.02 / (1.0 + np.exp((q - 0.4) / 0.03)))
+    found = dvdq_signature(q, stripped, baseline, 5.0)
+    assert found["found"] and found["excess_v"] > 0.01 and found["at_ah"] < 0.5, found
+    assert not dvdq_signature(q, stripped, baseline[:1], 5.0)["tested"]  # needs two others to compare
+
+
+def test_quantised_readback_is_not_tested() -> None:
+    t = np.arange(0.0, 1800.0, 10.0)
+    coarse = np.round(_relaxation(t, noise_v=0.0) / 0.01) * 0.01  # a 10 mV readback
+    result = relaxation_plateau(t, coarse)
+    assert not result["tested"] and "10 mV" in result["reason"]
