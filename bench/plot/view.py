@@ -141,7 +141,7 @@ class RunView(pg.GraphicsLayoutWidget):
         self._no_spectra.setVisible(not spectra)
 
     def _draw_markers(self, monitor: RunMonitor, scale: float) -> None:
-        if len(monitor.markers) == self._markers_drawn:
+        if len(monitor.markers) + len(monitor.plating) == self._markers_drawn:
             return
         for line in self._marker_items:
             line.getViewBox().removeItem(line) if line.getViewBox() is not None else None
@@ -152,4 +152,11 @@ class RunView(pg.GraphicsLayoutWidget):
                 line = pg.InfiniteLine(marker.time_s / scale, angle=90, pen=pen)
                 plot.addItem(line)
                 self._marker_items.append(line)
-        self._markers_drawn = len(monitor.markers)
+        plating_pen = pg.mkPen(COLORS["charge"], width=1, style=QtCore.Qt.PenStyle.DotLine)
+        for marker in monitor.plating:  # charges flagged for plating: on the charge panels (V and I)
+            for plot in (self.voltage_plot, self.current_plot):
+                line = pg.InfiniteLine(marker.time_s / scale, angle=90, pen=plating_pen,
+                                       label="Li?", labelOpts={"position": 0.9, "color": COLORS["charge"]})
+                plot.addItem(line)
+                self._marker_items.append(line)
+        self._markers_drawn = len(monitor.markers) + len(monitor.plating)
