@@ -62,6 +62,13 @@ def _truth_name(cell: object) -> str | None:
     return next((name for name in GROUND_TRUTH if isinstance(getattr(cell, name, None), (int, float))), None)
 
 
+def _recorder(history: list[tuple[float, float]], cell: object, name: str, t0: float):
+    """A world hook appending (test time, plated Ah) at every physics sync."""
+    def hook(world, _now: float) -> None:
+        history.append((world.now_s - t0, float(getattr(cell, name))))
+    return hook
+
+
 def test_plating_detection_against_the_simulators_ground_truth(tmp_path: Path) -> None:
     preset = _fast_charge_preset()
     probe = build_sim_bench(preset)
@@ -86,7 +93,7 @@ def test_plating_detection_against_the_simulators_ground_truth(tmp_path: Path) -
         cell = world.channels[0].cell
         history: list[tuple[float, float]] = []
         t0 = bench.clock.now_s()
-        world.hooks.append(lambda w, _now: history.append((w.now_s - t0, float(getattr(cell, name)))))
+        world.hooks.append(_recorder(history, cell, name, t0))
         try:
             outcome = execute(protocol, bench, tmp_path / f"matrix_{temperature:g}.h5", observe_s=60.0)
         finally:
