@@ -24,31 +24,15 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis.cycles import cycle_flags, full_discharges
 from bench.runfile.reader import RunFile
 
+__all__ = ["ageing_metrics", "capacity_checks", "cycle_flags", "cycled", "pulse_resistances"]
+
 _SOC = re.compile(r"until\s+(\d+(?:\.\d+)?)\s*%\s*SOC", re.IGNORECASE)
-#: A cycle is flagged when its CE exceeds 1 by more than this (counting tolerance).
-CE_TOLERANCE = 0.005
-#: ... or its discharge exceeds the rated capacity by more than this fraction.
-CAPACITY_TOLERANCE = 0.05
-
-
-def cycle_flags(charge_ah: float, discharge_ah: float, rated_ah: float | None) -> list[str]:
-    """Why a cycle's numbers are not a result: CE above 1 (it did not start and end at the same
-    state of charge) or a discharge above the cell's rated capacity (several discharges summed)."""
-    flags = []
-    if charge_ah > 1e-9 and discharge_ah / charge_ah > 1.0 + CE_TOLERANCE:
-        flags.append(f"coulombic efficiency {discharge_ah / charge_ah:.3f} > 1: not a closed cycle")
-    if rated_ah and rated_ah > 0 and discharge_ah > rated_ah * (1.0 + CAPACITY_TOLERANCE):
-        flags.append(f"discharge {discharge_ah:.3f} Ah above the cell's {rated_ah:g} Ah")
-    return flags
-
-
 def capacity_checks(run: RunFile) -> list[dict[str, Any]]:
     """The capacity checks (see the module docstring) with ``cycle``, ``step``, ``capacity_ah``,
     ``fade_pct``, ``test_time_s``."""
-    from bench.analysis.cycles import full_discharges
-
     cell = run.attrs.get("cell") or {}
     v_min, v_max = cell.get("voltage_min_v"), cell.get("voltage_max_v")
     full_ids = {s["step_count"] for s in full_discharges(run, float(v_min) if v_min is not None else None)}
@@ -154,8 +138,6 @@ def ageing_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
 def cycled(run: RunFile) -> int:
     """Cycles of cycling: the full discharges (to the cell's minimum voltage) written like the one
     that occurs most often (the cycling step, not the RPT's check)."""
-    from bench.analysis.cycles import full_discharges
-
     v_min = (run.attrs.get("cell") or {}).get("voltage_min_v")
     full = full_discharges(run, float(v_min) if v_min is not None else None)
     return Counter(s["text"] for s in full).most_common(1)[0][1] if full else 0

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis.cycles import cycle_table
 from bench.runfile.reader import RunFile
 
 #: Rebound test: significance (standard errors) and size relative to the minimum rate.
@@ -189,8 +190,6 @@ def detect_plating(run: RunFile) -> list[dict[str, Any]]:
     samples = run.samples
     cell = run.attrs.get("cell") or {}
     capacity = float(cell.get("capacity_ah") or math.nan)
-    from bench.analysis.cycles import cycle_table
-
     ces = {row["cycle"]: row["coulombic_efficiency"] for row in cycle_table(run)
            if row["coulombic_efficiency"] is not None and CLOSED_CE[0] <= row["coulombic_efficiency"] <= CLOSED_CE[1]}
     finite_ce = list(ces.values())

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore
 
-from bench.analysis.ageing import cycle_flags
+from bench.analysis.cycles import cycle_flags
 from bench.plot.data import RunMonitor
 
 COLORS = {

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
 from bench.analysis.ageing import ageing_metrics
-from bench.analysis.cycles import format_sections, report_sections
+from bench.analysis.sections import format_sections, report_sections
 from bench.report.claims import evaluate_claims, format_claims, verdict_of
 from bench.runfile.reader import RunFile
 
