@@ -80,12 +80,16 @@ def _crossing(t: np.ndarray, soc: np.ndarray, level: float) -> float | None:
 
 
 def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, Any]], soc_starts: list[float],
-                        capacity_ah: float) -> dict[str, Any]:
+                        capacity_ah: float, samples: np.ndarray | None = None) -> dict[str, Any]:
     """Times, Ah, Wh and temperatures of one fast charge (steps ``indices``)."""
     chosen = [steps[i] for i in indices]
     counts = [s["step_count"] for s in chosen]
-    samples = run.samples
-    mine = samples[np.isin(samples["Step Count / 1"], counts)]
+    if samples is None:  # the caller passes the table when it analyses many charges (read once)
+        samples = run.samples
+    counts_col = samples["Step Count / 1"]
+    lo, hi = int(np.searchsorted(counts_col, min(counts), "left")), int(np.searchsorted(counts_col, max(counts), "right"))
+    window = samples[lo:hi] if np.all(counts_col[lo:hi] >= min(counts)) else samples  # step counts only grow
+    mine = window[np.isin(window["Step Count / 1"], counts)]
     t = np.asarray(mine["Test Time / s"], dtype=float)
     i = np.asarray(mine["Current / A"], dtype=float)
     cell_t = np.asarray(mine["Surface Temperature T1 / degC"], dtype=float)
@@ -125,7 +129,8 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     parameters = attrs.get("parameters") or {}
     steps = run.steps
     socs = soc_at_step_starts(steps, cell)
-    charges = [analyse_fast_charge(run, idx, steps, socs, capacity) for idx in find_fast_charges(steps)]
+    samples = run.samples
+    charges = [analyse_fast_charge(run, idx, steps, socs, capacity, samples) for idx in find_fast_charges(steps)]
     metrics: dict[str, Any] = {}
     conditions: dict[str, Any] = {
         "soc_basis": f"rated capacity {capacity:g} Ah (cell.capacity_ah), coulomb counting from the last "

@@ -185,7 +185,20 @@ def _charge_blocks(steps: list[dict[str, Any]]) -> list[list[int]]:
 
 
 def detect_plating(run: RunFile) -> list[dict[str, Any]]:
-    """Per charge followed by a rest: its evidence and ``plating_flag``."""
+    """Per charge followed by a rest: its evidence and ``plating_flag`` (computed once per open
+    run file: the fast-charge analysis and the report sections share it)."""
+    cached = getattr(run, "_plating_evidence", None)
+    if cached is not None:
+        return cached
+    out = _detect(run)
+    try:
+        run._plating_evidence = out  # type: ignore[attr-defined]
+    except AttributeError:  # a reader without instance attributes: compute again next time
+        pass
+    return out
+
+
+def _detect(run: RunFile) -> list[dict[str, Any]]:
     steps = run.steps
     samples = run.samples
     cell = run.attrs.get("cell") or {}
