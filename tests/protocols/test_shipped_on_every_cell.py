@@ -45,6 +45,8 @@ MISSIONS = {
     "cold_capacity": {"soak": "2 hours"},
     "nail_penetration": {"observe": "10 minutes"},
     "fast_charge_cycling": {"cycles": "1", "blocks": "1"},
+    "fast_charge_gb38031": {"cycles": "1"},
+    "puncture_safe_cycling": {"cycles": "1", "rest": "5 minutes"},
 }
 
 
