@@ -16,7 +16,7 @@ Written in a protocol file under ``claims:`` (or the older ``pass:``), either as
         claim: eucar_hazard_level <= 3
         source: EUCAR hazard levels (SAND2005-3123)
         marginal: 0
-        tested_if: [fast_charges >= {claim_cycles}]
+        tested_if: ["fast_charges >= {claim_cycles}"]
         missed_early_is_final: true    # fade only grows
 
 The claims are evaluated in one place, :mod:`bench.report.claims`, from the run file's metrics.
