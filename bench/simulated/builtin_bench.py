@@ -87,7 +87,7 @@ def cell_datasheet(preset: str) -> Mapping[str, Any]:
         value = getattr(p, key, None)
         if value is not None:
             sheet[key] = value
-    volume = form_factor_volume_l(p.form_factor)
+    volume = getattr(p, "volume_l", None) or form_factor_volume_l(p.form_factor)
     if volume is not None:
         sheet["volume_l"] = volume
     return sheet
