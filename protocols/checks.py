@@ -77,6 +77,26 @@ def check_step(step: Step, cell: CellSpec, limits: Limits, instrument: Instrumen
     return None
 
 
+def check_window(step: Step, cell: CellSpec, chamber_c: float | None) -> Problem | None:
+    """A charge or discharge at a chamber setpoint outside the cell's operating window.
+
+    ``chamber_c``: the setpoint the step runs at (the last Soak's; None = not set, not checked).
+    A Hold counts as charging. The supervisor enforces the same window on the measured cell
+    temperature during the run (``bench.safety.window``)."""
+    if chamber_c is None or step.kind not in ("cc", "cv", "cp", "pulse"):
+        return None
+    charging = step.kind == "cv" or step.is_charge
+    low, high = cell.window_c(charging)
+    what = "charge" if charging else "discharge"
+    if low is not None and chamber_c < low - 1e-9:
+        return Problem(f"'{step.text}': runs at {chamber_c:g} °C, below the cell's minimum {what} temperature "
+                       f"{low:g} °C", f"soak at {low:g} °C or warmer before it, or test a cell rated for it")
+    if high is not None and chamber_c > high + 1e-9:
+        return Problem(f"'{step.text}': runs at {chamber_c:g} °C, above the cell's maximum {what} temperature "
+                       f"{high:g} °C", f"soak at {high:g} °C or cooler before it")
+    return None
+
+
 def _check_step_limits(where: str, own: StepLimits, limits: Limits) -> Problem | None:
     pairs = (("voltage_max_v", limits.voltage_max_v, 1), ("voltage_min_v", limits.voltage_min_v, -1),
              ("current_max_a", limits.current_max_a, 1), ("temperature_max_c", limits.temperature_max_c, 1),

@@ -34,3 +34,33 @@ class ProtocolError(ValueError):
             col=(self.col + col_offset) if self.col else 0,
             suggestion=self.suggestion,
         )
+
+
+class ProtocolErrors(ProtocolError):
+    """Every problem found in one protocol, sorted by place; ``str()`` is one line per problem."""
+
+    def __init__(self, errors: list[ProtocolError]) -> None:
+        flat: list[ProtocolError] = []
+        for err in errors:
+            flat.extend(err.errors if isinstance(err, ProtocolErrors) else [err])
+        unique = {e.format(): e for e in flat}
+        self.errors = sorted(unique.values(), key=lambda e: (e.file, e.line, e.col, e.message))
+        first = self.errors[0]
+        super().__init__(first.message, file=first.file, line=first.line, col=first.col,
+                         suggestion=first.suggestion)
+
+    def format(self) -> str:
+        """One ``file:line:col: message`` line per problem."""
+        return "\n".join(e.format() for e in getattr(self, "errors", []))
+
+    def located(self, *, file: str | None = None, line: int | None = None, col_offset: int = 0) -> ProtocolError:
+        """Each problem placed in ``file`` (lines and columns are kept)."""
+        return ProtocolErrors([e.located(file=file, col_offset=0) for e in self.errors])
+
+
+def raise_all(errors: list[ProtocolError]) -> None:
+    """Raise the one error, or all of them as :class:`ProtocolErrors`; nothing when empty."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ProtocolErrors(errors)

@@ -80,7 +80,9 @@ class ProtocolContext:
         return self._ctx.last
 
     def next_cycle(self) -> None:
-        """Start a new cycle (unless the present one holds no step yet)."""
+        """Start a new cycle (unless the present one holds no step yet); from the first call on the
+        protocol declares its cycles (a charge after a discharge no longer starts one by itself)."""
+        self._ctx.cycles_declared = True
         self._ctx.next_cycle()
 
     def record(self, name: str, value: float) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,18 +35,20 @@ import yaml
 
 from protocols import input_limits
 from protocols.checks import InstrumentLimits, soc_unknown_steps
-from protocols.errors import ProtocolError
-from protocols.steps import CellSpec, Limits, PassCriterion, Protocol
+from protocols.claims import Claim, ClaimError, parse_claim
+from protocols.errors import ProtocolError, raise_all
+from protocols.expressions import ExpressionError, parse_expression
+from protocols.steps import CellSpec, Limits, Protocol
 from protocols.tree import TreeBuilder
 from protocols.yamldoc import Doc
 
 LIBRARY = Path(__file__).parent / "library"
-TOP_KEYS = ("name", "description", "cell", "limits", "parameters", "sampling", "steps", "pass", "analysis",
-            "abuse")
+TOP_KEYS = ("name", "description", "cell", "limits", "parameters", "sampling", "steps", "claims", "pass",
+            "analysis", "abuse")
 CELL_KEYS = tuple(f.name for f in dataclasses.fields(CellSpec))
 LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(Limits))
 SUFFIXES = (".yaml", ".yml", ".py")
-_CRITERION = re.compile(r"^\s*(?P<metric>[a-z_][a-z0-9_]*)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)\s*$")
+CLAIM_KEYS = ("claim", "name", "marginal", "source", "tested_if", "missed_early_is_final")
 
 #: Looks up a cell preset's datasheet values by name (given by the bench that knows the presets).
 CellDefaults = Callable[[str], Mapping[str, Any]]
@@ -160,12 +163,14 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
 
     # Parameters (defaults from the file, overridden by --set).
     parameters: dict[str, str] = {}
+    parameter_nodes: dict[str, yaml.Node] = {}
     if "parameters" in top:
         for key, (key_node, v) in doc.mapping(top["parameters"][1], "parameters",
                                               _any_key(top["parameters"][1])).items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                 raise doc.error(key_node, f"parameter name {key!r} must be letters, digits and _")
             parameters[key] = doc.scalar(v, f"parameter {key!r}")
+            parameter_nodes[key] = v
     cell_override = overrides.pop("cell", None)
     for key, value in overrides.items():
         if key not in parameters:
@@ -177,7 +182,12 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
 
     try:
         cell = cell_spec if cell_spec is not None else _cell(doc, top.get("cell"), cell_override, cell_defaults)
-        limits = _limits(doc, top.get("limits"), cell)
+        quantities = cell_quantities(cell)
+        for key, value in parameters.items():  # a parameter may name a cell quantity: {cell.voltage_max_v}
+            if "{cell." in value:
+                parameters[key] = doc.substitute(parameter_nodes.get(key, root), value, quantities)
+        substitutions = {**quantities, **parameters}
+        limits = _limits(doc, top.get("limits"), cell, substitutions)
     except ProtocolError as exc:  # no 'cell:' / 'limits:' node to point at: point at the document
         if exc.line:
             raise
@@ -189,28 +199,59 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
         if "period_s" in sampling:
             period_s = doc.number(sampling["period_s"][1], "sampling.period_s", 0.001, 3600.0)
 
-    builder = TreeBuilder(doc, parameters, cell, limits, instrument)
+    builder = TreeBuilder(doc, parameters, cell, limits, instrument, substitutions=substitutions)
     steps = builder.nodes(top["steps"][1])
-    builder.check_when_values()
-    if not steps and need_steps:
+    problems = builder.problems
+    try:
+        builder.check_when_values()
+    except ProtocolError as exc:
+        problems.append(exc)
+    if not steps and need_steps and not problems:
         raise doc.error(top["steps"][1], "protocol has no steps")
-    criteria = _criteria(doc, top.get("pass"), parameters)
+    criteria: list[Claim] = []
+    for key in ("claims", "pass"):
+        criteria += _claims(doc, top.get(key), substitutions, problems)
     name = doc.scalar(top["name"][1], "name") if "name" in top else Path(file).stem
     description = doc.scalar(top["description"][1], "description") if "description" in top else ""
     analysis = doc.scalar(top["analysis"][1], "analysis") if "analysis" in top else ""
     abuse = _abuse(doc, top.get("abuse"), parameters, steps)
     protocol = Protocol(
         name=name, steps=tuple(steps), cell=cell, limits=limits, description=description,
-        period_s=period_s, parameters=parameters, pass_criteria=criteria, analysis=analysis,
+        period_s=period_s, parameters=parameters, pass_criteria=tuple(criteria), analysis=analysis,
         source_text=text, source_path=file, abuse=abuse,
     )
-    unknown_soc = soc_unknown_steps(protocol)
-    if unknown_soc:
-        step = unknown_soc[0]
-        raise ProtocolError(f"'{step.text}': the SOC is not known yet at this step", file=file, line=step.line,
-                            col=step.col, suggestion="put a full charge (Hold at voltage_max_v until C/20) or a "
-                            "full discharge before it, or give cell: initial_soc")
+    for step in soc_unknown_steps(protocol):
+        problems.append(ProtocolError(f"'{step.text}': the SOC is not known yet at this step", file=file,
+                                      line=step.line, col=step.col,
+                                      suggestion="put a full charge (Hold at voltage_max_v until C/20) or a "
+                                      "full discharge before it, or give cell: initial_soc"))
+    raise_all(problems)
     return protocol
+
+
+#: CellSpec fields a protocol may not name as ``{cell.NAME}`` (text, or not a quantity).
+_NOT_QUANTITIES = ("cell_id", "initial_soc")
+
+
+def cell_quantities(cell: CellSpec) -> dict[str, str]:
+    """``{"cell.voltage_max_v": "4.2", ...}``: the cell's stated values a step may use as
+    ``{cell.NAME}`` (unstated ones are absent, so using them is an error naming the cell).
+    ``cell.current_max_charge_a`` is the effective charge maximum, ``cell.current_max_discharge_a``
+    the discharge one; ``cell.preset`` and ``cell.chemistry`` are text."""
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(CellSpec):
+        value = getattr(cell, f.name)
+        if f.name in _NOT_QUANTITIES or value is None or value == "":
+            continue
+        if isinstance(value, float):
+            if value != value:
+                continue
+            out[f"cell.{f.name}"] = f"{value:.6g}"
+        else:
+            out[f"cell.{f.name}"] = str(value)
+    out["cell.current_max_charge_a"] = f"{cell.charge_current_max_a:.6g}"
+    out["cell.current_max_discharge_a"] = f"{cell.current_max_a:.6g}"
+    return out
 
 
 def _any_key(node: yaml.Node) -> tuple[str, ...]:
@@ -254,7 +295,8 @@ def _cell(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, preset_override: s
     return CellSpec(**{k: v for k, v in values.items() if k in CELL_KEYS})
 
 
-def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec) -> Limits:
+def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec,
+            substitutions: Mapping[str, str] | None = None) -> Limits:
     values: dict[str, float] = {
         "voltage_max_v": cell.voltage_max_v + 0.05,
         "voltage_min_v": max(0.0, cell.voltage_min_v - 0.1),
@@ -266,7 +308,7 @@ def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec) 
         for key, (_k, v) in doc.mapping(item[1], "limits", LIMIT_KEYS).items():
             # supervisor settings (after the five hard limits) are magnitudes: 0 disables a rule
             low = -100.0 if LIMIT_KEYS.index(key) < 5 else 0.0
-            values[key] = doc.number(v, f"limits.{key}", low, 1e5)
+            values[key] = _limit_value(doc, v, f"limits.{key}", low, substitutions or {})
     if values["voltage_min_v"] >= values["voltage_max_v"]:
         raise doc.error(item[1] if item else None, "limits.voltage_min_v must be below limits.voltage_max_v")
     if values["temperature_min_c"] >= values["temperature_max_c"]:
@@ -274,20 +316,67 @@ def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec) 
     return Limits(**values)
 
 
-def _criteria(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mapping[str, str]) -> tuple[PassCriterion, ...]:
+def _limit_value(doc: Doc, node: yaml.Node, what: str, low: float, substitutions: Mapping[str, str]) -> float:
+    """A limit: a number, or arithmetic on parameters and cell quantities
+    (``"{cell.voltage_min_v} - 0.1"``)."""
+    text = doc.scalar(node, what)
+    if "{" not in text:
+        return doc.number(node, what, low, 1e5)
+    text = doc.substitute(node, text, substitutions)
+    try:
+        expression = parse_expression(text)
+        value = float(expression.evaluate({})) if not expression.is_condition else math.nan
+    except (ExpressionError, TypeError, ValueError):
+        raise doc.error(node, f"{what} = {text!r} is not a number or arithmetic on numbers") from None
+    if not math.isfinite(value) or not low <= value <= 1e5:
+        raise doc.error(node, f"{what} = {text} = {value:g} is out of range [{low}, 100000.0]")
+    return value
+
+
+def _claims(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, substitutions: Mapping[str, str],
+            problems: list[ProtocolError]) -> list[Claim]:
+    """The ``claims:`` (or ``pass:``) list: lines ``metric op value [unit]`` or mappings with
+    ``claim``, ``name``, ``marginal``, ``source``, ``tested_if`` (see :mod:`protocols.claims`)."""
     if item is None:
-        return ()
+        return []
     node = item[1]
     if not isinstance(node, yaml.SequenceNode):
-        raise doc.error(node, "pass must be a list like [discharge_capacity_ah >= 4.5]")
+        problems.append(doc.error(node, "claims must be a list like [discharge_capacity_ah >= 4.5]"))
+        return []
     out = []
     for entry in node.value:
-        text = doc.substitute(entry, doc.scalar(entry, "pass criterion"), parameters)
-        match = _CRITERION.match(text)
-        if not match:
-            raise doc.error(entry, f"pass criterion {text!r} must read 'metric >= number' or 'metric <= number'")
-        out.append(PassCriterion(match.group("metric"), match.group("op"), float(match.group("value")), text.strip()))
-    return tuple(out)
+        try:
+            out.append(_claim(doc, entry, substitutions))
+        except ProtocolError as exc:
+            problems.append(exc)
+    return out
+
+
+def _claim(doc: Doc, entry: yaml.Node, substitutions: Mapping[str, str]) -> Claim:
+    def text(node: yaml.Node, what: str) -> str:
+        return doc.substitute(node, doc.scalar(node, what), substitutions)
+
+    where = entry
+    options: dict[str, str] = {}
+    tested_if: tuple[str, ...] = ()
+    if isinstance(entry, yaml.MappingNode):
+        fields = doc.mapping(entry, "claim", CLAIM_KEYS)
+        if "claim" not in fields:
+            raise doc.error(entry, "a claim mapping needs 'claim: metric >= value'",
+                            "e.g. 'claim: retention_pct >= 70'")
+        where = fields["claim"][1]
+        line = text(where, "claim")
+        options = {k: text(fields[k][1], f"claim {k}") for k in ("name", "marginal", "source", "missed_early_is_final") if k in fields}
+        if "tested_if" in fields:
+            pre = fields["tested_if"][1]
+            items = pre.value if isinstance(pre, yaml.SequenceNode) else [pre]
+            tested_if = tuple(text(n, "claim tested_if") for n in items)
+    else:
+        line = text(entry, "claim")
+    try:
+        return parse_claim(line, tested_if=tested_if, **options)
+    except ClaimError as exc:
+        raise doc.error(where, exc.message, exc.suggestion) from None
 
 
 ABUSE_KEYS = ("test", "step", "prompt", "prompt_timeout_s", "simulate")

@@ -5,11 +5,14 @@ A *plan* is a generator: it yields :class:`PlannedStep` and is sent each step's
 Python protocols see what was measured. The engine, the estimator (``bench validate``) and
 ``bench resume`` (which replays the finished steps into a fresh plan) all walk the same plan.
 
-Cycle counting: the cycle number starts at 1 and goes up whenever the present cycle already
-holds a step and (a) a loop repetition starts, (b) a step follows a loop that ended, or (c) a
-Python protocol calls ``ctx.next_cycle()``. So a preconditioning block before a loop is cycle 1,
-each repetition of the innermost loop is a cycle of its own, and the steps after a loop are the
-next cycle.
+Cycle counting: a cycle is one charge and the discharge that follows it, or what the protocol
+declares. The cycle number starts at 1 and goes up whenever the present cycle already holds a
+step and (a) a loop repetition starts, (b) a step follows a loop that ended, (c) a Python
+protocol calls ``ctx.next_cycle()`` (it then declares its cycles: (d) is off), or (d) a charging step starts when the present cycle holds a
+charge and a discharge after it (so two charge-discharge pairs written one after the other, as in ``cold_capacity``,
+are two cycles, never one with the charges and discharges summed). So a preconditioning block
+before a loop is cycle 1, each repetition of the innermost loop is a cycle of its own (or more,
+when it holds several charge-discharge pairs), and the steps after a loop are the next cycle.
 
 Variables an expression can use (all SI, NaN until measured):
 
@@ -90,6 +93,11 @@ class PlanContext:
         self.protocol = protocol
         self.cycle = 1
         self.steps_in_cycle = 0
+        #: The present cycle holds a charge, and a discharge after it (a charge then starts a new cycle).
+        self.charged_in_cycle = False
+        self.discharged_in_cycle = False
+        #: A Python protocol that calls ``ctx.next_cycle()`` declares its own cycles (rule (d) off).
+        self.cycles_declared = False
         self.step_count = 0
         self.loops: list[list[int]] = []
         self.last: StepResult | None = None
@@ -105,6 +113,7 @@ class PlanContext:
         if self.steps_in_cycle:
             self.cycle += 1
             self.steps_in_cycle = 0
+            self.charged_in_cycle = self.discharged_in_cycle = False
             self._cycle_totals = [0.0, 0.0, 0.0, 0.0]
             self._refresh()
 
@@ -130,6 +139,8 @@ class PlanContext:
         if self._after_loop:
             self._after_loop = False
             self.next_cycle()
+        elif self.discharged_in_cycle and step.is_charge and not self.cycles_declared:
+            self.next_cycle()
         self.steps_in_cycle += 1
         return PlannedStep(step, self.cycle, tuple((i, r) for i, r in self.loops))
 
@@ -146,6 +157,10 @@ class PlanContext:
         totals[2] += result.charge_wh
         totals[3] += result.discharge_wh
         variables = self.variables
+        if step.kind in ("cc", "cv", "cp", "pulse") and result.charge_ah > result.discharge_ah:
+            self.charged_in_cycle = True
+        elif self.charged_in_cycle and step.kind in ("cc", "cp", "pulse") and result.discharge_ah > result.charge_ah:
+            self.discharged_in_cycle = True
         if step.kind in ("cc", "cp") and result.discharge_ah > result.charge_ah:
             variables["discharge_capacity_ah"] = result.discharge_ah
             variables["discharge_energy_wh"] = result.discharge_wh

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocols.claims import Claim
 from protocols.expressions import Expression
 
 #: Step kinds the engine executes.
@@ -205,6 +206,9 @@ class Limits:
     watchdog_s: float = 0.0
     #: Cell reading colder than the steady chamber air by more than this, K: a sensor is wrong.
     sensor_disagreement_k: float = 5.0
+    #: The cell's charge / discharge temperature windows are widened by this much (sensor
+    #: accuracy), K, before the supervisor trips (rule ``operating_window``).
+    window_tolerance_k: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -219,33 +223,38 @@ class CellSpec:
     preset: str = "nmc_21700"
     cell_id: str = ""
     chemistry: str = ""
-    temperature_min_charge_c: float = 0.0
+    #: Operating windows (datasheet): cell temperature while charging / discharging, °C; None =
+    #: not stated (not enforced). ``temperature_max_c`` is the maximum operating temperature.
+    temperature_min_charge_c: float | None = None
     temperature_max_c: float = 60.0
     #: State of charge when the run starts (0..1), if known; NaN = unknown until the first full
     #: charge (a Hold at voltage_max_v ended by current) or full discharge (to voltage_min_v).
     initial_soc: float = math.nan
+    temperature_max_charge_c: float | None = None
+    temperature_min_discharge_c: float | None = None
+    temperature_max_discharge_c: float | None = None
+    #: Mass, kg, and volume, L, for specific energy (Wh/kg) and energy density (Wh/L); NaN = unknown.
+    mass_kg: float = math.nan
+    volume_l: float = math.nan
 
     @property
     def charge_current_max_a(self) -> float:
         """Largest charging current the cell allows, A."""
         return self.current_max_charge_a or self.current_max_a
 
+    def window_c(self, charging: bool) -> tuple[float | None, float | None]:
+        """(min, max) cell temperature allowed while charging (``charging``) or discharging, °C.
 
-@dataclass(frozen=True)
-class PassCriterion:
-    """``metric op value``, e.g. ``discharge_capacity_ah >= 4.5``."""
+        The maximum falls back to ``temperature_max_c``; None = not stated."""
+        high = self.temperature_max_charge_c if charging else self.temperature_max_discharge_c
+        low = self.temperature_min_charge_c if charging else self.temperature_min_discharge_c
+        if high is None or high != high:
+            high = self.temperature_max_c if self.temperature_max_c == self.temperature_max_c else None
+        return (None if low is None or low != low else low), high
 
-    metric: str
-    op: str
-    value: float
-    text: str = ""
 
-    def holds(self, metrics: dict[str, float]) -> bool | None:
-        """True/False, or None when the metric was not measured."""
-        if self.metric not in metrics or metrics[self.metric] is None:
-            return None
-        observed = metrics[self.metric]
-        return observed >= self.value if self.op == ">=" else observed <= self.value
+#: The pass criteria are claims (declared measurements with validators): see protocols.claims.
+PassCriterion = Claim
 
 
 @dataclass(frozen=True)
@@ -259,7 +268,7 @@ class Protocol:
     description: str = ""
     period_s: float = 1.0
     parameters: dict[str, str] = field(default_factory=dict)
-    pass_criteria: tuple[PassCriterion, ...] = ()
+    pass_criteria: tuple[Claim, ...] = ()
     analysis: str = ""
     source_text: str = ""
     source_path: str = ""
@@ -292,28 +301,34 @@ class Protocol:
         """Every step in execution order with its cycle number, loops unrolled.
 
         The cycle rule is :mod:`protocols.plan`'s: the count starts at 1 and goes up, when the
-        present cycle already holds a step, at the start of a loop repetition and at the first
-        step after a loop (so a preconditioning block is cycle 1, each repetition of the loop
+        present cycle already holds a step, at the start of a loop repetition, at the first
+        step after a loop and at a charge once the cycle holds a charge and a discharge after it (so a preconditioning block is cycle 1, each repetition of the loop
         after it a cycle of its own, the steps after the loop the next one). Loops with an
         ``until`` are unrolled to their maximum count here; the engine walks the tree
         (:func:`protocols.plan.walk_tree`) and stops them early.
         """
         out: list[tuple[Step, int]] = []
-        state = {"cycle": 1, "steps_in_cycle": 0, "after_loop": 0}
+        state = {"cycle": 1, "steps_in_cycle": 0, "after_loop": 0, "charged": 0, "discharged": 0}
 
         def new_cycle() -> None:
             state["after_loop"] = 0
             if state["steps_in_cycle"]:
                 state["cycle"] += 1
                 state["steps_in_cycle"] = 0
+                state["charged"] = state["discharged"] = 0
 
         def walk(nodes: tuple[Node, ...]) -> None:
             for node in nodes:
                 if isinstance(node, Step):
-                    if state["after_loop"]:
+                    if state["after_loop"] or (state["discharged"] and node.is_charge):
                         new_cycle()
                     out.append((node, state["cycle"]))
                     state["steps_in_cycle"] += 1
+                    if node.is_charge:
+                        state["charged"] = 1
+                    elif state["charged"] and node.kind in ("cc", "cp", "pulse") and (
+                            (node.current_a or 0.0) < 0 or (node.power_w or 0.0) < 0):
+                        state["discharged"] = 1
                     continue
                 for _ in range(node.count):
                     new_cycle()

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 
 import yaml
 
-from protocols.checks import InstrumentLimits, check_step
+from protocols.checks import InstrumentLimits, check_step, check_window
 from protocols.errors import ProtocolError
 from protocols.expressions import Expression, ExpressionError, check_names, parse_expression
 from protocols.grammar import parse_step
@@ -46,9 +46,16 @@ class TreeBuilder:
     """Builds the step tree, numbering steps and loops and checking names as it goes."""
 
     def __init__(self, doc: Doc, parameters: Mapping[str, str], cell: CellSpec, limits: Limits,
-                 instrument: InstrumentLimits | None = None) -> None:
+                 instrument: InstrumentLimits | None = None, *,
+                 substitutions: Mapping[str, str] | None = None) -> None:
         self.doc = doc
         self.parameters = parameters
+        #: What ``{name}`` may name in a step: the parameters and the cell's ``{cell.NAME}``.
+        self.subs: Mapping[str, str] = parameters if substitutions is None else substitutions
+        #: Every problem found so far (the loader raises them all at the end, sorted).
+        self.problems: list[ProtocolError] = []
+        #: The chamber setpoint the next step runs at (the last Soak's, in file order), °C.
+        self.chamber_c: float | None = None
         self.cell = cell
         self.limits = limits
         self.instrument = instrument
@@ -72,20 +79,26 @@ class TreeBuilder:
             raise self.doc.error(node, "steps must be a list")
         out: list[Node] = []
         for item in node.value:
-            if isinstance(item, yaml.ScalarNode):
-                out.append(self.step(item, item))
-            elif isinstance(item, yaml.SequenceNode):
-                out.append(self.group(item))
-            elif isinstance(item, yaml.MappingNode):
-                keys = {str(k.value) for k, _ in item.value}
-                if "when" in keys:
-                    out.extend(self.when(item))
-                    continue
-                out.append(self.loop(item) if keys & {"repeat", "until"} and "step" not in keys
-                           else self.step_mapping(item))
-            else:
-                raise self.doc.error(item, "a step is a string like 'Rest for 1 hour', a step mapping or a loop")
+            try:
+                self._item(item, out)
+            except ProtocolError as exc:  # keep going: validation reports every problem
+                self.problems.append(exc)
         return out
+
+    def _item(self, item: yaml.Node, out: list[Node]) -> None:
+        if isinstance(item, yaml.ScalarNode):
+            out.append(self.step(item, item))
+        elif isinstance(item, yaml.SequenceNode):
+            out.append(self.group(item))
+        elif isinstance(item, yaml.MappingNode):
+            keys = {str(k.value) for k, _ in item.value}
+            if "when" in keys:
+                out.extend(self.when(item))
+                return
+            out.append(self.loop(item) if keys & {"repeat", "until"} and "step" not in keys
+                       else self.step_mapping(item))
+        else:
+            raise self.doc.error(item, "a step is a string like 'Rest for 1 hour', a step mapping or a loop")
 
     def when(self, item: yaml.MappingNode) -> list[Node]:
         """A conditional block: its steps when ``PARAMETER == VALUE`` (or ``!=``) holds, else none.
@@ -126,7 +139,7 @@ class TreeBuilder:
             raise doc.error(item, "a loop needs 'repeat: N' (with 'until:', N is its maximum)",
                             "e.g. 'repeat: 1000' above 'until: ...'")
         count_node = fields["repeat"][1]
-        count_text = doc.substitute(count_node, doc.scalar(count_node, "repeat"), self.parameters)
+        count_text = doc.substitute(count_node, doc.scalar(count_node, "repeat"), self.subs)
         try:
             count = int(count_text)
         except ValueError:
@@ -153,7 +166,7 @@ class TreeBuilder:
         period_s = None
         if "period" in fields:
             period_node = fields["period"][1]
-            text = doc.substitute(period_node, doc.scalar(period_node, "period"), self.parameters)
+            text = doc.substitute(period_node, doc.scalar(period_node, "period"), self.subs)
             try:
                 quantity = parse_quantity(text)
             except QuantityError as exc:
@@ -188,26 +201,30 @@ class TreeBuilder:
         """Parse one step string at ``node``; options from its mapping (``where``)."""
         doc = self.doc
         raw = str(node.value)
-        text = doc.substitute(node, raw, self.parameters)
+        text = doc.substitute(node, raw, self.subs)
         line = node.start_mark.line + 1
         col0 = node.start_mark.column + (1 if node.style in ("'", '"') else 0)
         try:
             step = parse_step(text, capacity_ah=self.cell.capacity_ah)
         except ProtocolError as exc:
-            raise exc.located(file=doc.file, line=line, col_offset=col0 if text == raw else 0) from None
+            self.problems.append(exc.located(file=doc.file, line=line, col_offset=col0 if text == raw else 0))
+            step = Step(kind="rest", text=text, duration_s=0.0)  # a stand-in: the file is invalid anyway
         if period_s is not None and step.period_s is None:
             step = dataclasses.replace(step, period_s=period_s)
         step = dataclasses.replace(step, line=line, col=node.start_mark.column + 1, limits=limits,
                                    index=self.step_count)
         self.step_count += 1
-        problem = check_step(step, self.cell, self.limits, self.instrument)
-        if problem is not None:
-            raise doc.error(node, problem.message, problem.suggestion)
+        for problem in (check_step(step, self.cell, self.limits, self.instrument),
+                        check_window(step, self.cell, self.chamber_c)):
+            if problem is not None:
+                self.problems.append(doc.error(node, problem.message, problem.suggestion))
+        if step.kind == "soak" and step.temperature_c is not None:
+            self.chamber_c = step.temperature_c
         return step
 
     def expression(self, node: yaml.Node, known: Iterable[str], *, condition: bool) -> Expression:
         doc = self.doc
-        text = doc.substitute(node, doc.scalar(node, "expression"), self.parameters)
+        text = doc.substitute(node, doc.scalar(node, "expression"), self.subs)
         col0 = node.start_mark.column + (1 if getattr(node, "style", None) in ("'", '"') else 0)
         try:
             expression = parse_expression(text)

@@ -11,7 +11,8 @@ import yaml
 
 from protocols.errors import ProtocolError
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``{name}`` (a parameter) or ``{cell.name}`` (a quantity of the cell under test).
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 
 
 class Doc:
@@ -73,6 +74,10 @@ class Doc:
             name = match.group(1)
             if name not in parameters:
                 close = difflib.get_close_matches(name, list(parameters), n=1)
+                if name.startswith("cell."):
+                    raise self.error(node, f"unknown cell quantity {{{name}}}",
+                                     f"did you mean '{{{close[0]}}}'?" if close else
+                                     f"cell quantities: {', '.join(sorted(k for k in parameters if k.startswith('cell.')))}")
                 raise self.error(node, f"unknown parameter {{{name}}}",
                                  f"did you mean '{{{close[0]}}}'?" if close else "declare it under 'parameters:'")
             return str(parameters[name])

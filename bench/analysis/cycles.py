@@ -23,7 +23,8 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
     """One row per cycle: ``cycle``, ``charge_ah``, ``discharge_ah``, ``charge_wh``,
     ``discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency`` (None when the cycle did
     not both charge and discharge), ``start_time_s``, ``end_time_s``, ``temperature_max_c``,
-    ``temperature_min_c``, ``steps``."""
+    ``temperature_min_c``, ``steps``, ``flags`` (why the cycle's numbers are not a result: CE
+    above 1, a discharge above the rated capacity; empty when they are)."""
     rows: dict[int, dict[str, Any]] = {}
     for step in run.steps:
         cycle = int(step["cycle"])
@@ -42,9 +43,11 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
             value = step[key]
             if math.isfinite(value):
                 row[key] = pick(row[key], value)
+    rated = (run.attrs.get("cell") or {}).get("capacity_ah")
     out = []
     for cycle in sorted(rows):
         row = rows[cycle]
+        row["flags"] = cycle_flags(row["charge_ah"], row["discharge_ah"], float(rated) if rated else None)
         row["coulombic_efficiency"] = _ratio(row["discharge_ah"], row["charge_ah"])
         row["energy_efficiency"] = _ratio(row["discharge_wh"], row["charge_wh"])
         for key in ("temperature_max_c", "temperature_min_c"):
@@ -52,6 +55,23 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
                 row[key] = None
         out.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
     return out
+
+
+#: A cycle is flagged when its CE exceeds 1 by more than this (counting tolerance).
+CE_TOLERANCE = 0.005
+#: ... or its discharge exceeds the rated capacity by more than this fraction.
+CAPACITY_TOLERANCE = 0.05
+
+
+def cycle_flags(charge_ah: float, discharge_ah: float, rated_ah: float | None) -> list[str]:
+    """Why a cycle's numbers are not a result: CE above 1 (it did not start and end at the same
+    state of charge) or a discharge above the cell's rated capacity (several discharges summed)."""
+    flags = []
+    if charge_ah > 1e-9 and discharge_ah / charge_ah > 1.0 + CE_TOLERANCE:
+        flags.append(f"coulombic efficiency {discharge_ah / charge_ah:.3f} > 1: not a closed cycle")
+    if rated_ah and rated_ah > 0 and discharge_ah > rated_ah * (1.0 + CAPACITY_TOLERANCE):
+        flags.append(f"discharge {discharge_ah:.3f} Ah above the cell's {rated_ah:g} Ah")
+    return flags
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -119,41 +139,3 @@ def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) ->
     return {"step_count": int(step["step_count"]), "text": step["text"], "direction": direction,
             "bin_v": bin_v, "voltage_v": centres[keep].round(6).tolist(),
             "dqdv_ah_per_v": (dq[keep] / bin_v).round(6).tolist()}
-
-
-def report_sections(run: RunFile) -> dict[str, Any]:
-    """Report sections every run gets: ``cycles`` (per-cycle table) and, when the run holds
-    impedance spectra, ``eis`` (fit and Kramers-Kronig check per spectrum)."""
-    from bench.analysis.eis_fit import eis_summary
-
-    sections: dict[str, Any] = {"cycles": cycle_table(run)}
-    if len(run.table("eis/spectra")):
-        sections["eis"] = eis_summary(run)
-    return sections
-
-
-def format_sections(report: dict[str, Any]) -> list[str]:
-    """Terminal lines for the per-cycle table (when there is more than one cycle) and EIS fits."""
-    lines: list[str] = []
-    cycles = report.get("cycles") or []
-    if len(cycles) > 1:
-        lines.append("Cycles:  cycle  charge Ah  discharge Ah  charge Wh  discharge Wh  CE      T max °C")
-        for row in cycles:
-            ce = f"{row['coulombic_efficiency']:.4f}" if row["coulombic_efficiency"] is not None else "  -   "
-            t_max = f"{row['temperature_max_c']:.1f}" if row["temperature_max_c"] is not None else "-"
-            lines.append(f"         {row['cycle']:5d}  {row['charge_ah']:9.4f}  {row['discharge_ah']:12.4f}  "
-                         f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
-    for entry in report.get("eis") or []:
-        head = (f"EIS spectrum {entry['spectrum']} at {entry['temperature_c']} °C, SOC {100 * entry['soc']:.0f} %, "
-                f"{entry['amplitude']:g} {'A' if entry['mode'] == 'galvanostatic' else 'V'} {entry['mode']}, "
-                f"{entry['valid_points']}/{entry['points']} points")
-        if "r0_ohm" in entry:
-            head += (f": R0 = {1000 * entry['r0_ohm']:.3f} mΩ, Rct = {1000 * entry['rct_ohm']:.3f} mΩ, "
-                     f"fit rms {entry['fit_rms_pct']:.3f} %")
-        else:
-            head += f": no fit ({entry.get('fit_error', '')})"
-        if "kk_residual_max_pct" in entry:
-            head += f", Kramers-Kronig max residual {entry['kk_residual_max_pct']:.2f} % " \
-                    f"({'valid' if entry['kk_valid'] else 'NOT valid'})"
-        lines.append(head)
-    return lines

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import DRIVEN, full_discharges
+from bench.analysis.cycles import DRIVEN
 from bench.runfile.reader import RunFile
 
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
@@ -80,12 +80,16 @@ def _crossing(t: np.ndarray, soc: np.ndarray, level: float) -> float | None:
 
 
 def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, Any]], soc_starts: list[float],
-                        capacity_ah: float) -> dict[str, Any]:
+                        capacity_ah: float, samples: np.ndarray | None = None) -> dict[str, Any]:
     """Times, Ah, Wh and temperatures of one fast charge (steps ``indices``)."""
     chosen = [steps[i] for i in indices]
     counts = [s["step_count"] for s in chosen]
-    samples = run.samples
-    mine = samples[np.isin(samples["Step Count / 1"], counts)]
+    if samples is None:  # the caller passes the table when it analyses many charges (read once)
+        samples = run.samples
+    counts_col = samples["Step Count / 1"]
+    lo, hi = int(np.searchsorted(counts_col, min(counts), "left")), int(np.searchsorted(counts_col, max(counts), "right"))
+    window = samples[lo:hi] if np.all(counts_col[lo:hi] >= min(counts)) else samples  # step counts only grow
+    mine = window[np.isin(window["Step Count / 1"], counts)]
     t = np.asarray(mine["Test Time / s"], dtype=float)
     i = np.asarray(mine["Current / A"], dtype=float)
     cell_t = np.asarray(mine["Surface Temperature T1 / degC"], dtype=float)
@@ -125,7 +129,8 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     parameters = attrs.get("parameters") or {}
     steps = run.steps
     socs = soc_at_step_starts(steps, cell)
-    charges = [analyse_fast_charge(run, idx, steps, socs, capacity) for idx in find_fast_charges(steps)]
+    samples = run.samples
+    charges = [analyse_fast_charge(run, idx, steps, socs, capacity, samples) for idx in find_fast_charges(steps)]
     metrics: dict[str, Any] = {}
     conditions: dict[str, Any] = {
         "soc_basis": f"rated capacity {capacity:g} Ah (cell.capacity_ah), coulomb counting from the last "
@@ -149,16 +154,31 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     for low in (10, 20):
         times = [c[f"time_{low}_80_s"] for c in charges]
         metrics[f"time_{low}_80_max_s"] = None if any(t is None for t in times) else max(times)
-    checks = full_discharges(run, float(cell.get("voltage_min_v", math.inf)))
-    if len(checks) >= 2 and len(charges) > 1:
-        q0, q1 = checks[0]["discharge_ah"], checks[-1]["discharge_ah"]
-        metrics["fade_pct"] = round(100.0 * (1.0 - q1 / q0), 4)
-        metrics["capacity_first_check_ah"] = round(q0, 6)
-        metrics["capacity_last_check_ah"] = round(q1, 6)
-        conditions["capacity_checks"] = [{"cycle": s["cycle"], "step": s["text"], "discharge_ah": round(s["discharge_ah"], 6)}
-                                         for s in checks]
+    if len(charges) > 1:  # fade over the capacity checks (full charge -> full discharge at one rate)
+        from bench.analysis.generic import fade
+
+        fade(run, metrics, conditions)
+    _plating(run, charges, metrics, conditions)
     conditions["fast_charge"] = {k: v for k, v in first.items() if k not in metrics}
     if len(charges) > 1:
         conditions["fast_charges"] = [{k: c[k] for k in ("cycle", "time_10_80_s", "time_20_80_s", "charge_ah",
                                                           "temperature_max_c", "temperature_rise_k")} for c in charges]
     return metrics, conditions
+
+
+def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``plating_flagged_charges``: fast charges the plating detector flags (only those followed
+    by a rest long enough to test; absent when none was); their evidence under ``plating``."""
+    from bench.analysis.plating import detect_plating
+
+    starts = {c["start_time_s"] for c in charges}
+    tested = [p for p in detect_plating(run) if p["start_time_s"] in starts and p["relaxation"].get("tested")]
+    if not tested:
+        conditions["plating"] = "not tested: no fast charge was followed by a rest long enough to test"
+        return
+    metrics["plating_flagged_charges"] = sum(1 for p in tested if p["plating_flag"])
+    metrics["plating_tested_charges"] = len(tested)
+    conditions["plating"] = [{"cycle": p["cycle"], "flag": p["plating_flag"],
+                              "relaxation_rebound_sigma": p["relaxation"].get("sigma"),
+                              "dvdq_found": p["dvdq_next_discharge"].get("found"),
+                              "ce_drop_vs_median": p["ce_drop_vs_median"]} for p in tested]

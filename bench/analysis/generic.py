@@ -46,4 +46,72 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     ambient = _finite(run.column("Ambient Temperature / degC"))
     if ambient.size:
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
+    energy_density(run, metrics, conditions)
+    from bench.analysis.ageing import cycled
+
+    metrics["cycled"] = cycled(run)
+    if not run.attrs.get("analysis"):
+        fade(run, metrics, conditions)
     return metrics, conditions
+
+
+def fade(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``fade_pct`` (1 - last / first capacity check, %) and ``fade_cycles`` (checks after the
+    first) over :func:`bench.analysis.ageing.capacity_checks`; absent with fewer than two."""
+    from bench.analysis.ageing import capacity_checks
+
+    checks = capacity_checks(run)
+    if len(checks) < 2 or checks[-1]["fade_pct"] is None:
+        return
+    metrics["fade_pct"] = checks[-1]["fade_pct"]
+    metrics["fade_cycles"] = len(checks) - 1
+    metrics["capacity_first_check_ah"] = checks[0]["capacity_ah"]
+    metrics["capacity_last_check_ah"] = checks[-1]["capacity_ah"]
+    conditions["capacity_checks"] = [{"cycle": c["cycle"], "step": c["step"], "discharge_ah": c["capacity_ah"]}
+                                     for c in checks]
+
+
+def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
+    """``specific_energy_wh_per_kg`` and ``energy_density_wh_per_l`` from the energy of the last
+    full discharge (to the cell's minimum voltage) and the cell's ``mass_kg`` / ``volume_l``;
+    absent when the run has no full discharge or the cell block states no mass / volume. The
+    conditions (``energy_density``) give the step, its mean current and C-rate, the chamber
+    setpoint and the cell temperatures: energy depends on all of them."""
+    from bench.analysis.cycles import full_discharges
+
+    cell = run.attrs.get("cell") or {}
+    v_min = cell.get("voltage_min_v")
+    full = full_discharges(run, float(v_min) if v_min is not None else None)
+    if not full:
+        return
+    step = full[-1]
+    energy_wh = float(step["discharge_wh"])
+    duration = step["end_time_s"] - step["start_time_s"]
+    current = step["discharge_ah"] * 3600.0 / duration if duration > 0 else math.nan
+    capacity = float(cell.get("capacity_ah") or math.nan)
+    mass, volume = _positive(cell.get("mass_kg")), _positive(cell.get("volume_l"))
+    info: dict[str, Any] = {
+        "step": step["text"], "energy_wh": round(energy_wh, 4), "mean_current_a": round(current, 4),
+        "c_rate": round(current / capacity, 4) if capacity > 0 else None,
+        "chamber_setpoint_c": None if math.isnan(step["chamber_setpoint_c"]) else step["chamber_setpoint_c"],
+        "cell_temperature_max_c": _round(step["temperature_max_c"]),
+        "cell_temperature_min_c": _round(step["temperature_min_c"]),
+        "mass_kg": mass, "volume_l": volume,
+    }
+    if mass is not None:
+        metrics["specific_energy_wh_per_kg"] = round(energy_wh / mass, 2)
+    if volume is not None:
+        metrics["energy_density_wh_per_l"] = round(energy_wh / volume, 2)
+    conditions["energy_density"] = info
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _round(value: float) -> float | None:
+    return round(float(value), 2) if math.isfinite(value) else None

@@ -86,11 +86,23 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     cell = attrs.get("cell", {}) or {}
     conditions: dict[str, Any] = {"standard": "GB/T 31485-2015 6.2.8 nail penetration"}
     applied = [e for e in run.events if e["kind"] == "abuse_applied"]
-    if not applied:
-        conditions["puncture"] = "not applied (no abuse_applied event): no verdict"
-        return {}, conditions
-    t_p = float(applied[0]["time_s"])
-    conditions["puncture"] = {k: v for k, v in applied[0]["data"].items() if k != "test"}
+    trips = [e for e in run.events if e["kind"] == "safety_trip"]
+    punctured = bool(applied)
+    event = bool(applied or trips)  # levels 1-2 compare with the moment of an event
+    if applied:
+        t_p = float(applied[0]["time_s"])
+        conditions["puncture"] = {k: v for k, v in applied[0]["data"].items() if k != "test"}
+    elif trips:  # no puncture (e.g. puncture_safe_cycling): judge what followed the first trip
+        t_p = float(trips[0]["time_s"])
+        conditions["puncture"] = {"event": f"safety trip {trips[0]['data'].get('rule', '')}: {trips[0]['message']}",
+                                  "note": "no puncture: the hazard level is judged after the first safety trip"}
+    else:  # nothing happened to the cell: judge the whole run (no nail hole, so no leakage assumed)
+        time_all = run.column("Test Time / s")
+        if not time_all.size:
+            conditions["puncture"] = "no samples: no verdict"
+            return {}, conditions
+        t_p = float(time_all[0]) - 1e-9
+        conditions["puncture"] = {"event": "none (no puncture, no safety trip): the whole run is judged"}
     chemistry = str(cell.get("chemistry", ""))
     electrolyte = str(params.get("electrolyte", "solid" if "solid" in chemistry.lower() else "liquid"))
     conditions["electrolyte"] = electrolyte
@@ -122,6 +134,7 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     sensor_lost_hot = bool(np.any(~finite & hot))
     v_min, v_end = float(va.min()), float(va[-1])
     liquid = electrolyte != "solid"
+    leak_assumed = liquid and punctured  # a nail hole in a liquid-electrolyte cell leaks
     runaway = runaway_at is not None
     fire = runaway and peak >= fire_c
     explosion = runaway and sensor_lost_hot
@@ -133,11 +146,11 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         level = 5
     elif venting:
         level = 4
-    elif liquid:
+    elif leak_assumed:
         level = 3
-    elif v_end < RECOVERED_FRACTION * v0 or rise > DEFECT_RISE_K:
+    elif event and (v_end < RECOVERED_FRACTION * v0 or rise > DEFECT_RISE_K):
         level = 2
-    elif v_min < RECOVERED_FRACTION * v0:
+    elif event and v_min < RECOVERED_FRACTION * v0:
         level = 1
     else:
         level = 0

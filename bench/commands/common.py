@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 
 def error(message: str, code: int) -> int:
-    """Print ``bench: error: message`` (one line) on stderr and return ``code``."""
-    sys.stderr.write(f"bench: error: {message}\n")
+    """Print ``bench: error: message`` on stderr (one line per problem) and return ``code``."""
+    sys.stderr.write("".join(f"bench: error: {line}\n" for line in str(message).splitlines() or [""]))
     return code
 
 

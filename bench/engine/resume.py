@@ -82,7 +82,8 @@ def protocol_from_attrs(attrs: dict[str, Any]) -> Protocol:
     """The protocol exactly as the run started it (text, parameters and cell from the file)."""
     from protocols.loader import parse_any
 
-    cell_fields: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in dict(attrs["cell"]).items()}
+    nan_fields = ("initial_soc", "mass_kg", "volume_l")  # NaN = unknown; the windows keep None = not stated
+    cell_fields: dict[str, Any] = {k: (math.nan if v is None and k in nan_fields else v) for k, v in dict(attrs["cell"]).items()}
     return parse_any(attrs["protocol_text"], file=attrs.get("protocol_path") or "<run file>",
                      overrides={k: str(v) for k, v in dict(attrs.get("parameters") or {}).items()},
                      cell_spec=CellSpec(**cell_fields))

@@ -75,6 +75,8 @@ class RunMonitor:
         self.discharge_ah: dict[int, float] = {}
         self.spectra: deque[Spectrum] = deque(maxlen=max_spectra)
         self.markers: deque[Marker] = deque(maxlen=max_markers)
+        #: Charges the plating detector flagged (filled for a finished run by the static renderer).
+        self.plating: list[Marker] = []
         self.attrs: dict[str, object] = {}
         self.rows = 0
         self.test_time_s = 0.0

@@ -81,6 +81,8 @@ def render_png(run_path: str | Path, png_path: str | Path, width: int = 1600, he
     monitor.refresh()
     if not monitor.opened:
         raise RunFileError(f"{run_path}: cannot be read now ({monitor.error})")
+    if monitor.finished:
+        monitor.plating = plating_markers(run_path)
     app = qt_app(offscreen=True)
     view = _hidden_view(width, height)
     try:
@@ -95,6 +97,16 @@ def render_png(run_path: str | Path, png_path: str | Path, width: int = 1600, he
     finally:
         _dispose(view)
     return png_path
+
+
+def plating_markers(run_path: str | Path) -> list:
+    """A marker at the start of every charge the plating detector flags (bench.analysis.plating)."""
+    from bench.analysis.plating import detect_plating
+    from bench.plot.data import Marker
+
+    with RunFile(run_path) as run:
+        return [Marker(p["start_time_s"], "plating", f"plating signature after the charge of cycle {p['cycle']}")
+                for p in detect_plating(run) if p["plating_flag"]]
 
 
 def synthetic_cycling(n_points: int, period_s: float = 1.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore
 
+from bench.analysis.cycles import cycle_flags
 from bench.plot.data import RunMonitor
 
 COLORS = {
@@ -110,8 +111,12 @@ class RunView(pg.GraphicsLayoutWidget):
         for key, curve in self.curves.items():
             x, y = monitor.series[key].points()
             curve.setData(x / scale, y, connect="finite")
-        cycles = [c for c in sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))  # skip rest-only cycles
-                  if max(monitor.discharge_ah.get(c, 0.0), monitor.charge_ah.get(c, 0.0)) > 1e-6]
+        cell = monitor.attrs.get("cell")
+        rated = cell.get("capacity_ah") if isinstance(cell, dict) else None
+        # skip rest-only cycles, and flagged ones (CE > 1, above the rated capacity): they are not results
+        cycles = [c for c in sorted(set(monitor.discharge_ah) | set(monitor.charge_ah))
+                  if max(monitor.discharge_ah.get(c, 0.0), monitor.charge_ah.get(c, 0.0)) > 1e-6
+                  and not cycle_flags(monitor.charge_ah.get(c, 0.0), monitor.discharge_ah.get(c, 0.0), rated)]
         self.discharge_curve.setData(cycles, [monitor.discharge_ah.get(c, np.nan) for c in cycles])
         self.charge_curve.setData(cycles, [monitor.charge_ah.get(c, np.nan) for c in cycles])
         self._draw_spectra(monitor)
@@ -136,7 +141,7 @@ class RunView(pg.GraphicsLayoutWidget):
         self._no_spectra.setVisible(not spectra)
 
     def _draw_markers(self, monitor: RunMonitor, scale: float) -> None:
-        if len(monitor.markers) == self._markers_drawn:
+        if len(monitor.markers) + len(monitor.plating) == self._markers_drawn:
             return
         for line in self._marker_items:
             line.getViewBox().removeItem(line) if line.getViewBox() is not None else None
@@ -147,4 +152,11 @@ class RunView(pg.GraphicsLayoutWidget):
                 line = pg.InfiniteLine(marker.time_s / scale, angle=90, pen=pen)
                 plot.addItem(line)
                 self._marker_items.append(line)
-        self._markers_drawn = len(monitor.markers)
+        plating_pen = pg.mkPen(COLORS["charge"], width=1, style=QtCore.Qt.PenStyle.DotLine)
+        for marker in monitor.plating:  # charges flagged for plating: on the charge panels (V and I)
+            for plot in (self.voltage_plot, self.current_plot):
+                line = pg.InfiniteLine(marker.time_s / scale, angle=90, pen=plating_pen,
+                                       label="Li?", labelOpts={"position": 0.9, "color": COLORS["charge"]})
+                plot.addItem(line)
+                self._marker_items.append(line)
+        self._markers_drawn = len(monitor.markers) + len(monitor.plating)

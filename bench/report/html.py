@@ -122,13 +122,28 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
     figures: list[tuple[str, str]] = []
     render_png(run_path, out / "overview.png", width=1400, height=900)
     figures.append(("overview.png", "Voltage, current and temperatures vs test time; capacity per cycle; Nyquist"))
-    cycles = [row for row in report.get("cycles") or [] if row["charge_ah"] > 1e-6 or row["discharge_ah"] > 1e-6]
+    # flagged cycles (CE > 1, more than the rated capacity) are not results: never plotted as one
+    cycles = [row for row in report.get("cycles") or [] if (row["charge_ah"] > 1e-6 or row["discharge_ah"] > 1e-6)
+              and not row.get("flags")]
     if cycles:
         x = [row["cycle"] for row in cycles]
         series: list[XySeries] = [(x, [row["discharge_ah"] for row in cycles], "discharge Ah", "o", 0),
                                    (x, [row["charge_ah"] for row in cycles], "charge Ah", "t", 1)]
         _xy_png(out / "capacity.png", series, "Cycle", "Capacity / Ah", "Capacity per cycle")
-        figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah)"))
+        flagged = len([r for r in report.get("cycles") or [] if r.get("flags")])
+        figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah)"
+                        + (f"; {flagged} flagged cycle(s) left out (see the per-cycle table)" if flagged else "")))
+    ageing = report.get("ageing") or {}
+    checks = ageing.get("capacity_checks") or []
+    if checks:
+        series = [([c["cycle"] for c in checks], [100.0 - (c["fade_pct"] or 0.0) for c in checks],
+                   "capacity check, % of the first", "o", 0)]
+        flagged = [p for p in ageing.get("plating") or [] if p["plating_flag"]]
+        if flagged:
+            series.append(([p["cycle"] for p in flagged], [100.0] * len(flagged), "plating flagged (charge)", "x", 1))
+        _xy_png(out / "fade.png", series, "Cycle", "Capacity / % of the first check", "Fade and plating events")
+        figures.append(("fade.png", "Capacity of each capacity check relative to the first (fade curve); charges "
+                        "the plating detector flagged, at their cycle (x)"))
     spectra = _spectra(run_path, report)
     if spectra:
         series = []
@@ -227,19 +242,44 @@ def _page(report: dict[str, Any], figures: list[tuple[str, str]], problem: str, 
     if sentences:
         parts.append("<h2>Results and their conditions</h2>")
         parts += [f"<p class='claim'>{e(s)}</p>" for s in sentences]
-    if report.get("criteria"):
-        parts.append("<h2>Pass criteria</h2><table><tr><th>criterion</th><th>observed</th><th>result</th></tr>")
-        for check in report["criteria"]:
-            mark = {True: "pass", False: "FAIL", None: "not measured"}[check["passed"]]
-            parts.append(f"<tr><td>{e(str(check['text']))}</td><td>{e(_fmt(check['observed']))}</td><td>{mark}</td></tr>")
+    if report.get("claims"):
+        parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>result</th><th>measured</th><th>figure</th>"
+                     "<th>how it was measured</th><th>conditions</th></tr>")
+        for r in report["claims"]:
+            unit = f" {r['unit']}" if r.get("unit") else ""
+            result = r["status"] + (" (marginal)" if r.get("marginal") else "") + \
+                (f": {r['reason']}" if r.get("reason") else "")
+            figure = f"{r['metric']} {r['op']} {r['value']:g}{unit}" + (f" ({r['source']})" if r.get("source") else "")
+            color = {"met": "#1a7f37", "not met": "#c00000"}.get(r["status"], "#9a6700")
+            parts.append(f"<tr><td>{e(str(r['name']))}</td><td style='color:{color}'>{e(result)}</td>"
+                         f"<td>{e(_fmt(r['observed']))}{e(unit)}</td><td>{e(figure)}</td><td>{e(r['method'])}</td>"
+                         f"<td>{_table(r.get('conditions') or {})}</td></tr>")
         parts.append("</table>")
     parts.append("<h2>Metrics</h2>" + _table(report.get("metrics", {})))
     parts.append("<h2>Conditions</h2>" + _table(report.get("conditions", {})))
     cycles = report.get("cycles") or []
     if cycles:
         keys: tuple[str, ...] = ("cycle", "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "coulombic_efficiency",
-                                 "energy_efficiency", "temperature_max_c", "temperature_min_c")
-        parts.append("<h2>Per-cycle summary</h2>" + _rows(cycles, keys))
+                "energy_efficiency", "temperature_max_c", "temperature_min_c", "flags")
+        parts.append("<h2>Per-cycle summary</h2><p>A flagged cycle's numbers are not a result (CE above 1: it "
+                     "did not start and end at one state of charge; more than the rated capacity).</p>"
+                     + _rows([{**c, "flags": "; ".join(c.get("flags") or [])} for c in cycles], keys))
+    ageing = report.get("ageing") or {}
+    if ageing.get("capacity_checks") or ageing.get("pulses"):
+        parts.append("<h2>Ageing</h2>")
+        if ageing.get("capacity_checks"):
+            parts.append(_rows(ageing["capacity_checks"], ("cycle", "step", "capacity_ah", "fade_pct")))
+        if ageing.get("pulses"):
+            parts.append(_rows(ageing["pulses"], ("cycle", "soc_pct", "direction", "current_a", "r_dc_ohm",
+                                                  "r_growth_pct", "duration_s")))
+    if ageing.get("plating"):
+        parts.append("<h2>Plating check (per charge followed by a rest)</h2>" + _rows(
+            [{"cycle": p["cycle"], "start_time_s": p["start_time_s"], "mean_current_a": p["mean_current_a"],
+              "chamber_setpoint_c": p["chamber_setpoint_c"], "flag": p["plating_flag"],
+              "relaxation_sigma": p["relaxation"].get("sigma"), "dvdq_found": p["dvdq_next_discharge"].get("found"),
+              "ce_drop": p["ce_drop_vs_median"]} for p in ageing["plating"]],
+            ("cycle", "start_time_s", "mean_current_a", "chamber_setpoint_c", "flag", "relaxation_sigma",
+             "dvdq_found", "ce_drop")))
     if report.get("eis"):
         keys = ("spectrum", "temperature_c", "soc", "mode", "amplitude", "valid_points", "frequency_max_hz",
                 "frequency_min_hz", "r0_ohm", "rct_ohm", "tau_ct_s", "alpha_ct", "fit_rms_pct", "kk_residual_max_pct",

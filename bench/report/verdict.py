@@ -6,7 +6,9 @@ import math
 from typing import Any
 
 from bench.analysis import ANALYSES, generic_metrics
-from bench.analysis.cycles import format_sections, report_sections
+from bench.analysis.ageing import ageing_metrics
+from bench.analysis.sections import format_sections, report_sections
+from bench.report.claims import evaluate_claims, format_claims, verdict_of
 from bench.report.plausibility import implausible_values
 from bench.runfile.reader import RunFile
 
@@ -22,6 +24,9 @@ def build_report(run: RunFile) -> dict[str, Any]:
     """The report object: ``protocol``, ``verdict``, ``conditions``, ``metrics``, ``safety_events``."""
     attrs = run.attrs
     metrics, conditions = generic_metrics(run)
+    ageing_m, ageing_c = ageing_metrics(run)
+    metrics.update(ageing_m)
+    conditions.update(ageing_c)
     analysis = attrs.get("analysis", "")
     if analysis and analysis in ANALYSES:
         extra_metrics, extra_conditions = ANALYSES[analysis](run)
@@ -33,24 +38,14 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "parameters": attrs.get("parameters", {}),
         "bench": attrs.get("bench_description", ""),
     })
-    criteria = attrs.get("pass_criteria", []) or []
-    checks = []
-    for criterion in criteria:
-        observed = metrics.get(criterion["metric"])
-        ok = None if observed is None else (
-            observed >= criterion["value"] if criterion["op"] == ">=" else observed <= criterion["value"])
-        checks.append({**criterion, "observed": observed, "passed": ok})
+    checks = evaluate_claims(attrs.get("pass_criteria", []) or [], metrics, conditions)
     status = attrs.get("status", "incomplete")
     if status in STATUS_VERDICTS:
         verdict = STATUS_VERDICTS[status]
     elif status != "completed":
         verdict = "incomplete"
-    elif any(c["passed"] is False for c in checks):
-        verdict = "fail"
-    elif any(c["passed"] is None for c in checks):  # a claim the run could not test is never a pass
-        verdict = "not tested"
     else:
-        verdict = "pass"
+        verdict = verdict_of(checks)
     safety_events = []
     events = run.events
     for event in events:
@@ -71,11 +66,13 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "status": status,
         "conditions": conditions,
         "metrics": {k: _clean(v) for k, v in metrics.items()},
+        "claims": checks,
         "criteria": checks,
         "safety_events": safety_events,
         "run_file": str(run.path),
         "started_utc": attrs.get("start_time_utc", ""),
-        "not_tested": [f"{c['text']}: {_why_untested(c, conditions)}" for c in checks if c["passed"] is None],
+        "not_tested": [f"{c.get('text') or c['name']}: {c.get('reason') or _why_untested(c, conditions)}"
+                       for c in checks if c["passed"] is None],
         "data_warnings": implausible_values(run),
         "faults_not_applied": [e["message"] for e in events if e["kind"] == "fault_not_applied"],
         **report_sections(run),
@@ -99,9 +96,7 @@ def _clean(value: Any) -> Any:
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text summary for the terminal."""
     lines = [f"Protocol {report['protocol']}: {report['verdict'].upper()}  ({report['run_file']})"]
-    for check in report["criteria"]:
-        mark = {True: "pass", False: "FAIL", None: "n/a"}[check["passed"]]
-        lines.append(f"  [{mark}] {check['text']} (observed {check['observed']})")
+    lines += format_claims(report.get("claims") or [])
     lines.append("Metrics:")
     lines += [f"  {k} = {v}" for k, v in report["metrics"].items()]
     lines.append("Conditions:")

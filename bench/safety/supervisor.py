@@ -42,6 +42,7 @@ from bench.safety.shorts import (
     RestVoltageDropRule,
     VoltageCollapseRule,
 )
+from bench.safety.window import OperatingWindowRule
 from bench.sample import Sample
 from protocols.steps import CellSpec, Limits, Protocol, Step
 
@@ -128,6 +129,7 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
                                     timeout=limits.step_timeout_factor > 0))
     if limits.sensor_disagreement_k > 0:
         rules.append(SensorDisagreementRule(limits.sensor_disagreement_k))
+    rules.append(OperatingWindowRule(ctx, cell, limits.window_tolerance_k))
     return rules
 
 

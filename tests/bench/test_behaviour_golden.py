@@ -8,6 +8,10 @@ Recorded before the restructure (commit a5e68ae) with the CLI:
 ``bench run capacity_check`` and ``bench run puncture_safe_cycling --fault
 internal_short@3h,resistance_ohm=0.1``. A change of physics or of what a run records moves
 them on purpose: re-record them in the same commit and say why.
+Re-recorded (issue 21, claims): capacity_check now discharges at C/5 with its numbers from the
+cell preset (rated 5 Ah, not the file's hand-written block) and fails its rated-capacity and
+energy claims (exit 1); puncture_safe_cycling's limits follow the cell and a charge after a
+charge-discharge pair starts a new cycle.
 """
 
 from __future__ import annotations
@@ -28,21 +32,21 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "0d0bd0b152704fc3cffe1ff90093cafc170cb9f22491ec6579d5f32fababbbc9",
-        "steps": "45fcdca9cf9eaac11f4b1887b00dfabdabc14e171ae656b15c9246dc9ebbbea9",
-        "events": "6655e4c16bcfb0069221eee8dcd7b2503983b0b95103615e1829ce91e072bd42",
+        "samples": "80d4f1a51e639e9ab510e838d096343818d0a28087f5e98c909d8281f35ae8ce",
+        "steps": "a37c654bbde0bc86dc1e99b58d804a7e0907d1d47e98e9d6497ae6ade20c8a7c",
+        "events": "dedcd0e86cfa748ffaacac768ba0ce7ecbd4c9111523ae1d344d286929923d40",
     },
     "puncture_safe_cycling": {
-        "samples": "db5548b9b40c84500ec549ea67876908424e43c1496ce4f601f683cc954d06fe",
-        "steps": "f7aae6a2565842d132a78d715d9fbdfaf6d673f4541cb5a234ab01e39f9ab265",
-        "events": "462795f70e58e6b427c04c81f78b8fb5d4e6192f4aa5736dfb37c83d30754083",
+        "samples": "109a4f49aac264044ba9845849ffc825ba9a9ea2622706bbee87f574f7a37844",
+        "steps": "4d7555141169100db5669e82bd4eab4de99a0369e63783fc1e9df1e5e2e62b6a",
+        "events": "020d3d35a2a2fb43c55dce67007a7861d2744193670fefe9fe886713280eea37",
     },
 }
 ARGS = {
     "capacity_check": [],
     "puncture_safe_cycling": ["--fault", "internal_short@3h,resistance_ohm=0.1"],
 }
-EXIT = {"capacity_check": 0, "puncture_safe_cycling": 3}
+EXIT = {"capacity_check": 1, "puncture_safe_cycling": 3}
 
 
 def _text(column: str, value: object) -> str:

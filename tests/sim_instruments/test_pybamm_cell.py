@@ -51,7 +51,8 @@ def _capacity_check(tmp_path: Path, backend: str, soc: float, settings: dict[str
         outcome = execute(protocol, bench, out)
     finally:
         bench.close()
-    assert outcome.exit_code == 0, outcome.report
+    # the run completes; its claims (rated 5 Ah, 400 Wh/kg) are not met by this cell: exit 1
+    assert outcome.report["status"] == "completed" and outcome.exit_code == 1, outcome.report
     with RunFile(out) as run:
         steps = run.steps
     return outcome.report["metrics"]["discharge_capacity_ah"], steps, cell
