@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from drivers.errors import InstrumentError
 from drivers.stream import ByteStream, TcpStream
@@ -53,6 +53,10 @@ class CyclerSystem:
 
     #: Channel numbers as the tester's own software shows them start at this value.
     first_channel = 1
+    #: Names the system in messages and as the pool's connection name (each subclass sets it).
+    system_label: ClassVar[str]
+    #: The channel handle class (the ``Cycler`` role); each driver module sets it after the class.
+    channel_class: ClassVar[type[SystemChannel]]
 
     def __init__(self, stream: ByteStream, *, name: str = "cycler system") -> None:
         self.stream = stream
@@ -197,7 +201,7 @@ class SystemPool:
         self._users: dict[tuple[type, str], int] = {}
         self._lock = threading.Lock()
 
-    def system(self, cls: type, resource: str, *, timeout_s: float = 2.0, **options: Any) -> Any:
+    def system(self, cls: type[CyclerSystem], resource: str, *, timeout_s: float = 2.0, **options: Any) -> Any:
         """The one ``cls`` system at ``resource`` (connected on first use)."""
         key = (cls, resource)
         with self._lock:
@@ -216,7 +220,7 @@ class SystemPool:
                 self._users[key] = 0
             return system
 
-    def channel(self, cls: type, resource: str, channel: int, *, name: str, timeout_s: float = 2.0,
+    def channel(self, cls: type[CyclerSystem], resource: str, channel: int, *, name: str, timeout_s: float = 2.0,
                 **options: Any) -> Any:
         """A channel handle (``cls.channel_class``) of the system at ``resource``."""
         system = self.system(cls, resource, timeout_s=timeout_s, **options)

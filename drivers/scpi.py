@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from drivers.errors import (
     InstrumentCommandError,
@@ -220,6 +220,28 @@ class ScpiInstrument:
             raise InstrumentCommandError(f"{self.where}: instrument error{after}: {'; '.join(errors)}")
 
 
+class ScpiTarget(Protocol):
+    """What a :class:`scpi_property` talks through: a :class:`ScpiInstrument`, or a handle that
+    addresses one channel of one (``drivers.keysight_n6700.N6781AChannel``)."""
+
+    @property
+    def where(self) -> str:
+        """Names the instrument in messages."""
+        ...
+
+    def write(self, command: str) -> None:
+        """Send ``command``."""
+        ...
+
+    def query(self, command: str) -> str:
+        """Send ``command`` (a query) and return the reply text."""
+        ...
+
+    def check_errors(self, context: str = "") -> None:
+        """Raise if the instrument's error queue holds an error."""
+        ...
+
+
 class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `property`
     """A settable/queryable instrument property with unit and enforced limits.
 
@@ -235,21 +257,21 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
     @overload
     def __init__(
         self: scpi_property[str], command: str, *, doc: str, unit: str = "",
-        limits: tuple[float, float] | None = None, values: tuple[str, ...], parse: None = None,
+        limits: tuple[float, float] | str | None = None, values: tuple[str, ...], parse: None = None,
         format: Callable[[str], str] | None = None, readonly: bool = False, check_errors: bool = True,  # noqa: A002
     ) -> None: ...
 
     @overload
     def __init__(
         self: scpi_property[float], command: str, *, doc: str, unit: str = "",
-        limits: tuple[float, float] | None = None, values: None = None, parse: None = None,
+        limits: tuple[float, float] | str | None = None, values: None = None, parse: None = None,
         format: Callable[[float], str] | None = None, readonly: bool = False, check_errors: bool = True,  # noqa: A002
     ) -> None: ...
 
     @overload
     def __init__(
         self, command: str, *, doc: str, unit: str = "",
-        limits: tuple[float, float] | None = None, values: tuple[str, ...] | None = None,
+        limits: tuple[float, float] | str | None = None, values: tuple[str, ...] | None = None,
         parse: Callable[[str], T], format: Callable[[T], str] | None = None,  # noqa: A002
         readonly: bool = False, check_errors: bool = True,
     ) -> None: ...
@@ -285,9 +307,9 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
     def __get__(self, obj: None, objtype: type | None = None) -> scpi_property[T]: ...
 
     @overload
-    def __get__(self, obj: ScpiInstrument, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: ScpiTarget, objtype: type | None = None) -> T: ...
 
-    def __get__(self, obj: ScpiInstrument | None, objtype: type | None = None) -> Any:
+    def __get__(self, obj: ScpiTarget | None, objtype: type | None = None) -> Any:
         if obj is None:
             return self
         reply = obj.query(f"{self.command}?")
@@ -305,8 +327,8 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         the value of the class attribute named by ``limits``."""
         limits = self.limits
         if limits.__class__ is str:
-            return getattr(owner, limits)  # type: ignore[arg-type]
-        return limits  # type: ignore[return-value]
+            return getattr(owner, limits)  # the named class attribute holds the pair
+        return limits  # type: ignore[return-value]  # not a str here: `__class__ is str` (kept for speed) narrows only the branch above
 
     def validate(self, value: Any, where: str = "", owner: Any = None) -> None:
         """Raise SetpointOutOfRange unless ``value`` is allowed on ``owner`` (instrument or class;
@@ -315,7 +337,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         if self.limits is not None:
             if self.limits.__class__ is str and owner is None:
                 raise TypeError(f"{self.name}: limits {self.limits!r} are per model; pass owner=")
-            low, high = self.limits_for(owner)  # type: ignore[misc]
+            low, high = self.limits_for(owner)  # type: ignore[misc]  # limits is not None here (checked above)
             if not isinstance(value, (int, float)) or not (low <= float(value) <= high):
                 raise SetpointOutOfRange(
                     f"{prefix}{self.name} = {value!r} {self.unit} is outside [{low:g}, {high:g}] {self.unit}"
@@ -323,7 +345,7 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         if self.values is not None and str(value).upper() not in self.values:
             raise SetpointOutOfRange(f"{prefix}{self.name} = {value!r} is not one of {', '.join(self.values)}")
 
-    def __set__(self, obj: ScpiInstrument, value: T) -> None:
+    def __set__(self, obj: ScpiTarget, value: T) -> None:
         if self.readonly:
             raise AttributeError(f"{self.name} is read-only")
         self.validate(value, obj.where, obj)

@@ -111,8 +111,8 @@ class CtiSession:
                 return feedback(command, _result(-1, 0))
             if command == STOP:
                 index, every = struct.unpack_from("<IB", args)
-                indices = range(len(system.channels)) if every else [index]
-                codes = [system.stop(i) for i in indices]
+                stopped = range(len(system.channels)) if every else [index]
+                codes = [system.stop(i) for i in stopped]
                 return feedback(command, _result(index, max(codes)))
             if command == SET_MV:
                 index, mv_type, code = struct.unpack_from("<Iii", args)

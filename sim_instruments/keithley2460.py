@@ -122,10 +122,7 @@ class Keithley2460Sim(StatusFrontEnd):
         add(":SOURce[1]:VOLTage:PROTection:TRIPped?",
             lambda _a: "1" if self.source.protection_tripped == "OVP" else "0")
         for function, node in table.SOURCE_NODES.items():
-            add(f":SOURce[1]:{node}:READ:BACK", lambda a, f=function: self._set_readback(f, a))
-            add(f":SOURce[1]:{node}:READ:BACK?", lambda _a, f=function: "1" if self._readbacks[f] else "0")
-            add(f":OUTPut[1]:{node}:SMODe", lambda a, f=function: self._set_off_mode((f,), a))
-            add(f":OUTPut[1]:{node}:SMODe?", lambda _a, f=function: self.off_modes[f])
+            self._declare_function_node(function, node)
         add(":OUTPut[1]:SMODe", lambda a: self._set_off_mode(("CURR", "VOLT"), a))
         add(":OUTPut[1]:SMODe?", lambda _a: self.off_modes[self.source.function])
         add(":SENSe[1]:FUNCtion[:ON]", self._set_sense)
@@ -201,6 +198,14 @@ class Keithley2460Sim(StatusFrontEnd):
         self.ovp_name = word
         self.source.overvoltage_v = OVP_LEVELS[word]
 
+    def _declare_function_node(self, function: str, node: str) -> None:
+        """Read-back and output-off-mode commands of one source function (``CURR`` / ``VOLT``)."""
+        add = self.add
+        add(f":SOURce[1]:{node}:READ:BACK", lambda a: self._set_readback(function, a))
+        add(f":SOURce[1]:{node}:READ:BACK?", lambda _a: "1" if self._readbacks[function] else "0")
+        add(f":OUTPut[1]:{node}:SMODe", lambda a: self._set_off_mode((function,), a))
+        add(f":OUTPut[1]:{node}:SMODe?", lambda _a: self.off_modes[function])
+
     def _set_readback(self, function: str, args: str) -> None:
         self._readbacks[function] = parse_bool(args)
         self.readback = self._readbacks[self.source.function]
@@ -241,7 +246,7 @@ class Keithley2460Sim(StatusFrontEnd):
     # -- measurement -------------------------------------------------------------------------
     def _initiate(self, _args: str) -> None:
         """``:INIT``: the (default) trigger model takes ``:SENS:COUN`` readings into defbuffer1."""
-        for _ in range(int(self.settings["sense.count"])):  # type: ignore[call-overload]
+        for _ in range(int(self.settings["sense.count"])):  # type: ignore[call-overload]  # an "int" setting (keithley24xx_settings): parse_setting stored an int
             self._readings.append(self._reading())
 
     def _reading(self) -> float:

@@ -18,9 +18,11 @@ header -113. Module ratings after the N6700 User's Guide, appendix E: the N6781A
 
 from __future__ import annotations
 
-from sim_instruments.scpi_frontend import ScpiError, parse_bool, parse_number
+from collections.abc import Callable
+
+from sim_instruments.scpi_frontend import Handler, ScpiError, parse_bool, parse_number
 from sim_instruments.scpi_status import StatusFrontEnd
-from sim_instruments.world import SimWorld
+from sim_instruments.world import SimWorld, SourceState
 
 MODULE_MODEL = "N6781A"
 CURRENT_MAX_A = 3.0
@@ -97,14 +99,16 @@ class KeysightN6700Sim(StatusFrontEnd):
             raise ScpiError(-109, args)
         return value.strip().rstrip(",").strip(), self.channels("(@" + listed)
 
-    def _setter(self, apply):  # noqa: ANN001, ANN202 - handler factory
+    def _setter(self, apply: Callable[[SourceState, str], None]) -> Handler:
+        """A set command's handler: ``apply`` the value to each listed channel's source."""
         def handler(args: str) -> None:
             value, numbers = self._split(args)
             for n in numbers:
                 apply(self._sources[n - 1], value)
         return handler
 
-    def _query(self, read):  # noqa: ANN001, ANN202 - handler factory
+    def _query(self, read: Callable[[int], str]) -> Handler:
+        """A query's handler: ``read`` each listed channel (by number), comma separated."""
         def handler(args: str) -> str:
             return ",".join(read(n) for n in self.channels(args))
         return handler
@@ -128,8 +132,7 @@ class KeysightN6700Sim(StatusFrontEnd):
                 self._query(lambda n: _fmt(src[n - 1].current_limit_a)))
             add(f"{prefix}:VOLTage:PROTection[:LEVel]", self._setter(_set_ovp))
             add(f"{prefix}:VOLTage:PROTection[:LEVel]?",
-                self._query(lambda n: _fmt(src[n - 1].overvoltage_v if src[n - 1].overvoltage_v is not None
-                                           else VOLTAGE_MAX_V * 1.1)))
+                self._query(lambda n: _fmt(_overvoltage_v(src[n - 1]))))
         add(":OUTPut[:STATe]", self._setter(_set_output))
         add(":OUTPut[:STATe]?", self._query(lambda n: "1" if src[n - 1].output_on else "0"))
         add(":OUTPut:PROTection:CLEar", lambda a: self._clear_protection(self.channels(a)))
@@ -152,7 +155,7 @@ class KeysightN6700Sim(StatusFrontEnd):
             self._sources[n - 1].protection_tripped = ""
 
 
-def _set_function(src, value: str) -> None:  # noqa: ANN001 - SourceState
+def _set_function(src: SourceState, value: str) -> None:
     word = value.upper()
     if word in ("CURR", "CURRENT"):
         src.function = "CURR"
@@ -162,27 +165,32 @@ def _set_function(src, value: str) -> None:  # noqa: ANN001 - SourceState
         raise ScpiError(-224, value)
 
 
-def _set_current(src, value: str) -> None:  # noqa: ANN001
+def _set_current(src: SourceState, value: str) -> None:
     src.current_a = parse_number(value, low=-CURRENT_MAX_A, high=CURRENT_MAX_A, default=0.0)
 
 
-def _set_voltage(src, value: str) -> None:  # noqa: ANN001
+def _set_voltage(src: SourceState, value: str) -> None:
     src.voltage_v = parse_number(value, low=0.0, high=VOLTAGE_MAX_V, default=0.0)
 
 
-def _set_vlim(src, value: str) -> None:  # noqa: ANN001
+def _set_vlim(src: SourceState, value: str) -> None:
     src.voltage_limit_v = parse_number(value, low=0.0, high=VOLTAGE_MAX_V, default=VOLTAGE_MAX_V)
 
 
-def _set_ilim(src, value: str) -> None:  # noqa: ANN001
+def _set_ilim(src: SourceState, value: str) -> None:
     src.current_limit_a = parse_number(value, low=0.0, high=CURRENT_MAX_A, default=CURRENT_MAX_A)
 
 
-def _set_ovp(src, value: str) -> None:  # noqa: ANN001
+def _set_ovp(src: SourceState, value: str) -> None:
     src.overvoltage_v = parse_number(value, low=0.0, high=VOLTAGE_MAX_V * 1.1, default=VOLTAGE_MAX_V * 1.1)
 
 
-def _set_output(src, value: str) -> None:  # noqa: ANN001
+def _overvoltage_v(src: SourceState) -> float:
+    """The OVP level, V: the one set, else the highest settable (OVP off)."""
+    return src.overvoltage_v if src.overvoltage_v is not None else VOLTAGE_MAX_V * 1.1
+
+
+def _set_output(src: SourceState, value: str) -> None:
     on = parse_bool(value)
     # A tripped protection keeps the output off until OUTPut:PROTection:CLEar.
     src.output_on = on and not src.protection_tripped

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from bench.commands.common import error
+
+if TYPE_CHECKING:
+    from bench.lab.catalog import Catalog  # (imported when the command runs: bench starts faster)
 
 EXAMPLES = """examples:
   bench runs list                                       the newest 50 runs
@@ -74,7 +78,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         catalog.close()
 
 
-def _dispatch(catalog, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
     from bench.lab.catalog import LIST_COLUMNS
     from bench.lab.cliutil import print_table, to_json
 

@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, case, exc, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -23,6 +23,9 @@ from bench.lab import db
 from bench.lab.migrations import upgrade
 from bench.lab.provenance import parse_utc, row_from_file
 from bench.lab.schema import runs as runs_table
+
+if TYPE_CHECKING:
+    import pandas as pd  # (the lab extra; imported when runs() is called)
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +194,7 @@ class Catalog:
         return out
 
 
-def runs(url: str | None = None, **filters: Any):  # -> pandas.DataFrame
+def runs(url: str | None = None, **filters: Any) -> pd.DataFrame:
     """The catalog's runs matching the filters as a pandas DataFrame, newest first.
 
     Filters: ``protocol``, ``cell`` (id or preset), ``bench``, ``status``, ``verdict`` (a value or a
@@ -240,8 +243,9 @@ def _as_datetime(value: Any, name: str) -> dt.datetime:
     return parsed
 
 
-def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
+def _decode(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row (a SQLAlchemy ``RowMapping``: keys are column names) with its JSON columns parsed."""
+    out: dict[str, Any] = dict(row)
     for name in JSON_COLUMNS:
         if isinstance(out.get(name), str):
             try:

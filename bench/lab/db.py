@@ -13,11 +13,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.sql import func
 from sqlalchemy.sql.elements import ColumnElement
+
+if TYPE_CHECKING:
+    import sqlite3
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def open_engine(url: str | None = None) -> Engine:
 
 def _sqlite_events(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -101,9 +105,10 @@ def read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def db_now(engine: Engine) -> ColumnElement[float]:
+def db_now(engine: Engine) -> ColumnElement[Any]:
     """The database server's clock as Unix seconds (sub-second), so every bench PC's heartbeats are
-    compared on one clock however far the PCs' own clocks drift."""
+    compared on one clock however far the PCs' own clocks drift. (``Any``: SQLAlchemy types
+    ``EXTRACT`` as an integer, the SQLite expression as a float; both are seconds with a fraction.)"""
     if engine.dialect.name == "postgresql":
         return func.extract("epoch", func.clock_timestamp())
     if engine.dialect.name == "sqlite":

@@ -237,8 +237,9 @@ def _user() -> str:
         return ""
 
 
-def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
+def _decode(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row (a SQLAlchemy ``RowMapping``: keys are column names) with its JSON columns parsed."""
+    out: dict[str, Any] = dict(row)
     if isinstance(out.get("settings"), str):
         out["settings"] = json.loads(out["settings"])
     return out

@@ -192,7 +192,7 @@ class CatalogRecorder:
                     continue
                 if beat is not None:
                     if not self._finished:
-                        self._catalog.heartbeat_run(self.run_id, beat)  # type: ignore[arg-type]
+                        self._catalog.heartbeat_run(self.run_id, beat)
                     with self._lock:
                         if self._heartbeat is beat:
                             self._heartbeat = None

@@ -15,9 +15,12 @@ import io
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distributed import Client  # (the lab extra; imported when a sweep starts)
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +146,7 @@ def default_out_dir(protocol: str) -> Path:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, workers: int = 2):  # -> Iterator[distributed.Client]
+def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[Client]:
     """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` processes
     (one thread each, scheduler on 127.0.0.1, no dashboard), closed afterwards."""
     from distributed import Client, LocalCluster

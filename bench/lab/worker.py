@@ -104,7 +104,11 @@ class SubprocessRunner:
                                     pass_fds=self.pass_fds, start_new_session=True)
             ctx.pid = proc.pid
             # SIGTERM is an operator abort in `bench run`: output off, file closed, status "aborted"
-            ctx.on_cancel(lambda: proc.poll() is None and proc.send_signal(signal.SIGTERM))
+            def terminate() -> None:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+
+            ctx.on_cancel(terminate)
             code = proc.wait()
         status = EXIT_STATUS.get(code, "interrupted" if code < 0 else "failed")
         if ctx.cancelled.is_set() and status == "aborted":

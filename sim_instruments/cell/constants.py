@@ -38,6 +38,9 @@ class CellConstants:
     _tau2: float
     _tau3: float
     _taud: float
+    #: Cached per step length ``h`` (the first element); the model starts them as ``(-1.0,)``.
+    _thermal_k: tuple[float, ...]
+    _decay_k: tuple[float, ...]
 
     if TYPE_CHECKING:  # (defined by the ageing mixin; no stubs here: they would shadow it)
         def _resistance_factor(self) -> float: ...
