@@ -40,7 +40,10 @@ MULTI_ROLES = ("cycler", "thermometer")
 #: The keys each section may hold (a misspelt key would otherwise be ignored silently).
 _INSTRUMENT_KEYS = ("driver", "resource", "timeout_s")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple"),  # the last two: [[cycler]] wiring
+    # [[cycler]] wiring (thermometer, thermocouple); a multi-channel system's channel and its options
+    # (bench.multichannel.run.SYSTEM_CHANNEL_OPTIONS: Maccor MacNet, Arbin CTI)
+    "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple", "channel", "username", "password", "schedule",
+                                  "direct_mode_watchdog_s"),
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,

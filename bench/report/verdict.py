@@ -39,6 +39,11 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "bench": attrs.get("bench_description", ""),
     })
     checks = evaluate_claims(attrs.get("pass_criteria", []) or [], metrics, conditions)
+    for check in checks:  # an analysis that knows why a metric is missing says so (e.g. a soak out of band)
+        if check["passed"] is None and check.get("metric") not in metrics:
+            specific = _why_untested(check, conditions)
+            if not specific.endswith("was not measured"):
+                check["reason"] = specific
     status = attrs.get("status", "incomplete")
     if status in STATUS_VERDICTS:
         verdict = STATUS_VERDICTS[status]

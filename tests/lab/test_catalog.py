@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import uuid
 
 import h5py
 import pytest
@@ -50,6 +51,8 @@ def test_newer_catalog_is_refused_not_touched(catalog_url):
 
 
 def _variant(src, dst, **attrs):
+    """A copy of a run file made into another run (a copy of a file is the same run: same run_id)."""
+    attrs.setdefault("run_id", str(uuid.uuid4()))
     shutil.copy2(src, dst)
     with h5py.File(dst, "r+") as handle:
         for key, value in attrs.items():

@@ -16,7 +16,7 @@ from bench.optimize.study import Study, StudyConfig, StudyError
 from bench.optimize.study_report import build_study_report, format_study_report, write_study_html
 
 SPACE_15MIN = Path(__file__).with_name("space_15min.yaml")
-LFP = {"charge_voltage_v": "3.6", "cutoff_v": "2.0"}
+LFP: dict[str, str] = {}  # the protocol takes its voltages from the cell
 
 
 def _config(**changes: object) -> StudyConfig:
