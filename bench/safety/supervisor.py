@@ -42,6 +42,7 @@ from bench.safety.shorts import (
     RestVoltageDropRule,
     VoltageCollapseRule,
 )
+from bench.safety.soft_shorts import ChargeBalanceRule, RestHeatBalanceRule
 from bench.sample import Sample
 from protocols.steps import CellSpec, Limits, Protocol, Step
 
@@ -121,6 +122,10 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
         rules.append(ChargeVoltageFallRule(ctx, limits.short_charge_fall_v))
     if limits.short_rest_heating_k > 0:
         rules.append(RestSelfHeatingRule(ctx, limits.short_rest_heating_k))
+        rules.append(RestHeatBalanceRule(ctx, limits.short_rest_heating_k))
+    if limits.short_charge_balance > 0:
+        rules.append(ChargeBalanceRule(ctx, limits.short_charge_balance, voltage_min_v=cell.voltage_min_v,
+                                       voltage_max_v=cell.voltage_max_v, full_current_a=0.1 * cell.capacity_ah))
     if limits.cell_chamber_delta_max_k > 0:
         rules.append(CellChamberDeltaRule(limits.cell_chamber_delta_max_k))
     if limits.ah_overrun_factor > 0 or limits.step_timeout_factor > 0:

@@ -1,0 +1,267 @@
+"""Soft internal shorts (a few to tens of ohms): signatures that build up over minutes and cycles.
+
+A soft short drains the cell by V / R (0.2 A at 4 V through 20 Ω on a 5 Ah cell: 0.04C) and
+turns that into heat inside it. Nothing steps at one sample, so the per-sample signatures of
+:mod:`bench.safety.shorts` stay silent; two balances give it away:
+
+* **Heat balance at rest** (:class:`RestHeatBalanceRule`): with no current, a cell has no heat
+  source, so its excess over the chamber air decays towards zero as a sum of exponentials (the
+  heat of the previous step leaving through the surface). A short is a steady source: the
+  excess decays towards ``P_short x R_thermal`` instead. The rule extrapolates where the present
+  decay ends from three equally spaced block means of the excess (Aitken's delta-squared on a
+  first-order decay: the block means of ``A + B exp(-t / tau)`` are geometric in ``exp(-h / tau)``
+  whatever ``tau`` is), so it needs no thermal time constant and no fixed "too warm" figure:
+  a cell that will stay warmer than the air by the limit with no current is heating itself.
+* **Charge balance per cycle** (:class:`ChargeBalanceRule`): a healthy cell gives back what it
+  took. From an empty anchor (a discharge ended at the cell's minimum voltage) the charge that
+  refills it to a full anchor (a hold at the maximum voltage ended on its current) equals the
+  previous full-to-empty discharge, at any rate (both ends are the same two states); the charge
+  acceptance check trips as soon as the net charge since the empty anchor (charge - discharge:
+  partial cycles on the way count at their net) passes that by the tolerance, during the charge.
+  The coulombic efficiency of a cycle (full-to-empty discharge / the empty-to-full charge before
+  it) is checked at the empty anchor, when both discharges ran at the same current and chamber
+  temperature (else the two "empty" states differ and the ratio says nothing about the cell).
+
+Both work at block or step boundaries: per sample they add a few floats (heat) or store the
+sample and compare one number (charge). Units: s, K, Ah, A, V.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench.safety.rules import REST_CURRENT_A, StepContext, Trip
+from bench.sample import Sample
+
+#: Largest ratio of two successive decrements still taken as a decay (closer to 1 is a near-linear
+#: fall whose end cannot be extrapolated from three blocks: judged at the next block).
+MAX_DECAY_RATIO = 0.95
+#: Two empty anchors compare (coulombic efficiency) only with the chamber air within this, K: a
+#: cold discharge leaves more charge in the cell at the same cut-off voltage.
+SAME_AIR_K = 3.0
+
+
+def decay_asymptote(y0: float, y1: float, y2: float) -> float:
+    """Where ``y`` ends if it goes on as a first-order decay through three equally spaced values.
+
+    Decreasing with shrinking steps: Aitken's extrapolation ``y2 + d2 r / (1 - r)`` with
+    ``r = d2 / d1`` (capped at :data:`MAX_DECAY_RATIO`); not decreasing: ``y2`` (it stays at least
+    where it is).
+    """
+    d1 = y1 - y0
+    d2 = y2 - y1
+    if d2 >= 0.0:
+        return y2
+    r = d2 / d1 if d1 < d2 else MAX_DECAY_RATIO  # d1 more negative than d2: the fall slows down
+    if r > MAX_DECAY_RATIO:
+        r = MAX_DECAY_RATIO
+    return y2 + d2 * r / (1.0 - r)
+
+
+class RestHeatBalanceRule:
+    """At rest, the cell's excess over the chamber air extrapolated to the end of its decay
+    stays above ``delta_k`` (see the module docstring): the cell makes heat with no current.
+
+    Block means of the excess over ``block_s`` from ``settle_s`` into the step; each new block
+    gives an extrapolation from the last three, and ``confirm`` successive ones above the limit
+    (with the present excess above it too and the air steady within ``air_steady_k``) trip.
+    """
+
+    __slots__ = ("name", "ctx", "delta_k", "settle_s", "block_s", "confirm", "air_steady_k", "_serial",
+                 "_end", "_sum", "_air", "_n", "_means", "_airs", "_count")
+
+    def __init__(self, ctx: StepContext, delta_k: float, *, settle_s: float = 120.0, block_s: float = 120.0,
+                 confirm: int = 2, air_steady_k: float = 0.5) -> None:
+        self.name = "internal_short_heat_balance"
+        self.ctx = ctx
+        self.delta_k = delta_k
+        self.settle_s = settle_s
+        self.block_s = block_s
+        self.confirm = confirm
+        self.air_steady_k = air_steady_k
+        self._serial = -1
+        self._end = math.inf
+        self._sum = self._air = 0.0
+        self._n = 0
+        self._means: list[float] = []
+        self._airs: list[float] = []
+        self._count = 0
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Only while the output is off (rest, soak, observation)."""
+        return not ctx.driven
+
+    def check(self, sample: Sample) -> Trip | None:
+        """Add the sample to its block; judge at each block's end."""
+        if self._serial != self.ctx.serial:
+            self._serial = self.ctx.serial
+            self._end = self.settle_s + self.block_s
+            self._sum = self._air = 0.0
+            self._n = self._count = 0
+            self._means.clear()
+            self._airs.clear()
+        step_time = sample.step_time_s
+        if step_time < self.settle_s:
+            return None
+        t = sample.temperature_cell_c
+        air = sample.temperature_chamber_c
+        current = sample.current_a
+        if t != t or air != air or current > REST_CURRENT_A or current < -REST_CURRENT_A:
+            return None
+        if step_time < self._end:
+            self._sum += t - air
+            self._air += air
+            self._n += 1
+            return None
+        return self._close_block(sample, t - air, air)
+
+    def _close_block(self, sample: Sample, excess: float, air: float) -> Trip | None:
+        """End of a block: keep its mean, extrapolate the decay, start the next block with this sample."""
+        n = self._n
+        means, airs = self._means, self._airs
+        if n:
+            means.append(self._sum / n)
+            airs.append(self._air / n)
+            if len(means) > 3:
+                del means[0]
+                del airs[0]
+        self._sum, self._air, self._n = excess, air, 1
+        self._end = max(self._end + self.block_s, sample.step_time_s + 0.5 * self.block_s)
+        if len(means) < 3:
+            return None
+        y0, y1, y2 = means
+        end = decay_asymptote(y0, y1, y2)
+        if (y2 <= self.delta_k or end <= self.delta_k
+                or max(airs) - min(airs) > self.air_steady_k):
+            self._count = 0
+            return None
+        self._count += 1
+        if self._count < self.confirm:
+            return None
+        return Trip(self.name, sample.time_s,
+                    f"cell {y2:.1f} K above the chamber air at rest and heading for {end:.1f} K, not 0: "
+                    "heat made inside the cell with no current (internal short?)",
+                    {"excess_k": y2, "excess_end_k": end, "temperature_cell_c": sample.temperature_cell_c,
+                     "temperature_chamber_c": air, "limit": self.delta_k})
+
+
+class ChargeBalanceRule:
+    """Charge acceptance and coulombic efficiency between full and empty anchors (module docstring).
+
+    The rule keeps its own net charge count ``N`` (Ah, + = into the cell) from each step's
+    ``step_ah``. ``tolerance``: the fraction by which the net charge since the empty anchor may
+    exceed the previous full-to-empty discharge (acceptance, checked every sample) and by which
+    the coulombic efficiency may fall below 1 (at the empty anchor). Anchors: empty when a
+    discharge step ends within ``anchor_v`` of ``voltage_min_v``; full when a hold within
+    ``anchor_v`` of ``voltage_max_v`` ends with |I| at most ``full_current_a``. It runs in driven
+    steps only (a rest moves no charge; the anchors' last samples are driven).
+    """
+
+    __slots__ = ("name", "ctx", "tolerance", "voltage_min_v", "voltage_max_v", "full_current_a", "anchor_v",
+                 "_last", "_last_kind", "_count", "_base_ah", "_empty", "_full_ah", "_refill_ah", "_out_ah",
+                 "_limit_ah", "_pending")
+
+    def __init__(self, ctx: StepContext, tolerance: float, *, voltage_min_v: float, voltage_max_v: float,
+                 full_current_a: float, anchor_v: float = 0.02) -> None:
+        self.name = "internal_short_charge_balance"
+        self.ctx = ctx
+        self.tolerance = tolerance
+        self.voltage_min_v = voltage_min_v
+        self.voltage_max_v = voltage_max_v
+        self.full_current_a = full_current_a
+        self.anchor_v = anchor_v
+        self._last: Sample | None = None
+        self._last_kind = ""
+        self._count = -1  # step count of the samples seen last
+        #: N at the start of the present step, less N at the latest empty anchor, Ah.
+        self._base_ah = 0.0
+        #: (discharge current A, chamber air °C) of the discharge that set the latest empty anchor.
+        self._empty: tuple[float, float] | None = None
+        self._full_ah = math.nan  # N at the latest full anchor, relative to the latest empty one
+        self._refill_ah = math.nan  # empty -> full net charge before the present discharge
+        self._out_ah = math.nan  # the latest full -> empty net discharge
+        #: Net charge since the empty anchor above which acceptance trips (inf: no reference yet).
+        self._limit_ah = math.inf
+        self._pending: Trip | None = None
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Called at every step start: close the previous step's anchors; run in driven steps
+        (and in the next step of any kind while a coulombic-efficiency trip waits to be returned)."""
+        last = self._last
+        if last is not None:
+            self._step_ended(last)
+            self._last = None
+        kind = ctx.kind
+        self._last_kind = "discharge" if kind == "cc" and ctx.current_a < 0 else kind
+        return ctx.driven or self._pending is not None
+
+    def check(self, sample: Sample) -> Trip | None:
+        """Count the step's charge; trip when the net charge since empty passes the limit."""
+        if sample.step_count != self._count:
+            self._next_step(sample)
+        self._last = sample
+        if self._base_ah + sample.step_ah > self._limit_ah:
+            return self._acceptance_trip(sample)
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            return pending
+        return None
+
+    def _next_step(self, sample: Sample) -> None:
+        """A new engine step: the previous one's charge joins the base."""
+        previous = self._last
+        if previous is not None and previous.step_count == self._count:
+            self._base_ah += previous.step_ah
+        elif self._count >= 0 and previous is None:
+            pass  # the previous step's charge was added when its anchors were closed
+        self._count = sample.step_count
+
+    def _acceptance_trip(self, sample: Sample) -> Trip:
+        refill = self._base_ah + sample.step_ah
+        limit, self._limit_ah = self._limit_ah, math.inf  # once
+        return Trip(self.name, sample.time_s,
+                    f"{refill:.3f} Ah net charged since the cell was empty, more than the {self._out_ah:.3f} Ah it "
+                    f"gave from full to empty (+{100 * self.tolerance:g} %): charge is not kept (internal short?)",
+                    {"charge_since_empty_ah": refill, "discharge_full_to_empty_ah": self._out_ah, "limit_ah": limit})
+
+    def _step_ended(self, last: Sample) -> None:
+        """Anchors from the last sample of the step that just ended (its charge joins the base)."""
+        if last.step_count == self._count:
+            self._base_ah += last.step_ah
+            self._count = -2  # counted: the next sample starts afresh whatever its step count
+        kind = self._last_kind
+        if kind == "discharge" and last.voltage_v <= self.voltage_min_v + self.anchor_v:
+            self._at_empty(last)
+        elif (kind == "cv" and last.voltage_v >= self.voltage_max_v - self.anchor_v
+              and abs(last.current_a) <= self.full_current_a):
+            self._at_full()
+
+    def _at_full(self) -> None:
+        self._full_ah = self._base_ah
+        self._refill_ah = self._base_ah if self._empty is not None else math.nan
+        self._limit_ah = math.inf
+
+    def _at_empty(self, last: Sample) -> None:
+        """Net charge is counted from here: out = N(full) - N(empty), relative to the last empty."""
+        before = self._empty
+        current, air = last.current_a, last.temperature_chamber_c
+        out = self._full_ah - self._base_ah  # nan without a full anchor since the last empty one
+        self._limit_ah = math.inf
+        if out == out and out > 0:
+            refill = self._refill_ah
+            # the refill started at the empty state a discharge at this current and temperature leaves
+            same = (before is not None and abs(current - before[0]) <= 0.1 * abs(before[0])
+                    and not abs(air - before[1]) > SAME_AIR_K)
+            if refill == refill and refill > 0 and same and out < refill * (1.0 - self.tolerance):
+                self._pending = Trip(
+                    "internal_short_coulombic", last.time_s,
+                    f"coulombic efficiency {out / refill:.3f}: {out:.3f} Ah out of {refill:.3f} Ah charged "
+                    f"(limit {1 - self.tolerance:g}): charge lost inside the cell (internal short?)",
+                    {"coulombic_efficiency": out / refill, "discharge_ah": out, "charge_ah": refill,
+                     "limit": 1.0 - self.tolerance})
+            self._out_ah = out
+            self._limit_ah = out * (1.0 + self.tolerance) + 1e-3
+        self._empty = (current, air)
+        self._base_ah = 0.0
+        self._full_ah = self._refill_ah = math.nan
