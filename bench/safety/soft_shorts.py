@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from bench.safety.rules import REST_CURRENT_A, StepContext, Trip
+from bench.safety.rules import StepContext, Trip
 from bench.sample import Sample
 
 #: Largest ratio of two successive decrements still taken as a decay (closer to 1 is a near-linear
@@ -62,16 +62,19 @@ class RestHeatBalanceRule:
     """At rest, the cell's excess over the chamber air extrapolated to the end of its decay
     stays above ``delta_k`` (see the module docstring): the cell makes heat with no current.
 
-    Block means of the excess over ``block_s`` from ``settle_s`` into the step; each new block
-    gives an extrapolation from the last three, and ``confirm`` successive ones above the limit
-    (with the present excess above it too and the air steady within ``air_steady_k``) trip.
+    Block means of the excess over ``block_s`` from ``settle_s`` into the step. From six blocks
+    on, each new block gives an extrapolation through three points two blocks apart (each the
+    mean of two blocks); ``confirm`` successive ones above the limit, with the latest block above
+    it too and the chamber air steady within ``air_steady_k``, trip. Per sample it adds one
+    difference to a sum; the work is done once per block. The state is reset at each step start
+    (:meth:`applies`, which the supervisor calls then).
     """
 
-    __slots__ = ("name", "ctx", "delta_k", "settle_s", "block_s", "confirm", "air_steady_k", "_serial",
-                 "_end", "_sum", "_air", "_n", "_means", "_airs", "_count")
+    __slots__ = ("name", "ctx", "delta_k", "settle_s", "block_s", "confirm", "air_steady_k",
+                 "_end", "_sum", "_n", "_started", "_means", "_airs", "_count")
 
     def __init__(self, ctx: StepContext, delta_k: float, *, settle_s: float = 120.0, block_s: float = 120.0,
-                 confirm: int = 2, air_steady_k: float = 0.5) -> None:
+                 confirm: int = 3, air_steady_k: float = 0.5) -> None:
         self.name = "internal_short_heat_balance"
         self.ctx = ctx
         self.delta_k = delta_k
@@ -79,69 +82,65 @@ class RestHeatBalanceRule:
         self.block_s = block_s
         self.confirm = confirm
         self.air_steady_k = air_steady_k
-        self._serial = -1
-        self._end = math.inf
-        self._sum = self._air = 0.0
-        self._n = 0
         self._means: list[float] = []
         self._airs: list[float] = []
-        self._count = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._end = self.settle_s  # the samples before it (settling) are summed and then dropped
+        self._sum = 0.0
+        self._n = self._count = 0
+        self._started = False
+        self._means.clear()
+        self._airs.clear()
 
     def applies(self, ctx: StepContext) -> bool:
-        """Only while the output is off (rest, soak, observation)."""
+        """At each step start: start afresh; only while the output is off (rest, soak, observation)."""
+        self._reset()
         return not ctx.driven
 
     def check(self, sample: Sample) -> Trip | None:
         """Add the sample to its block; judge at each block's end."""
-        if self._serial != self.ctx.serial:
-            self._serial = self.ctx.serial
-            self._end = self.settle_s + self.block_s
-            self._sum = self._air = 0.0
-            self._n = self._count = 0
-            self._means.clear()
-            self._airs.clear()
-        step_time = sample.step_time_s
-        if step_time < self.settle_s:
-            return None
-        t = sample.temperature_cell_c
-        air = sample.temperature_chamber_c
-        current = sample.current_a
-        if t != t or air != air or current > REST_CURRENT_A or current < -REST_CURRENT_A:
-            return None
-        if step_time < self._end:
-            self._sum += t - air
-            self._air += air
+        if sample.step_time_s < self._end:
+            self._sum += sample.temperature_cell_c - sample.temperature_chamber_c
             self._n += 1
             return None
-        return self._close_block(sample, t - air, air)
+        return self._close_block(sample)
 
-    def _close_block(self, sample: Sample, excess: float, air: float) -> Trip | None:
-        """End of a block: keep its mean, extrapolate the decay, start the next block with this sample."""
+    def _close_block(self, sample: Sample) -> Trip | None:
+        """End of a block: keep its mean, extrapolate the decay, start the next block with this sample.
+
+        A NaN reading makes its block NaN and no extrapolation trips while it is among the six
+        (a lost sensor is the sensor-loss rule's)."""
         n = self._n
         means, airs = self._means, self._airs
-        if n:
+        air = sample.temperature_chamber_c
+        if n and self._started:
             means.append(self._sum / n)
-            airs.append(self._air / n)
-            if len(means) > 3:
+            airs.append(air)
+            if len(means) > 6:
                 del means[0]
                 del airs[0]
-        self._sum, self._air, self._n = excess, air, 1
+        self._started = True
+        self._sum, self._n = sample.temperature_cell_c - air, 1
         self._end = max(self._end + self.block_s, sample.step_time_s + 0.5 * self.block_s)
-        if len(means) < 3:
+        if len(means) < 6:
             return None
-        y0, y1, y2 = means
+        # three points 2 blocks apart, each the mean of two blocks (noise / sqrt 2, and a ratio
+        # further from 1: the extrapolation is far less sensitive to noise than with single blocks)
+        y0, y1, y2 = 0.5 * (means[0] + means[1]), 0.5 * (means[2] + means[3]), 0.5 * (means[4] + means[5])
         end = decay_asymptote(y0, y1, y2)
-        if (y2 <= self.delta_k or end <= self.delta_k
-                or max(airs) - min(airs) > self.air_steady_k):
+        now = means[5]
+        if not (now > self.delta_k and end > self.delta_k and max(airs) - min(airs) <= self.air_steady_k):
             self._count = 0
             return None
         self._count += 1
         if self._count < self.confirm:
             return None
         return Trip(self.name, sample.time_s,
-                    f"cell {y2:.1f} K above the chamber air at rest and heading for {end:.1f} K, not 0: "
+                    f"cell {now:.1f} K above the chamber air at rest and heading for {end:.1f} K, not 0: "
                     "heat made inside the cell with no current (internal short?)",
-                    {"excess_k": y2, "excess_end_k": end, "temperature_cell_c": sample.temperature_cell_c,
+                    {"excess_k": now, "excess_end_k": end, "temperature_cell_c": sample.temperature_cell_c,
                      "temperature_chamber_c": air, "limit": self.delta_k})
 
 
@@ -149,17 +148,18 @@ class ChargeBalanceRule:
     """Charge acceptance and coulombic efficiency between full and empty anchors (module docstring).
 
     The rule keeps its own net charge count ``N`` (Ah, + = into the cell) from each step's
-    ``step_ah``. ``tolerance``: the fraction by which the net charge since the empty anchor may
-    exceed the previous full-to-empty discharge (acceptance, checked every sample) and by which
-    the coulombic efficiency may fall below 1 (at the empty anchor). Anchors: empty when a
-    discharge step ends within ``anchor_v`` of ``voltage_min_v``; full when a hold within
-    ``anchor_v`` of ``voltage_max_v`` ends with |I| at most ``full_current_a``. It runs in driven
-    steps only (a rest moves no charge; the anchors' last samples are driven).
+    ``step_ah``, read from the last sample of every step (``ctx.last_sample``, set by the
+    supervisor at each step start, when it calls :meth:`applies`). ``tolerance``: the fraction by
+    which the net charge since the empty anchor may exceed the previous full-to-empty discharge
+    (acceptance, checked every sample of a charge) and by which the coulombic efficiency may fall
+    below 1 (at the empty anchor). Anchors: empty when a discharge step ends within ``anchor_v``
+    of ``voltage_min_v``; full when a hold within ``anchor_v`` of ``voltage_max_v`` ends with |I|
+    at most ``full_current_a``. It runs per sample only in charging steps with a reference.
     """
 
     __slots__ = ("name", "ctx", "tolerance", "voltage_min_v", "voltage_max_v", "full_current_a", "anchor_v",
-                 "_last", "_last_kind", "_count", "_base_ah", "_empty", "_full_ah", "_refill_ah", "_out_ah",
-                 "_limit_ah", "_pending")
+                 "_kind", "_count", "_counted_ah", "_base_ah", "_offset_ah", "_empty", "_full_ah", "_refill_ah",
+                 "_out_ah", "_limit_ah", "_gate_ah", "_pending")
 
     def __init__(self, ctx: StepContext, tolerance: float, *, voltage_min_v: float, voltage_max_v: float,
                  full_current_a: float, anchor_v: float = 0.02) -> None:
@@ -170,11 +170,13 @@ class ChargeBalanceRule:
         self.voltage_max_v = voltage_max_v
         self.full_current_a = full_current_a
         self.anchor_v = anchor_v
-        self._last: Sample | None = None
-        self._last_kind = ""
-        self._count = -1  # step count of the samples seen last
-        #: N at the start of the present step, less N at the latest empty anchor, Ah.
+        self._kind = ""  # kind of the present step ("discharge" for a CC discharge)
+        self._count = -1  # engine step count of the last sample seen at a step boundary
+        self._counted_ah = 0.0  # that step's step_ah already in the base
+        #: N at the latest step boundary, less N at the latest empty anchor, Ah.
         self._base_ah = 0.0
+        #: What to add to a sample's step_ah for N since the empty anchor, in the present step.
+        self._offset_ah = 0.0
         #: (discharge current A, chamber air °C) of the discharge that set the latest empty anchor.
         self._empty: tuple[float, float] | None = None
         self._full_ah = math.nan  # N at the latest full anchor, relative to the latest empty one
@@ -182,55 +184,61 @@ class ChargeBalanceRule:
         self._out_ah = math.nan  # the latest full -> empty net discharge
         #: Net charge since the empty anchor above which acceptance trips (inf: no reference yet).
         self._limit_ah = math.inf
+        #: What the per-sample comparison uses: the limit, or -inf to take the slow path once (the
+        #: first sample of a step: its offset; a coulombic-efficiency trip to return).
+        self._gate_ah = -math.inf
         self._pending: Trip | None = None
 
     def applies(self, ctx: StepContext) -> bool:
-        """Called at every step start: close the previous step's anchors; run in driven steps
-        (and in the next step of any kind while a coulombic-efficiency trip waits to be returned)."""
-        last = self._last
+        """At every step start: close the previous step (its charge, its anchors); run per sample
+        in charging steps once there is a reference, and in the next step while a
+        coulombic-efficiency trip waits to be returned."""
+        last = ctx.last_sample
         if last is not None:
             self._step_ended(last)
-            self._last = None
         kind = ctx.kind
-        self._last_kind = "discharge" if kind == "cc" and ctx.current_a < 0 else kind
-        return ctx.driven or self._pending is not None
+        self._kind = "discharge" if kind == "cc" and ctx.current_a < 0 else kind
+        self._gate_ah = -math.inf
+        charging = kind == "cv" or (kind == "cc" and ctx.current_a > 0)
+        return (charging and self._limit_ah < math.inf) or self._pending is not None
 
     def check(self, sample: Sample) -> Trip | None:
-        """Count the step's charge; trip when the net charge since empty passes the limit."""
-        if sample.step_count != self._count:
-            self._next_step(sample)
-        self._last = sample
-        if self._base_ah + sample.step_ah > self._limit_ah:
-            return self._acceptance_trip(sample)
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-            return pending
+        """Trip when the net charge since the empty anchor passes the limit."""
+        if self._offset_ah + sample.step_ah > self._gate_ah:
+            return self._slow(sample)
         return None
 
-    def _next_step(self, sample: Sample) -> None:
-        """A new engine step: the previous one's charge joins the base."""
-        previous = self._last
-        if previous is not None and previous.step_count == self._count:
-            self._base_ah += previous.step_ah
-        elif self._count >= 0 and previous is None:
-            pass  # the previous step's charge was added when its anchors were closed
-        self._count = sample.step_count
+    def _slow(self, sample: Sample) -> Trip | None:
+        """The first sample of a step (its offset, a pending trip) or the limit passed."""
+        if self._gate_ah == -math.inf:
+            same = sample.step_count == self._count  # a pulse phase, or an EIS sweep, of one step
+            self._offset_ah = self._base_ah - (self._counted_ah if same else 0.0)
+            self._gate_ah = self._limit_ah
+            pending = self._pending
+            if pending is not None:
+                self._pending = None
+                return pending
+        if self._offset_ah + sample.step_ah > self._limit_ah:
+            return self._acceptance_trip(sample)
+        return None
 
     def _acceptance_trip(self, sample: Sample) -> Trip:
-        refill = self._base_ah + sample.step_ah
+        refill = self._offset_ah + sample.step_ah
         limit, self._limit_ah = self._limit_ah, math.inf  # once
+        self._gate_ah = math.inf
         return Trip(self.name, sample.time_s,
                     f"{refill:.3f} Ah net charged since the cell was empty, more than the {self._out_ah:.3f} Ah it "
                     f"gave from full to empty (+{100 * self.tolerance:g} %): charge is not kept (internal short?)",
                     {"charge_since_empty_ah": refill, "discharge_full_to_empty_ah": self._out_ah, "limit_ah": limit})
 
     def _step_ended(self, last: Sample) -> None:
-        """Anchors from the last sample of the step that just ended (its charge joins the base)."""
-        if last.step_count == self._count:
+        """The step (or pulse phase) that ``last`` ended: its charge joins the base, then anchors."""
+        if last.step_count == self._count:  # the same engine step goes on: add what it moved since
+            self._base_ah += last.step_ah - self._counted_ah
+        else:
             self._base_ah += last.step_ah
-            self._count = -2  # counted: the next sample starts afresh whatever its step count
-        kind = self._last_kind
+        self._count, self._counted_ah = last.step_count, last.step_ah
+        kind = self._kind
         if kind == "discharge" and last.voltage_v <= self.voltage_min_v + self.anchor_v:
             self._at_empty(last)
         elif (kind == "cv" and last.voltage_v >= self.voltage_max_v - self.anchor_v
@@ -264,4 +272,5 @@ class ChargeBalanceRule:
             self._limit_ah = out * (1.0 + self.tolerance) + 1e-3
         self._empty = (current, air)
         self._base_ah = 0.0
+        self._counted_ah = last.step_ah  # the discharge's own charge is before the anchor
         self._full_ah = self._refill_ah = math.nan

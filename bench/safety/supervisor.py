@@ -156,6 +156,7 @@ class Supervisor:
         self._external: Trip | None = None
         self._lock = threading.Lock()
         self._first_of_step = True
+        self._last_sample: Sample | None = None
 
     @classmethod
     def for_limits(cls, limits: Limits) -> Supervisor:
@@ -185,6 +186,7 @@ class Supervisor:
         ctx.output_changed = was_driven or ctx.driven or ctx.serial == 1
         ctx.current_a = float(step.current_a or 0.0) if step.kind == "cc" else 0.0
         ctx.voltage_start_v = math.nan
+        ctx.last_sample = self._last_sample
         period = step.period_s or (self.protocol.period_s if self.protocol else ctx.period_s)
         ctx.period_s = period
         if self.protocol is not None:
@@ -205,6 +207,7 @@ class Supervisor:
         watchdog = self.watchdog
         if watchdog is not None:
             watchdog.feed()
+        self._last_sample = sample
         if self._first_of_step:
             self.context.voltage_start_v = sample.voltage_v
             self._first_of_step = False
