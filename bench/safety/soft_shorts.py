@@ -36,6 +36,10 @@ from bench.sample import Sample
 #: Largest ratio of two successive decrements still taken as a decay (closer to 1 is a near-linear
 #: fall whose end cannot be extrapolated from three blocks: judged at the next block).
 MAX_DECAY_RATIO = 0.95
+#: Slowest cooling of a cell in a test chamber, s: the thermal time constant ``m c_p R_th`` is
+#: 20-45 min for an 18650 / 21700 and 15-35 min for a 60 Ah pouch in moving air (mass x heat
+#: capacity ~1 J/(g K), surface x convection 5-25 W/(m² K)); twice the slowest of them.
+TAU_MAX_S = 7200.0
 #: Two empty anchors compare (coulombic efficiency) only with the chamber air within this, K: a
 #: cold discharge leaves more charge in the cell at the same cut-off voltage.
 SAME_AIR_K = 3.0
@@ -58,6 +62,30 @@ def decay_asymptote(y0: float, y1: float, y2: float) -> float:
     return y2 + d2 * r / (1.0 - r)
 
 
+def heat_source_score(ys: tuple[float, float, float], variances: tuple[float, float, float],
+                      delta_k: float, span_s: float, tau_max_s: float = None) -> float:  # type: ignore[assignment]
+    """How many standard errors the excess ``ys`` (three means ``span_s / 2`` apart, K, with the
+    variances of their errors, K²) lies beyond every first-order decay that ends at ``delta_k``
+    or below with a time constant up to ``tau_max_s``; <= 0 when such a decay fits. The larger of:
+
+    * the curvature test: a decay to ``delta_k`` is geometric in ``u = y - delta_k``, so
+      ``D = ln(u0 u2 / u1²)`` is 0 for it, negative for a decay ending lower and positive for
+      one ending higher (``a B (1 - r)² / u1²`` for ``u = a + B r^k``): ``D / sigma_D``;
+    * the cooling test: such a decay leaves at most ``u0 exp(-span_s / tau_max_s)`` of ``u0``
+      after ``span_s``: ``(u2 - that) / sigma_u2`` (a cell that stays warm has a heat source).
+    """
+    tau = TAU_MAX_S if tau_max_s is None else tau_max_s
+    u0, u1, u2 = ys[0] - delta_k, ys[1] - delta_k, ys[2] - delta_k
+    if u0 <= 0.0 or u1 <= 0.0 or u2 <= 0.0:
+        return -math.inf
+    v0, v1, v2 = variances
+    d = math.log(u0 * u2 / (u1 * u1))
+    sigma_d = math.sqrt(v0 / (u0 * u0) + 4.0 * v1 / (u1 * u1) + v2 / (u2 * u2)) or 1e-12
+    keep = math.exp(-span_s / tau)
+    cooling = (u2 - u0 * keep) / (math.sqrt(v2 + keep * keep * v0) or 1e-12)
+    return max(d / sigma_d, cooling)
+
+
 class RestHeatBalanceRule:
     """At rest, the cell's excess over the chamber air extrapolated to the end of its decay
     stays above ``delta_k`` (see the module docstring): the cell makes heat with no current.
@@ -70,11 +98,11 @@ class RestHeatBalanceRule:
     (:meth:`applies`, which the supervisor calls then).
     """
 
-    __slots__ = ("name", "ctx", "delta_k", "settle_s", "block_s", "confirm", "air_steady_k",
-                 "_end", "_sum", "_n", "_started", "_means", "_airs", "_count")
+    __slots__ = ("name", "ctx", "delta_k", "settle_s", "block_s", "confirm", "air_steady_k", "sigmas",
+                 "_end", "_sum", "_sq", "_n", "_started", "_means", "_vars", "_airs", "_count")
 
     def __init__(self, ctx: StepContext, delta_k: float, *, settle_s: float = 120.0, block_s: float = 120.0,
-                 confirm: int = 3, air_steady_k: float = 0.5) -> None:
+                 confirm: int = 2, air_steady_k: float = 0.5, sigmas: float = 3.0) -> None:
         self.name = "internal_short_heat_balance"
         self.ctx = ctx
         self.delta_k = delta_k
@@ -82,16 +110,19 @@ class RestHeatBalanceRule:
         self.block_s = block_s
         self.confirm = confirm
         self.air_steady_k = air_steady_k
+        self.sigmas = sigmas
         self._means: list[float] = []
+        self._vars: list[float] = []
         self._airs: list[float] = []
         self._reset()
 
     def _reset(self) -> None:
         self._end = self.settle_s  # the samples before it (settling) are summed and then dropped
-        self._sum = 0.0
+        self._sum = self._sq = 0.0
         self._n = self._count = 0
         self._started = False
         self._means.clear()
+        self._vars.clear()
         self._airs.clear()
 
     def applies(self, ctx: StepContext) -> bool:
@@ -102,7 +133,9 @@ class RestHeatBalanceRule:
     def check(self, sample: Sample) -> Trip | None:
         """Add the sample to its block; judge at each block's end."""
         if sample.step_time_s < self._end:
-            self._sum += sample.temperature_cell_c - sample.temperature_chamber_c
+            excess = sample.temperature_cell_c - sample.temperature_chamber_c
+            self._sum += excess
+            self._sq += excess * excess
             self._n += 1
             return None
         return self._close_block(sample)
@@ -113,25 +146,30 @@ class RestHeatBalanceRule:
         A NaN reading makes its block NaN and no extrapolation trips while it is among the six
         (a lost sensor is the sensor-loss rule's)."""
         n = self._n
-        means, airs = self._means, self._airs
+        means, variances, airs = self._means, self._vars, self._airs
         air = sample.temperature_chamber_c
         if n and self._started:
-            means.append(self._sum / n)
+            mean = self._sum / n
+            means.append(mean)
+            # variance of the block mean (the spread within the block: noise and the decay itself)
+            variances.append(max(self._sq / n - mean * mean, 0.0) / n)
             airs.append(air)
             if len(means) > 6:
-                del means[0]
-                del airs[0]
+                del means[0], variances[0], airs[0]
         self._started = True
-        self._sum, self._n = sample.temperature_cell_c - air, 1
+        excess = sample.temperature_cell_c - air
+        self._sum, self._sq, self._n = excess, excess * excess, 1
         self._end = max(self._end + self.block_s, sample.step_time_s + 0.5 * self.block_s)
         if len(means) < 6:
             return None
         # three points 2 blocks apart, each the mean of two blocks (noise / sqrt 2, and a ratio
         # further from 1: the extrapolation is far less sensitive to noise than with single blocks)
-        y0, y1, y2 = 0.5 * (means[0] + means[1]), 0.5 * (means[2] + means[3]), 0.5 * (means[4] + means[5])
-        end = decay_asymptote(y0, y1, y2)
+        ys = (0.5 * (means[0] + means[1]), 0.5 * (means[2] + means[3]), 0.5 * (means[4] + means[5]))
+        end = decay_asymptote(*ys)
+        score = heat_source_score(ys, (0.25 * (variances[0] + variances[1]), 0.25 * (variances[2] + variances[3]),
+                                       0.25 * (variances[4] + variances[5])), self.delta_k, 4.0 * self.block_s)
         now = means[5]
-        if not (now > self.delta_k and end > self.delta_k and max(airs) - min(airs) <= self.air_steady_k):
+        if not (now > self.delta_k and score > self.sigmas and max(airs) - min(airs) <= self.air_steady_k):
             self._count = 0
             return None
         self._count += 1
@@ -140,7 +178,7 @@ class RestHeatBalanceRule:
         return Trip(self.name, sample.time_s,
                     f"cell {now:.1f} K above the chamber air at rest and heading for {end:.1f} K, not 0: "
                     "heat made inside the cell with no current (internal short?)",
-                    {"excess_k": now, "excess_end_k": end, "temperature_cell_c": sample.temperature_cell_c,
+                    {"excess_k": now, "excess_end_k": end, "score_sigma": score, "temperature_cell_c": sample.temperature_cell_c,
                      "temperature_chamber_c": air, "limit": self.delta_k})
 
 
