@@ -41,7 +41,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
 FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio", "jitter_p99_ms_100ms",
            "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
-           "kill9_files_readable")
+           "safety_soft_detection_rate", "safety_soft_false_trips", "kill9_files_readable")
 
 
 def machine() -> dict[str, Any]:
@@ -171,10 +171,13 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         saf = measure_safety(quick)
         details["safety"] = saf
         if quick:
-            saf["quick"] = "reduced fault matrix, 16 clean runs, 2 real-time runs (--quick)"
+            saf["quick"] = ("reduced fault matrix, 16 clean runs, 2 real-time runs, soft shorts 5 and 50 ohm, "
+                            "4 clean cycles per preset (--quick)")
         for figure, key in (("safety_latency_ms", "safety_latency_ms"),
                             ("safety_latency_realtime_ms", "safety_latency_realtime_ms"),
-                            ("safety_detection_rate", "detection_rate"), ("safety_false_trips", "false_trips")):
+                            ("safety_detection_rate", "detection_rate"), ("safety_false_trips", "false_trips"),
+                            ("safety_soft_detection_rate", "soft_detection_rate"),
+                            ("safety_soft_false_trips", "soft_false_trips")):
             if saf.get(key) is not None:
                 result[figure] = saf[key]
             else:
@@ -200,7 +203,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("analysis", analysis, ("analysis_10m_rows_s",))
     section("redraw", redraw, ("redraw_1m_points_ms",))
     section("safety", safety, ("safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate",
-                               "safety_false_trips"))
+                               "safety_false_trips", "safety_soft_detection_rate", "safety_soft_false_trips"))
     section("kill9", kill9, ("kill9_files_readable",))
     for figure in FIGURES:
         if result[figure] is not None:
