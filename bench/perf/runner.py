@@ -167,8 +167,10 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
 
     def safety() -> None:
         from bench.perf.safety_matrix import measure_safety
+        from bench.perf.soft_short_matrix import measure_soft_shorts
 
         saf = measure_safety(quick)
+        saf.update(measure_soft_shorts(quick))
         details["safety"] = saf
         if quick:
             saf["quick"] = ("reduced fault matrix, 16 clean runs, 2 real-time runs, soft shorts 5 and 50 ohm, "

@@ -268,11 +268,9 @@ def measure_safety(quick: bool = False) -> dict[str, Any]:
     Keys: ``safety_latency_ms`` (virtual time, max), ``safety_latency_realtime_ms`` (max of real-time
     runs at 100 ms sampling), ``fault_to_off_realtime_ms`` (short onset -> output off acknowledged,
     real time, max), ``realtime_budget_ms`` (period + 5 ms), ``detection_rate``,
-    ``detection_cases``, ``missed``, ``false_trips``, ``clean_cycles``, ``rule_cost_us``, and the
-    soft-short figures of :func:`bench.perf.soft_short_matrix.summarise` (``soft_detection_rate``
-    within one cycle, ``soft_false_trips`` over ``clean_cycles_per_preset``: 1,000 on every preset).
+    ``detection_cases``, ``missed``, ``false_trips``, ``clean_cycles``, ``rule_cost_us``. The
+    soft-short figures are :func:`bench.perf.soft_short_matrix.measure_soft_shorts`.
     """
-    from bench.perf.soft_short_matrix import SOFT_SEVERITIES_OHM, clean_preset_cycles, soft_matrix, summarise
 
     workers = max(1, min(4, os.cpu_count() or 1))
     t0 = time.perf_counter()
@@ -280,12 +278,10 @@ def measure_safety(quick: bool = False) -> dict[str, Any]:
         cases = fault_matrix((0.01, 1.0), instants=(1,), workers=workers)
         runs = clean_cycles(16, per_run=2, workers=workers)
         realtime = measure_reaction_latency(speed=1.0, runs=2)
-        soft = summarise(soft_matrix((5.0, 50.0), workers=workers), clean_preset_cycles(4, per_run=2, workers=workers))
     else:
         cases = fault_matrix(workers=workers)
         runs = clean_cycles(1000, workers=workers)
         realtime = measure_reaction_latency(speed=1.0, runs=10)
-        soft = summarise(soft_matrix(SOFT_SEVERITIES_OHM, workers=workers), clean_preset_cycles(1000, workers=workers))
     virtual = measure_reaction_latency(speed=None, runs=3)
     detected = [c for c in cases if c.detected]
     reaction_rt = [r for r, _ in realtime]
@@ -306,7 +302,6 @@ def measure_safety(quick: bool = False) -> dict[str, Any]:
         "false_trip_details": [t for r in runs for t in r.trips] + [asdict(c) for c in false_in_matrix],
         "clean_cycles": sum(r.cycles for r in runs),
         "rule_cost_us": measure_rule_cost(),
-        **soft,
         "wall_s": time.perf_counter() - t0,
     }
 

@@ -17,7 +17,9 @@ Every run goes through :func:`bench.engine.runner.execute` on the production eng
 from __future__ import annotations
 
 import math
+import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,19 @@ def summarise(cases: list[SoftCase], runs: list[CleanRun]) -> dict[str, Any]:
         "soft_false_trip_details": [t for r in runs for t in r.trips],
         "clean_cycles_per_preset": per_preset,
     }
+
+
+def measure_soft_shorts(quick: bool = False) -> dict[str, Any]:
+    """The soft-short figures for ``bench perf`` (section ``safety``): the whole matrix and 1,000
+    clean cycles on every preset (``quick``: 5 and 50 Ω, 4 clean cycles per preset)."""
+    workers = max(1, min(4, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    if quick:
+        cases = soft_matrix((5.0, 50.0), workers=workers)
+        runs = clean_preset_cycles(4, per_run=2, workers=workers)
+    else:
+        cases = soft_matrix(SOFT_SEVERITIES_OHM, workers=workers)
+        runs = clean_preset_cycles(1000, workers=workers)
+    result = summarise(cases, runs)
+    result["soft_wall_s"] = time.perf_counter() - t0
+    return result

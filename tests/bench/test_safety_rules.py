@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bench.safety.checks import SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
+from bench.safety.checks import LINK_GIVE_UP_S, SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
 from bench.safety.rules import DtDtRule, HardLimitsRule, LimitRule, RunawayRule, StepContext, Trip
 from bench.safety.shorts import (
     CellChamberDeltaRule,
@@ -218,7 +218,12 @@ def test_sensor_disagreement():
 def test_stale_data_gap_and_frozen_reading():
     ctx = ctx_for("cc", -5.0, period_s=1.0)
     assert run(StaleDataRule(ctx), [s(t, 3.7 - 1e-4 * t, -5.0) for t in range(100)]) is None
-    trip = run(StaleDataRule(ctx), [s(0), s(1), s(15)])
+    # a sample held back while a driver rides through a link fault (up to 16 s) is not stale ...
+    assert run(StaleDataRule(ctx), [s(0), s(1), s(15)]) is None
+    # ... one later than that ride-through and a period is
+    trip = run(StaleDataRule(ctx), [s(0), s(1), s(20)])
+    assert trip.rule == "stale_data" and trip.values["gap_s"] == 19 and trip.values["limit"] == LINK_GIVE_UP_S + 1.0
+    trip = run(StaleDataRule(ctx, max_gap_s=10.0), [s(0), s(1), s(15)])  # a limit set in limits: wins
     assert trip.rule == "stale_data" and trip.values["gap_s"] == 14
     frozen = [s(t, 3.7, -5.0) for t in range(200)]
     trip = run(StaleDataRule(ctx, frozen_s=120.0), frozen)
