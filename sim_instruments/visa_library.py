@@ -121,18 +121,31 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         endpoint = sess.endpoint
         try:
             data = endpoint.read_until(sess.terminator, count)
-            if not data and self.wait is not None:  # nothing yet: wait the timeout, then look again
-                self.wait(sess.attrs.get(constants.VI_ATTR_TMO_VALUE, 2000) / 1000.0)
-                data = endpoint.read_until(sess.terminator, count)
         except EndpointDisconnected:
             return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
         if not data:
-            return b"", self.handle_return_value(session, StatusCode.error_timeout)
+            return self._read_after_timeout(session, sess, count)
         if data[-1] == sess.termchar:
             return data, _TERMCHAR_READ
         if endpoint.pending:
             return data, _MAX_COUNT_READ
         return data, _SUCCESS
+
+    def _read_after_timeout(self, session: VISASession, sess: _Session, count: int) -> tuple[bytes, StatusCode]:
+        """Nothing to read yet: wait the session's timeout on the bench clock (when the library
+        has one) and look again; still nothing is VI_ERROR_TMO."""
+        data = b""
+        if self.wait is not None:
+            self.wait(sess.attrs.get(constants.VI_ATTR_TMO_VALUE, 2000) / 1000.0)
+            try:
+                data = sess.endpoint.read_until(sess.terminator, count)
+            except EndpointDisconnected:
+                return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
+        if not data:
+            return b"", self.handle_return_value(session, StatusCode.error_timeout)
+        if data[-1] == sess.termchar:
+            return data, _TERMCHAR_READ
+        return data, _MAX_COUNT_READ if sess.endpoint.pending else _SUCCESS
 
     def clear(self, session: VISASession) -> StatusCode:
         """Device clear (IEEE 488.2 DCL): drop pending I/O."""
