@@ -163,6 +163,17 @@ def test_rest_self_heating_trips_on_a_warming_resting_cell_only():
     assert trip.rule == "internal_short_heating" and trip.values["temperature_cell_c"] > 27.0
 
 
+def test_rest_self_heating_ignores_one_noisy_reading():
+    # a cell 5 K above the air cooling slowly, sampled every 10 s; one reading 0.4 K high (a noise
+    # tail of the thermocouple) makes the 60 s slope 0.4 K/min for that one sample only
+    ctx = ctx_for("rest", period_s=10.0)
+    cooling = [s(t, tc=30 - 0.0005 * t + (0.4 if t == 600 else 0.0)) for t in range(0, 1200, 10)]
+    assert run(RestSelfHeatingRule(ctx, 2.0), cooling) is None
+    heating = [s(t, tc=30 + 0.01 * max(0, t - 600)) for t in range(0, 1200, 10)]  # 0.6 K/min from 600 s
+    trip = run(RestSelfHeatingRule(ctx, 2.0), heating)
+    assert trip is not None and 600 < trip.time_s <= 700
+
+
 def test_cell_chamber_delta():
     assert run(CellChamberDeltaRule(10.0), [s(0, tc=34.0, ta=25.0)]) is None
     assert run(CellChamberDeltaRule(10.0), [s(0, tc=36.0, ta=25.0)]).rule == "cell_chamber_delta"
