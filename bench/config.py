@@ -162,6 +162,10 @@ def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:
         logger.warning("--speed %g differs from the bench config's speed %g: the run's clock will not "
                        "keep in step with simulators served at that speed", speed, float(bench_section["speed"]))
     clock = RealClock(speed or float(bench_section.get("speed", 1.0)))
+    for inst in instruments.values():  # link faults are ridden through on the bench clock
+        ride_through = getattr(inst, "ride_through", None)
+        if ride_through is not None:
+            ride_through(clock.now_s, clock.sleep)
     bench = Bench(
         cycler=instruments["cycler"], chamber=instruments.get("chamber"),
         thermometer=instruments.get("thermometer"), impedance=instruments.get("impedance"),

@@ -24,6 +24,7 @@ from drivers.errors import (
     InstrumentTimeout,
     SetpointOutOfRange,
 )
+from drivers.link_policy import LinkClock, LinkPolicy
 from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,69 @@ class ScpiInstrument:
     idn_models: tuple[str, ...] = ()
     #: How many times an idempotent query is retried after a timeout.
     query_retries = 2
+    #: The bench clock for riding through link faults (:meth:`ride_through`); None: only the
+    #: ``query_retries`` immediate retries.
+    link: LinkClock | None = None
 
     def __init__(self, transport: MessageTransport, *, name: str = "") -> None:
         self.transport = transport
         self.name = name or type(self).__name__
+
+    def ride_through(self, now_s: Callable[[], float], sleep: Callable[[float], None],
+                     policy: LinkPolicy | None = None) -> None:
+        """Retry idempotent queries (timeouts, garbled replies) with back-off on this clock until
+        the fault is older than the policy's outage limit (see :mod:`drivers.link_policy`)."""
+        self.link = LinkClock(now_s, sleep, policy or LinkPolicy())
+
+    def _give_up(self, command: str, elapsed_s: float) -> None:
+        limit = self.link.policy.outage_limit_s if self.link is not None else 0.0
+        logger.error("%s: %r failed for %.1f s of bench time (ride-through limit %g s): giving up", self.where,
+                     command, elapsed_s, limit)
+
+    def _ride(self, command: str, parse: Callable[[str], T] | None, first: InstrumentError) -> Any:
+        """After a failed attempt of an idempotent ``command`` (``first``: its timeout or garbled
+        reply), with a link clock: ask again after a back-off on the bench clock; the first
+        attempt that starts after the outage limit and fails ends it with that error, named."""
+        link = self.link
+        assert link is not None
+        policy = link.policy
+        start = link.now_s()
+        delay = policy.backoff_s
+        error = first
+        attempt = 1
+        while True:
+            what = "garbled reply to" if isinstance(error, InstrumentReplyError) else "timeout on"
+            logger.warning("%s: %s %r, asking again in %g s (%d, %.1f s into the fault)", self.where, what,
+                           command, delay, attempt, link.now_s() - start)
+            self._clear_transport()
+            link.sleep(delay)
+            delay = min(2.0 * delay, policy.backoff_max_s)
+            attempt += 1
+            last = link.now_s() - start >= policy.outage_limit_s  # starts after the limit: the last one
+            try:
+                reply = self.transport.query(command)
+            except InstrumentTimeout as exc:
+                error = exc
+                if last:
+                    self._give_up(command, link.now_s() - start)
+                    raise _named(exc, self.name) from exc
+                continue
+            except InstrumentError as exc:
+                raise _named(exc, self.name) from exc
+            if parse is None:
+                if attempt > 2:
+                    logger.warning("%s: %r answered again after %.1f s", self.where, command, link.now_s() - start)
+                return reply
+            try:
+                value = parse(reply)
+            except InstrumentReplyError as exc:
+                error = exc
+                if last:
+                    self._give_up(command, link.now_s() - start)
+                    raise
+                continue
+            logger.warning("%s: %r answered again after %.1f s", self.where, command, link.now_s() - start)
+            return value
 
     @property
     def where(self) -> str:
@@ -106,6 +166,8 @@ class ScpiInstrument:
         try:
             return self.transport.query(command)
         except InstrumentTimeout as exc:
+            if self.link is not None and idempotent:
+                return self._ride(command, None, exc)
             attempts = self._first_timeout(command, exc, idempotent)
         except InstrumentError as exc:
             raise _named(exc, self.name) from exc
@@ -152,6 +214,8 @@ class ScpiInstrument:
         try:
             reply = self.transport.query(command)
         except InstrumentTimeout as exc:
+            if self.link is not None:
+                return self._ride(command, parse, exc)
             attempts = self._first_timeout(command, exc, True)
         except InstrumentError as exc:
             raise _named(exc, self.name) from exc
@@ -159,7 +223,9 @@ class ScpiInstrument:
             reply = self._query_from(1, attempts, command)
         try:
             return parse(reply)
-        except InstrumentReplyError:
+        except InstrumentReplyError as exc:
+            if self.link is not None:
+                return self._ride(command, parse, exc)
             if self.query_retries <= 0:
                 raise
             logger.warning("%s: garbled reply to %r, asking again (%d)", self.where, command, 1)

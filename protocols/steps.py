@@ -190,6 +190,10 @@ class Limits:
     short_cv_rise_c: float = 0.02
     short_charge_fall_v: float = 0.03
     short_rest_heating_k: float = 2.0
+    #: Soft shorts (bench/safety/soft_shorts.py): charge to refill an empty cell above the
+    #: previous full-to-empty discharge, or a cycle's coulombic efficiency below 1, by more than
+    #: this fraction. Healthy Li-ion cells keep CE >= 0.99 (typically > 0.999).
+    short_charge_balance: float = 0.02
     #: Cell minus chamber air temperature, K, at any time (0 = off).
     cell_chamber_delta_max_k: float = 0.0
     #: Charge moved in one step above this multiple of the rated capacity trips (Ah overrun).

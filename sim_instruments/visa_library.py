@@ -3,7 +3,10 @@
 Drivers open resources through the ordinary pyvisa API (termination characters, timeouts,
 ``query``, ``read_raw``); the bytes go to simulated instruments' endpoints instead of a bus. A read
 with no reply waiting answers VI_ERROR_TMO at once (in virtual time nothing more will arrive), so
-pyvisa raises the same ``VisaIOError`` a real timeout raises, without sleeping.
+pyvisa raises the same ``VisaIOError`` a real timeout raises, without sleeping. A library made
+with ``wait`` (the bench clock's sleep) first waits the session's timeout on that clock, as a real
+read does, so a timeout takes bench time (virtual time on a virtual clock) and a reply that
+arrives meanwhile (a delayed reply) is read.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pyvisa import constants, highlevel, rname
@@ -35,13 +39,17 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
     sessions: dict[int, _Session]
 
     @classmethod
-    def create(cls, endpoints: dict[str, LineEndpoint]) -> SimVisaLibrary:
-        """A fresh library serving ``endpoints`` (resource name -> endpoint)."""
+    def create(cls, endpoints: dict[str, LineEndpoint], *,
+               wait: Callable[[float], None] | None = None) -> SimVisaLibrary:
+        """A fresh library serving ``endpoints`` (resource name -> endpoint); ``wait(s)``: sleep
+        on the simulated world's clock (a read with no reply waits its timeout there)."""
         library = cls(f"cellbench-sim-{next(_library_ids)}")
         library.endpoints = {_normalise(name): ep for name, ep in endpoints.items()}
+        library.wait = wait
         return library
 
     def _init(self) -> None:
+        self.wait: Callable[[float], None] | None = None
         self.endpoints = {}
         self.sessions = {}
         self._session_ids = itertools.count(1)
@@ -116,12 +124,28 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         except EndpointDisconnected:
             return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
         if not data:
-            return b"", self.handle_return_value(session, StatusCode.error_timeout)
+            return self._read_after_timeout(session, sess, count)
         if data[-1] == sess.termchar:
             return data, _TERMCHAR_READ
         if endpoint.pending:
             return data, _MAX_COUNT_READ
         return data, _SUCCESS
+
+    def _read_after_timeout(self, session: VISASession, sess: _Session, count: int) -> tuple[bytes, StatusCode]:
+        """Nothing to read yet: wait the session's timeout on the bench clock (when the library
+        has one) and look again; still nothing is VI_ERROR_TMO."""
+        data = b""
+        if self.wait is not None:
+            self.wait(sess.attrs.get(constants.VI_ATTR_TMO_VALUE, 2000) / 1000.0)
+            try:
+                data = sess.endpoint.read_until(sess.terminator, count)
+            except EndpointDisconnected:
+                return b"", self.handle_return_value(session, StatusCode.error_connection_lost)
+        if not data:
+            return b"", self.handle_return_value(session, StatusCode.error_timeout)
+        if data[-1] == sess.termchar:
+            return data, _TERMCHAR_READ
+        return data, _MAX_COUNT_READ if sess.endpoint.pending else _SUCCESS
 
     def clear(self, session: VISASession) -> StatusCode:
         """Device clear (IEEE 488.2 DCL): drop pending I/O."""

@@ -19,6 +19,10 @@ from protocols.steps import Step
 
 logger = logging.getLogger("bench.engine.core")
 
+#: Longest single sleep of the observation window, bench seconds: an operator abort (SIGTERM)
+#: is seen within this time even when the sampling period is long.
+ABORT_POLL_S = 1.0
+
 
 class TripHandler:
     """Safe state, trip event and observation window (see the module docstring)."""
@@ -43,13 +47,20 @@ class TripHandler:
         })
 
     def observe(self) -> None:
-        """Keep logging with the output off through the observation window."""
+        """Keep logging with the output off through the observation window.
+
+        An operator abort ends the window at once (SIGTERM sets ``control.abort_wanted``, read
+        between sleeps of at most :data:`ABORT_POLL_S` bench seconds; SIGINT raises
+        KeyboardInterrupt wherever it lands): the output is turned off again and confirmed, an
+        ``observation_aborted`` event is recorded and the run still ends as a safety trip.
+        """
         engine = self._engine
         if engine.observe_s <= 0:
             return
         engine.writer.event(engine.now(), "observation_start", engine.step_count,
                             f"observing for {engine.observe_s:.0f} s after the trip")
         clock = engine.bench.clock
+        control = engine.control
         end = engine.now() + engine.observe_s
         period = engine.protocol.period_s
         deadline = clock.now_s()
@@ -57,17 +68,48 @@ class TripHandler:
         state = _StepState(start_s=engine.now())
         engine.supervisor.begin_step(rest, state.start_s)
         engine.step_count += 1
-        while engine.now() < end:
-            deadline += period
-            clock.sleep(deadline - clock.now_s())
-            try:
-                sample = engine.acquire(-1, rest, state)
-            except InstrumentError as exc:  # keep observing what can still be read
-                logger.error("observation: %s", exc)
-                continue
-            engine.supervisor.check(sample)
-            engine.log_latest()
+        why = ""
+        try:
+            while engine.now() < end:
+                deadline += period
+                while not control.abort_wanted:
+                    wait = deadline - clock.now_s()
+                    if wait <= 0:
+                        break
+                    clock.sleep(min(wait, ABORT_POLL_S))
+                if control.abort_wanted:
+                    why = "operator abort (SIGTERM)"
+                    break
+                try:
+                    sample = engine.acquire(-1, rest, state)
+                except InstrumentError as exc:  # keep observing what can still be read
+                    logger.error("observation: %s", exc)
+                    continue
+                engine.supervisor.check(sample)
+                engine.log_latest()
+        except KeyboardInterrupt:
+            why = "operator interrupt (SIGINT)"
+        if why:
+            self._abort_observation(why, end)
+            return
         engine.writer.event(engine.now(), "observation_end", engine.step_count, "observation window ended")
+
+    def _abort_observation(self, why: str, end_s: float) -> None:
+        """The observation window was cut short: output off again and confirmed, then the event."""
+        engine = self._engine
+        logger.warning("observation aborted: %s: output off, closing the run file", why)
+        report = enter_safe_state(engine.bench, fault_time_s=engine.now(), t0_clock_s=engine.t0,
+                                  chamber_setpoint_c=engine.chamber_setpoint_c)
+        engine.output_on = False
+        remaining = max(0.0, end_s - engine.now())
+        try:
+            engine.writer.event(engine.now(), "observation_aborted", engine.step_count,
+                                f"observation aborted: {why}, {remaining:.0f} s of the window left", {
+                                    "reason": why, "remaining_s": remaining,
+                                    "output_off_confirmed": report.output_off_confirmed,
+                                    "failures": report.failures})
+        except Exception:  # noqa: BLE001 - the file may be the thing that failed
+            logger.exception("could not record the observation abort")
 
     def emergency_safe(self, why: str) -> SafeStateReport:
         """Safe state after an instrument failure, a protocol error or an operator abort;

@@ -23,6 +23,8 @@ ROWS = (
     ("safety_latency_realtime_ms", "safety reaction latency, real time 100 ms (max)", "ms", ""),
     ("safety_detection_rate", "safety fault matrix detection rate", "fraction", "1"),
     ("safety_false_trips", "safety false trips (clean cycles + matrix)", "", "0"),
+    ("safety_soft_detection_rate", "soft shorts 5-50 ohm tripped within 1 cycle", "fraction", "1"),
+    ("safety_soft_false_trips", "soft-short false trips, clean cycles x presets", "", "0"),
     ("kill9_files_readable", "run files readable after kill -9", "fraction", "1"),
     ("sweep_runs_per_min_2w", "simulated sweep on Dask, 2 workers", "runs/min", ""),
     ("sweep_speedup_2w", "sweep throughput, 2 workers / 1 worker", "x", ">= 1.8"),

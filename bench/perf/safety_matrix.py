@@ -269,8 +269,10 @@ def measure_safety(quick: bool = False) -> dict[str, Any]:
     Keys: ``safety_latency_ms`` (virtual time, max), ``safety_latency_realtime_ms`` (max of real-time
     runs at 100 ms sampling), ``fault_to_off_realtime_ms`` (short onset -> output off acknowledged,
     real time, max), ``realtime_budget_ms`` (period + 5 ms), ``detection_rate``,
-    ``detection_cases``, ``missed``, ``false_trips``, ``clean_cycles``, ``rule_cost_us``.
+    ``detection_cases``, ``missed``, ``false_trips``, ``clean_cycles``, ``rule_cost_us``. The
+    soft-short figures are :func:`bench.perf.soft_short_matrix.measure_soft_shorts`.
     """
+
     workers = max(1, min(4, os.cpu_count() or 1))
     t0 = time.perf_counter()
     if quick:

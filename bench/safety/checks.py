@@ -10,6 +10,11 @@ import math
 
 from bench.safety.rules import PLAUSIBLE_TEMPERATURE_C, StepContext, Trip
 from bench.sample import Sample
+from drivers.link_policy import DEFAULT_POLICY
+
+#: The longest a sample can be late because a driver rides through a link fault, s (bench time):
+#: the automatic stale-data limit leaves room for it (drivers.link_policy).
+LINK_GIVE_UP_S = DEFAULT_POLICY.give_up_s()
 
 
 # -- counting and timing ---------------------------------------------------------------------------
@@ -154,7 +159,7 @@ class SensorDisagreementRule:
 
 class StaleDataRule:
     """Samples that stop being fresh: a gap longer than ``max_gap_s`` between two samples (or
-    three step periods, at least 10 s, when 0), or every reading - voltage, current and both
+    three step periods, at least 10 s and :data:`LINK_GIVE_UP_S` + a period, when 0), or every reading - voltage, current and both
     temperatures - bit-identical while the output drives the cell for ``frozen_s`` and at least
     ``frozen_samples`` samples (live readings under load always move in some digit; a frozen
     buffer does not). ``frozen_s`` 0 turns the frozen check off (coarse instruments)."""
@@ -177,8 +182,10 @@ class StaleDataRule:
         self._limit = math.inf
 
     def gap_limit_s(self) -> float:
-        """The longest allowed gap between two samples now, s."""
-        limit = self.max_gap_s if self.max_gap_s > 0 else max(3.0 * self.ctx.period_s, 10.0)
+        """The longest allowed gap between two samples now, s (automatic: three periods, at least
+        10 s, and at least one period more than a driver takes to give up on a dropped link)."""
+        period = self.ctx.period_s
+        limit = self.max_gap_s if self.max_gap_s > 0 else max(3.0 * period, 10.0, LINK_GIVE_UP_S + period)
         return max(limit, self.ctx.min_gap_s)
 
     def check(self, sample: Sample) -> Trip | None:

@@ -42,6 +42,7 @@ from bench.safety.shorts import (
     RestVoltageDropRule,
     VoltageCollapseRule,
 )
+from bench.safety.soft_shorts import ChargeBalanceRule, RestHeatBalanceRule
 from bench.safety.window import OperatingWindowRule
 from bench.sample import Sample
 from protocols.steps import CellSpec, Limits, Protocol, Step
@@ -122,6 +123,10 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
         rules.append(ChargeVoltageFallRule(ctx, limits.short_charge_fall_v))
     if limits.short_rest_heating_k > 0:
         rules.append(RestSelfHeatingRule(ctx, limits.short_rest_heating_k))
+        rules.append(RestHeatBalanceRule(ctx, limits.short_rest_heating_k))
+    if limits.short_charge_balance > 0:
+        rules.append(ChargeBalanceRule(ctx, limits.short_charge_balance, voltage_min_v=cell.voltage_min_v,
+                                       voltage_max_v=cell.voltage_max_v, full_current_a=0.1 * cell.capacity_ah))
     if limits.cell_chamber_delta_max_k > 0:
         rules.append(CellChamberDeltaRule(limits.cell_chamber_delta_max_k))
     if limits.ah_overrun_factor > 0 or limits.step_timeout_factor > 0:
@@ -153,6 +158,7 @@ class Supervisor:
         self._external: Trip | None = None
         self._lock = threading.Lock()
         self._first_of_step = True
+        self._last_sample: Sample | None = None
 
     @classmethod
     def for_limits(cls, limits: Limits) -> Supervisor:
@@ -182,6 +188,7 @@ class Supervisor:
         ctx.output_changed = was_driven or ctx.driven or ctx.serial == 1
         ctx.current_a = float(step.current_a or 0.0) if step.kind == "cc" else 0.0
         ctx.voltage_start_v = math.nan
+        ctx.last_sample = self._last_sample
         period = step.period_s or (self.protocol.period_s if self.protocol else ctx.period_s)
         ctx.period_s = period
         if self.protocol is not None:
@@ -202,6 +209,7 @@ class Supervisor:
         watchdog = self.watchdog
         if watchdog is not None:
             watchdog.feed()
+        self._last_sample = sample
         if self._first_of_step:
             self.context.voltage_start_v = sample.voltage_v
             self._first_of_step = False

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.safety.checks import LINK_GIVE_UP_S
 from bench.safety.rules import Trip
 
 logger = logging.getLogger(__name__)
@@ -40,15 +41,20 @@ def watchdog_timeout_s(period_s: float, clock: Any, configured_s: float = 0.0) -
     """Wall seconds without a sample before the watchdog trips.
 
     ``configured_s`` > 0 wins; else three sampling periods in wall time (``period_s / speed``
-    for a real or scaled clock), at least :data:`WATCHDOG_MIN_S`; on a virtual clock
-    :data:`WATCHDOG_VIRTUAL_S`.
+    for a real or scaled clock), at least :data:`WATCHDOG_MIN_S`, and at least the time a driver
+    takes to give up on a dropped link plus a period, in wall time, plus :data:`WATCHDOG_MIN_S`
+    (so a link fault ends a run as an instrument failure, exit 4, not a watchdog trip); on a
+    virtual clock :data:`WATCHDOG_VIRTUAL_S`.
     """
     if configured_s > 0:
         return configured_s
     speed = getattr(clock, "speed", None)
     if not speed:
         return WATCHDOG_VIRTUAL_S
-    return max(WATCHDOG_MIN_S, 3.0 * period_s / float(speed))
+    # a driver riding through a link fault (drivers.link_policy) holds a sample back that long:
+    # the watchdog waits for it to give up (exit 4) rather than firing first (exit 3)
+    ride_through_s = (LINK_GIVE_UP_S + period_s) / float(speed) + WATCHDOG_MIN_S
+    return max(WATCHDOG_MIN_S, 3.0 * period_s / float(speed), ride_through_s)
 
 
 @dataclass

@@ -199,7 +199,7 @@ def build_sim_bench(
     meter_ep = LineEndpoint(KeysightDaq970aSim(world), now, name="thermometer")
     chamber_ep = LineEndpoint(EspecChamberSim(world), now, read_termination=b"\r\n",
                               write_termination=b"\r\n", name="chamber")
-    library = SimVisaLibrary.create({cycler_resource: cycler_ep, THERMOMETER_RESOURCE: meter_ep})
+    library = SimVisaLibrary.create({cycler_resource: cycler_ep, THERMOMETER_RESOURCE: meter_ep}, wait=clock.sleep)
     rm = pyvisa.ResourceManager(library)
     chamber_url = registry.register(chamber_ep, "espec")
     impedance_ep = LineEndpoint(HiokiBT4560Sim(world, seed=seed), now, read_termination=b"\r\n",
@@ -211,6 +211,8 @@ def build_sim_bench(
     chamber = open_instrument("espec_p300", chamber_url, name="chamber")
     impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
+    for instrument in (cycler, thermometer):  # link faults are ridden through on the bench clock
+        instrument.ride_through(clock.now_s, clock.sleep)
     bench = Bench(
         cycler=cycler_instrument, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
         description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),

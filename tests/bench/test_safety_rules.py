@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bench.safety.checks import SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
+from bench.safety.checks import LINK_GIVE_UP_S, SensorDisagreementRule, SensorLossRule, StaleDataRule, StepBudgetRule
 from bench.safety.rules import DtDtRule, HardLimitsRule, LimitRule, RunawayRule, StepContext, Trip
 from bench.safety.shorts import (
     CellChamberDeltaRule,
@@ -163,6 +163,17 @@ def test_rest_self_heating_trips_on_a_warming_resting_cell_only():
     assert trip.rule == "internal_short_heating" and trip.values["temperature_cell_c"] > 27.0
 
 
+def test_rest_self_heating_ignores_one_noisy_reading():
+    # a cell 5 K above the air cooling slowly, sampled every 10 s; one reading 0.4 K high (a noise
+    # tail of the thermocouple) makes the 60 s slope 0.4 K/min for that one sample only
+    ctx = ctx_for("rest", period_s=10.0)
+    cooling = [s(t, tc=30 - 0.0005 * t + (0.4 if t == 600 else 0.0)) for t in range(0, 1200, 10)]
+    assert run(RestSelfHeatingRule(ctx, 2.0), cooling) is None
+    heating = [s(t, tc=30 + 0.01 * max(0, t - 600)) for t in range(0, 1200, 10)]  # 0.6 K/min from 600 s
+    trip = run(RestSelfHeatingRule(ctx, 2.0), heating)
+    assert trip is not None and 600 < trip.time_s <= 700
+
+
 def test_cell_chamber_delta():
     assert run(CellChamberDeltaRule(10.0), [s(0, tc=34.0, ta=25.0)]) is None
     assert run(CellChamberDeltaRule(10.0), [s(0, tc=36.0, ta=25.0)]).rule == "cell_chamber_delta"
@@ -218,7 +229,12 @@ def test_sensor_disagreement():
 def test_stale_data_gap_and_frozen_reading():
     ctx = ctx_for("cc", -5.0, period_s=1.0)
     assert run(StaleDataRule(ctx), [s(t, 3.7 - 1e-4 * t, -5.0) for t in range(100)]) is None
-    trip = run(StaleDataRule(ctx), [s(0), s(1), s(15)])
+    # a sample held back while a driver rides through a link fault (up to 16 s) is not stale ...
+    assert run(StaleDataRule(ctx), [s(0), s(1), s(15)]) is None
+    # ... one later than that ride-through and a period is
+    trip = run(StaleDataRule(ctx), [s(0), s(1), s(20)])
+    assert trip.rule == "stale_data" and trip.values["gap_s"] == 19 and trip.values["limit"] == LINK_GIVE_UP_S + 1.0
+    trip = run(StaleDataRule(ctx, max_gap_s=10.0), [s(0), s(1), s(15)])  # a limit set in limits: wins
     assert trip.rule == "stale_data" and trip.values["gap_s"] == 14
     frozen = [s(t, 3.7, -5.0) for t in range(200)]
     trip = run(StaleDataRule(ctx, frozen_s=120.0), frozen)

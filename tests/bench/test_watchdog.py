@@ -12,6 +12,7 @@ from bench.engine.core import Engine, RunStatus
 from bench.engine.runner import run_attributes
 from bench.runfile.reader import RunFile
 from bench.runfile.writer import RunWriter
+from bench.safety.checks import LINK_GIVE_UP_S
 from bench.safety.rules import Trip
 from bench.safety.watchdog import Watchdog, watchdog_timeout_s
 from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet
@@ -94,8 +95,17 @@ def test_automatic_timeouts():
     class Virtual:
         pass
 
-    assert watchdog_timeout_s(0.1, Scaled()) == watchdog_module.WATCHDOG_MIN_S
+    # at least the time a driver takes to give up on a dropped link (+ a period), in wall time,
+    # plus the minimum: a link fault ends a run as an instrument failure, not a watchdog trip
+    give_up_s = LINK_GIVE_UP_S
+    assert watchdog_timeout_s(0.1, Scaled()) == pytest.approx((give_up_s + 0.1) / 10.0 + watchdog_module.WATCHDOG_MIN_S)
     assert watchdog_timeout_s(60.0, Scaled()) == 18.0
+    for speed in (1.0, 10.0, 100.0):
+        for period in (0.01, 0.1, 1.0, 10.0):
+            class Clock:
+                pass
+            Clock.speed = speed
+            assert watchdog_timeout_s(period, Clock()) > (give_up_s + period) / speed
     assert watchdog_timeout_s(1.0, Virtual()) == watchdog_module.WATCHDOG_VIRTUAL_S
     assert watchdog_timeout_s(1.0, Virtual(), configured_s=0.5) == 0.5
 
