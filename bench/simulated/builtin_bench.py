@@ -211,7 +211,7 @@ def build_sim_bench(
     chamber = open_instrument("espec_p300", chamber_url, name="chamber")
     impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
-    for instrument in (cycler, thermometer):  # link faults are ridden through on the bench clock
+    for instrument in (cycler_instrument, thermometer):  # link faults are ridden through on the bench clock
         instrument.ride_through(clock.now_s, clock.sleep)
     bench = Bench(
         cycler=cycler_instrument, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
