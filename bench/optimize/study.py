@@ -192,7 +192,7 @@ class Study:
             exact = bool(trial.user_attrs.get("baseline"))  # the baseline keeps its exact rates
             searched = {}
             for index in self.space.searched:
-                low, high = self.space.stages[index].rate_c or (0.0, 0.0)
+                low, high = self._searched_range(index)
                 rate = trial.suggest_float(f"stage{index + 1}_rate_c", low, high)
                 searched[index] = rate if exact else self.space.on_grid(rate)
             profile = self.space.complete(searched, self.rate_max_c)
@@ -206,6 +206,13 @@ class Study:
                 continue
             out.append((trial, profile))
         return out
+
+    def _searched_range(self, index: int) -> tuple[float, float]:
+        """A searched stage's C-rate range within the cell's limit (a rate above it could never
+        reach a cell, so the sampler never proposes it)."""
+        low, high = self.space.stages[index].rate_c or (0.0, 0.0)
+        high = min(high, self.rate_max_c)
+        return (min(low, high), high)
 
     def _request(self, trial: optuna.Trial, profile: Profile) -> RunRequest:
         config = self.config

@@ -186,10 +186,16 @@ class CvCurrentRiseRule:
 
 
 class ChargeVoltageFallRule:
-    """During a constant-current charge the voltage only rises; falling ``fall_v`` below the step's
-    maximum (for 2 samples) means charge is leaking away."""
+    """During a constant-current charge the voltage only rises once the cell has settled; falling
+    ``fall_v`` below the step's maximum (for 2 samples) means charge is leaking away.
 
-    __slots__ = ("name", "ctx", "fall_v", "settle_s", "_serial", "_max", "_count")
+    "Settled": after ``settle_s`` *and* once the voltage has turned upward (risen ``fall_v / 2``
+    above its lowest value in the step). A step that follows a higher current (a fast charge's
+    next, lower stage; a top-up after a fast charge) starts with the cell relaxing: its voltage
+    falls for minutes (the diffusion polarisation of the higher current decays) although nothing
+    leaks. A leak during that relaxation is left to the per-cycle charge-balance rule."""
+
+    __slots__ = ("name", "ctx", "fall_v", "settle_s", "_serial", "_max", "_min", "_armed", "_count")
 
     def __init__(self, ctx: StepContext, fall_v: float, *, settle_s: float = 30.0) -> None:
         self.name = "internal_short_charge"
@@ -198,6 +204,8 @@ class ChargeVoltageFallRule:
         self.settle_s = settle_s
         self._serial = -1
         self._max = -math.inf
+        self._min = math.inf
+        self._armed = False
         self._count = 0
 
     def applies(self, ctx: StepContext) -> bool:
@@ -210,10 +218,18 @@ class ChargeVoltageFallRule:
         if ctx.serial != self._serial:
             self._serial = ctx.serial
             self._max = -math.inf
+            self._min = math.inf
+            self._armed = False
             self._count = 0
         if ctx.kind != "cc" or ctx.current_a <= 0.0 or sample.step_time_s < self.settle_s:
             return None
         v = sample.voltage_v
+        if not self._armed:
+            if v < self._min:
+                self._min = v
+            if v - self._min < 0.5 * self.fall_v:
+                return None
+            self._armed = True
         if v > self._max:
             self._max = v
         if self._max - v <= self.fall_v:

@@ -149,9 +149,12 @@ def test_charge_voltage_fall_trips_and_a_rising_charge_does_not():
     rng = random.Random(1)
     rising = [s(t, 3.6 + 0.0001 * t + rng.gauss(0, 0.0005), 2.5) for t in range(3000)]
     assert run(ChargeVoltageFallRule(ctx, 0.03), rising) is None
-    falling = [s(t, 3.9 - (0.05 if t >= 500 else 0.0), 2.5) for t in range(600)]
+    falling = [s(t, 3.6 + 0.0001 * t - (0.05 if t >= 500 else 0.0), 2.5) for t in range(600)]
     assert run(ChargeVoltageFallRule(ctx, 0.03), falling).rule == "internal_short_charge"
     assert run(ChargeVoltageFallRule(ctx_for("cc", -2.5), 0.03), falling) is None  # a discharge may fall
+    # A lower charge current after a higher one: the cell relaxes (80 mV over minutes), then charges on.
+    relaxing = [s(t, 3.40 + 0.08 * math.exp(-t / 120.0) + 0.00005 * t, 1.15) for t in range(2400)]
+    assert run(ChargeVoltageFallRule(ctx, 0.03), relaxing) is None
 
 
 def test_rest_self_heating_trips_on_a_warming_resting_cell_only():
