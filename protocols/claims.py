@@ -112,7 +112,7 @@ class Claim(Condition):
                            reason=f"precondition {pre.text or pre.metric} does not hold (measured {seen})")
                 return out
         verdict = self.holds(metrics)
-        if verdict is None:
+        if verdict is None or observed is None:  # (holds() is None whenever observed is None)
             out.update(status="not tested", reason=f"{self.metric} was not measured in this run")
             return out
         margin = (observed - self.value) if self.op == ">=" else (self.value - observed)

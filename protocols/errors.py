@@ -39,6 +39,8 @@ class ProtocolError(ValueError):
 class ProtocolErrors(ProtocolError):
     """Every problem found in one protocol, sorted by place; ``str()`` is one line per problem."""
 
+    errors: list[ProtocolError]
+
     def __init__(self, errors: list[ProtocolError]) -> None:
         flat: list[ProtocolError] = []
         for err in errors:

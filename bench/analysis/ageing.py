@@ -70,7 +70,7 @@ def pulse_resistances(run: RunFile) -> list[dict[str, Any]]:
     t_all = np.asarray(samples["Test Time / s"], dtype=float)
     v_all = np.asarray(samples["Voltage / V"], dtype=float)
     i_all = np.asarray(samples["Current / A"], dtype=float)
-    out = []
+    out: list[dict[str, Any]] = []
     for k in pulses:
         step = steps[k]
         soc = None

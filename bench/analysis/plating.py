@@ -27,6 +27,7 @@ both found. Each charge's evidence is returned with the flag. Units: V, s, Ah, V
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -107,7 +108,7 @@ def _slopes(t: np.ndarray, v: np.ndarray, *, relative_window: float = 0.3, min_p
 def rebound(x: np.ndarray, rate: np.ndarray, err: np.ndarray) -> dict[str, Any]:
     """Largest rise of ``rate`` above its running minimum: ``rebound``, ``at`` (x of the rise),
     ``minimum`` (the rate it rose from), ``sigma`` (rise / combined standard error)."""
-    best = {"rebound": 0.0, "at": None, "minimum": None, "sigma": 0.0}
+    best: dict[str, Any] = {"rebound": 0.0, "at": None, "minimum": None, "sigma": 0.0}
     if rate.size < 3:
         return best
     k_min = 0
@@ -189,16 +190,23 @@ def _charge_blocks(steps: list[dict[str, Any]]) -> list[list[int]]:
     return blocks
 
 
+#: The evidence of each open run file, dropped with the run file object.
+_EVIDENCE: weakref.WeakKeyDictionary[RunFile, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
 def detect_plating(run: RunFile) -> list[dict[str, Any]]:
     """Per charge followed by a rest: its evidence and ``plating_flag`` (computed once per open
     run file: the fast-charge analysis and the report sections share it)."""
-    cached = getattr(run, "_plating_evidence", None)
+    try:
+        cached = _EVIDENCE.get(run)
+    except TypeError:  # a reader that cannot be a weak key: compute again every time
+        cached = None
     if cached is not None:
         return cached
     out = _detect(run)
     try:
-        run._plating_evidence = out  # type: ignore[attr-defined]
-    except AttributeError:  # a reader without instance attributes: compute again next time
+        _EVIDENCE[run] = out
+    except TypeError:  # (as above)
         pass
     return out
 

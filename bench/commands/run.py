@@ -164,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_cell_state(cell_state_world, args.cell_state)
         if bench is not None:
             bench.close()
-        if live is not None and not out.exists():  # no run file will come: close the window
+        if live is not None and out is not None and not out.exists():  # no run file will come: close the window
             live.terminate()
     from bench.report.verdict import format_report
 

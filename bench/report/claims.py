@@ -46,7 +46,8 @@ def claim_conditions(metric: str, conditions: Mapping[str, Any], metrics: Mappin
     """The conditions a claim on ``metric`` was measured under (a subset of the report's)."""
     c = conditions
     if metric.startswith(("time_", "temperature_max_all", "plating")):
-        fast = c.get("fast_charge") if isinstance(c.get("fast_charge"), dict) else {}
+        fast_charge = c.get("fast_charge")
+        fast = fast_charge if isinstance(fast_charge, dict) else {}
         stages = [f"{s.get('step')} (mean {s.get('mean_current_a')} A)" for s in fast.get("stages", [])]
         return _clean({"chamber_setpoint_c": fast.get("chamber_setpoint_c"), "stages": "; ".join(stages),
                        "soc_basis": c.get("soc_basis"), "cooling": c.get("cooling"),

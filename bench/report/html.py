@@ -138,9 +138,9 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
     if checks:
         series = [([c["cycle"] for c in checks], [100.0 - (c["fade_pct"] or 0.0) for c in checks],
                    "capacity check, % of the first", "o", 0)]
-        flagged = [p for p in ageing.get("plating") or [] if p["plating_flag"]]
-        if flagged:
-            series.append(([p["cycle"] for p in flagged], [100.0] * len(flagged), "plating flagged (charge)", "x", 1))
+        plated = [p for p in ageing.get("plating") or [] if p["plating_flag"]]
+        if plated:
+            series.append(([p["cycle"] for p in plated], [100.0] * len(plated), "plating flagged (charge)", "x", 1))
         _xy_png(out / "fade.png", series, "Cycle", "Capacity / % of the first check", "Fade and plating events")
         figures.append(("fade.png", "Capacity of each capacity check relative to the first (fade curve); charges "
                         "the plating detector flagged, at their cycle (x)"))

@@ -147,7 +147,11 @@ def _sample_chunks(run: RunFile, dataset: h5py.Dataset, columns: list[str], n: i
     """The first ``n`` (trustworthy) rows in blocks; a read error is a DamagedRunFileError."""
     for start in range(0, max(n, 1), CHUNK_ROWS):  # one (empty) chunk for a run without samples
         stop = min(n, start + CHUNK_ROWS)
-        block = run.guarded(f"/samples rows {start}-{stop - 1}", lambda a=start, b=stop: dataset[a:b])
+
+        def rows(a: int = start, b: int = stop) -> np.ndarray:
+            return dataset[a:b]
+
+        block = run.guarded(f"/samples rows {start}-{stop - 1}", rows)
         yield {name: block[name] for name in columns}
 
 

@@ -150,16 +150,29 @@ class RunFile:
             if name not in self._file:
                 continue
             dataset = self._file[name]
-            n = self.guarded(f"table /{name}", lambda d=dataset: (d.refresh(), d.shape[0])[1])
+
+            def row_count(d: h5py.Dataset = dataset) -> int:
+                d.refresh()
+                return d.shape[0]
+
+            n = self.guarded(f"table /{name}", row_count)
             if name == "samples":  # rows after the trustworthy ones are never read
                 trusted = self.guarded("table /journal", self.trusted_rows)
                 n = n if trusted is None else min(n, trusted)
-            intact = self.guarded(f"table /{name}", lambda d=dataset, n=n: intact_rows(d, self.file_size, n))
+
+            def intact_count(d: h5py.Dataset = dataset, n: int = n) -> int:
+                return intact_rows(d, self.file_size, n)
+
+            intact = self.guarded(f"table /{name}", intact_count)
             if intact < n:
                 raise DamagedRunFileError(f"{self.path}: damaged run file: /{name} rows {intact}-{n - 1} "
                                           "lie beyond the end of the file; 'bench repair' salvages the intact rows")
             if n:
-                self.guarded(f"table /{name}", lambda d=dataset, n=n: (d[:1], d[n - 1:n]))
+
+                def first_and_last(d: h5py.Dataset = dataset, n: int = n) -> tuple[Any, Any]:
+                    return (d[:1], d[n - 1:n])
+
+                self.guarded(f"table /{name}", first_and_last)
 
     def close(self) -> None:
         """Close the file."""
@@ -176,7 +189,11 @@ class RunFile:
         """File attributes (provenance, status), JSON texts decoded."""
         out: dict[str, Any] = {}
         for key in self._file.attrs:
-            value = self.guarded(f"attribute {key!r}", lambda k=key: self._file.attrs[k])
+
+            def attribute(k: str = key) -> Any:
+                return self._file.attrs[k]
+
+            value = self.guarded(f"attribute {key!r}", attribute)
             if isinstance(value, bytes):
                 value = value.decode()
             if isinstance(value, str) and value[:1] in "{[":
