@@ -63,7 +63,7 @@ def decay_asymptote(y0: float, y1: float, y2: float) -> float:
 
 
 def heat_source_score(ys: tuple[float, float, float], variances: tuple[float, float, float],
-                      delta_k: float, span_s: float, tau_max_s: float = None) -> float:  # type: ignore[assignment]
+                      delta_k: float, span_s: float, tau_max_s: float | None = None) -> float:
     """How many standard errors the excess ``ys`` (three means ``span_s / 2`` apart, K, with the
     variances of their errors, K²) lies beyond every first-order decay that ends at ``delta_k``
     or below with a time constant up to ``tau_max_s``; <= 0 when such a decay fits. The larger of:
