@@ -12,6 +12,10 @@ Re-recorded (issue 21, claims): capacity_check now discharges at C/5 with its nu
 cell preset (rated 5 Ah, not the file's hand-written block) and fails its rated-capacity and
 energy claims (exit 1); puncture_safe_cycling's limits follow the cell and a charge after a
 charge-discharge pair starts a new cycle.
+Re-recorded after the merge of issues 15, 18 and 21 (2026-12-06): the cell ages (SEI, plating,
+charge calibration: issue 15), every scheduled and applied fault is an event and no two rows
+share a test time at a step boundary (issue 18), and the claims above. The restructure itself
+(commit b84e68b) left the a5e68ae hashes unchanged: that commit's test passed with them.
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "80d4f1a51e639e9ab510e838d096343818d0a28087f5e98c909d8281f35ae8ce",
-        "steps": "a37c654bbde0bc86dc1e99b58d804a7e0907d1d47e98e9d6497ae6ade20c8a7c",
-        "events": "dedcd0e86cfa748ffaacac768ba0ce7ecbd4c9111523ae1d344d286929923d40",
+        "samples": "bb219e286d774f72edac64813a3122c431487f66d13a040b7d3531a2423e43b6",
+        "steps": "74a2ff8c0cadba43c7dc8ca17a37053be4d0583423a771399c88bdee5df22a06",
+        "events": "4bbd4fb535479c2288c933ca089db24b455ec0801b903df5c78e62a41651bd38",
     },
     "puncture_safe_cycling": {
-        "samples": "109a4f49aac264044ba9845849ffc825ba9a9ea2622706bbee87f574f7a37844",
-        "steps": "4d7555141169100db5669e82bd4eab4de99a0369e63783fc1e9df1e5e2e62b6a",
-        "events": "020d3d35a2a2fb43c55dce67007a7861d2744193670fefe9fe886713280eea37",
+        "samples": "ad8620b2a5b617efbbe2b1aeb8b557c52d09aa6c143eb4956187d90afc287d7a",
+        "steps": "3ca5811b7b2c340d09d55c6ab3d6c1fe57e09eca332398980d0df4dfdac90787",
+        "events": "791e670f90bcb95b2eb06ffba99827b1eb5324f1163fdf056b382498ffbbedeb",
     },
 }
 ARGS = {
