@@ -53,6 +53,8 @@ class Profile:
     rates_c: tuple[float, ...]
     feasible: bool
     reason: str = ""
+    #: How far outside the constraints an infeasible profile is (a positive fraction), 0 when feasible.
+    violation: float = 0.0
 
     def duration_s(self, stages: tuple[Stage, ...]) -> float:
         """Charge time in constant current, s (what the profile takes if no stage ends on voltage)."""
@@ -108,22 +110,24 @@ class SearchSpace:
             rate = float(searched_rates_c[index])
             if rate > rate_max_c + 1e-9:
                 return Profile(tuple(searched_rates_c.values()), False,
-                               f"stage {index + 1}: {rate:.2f}C above the cell's {rate_max_c:.2f}C")
+                               f"stage {index + 1}: {rate:.2f}C above the cell's {rate_max_c:.2f}C",
+                               (rate - rate_max_c) / rate_max_c)
             rates.append(rate)
             used_h += stage.dsoc / rate
         left_h = self.time_budget_s / 3600.0 - used_h
         computed = next(i for i, s in enumerate(self.stages) if s.computed)
         if left_h <= 0:
             return Profile(tuple(rates), False, f"stages {self.searched} alone take {used_h * 3600:.0f} s "
-                                                f"of the {self.time_budget_s:.0f} s budget")
+                                                f"of the {self.time_budget_s:.0f} s budget",
+                           1.0 - left_h * 3600.0 / self.time_budget_s)
         rate = self.stages[computed].dsoc / left_h
         rates[computed] = rate
         if rate > rate_max_c + 1e-9:
             return Profile(tuple(rates), False, f"computed stage {computed + 1}: {rate:.2f}C above the cell's "
-                                                f"{rate_max_c:.2f}C")
+                                                f"{rate_max_c:.2f}C", (rate - rate_max_c) / rate_max_c)
         if rate < self.rate_c_min - 1e-9:
             return Profile(tuple(rates), False, f"computed stage {computed + 1}: {rate:.2f}C below "
-                                                f"{self.rate_c_min:.2f}C")
+                                                f"{self.rate_c_min:.2f}C", (self.rate_c_min - rate) / self.rate_c_min)
         return Profile(tuple(rates), True)
 
     def constant_current(self, rate_max_c: float) -> Profile:

@@ -39,6 +39,9 @@ STORAGE_FILE = "optuna.sqlite3"
 STUDY_NAME = "cellbench"
 #: Proposals the space may reject in a row before the study gives up on filling a batch.
 MAX_REJECTIONS = 500
+#: Objective value stored (never reported) for a proposal the space rejected: the sampler sees it
+#: as infeasible through its constraint, and the value keeps it last among the infeasible ones.
+REJECTED_SENTINEL = 1.0e9
 
 
 class StudyError(ValueError):
@@ -199,9 +202,14 @@ class Study:
             trial.set_user_attr("batch", batch_number)
             trial.set_user_attr("rates_c", list(profile.rates_c))
             if not profile.feasible:
+                # Never run: told to the sampler as infeasible (its constraint > 0) so that it learns
+                # where the feasible region is; the value is a sentinel no report shows as a result
+                # (status "rejected").
                 trial.set_user_attr("status", "rejected")
                 trial.set_user_attr("reason", profile.reason)
-                self.optuna.tell(trial, state=optuna.trial.TrialState.FAIL)
+                trial.set_constraint("feasible", max(profile.violation, 1e-6))
+                trial.set_constraint("time_claim", 1.0)
+                self.optuna.tell(trial, REJECTED_SENTINEL)
                 rejected += 1
                 continue
             out.append((trial, profile))
@@ -250,6 +258,7 @@ class Study:
         trial.set_user_attr("claim_violation", violation if math.isfinite(violation) else 1e6)
         trial.set_user_attr("claim_met", violation <= 0)
         trial.set_constraint("time_claim", violation if math.isfinite(violation) else 1e6)
+        trial.set_constraint("feasible", 0.0)
         if not math.isfinite(value):
             trial.set_user_attr("status", "not_measured")
             self.optuna.tell(trial, state=optuna.trial.TrialState.FAIL)

@@ -117,7 +117,7 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return {
         "trial": t.number, "batch": attrs.get("batch", 0), "baseline": bool(attrs.get("baseline", False)),
         "rates_c": attrs.get("rates_c"), "status": status, "reason": attrs.get("reason", ""),
-        "value": t.value if t.state == optuna.trial.TrialState.COMPLETE else None,
+        "value": t.value if t.state == optuna.trial.TrialState.COMPLETE and status == "scored" else None,
         "claim_met": attrs.get("claim_met"), "time_10_80_s": measurement.get("time_10_80_s"),
         "fade_pct": measurement.get("fade_pct"), "temperature_max_c": measurement.get("temperature_max_c"),
         "run_file": attrs.get("run_file"), "exit_code": attrs.get("exit_code"),

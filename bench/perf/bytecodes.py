@@ -25,6 +25,7 @@ per sample) says what one costs on a given machine and interpreter.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -136,7 +137,9 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
     from bench.perf.stages import engine_on_sim_bench
 
     seen = 0
-    with engine_on_sim_bench(duration, "bytecodes") as (engine, _label):
+    # no wall-clock flushes: the run file flushes every batch of rows only, so the count does not
+    # depend on the machine's speed (a wall-clock flush journals the simulated world)
+    with engine_on_sim_bench(duration, "bytecodes", flush_interval_s=math.inf) as (engine, _label):
         if counter is not None:
             window = counter
             acquire = engine.acquire

@@ -151,10 +151,13 @@ def stage_split_duration(quick: bool) -> str:
 
 @contextlib.contextmanager
 def engine_on_sim_bench(duration: str, name: str,
-                        instrument: Callable[[Any], None] | None = None) -> Iterator[tuple[Any, Any]]:
+                        instrument: Callable[[Any], None] | None = None,
+                        flush_interval_s: float = 1.0) -> Iterator[tuple[Any, Any]]:
     """An engine ready to run the short protocol (CC phases of ``duration``) on a fresh simulated
     bench, writing ``name``.h5 in a temporary directory; yields ``(engine, label)``.
-    ``instrument(bench)`` runs before the bench is identified (to wrap its layers)."""
+    ``instrument(bench)`` runs before the bench is identified (to wrap its layers);
+    ``flush_interval_s``: the run file's wall-clock flush interval (``inf``: flushes every batch of
+    rows only, so what runs per sample does not depend on how fast the machine is)."""
     from bench.engine.core import Engine
     from bench.runfile.writer import RunWriter
     from bench.simulated.builtin_bench import build_sim_bench
@@ -166,7 +169,8 @@ def engine_on_sim_bench(duration: str, name: str,
             if instrument is not None:
                 instrument(bench)
             bench.identify()
-            writer = RunWriter(Path(tmp) / f"{name}.h5", {"protocol": protocol.name})
+            writer = RunWriter(Path(tmp) / f"{name}.h5", {"protocol": protocol.name},
+                               flush_interval_s=flush_interval_s)
             try:
                 yield Engine(protocol, bench, writer, observe_s=0.0), label
             finally:
