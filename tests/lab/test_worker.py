@@ -15,7 +15,7 @@ from bench.lab.provenance import read_attributes
 from bench.lab.worker import SubprocessRunner, Worker
 
 
-def _wait_for(predicate, timeout_s: float = 30.0, what: str = "") -> None:
+def _wait_for(predicate, timeout_s: float = 120.0, what: str = "") -> None:  # bounded; generous for a loaded CI
     deadline = time.monotonic() + timeout_s
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
