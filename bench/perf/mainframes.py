@@ -34,7 +34,6 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,52 +41,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.perf.realtime import ServerProcess
+
 logger = logging.getLogger(__name__)
 
 PERIOD_S = 1.0
 FLOOR_QUERIES = 300
 COST_SAMPLES = 200
-SERVER_START_S = 60.0
 
 
-def _server_command(mainframes: int, per_mainframe: int, out: Path) -> list[str]:
-    return [sys.executable, "-m", "bench.simulated.n6700_servers", "--serve", str(mainframes), str(per_mainframe),
-            "--write", str(out)]
-
-
-class _Server:
-    """The simulator process; stopped by closing its stdin, then SIGTERM / SIGKILL."""
-
-    def __init__(self, mainframes: int, per_mainframe: int, workdir: Path) -> None:
-        self.out = workdir / f"n6700_{mainframes}x{per_mainframe}.json"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(_server_command(mainframes, per_mainframe, self.out), stdin=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-
-    def wait(self) -> dict[str, Any]:
-        deadline = time.monotonic() + SERVER_START_S
-        while not self.out.exists():
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace")[-500:] if self.proc.stderr else ""
-                raise RuntimeError(f"simulator process exited ({self.proc.returncode}): {err}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"simulator process did not start within {SERVER_START_S:.0f} s")
-            time.sleep(0.05)
-        return json.loads(self.out.read_text(encoding="utf-8"))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                if self.proc.stdin:
-                    self.proc.stdin.close()
-                self.proc.wait(10.0)
-            except (subprocess.TimeoutExpired, OSError):
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5.0)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5.0)
+def _server(mainframes: int, per_mainframe: int, workdir: Path) -> ServerProcess:
+    """The simulator process of ``mainframes`` x ``per_mainframe`` channels (bench.simulated.n6700_servers)."""
+    out = workdir / f"n6700_{mainframes}x{per_mainframe}.json"
+    return ServerProcess(["-m", "bench.simulated.n6700_servers", "--serve", str(mainframes), str(per_mainframe),
+                          "--write", str(out)], out)
 
 
 # -- controller side -----------------------------------------------------------------------------
@@ -127,10 +94,10 @@ def measure_channels_1hz(channels: int, per_mainframe: int = 4, duration_s: floa
         raise ValueError(f"channels ({channels}) must be a multiple of per_mainframe ({per_mainframe})")
     mainframes = channels // per_mainframe
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-n6700-") as tmp:
-        server = _Server(mainframes, per_mainframe, Path(tmp))
+        server = _server(mainframes, per_mainframe, Path(tmp))
         rm = pyvisa.ResourceManager("@py")
         try:
-            resources = server.wait()["resources"]
+            resources = json.loads(server.wait_file().read_text(encoding="utf-8"))["resources"]
             floor_us = transport_floor_us(rm, resources[0])
             systems: dict[Any, Any] = {}
             handles = [[open_instrument("keysight_n6700", res, name=f"mf{m}.ch{c}", resource_manager=rm,

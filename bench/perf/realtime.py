@@ -73,8 +73,9 @@ def realtime_setup(enabled: bool = True) -> Iterator[dict[str, Any]]:
                 os.sched_setscheduler(0, *old_policy)
 
 
-class _ServerProcess:
-    """A simulator process writing a bench config; stopped by closing its stdin, then SIGTERM."""
+class ServerProcess:
+    """A simulator process that announces itself by writing a file (a bench config, or a JSON
+    list of resources); stopped by closing its stdin, then SIGTERM / SIGKILL."""
 
     def __init__(self, args: list[str], config_path: Path, realtime: bool = False) -> None:
         self.config_path = config_path
@@ -83,18 +84,23 @@ class _ServerProcess:
                                      stderr=subprocess.PIPE, env=env,
                                      preexec_fn=_rt_preexec if realtime else None)
 
-    def wait_config(self) -> dict[str, Any]:
-        from bench.config import load_bench_config
-
+    def wait_file(self) -> Path:
+        """The file, once the process has written it (bounded wait: ``SERVER_START_S``)."""
         deadline = time.monotonic() + SERVER_START_S
         while not self.config_path.exists():
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace")[-500:] if self.proc.stderr else ""
                 raise RuntimeError(f"simulator process exited ({self.proc.returncode}): {err}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"simulator process wrote no bench config within {SERVER_START_S:.0f} s")
+                raise TimeoutError(f"simulator process wrote no {self.config_path.name} within {SERVER_START_S:.0f} s")
             time.sleep(0.05)
-        return load_bench_config(self.config_path)
+        return self.config_path
+
+    def wait_config(self) -> dict[str, Any]:
+        """The bench config the process wrote."""
+        from bench.config import load_bench_config
+
+        return load_bench_config(self.wait_file())
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -158,7 +164,7 @@ def measure_jitter(periods_s: tuple[float, ...] = (0.01, 0.1), duration_s: float
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="cellbench-perf-rt-") as tmp:
         workdir = Path(tmp)
-        server = _ServerProcess(["-m", "bench.cli", "sim", "serve", "--write-bench", str(workdir / "sim.toml"),
+        server = ServerProcess(["-m", "bench.cli", "sim", "serve", "--write-bench", str(workdir / "sim.toml"),
                                  "--speed", "1"], workdir / "sim.toml", realtime=realtime)
         try:
             config = server.wait_config()
@@ -195,7 +201,7 @@ def channels_ok(channels: int, duration_s: float, workdir: Path, realtime: bool 
     from bench.multichannel.run import open_multichannel, run_multichannel
 
     config_path = workdir / f"multi{channels}.toml"
-    server = _ServerProcess(["-m", "bench.simulated.multichannel", "--channels", str(channels), "--write-bench",
+    server = ServerProcess(["-m", "bench.simulated.multichannel", "--channels", str(channels), "--write-bench",
                              str(config_path), "--cycler", cycler], config_path, realtime=realtime)
     try:
         config = server.wait_config()
