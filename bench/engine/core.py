@@ -26,8 +26,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
 from bench.capabilities import limits_of_bench
 from bench.engine.chamber_ramp import SetpointRamp
@@ -40,8 +38,10 @@ from bench.engine.end_conditions import (
     step_limit_violation,
 )
 from bench.engine.operator_control import OperatorControl
+from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
+from bench.engine.setpoints import Setpoints
 from bench.engine.step_kinds import StepKinds
 from bench.engine.trips import TripHandler
 from bench.instruments import Bench
@@ -66,42 +66,6 @@ __all__ = ["DTDT_WINDOW_S", "VOLTAGE_TOLERANCE_V", "Engine", "Progress", "Resume
 #: Bench-clock time between applying a step's setpoints and its first sample when no time has
 #: passed since the previous sample (virtual time), s: every /samples row has its own Test Time.
 FIRST_SAMPLE_DELAY_S = 0.001
-
-
-class RunStatus(StrEnum):
-    """How a run ended; maps to the CLI exit code."""
-
-    COMPLETED = "completed"
-    SAFETY_TRIP = "safety_trip"
-    INSTRUMENT_FAILURE = "instrument_failure"
-    ABORTED = "aborted"
-    #: The run file could not be written (disk full, I/O error): output off, run stopped.
-    WRITE_FAILURE = "write_failure"
-
-
-@dataclass
-class RunResult:
-    """Outcome of :meth:`Engine.run`."""
-
-    status: RunStatus
-    message: str = ""
-    trip: Trip | None = None
-    samples: int = 0
-    test_time_s: float = 0.0
-    wall_time_s: float = 0.0
-
-
-@dataclass
-class Progress:
-    """What a progress display needs, updated every few samples."""
-
-    step_text: str = ""
-    step_number: int = 0
-    step_total: int = 0
-    cycle: int = 0
-    test_time_s: float = 0.0
-    voltage_v: float = 0.0
-    current_a: float = 0.0
 
 
 #: A step handler: runs one planned step (``restored``: its state from the journal when resuming).
@@ -174,10 +138,9 @@ class Engine:
         self._journal = Journal(self, resume)
         #: Step kind -> handler; kinds not listed run as setpoint steps (:meth:`_run_setpoint_step`).
         self.step_handlers: dict[str, StepHandler] = {"eis": self._kinds.run_eis}
+        self._setpoints = Setpoints(self)
         #: Step kind -> what sets the cycler's setpoint; kinds not listed turn the output off.
-        self._setpoint_appliers: dict[str, Callable[[Step], None]] = {
-            "cc": self._apply_current, "pulse": self._apply_current, "cv": self._apply_voltage,
-            "cp": self._apply_power}
+        self._setpoint_appliers: dict[str, Callable[[Step], None]] = self._setpoints.appliers()
 
     # -- public ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -364,7 +327,7 @@ class Engine:
             if pulse is not None:
                 self._kinds.update_pulse(pulse, state, sample)
             elif constant_power:
-                self._update_power(step, sample)
+                self._setpoints.update_power(step, sample)
             elif self._ramp is not None:
                 self._ramp.update(sample.time_s)
             reason = end_reason(step, sample, state, self.chamber_setpoint_c)
@@ -394,40 +357,6 @@ class Engine:
                 chamber.set_setpoint_c(step.temperature_c)
             chamber.start()
             self.chamber_setpoint_c = step.temperature_c  # end conditions compare with the final setpoint
-
-    def _apply_current(self, step: Step) -> None:
-        """CC and pulse steps: the current, with a voltage limit at the cell's maximum (charge:
-        or the step's lower ending voltage)."""
-        cell = self.protocol.cell
-        current = float(step.current_a or 0.0)
-        limit_v = cell.voltage_max_v
-        if current > 0:
-            ends = [c.value for c in step.until if c.quantity == "voltage_v"]
-            limit_v = min([cell.voltage_max_v] + ends)
-        self.bench.cycler.set_current(current, limit_v)
-
-    def _apply_voltage(self, step: Step) -> None:
-        """CV steps. The hold charges when its voltage is above the cell's: then the charge rating
-        limits the current; never more than the instrument can force."""
-        cell = self.protocol.cell
-        cycler = self.bench.cycler
-        hold_v = float(step.voltage_v or 0.0)
-        charging = self.last is None or hold_v >= self.last.voltage_v
-        limit_a = cell.charge_current_max_a if charging else cell.current_max_a
-        instrument_max_a = getattr(cycler, "current_range_a", (0.0, limit_a))[1]
-        cycler.set_voltage(hold_v, min(limit_a, instrument_max_a))
-
-    def _apply_power(self, step: Step) -> None:
-        """CP steps: the current for the power at the last voltage (updated every sample)."""
-        cell = self.protocol.cell
-        voltage = self.last.voltage_v if self.last else cell.voltage_max_v
-        current = float(step.power_w or 0.0) / max(voltage, 0.1)
-        self.bench.cycler.set_current(_clamp(current, cell.current_max_a), cell.voltage_max_v)
-
-    def _update_power(self, step: Step, sample: Sample) -> None:
-        current = float(step.power_w or 0.0) / max(sample.voltage_v, 0.1)
-        self.bench.cycler.set_current(_clamp(current, self.protocol.cell.current_max_a),
-                                      self.protocol.cell.voltage_max_v)
 
     def start_output(self) -> None:
         if self.supervisor.latched:
@@ -583,7 +512,3 @@ class Engine:
 
     def _result(self, status: RunStatus, message: str, wall0: float, trip: Trip | None = None) -> RunResult:
         return RunResult(status, message, trip, self.samples, self.now(), time.perf_counter() - wall0)
-
-
-def _clamp(current_a: float, limit_a: float) -> float:
-    return max(-limit_a, min(limit_a, current_a))
