@@ -24,6 +24,7 @@ Current is positive into the cell (charging), as the module's own sign conventio
 from __future__ import annotations
 
 import logging
+import threading
 
 from drivers.errors import InstrumentError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
@@ -52,6 +53,9 @@ class N6700System(ScpiInstrument):
     def __init__(self, transport: MessageTransport, *, name: str = "n6700") -> None:
         super().__init__(transport, name=name)
         self._models: dict[int, str] = {}
+        #: One conversation at a time on the mainframe's one connection: each channel's engine runs
+        #: in its own thread, and a query's reply must reach the channel that asked.
+        self.lock = threading.RLock()
 
     def modules(self) -> dict[int, str]:
         """Installed module model by channel number (``SYSTem:CHANnel:COUNt?`` / ``:MODel?``)."""
@@ -82,8 +86,9 @@ class N6700System(ScpiInstrument):
         """(voltage_v, current_a) of every listed channel: two queries for the whole list."""
         listed = channel_list(numbers)
         where = f"{self.where} channels {listed}"
-        volts = parse_floats(self.query(f"MEAS:VOLT? {listed}"), len(numbers), where=where)
-        amps = parse_floats(self.query(f"MEAS:CURR? {listed}"), len(numbers), where=where)
+        with self.lock:
+            volts = parse_floats(self.query(f"MEAS:VOLT? {listed}"), len(numbers), where=where)
+            amps = parse_floats(self.query(f"MEAS:CURR? {listed}"), len(numbers), where=where)
         order = sorted(numbers)
         by_channel = dict(zip(order, zip(volts, amps, strict=True), strict=True))
         return [by_channel[n] for n in numbers]
@@ -135,28 +140,32 @@ class N6781AChannel:
         head, _, value = command.partition(" ")
         message = f"{head} {value},{self._suffix}" if value else f"{head} {self._suffix}"
         try:
-            self.system.write(message)
+            with self.system.lock:
+                self.system.write(message)
         except InstrumentError as exc:
             raise self._named(exc) from exc
 
     def query(self, command: str) -> str:
         """Ask ``command`` (a query) about this channel: ``<command> (@N)``."""
         try:
-            return self.system.query(f"{command} {self._suffix}")
+            with self.system.lock:
+                return self.system.query(f"{command} {self._suffix}")
         except InstrumentError as exc:
             raise self._named(exc) from exc
 
     def check_errors(self, context: str = "") -> None:
         """The mainframe's error queue, errors named with this channel."""
         try:
-            self.system.check_errors(context)
+            with self.system.lock:
+                self.system.check_errors(context)
         except InstrumentError as exc:
             raise self._named(exc) from exc
 
     def verify_identity(self) -> str:
         """The mainframe's ``*IDN?`` (checked) and this channel's module model (checked)."""
-        idn = self.system.verify_identity()
-        model = self.system.modules().get(self.channel, "")
+        with self.system.lock:
+            idn = self.system.verify_identity()
+            model = self.system.modules().get(self.channel, "")
         if model not in self.module_models:
             raise InstrumentReplyError(f"{self.where}: module {model!r}, expected {', '.join(self.module_models)}")
         return f"{idn}; channel {self.channel}: {model}"

@@ -157,10 +157,11 @@ CLEAN_CONDITIONS: tuple[tuple[str, str, str, float, float], ...] = (
     ("nmc_21700", "0.5C", "1C", 25.0, 10.0),
     ("nmc_21700", "0.65C", "1.4C", 25.0, 10.0),
     ("nmc_21700", "0.3C", "0.5C", 40.0, 10.0),
-    # LFP's end-of-discharge cliff at 2C falls ~0.3 V in 10 s: sampled every 10 s the discharge ends
-    # below the 100 mV protection margin (a true voltage-limit excursion, not a short), so 2 s here
+    # LFP's end-of-discharge cliff falls ~0.3 V in 10 s at 2C (and past 100 mV at 1C): sampled every
+    # 10 s the discharge ends below the 100 mV protection margin (a true voltage-limit excursion,
+    # not a short), so the LFP conditions sample every 2 s
     ("lfp_26650", "1C", "2C", 25.0, 2.0),
-    ("lfp_26650", "2C", "1C", 40.0, 10.0),
+    ("lfp_26650", "2C", "1C", 40.0, 2.0),
     ("nmc_pouch_60ah", "0.1C", "0.1C", 25.0, 30.0),
     ("solid_state_pouch", "0.5C", "0.7C", 25.0, 10.0),
     ("solid_state_pouch", "0.3C", "0.5C", 40.0, 10.0),

@@ -41,3 +41,31 @@ def test_a_system_channel_without_its_channel_number_is_refused() -> None:
     config = {"cycler": [{"driver": "maccor_macnet", "resource": "TCPIP::127.0.0.1::57570::SOCKET"}]}
     problems = check_multichannel(config, "lab.toml")
     assert problems and "needs 'channel'" in problems[0]
+
+
+def test_channels_of_one_mainframe_used_from_many_threads_get_their_own_replies() -> None:
+    """One engine thread per channel shares the mainframe's connection: every reply reaches the
+    channel that asked (the driver holds the mainframe for each conversation)."""
+    import threading
+
+    errors: list[str] = []
+    with serve_multichannel(4, speed=10.0, cycler="keysight_n6700") as servers:
+        mbench = open_multichannel(servers.config)
+        try:
+            def work(cycler) -> None:
+                try:
+                    for _ in range(20):
+                        assert "N6781A" in cycler.verify_identity()
+                        voltage_v, _current_a = cycler.measure()
+                        assert 3.0 < voltage_v < 4.2
+                except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+            threads = [threading.Thread(target=work, args=(c,)) for c in mbench.cyclers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        finally:
+            mbench.close()
+    assert errors == []
