@@ -64,6 +64,8 @@ class CatalogRecorder:
         self._finished = False
         self._warned = False
         self._failing = False
+        #: Attempts to write that failed so far (the database down, slow or refusing).
+        self.failed_attempts = 0
         self._catalog: Any = None
         self._idle = threading.Event()
         self._idle.set()
@@ -209,6 +211,7 @@ class CatalogRecorder:
             else:
                 logger.debug("catalog still unreachable: %s", _first_line(exc))
             self._failing = True
+            self.failed_attempts += 1
             return False
         if self._failing:
             self._failing = False

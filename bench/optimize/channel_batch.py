@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bench.multichannel.run import open_multichannel, run_multichannel
+from bench.optimize.run_request import RunDone, RunRequest
 from drivers.errors import InstrumentError
 from protocols.errors import ProtocolError
-
-if TYPE_CHECKING:
-    from bench.optimize.executors import RunDone, RunRequest
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +23,6 @@ def run_protocols_on_channels(requests: Sequence[RunRequest], *, bench_file: str
                               preset: str | None = None) -> list[RunDone]:
     """Run ``requests`` (one per channel) as one multi-channel run; one :class:`RunDone` each."""
     from bench.config import load_bench_config
-    from bench.optimize.executors import RunDone
     from bench.simulated.builtin_bench import cell_datasheet
     from bench.simulated.multichannel import build_sim_multichannel
     from protocols.loader import load_protocol

@@ -10,7 +10,7 @@ PACKAGES = ("bench", "drivers", "protocols", "sim_instruments")
 
 def import_cycles() -> list[list[str]]:
     """Strongly connected groups of more than one module (Tarjan, iterative)."""
-    graph = grimp.build_graph(*PACKAGES, include_external_packages=False)
+    graph = grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)  # never a stale cache
     edges: dict[str, set[str]] = {}
     for module in graph.modules:
         edges[module] = {m for m in graph.find_modules_directly_imported_by(module)
