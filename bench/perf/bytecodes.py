@@ -25,6 +25,7 @@ per sample) says what one costs on a given machine and interpreter.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import sys
@@ -158,6 +159,13 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
 
             window.skip(counted_acquire.__code__)
             engine.acquire = counted_acquire
+        # The garbage collector runs finalizers of earlier objects (closed resources of a previous
+        # bench) at arbitrary points of this thread, counted in whatever stage is running: collect
+        # first and hold it off while counting, so the count is the per-sample path's alone.
+        gc_was_enabled = gc.isenabled()
+        if counter is not None:
+            gc.collect()
+            gc.disable()
         wall0 = time.perf_counter()
         try:
             result = engine.run()
@@ -165,6 +173,8 @@ def _run_counted(duration: str, warmup_samples: int, samples: int | None,
             wall = time.perf_counter() - wall0
             if counter is not None:
                 counter.stop()
+                if gc_was_enabled:
+                    gc.enable()
     return (seen if counter is not None else result.samples), wall, result
 
 
