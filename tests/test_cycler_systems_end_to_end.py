@@ -16,16 +16,16 @@ from bench.simulated.multichannel import AIR_CHANNEL, wiring
 from drivers.catalog import open_channel, open_instrument
 from drivers.cycler_system import SystemPool
 from protocols.loader import load_protocol
-from sim_instruments.arbin_cti import ArbinSystemSim
-from sim_instruments.arbin_wire import arbin_stream
-from sim_instruments.clock import VirtualClock
-from sim_instruments.endpoint import LineEndpoint
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.maccor_macnet import MaccorSystemSim
-from sim_instruments.maccor_wire import maccor_stream
-from sim_instruments.stream_server import LinkState
-from sim_instruments.visa_library import SimVisaLibrary
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
+from sim_instruments.cyclers.arbin_wire import arbin_stream
+from sim_instruments.cyclers.maccor_macnet import MaccorSystemSim
+from sim_instruments.cyclers.maccor_wire import maccor_stream
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.endpoint import LineEndpoint
+from sim_instruments.wire.stream_server import LinkState
+from sim_instruments.wire.visa_library import SimVisaLibrary
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 pytestmark = pytest.mark.timeout(120)
 

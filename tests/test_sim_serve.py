@@ -20,11 +20,11 @@ from bench.config import load_bench_config
 from bench.perf.loopback import measure_loopback_latency, percentile
 from bench.runfile.reader import RunFile
 from bench.simulated.serve import start_sim_servers
-from sim_instruments.clock import VirtualClock
-from sim_instruments.endpoint import CommsFault
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.tcp_server import MAX_MESSAGE_BYTES, LineServer
-from sim_instruments.world import SimWorld
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.endpoint import CommsFault
+from sim_instruments.wire.tcp_server import MAX_MESSAGE_BYTES, LineServer
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 IDN_DAQ = b"Keysight Technologies,DAQ970A"
 
@@ -271,7 +271,7 @@ def test_loopback_latency_probe_times_every_query():
 
 def test_served_bench_takes_fault_schedules():
     from bench.fault_specs import parse_fault_spec
-    from sim_instruments.clock import VirtualClock
+    from sim_instruments.world.clock import VirtualClock
 
     clock = VirtualClock()
     faults = [parse_fault_spec("comms_drop@10s,instrument=cycler,duration=5s"),

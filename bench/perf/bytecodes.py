@@ -39,10 +39,10 @@ STAGES = ("driver", "pyvisa", "sim_wire", "physics", "safety", "logging", "engin
 #: Files (relative to the project root) whose stage is not their package's.
 _FILE_STAGES = {
     "drivers/transport.py": "pyvisa",
-    "sim_instruments/visa_library.py": "pyvisa",
-    "sim_instruments/world.py": "physics",
-    "sim_instruments/chamber_model.py": "physics",
-    "sim_instruments/clock.py": "engine",
+    "sim_instruments/wire/visa_library.py": "pyvisa",
+    "sim_instruments/world/sim_world.py": "physics",
+    "sim_instruments/world/chamber_air.py": "physics",
+    "sim_instruments/world/clock.py": "engine",
     "bench/runfile/writer.py": "logging",
 }
 #: Directories (relative to the project root) and their stage, first match wins.

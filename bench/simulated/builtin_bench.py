@@ -23,16 +23,16 @@ from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
 from drivers.catalog import open_instrument
 from sim_instruments.cell import get_preset
-from sim_instruments.clock import ScaledClock, VirtualClock
-from sim_instruments.ea_psb import EaPsbSim
-from sim_instruments.endpoint import CommsFault, LineEndpoint
-from sim_instruments.espec_chamber import EspecChamberSim
-from sim_instruments.hioki_bt4560 import HiokiBT4560Sim
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.serial_url import registry
-from sim_instruments.visa_library import SimVisaLibrary
-from sim_instruments.world import SimWorld
+from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.cyclers.ea_psb import EaPsbSim
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.impedance.hioki_bt4560 import HiokiBT4560Sim
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.endpoint import CommsFault, LineEndpoint
+from sim_instruments.wire.serial_url import registry
+from sim_instruments.wire.visa_library import SimVisaLibrary
+from sim_instruments.world.clock import ScaledClock, VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
 

@@ -28,17 +28,17 @@ from typing import Any
 import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
-from sim_instruments.clock import ScaledClock, VirtualClock
-from sim_instruments.cycler_systems import VENDORS, serve_cycler_system
-from sim_instruments.endpoint import LineEndpoint
-from sim_instruments.espec_chamber import EspecChamberSim
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.keysight_n6700 import KeysightN6700Sim
-from sim_instruments.serial_url import registry
-from sim_instruments.tcp_server import LOOPBACK, LineServer
-from sim_instruments.visa_library import SimVisaLibrary
-from sim_instruments.world import SimWorld
+from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
+from sim_instruments.cyclers.systems import VENDORS, serve_cycler_system
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.endpoint import LineEndpoint
+from sim_instruments.wire.serial_url import registry
+from sim_instruments.wire.tcp_server import LOOPBACK, LineServer
+from sim_instruments.wire.visa_library import SimVisaLibrary
+from sim_instruments.world.clock import ScaledClock, VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
     return bench
 
 
-#: Commercial multi-channel cycler systems the simulated bench can serve (sim_instruments/cycler_systems.py).
+#: Commercial multi-channel cycler systems the simulated bench can serve (sim_instruments/cyclers/systems.py).
 SYSTEM_CYCLERS = tuple(VENDORS)
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.simulated.multichannel import SteppedClock
-from sim_instruments.clock import ScaledClock
-from sim_instruments.keysight_n6700 import KeysightN6700Sim
-from sim_instruments.tcp_server import LOOPBACK, LineServer
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
+from sim_instruments.wire.tcp_server import LOOPBACK, LineServer
+from sim_instruments.world.clock import ScaledClock
+from sim_instruments.world.sim_world import SimWorld
 
 #: Physics step of the served world, s (as bench.simulated.multichannel.SERVE_STEP_S).
 SERVE_STEP_S = 0.02

@@ -1,7 +1,7 @@
 """``bench sim serve``: the simulated bench over loopback TCP, and the bench config that reaches it.
 
-One :class:`~sim_instruments.world.SimWorld` (one cell in one chamber) on a
-:class:`~sim_instruments.clock.ScaledClock` running ``speed`` times the wall clock, and one TCP
+One :class:`~sim_instruments.world.sim_world.SimWorld` (one cell in one chamber) on a
+:class:`~sim_instruments.world.clock.ScaledClock` running ``speed`` times the wall clock, and one TCP
 server per instrument, all on 127.0.0.1 and free ephemeral ports:
 
 * cycler: Keithley 2460 SCPI raw socket -> ``TCPIP::127.0.0.1::PORT::SOCKET`` (pyvisa-py);
@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from sim_instruments.cell import get_preset
-from sim_instruments.clock import ScaledClock
-from sim_instruments.ea_psb import EaPsbSim
-from sim_instruments.espec_chamber import EspecChamberSim
-from sim_instruments.hioki_bt4560 import HiokiBT4560Sim
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.tcp_server import LOOPBACK, LineServer
-from sim_instruments.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
-from sim_instruments.world import SimWorld
+from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
+from sim_instruments.cyclers.ea_psb import EaPsbSim
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.impedance.hioki_bt4560 import HiokiBT4560Sim
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.tcp_server import LOOPBACK, LineServer
+from sim_instruments.world.clock import ScaledClock
+from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ IMPEDANCE = SimInstrumentSpec("impedance", "hioki_bt4560", HiokiBT4560Sim, "seri
 class ServedInstrument:
     """One running instrument server and the resource string a bench config uses to reach it.
 
-    ``server`` is a :class:`~sim_instruments.tcp_server.LineServer` (with ``faults``) or, for
-    Modbus, a :class:`~sim_instruments.watlow_f4t.ModbusSimServer`; both have ``port`` and ``stop()``.
+    ``server`` is a :class:`~sim_instruments.wire.tcp_server.LineServer` (with ``faults``) or, for
+    Modbus, a :class:`~sim_instruments.chambers.watlow_f4t.ModbusSimServer`; both have ``port`` and ``stop()``.
     """
 
     spec: SimInstrumentSpec

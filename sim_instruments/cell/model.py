@@ -231,7 +231,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
 
     def impedance_ohm(self, frequencies_hz: np.ndarray) -> np.ndarray:
         """Complex small-signal impedance at these frequencies (Hz), Ω, from the present state."""
-        from sim_instruments.eis_model import cell_impedance_ohm
+        from sim_instruments.cell.impedance_spectrum import cell_impedance_ohm
 
         return cell_impedance_ohm(self, frequencies_hz)
 

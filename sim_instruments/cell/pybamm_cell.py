@@ -295,7 +295,7 @@ class PybammCellModel(MeasurementNoise):
     def impedance_ohm(self, frequencies_hz: np.ndarray) -> np.ndarray:
         """Complex small-signal impedance (Ω) at these frequencies (Hz), from the ECM's EIS model
         with :meth:`impedance_parameters`."""
-        from sim_instruments.eis_model import cell_impedance_ohm
+        from sim_instruments.cell.impedance_spectrum import cell_impedance_ohm
 
         return cell_impedance_ohm(self, frequencies_hz)
 

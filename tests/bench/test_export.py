@@ -13,7 +13,7 @@ from bench.cli import main
 from bench.runfile.export import BDF_ORDER, EIS_COLUMNS, ExportError, export_run
 from bench.runfile.reader import RunFile
 from bench.runfile.writer import RunWriter
-from sim_instruments.eis_model import impedance_ohm
+from sim_instruments.cell.impedance_spectrum import impedance_ohm
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from bench.runfile.reader import RunFile
 from bench.simulated.builtin_bench import cell_datasheet
 from bench.simulated.multichannel import build_sim_multichannel
 from protocols.loader import load_protocol
-from sim_instruments.clock import VirtualClock
+from sim_instruments.world.clock import VirtualClock
 
 PROTOCOL = """\
 name: mc_test

@@ -22,11 +22,11 @@ def _closed_port() -> int:
 @pytest.fixture
 def served():
     """The EA PSB (SCPI raw socket) and the Watlow F4T (Modbus TCP) on one world, on loopback."""
-    from sim_instruments.clock import VirtualClock
-    from sim_instruments.ea_psb import EaPsbSim
-    from sim_instruments.tcp_server import LineServer
-    from sim_instruments.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
-    from sim_instruments.world import SimWorld
+    from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
+    from sim_instruments.cyclers.ea_psb import EaPsbSim
+    from sim_instruments.wire.tcp_server import LineServer
+    from sim_instruments.world.clock import VirtualClock
+    from sim_instruments.world.sim_world import SimWorld
 
     clock = VirtualClock()
     world = SimWorld.single_cell(clock)

@@ -17,8 +17,8 @@ from bench.simulated.serve import start_sim_servers
 from drivers.catalog import open_instrument
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
-from sim_instruments.clock import VirtualClock
-from sim_instruments.endpoint import CommsFault
+from sim_instruments.wire.endpoint import CommsFault
+from sim_instruments.world.clock import VirtualClock
 
 #: Sockets and threads: bound every test well below the suite-wide timeout.
 pytestmark = pytest.mark.timeout(60)

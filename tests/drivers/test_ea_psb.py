@@ -340,7 +340,7 @@ def test_psb_runs_a_protocol_beyond_the_keithley_range(tmp_path):
 # -- transports: lost links are reported, then reopened -------------------------------------------
 def test_visa_link_lost_in_process_is_reported_then_reopened(psb_bench):
     from drivers.transport import InstrumentConnectionLost
-    from sim_instruments.endpoint import CommsFault
+    from sim_instruments.wire.endpoint import CommsFault
 
     psb, clock = psb_bench.cycler, psb_bench.clock
     endpoint = psb_bench.simulation.endpoints["cycler"]
@@ -361,11 +361,11 @@ def test_visa_socket_closed_by_the_instrument_is_reopened():
 
     from drivers.catalog import open_instrument
     from drivers.transport import InstrumentConnectionLost
-    from sim_instruments.clock import VirtualClock
-    from sim_instruments.ea_psb import EaPsbSim
-    from sim_instruments.endpoint import CommsFault
-    from sim_instruments.tcp_server import LineServer
-    from sim_instruments.world import SimWorld
+    from sim_instruments.cyclers.ea_psb import EaPsbSim
+    from sim_instruments.wire.endpoint import CommsFault
+    from sim_instruments.wire.tcp_server import LineServer
+    from sim_instruments.world.clock import VirtualClock
+    from sim_instruments.world.sim_world import SimWorld
 
     clock = VirtualClock()
     world = SimWorld.single_cell(clock)
@@ -387,7 +387,7 @@ def test_visa_socket_closed_by_the_instrument_is_reopened():
 
 def test_serial_link_lost_is_reported_then_reopened(psb_bench):
     from drivers.transport import InstrumentConnectionLost
-    from sim_instruments.endpoint import CommsFault
+    from sim_instruments.wire.endpoint import CommsFault
 
     chamber, clock = psb_bench.chamber, psb_bench.clock
     psb_bench.simulation.endpoints["chamber"].faults.append(CommsFault("disconnect", clock.now_s(), 5.0))

@@ -81,11 +81,11 @@ def test_a_vendor_error_reply_names_the_channel():
 def mainframe():
     import pyvisa
 
-    from sim_instruments.clock import VirtualClock
-    from sim_instruments.endpoint import CommsFault, LineEndpoint
-    from sim_instruments.keysight_n6700 import KeysightN6700Sim
-    from sim_instruments.visa_library import SimVisaLibrary
-    from sim_instruments.world import SimWorld
+    from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
+    from sim_instruments.wire.endpoint import CommsFault, LineEndpoint
+    from sim_instruments.wire.visa_library import SimVisaLibrary
+    from sim_instruments.world.clock import VirtualClock
+    from sim_instruments.world.sim_world import SimWorld
 
     clock = VirtualClock()
     world = SimWorld.single_cell(clock, soc=0.5, channels=4)

@@ -171,9 +171,9 @@ def test_parse_resource():
 @pytest.fixture
 def f4t():
     """(driver, register model, clock): the simulated F4T on an ephemeral loopback port."""
-    from sim_instruments.clock import VirtualClock
-    from sim_instruments.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
-    from sim_instruments.world import SimWorld
+    from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
+    from sim_instruments.world.clock import VirtualClock
+    from sim_instruments.world.sim_world import SimWorld
 
     clock = VirtualClock()
     model = WatlowF4tRegisters(SimWorld.single_cell(clock), alarm_low_c=-10.0)
@@ -226,7 +226,7 @@ def test_simulator_profile_left_running_is_terminated_by_start(f4t):
 
 
 def test_modbus_connection_refused_lost_and_reconnected(f4t):
-    from sim_instruments.watlow_f4t import ModbusSimServer
+    from sim_instruments.chambers.watlow_f4t import ModbusSimServer
 
     chamber, model, _clock, server = f4t
     assert chamber.read_air_c() == pytest.approx(25.0)

@@ -14,8 +14,8 @@ from sim_instruments.cell.ageing_calibration import fade_figures
 from sim_instruments.cell.calibration import load_reference, simulate_discharge
 from sim_instruments.cell.degradation import AgeingState
 from sim_instruments.cell.state_file import CellStateError, load_states, save_states
-from sim_instruments.clock import VirtualClock
-from sim_instruments.world import SimWorld
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 NMC = "nmc_21700"
 

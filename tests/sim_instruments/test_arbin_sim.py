@@ -8,10 +8,10 @@ import struct
 
 import pytest
 
-from sim_instruments.arbin_cti import ArbinSystemSim
-from sim_instruments.arbin_wire import CtiSession, serve_arbin
-from sim_instruments.clock import VirtualClock
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
+from sim_instruments.cyclers.arbin_wire import CtiSession, serve_arbin
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 pytestmark = pytest.mark.timeout(60)
 TOKEN = 0x11DDDDDDDDDDDDDD

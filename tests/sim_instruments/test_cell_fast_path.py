@@ -19,9 +19,9 @@ from sim_instruments.cell import PRESETS, CellModel, get_preset
 from sim_instruments.cell.anode_potential import lookup, uniform_table
 from sim_instruments.cell.noise import BLOCK, standard_normal_block
 from sim_instruments.cell.thermal import KELVIN, RUNAWAY_SELF_HEATING_K_PER_S, two_node_step
-from sim_instruments.chamber_model import ChamberModel
-from sim_instruments.clock import VirtualClock
-from sim_instruments.world import SimWorld
+from sim_instruments.world.chamber_air import ChamberModel
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 _OVERDISCHARGE_SPAN = 0.03
 _SOC_MAX = 1.1

@@ -1,10 +1,10 @@
-"""Tests of the thermal chamber air model (sim_instruments.chamber_model)."""
+"""Tests of the thermal chamber air model (sim_instruments.world.chamber_air)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sim_instruments.chamber_model import LAB_TEMPERATURE_C, ChamberModel
+from sim_instruments.world.chamber_air import LAB_TEMPERATURE_C, ChamberModel
 
 
 def _run(chamber: ChamberModel, seconds: float, dt_s: float = 1.0, heat_w: float = 0.0) -> list[float]:

@@ -1,4 +1,4 @@
-"""Tests of the impedance model (sim_instruments.eis_model) and its link to the cell state."""
+"""Tests of the impedance model (sim_instruments.cell.impedance_spectrum) and its link to the cell state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy.linalg import lstsq
 
 from sim_instruments.cell import CellModel, get_preset
-from sim_instruments.eis_model import impedance_ohm, warburg_sigma_for
+from sim_instruments.cell.impedance_spectrum import impedance_ohm, warburg_sigma_for
 
 FREQS = np.logspace(-2, 4, 61)  # 10 mHz .. 10 kHz, 10 per decade, like a typical sweep
 

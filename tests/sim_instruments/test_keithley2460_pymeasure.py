@@ -13,11 +13,11 @@ import pytest
 
 pymeasure_k2450 = pytest.importorskip("pymeasure.instruments.keithley.keithley2450")
 
-from sim_instruments.clock import VirtualClock  # noqa: E402
-from sim_instruments.endpoint import LineEndpoint  # noqa: E402
-from sim_instruments.keithley2460 import Keithley2460Sim  # noqa: E402
-from sim_instruments.visa_library import SimVisaLibrary  # noqa: E402
-from sim_instruments.world import SimWorld  # noqa: E402
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim  # noqa: E402
+from sim_instruments.wire.endpoint import LineEndpoint  # noqa: E402
+from sim_instruments.wire.visa_library import SimVisaLibrary  # noqa: E402
+from sim_instruments.world.clock import VirtualClock  # noqa: E402
+from sim_instruments.world.sim_world import SimWorld  # noqa: E402
 
 RESOURCE = "USB0::0x05E6::0x2460::04412345::INSTR"
 
@@ -125,7 +125,7 @@ def test_commands_outside_the_2460_tree_still_get_minus_113(smu):
 def test_over_loopback_tcp_as_bench_sim_serve_serves_it(monkeypatch):
     """The issue's finding was made over ``bench sim serve``: the same client through pyvisa-py and a
     loopback SCPI socket (the simulator's LineServer, ephemeral port, virtual clock)."""
-    from sim_instruments.tcp_server import LOOPBACK, LineServer
+    from sim_instruments.wire.tcp_server import LOOPBACK, LineServer
 
     clock = VirtualClock()
     world = SimWorld.single_cell(clock, soc=0.5)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim_instruments.clock import VirtualClock
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 
 @pytest.fixture

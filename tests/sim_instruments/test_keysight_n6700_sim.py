@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim_instruments.clock import VirtualClock
-from sim_instruments.keysight_n6700 import KeysightN6700Sim
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import logging
 
 import pytest
 
-from sim_instruments.clock import VirtualClock
-from sim_instruments.maccor_macnet import MaccorSystemSim
-from sim_instruments.maccor_wire import serve_maccor
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.maccor_macnet import MaccorSystemSim
+from sim_instruments.cyclers.maccor_wire import serve_maccor
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 pymacnet = pytest.importorskip("pymacnet")
 pytestmark = pytest.mark.timeout(60)

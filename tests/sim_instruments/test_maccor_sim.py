@@ -12,10 +12,10 @@ import pytest
 from drivers.maccor_macnet import MaccorMacNet
 from drivers.roles import ProtectionLimits
 from drivers.transport import InstrumentConnectionLost
-from sim_instruments.clock import VirtualClock
-from sim_instruments.maccor_macnet import MaccorSystemSim
-from sim_instruments.maccor_wire import MacNetBinarySession, MacNetJsonSession, maccor_stream, serve_maccor
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.maccor_macnet import MaccorSystemSim
+from sim_instruments.cyclers.maccor_wire import MacNetBinarySession, MacNetJsonSession, maccor_stream, serve_maccor
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -193,7 +193,7 @@ def test_loopback_servers_reach_the_same_system():
 def test_served_system_gives_bench_entries_the_production_driver_opens(driver):
     from drivers.catalog import open_channel
     from drivers.cycler_system import SystemPool
-    from sim_instruments.cycler_systems import serve_cycler_system
+    from sim_instruments.cyclers.systems import serve_cycler_system
 
     clock = VirtualClock()
     world = SimWorld.single_cell(clock, channels=3, soc=0.5)

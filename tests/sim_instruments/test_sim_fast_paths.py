@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim_instruments.cell import PRESETS, CellModel, get_preset
-from sim_instruments.chamber_model import ChamberModel
-from sim_instruments.clock import VirtualClock
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.keysight_daq970a import KeysightDaq970aSim
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.world.chamber_air import ChamberModel
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 from tests.sim_instruments.test_cell_fast_path import (
     _reference_chamber_step,
     _reference_step,

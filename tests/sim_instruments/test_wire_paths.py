@@ -14,13 +14,13 @@ import pyvisa
 from pyvisa import constants
 from pyvisa.constants import StatusCode
 
-from sim_instruments.clock import VirtualClock
-from sim_instruments.endpoint import CommsFault, LineEndpoint
-from sim_instruments.keithley2460 import Keithley2460Sim
-from sim_instruments.keysight_daq970a import OVERLOAD, KeysightDaq970aSim
-from sim_instruments.scpi_frontend import LINE_CACHE_SIZE, ScpiFrontEnd
-from sim_instruments.visa_library import SimVisaLibrary
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.meters.keysight_daq970a import OVERLOAD, KeysightDaq970aSim
+from sim_instruments.wire.endpoint import CommsFault, LineEndpoint
+from sim_instruments.wire.scpi_frontend import LINE_CACHE_SIZE, ScpiFrontEnd
+from sim_instruments.wire.visa_library import SimVisaLibrary
+from sim_instruments.world.clock import VirtualClock
+from sim_instruments.world.sim_world import SimWorld
 
 
 class EchoFrontEnd:
@@ -153,7 +153,7 @@ def _frontend() -> ScpiFrontEnd:
     state = {"level": 0.0}
 
     def set_level(args: str) -> None:
-        from sim_instruments.scpi_frontend import parse_number
+        from sim_instruments.wire.scpi_frontend import parse_number
 
         state["level"] = parse_number(args, low=-1.0, high=1.0)
 
@@ -261,7 +261,7 @@ def test_daq_readers_follow_the_live_wiring_state_and_units():
 
 
 def test_endpoint_remembers_a_bounded_number_of_messages():
-    from sim_instruments.endpoint import DECODED_CACHE_SIZE
+    from sim_instruments.wire.endpoint import DECODED_CACHE_SIZE
 
     endpoint = LineEndpoint(EchoFrontEnd({}), lambda: 0.0)
     for n in range(DECODED_CACHE_SIZE + 10):

@@ -9,7 +9,7 @@ Implemented: ``TYPE?``, ``ROM?``, ``TEMP?``, ``TEMP, S<v>``, ``TEMP, H<v>``, ``T
 
 from __future__ import annotations
 
-from sim_instruments.world import SimWorld
+from sim_instruments.world.sim_world import SimWorld
 
 
 class EspecChamberSim:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim_instruments.world import SimWorld
+from sim_instruments.world.sim_world import SimWorld
 
 if TYPE_CHECKING:
     from pymodbus.simulator import SimDevice

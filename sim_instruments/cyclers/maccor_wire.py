@@ -5,7 +5,7 @@ JSON framing: requests are JSON objects on the stream with no separator (whitesp
 is skipped); each reply is compact JSON followed by CR LF. Binary framing ("MacNet Functions"):
 ``FClass, FNum, Chan, Len`` little-endian words then data; in a request ``Len`` counts the data
 bytes for functions that carry data ((6, 8): 18 bytes) and channels for multi-channel reads
-((4, 2), (4, 3)); in a reply it counts the data bytes. See :mod:`sim_instruments.maccor_macnet`.
+((4, 2), (4, 3)); in a reply it counts the data bytes. See :mod:`sim_instruments.cyclers.maccor_macnet`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sim_instruments.maccor_macnet import DIRECT_RESULTS, MaccorSystemSim
-from sim_instruments.stream_server import LinkState, SimByteStream, StreamServer
-from sim_instruments.tcp_server import LOOPBACK
+from sim_instruments.cyclers.maccor_macnet import DIRECT_RESULTS, MaccorSystemSim
+from sim_instruments.wire.stream_server import LinkState, SimByteStream, StreamServer
+from sim_instruments.wire.tcp_server import LOOPBACK
 
 logger = logging.getLogger(__name__)
 

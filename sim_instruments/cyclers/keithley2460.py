@@ -3,8 +3,8 @@
 Command set after the Keithley Model 2460 Reference Manual (2460-901-01), section 6 "SCPI command
 reference" (same tree as the 2450, 2450-901-01 section 6): :SOURce, :SENSe, :OUTPut, :READ?,
 :MEASure, :TRACe (reading buffers), :SYSTem, :ROUTe, :FORMat, :STATus:PRESet, plus the IEEE 488.2
-common commands with their status registers (:mod:`sim_instruments.scpi_status`). Settings that
-only hold a value are declared once in :mod:`sim_instruments.keithley24xx_settings`. A header the
+common commands with their status registers (:mod:`sim_instruments.wire.scpi_status`). Settings that
+only hold a value are declared once in :mod:`sim_instruments.cyclers.keithley24xx_settings`. A header the
 manual does not list gets -113 "Undefined header", as on the instrument (e.g. the 2400-emulation
 ``:TRAC:FEED``, which the 2460's own command set does not have).
 Source ranges after the 2460 datasheet: ±7.35 A, ±105 V. Sign: positive current flows out of
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from sim_instruments import keithley24xx_settings as table
-from sim_instruments.keithley2460_buffer import ReadingBuffers
-from sim_instruments.scpi_frontend import ScpiError, parse_bool, parse_number
-from sim_instruments.scpi_status import StatusFrontEnd
-from sim_instruments.world import SimWorld, SourceState
+from sim_instruments.cyclers import keithley24xx_settings as table
+from sim_instruments.cyclers.keithley2460_buffer import ReadingBuffers
+from sim_instruments.wire.scpi_frontend import ScpiError, parse_bool, parse_number
+from sim_instruments.wire.scpi_status import StatusFrontEnd
+from sim_instruments.world.sim_world import SimWorld, SourceState
 
 CURRENT_MAX_A = 7.35
 VOLTAGE_MAX_V = 105.0

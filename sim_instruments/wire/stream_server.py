@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from sim_instruments.tcp_server import LOOPBACK
+from sim_instruments.wire.tcp_server import LOOPBACK
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ import threading
 
 import serial
 
-from sim_instruments.endpoint import LineEndpoint
+from sim_instruments.wire.endpoint import LineEndpoint
 
 _endpoints: dict[str, LineEndpoint] = {}
 _lock = threading.Lock()
 _ids = itertools.count(1)
-PACKAGE = "sim_instruments.serial_url"
+PACKAGE = "sim_instruments.wire.serial_url"
 
 
 def register(endpoint: LineEndpoint, stem: str = "instrument") -> str:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sim_instruments.scpi_frontend import Handler, ScpiError, parse_bool, parse_number
-from sim_instruments.scpi_status import StatusFrontEnd
-from sim_instruments.world import SimWorld, SourceState
+from sim_instruments.wire.scpi_frontend import Handler, ScpiError, parse_bool, parse_number
+from sim_instruments.wire.scpi_status import StatusFrontEnd
+from sim_instruments.world.sim_world import SimWorld, SourceState
 
 MODULE_MODEL = "N6781A"
 CURRENT_MAX_A = 3.0

@@ -4,7 +4,7 @@ whose steps take their set points from meta-variables.
 Command table from Arbin's "ArbinCTI_Protocol v1.1" (copy in the public pyctiarbin repository):
 USER_LOGIN, GET_CHANNELS_INFO, ASSIGN_SCHEDULE, START_SCHEDULE, STOP_SCHEDULE, SET_MV_VALUE,
 UPDATE_MV_ADVANCED, with the feedback result codes of each table (framing and byte layouts in
-:mod:`sim_instruments.arbin_wire`). Channel indices are 0-based. Behaviour per the document:
+:mod:`sim_instruments.cyclers.arbin_wire`). Channel indices are 0-based. Behaviour per the document:
 assigning needs an existing schedule name (0x13), a channel not running (0x14); assigned
 MV_UD1..16 values apply on MITS Pro 7 only (``mits_version``); starting needs an assigned schedule
 (0x15), a test name (0x23), a channel not running (0x12); meta-variables can be set only while the
@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim_instruments.world import SimWorld
+from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
 

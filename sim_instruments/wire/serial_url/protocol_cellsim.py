@@ -1,7 +1,7 @@
 """pyserial URL handler ``cellsim://NAME``: a serial port wired to a simulated instrument.
 
-Enable with ``serial.protocol_handler_packages.append("sim_instruments.serial_url")`` (done by
-:func:`sim_instruments.serial_url.registry.register`). A read with nothing waiting returns at once
+Enable with ``serial.protocol_handler_packages.append("sim_instruments.wire.serial_url")`` (done by
+:func:`sim_instruments.wire.serial_url.registry.register`). A read with nothing waiting returns at once
 with what it has (in virtual time no more bytes will come), which pyserial reports as a timeout.
 """
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
-from sim_instruments.endpoint import EndpointDisconnected
-from sim_instruments.serial_url.registry import lookup
+from sim_instruments.wire.endpoint import EndpointDisconnected
+from sim_instruments.wire.serial_url.registry import lookup
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer

@@ -1,6 +1,6 @@
 """Loopback TCP servers for simulated instruments: one listening socket per instrument.
 
-Each accepted connection gets its own :class:`~sim_instruments.endpoint.LineEndpoint` (its own
+Each accepted connection gets its own :class:`~sim_instruments.wire.endpoint.LineEndpoint` (its own
 input and reply buffers) in front of the instrument's one front end, so the bytes on the wire are
 exactly those of the in-process links: a SCPI raw socket (``TCPIP::127.0.0.1::PORT::SOCKET``, LF
 terminated, as on the Keithley 2460 / Keysight DAQ970A LAN port 5025) or an ASCII line protocol
@@ -23,7 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from sim_instruments.endpoint import CommsFault, EndpointDisconnected, LineEndpoint, MessageFrontEnd
+from sim_instruments.wire.endpoint import CommsFault, EndpointDisconnected, LineEndpoint, MessageFrontEnd
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sim_instruments.scpi_frontend import Handler, ScpiError, ScpiFrontEnd, parse_bool, parse_number
-from sim_instruments.world import SimWorld, SourceState
+from sim_instruments.wire.scpi_frontend import Handler, ScpiError, ScpiFrontEnd, parse_bool, parse_number
+from sim_instruments.world.sim_world import SimWorld, SourceState
 
 logger = logging.getLogger(__name__)
 

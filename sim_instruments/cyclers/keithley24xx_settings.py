@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim_instruments.scpi_frontend import ScpiError, parse_bool, parse_number
+from sim_instruments.wire.scpi_frontend import ScpiError, parse_bool, parse_number
 
 CURRENT_RANGES_A = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 4.0, 5.0, 7.0)
 VOLTAGE_RANGES_V = (0.2, 2.0, 7.0, 10.0, 20.0, 100.0)

@@ -17,9 +17,9 @@ import struct
 import threading
 from dataclasses import dataclass
 
-from sim_instruments.arbin_cti import ArbinSystemSim
-from sim_instruments.stream_server import LinkState, SimByteStream, StreamServer
-from sim_instruments.tcp_server import LOOPBACK
+from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
+from sim_instruments.wire.stream_server import LinkState, SimByteStream, StreamServer
+from sim_instruments.wire.tcp_server import LOOPBACK
 
 logger = logging.getLogger(__name__)
 

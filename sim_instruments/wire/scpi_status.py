@@ -11,7 +11,7 @@ clears the SCPI event enable registers (SCPI-1999 Vol. 2 20.7), which these simu
 
 from __future__ import annotations
 
-from sim_instruments.scpi_frontend import ScpiFrontEnd, parse_number
+from sim_instruments.wire.scpi_frontend import ScpiFrontEnd, parse_number
 
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME = 0x01, 0x04, 0x08, 0x10, 0x20
 STB_EAV, STB_ESB, STB_MSS = 0x04, 0x20, 0x40

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sim_instruments.arbin_cti import ArbinSystemSim
-from sim_instruments.arbin_wire import arbin_stream, serve_arbin
-from sim_instruments.maccor_macnet import MaccorSystemSim
-from sim_instruments.maccor_wire import maccor_stream, serve_maccor
-from sim_instruments.stream_server import LinkState, SimByteStream
-from sim_instruments.tcp_server import LOOPBACK
-from sim_instruments.world import SimWorld
+from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
+from sim_instruments.cyclers.arbin_wire import arbin_stream, serve_arbin
+from sim_instruments.cyclers.maccor_macnet import MaccorSystemSim
+from sim_instruments.cyclers.maccor_wire import maccor_stream, serve_maccor
+from sim_instruments.wire.stream_server import LinkState, SimByteStream
+from sim_instruments.wire.tcp_server import LOOPBACK
+from sim_instruments.world.sim_world import SimWorld
 
 #: What the bench config of a served Arbin system needs besides the resource (its simulated CTI user).
 ARBIN_OPTIONS = {"username": "admin", "password": "000000"}

@@ -16,7 +16,7 @@ pymacnet repository, docs/macnet_from_maccor_help.pdf), not from any driver:
   (4, 9) test times, (6, 2) start test (no procedures exist in the simulator: refused with
   "Procedure does not exist"), (6, 3) suspend, (6, 4) resume, (6, 5) reset, (6, 7) start direct
   mode, (6, 8) set direct mode output, (6, 9) set variable, (6, 10) set safety. The binary TCP
-  port (default 57560) is in :mod:`sim_instruments.maccor_binary`.
+  port (default 57560) is in :mod:`sim_instruments.cyclers.maccor_wire`.
 
 Behaviour: ``Chan`` is 0-based. (6, 7) needs an Available channel (else Result "The channel is not
 available"); (6, 8) needs an active direct-mode channel (else "The channel is not active" /
@@ -40,7 +40,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim_instruments.world import SimWorld
+from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
 

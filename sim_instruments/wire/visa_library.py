@@ -21,7 +21,7 @@ from pyvisa import constants, highlevel, rname
 from pyvisa.constants import StatusCode
 from pyvisa.typing import VISAEventContext, VISARMSession, VISASession
 
-from sim_instruments.endpoint import EndpointDisconnected, LineEndpoint
+from sim_instruments.wire.endpoint import EndpointDisconnected, LineEndpoint
 
 logger = logging.getLogger(__name__)
 

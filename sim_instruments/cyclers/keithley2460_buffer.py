@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sim_instruments.scpi_frontend import ScpiError, parse_number
+from sim_instruments.wire.scpi_frontend import ScpiError, parse_number
 
 BUFFER_NAMES = ("defbuffer1", "defbuffer2")
 DEFAULT_CAPACITY = 100_000

@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
-from sim_instruments.world import SimWorld
+from sim_instruments.wire.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
+from sim_instruments.world.sim_world import SimWorld
 
 FREQUENCY_MIN_HZ, FREQUENCY_MAX_HZ = 0.1, 1050.0
 #: range (Ω) -> display resolution (Ω); the display reaches 1.2 x the range name.

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sim_instruments.scpi_frontend import ScpiError, ScpiFrontEnd
-from sim_instruments.world import SimWorld
+from sim_instruments.wire.scpi_frontend import ScpiError, ScpiFrontEnd
+from sim_instruments.world.sim_world import SimWorld
 
 OVERLOAD = 9.9e37
 _CHANNEL_LIST = re.compile(r"\(@([0-9:,]+)\)")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sim_instruments.cell import CellModel, get_preset
-from sim_instruments.chamber_model import ChamberModel
+from sim_instruments.world.chamber_air import ChamberModel
 
 logger = logging.getLogger(__name__)
 

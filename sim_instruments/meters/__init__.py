@@ -1,0 +1,1 @@
+"""Simulated temperature meters / data acquisition units reading the shared world's cell and air."""

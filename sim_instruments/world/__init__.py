@@ -1,0 +1,1 @@
+"""The shared physical world: virtual / scaled clock, chamber air, cells, faults."""
