@@ -55,6 +55,26 @@ class QuantityError(ValueError):
         self.suggestion = suggestion
 
 
+#: Words of the step grammar that may follow a quantity (for "did you mean" on a misspelt one).
+GRAMMAR_WORDS = ("until", "for", "or", "at", "and", "with", "every", "then")
+
+
+def _unparsed(raw: str) -> QuantityError:
+    """The error for text that is not one quantity: when it starts with one, name the first word
+    after it (``'untill'``) and the grammar word it was probably meant to be."""
+    import difflib
+
+    words = raw.split()
+    for k in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:k])
+        if _QUANTITY.fullmatch(head) or _C_RATE.fullmatch(head):
+            extra = words[k]
+            close = difflib.get_close_matches(extra.lower(), GRAMMAR_WORDS, n=1, cutoff=0.75)
+            hint = f"did you mean {close[0]!r}?" if close else ""
+            return QuantityError(f"unexpected word {extra!r} after {head!r} in {raw!r}", hint)
+    return QuantityError(f"expected a number with a unit, got {raw!r}")
+
+
 def parse_quantity(text: str) -> Quantity:
     """Parse ``text`` into a Quantity; raises QuantityError with a hint."""
     raw = text.strip()
@@ -69,7 +89,7 @@ def parse_quantity(text: str) -> Quantity:
         return Quantity(rate, "c_rate", raw)
     match = _QUANTITY.match(raw)
     if not match:
-        raise QuantityError(f"expected a number with a unit, got {raw!r}")
+        raise _unparsed(raw)
     number = float(match.group("num"))
     unit_text = (match.group("unit") or "").replace(" ", "")
     if not unit_text:

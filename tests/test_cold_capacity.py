@@ -33,6 +33,12 @@ def test_nmc_1c_retention_meets_gbt31486_but_not_the_advertised_90_percent(tmp_p
     assert claims == [(70.0, "met", metrics["retention_pct"]), (90.0, "not met", metrics["retention_pct"])]
     assert outcome.exit_code == 1 and report["verdict"] == "fail"
     assert [row["cycle"] for row in report["cycles"]] == [1, 2]  # two charge-discharge cycles, not one summed
+    # every metric means what its name says (issue 28): the cold discharge is retention, not fade; the
+    # cell's energy comes from the room-temperature discharge; no mean of -20 °C and 25 °C air
+    assert "fade_pct" not in metrics and "ambient_mean_c" not in conditions
+    assert conditions["energy_density"]["chamber_setpoint_c"] == 25.0
+    assert metrics["specific_energy_wh_per_kg"] == pytest.approx(
+        metrics["energy_reference_wh"] / conditions["energy_density"]["mass_kg"], rel=1e-3)
     assert metrics["retention_pct"] == pytest.approx(
         100 * metrics["capacity_cold_ah"] / metrics["capacity_reference_ah"], abs=1e-3)
     # the cold capacity is what the simulated cell really gave (true SOC before/after, true Ah)

@@ -34,6 +34,11 @@ def test_clean_cycling_completes_without_a_trip(tmp_path, capsys):
     assert code == 0, report["safety_events"]
     assert report["verdict"] == "pass" and report["safety_events"] == []
     assert report["metrics"]["cycles"] >= 2
+    # nothing was punctured and nothing tripped: no "at puncture" metric (issue 28), and the
+    # heating rate is a rate over the supervisor's 10 s window, below its 0.25 K/s limit
+    m = report["metrics"]
+    assert not [k for k in m if "puncture" in k or "_trip" in k], m
+    assert 0.0 <= m["dtdt_max_k_per_s"] < 0.25 and m["temperature_max_after_c"] < 60.0
 
 
 def test_a_short_trips_in_the_same_sample_and_the_cell_is_observed(tmp_path, capsys):

@@ -51,11 +51,21 @@ def capacity_checks(run: RunFile) -> list[dict[str, Any]]:
     counts = Counter(s["text"] for s in full)
     rpt = [(n, t) for t, n in counts.items() if "C/3" in t and n >= 2]  # the RPT's C/3 check, when there is one
     text = max(rpt)[1] if rpt else counts.most_common(1)[0][0]
+    # fade compares like with like: the same step at the same chamber temperature as the first
+    # check (a -20 °C discharge is a retention figure, not fade)
     same = [s for s in full if s["text"] == text]
+    same = [s for s in same if _same_setpoint(s["chamber_setpoint_c"], same[0]["chamber_setpoint_c"])]
     q0 = float(same[0]["discharge_ah"])
     return [{"cycle": int(s["cycle"]), "step": s["text"], "capacity_ah": round(float(s["discharge_ah"]), 6),
              "fade_pct": round(100.0 * (1.0 - float(s["discharge_ah"]) / q0), 4) if q0 > 0 else None,
              "test_time_s": round(float(s["end_time_s"]), 1)} for s in same]
+
+
+def _same_setpoint(a: float, b: float, tolerance_k: float = 2.0) -> bool:
+    """Two chamber setpoints the same condition (both unset, or within ``tolerance_k``)."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tolerance_k
 
 
 def pulse_resistances(run: RunFile) -> list[dict[str, Any]]:

@@ -24,7 +24,9 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
     ``discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency`` (None when the cycle did
     not both charge and discharge), ``start_time_s``, ``end_time_s``, ``temperature_max_c``,
     ``temperature_min_c``, ``steps``, ``flags`` (why the cycle's numbers are not a result: CE
-    above 1, a discharge above the rated capacity; empty when they are)."""
+    above 1, a discharge above the rated capacity; empty when they are) and
+    ``discharge_is_result`` (its discharge capacity stands even when its CE does not: see
+    :func:`discharge_is_result`)."""
     rows: dict[int, dict[str, Any]] = {}
     for step in run.steps:
         cycle = int(step["cycle"])
@@ -48,6 +50,7 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
     for cycle in sorted(rows):
         row = rows[cycle]
         row["flags"] = cycle_flags(row["charge_ah"], row["discharge_ah"], float(rated) if rated else None)
+        row["discharge_is_result"] = discharge_is_result(row["discharge_ah"], float(rated) if rated else None)
         row["coulombic_efficiency"] = _ratio(row["discharge_ah"], row["charge_ah"])
         row["energy_efficiency"] = _ratio(row["discharge_wh"], row["charge_wh"])
         for key in ("temperature_max_c", "temperature_min_c"):
@@ -72,6 +75,15 @@ def cycle_flags(charge_ah: float, discharge_ah: float, rated_ah: float | None) -
     if rated_ah and rated_ah > 0 and discharge_ah > rated_ah * (1.0 + CAPACITY_TOLERANCE):
         flags.append(f"discharge {discharge_ah:.3f} Ah above the cell's {rated_ah:g} Ah")
     return flags
+
+
+def discharge_is_result(discharge_ah: float, rated_ah: float | None) -> bool:
+    """A cycle's discharge capacity is a result whether or not the charge before it was full (a
+    run from a half-charged cell still measures its first discharge); only one above the rated
+    capacity (several discharges summed into one cycle) is not. CE alone needs a closed cycle."""
+    if discharge_ah <= 1e-9:
+        return False
+    return not (rated_ah and rated_ah > 0 and discharge_ah > rated_ah * (1.0 + CAPACITY_TOLERANCE))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -136,6 +148,26 @@ def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) ->
     counts, _ = np.histogram(v, bins=edges)
     keep = counts > 0
     centres = 0.5 * (edges[1:] + edges[:-1])
-    return {"step_count": int(step["step_count"]), "text": step["text"], "direction": direction,
-            "bin_v": bin_v, "voltage_v": centres[keep].round(6).tolist(),
-            "dqdv_ah_per_v": (dq[keep] / bin_v).round(6).tolist()}
+    curve = {"step_count": int(step["step_count"]), "text": step["text"], "direction": direction,
+             "bin_v": bin_v, "voltage_v": centres[keep].round(6).tolist(),
+             "dqdv_ah_per_v": (dq[keep] / bin_v).round(6).tolist()}
+    curve["peaks"] = dqdv_peaks(curve["voltage_v"], curve["dqdv_ah_per_v"])
+    return curve
+
+
+def dqdv_peaks(voltage_v: list[float], dqdv_ah_per_v: list[float], count: int = 3) -> list[dict[str, float]]:
+    """The ``count`` highest local maxima of a dQ/dV curve (the phase-transition plateaus an
+    analyst compares between cycles), by height: ``voltage_v`` and ``dqdv_ah_per_v``."""
+    y = np.asarray(dqdv_ah_per_v, dtype=float)
+    if y.size < 3:
+        return []
+    interior = np.flatnonzero((y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:])) + 1
+    best = interior[np.argsort(y[interior])[::-1][:count]]
+    return [{"voltage_v": round(float(voltage_v[k]), 4), "dqdv_ah_per_v": round(float(y[k]), 3)} for k in sorted(best)]
+
+
+def format_dqdv(curve: dict[str, Any]) -> str:
+    """One line for the terminal report: the step, its direction, the bins and the peaks."""
+    peaks = ", ".join(f"{p['dqdv_ah_per_v']:g} Ah/V at {p['voltage_v']:.3f} V" for p in curve.get("peaks") or [])
+    return (f"dQ/dV of step {curve['step_count']} ({curve['text']}, {curve['direction']}): "
+            f"{len(curve['voltage_v'])} bins of {curve['bin_v'] * 1000:g} mV; peaks: {peaks or 'none'}")

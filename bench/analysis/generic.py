@@ -44,7 +44,7 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     if setpoints:
         conditions["chamber_setpoints_c"] = setpoints
     ambient = _finite(run.column("Ambient Temperature / degC"))
-    if ambient.size:
+    if ambient.size and len(setpoints) <= 1:  # the mean of -20 °C and 25 °C air is no condition
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
     energy_density(run, metrics, conditions)
     from bench.analysis.ageing import cycled
@@ -73,16 +73,17 @@ def fade(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> N
 
 def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, Any]) -> None:
     """``specific_energy_wh_per_kg`` and ``energy_density_wh_per_l`` from the energy of the last
-    full discharge (to the cell's minimum voltage) and the cell's ``mass_kg`` / ``volume_l``;
-    absent when the run has no full discharge or the cell block states no mass / volume. The
+    full discharge (to the cell's minimum voltage) at room temperature (:data:`ROOM_TEMPERATURE_C`)
+    and the cell's ``mass_kg`` / ``volume_l``; absent when the run has no such discharge or the
+    cell block states no mass / volume. The
     conditions (``energy_density``) give the step, its mean current and C-rate, the chamber
     setpoint and the cell temperatures: energy depends on all of them."""
     from bench.analysis.cycles import full_discharges
 
     cell = run.attrs.get("cell") or {}
     v_min = cell.get("voltage_min_v")
-    full = full_discharges(run, float(v_min) if v_min is not None else None)
-    if not full:
+    full = [s for s in full_discharges(run, float(v_min) if v_min is not None else None) if _at_room_temperature(s)]
+    if not full:  # a cold discharge's energy is not the cell's rated energy
         return
     step = full[-1]
     energy_wh = float(step["discharge_wh"])
@@ -103,6 +104,17 @@ def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, 
     if volume is not None:
         metrics["energy_density_wh_per_l"] = round(energy_wh / volume, 2)
     conditions["energy_density"] = info
+
+
+#: Chamber setpoints that count as the rated (room-temperature) condition for energy, °C: IEC
+#: 61960-3 measures rated capacity and energy at 20 ± 5 °C, GB/T 31486-2015 at 25 ± 2 °C.
+ROOM_TEMPERATURE_C = (15.0, 30.0)
+
+
+def _at_room_temperature(step: Any) -> bool:
+    """A step under a room-temperature chamber setpoint (or with none: the lab's air)."""
+    setpoint = float(step["chamber_setpoint_c"])
+    return math.isnan(setpoint) or ROOM_TEMPERATURE_C[0] <= setpoint <= ROOM_TEMPERATURE_C[1]
 
 
 def _positive(value: Any) -> float | None:

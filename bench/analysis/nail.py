@@ -127,8 +127,7 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     finite = np.isfinite(ya)
     peak = float(ya[finite].max()) if finite.any() else float("nan")
     t_peak = float(ta[finite][int(np.argmax(ya[finite]))]) - t_p if finite.any() else float("nan")
-    rates = np.diff(ya) / np.maximum(np.diff(ta), 1e-9)
-    dtdt_max = float(np.nanmax(rates)) if rates.size and np.isfinite(rates).any() else 0.0
+    dtdt_max = max_heating_rate(ta, ya)
     runaway_at = runaway_confirmation(ta, va, ya, voltage_initial_v=v0, temperature_max_c=t_max_op)
     hot = np.concatenate(([False], ya[:-1] >= t_max_op)) if ya.size else np.zeros(0, bool)
     sensor_lost_hot = bool(np.any(~finite & hot))
@@ -174,4 +173,46 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         "eucar_hazard_level_max": 7 if level >= 5 else level,
         "observed_after_puncture_s": round(float(ta[-1]) - t_p, 1),
     }
-    return metrics, conditions
+    return _named_for_the_event(metrics, "puncture" if punctured else "trip" if event else None), conditions
+
+
+#: Shortest window a heating rate is taken over, s: the supervisor's dT/dt rule's window (docs/safety.md,
+#: 15 K/min over 10 s); a slope over two samples a millisecond apart is sensor noise divided by
+#: nothing, not a heating rate.
+DTDT_WINDOW_S = 10.0
+
+
+def max_heating_rate(time_s: np.ndarray, temperature_c: np.ndarray, window_s: float = DTDT_WINDOW_S) -> float:
+    """Largest dT/dt, K/s, each taken over at least ``window_s`` (the latest sample at least that
+    far back); 0 with fewer than two usable samples."""
+    good = np.isfinite(temperature_c)
+    t, y = np.asarray(time_s, dtype=float)[good], np.asarray(temperature_c, dtype=float)[good]
+    if t.size < 2:
+        return 0.0
+    back = np.searchsorted(t, t - window_s, side="right") - 1
+    ok = (back >= 0) & (t - t[np.maximum(back, 0)] >= window_s - 1e-9)
+    if not ok.any():
+        return 0.0
+    j = back[ok]
+    return float(np.max((y[ok] - y[j]) / (t[ok] - t[j])))
+
+
+#: Metrics named after the moment they are measured from; renamed for a trip, dropped for a run
+#: where nothing happened (the whole run is judged: there is no "at puncture").
+_EVENT_METRICS = ("puncture_time_s", "voltage_at_puncture_v", "temperature_at_puncture_c",
+                  "runaway_time_after_puncture_s", "observed_after_puncture_s")
+
+
+def _named_for_the_event(metrics: dict[str, Any], event: str | None) -> dict[str, Any]:
+    """Every metric means what its name says: ``*_puncture_*`` only after a puncture, ``*_trip_*``
+    after a safety trip, neither for a run with no event."""
+    if event == "puncture":
+        return metrics
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key in _EVENT_METRICS:
+            if event == "trip":
+                out[key.replace("puncture", "trip")] = value
+        else:
+            out[key] = value
+    return out

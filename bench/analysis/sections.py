@@ -36,7 +36,11 @@ def format_sections(report: dict[str, Any]) -> list[str]:
                          f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
     flagged = [row for row in cycles if row.get("flags")]
     for row in flagged:
-        lines.append(f"Cycle {row['cycle']} is not a result: {'; '.join(row['flags'])}")
+        if row.get("discharge_is_result"):
+            lines.append(f"Cycle {row['cycle']}: {'; '.join(row['flags'])}: its charge and CE are not results; "
+                         f"its discharge capacity ({row['discharge_ah']:.4f} Ah) is")
+        else:
+            lines.append(f"Cycle {row['cycle']} is not a result: {'; '.join(row['flags'])}")
     ageing = report.get("ageing") or {}
     checks = ageing.get("capacity_checks") or []
     if len(checks) > 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from bench.commands.common import error
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +56,13 @@ def cmd_report(args: argparse.Namespace) -> int:
                 from bench.analysis.cycles import dqdv
 
                 report["dqdv"] = dqdv(run, None if args.dqdv < 0 else args.dqdv)
+            elif args.html:  # the page shows dQ/dV of the last full discharge when the run has one
+                from bench.analysis.cycles import dqdv
+
+                try:
+                    report["dqdv"] = dqdv(run, None)
+                except ValueError as exc:
+                    logger.info("no dQ/dV plot: %s", exc)
     except (RunFileError, ValueError) as exc:
         return error(str(exc), 2)
     if args.html:
@@ -66,7 +76,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:  # valid JSON: NaN and infinities become null
         sys.stdout.write(json.dumps(json_safe(report), indent=2, default=str, allow_nan=False) + "\n")
     else:
-        sys.stdout.write(format_report(report) + "\n")
+        text = format_report(report)
+        if args.dqdv is not None and report.get("dqdv"):
+            from bench.analysis.cycles import format_dqdv
+
+            text += "\n" + format_dqdv(report["dqdv"])
+        sys.stdout.write(text + "\n")
     return 0
 
 

@@ -78,6 +78,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
         catalog.close()
 
 
+def _claim_line(claim: dict) -> str:
+    """``claim [met] capacity >= rated (observed 4.814 Ah)``: a catalog claim (the report's claim
+    object; older catalogs hold ``text`` / ``passed``) with its unit and no float noise."""
+    status = claim.get("status") or {True: "met", False: "not met", None: "not tested"}[claim.get("passed")]
+    mark = status.upper() if status == "not met" else status
+    name = claim.get("name") or claim.get("text")
+    observed = claim.get("observed")
+    shown = f"{observed:.6g}" if isinstance(observed, float) else ("-" if observed is None else str(observed))
+    unit = f" {claim['unit']}" if claim.get("unit") and observed is not None else ""
+    reason = f"; {claim['reason']}" if claim.get("reason") else ""
+    return f"claim [{mark}] {name} (observed {shown}{unit}{reason})"
+
+
 def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
     from bench.lab.catalog import LIST_COLUMNS
     from bench.lab.cliutil import print_table, to_json
@@ -108,8 +121,7 @@ def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
                 label = f"{key[:-1]}.{name}"
                 sys.stdout.write(f"  {label:30} {value}\n")
         for claim in run.get("claims") or []:
-            mark = {True: "met", False: "NOT MET", None: "not tested"}[claim.get("passed")]
-            sys.stdout.write(f"claim [{mark}] {claim.get('text')} (observed {claim.get('observed')})\n")
+            sys.stdout.write(_claim_line(claim) + "\n")
         return 0
     try:  # runs whose heartbeats stopped show as interrupted (a read-only role just skips this)
         from bench.lab.catalog import RUN_STALE_S
@@ -125,6 +137,11 @@ def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(to_json(rows) + "\n")
         return 0
-    columns = [c for c in LIST_COLUMNS if c not in ("cell_preset", "ended_utc")]
-    print_table([{**r, "run_id": r["run_id"][:8]} for r in rows], columns, {"bench": 28, "run_file": 60})
+    from bench.lab.db import safe_url
+
+    # the header names the catalog read (one per user by default: docs/lab.md); the cell is its own
+    # column, so a long bench name never hides it
+    sys.stdout.write(f"catalog: {safe_url(catalog.url)}  ({len(rows)} run{'s' if len(rows) != 1 else ''})\n")
+    columns = [c for c in LIST_COLUMNS if c != "ended_utc"]
+    print_table([{**r, "run_id": r["run_id"][:8]} for r in rows], columns, {"bench": 40, "run_file": 60})
     return 0

@@ -4,7 +4,7 @@
 >>> df = runs(protocol="cold_capacity", verdict="fail", since="2026-11-01")   # pandas DataFrame
 >>> df[["run_id", "cell_id", "started_utc", "run_file"]]
 
-``url`` defaults as everywhere (``CELLBENCH_CATALOG``, else ``runs/catalog.sqlite``).
+``url`` defaults as everywhere (``CELLBENCH_CATALOG``, else the user's ``~/.local/share/cellbench/catalog.sqlite``).
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from typing import Any
 
 
 def add_catalog_option(parser: argparse.ArgumentParser) -> None:
-    """``--catalog URL`` (default: $CELLBENCH_CATALOG, else sqlite:///runs/catalog.sqlite)."""
+    """``--catalog URL`` (default: $CELLBENCH_CATALOG, else ~/.local/share/cellbench/catalog.sqlite)."""
     parser.add_argument("--catalog", metavar="URL", default=None,
                         help="catalog database: sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB "
                              "(password from PGPASSWORD or ~/.pgpass); default $CELLBENCH_CATALOG, "
-                             "else sqlite:///runs/catalog.sqlite")
+                             "else ~/.local/share/cellbench/catalog.sqlite ($XDG_DATA_HOME/cellbench)")
 
 
 def to_json(value: Any) -> str:

@@ -1,7 +1,7 @@
 """Opening the catalog database: URL resolution, SQLite pragmas, immediate write transactions.
 
 The URL comes from ``--catalog URL``, else the ``CELLBENCH_CATALOG`` environment variable, else the
-SQLite file ``runs/catalog.sqlite`` (WAL mode) beside the run files. A PostgreSQL URL is
+user's SQLite file ``~/.local/share/cellbench/catalog.sqlite`` (``$XDG_DATA_HOME``; WAL mode). A PostgreSQL URL is
 ``postgresql+psycopg://USER@HOST:PORT/DB`` *without* a password: libpq takes it from ``PGPASSWORD``
 or ``~/.pgpass``, so no credential is ever written to a run file, a log line or the catalog.
 """
@@ -28,7 +28,17 @@ logger = logging.getLogger(__name__)
 ENV_VAR = "CELLBENCH_CATALOG"
 #: Environment variable that tells a job's ``bench run`` its job id (set by ``bench worker``).
 JOB_ENV_VAR = "CELLBENCH_JOB_ID"
-DEFAULT_PATH = Path("runs") / "catalog.sqlite"
+
+
+def default_catalog_path() -> Path:
+    """The user's catalog when nothing names one: ``$XDG_DATA_HOME/cellbench/catalog.sqlite``
+    (XDG Base Directory Specification), else ``~/.local/share/cellbench/catalog.sqlite``; one
+    place whatever the current directory (a catalog that followed the working directory showed
+    an empty table anywhere else)."""
+    base = os.environ.get("XDG_DATA_HOME", "").strip()
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "cellbench" / "catalog.sqlite"
+
 #: Seconds a connection attempt may take before the catalog is treated as unreachable.
 CONNECT_TIMEOUT_S = 5
 #: Seconds an SQLite writer waits for another writer's lock before failing.
@@ -36,13 +46,14 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def resolve_url(url: str | None = None) -> str:
-    """``url`` if given, else ``$CELLBENCH_CATALOG``, else ``sqlite:///runs/catalog.sqlite``."""
+    """``url`` if given, else ``$CELLBENCH_CATALOG``, else the user's catalog
+    (:func:`default_catalog_path`)."""
     if url:
         return url
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return env
-    return f"sqlite:///{DEFAULT_PATH}"
+    return f"sqlite:///{default_catalog_path()}"
 
 
 def safe_url(url: str | URL) -> str:

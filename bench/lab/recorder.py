@@ -8,7 +8,7 @@ is in the run file anyway: ``bench runs sync DIR`` registers it later with the s
 
 Use (what ``bench run`` / ``bench resume`` do)::
 
-    recorder = CatalogRecorder.for_run(args.catalog)       # None: $CELLBENCH_CATALOG or runs/catalog.sqlite
+    recorder = CatalogRecorder.for_run(args.catalog)       # None: $CELLBENCH_CATALOG or the user catalog
     run_id = recorder.run_started(attributes, run_file)    # the run file's provenance attributes
     recorder.heartbeat({"step": 3, "test_time_s": 5400})   # every few seconds, from any thread
     recorder.run_finished("completed", "pass", report["criteria"], report["metrics"], run_file)
@@ -74,7 +74,7 @@ class CatalogRecorder:
     @classmethod
     def for_run(cls, catalog: str | None = None, job_id: int | str | None = None) -> CatalogRecorder:
         """The recorder ``bench run`` / ``bench resume`` make: ``--catalog`` (else $CELLBENCH_CATALOG,
-        else runs/catalog.sqlite; ``off`` disables it) and the job id (else $CELLBENCH_JOB_ID, which
+        else the user catalog in ~/.local/share/cellbench; ``off`` disables it) and the job id (else $CELLBENCH_JOB_ID, which
         ``bench worker`` sets for its job processes)."""
         from bench.lab.db import JOB_ENV_VAR
 

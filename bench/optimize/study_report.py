@@ -193,28 +193,54 @@ def write_study_html(report: dict[str, Any], directory: str | Path) -> Path:
     return path
 
 
-def _svg_by_batch(report: dict[str, Any], width: int = 520, height: int = 240) -> str:
-    """Every scored proposal's value (dots) and the best so far (line), against the batch number."""
+def _svg_by_batch(report: dict[str, Any], width: int = 560, height: int = 280) -> str:
+    """Every scored proposal's value (dots) and the best so far (line) against the batch number,
+    on labelled axes with ticks and values (``Quantity / unit``)."""
+    from bench.plot.ticks import integer_ticks, nice_step
+
     points = [(r["batch"], r["value"]) for r in report["proposals"] if r["status"] == "scored" and r["value"] is not None]
     if not points:
         return "<p>no scored proposals</p>"
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
-    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
-    y0, y1 = min(ys), max(max(ys), min(ys) + 1e-9)
+    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
+    step = nice_step(max(max(ys) - min(ys), abs(max(ys)) * 1e-3, 1e-9) / 4)
+    y0 = math.floor(min(ys) / step) * step
+    y1 = math.ceil(max(ys) / step) * step
+    if y1 <= y0:
+        y1 = y0 + step
+    left, right, top, bottom = 70, 20, 30, 45
 
     def sx(x: float) -> float:
-        return 40 + (x - x0) / (x1 - x0) * (width - 60)
+        return left + (x - x0) / (x1 - x0) * (width - left - right)
 
     def sy(y: float) -> float:
-        return height - 30 - (y - y0) / (y1 - y0) * (height - 50)
+        return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
 
-    dots = "".join(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='#1f77b4'/>" for x, y in points)
+    esc = html.escape
+    unit = esc(report["conditions"]["objective_unit"])
+    name = esc(report["conditions"]["objective"])
+    parts = [f"<svg width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' "
+             f"font-size='11'>",
+             f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' stroke='black'/>",
+             f"<line x1='{left}' y1='{top}' x2='{left}' y2='{height - bottom}' stroke='black'/>"]
+    for batch in integer_ticks(x0, x1, width - left - right, 30.0):
+        x = sx(batch)
+        parts.append(f"<line x1='{x:.1f}' y1='{height - bottom}' x2='{x:.1f}' y2='{height - bottom + 4}' stroke='black'/>"
+                     f"<text x='{x:.1f}' y='{height - bottom + 16}' text-anchor='middle'>{batch}</text>")
+    n_ticks = int(round((y1 - y0) / step))
+    for k in range(n_ticks + 1):
+        value = y0 + k * step
+        y = sy(value)
+        parts.append(f"<line x1='{left - 4}' y1='{y:.1f}' x2='{left}' y2='{y:.1f}' stroke='black'/>"
+                     f"<line x1='{left}' y1='{y:.1f}' x2='{width - right}' y2='{y:.1f}' stroke='#ddd'/>"
+                     f"<text x='{left - 7}' y='{y + 4:.1f}' text-anchor='end'>{value:.4g}</text>")
     line = " ".join(f"{sx(b['batch']):.1f},{sy(b['best_so_far']):.1f}" for b in report["batches"]
                     if b["best_so_far"] is not None)
-    unit = html.escape(report["conditions"]["objective_unit"])
-    return (f"<svg width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>"
-            f"<polyline points='{line}' fill='none' stroke='#d62728'/>{dots}"
-            f"<text x='5' y='15' font-size='12'>{html.escape(report['conditions']['objective'])} ({unit}); "
-            f"red: best so far (claim met)</text>"
-            f"<text x='{width / 2:.0f}' y='{height - 5}' font-size='12'>batch</text></svg>")
+    parts.append(f"<polyline points='{line}' fill='none' stroke='#d62728' stroke-width='1.5'/>")
+    parts += [f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='#1f77b4'/>" for x, y in points]
+    parts.append(f"<text x='{(left + width - right) / 2:.0f}' y='{height - 8}' text-anchor='middle'>Batch / 1</text>")
+    parts.append(f"<text transform='translate(14 {(top + height - bottom) / 2:.0f}) rotate(-90)' text-anchor='middle'>"
+                 f"{name} / {unit}</text>")
+    parts.append(f"<text x='{left}' y='16'>dots: each scored proposal; red line: best so far (claim met)</text></svg>")
+    return "".join(parts)

@@ -52,11 +52,14 @@ class Spectrum:
 
 @dataclass
 class Marker:
-    """An event worth a vertical line on the time plots (safety trip, interruption)."""
+    """An event worth a vertical line on the time plots (safety trip, interruption).
+
+    ``label`` names it on the plot: a trip's rule (``voltage_limit``), else the event kind."""
 
     time_s: float
     kind: str
     message: str
+    label: str = ""
 
 
 class RunMonitor:
@@ -192,7 +195,10 @@ class RunMonitor:
             if kind in ("step_start", "step_continued"):
                 self.step_text = message  # type: ignore[assignment]  # event text; _decode also serves attrs
             elif kind in ("safety_trip", "safe_state", "interruption", "abuse_applied"):
-                self.markers.append(Marker(float(row["time_s"]), kind, message))  # type: ignore[arg-type]  # as above
+                data = _decode(row["data"]) if "data" in row.dtype.names else None
+                rule = data.get("rule") if isinstance(data, dict) else None
+                self.markers.append(Marker(float(row["time_s"]), str(kind), str(message),
+                                           f"trip: {rule}" if rule else str(kind).replace("_", " ")))
         self._events = total
 
     def _read_spectra(self, handle: h5py.File) -> None:

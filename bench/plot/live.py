@@ -104,6 +104,30 @@ def start_live_plot(run_path: str | Path, *, interval_ms: int = DEFAULT_INTERVAL
             stderr.close()
 
 
+#: The window's preferred size, px; it shrinks to fit the screen (a 1280 x 800 laptop shows every
+#: panel) and stays resizable.
+PREFERRED_SIZE = (1400, 900)
+#: Room left for the desktop's panels and the window frame, px.
+SCREEN_MARGIN = (40, 80)
+#: Smallest size the layout may be squeezed to (each of the three time panels keeps room for its
+#: axis labels), px.
+MINIMUM_SIZE = (640, 420)
+
+
+def window_size(available: tuple[int, int] | None = None) -> tuple[int, int]:
+    """The live window's size: the preferred size, shrunk to the screen's available area minus a
+    margin (``available`` overrides the screen, for tests), never below the minimum."""
+    if available is None:
+        from pyqtgraph.Qt import QtGui
+
+        screen = QtGui.QGuiApplication.primaryScreen()
+        geometry = screen.availableGeometry() if screen is not None else None
+        available = (geometry.width(), geometry.height()) if geometry is not None else PREFERRED_SIZE
+    width = max(MINIMUM_SIZE[0], min(PREFERRED_SIZE[0], available[0] - SCREEN_MARGIN[0]))
+    height = max(MINIMUM_SIZE[1], min(PREFERRED_SIZE[1], available[1] - SCREEN_MARGIN[1]))
+    return width, height
+
+
 class LiveWindow:
     """The run view plus a timer that refreshes it until the run has a final status."""
 
@@ -119,7 +143,9 @@ class LiveWindow:
         self.monitor = RunMonitor(run_path)
         self.view = RunView()
         self.view.setWindowTitle(f"CellBench - {Path(run_path).name}")
-        self.view.resize(1400, 900)
+        self.view.setMinimumSize(*MINIMUM_SIZE)
+        width, height = window_size()
+        self.view.resize(width, height)
         self.failures = 0
         self._give_up_at = time.monotonic() + wait_s
         self.timer = QtCore.QTimer()

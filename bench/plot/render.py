@@ -67,8 +67,10 @@ def _image(width: int, height: int) -> Any:
     return image
 
 
-def render_png(run_path: str | Path, png_path: str | Path, width: int = 1600, height: int = 1000) -> Path:
-    """Draw the run view of ``run_path`` (as it is now, even mid-run) into ``png_path``.
+def render_png(run_path: str | Path, png_path: str | Path, width: int = 1600, height: int = 1000,
+               *, svg: bool = False) -> Path:
+    """Draw the run view of ``run_path`` (as it is now, even mid-run) into ``png_path`` (and, with
+    ``svg``, the same figure as vector graphics beside it: ``png_path`` with ``.svg``).
 
     Raises :class:`RunFileError` naming the file when it is missing or not a run file, and
     OSError when the PNG cannot be written.
@@ -94,9 +96,38 @@ def render_png(run_path: str | Path, png_path: str | Path, width: int = 1600, he
         _paint(view, image)
         if not image.save(str(png_path), "PNG"):
             raise OSError(f"{png_path}: could not write the PNG")
+        if svg:
+            save_svg(view, png_path.with_suffix(".svg"))
     finally:
         _dispose(view)
     return png_path
+
+
+def save_svg(widget: Any, svg_path: Path) -> Path:
+    """Paint a laid-out widget (the run view, a plot widget) into an SVG file through Qt's SVG
+    generator: text stays text and lines stay lines (for a paper). OSError naming the file when it
+    cannot be written."""
+    from PySide6.QtCore import QRect, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    svg_path = Path(svg_path)
+    if not os.access(svg_path.parent, os.W_OK):
+        raise OSError(f"{svg_path}: could not write the SVG (directory not writable)")
+    size = widget.size()
+    generator = QSvgGenerator()
+    generator.setFileName(str(svg_path))
+    generator.setSize(QSize(size.width(), size.height()))
+    generator.setViewBox(QRect(0, 0, size.width(), size.height()))
+    generator.setTitle(svg_path.stem)
+    painter = QPainter(generator)
+    try:
+        widget.render(painter)
+    finally:
+        painter.end()
+    if not svg_path.exists():
+        raise OSError(f"{svg_path}: could not write the SVG")
+    return svg_path
 
 
 def plating_markers(run_path: str | Path) -> list:

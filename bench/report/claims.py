@@ -63,7 +63,7 @@ def claim_conditions(metric: str, conditions: Mapping[str, Any], metrics: Mappin
                        "fast_charges": metrics.get("fast_charges"), "cycles": metrics.get("cycles")})
     if metric == "eucar_hazard_level":
         return _clean({"event": c.get("puncture"), "electrolyte": c.get("electrolyte"),
-                       "observed_after_s": metrics.get("observed_after_puncture_s"),
+                       "observed_after_s": metrics.get("observed_after_puncture_s", metrics.get("observed_after_trip_s")),
                        "fire_temperature_c": c.get("fire_temperature_c")})
     if metric in ("specific_energy_wh_per_kg", "energy_density_wh_per_l"):
         return _clean(dict(c.get("energy_density") or {}))

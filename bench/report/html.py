@@ -4,10 +4,11 @@
 measured under (rate, cut-off, soak, chamber temperature, cooling), the pass criteria, all
 metrics and conditions, the per-cycle table, the impedance fits and the safety events. Plots
 (PNG, rendered offscreen with pyqtgraph): ``overview.png`` (voltage, current, temperatures vs
-time, capacity per cycle, Nyquist: the plots package's run view), ``capacity.png`` (charge and
-discharge capacity and coulombic efficiency per cycle), ``nyquist.png`` (every spectrum with its
-circuit fit) and, on request, ``dqdv.png``. Without Qt the page is written without plots and
-says why.
+time, capacity per cycle and Nyquist when the run has them: the plots package's run view),
+``capacity.png`` (charge and discharge capacity per cycle, axis from 0), ``nyquist.png`` (every
+spectrum with its circuit fit, equal scales, frequency markers) and ``dqdv.png`` (the last full
+discharge, or the step ``--dqdv`` names). Every figure is also written as SVG beside its PNG.
+Without Qt the page is written without plots and says why.
 """
 
 from __future__ import annotations
@@ -120,45 +121,57 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
         logger.warning("report plots skipped: %s", exc)
         return [], f"plots not rendered: {exc}"
     figures: list[tuple[str, str]] = []
-    render_png(run_path, out / "overview.png", width=1400, height=900)
-    figures.append(("overview.png", "Voltage, current and temperatures vs test time; capacity per cycle; Nyquist"))
-    # flagged cycles (CE > 1, more than the rated capacity) are not results: never plotted as one
-    cycles = [row for row in report.get("cycles") or [] if (row["charge_ah"] > 1e-6 or row["discharge_ah"] > 1e-6)
-              and not row.get("flags")]
-    if cycles:
-        x = [row["cycle"] for row in cycles]
-        series: list[XySeries] = [(x, [row["discharge_ah"] for row in cycles], "discharge Ah", "o", 0),
-                                   (x, [row["charge_ah"] for row in cycles], "charge Ah", "t", 1)]
-        _xy_png(out / "capacity.png", series, "Cycle", "Capacity / Ah", "Capacity per cycle")
-        flagged = len([r for r in report.get("cycles") or [] if r.get("flags")])
-        figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah)"
-                        + (f"; {flagged} flagged cycle(s) left out (see the per-cycle table)" if flagged else "")))
+    render_png(run_path, out / "overview.png", width=1400, height=900, svg=True)
+    figures.append(("overview.png", "Voltage, current and temperatures vs test time"
+                    + ("; capacity per cycle" if report.get("cycles") else "")
+                    + ("; Nyquist" if report.get("eis") else "")))
+    # a discharge capacity is a result whether or not the charge before it was full; a charge
+    # (and CE) only in a closed cycle (flagged cycles: CE > 1 or more than the rated capacity)
+    rows = report.get("cycles") or []
+    discharges = [r for r in rows if r.get("discharge_is_result", not r.get("flags")) and r["discharge_ah"] > 1e-6]
+    charges = [r for r in rows if r["charge_ah"] > 1e-6 and not r.get("flags")]
+    if discharges or charges:
+        series: list[XySeries] = [([r["cycle"] for r in discharges], [r["discharge_ah"] for r in discharges],
+                                   "discharge", "o", 1),
+                                  ([r["cycle"] for r in charges], [r["charge_ah"] for r in charges], "charge", "t", 0)]
+        _xy_png(out / "capacity.png", [s for s in series if s[0]], "Cycle / 1", "Capacity / Ah", "Capacity per cycle",
+                integer_x=True, y_from_zero=True)
+        left_out = len(rows) - len({r["cycle"] for r in discharges} | {r["cycle"] for r in charges})
+        flagged = [r["cycle"] for r in rows if r.get("flags")]
+        figures.append(("capacity.png", "Charge and discharge capacity per cycle (coulomb counted, Ah; axis from 0)"
+                        + (f"; cycle(s) {', '.join(map(str, flagged))} not closed: their charge is not plotted"
+                           if flagged else "")
+                        + (f"; {left_out} rest-only or summed cycle(s) left out" if left_out > 0 else "")))
     ageing = report.get("ageing") or {}
     checks = ageing.get("capacity_checks") or []
-    if checks:
+    if len(checks) >= 2:  # fade needs a second check to compare with the first
         series = [([c["cycle"] for c in checks], [100.0 - (c["fade_pct"] or 0.0) for c in checks],
                    "capacity check, % of the first", "o", 0)]
         plated = [p for p in ageing.get("plating") or [] if p["plating_flag"]]
         if plated:
             series.append(([p["cycle"] for p in plated], [100.0] * len(plated), "plating flagged (charge)", "x", 1))
-        _xy_png(out / "fade.png", series, "Cycle", "Capacity / % of the first check", "Fade and plating events")
+        _xy_png(out / "fade.png", series, "Cycle / 1", "Capacity / % of the first check", "Fade and plating events",
+                integer_x=True)
         figures.append(("fade.png", "Capacity of each capacity check relative to the first (fade curve); charges "
                         "the plating detector flagged, at their cycle (x)"))
     spectra = _spectra(run_path, report)
     if spectra:
         series = []
+        marks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for n, (record, fit) in enumerate(spectra):
             z = record["z_ohm"] * 1000.0
             label = f"#{record['spectrum']} {record['temperature_c']:.0f} °C"
             series.append((z.real.tolist(), (-z.imag).tolist(), label, "o", n))
             if fit is not None:
                 series.append((fit.real.tolist(), (-fit.imag).tolist(), f"{label} fit", None, n))
+        last = spectra[-1][0]
+        marks.append((last["z_ohm"].real * 1000.0, -last["z_ohm"].imag * 1000.0, np.asarray(last["frequencies_hz"])))
         _xy_png(out / "nyquist.png", series, "Z' / mΩ", "-Z'' / mΩ", "Impedance (Nyquist) with circuit fits",
-                equal_axes=True)
+                equal_axes=True, frequency_marks=marks)
         figures.append(("nyquist.png", "Impedance spectra (points) and R0 + L + 2 R||CPE + Warburg fits (lines)"))
     if dqdv is not None:
         _xy_png(out / "dqdv.png", [(dqdv["voltage_v"], dqdv["dqdv_ah_per_v"], dqdv["direction"], None, 0)],
-                "Voltage / V", "dQ/dV / Ah V⁻¹", f"dQ/dV of step {dqdv['step_count']}: {dqdv['text']}")
+                "Voltage / V", "dQ/dV / (Ah/V)", f"dQ/dV of step {dqdv['step_count']}: {dqdv['text']}")
         figures.append(("dqdv.png", f"Incremental capacity, {dqdv['bin_v'] * 1000:g} mV bins"))
     return figures, ""
 
@@ -185,14 +198,22 @@ def _spectra(run_path: Path, report: dict[str, Any]) -> list[tuple[dict[str, Any
 
 
 def _xy_png(path: Path, series: list[XySeries], xlabel: str, ylabel: str,
-            title: str, *, equal_axes: bool = False, width: int = 900) -> None:
-    """One XY plot to ``path``: ``series`` of (x, y, legend, symbol or None for a line, colour index)."""
+            title: str, *, equal_axes: bool = False, width: int = 900, integer_x: bool = False,
+            y_from_zero: bool = False,
+            frequency_marks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> None:
+    """One XY plot to ``path`` (PNG) and beside it as SVG: ``series`` of (x, y, legend, symbol or
+    None for a line, colour index). ``integer_x``: whole-number ticks (cycles); ``y_from_zero``:
+    the y axis starts at 0 (capacity); ``frequency_marks``: (Z', -Z'', f) curves whose decade
+    points get a frequency label (Nyquist)."""
     import pyqtgraph as pg
     import pyqtgraph.exporters  # noqa: F401 - registers the exporters
     from pyqtgraph.Qt import QtCore, QtWidgets
 
+    from bench.plot.axes import IntegerAxis, capacity_range, label_frequencies
+    from bench.plot.render import save_svg
+
     pg.setConfigOptions(background="w", foreground="k", antialias=True)
-    plot = pg.PlotWidget()
+    plot = pg.PlotWidget(axisItems={"bottom": IntegerAxis("bottom")} if integer_x else None)
     plot.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     plot.resize(width, int(width * 0.62))
     plot.show()  # lays the plot out (never on screen), so the export has the widget's proportions
@@ -212,12 +233,19 @@ def _xy_png(path: Path, series: list[XySeries], xlabel: str, ylabel: str,
         else:
             item.plot(xs[keep], ys[keep], pen=None, symbol=symbol, symbolSize=7, symbolBrush=color, symbolPen=color,
                       name=name)
+    for real, minus_imag, frequency_hz in frequency_marks or []:
+        label_frequencies(item, real, minus_imag, frequency_hz)
     if equal_axes:
         item.setAspectLocked(True)
+    if y_from_zero:
+        y_range = capacity_range([float(v) for _x, y, *_rest in series for v in y])
+        if y_range is not None:
+            item.setYRange(*y_range, padding=0)
     QtWidgets.QApplication.processEvents()
     exporter = pg.exporters.ImageExporter(item)
     exporter.parameters()["width"] = width
     exporter.export(str(path))
+    save_svg(plot, path.with_suffix(".svg"))
     plot.close()
     plot.deleteLater()
 

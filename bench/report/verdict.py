@@ -103,7 +103,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"Protocol {report['protocol']}: {report['verdict'].upper()}  ({report['run_file']})"]
     lines += format_claims(report.get("claims") or [])
     lines.append("Metrics:")
-    lines += [f"  {k} = {v}" for k, v in report["metrics"].items()]
+    lines += [f"  {k} = {_number(v)}" for k, v in report["metrics"].items()]
     lines.append("Conditions:")
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
     lines += format_sections(report)
@@ -111,6 +111,13 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [f"DATA: {warning}" for warning in report.get("data_warnings", [])]
     lines += [f"FAULT: {message}" for message in report.get("faults_not_applied", [])]
     for event in report["safety_events"]:
+        latency = event.get("latency_s")
+        after = f"{latency:.3g} s" if isinstance(latency, (int, float)) else "? s"
         lines.append(f"SAFETY: {event['rule']} at {event['time_s']:.1f} s: {event['message']} "
-                     f"(output off {event['latency_s']} s after)")
+                     f"(output off {after} after)")
     return "\n".join(lines)
+
+
+def _number(value: object) -> object:
+    """A metric for the terminal: floats to 6 significant digits (no ``0.000999999996565748``)."""
+    return f"{value:.6g}" if isinstance(value, float) else value

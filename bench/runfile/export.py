@@ -133,7 +133,8 @@ def export_run(run_path: str | Path, fmt: str, output: str | Path | None = None,
             meta = _metadata(run, columns, eis_out.name if len(spectra) else None)
             meta.update({"rows": rows, "samples_file": out.name, "eis_points": eis_points})
             tmp = meta_out.with_name(meta_out.name + ".partial")
-            tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+            # strict JSON: a NaN or infinity (an unmeasured figure) is null, never a bare NaN
+            tmp.write_text(json.dumps(strict_json(meta), indent=2, default=str, allow_nan=False) + "\n")
             tmp.replace(meta_out)
         except BaseException:
             for target in targets:
@@ -178,6 +179,20 @@ def _eis_columns(spectra: np.ndarray, points: np.ndarray) -> dict[str, np.ndarra
         "Absolute Impedance / Ohm": np.hypot(real, imag),
         "Phase Angle / deg": np.degrees(np.arctan2(imag, real)),
     }
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float (and NumPy scalar) made JSON-safe: NaN and
+    infinities become None, NumPy scalars plain Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _metadata(run: RunFile, columns: list[str], eis_file: str | None) -> dict[str, Any]:
@@ -259,7 +274,8 @@ def _write_parquet(path: Path, columns: list[str], chunks: Iterator[dict[str, np
         for chunk in chunks:
             table = pa.table({name: pa.array(chunk[name], from_pandas=True) for name in columns})
             if writer is None:
-                schema = table.schema.with_metadata({"cellbench": json.dumps(metadata, default=str)})
+                schema = table.schema.with_metadata(
+                    {"cellbench": json.dumps(strict_json(metadata), default=str, allow_nan=False)})
                 writer = pq.ParquetWriter(tmp, schema)
             writer.write_table(table.cast(writer.schema))  # type: ignore[arg-type]  # stubs say ParquetSchema; it is the Schema given
             rows += table.num_rows

@@ -130,11 +130,22 @@ def test_a_run_that_stops_heartbeating_is_marked_interrupted_and_revives(catalog
         assert catalog.run("r1")["status"] == "completed"
 
 
-def test_default_catalog_is_an_sqlite_file_in_wal_mode(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_default_catalog_is_the_users_sqlite_file_in_wal_mode_wherever_bench_runs(tmp_path, monkeypatch):
+    """One place for the lab's catalog (issue 28): the XDG data directory, not the working
+    directory (a catalog that followed the current directory listed nothing elsewhere)."""
+    data_home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
     monkeypatch.delenv("CELLBENCH_CATALOG", raising=False)
+    for cwd in (tmp_path / "a", tmp_path / "b"):
+        cwd.mkdir()
+        monkeypatch.chdir(cwd)
+        with Catalog() as catalog:
+            assert catalog.url == f"sqlite:///{data_home / 'cellbench' / 'catalog.sqlite'}"
+            with catalog.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert not (cwd / "runs").exists()
+    assert (data_home / "cellbench" / "catalog.sqlite").is_file()
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with Catalog() as catalog:
-        assert catalog.url == "sqlite:///runs/catalog.sqlite"
-        with catalog.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert (tmp_path / "runs" / "catalog.sqlite").is_file()
+        assert catalog.url == f"sqlite:///{tmp_path / 'home' / '.local' / 'share' / 'cellbench' / 'catalog.sqlite'}"

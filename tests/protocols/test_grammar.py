@@ -84,3 +84,15 @@ def test_errors_name_the_column_and_suggest(text, col, message):
         parse_step(text, capacity_ah=CAP)
     assert info.value.col == col, info.value.format()
     assert message in info.value.format()
+
+
+def test_a_misspelt_word_after_a_quantity_is_named_with_its_fix() -> None:
+    """Issue 28: '4.2 V untill C/20' names the bad word and the word meant, not the whole text."""
+    from protocols.quantities import QuantityError, parse_quantity
+
+    with pytest.raises(QuantityError) as caught:
+        parse_quantity("4.2 V untill C/20")
+    assert "unexpected word 'untill' after '4.2 V'" in str(caught.value)
+    assert caught.value.suggestion == "did you mean 'until'?"
+    with pytest.raises(QuantityError, match="expected a number with a unit"):
+        parse_quantity("fast")
