@@ -31,10 +31,10 @@ SHORT_RUNS: dict[str, tuple[dict[str, str], list[str]]] = {
     "fast_charge_cccv": ({}, []),
     "fast_charge_cycling": ({"cycles": "1", "blocks": "2"}, []),
     "fast_charge_gb38031": ({"cycles": "1"}, []),
-    "fast_charge_profile_cycling": ({"cycles": "2"}, []),
+    "fast_charge_profile_cycling": ({"cycles": "1"}, []),
     "nail_penetration": ({"observe": "10 minutes"}, []),
     "puncture_safe_cycling": ({"cycles": "1", "rest": "5 minutes"},
-                              ["--fault", "internal_short@3h,resistance_ohm=0.1", "--observe", "10min"]),
+                              ["--fault", "internal_short@40min,resistance_ohm=0.1", "--observe", "10min"]),
 }
 #: Axis-label text that is not ``Quantity / unit``: "Voltage (V)", "Current (mA)".
 PAREN_UNIT = re.compile(r"[A-Za-z]\s\((?:V|A|mA|Ah|Wh|°C|K|s|h|min|Ω|mΩ|Hz)\)")
