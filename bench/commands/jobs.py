@@ -72,7 +72,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 sys.stdout.write(to_json(rows) + "\n")
             else:
                 print_table(rows, ("job_id", "priority", "status", "protocol", "cell_id", "needs", "worker",
-                                   "submitted_utc", "exit_code", "run_file"), {"run_file": 60, "protocol": 30})
+                                   "submitted_utc", "exit_code", "verdict", "run_file"), {"run_file": 60, "protocol": 30})
         elif args.jobs_action == "workers":
             rows = queue.list_workers()
             if args.json:

@@ -62,6 +62,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             # stop claiming; a running job finishes first (stop the job itself with `bench jobs cancel`)
             signal.signal(sig, lambda _s, _f: worker.stop.set())
+    # a worker's own life is its output: each job claimed, run and finished with its verdict
+    import logging
+
+    worker_log = logging.getLogger("bench.lab.worker")
+    if worker_log.getEffectiveLevel() > logging.INFO:
+        worker_log.setLevel(logging.INFO)
     max_jobs = 1 if args.once else args.max_jobs
     worker.run(max_jobs=max_jobs, idle_exit_s=args.idle_exit if args.idle_exit is not None else (0.0 if args.once else None))
     return 0

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, exists, func, insert, or_, select, update
 
 from bench.lab import db
 from bench.lab.migrations import upgrade
-from bench.lab.schema import FINAL_JOB_STATUSES, job_needs, jobs, workers
+from bench.lab.schema import FINAL_JOB_STATUSES, job_needs, jobs, runs, workers
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +179,12 @@ class JobQueue:
             needs: dict[int, list[str]] = {}
             for job_id, tag in conn.execute(select(job_needs.c.job_id, job_needs.c.tag).order_by(job_needs.c.tag)):
                 needs.setdefault(job_id, []).append(tag)
+            run_ids = [r["run_id"] for r in rows if r.get("run_id")]
+            verdicts = dict(conn.execute(select(runs.c.run_id, runs.c.verdict).where(runs.c.run_id.in_(run_ids))).all()) \
+                if run_ids else {}
         for row in rows:
             row["needs"] = needs.get(row["job_id"], [])
+            row["verdict"] = verdicts.get(row.get("run_id"))  # the run's verdict (catalog), beside the exit code
         return rows
 
     def list_workers(self) -> list[dict[str, Any]]:

@@ -192,12 +192,28 @@ class Worker:
         finally:
             self._guard(self.queue.worker_idle, self.name, "stopped")
             self.queue.close()
+            self.release_bench()
+        logger.info("worker %s stopped after %d job(s)", self.name, self.jobs_run)
         return self.jobs_run
+
+    def release_bench(self) -> None:
+        """Drop the bench lock and remove its file (no lock file outlives its worker). The file
+        is removed while the lock is still held, so a worker waiting on it takes a new file."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is None:
+            return
+        try:
+            (self.runs_dir / f".worker-{self.name}.lock").unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("worker %s: could not remove its lock file: %s", self.name, exc)
+        finally:
+            os.close(fd)
 
     def _run_job(self, job: dict[str, Any]) -> None:
         ctx = JobContext()
         done = threading.Event()
-        logger.info("job %d: %s %s", job["job_id"], job["kind"], job["protocol"])
+        logger.info("job %d claimed: %s %s%s", job["job_id"], job["kind"], job["protocol"],
+                    f" (cell {job['cell_id']})" if job.get("cell_id") else "")
 
         def beat() -> None:
             while not done.wait(self.heartbeat_s):
@@ -246,6 +262,10 @@ class Worker:
         if recorded is False:
             logger.warning("job %d: finished (%s) after it had been given to another worker", job["job_id"],
                            result.status)
+            return
+        verdict = (row or {}).get("verdict")
+        logger.info("job %d finished: %s, verdict %s, exit code %s%s", job["job_id"], result.status,
+                    verdict or "none", result.exit_code, f", run file {result.run_file}" if result.run_file else "")
 
     def _reap_runs(self) -> int:
         from bench.lab.catalog import RUN_STALE_S, Catalog

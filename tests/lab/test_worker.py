@@ -29,7 +29,7 @@ def _file_status(path) -> str | None:
         return None
 
 
-def test_submit_then_worker_once_runs_and_registers(tmp_path, short_protocol, capsys):
+def test_submit_then_worker_once_runs_and_registers(tmp_path, short_protocol, capsys, caplog):
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     runs_dir = tmp_path / "runs"
     assert main(["submit", str(short_protocol), "--set", "rate=1.5 A", "--cell", "LOT-9-004", "--needs", "sim",
@@ -38,8 +38,18 @@ def test_submit_then_worker_once_runs_and_registers(tmp_path, short_protocol, ca
     # a worker without the tag claims nothing
     assert main(["worker", "--once", "--tags", "chamber", "--catalog", url, "--runs-dir", str(runs_dir)]) == 0
     assert JobQueue(url).job(job_id)["status"] == "queued"
-    assert main(["worker", "--once", "--tags", "sim", "--name", "rig-1", "--heartbeat", "0.5", "--catalog", url,
-                 "--runs-dir", str(runs_dir)]) == 0
+    with caplog.at_level(logging.INFO, logger="bench.lab.worker"):
+        assert main(["worker", "--once", "--tags", "sim", "--name", "rig-1", "--heartbeat", "0.5", "--catalog", url,
+                     "--runs-dir", str(runs_dir)]) == 0
+    # the worker says what it claimed and how it ended (issue 28), and leaves no lock file behind
+    said = [r.getMessage() for r in caplog.records if r.name == "bench.lab.worker"]
+    assert any(m.startswith(f"job {job_id} claimed:") for m in said), said
+    assert any(m.startswith(f"job {job_id} finished: completed, verdict pass, exit code 0") for m in said), said
+    assert not list(runs_dir.glob(".worker-*.lock"))
+    capsys.readouterr()
+    assert main(["jobs", "list", "--all", "--catalog", url]) == 0
+    listing = capsys.readouterr().out
+    assert "verdict" in listing.splitlines()[0] and " pass " in listing, listing
     with JobQueue(url) as queue:
         job = queue.job(job_id)
         assert (job["status"], job["exit_code"], job["worker"]) == ("completed", 0, "rig-1"), job["message"]
