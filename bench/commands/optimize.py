@@ -69,15 +69,32 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     executor = _executor(study.config)
     sys.stderr.write(f"study {study.directory}: {study.runs_done()} of {study.config.budget} runs done\n")
 
+    from bench.commands.batch_progress import BatchProgress
+
+    best: list[float] = []
+    from bench.optimize.objectives import OBJECTIVES
+
+    spec = OBJECTIVES.get(study.config.objective)
+    unit = spec.unit if spec is not None else ""
+    bar = BatchProgress("study", study.config.budget, done=study.runs_done())
+
     def on_batch(number: int, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             rates = "/".join(f"{x:.2f}" for x in r["rates_c"])
             value = f"{r['value']:.4f}" if r.get("value") is not None else r["status"]
             claim = "" if r.get("claim_met") is None else (" claim met" if r["claim_met"] else " claim NOT met")
-            sys.stderr.write(f"batch {number} trial {r['trial']}: {rates} C -> {value}{claim}\n")
+            line = f"batch {number} trial {r['trial']}: {rates} C -> {value}{claim}"
+            if bar.enabled:
+                logger.info(line)  # the live line shows the progress; the detail goes to the log
+            else:
+                sys.stderr.write(line + "\n")
+            if r.get("value") is not None and r.get("claim_met") is not False:
+                best.append(float(r["value"]))  # objectives are minimised
+        bar.advance(len(rows), best=f"{min(best):.4g}{(' ' + unit) if unit else ''}" if best else None)
 
     try:
-        study.run(executor, on_batch=on_batch)
+        with bar:
+            study.run(executor, on_batch=on_batch)
     except KeyboardInterrupt:
         sys.stderr.write(f"study stopped; resume with: bench optimize --resume {study.directory}\n")
         return 130

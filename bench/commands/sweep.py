@@ -52,16 +52,28 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except ImportError:
         return error("bench sweep needs Dask: pip install 'cellbench[lab]'", 2)
 
-    def progress(result: dict) -> None:
-        logger.info("sweep: run %d %s (%s)", result["index"], result["verdict"] or result["status"], result["run_file"])
+    from bench.commands.batch_progress import BatchProgress
 
-    try:
-        summary = run_sweep(args.protocol, grid, cells=cells, repeat=args.repeat, out_dir=args.out_dir,
-                            catalog=args.catalog, scheduler=args.scheduler, workers=args.workers, progress=progress)
-    except SweepError as exc:
-        return error(str(exc), 2)
-    except OSError as exc:  # scheduler unreachable
-        return error(f"--scheduler {args.scheduler}: {exc}", 4)
+    total = len(cells or [None]) * args.repeat
+    for values in grid.values():
+        total *= len(values)
+    passed = 0
+    with BatchProgress("sweep", total) as bar:
+        def progress(result: dict) -> None:
+            nonlocal passed
+            logger.info("sweep: run %d %s (%s)", result["index"], result["verdict"] or result["status"],
+                        result["run_file"])
+            passed += result["verdict"] == "pass"
+            bar.advance(best=f"{passed} passed")
+
+        try:
+            summary = run_sweep(args.protocol, grid, cells=cells, repeat=args.repeat, out_dir=args.out_dir,
+                                catalog=args.catalog, scheduler=args.scheduler, workers=args.workers,
+                                progress=progress)
+        except SweepError as exc:
+            return error(str(exc), 2)
+        except OSError as exc:  # scheduler unreachable
+            return error(f"--scheduler {args.scheduler}: {exc}", 4)
     if args.json:
         sys.stdout.write(to_json(summary) + "\n")
     else:
