@@ -3,8 +3,8 @@ written as PNG and SVG, labelled ``Quantity / unit``, not blank, with no empty p
 tick on whole numbers, capacity axes start at 0, Nyquist plots have equal scales and frequency
 markers, trip lines name their rule, and the live window fits a 1280 x 800 screen.
 
-Each shipped protocol runs once, shortened with ``--set`` (virtual time), through the CLI as a
-user runs it; then ``bench report --html`` renders its figures.
+Each shipped protocol runs once per session, shortened with ``--set`` (virtual time), through the
+CLI as a user runs it (tests/bench/shipped_runs.py); then ``bench report --html`` renders its figures.
 """
 
 from __future__ import annotations
@@ -19,36 +19,10 @@ pytest.importorskip("pyqtgraph")
 
 from bench.cli import main  # noqa: E402
 from bench.plot.ticks import capacity_range, decade_points, integer_ticks  # noqa: E402
+from tests.bench.shipped_runs import SHORT_RUNS  # noqa: E402
 
-#: Shipped protocol -> (overrides that keep it short, extra run arguments).
-SHORT_RUNS: dict[str, tuple[dict[str, str], list[str]]] = {
-    "capacity_check": ({"rate": "1C"}, []),
-    "cold_capacity": ({"soak": "2 hours"}, []),
-    "cold_capacity_eis": ({"soak": "2 hours"}, []),
-    "cycle_life": ({"rpt_every": "1", "rpt_blocks": "1"}, []),
-    "fade_to_80": ({"max_cycles": "1"}, []),
-    "fast_charge": ({}, []),
-    "fast_charge_cccv": ({}, []),
-    "fast_charge_cycling": ({"cycles": "1", "blocks": "2"}, []),
-    "fast_charge_gb38031": ({"cycles": "1"}, []),
-    "fast_charge_profile_cycling": ({"cycles": "1"}, []),
-    "nail_penetration": ({"observe": "10 minutes"}, []),
-    "puncture_safe_cycling": ({"cycles": "1", "rest": "5 minutes"},
-                              ["--fault", "internal_short@40min,resistance_ohm=0.1", "--observe", "10min"]),
-}
 #: Axis-label text that is not ``Quantity / unit``: "Voltage (V)", "Current (mA)".
 PAREN_UNIT = re.compile(r"[A-Za-z]\s\((?:V|A|mA|Ah|Wh|°C|K|s|h|min|Ω|mΩ|Hz)\)")
-
-
-def _run(name: str, tmp_path: Path) -> Path:
-    overrides, extra = SHORT_RUNS[name]
-    out = tmp_path / f"{Path(name).stem}.h5"
-    args = ["run", name, "--out", str(out), "--no-progress"] + extra
-    for key, value in overrides.items():
-        args += ["--set", f"{key}={value}"]
-    code = main(args)
-    assert code in (0, 1, 3), (name, code)
-    return out
 
 
 def _not_blank(png: Path) -> bool:
@@ -67,8 +41,8 @@ def _not_blank(png: Path) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SHORT_RUNS))
-def test_every_report_figure_is_png_and_svg_labelled_and_not_blank(name: str, tmp_path: Path) -> None:
-    run = _run(name, tmp_path)
+def test_every_report_figure_is_png_and_svg_labelled_and_not_blank(name: str, tmp_path: Path, shipped_runs) -> None:
+    run = shipped_runs.get(name)
     html_dir = tmp_path / "html"
     assert main(["report", str(run), "--html", str(html_dir)]) == 0
     pngs = sorted(html_dir.glob("*.png"))
@@ -88,12 +62,12 @@ def test_every_report_figure_is_png_and_svg_labelled_and_not_blank(name: str, tm
 
 
 @pytest.mark.slow
-def test_overview_shows_only_panels_with_data_and_names_the_trip_rule(tmp_path: Path) -> None:
+def test_overview_shows_only_panels_with_data_and_names_the_trip_rule(shipped_runs) -> None:
     from bench.plot.data import RunMonitor
     from bench.plot.render import _dispose, _hidden_view, qt_app
 
     qt_app(offscreen=True)
-    tripped = _run("puncture_safe_cycling", tmp_path)
+    tripped = shipped_runs.get("puncture_safe_cycling")
     monitor = RunMonitor(tripped)
     monitor.refresh()
     view = _hidden_view(1400, 900)
@@ -104,7 +78,7 @@ def test_overview_shows_only_panels_with_data_and_names_the_trip_rule(tmp_path: 
         assert trips and all(m.label.startswith("trip: ") and len(m.label) > 6 for m in trips), monitor.markers
     finally:
         _dispose(view)
-    with_eis = _run("cold_capacity_eis", tmp_path)
+    with_eis = shipped_runs.get("cold_capacity_eis")
     monitor = RunMonitor(with_eis)
     monitor.refresh()
     view = _hidden_view(1400, 900)
