@@ -8,6 +8,7 @@ plotted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,8 @@ def label_frequencies(plot: Any, real: np.ndarray, minus_imag: np.ndarray, frequ
     """Put a small ``1 kHz``-style text by the decade points of one Nyquist curve; returns the items."""
     items = []
     for index, decade in decade_points(frequency_hz):
+        if not (math.isfinite(float(real[index])) and math.isfinite(float(minus_imag[index]))):
+            continue  # a point the analyser rejected: no label (a NaN position wrecks the view range)
         text = pg.TextItem(frequency_text(decade), color=color, anchor=(0.0, 1.0))
         text.setPos(float(real[index]), float(minus_imag[index]))
         plot.addItem(text)

@@ -25,6 +25,16 @@ from tests.bench.shipped_runs import SHORT_RUNS  # noqa: E402
 PAREN_UNIT = re.compile(r"[A-Za-z]\s\((?:V|A|mA|Ah|Wh|°C|K|s|h|min|Ω|mΩ|Hz)\)")
 
 
+def _pixels_of(png: Path, rgb: tuple[int, int, int], tolerance: int = 30) -> int:
+    """How many pixels of ``png`` are within ``tolerance`` of the colour ``rgb``."""
+    from pyqtgraph.Qt import QtGui
+
+    image = QtGui.QImage(str(png)).convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    raw = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes()).reshape(-1, 4)
+    bgr = np.array(rgb[::-1], dtype=int)
+    return int(np.sum(np.all(np.abs(raw[:, :3].astype(int) - bgr) <= tolerance, axis=1)))
+
+
 def _not_blank(png: Path) -> bool:
     from pyqtgraph.Qt import QtGui
 
@@ -56,6 +66,8 @@ def test_every_report_figure_is_png_and_svg_labelled_and_not_blank(name: str, tm
         text = " ".join(re.findall(r">([^<>]+)</text>", svg.read_text()))
         assert " / " in text, f"{name}: {svg.name} has no 'Quantity / unit' axis label"
         assert not PAREN_UNIT.search(text), f"{name}: {svg.name} mixes unit notation: {PAREN_UNIT.search(text)}"
+    if (html_dir / "nyquist.png").exists():  # the spectra are inside the view, not only in the legend
+        assert _pixels_of(html_dir / "nyquist.png", (31, 119, 180)) > 300, f"{name}: Nyquist points not drawn"
     overview = (html_dir / "overview.svg").read_text()
     for label in ("Voltage / V", "Current / A", "Temperature / °C"):
         assert label in overview, (name, label)
