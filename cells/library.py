@@ -25,7 +25,7 @@ class CellNotFound(LookupError):
     """No datasheet of that name; the message lists the known names."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped() -> dict[str, Datasheet]:
     sheets: dict[str, Datasheet] = {}
     for path in sorted(SHIPPED_DIR.glob("*.yaml")):
