@@ -70,5 +70,8 @@ def recheck_for_bench(protocol: Any, bench: Bench) -> Any:
         return protocol
     from protocols.loader import parse_any
 
-    return parse_any(protocol.source_text, file=protocol.source_path, overrides=dict(protocol.parameters),
-                     cell_spec=protocol.cell, instrument=limits_of_bench(bench))
+    import dataclasses
+
+    again = parse_any(protocol.source_text, file=protocol.source_path, overrides=dict(protocol.parameters),
+                      cell_spec=protocol.cell, instrument=limits_of_bench(bench))
+    return dataclasses.replace(again, cell_sources=dict(protocol.cell_sources))
