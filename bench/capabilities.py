@@ -68,9 +68,9 @@ def recheck_for_bench(protocol: Any, bench: Bench) -> Any:
     Python protocol's steps are checked as they are yielded). Raises ProtocolError (file:line)."""
     if protocol.generator is not None or not protocol.source_text:
         return protocol
-    from protocols.loader import parse_any
-
     import dataclasses
+
+    from protocols.loader import parse_any
 
     again = parse_any(protocol.source_text, file=protocol.source_path, overrides=dict(protocol.parameters),
                       cell_spec=protocol.cell, instrument=limits_of_bench(bench))

@@ -35,11 +35,9 @@ def cell_resolver(args: argparse.Namespace, settings: dict[str, str], config: Ma
                     numbers=set_numbers(settings), channel=channel)
 
 
-def preset_of(name: str | None) -> str | None:
+def preset_of(name: str) -> str:
     """A simulator preset for ``name`` (a preset, or a datasheet a preset models); the name
     itself when none (the caller's error then lists the presets)."""
-    if not name:
-        return name
     table = presets()
     if name in table:
         return name
