@@ -61,13 +61,13 @@ def base_of(sheet: Datasheet, presets: Mapping[str, str], name: str = "") -> Cel
     the preset that models it, "" when none does."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    label = f"datasheet {sheet.name}" + ("" if sheet.shipped else f" ({sheet.path})")
     for key, (value, source) in sheet.cell_values().items():
         values[key] = value
-        sources[key] = f"datasheet {sheet.name}: {source}"
+        sources[key] = f"{label}: {source}"
     preset = name if name in presets and presets[name] == sheet.name else \
         next((p for p, s in presets.items() if s == sheet.name), "")
-    return CellBase(name=sheet.path if not sheet.shipped and name.endswith((".yaml", ".yml")) else sheet.name,
-                    values=values, sources=sources, preset=preset)
+    return CellBase(name=sheet.name, values=values, sources=sources, preset=preset)
 
 
 def bench_cell(section: Any, library: CellLibrary, presets: Mapping[str, str], where: str) -> CellBase:
