@@ -41,12 +41,15 @@ def limits_of_bench(bench: Bench) -> InstrumentLimits:
     )
 
 
-def limits_of_config(config: dict[str, Any]) -> InstrumentLimits:
-    """The ranges the drivers of a bench config declare (nothing is opened)."""
+def limits_of_config(config: dict[str, Any], channel: int = 0) -> InstrumentLimits:
+    """The ranges the drivers of a bench config declare (nothing is opened); on a multi-channel
+    bench (``[[cycler]]``), those of channel ``channel`` (0-based)."""
     from drivers.catalog import DRIVERS
 
     def cls(role: str) -> Any:
         section = config.get(role)
+        if isinstance(section, list):
+            section = section[min(channel, len(section) - 1)] if role == "cycler" else section[0]
         return DRIVERS[section["driver"]].cls if section else None
 
     cycler, chamber, impedance = cls("cycler"), cls("chamber"), cls("impedance")

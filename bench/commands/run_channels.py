@@ -19,18 +19,19 @@ def channel_protocols(args: Any, settings: dict[str, str], config: dict[str, Any
     """One protocol per channel of a ``[[cycler]]`` bench, each with its channel's cell: ``--cell``
     for every channel, else the channel's ``cell = ...``, else the bench's ``[cell]``. Channels
     naming the same cell share one parsed protocol."""
+    from bench.capabilities import limits_of_config
     from bench.commands.cellopts import cell_resolver
     from protocols.loader import load_protocol
 
     by_cell: dict[str, Protocol] = {}
     out = []
-    for section in config["cycler"]:
+    for number, section in enumerate(config["cycler"]):
         channel_cell = None if getattr(args, "cell", None) else section.get("cell")
-        key = repr(channel_cell)
-        if key not in by_cell:
+        key = repr((channel_cell, section.get("driver")))
+        if key not in by_cell:  # checked against the channel's cycler before anything opens
             pairs = dict(settings)
-            by_cell[key] = load_protocol(args.protocol, pairs, cell=cell_resolver(args, pairs, config,
-                                                                                   channel=channel_cell))
+            by_cell[key] = load_protocol(args.protocol, pairs, instrument=limits_of_config(config, number),
+                                         cell=cell_resolver(args, pairs, config, channel=channel_cell))
         out.append(by_cell[key])
     return out
 

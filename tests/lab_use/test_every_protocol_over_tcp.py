@@ -7,6 +7,9 @@ assigned to it, so every protocol runs once and every cycler runs at least one; 
 second cell (served with ``--cell``). The claim of each case: the run completes (exit 0 passed or
 1 claims not met / not tested: short variants test fewer cycles than the claims need), no safety
 trip (3), no instrument failure (4), and the run file records the served cell's datasheet.
+A run that tripped after its samples fell behind the accelerated world (a gap of more than
+``BEHIND_S`` under current: a loaded machine cannot sample at this speed) is not tested (skipped,
+with the gap), not passed: sparse samples across a discharge knee look like a voltage collapse.
 ``nail_penetration`` on a bench that is not the built-in simulator is an operator-confirmed abuse
 test: without a terminal it is refused before anything runs (exit 2), as it would be in a lab.
 """
@@ -56,22 +59,9 @@ MATRIX: dict[tuple[str, int, str], list[str]] = {
     ("arbin_cti", 2, "nmc_21700"): ["fast_charge_profile_cycling"],
     ("keysight_n6700", 2, "nmc_21700"): ["puncture_safe_cycling"],
 }
-#: Found by this matrix and not diagnosed yet (safety rules are another issue's scope): safety trips
-#: (exit 3) on served benches at --speed 3000, where the same protocols pass on the built-in bench
-#: in virtual time; some come and go between runs (the cccv case passed on a second run), which
-#: points at sample spacing at high speed or at the served cell carried over from the previous run
-#: on the same server. Kept as non-strict expected failures so the finding stays visible.
-SPEED_TRIP = "safety trip (exit 3) over TCP at --speed 3000; not diagnosed (see KNOWN_TRIPS)"
-KNOWN_TRIPS = {
-    ("ea_psb10000", "cycle_life"): SPEED_TRIP,
-    ("ea_psb10000", "fade_to_80"): SPEED_TRIP,
-    ("maccor_macnet", "fast_charge_cycling"): SPEED_TRIP,
-    ("arbin_cti", "fast_charge_profile_cycling"): SPEED_TRIP,
-    ("ea_psb10000", "fast_charge_gb38031"): "internal_short_charge_balance trips near the end of the 2nd cycle "
-                                            "(2.258 Ah charged vs 2.212 Ah given, +2 %) on the served LFP cell",
-    ("maccor_macnet", "fast_charge_cccv"): "internal_short 'voltage collapsed 527 mV in one sample' on channel 1 "
-                                           "(output off 66 s after, at --speed 3000)",
-}
+#: Under current the shipped protocols sample every 10 s at most: a gap of more than three such
+#: periods means the runner fell behind the served world (a loaded machine at this --speed).
+BEHIND_S = 30.0
 DATASHEET = {"nmc_21700": "lg_inr21700_m50", "lfp_26650": "lfp_26650"}
 
 
@@ -119,6 +109,7 @@ class _Servers:
 
     def bench_file(self, key: tuple[str, int, str]) -> Path:
         if key not in self.running:
+            self.stop()  # one served bench at a time: the cases come grouped by bench
             path = self.root / f"{key[0]}.toml"
             self.running[key] = (_serve(path, *key), path)
         return self.running[key][1]
@@ -126,6 +117,7 @@ class _Servers:
     def stop(self) -> None:
         for proc, _path in self.running.values():
             _stop(proc)
+        self.running.clear()
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +127,20 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     served.stop()
 
 
-CASES = [pytest.param(key, protocol, id=f"{key[0]}-{protocol}",
-                      marks=[pytest.mark.xfail(reason=KNOWN_TRIPS[(key[0], protocol)], strict=False)]
-                      if (key[0], protocol) in KNOWN_TRIPS else [])
-         for key, protocols in MATRIX.items() for protocol in protocols]
+CASES = [pytest.param(key, protocol, id=f"{key[0]}-{protocol}") for key, protocols in MATRIX.items()
+         for protocol in protocols]
+
+
+def _largest_gap_under_current_s(path: Path) -> float:
+    """The longest time between two samples while current flowed, s."""
+    import numpy as np
+
+    with h5py.File(path, "r") as f:
+        time_s = f["samples"]["Test Time / s"][:]
+        current_a = f["samples"]["Current / A"][:]
+    flowing = np.abs(current_a[1:]) > 1e-3
+    gaps = np.diff(time_s)[flowing]
+    return float(gaps.max()) if gaps.size else 0.0
 
 
 @pytest.mark.parametrize(("key", "protocol"), CASES)
@@ -156,10 +158,47 @@ def test_shipped_protocol_runs_over_tcp_with_only_the_bench_file(key: tuple[str,
         assert code == 2 and "needs an operator at a terminal" in last_error, (code, last_error)
         assert not list(tmp_path.glob("*.h5"))  # refused before a run file exists
         return
-    assert code in (0, 1), f"{protocol} on {cycler}: exit {code} {last_error}"
     files = [out] if channels == 1 else sorted(tmp_path.glob(f"{protocol}*.h5"))
+    if code == 3 and files:  # a trip is a finding only where the samples kept pace with the world
+        gap = max(_largest_gap_under_current_s(p) for p in files if p.exists())
+        if gap > BEHIND_S:
+            pytest.skip(f"not tested: the runner fell behind the served world (a {gap:.0f} s gap between samples "
+                        f"under current at --speed {SPEED}; the machine is too loaded), then tripped")
+    assert code in (0, 1), f"{protocol} on {cycler}: exit {code} {last_error}"
     assert len(files) == channels, files
     for path in files:
         with h5py.File(path, "r") as f:
             assert len(f["samples"]["Test Time / s"]) > 100
             assert DATASHEET[cell] in str(f.attrs.get("cell", "")), f.attrs.get("cell")
+
+
+def test_channels_with_a_watlow_chamber_serve_a_watlow_and_a_protocol_too_big_for_a_channel_is_refused(
+        tmp_path: Path, capsys) -> None:
+    """``--chamber`` is honoured with ``--channels`` (it served an Espec P-300 before), and on a
+    multi-channel bench file a step beyond a channel's range is refused before anything runs
+    (exit 2 naming the line), not met mid-run as an instrument error."""
+    from bench.config import load_bench_config
+
+    bench_file = tmp_path / "n6700.toml"
+    argv = [sys.executable, "-m", "bench.cli", "sim", "serve", "--write-bench", str(bench_file), "--speed", "10",
+            "--cycler", "keysight_n6700", "--channels", "2", "--chamber", "watlow_f4t"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, fd, text = time.monotonic() + 60.0, proc.stdout.fileno(), ""  # type: ignore[union-attr]
+        while "bench config" not in text:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536) if ready else b""
+            assert chunk, f"bench sim serve did not start: {text}"
+            text += chunk.decode()
+        config = load_bench_config(bench_file)
+        assert config["chamber"]["driver"] == "watlow_f4t" and config["chamber"]["resource"].startswith("modbus-tcp://")
+        assert config["cell"] == {"name": "lg_inr21700_m50"}
+        assert main(["check", "--bench", str(bench_file)]) == 0
+        assert "watlow_f4t" in capsys.readouterr().out
+        out = tmp_path / "fc.h5"
+        assert main(["run", "fast_charge", "--bench", str(bench_file), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "fast_charge.yaml:" in err and "beyond the cycler's range ±3 A" in err
+        assert not list(tmp_path.glob("fc*.h5"))
+    finally:
+        _stop(proc)
