@@ -41,12 +41,15 @@ def limits_of_bench(bench: Bench) -> InstrumentLimits:
     )
 
 
-def limits_of_config(config: dict[str, Any]) -> InstrumentLimits:
-    """The ranges the drivers of a bench config declare (nothing is opened)."""
+def limits_of_config(config: dict[str, Any], channel: int = 0) -> InstrumentLimits:
+    """The ranges the drivers of a bench config declare (nothing is opened); on a multi-channel
+    bench (``[[cycler]]``), those of channel ``channel`` (0-based)."""
     from drivers.catalog import DRIVERS
 
     def cls(role: str) -> Any:
         section = config.get(role)
+        if isinstance(section, list):
+            section = section[min(channel, len(section) - 1)] if role == "cycler" else section[0]
         return DRIVERS[section["driver"]].cls if section else None
 
     cycler, chamber, impedance = cls("cycler"), cls("chamber"), cls("impedance")
@@ -68,7 +71,10 @@ def recheck_for_bench(protocol: Any, bench: Bench) -> Any:
     Python protocol's steps are checked as they are yielded). Raises ProtocolError (file:line)."""
     if protocol.generator is not None or not protocol.source_text:
         return protocol
+    import dataclasses
+
     from protocols.loader import parse_any
 
-    return parse_any(protocol.source_text, file=protocol.source_path, overrides=dict(protocol.parameters),
-                     cell_spec=protocol.cell, instrument=limits_of_bench(bench))
+    again = parse_any(protocol.source_text, file=protocol.source_path, overrides=dict(protocol.parameters),
+                      cell_spec=protocol.cell, instrument=limits_of_bench(bench))
+    return dataclasses.replace(again, cell_sources=dict(protocol.cell_sources))

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "bench.commands.submit",
     "bench.commands.worker",
     "bench.commands.sweep",
+    "bench.commands.cells",
 )
 
 

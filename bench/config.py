@@ -16,6 +16,13 @@
     [bench]
     name = "Lab 2, bay 3"
     speed = 1                            # simulators served with --speed N: keep in step
+    cells_dir = "cells"                  # the lab's datasheets (relative to this file)
+
+    [cell]                               # the cell mounted on this bench (bench run --cell overrides)
+    name = "lg_inr21700_m50"             # a datasheet (bench cells list), or file = "cells/x.yaml";
+    current_max_a = 5.0                  # inline numbers override the datasheet's (or state them all)
+
+A multi-channel bench names each channel's cell in its ``[[cycler]]`` entry (``cell = "NAME"``).
 """
 
 from __future__ import annotations
@@ -43,11 +50,11 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     # [[cycler]] wiring (thermometer, thermocouple); a multi-channel system's channel and its options
     # (bench.multichannel.run.SYSTEM_CHANNEL_OPTIONS: Maccor MacNet, Arbin CTI)
     "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple", "channel", "username", "password", "schedule",
-                                  "direct_mode_watchdog_s"),
+                                  "direct_mode_watchdog_s", "cell"),
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,
-    "bench": ("name", "speed", "chamber_policy", "scan_reuse_s"),
+    "bench": ("name", "speed", "chamber_policy", "scan_reuse_s", "cells_dir"),
 }
 
 
@@ -65,10 +72,19 @@ def load_bench_config(path: str | Path) -> dict[str, Any]:
         config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BenchConfigError(f"{path}: {exc}") from None
-    unknown = [k for k in config if k not in ROLES + ("bench", "faults")]
+    unknown = [k for k in config if k not in ROLES + ("bench", "faults", "cell")]
     if unknown:
         raise BenchConfigError(f"{path}:{_line_of(text, None, unknown[0])}: unknown section [{unknown[0]}]; "
-                               f"sections: {', '.join(ROLES + ('bench',))}")
+                               f"sections: {', '.join(ROLES + ('bench', 'cell'))}")
+    if "cell" in config:
+        from bench.cell_source import BENCH_CELL_KEYS
+
+        cell = config["cell"]
+        bad = [k for k in cell] if isinstance(cell, dict) else []
+        bad = [k for k in bad if k not in BENCH_CELL_KEYS]
+        if bad:
+            raise BenchConfigError(f"{path}:{_line_of(text, 'cell', bad[0])}: unknown key '{bad[0]}' in [cell] "
+                                   f"(keys: name, file, or the cell's numbers: capacity_ah, voltage_max_v, ...)")
     _check_keys(config, text, path)
     if "cycler" not in config:
         raise BenchConfigError(f"{path}: a bench needs a [cycler] section")

@@ -110,7 +110,8 @@ def is_python_protocol(path: str | Path) -> bool:
 
 def parse_python_protocol(text: str, *, file: str, parse_header: Callable[..., Protocol],
                           overrides: Mapping[str, str] | None = None,
-                          cell_defaults: Any = None, cell_spec: CellSpec | None = None) -> Protocol:
+                          cell_defaults: Any = None, cell_spec: CellSpec | None = None,
+                          cell: Any = None) -> Protocol:
     """Compile a Python protocol's ``text`` and read its header constants (errors name file:line).
 
     ``parse_header``: the YAML header parser (:func:`protocols.loader.parse_header`), given by
@@ -143,7 +144,7 @@ def parse_python_protocol(text: str, *, file: str, parse_header: Callable[..., P
                             file=file, line=1) from None
     try:
         protocol = parse_header(dumped, file=file, overrides=overrides, cell_defaults=cell_defaults,
-                                cell_spec=cell_spec)
+                                cell_spec=cell_spec, cell=cell)
     except ProtocolError as exc:
         constant = _constant_at(dumped, exc.line)
         raise ProtocolError(f"{constant}: {exc.message}" if constant else exc.message, file=file,

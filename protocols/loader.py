@@ -27,13 +27,14 @@ import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from protocols import input_limits
+from protocols.cell_block import CELL_KEYS, CellDefaults, CellResolver, build_cell
 from protocols.checks import InstrumentLimits, soc_unknown_steps
 from protocols.claims import Claim, ClaimError, parse_claim
 from protocols.errors import ProtocolError, raise_all
@@ -45,13 +46,12 @@ from protocols.yamldoc import Doc
 LIBRARY = Path(__file__).parent / "library"
 TOP_KEYS = ("name", "description", "cell", "limits", "parameters", "sampling", "steps", "claims", "pass",
             "analysis", "abuse")
-CELL_KEYS = tuple(f.name for f in dataclasses.fields(CellSpec))
 LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(Limits))
 SUFFIXES = (".yaml", ".yml", ".py")
 CLAIM_KEYS = ("claim", "name", "marginal", "source", "tested_if", "missed_early_is_final")
 
-#: Looks up a cell preset's datasheet values by name (given by the bench that knows the presets).
-CellDefaults = Callable[[str], Mapping[str, Any]]
+__all__ = ["CELL_KEYS", "CellDefaults", "CellResolver", "load_protocol", "parse_any", "parse_header",
+           "parse_protocol", "resolve_protocol_path", "shipped_protocols"]
 
 
 def resolve_protocol_path(name_or_path: str) -> Path:
@@ -81,29 +81,31 @@ def load_protocol(
     overrides: Mapping[str, str] | None = None,
     cell_defaults: CellDefaults | None = None,
     instrument: InstrumentLimits | None = None,
+    cell: CellResolver | None = None,
 ) -> Protocol:
     """Read, parse and validate a protocol; ``overrides`` are ``--set name=value`` pairs;
-    ``instrument``: the bound instruments' ranges (checked when given)."""
+    ``instrument``: the bound instruments' ranges (checked when given); ``cell``: the bench's
+    cell (see :mod:`protocols.cell_block`; replaces ``cell_defaults``)."""
     path = resolve_protocol_path(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"cannot read: {exc}", file=str(path)) from None
-    return parse_any(text, file=str(path), overrides=overrides, cell_defaults=cell_defaults, instrument=instrument)
+    return parse_any(text, file=str(path), overrides=overrides, cell_defaults=cell_defaults, instrument=instrument,
+                     cell=cell)
 
 
 def parse_any(text: str, *, file: str, overrides: Mapping[str, str] | None = None,
               cell_defaults: CellDefaults | None = None, instrument: InstrumentLimits | None = None,
-              cell_spec: CellSpec | None = None) -> Protocol:
+              cell_spec: CellSpec | None = None, cell: CellResolver | None = None) -> Protocol:
     """A YAML protocol, or a Python one when ``file`` ends in ``.py``."""
     if file.endswith(".py"):
         from protocols.generator import parse_python_protocol
 
         return parse_python_protocol(text, file=file, parse_header=parse_header, overrides=overrides,
-                                     cell_defaults=cell_defaults,
-                                     cell_spec=cell_spec)
+                                     cell_defaults=cell_defaults, cell_spec=cell_spec, cell=cell)
     return parse_protocol(text, file=file, overrides=overrides, cell_defaults=cell_defaults,
-                          instrument=instrument, cell_spec=cell_spec)
+                          instrument=instrument, cell_spec=cell_spec, cell=cell)
 
 
 def parse_protocol(
@@ -114,32 +116,37 @@ def parse_protocol(
     cell_defaults: CellDefaults | None = None,
     instrument: InstrumentLimits | None = None,
     cell_spec: CellSpec | None = None,
+    cell: CellResolver | None = None,
 ) -> Protocol:
     """Parse protocol YAML ``text``; see the module docstring for the layout.
 
     ``cell_spec`` replaces the file's ``cell:`` (``bench resume`` passes the recorded cell).
     """
-    return _parse(text, file, overrides, cell_defaults, instrument, cell_spec, need_steps=True)
+    return _parse(text, file, overrides, cell_defaults, instrument, cell_spec, need_steps=True, cell=cell)
 
 
 def parse_header(text: str, *, file: str, overrides: Mapping[str, str] | None = None,
-                 cell_defaults: CellDefaults | None = None, cell_spec: CellSpec | None = None) -> Protocol:
+                 cell_defaults: CellDefaults | None = None, cell_spec: CellSpec | None = None,
+                 cell: CellResolver | None = None) -> Protocol:
     """Everything but the steps (a Python protocol's header constants, dumped as YAML)."""
-    return _parse(text, file, overrides, cell_defaults, None, cell_spec, need_steps=False)
+    return _parse(text, file, overrides, cell_defaults, None, cell_spec, need_steps=False, cell=cell)
 
 
 def _parse(text: str, file: str, overrides: Mapping[str, str] | None, cell_defaults: CellDefaults | None,
-           instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool) -> Protocol:
+           instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool,
+           cell: CellResolver | None = None) -> Protocol:
     if not isinstance(text, str):
         raise ProtocolError("protocol text must be a string", file=file)
     try:
-        return _parse_checked(text, file, overrides, cell_defaults, instrument, cell_spec, need_steps=need_steps)
+        return _parse_checked(text, file, overrides, cell_defaults, instrument, cell_spec, need_steps=need_steps,
+                              cell_resolver=cell)
     except ProtocolError as exc:  # a U+2212 minus or a no-break space: name it and where it is
         raise input_limits.name_look_alikes(exc, text) from None
 
 
 def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, cell_defaults: CellDefaults | None,
-                   instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool) -> Protocol:
+                   instrument: InstrumentLimits | None, cell_spec: CellSpec | None, *, need_steps: bool,
+                   cell_resolver: CellResolver | None = None) -> Protocol:
     doc = Doc(file)
     input_limits.check_text(text, file)
     try:
@@ -181,7 +188,11 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
         parameters[key] = value
 
     try:
-        cell = cell_spec if cell_spec is not None else _cell(doc, top.get("cell"), cell_override, cell_defaults)
+        cell_sources: dict[str, str] = {}
+        if cell_spec is not None:
+            cell = cell_spec
+        else:
+            cell, cell_sources = build_cell(doc, top.get("cell"), cell_override, cell_defaults, cell_resolver)
         quantities = cell_quantities(cell)
         for key, value in parameters.items():  # a parameter may name a cell quantity: {cell.voltage_max_v}
             if "{cell." in value:
@@ -218,7 +229,7 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
     protocol = Protocol(
         name=name, steps=tuple(steps), cell=cell, limits=limits, description=description,
         period_s=period_s, parameters=parameters, pass_criteria=tuple(criteria), analysis=analysis,
-        source_text=text, source_path=file, abuse=abuse,
+        source_text=text, source_path=file, abuse=abuse, cell_sources=cell_sources,
     )
     for step in soc_unknown_steps(protocol):
         problems.append(ProtocolError(f"'{step.text}': the SOC is not known yet at this step", file=file,
@@ -230,7 +241,7 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
 
 
 #: CellSpec fields a protocol may not name as ``{cell.NAME}`` (text, or not a quantity).
-_NOT_QUANTITIES = ("cell_id", "initial_soc")
+_NOT_QUANTITIES = ("cell_id", "initial_soc", "datasheet")
 
 
 def cell_quantities(cell: CellSpec) -> dict[str, str]:
@@ -258,41 +269,6 @@ def _any_key(node: yaml.Node) -> tuple[str, ...]:
     if isinstance(node, yaml.MappingNode):
         return tuple(str(k.value) for k, _ in node.value)
     return ()
-
-
-def _cell(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, preset_override: str | None,
-          cell_defaults: CellDefaults | None) -> CellSpec:
-    given: dict[str, Any] = {}
-    node = item[1] if item else None
-    fields = doc.mapping(node, "cell", CELL_KEYS) if node is not None else {}
-    for key, (_k, v) in fields.items():
-        if key in ("preset", "cell_id", "chemistry"):
-            given[key] = doc.scalar(v, f"cell.{key}")
-        elif key == "initial_soc":
-            given[key] = doc.number(v, "cell.initial_soc", 0.0, 1.0)
-        else:
-            given[key] = doc.number(v, f"cell.{key}", -100.0, 1e5)
-    preset = preset_override or given.get("preset") or "nmc_21700"
-    values: dict[str, Any] = {}
-    if cell_defaults is not None:
-        try:
-            values.update(cell_defaults(preset))
-        except KeyError as exc:
-            raise ProtocolError(f"unknown cell preset {preset!r}: {exc.args[0] if exc.args else ''}",
-                                file=doc.file, line=(fields["preset"][1].start_mark.line + 1) if "preset" in fields else 0) from None
-    if preset_override:
-        # --set cell=NAME: the preset's datasheet replaces the file's numbers.
-        given = {k: v for k, v in given.items() if k in ("cell_id",)}
-    values.update(given)
-    values["preset"] = preset
-    missing = [k for k in ("capacity_ah", "voltage_max_v", "voltage_min_v", "current_max_a") if k not in values]
-    if missing:
-        raise doc.error(node, f"cell needs {', '.join(missing)} (or a known preset on the simulated bench)")
-    if values["voltage_min_v"] >= values["voltage_max_v"]:
-        raise doc.error(node, "cell.voltage_min_v must be below cell.voltage_max_v")
-    if values["capacity_ah"] <= 0 or values["current_max_a"] <= 0:
-        raise doc.error(node, "cell.capacity_ah and cell.current_max_a must be positive")
-    return CellSpec(**{k: v for k, v in values.items() if k in CELL_KEYS})
 
 
 def _limits(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, cell: CellSpec,

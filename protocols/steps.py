@@ -240,6 +240,8 @@ class CellSpec:
     #: Mass, kg, and volume, L, for specific energy (Wh/kg) and energy density (Wh/L); NaN = unknown.
     mass_kg: float = math.nan
     volume_l: float = math.nan
+    #: The datasheet the numbers come from (its name or file), "" when only the protocol states them.
+    datasheet: str = ""
 
     @property
     def charge_current_max_a(self) -> float:
@@ -281,6 +283,8 @@ class Protocol:
     #: An abuse test (``abuse:`` in the file, e.g. nail penetration): ``test``, ``step`` (text of
     #: the rest step it starts), ``prompt``, ``prompt_timeout_s``, ``simulate`` (fault options).
     abuse: dict[str, Any] = field(default_factory=dict)
+    #: Where each value of ``cell`` came from (datasheet page, bench file, protocol line, --set).
+    cell_sources: dict[str, str] = field(default_factory=dict)
 
     def step_total(self) -> int:
         """Steps executed with every loop run to its count (an upper bound); 0 for a generator."""

@@ -136,7 +136,7 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         "soc_basis": f"rated capacity {capacity:g} Ah (cell.capacity_ah), coulomb counting from the last "
                      "full discharge to the cut-off (0 %) or hold at the maximum voltage (100 %)",
         "cooling": str(parameters.get("cooling", DEFAULT_COOLING)),
-        "cycler": ((attrs.get("bench_config") or {}).get("cycler") or {}).get("driver", ""),
+        "cycler": _cycler_driver(attrs.get("bench_config") or {}),
     }
     if not charges:
         conditions["fast_charge"] = "no charge step ending at 80 % SOC"
@@ -182,3 +182,11 @@ def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any
                               "relaxation_rebound_sigma": p["relaxation"].get("sigma"),
                               "dvdq_found": p["dvdq_next_discharge"].get("found"),
                               "ce_drop_vs_median": p["ce_drop_vs_median"]} for p in tested]
+
+
+def _cycler_driver(config: dict[str, Any]) -> str:
+    """The cycler's driver name; a multi-channel bench ([[cycler]] list) names its drivers."""
+    cycler = config.get("cycler") or {}
+    if isinstance(cycler, list):
+        return ", ".join(sorted({str(entry.get("driver", "")) for entry in cycler if isinstance(entry, dict)}))
+    return str(cycler.get("driver", "")) if isinstance(cycler, dict) else ""

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.cellopts import preset_of
 from bench.commands.common import error, overrides
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--early-cycles", type=int, default=10, help="n: cycles each run makes for early_fade")
     p.add_argument("--claim-time", type=float, default=None, metavar="S",
                    help="the time claim, s (default: the space's claim_time_s or its time budget)")
-    p.add_argument("--cell", help="cell preset (simulated bench) for every run")
+    p.add_argument("--cell", metavar="NAME",
+                   help="the cell of every run: a preset, or a datasheet a preset models (bench cells list)")
     p.add_argument("--temperature", type=float, help="chamber temperature, °C")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="other protocol parameters")
     where = p.add_mutually_exclusive_group()
@@ -124,7 +126,7 @@ def _config(args: argparse.Namespace) -> Any:
     return StudyConfig(
         protocol=args.protocol, space_file=str(args.space), objective=args.objective, budget=args.budget,
         batch=batch, seed=args.seed, cycles_m=args.cycles, early_cycles=args.early_cycles, claim_time_s=claim,
-        cell=args.cell, temperature_c=args.temperature, settings=overrides(args.set), executor=executor,
+        cell=preset_of(args.cell) if args.cell else args.cell, temperature_c=args.temperature, settings=overrides(args.set), executor=executor,
         workers=args.workers, channels=args.channels or 0, bench_file=args.bench, scheduler=args.scheduler)
 
 

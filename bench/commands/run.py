@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.cellopts import add_cell_option, cell_resolver
 from bench.commands.common import error, overrides
 from bench.lab.cliutil import add_catalog_option
 
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--bench", help="bench config (TOML); default: the built-in simulated bench")
     run.add_argument("--out", help="run file (default runs/<timestamp>_<protocol>.h5)")
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a protocol parameter")
+    add_cell_option(run)
     run.add_argument("--fault", action="append", default=[], metavar="SPEC",
                      help="inject a fault on the simulated bench, e.g. internal_short@2h,resistance_ohm=0.05")
     run.add_argument("--speed", default="max",
@@ -45,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
+    from bench.cell_source import CellChoiceError
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
     from bench.runfile.writer import RunFileWriteError
@@ -62,6 +65,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         speed = None if args.speed == "max" else float(args.speed)
         if speed is not None and speed <= 0:
             raise ValueError("--speed must be 'max' or a positive number")
+        config = None
+        if args.bench:
+            from bench.config import load_bench_config
+
+            config = load_bench_config(args.bench)  # BenchConfigError is a ValueError
+        from bench.multichannel.run import is_multichannel
+
+        multichannel = config is not None and is_multichannel(config)
+        cell = None if multichannel else cell_resolver(args, settings, config)
     except (ValueError, FaultSpecError, QuantityError) as exc:
         return error(str(exc), EXIT_INVALID)
 
@@ -73,26 +85,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         return error("--cell-state works on the single-channel simulated bench (no --bench, no --channels)",
                      EXIT_INVALID)
     try:
-        if args.bench:
-            from bench.config import BenchConfigError, load_bench_config, open_bench
+        if config is not None:
+            from bench.config import open_bench
 
             if faults:
                 return error("--fault works on the simulated bench only (no --bench)", EXIT_INVALID)
-            try:
-                config = load_bench_config(args.bench)
-            except BenchConfigError as exc:
-                return error(str(exc), EXIT_INVALID)
-            protocol = load_protocol(args.protocol, settings)
-            from bench.commands.run_channels import cmd_run_multichannel
-            from bench.multichannel.run import is_multichannel
+            if multichannel:  # [[cycler]] array: one engine per channel (and per channel its cell)
+                from bench.commands.run_channels import cmd_run_multichannel_config
 
-            if is_multichannel(config):  # [[cycler]] array: one engine per channel
-                return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
+                return cmd_run_multichannel_config(args, settings, config=config, speed=speed, observe_s=observe_s)
+            protocol = load_protocol(args.protocol, settings, cell=cell)
             bench = open_bench(config, speed=speed)
         else:
-            from bench.simulated.builtin_bench import cell_datasheet, inject_faults, sim_bench_for
+            from bench.simulated.builtin_bench import inject_faults, sim_bench_for
 
-            protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
+            protocol = load_protocol(args.protocol, settings, cell=cell)
             if args.channels != 1:
                 from bench.commands.run_channels import cmd_run_multichannel
 
@@ -149,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if "outcome" in locals():
                     recording.finished(outcome)
                 recording.close()
-    except ProtocolError as exc:
+    except (ProtocolError, CellChoiceError) as exc:
         return error(str(exc), EXIT_INVALID)
     except SetpointOutOfRange as exc:
         return error(str(exc), EXIT_INVALID)

@@ -15,20 +15,56 @@ from drivers.errors import InstrumentError
 from protocols.steps import Protocol
 
 
-def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any] | None = None,
+def channel_protocols(args: Any, settings: dict[str, str], config: dict[str, Any]) -> list[Protocol]:
+    """One protocol per channel of a ``[[cycler]]`` bench, each with its channel's cell: ``--cell``
+    for every channel, else the channel's ``cell = ...``, else the bench's ``[cell]``. Channels
+    naming the same cell share one parsed protocol."""
+    from bench.capabilities import limits_of_config
+    from bench.commands.cellopts import cell_resolver
+    from protocols.loader import load_protocol
+
+    by_cell: dict[str, Protocol] = {}
+    out = []
+    for number, section in enumerate(config["cycler"]):
+        channel_cell = None if getattr(args, "cell", None) else section.get("cell")
+        key = repr((channel_cell, section.get("driver")))
+        if key not in by_cell:  # checked against the channel's cycler before anything opens
+            pairs = dict(settings)
+            by_cell[key] = load_protocol(args.protocol, pairs, instrument=limits_of_config(config, number),
+                                         cell=cell_resolver(args, pairs, config, channel=channel_cell))
+        out.append(by_cell[key])
+    return out
+
+
+def cmd_run_multichannel_config(args: Any, settings: dict[str, str], *, config: dict[str, Any],
+                                speed: float | None = None, observe_s: float = 3600.0) -> int:
+    """``bench run --bench FILE`` on a ``[[cycler]]`` bench: each channel's cell, then the run."""
+    from bench.cell_source import CellChoiceError
+    from protocols.errors import ProtocolError
+
+    try:
+        protocols = channel_protocols(args, settings, config)
+    except (ProtocolError, CellChoiceError) as exc:
+        return error(str(exc), EXIT_INVALID)
+    return cmd_run_multichannel(args, protocols, config=config, speed=speed, observe_s=observe_s)
+
+
+def cmd_run_multichannel(args: Any, protocol: Protocol | list[Protocol], *, config: dict[str, Any] | None = None,
                          speed: float | None = None, observe_s: float = 3600.0) -> int:
-    """``bench run`` on a multi-channel bench (``--bench`` with ``[[cycler]]``, or ``--channels N``)."""
+    """``bench run`` on a multi-channel bench (``--bench`` with ``[[cycler]]``, or ``--channels N``);
+    ``protocol``: one for all channels, or one per channel."""
+    first = protocol[0] if isinstance(protocol, list) else protocol
     try:
         if config is None:
             if args.channels < 1:
                 return error(f"--channels {args.channels}: must be >= 1", EXIT_INVALID)
-            mbench = build_sim_multichannel(args.channels, protocol.cell.preset, speed=speed)
+            mbench = build_sim_multichannel(args.channels, first.cell.preset, speed=speed)
         else:
             mbench = open_multichannel(config, speed=speed)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
     try:
-        out = Path(args.out) if args.out else default_run_path(protocol.name)
+        out = Path(args.out) if args.out else default_run_path(first.name)
         existing = [p for p in (channel_path(out, k) for k in range(mbench.channels)) if p.exists()]
         if existing:
             return error(f"{existing[0]}: run file exists; choose another --out (runs are never overwritten)",
@@ -39,7 +75,7 @@ def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any
                                    recording=lambda: RunRecording(args.catalog))
     finally:
         mbench.close()
-    lines = [f"Protocol {protocol.name} on {mbench.channels} channels ({outcome.wall_time_s:.1f} s wall):"]
+    lines = [f"Protocol {first.name} on {mbench.channels} channels ({outcome.wall_time_s:.1f} s wall):"]
     for ch in outcome.channels:
         if ch.outcome is None:
             lines.append(f"  ch{ch.channel:02d}: FAILED ({ch.error}) exit 4")

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.commands.cellopts import preset_of
 from bench.commands.common import error
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "until Ctrl-C or SIGTERM.")
     serve.add_argument("--write-bench", metavar="FILE", help="write a bench config (TOML) for these servers")
     serve.add_argument("--speed", default="1", help="simulated seconds per wall second (default 1)")
-    serve.add_argument("--cell", default="nmc_21700", metavar="PRESET", help="simulated cell preset")
+    serve.add_argument("--cell", default="nmc_21700", metavar="NAME",
+                       help="simulated cell: a preset, or a datasheet a preset models (bench cells list); "
+                            "the bench config's [cell] names its datasheet")
     serve.add_argument("--soc", default="0.5", help="initial state of charge, 0..1 (default 0.5)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; anything else exposes the simulator)")
@@ -87,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return error("--host: a multi-channel simulated bench listens on 127.0.0.1 only", 2)
         return _serve_channels(args, speed, soc)
     try:
-        servers = start_sim_servers(args.cell, soc=soc, speed=speed, host=args.host, cycler=args.cycler,
+        servers = start_sim_servers(preset_of(args.cell), soc=soc, speed=speed, host=args.host, cycler=args.cycler,
                                     chamber=args.chamber, faults=faults)
     except (KeyError, ValueError) as exc:
         return error(str(exc).strip("'\""), 2)
@@ -122,7 +125,7 @@ def _load_cell_state(args: argparse.Namespace, world: object, config: dict) -> i
     from bench.simulated.cell_state import CellStateError, apply_cell_state, read_cell_state
 
     try:
-        apply_cell_state(world, config, args.cell_state, read_cell_state(args.cell_state, args.cell))
+        apply_cell_state(world, config, args.cell_state, read_cell_state(args.cell_state, preset_of(args.cell)))
     except CellStateError as exc:
         return error(str(exc), 2)
     return None
@@ -140,7 +143,8 @@ def _serve_channels(args: argparse.Namespace, speed: float, soc: float) -> int:
     from bench.simulated.multichannel import serve_multichannel, to_toml
 
     try:
-        servers = serve_multichannel(args.channels, args.cell, speed=speed, soc=soc, cycler=args.cycler)
+        servers = serve_multichannel(args.channels, preset_of(args.cell), speed=speed, soc=soc, cycler=args.cycler,
+                                     chamber=args.chamber)
     except (KeyError, ValueError) as exc:
         return error(str(exc).strip("'\""), 2)
     except (OSError, RuntimeError) as exc:

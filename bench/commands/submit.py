@@ -14,12 +14,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     submit = sub.add_parser(
         "submit", help="queue a protocol run for the first free bench worker with the needed tags",
-        epilog="examples:\n  bench submit cold_capacity --set rate=C/3 --cell LOT-2291-017 --needs chamber\n"
+        epilog="examples:\n  bench submit cold_capacity --set rate=C/3 --cell lg_inr21700_m50 --cell-id LOT-2291-017 --needs chamber\n"
                "  bench submit capacity_check --priority 10 --needs rig-3\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     submit.add_argument("protocol", help="protocol file or shipped protocol name (as the worker sees it)")
     submit.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a protocol parameter")
-    submit.add_argument("--cell", metavar="ID", help="the cell's id (serial / lot number), kept with the job and its run")
+    from bench.commands.cellopts import add_cell_option
+
+    add_cell_option(submit)  # the worker runs the job with --set cell=NAME (the same option)
+    submit.add_argument("--cell-id", metavar="ID", help="the cell's id (serial / lot number), kept with the job and its run")
     submit.add_argument("--needs", nargs="+", default=[], metavar="TAG", help="tags a worker must have, e.g. chamber eis")
     submit.add_argument("--priority", type=int, default=0, help="higher runs first; FIFO within a priority (default 0)")
     submit.add_argument("--count", type=int, default=1, help="queue N identical jobs (default 1)")
@@ -38,6 +41,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     try:
         settings = overrides(args.set)
+        if args.cell:
+            if settings.get("cell", args.cell) != args.cell:
+                raise ValueError(f"--cell {args.cell} and --set cell={settings['cell']} name different cells")
+            settings["cell"] = args.cell
         if args.count < 1:
             raise ValueError("--count must be at least 1")
     except ValueError as exc:
@@ -48,14 +55,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
         from bench.cli import main
 
-        argv = ["validate", args.protocol] + [f"--set={pair}" for pair in args.set]
+        argv = ["validate", args.protocol] + [f"--set={k}={v}" for k, v in settings.items()]
         with contextlib.redirect_stdout(io.StringIO()):
             code = main(argv)
         if code != 0:
             return error(f"{args.protocol}: not queued (bench validate failed, see above; --no-validate skips)", 2)
     try:
         with JobQueue(args.catalog) as queue:
-            ids = [queue.submit(args.protocol, settings=settings, cell_id=args.cell, needs=args.needs,
+            ids = [queue.submit(args.protocol, settings=settings, cell_id=args.cell_id, needs=args.needs,
                                 priority=args.priority) for _ in range(args.count)]
     except ArgumentError as exc:
         return error(f"--catalog: {exc}", 2)

@@ -24,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("protocol", help="protocol file or shipped protocol name")
     sweep.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
                        help="a parameter and its values (repeat for more parameters: every combination runs)")
-    sweep.add_argument("--cells", default="", metavar="PRESET,...", help="cell presets (each combination on each)")
+    sweep.add_argument("--cells", default="", metavar="NAME,...",
+                       help="cells (presets, or datasheets a preset models): each combination on each")
+    sweep.add_argument("--cell", metavar="NAME", help="one cell for every run (the same as --cells NAME)")
     sweep.add_argument("--repeat", type=int, default=1, help="run every combination N times (default 1)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://HOST:8786 "
                                                               "(default: a LocalCluster on this machine)")
@@ -42,7 +44,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         grid = parse_grid(args.grid)
-        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        from bench.commands.cellopts import preset_of
+
+        names = [c.strip() for c in args.cells.split(",") if c.strip()] + ([args.cell] if args.cell else [])
+        cells = [preset_of(c) for c in names]  # a sweep runs on the simulated bench: its presets
         if args.workers < 1 or args.repeat < 1:
             raise SweepError("--workers and --repeat must be at least 1")
     except SweepError as exc:

@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from bench.commands.cellopts import add_cell_option, cell_resolver
 from bench.commands.common import error, overrides
 
 #: A Python protocol's dry run lists at most this many steps.
@@ -20,13 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("protocol", help="protocol file (.yaml or .py) or shipped protocol name")
     validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     validate.add_argument("--bench", help="check against this bench config (TOML); default: the simulated bench")
+    add_cell_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bench validate``."""
     from bench.capabilities import limits_of_bench, limits_of_config, recheck_for_bench
-    from bench.simulated.builtin_bench import cell_datasheet, sim_bench_for
+    from bench.simulated.builtin_bench import sim_bench_for
     from protocols.errors import ProtocolError
     from protocols.estimate import estimate
     from protocols.loader import load_protocol
@@ -37,12 +39,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
             from bench.config import BenchConfigError, load_bench_config
 
             try:
-                instrument = limits_of_config(load_bench_config(args.bench))
+                config = load_bench_config(args.bench)
+                instrument = limits_of_config(config)
             except BenchConfigError as exc:
                 return error(str(exc), 2)
-            protocol = load_protocol(args.protocol, settings, instrument=instrument)
+            channel = None
+            if isinstance(config.get("cycler"), list) and not args.cell:  # a multi-channel bench: channel 1's cell
+                channel = config["cycler"][0].get("cell")
+            protocol = load_protocol(args.protocol, settings, instrument=instrument,
+                                     cell=cell_resolver(args, settings, config, channel=channel))
         else:
-            protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
+            protocol = load_protocol(args.protocol, settings, cell=cell_resolver(args, settings, None))
             bench = sim_bench_for(protocol)  # the bench `bench run` would build, checked the same way
             try:
                 instrument = limits_of_bench(bench)
@@ -55,10 +62,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     write = sys.stdout.write
     cell = protocol.cell
     write(f"{protocol.name}: valid ({protocol.source_path})\n")
-    write(f"  cell {cell.preset} {cell.capacity_ah:g} Ah {cell.voltage_min_v:g}-{cell.voltage_max_v:g} V; "
+    write(f"  cell {cell.datasheet or cell.preset} {cell.capacity_ah:g} Ah {cell.voltage_min_v:g}-{cell.voltage_max_v:g} V; "
           f"limits {protocol.limits.voltage_min_v:g}-{protocol.limits.voltage_max_v:g} V, "
           f"±{protocol.limits.current_max_a:g} A, {protocol.limits.temperature_max_c:g} °C max; "
           f"checked against {instrument.description}\n")
+    write(_cell_sources(protocol))
     if protocol.generator is None:
         write("steps (index, line, estimated time of the first run):\n")
         _tree(protocol.steps, result.per_step, 1, write)
@@ -66,6 +74,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _dry_run_listing(protocol, instrument, write)
     write(_summary(result, protocol))
     return 0
+
+
+def _cell_sources(protocol: Any) -> str:
+    """Where each of the cell's numbers came from (datasheet page, bench file, protocol line, --set)."""
+    import math
+
+    cell, sources = protocol.cell, protocol.cell_sources
+    name = cell.datasheet or "the protocol's cell: block"
+    simulated = f", simulated as preset {cell.preset}" if cell.preset and cell.preset != cell.datasheet else ""
+    lines = [f"cell {name}{simulated}; where each number came from:\n"]
+    for key in sorted(sources):
+        value = getattr(cell, key, None)
+        if value is None or key in ("preset", "datasheet") or (isinstance(value, float) and math.isnan(value)):
+            continue
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        lines.append(f"  {key:<28} {shown:<12} {sources[key]}\n")
+    return "".join(lines)
 
 
 def _tree(nodes: Any, per_step: dict[int, tuple[float, int]], depth: int, write: Any) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,8 +19,10 @@ import pyvisa
 
 from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
+from cells import shipped_datasheet
 from drivers.catalog import open_instrument
 from sim_instruments.cell import get_preset
+from sim_instruments.cell.presets import PRESETS
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
 from sim_instruments.cyclers.ea_psb import EaPsbSim
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
@@ -76,45 +76,16 @@ def choose_sim_cycler(protocol: Any) -> str:
     return "ea_psb10000" if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
 
 
+def preset_datasheets() -> dict[str, str]:
+    """Simulator preset -> the name of the datasheet it models (``cells/datasheets``)."""
+    return {name: preset.datasheet for name, preset in PRESETS.items()}
+
+
 def cell_datasheet(preset: str) -> Mapping[str, Any]:
-    """Datasheet values of a simulated cell preset, in the protocol's ``cell:`` keys.
-
-    ``capacity_ah`` is the rating C-rates refer to (the preset's nominal capacity); the operating
-    windows are the preset's (a window the preset does not state stays unstated: not enforced);
-    ``volume_l`` comes from the dimensions in the preset's form factor, when it states them.
-    """
-    p = get_preset(preset)
-    sheet: dict[str, Any] = {
-        "capacity_ah": p.nominal_capacity_ah,
-        "voltage_max_v": p.voltage_max_v,
-        "voltage_min_v": p.voltage_min_v,
-        "current_max_a": p.current_max_discharge_a,
-        "current_max_charge_a": p.current_max_charge_a,
-        "chemistry": p.chemistry,
-        "temperature_max_c": p.temperature_max_c,
-        "mass_kg": p.mass_kg,
-    }
-    for key in ("temperature_min_charge_c", "temperature_max_charge_c", "temperature_min_discharge_c",
-                "temperature_max_discharge_c"):
-        value = getattr(p, key, None)
-        if value is not None:
-            sheet[key] = value
-    volume = getattr(p, "volume_l", None) or form_factor_volume_l(p.form_factor)
-    if volume is not None:
-        sheet["volume_l"] = volume
-    return sheet
-
-
-def form_factor_volume_l(form_factor: str) -> float | None:
-    """Volume, L, of ``cylindrical 21700 (21 mm x 70 mm)`` (π d² h / 4) or ``pouch 300 mm x 100 mm
-    x 12 mm`` (a box); None when the text states no dimensions."""
-    numbers = [float(x) for x in re.findall(r"(\d+(?:\.\d+)?)\s*mm", form_factor)]
-    if "cylindrical" in form_factor and len(numbers) == 2:
-        diameter, height = numbers
-        return round(math.pi * diameter ** 2 / 4.0 * height * 1e-6, 6)
-    if len(numbers) == 3:
-        return round(numbers[0] * numbers[1] * numbers[2] * 1e-6, 6)
-    return None
+    """The datasheet a simulator preset models, in the protocol's ``cell:`` keys (the older
+    ``cell_defaults`` interface of the protocol loader; ``bench run`` names cells through
+    :mod:`bench.cell_source`). KeyError naming the presets for an unknown preset."""
+    return {key: value for key, (value, _source) in shipped_datasheet(get_preset(preset).datasheet).cell_values().items()}
 
 
 @dataclasses.dataclass

@@ -28,7 +28,9 @@ from typing import Any
 import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
+from bench.simulated.serve import served_cell
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
 from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
 from sim_instruments.cyclers.systems import VENDORS, serve_cycler_system
@@ -179,12 +181,15 @@ class MultiChannelServers:
 
 def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float = 1.0, soc: float = 0.5,
                        seed: int | None = 0, step_s: float = SERVE_STEP_S,
-                       cycler: str = "keithley2460") -> MultiChannelServers:
+                       cycler: str = "keithley2460", chamber: str = "espec_p300") -> MultiChannelServers:
     """Serve ``channels`` simulated cyclers, their meters and the chamber on 127.0.0.1 (free ports);
     the physics advances in steps of ``step_s`` simulated seconds (:class:`SteppedClock`).
 
     ``cycler``: one Keithley 2460 per cell (``keithley2460``), or one commercial multi-channel
-    system whose channels 1..N drive the N cells (``maccor_macnet``, ``arbin_cti``)."""
+    system whose channels 1..N drive the N cells (``maccor_macnet``, ``arbin_cti``).
+    ``chamber``: ``espec_p300`` (ASCII over a socket) or ``watlow_f4t`` (Modbus TCP)."""
+    if chamber not in ("espec_p300", "watlow_f4t"):
+        raise ValueError(f"--chamber {chamber!r}: choose espec_p300 or watlow_f4t")
     if cycler not in ("keithley2460", "keysight_n6700") and cycler not in SYSTEM_CYCLERS:
         raise ValueError(f"--cycler {cycler!r} with --channels: choose keithley2460, keysight_n6700 or one of "
                          f"{', '.join(SYSTEM_CYCLERS)}")
@@ -212,14 +217,21 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
                 mainframe_entries += [{"driver": "keysight_n6700", "resource": f"TCPIP::{LOOPBACK}::{port}::SOCKET",
                                        "channel": n + 1} for n in range(len(cells))]
         meters = [f"TCPIP::{LOOPBACK}::{serve(fe, f'thermometer{m}').port}::SOCKET" for m, fe in enumerate(meter_fes)]
-        chamber_port = serve(chamber_fe, "chamber", b"\r\n").port
-        chamber = f"socket://{LOOPBACK}:{chamber_port}"
+        if chamber == "watlow_f4t":  # the same chamber air, reached as a Watlow F4T on Modbus TCP
+            modbus = ModbusSimServer(WatlowF4tRegisters(world), name="chamber", host=LOOPBACK).start()
+            servers.append(modbus)
+            chamber_resource = f"modbus-tcp://{LOOPBACK}:{modbus.port}/{modbus.device_id}"
+        else:
+            chamber_port = serve(chamber_fe, "chamber", b"\r\n").port
+            chamber_resource = f"socket://{LOOPBACK}:{chamber_port}"
     except BaseException:
         for server in servers:
             server.stop()
         raise
-    config = multichannel_config(cyclers, meters, chamber, speed=speed,
+    config = multichannel_config(cyclers, meters, chamber_resource, speed=speed,
                                  name=f"simulated {channels}-channel bench over loopback ({preset})")
+    config["chamber"]["driver"] = chamber
+    config["cell"] = served_cell(preset)  # every channel's cell: bench run --bench FILE needs no --cell
     if cycler in SYSTEM_CYCLERS or cycler == "keysight_n6700":  # channels wired to the same thermocouples
         entries = served.cycler_entries() if cycler in SYSTEM_CYCLERS else mainframe_entries
         config["cycler"] = [{**entry, "thermometer": m, "thermocouple": tc}

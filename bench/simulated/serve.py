@@ -125,6 +125,7 @@ class SimServers:
             section: dict[str, Any] = {"driver": inst.spec.driver, "resource": inst.resource}
             section.update(inst.spec.extra)
             config[role] = section
+        config["cell"] = served_cell(self.preset)
         return config
 
     def bench_toml(self, name: str | None = None) -> str:
@@ -208,6 +209,12 @@ def start_sim_servers(
         schedule_faults(world, {inst.spec.role: inst.server.faults for inst in served
                                 if hasattr(inst.server, "faults")}, faults)
     return SimServers(world, served, speed=speed, preset=preset, tick_s=tick_s)
+
+
+def served_cell(preset: str) -> dict[str, str]:
+    """The ``[cell]`` of a served bench: the datasheet its simulated cell models, so that
+    ``bench run PROTOCOL --bench FILE`` needs no ``--cell``."""
+    return {"name": get_preset(preset).datasheet}
 
 
 def _serve(spec: SimInstrumentSpec, world: SimWorld, clock: Any, host: str, advertised: str) -> ServedInstrument:

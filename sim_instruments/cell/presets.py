@@ -7,16 +7,21 @@ runaway exotherm. The equivalent circuit is described in :mod:`sim_instruments.c
 RC with a limiting current + solid diffusion (surface/bulk SOC two-tank and a heat-free RC) +
 OCV(surface SOC).
 
-Published rating facts were used where available (LG INR21700-M50 datasheet ratings, A123
-ANR26650 class ratings); the ``nmc_21700`` circuit parameters are calibrated against the PyBaMM
-``ORegan2022`` reference discharges (see ``docs/calibration.md``). The other presets are plausible
-members of their class, not a particular product.
+A preset models a datasheet and adds the model's parameters: it names the datasheet
+(``cells/datasheets/NAME.yaml``, the lab's data) and never repeats one of its numbers; the rating
+fields (nominal capacity, voltage window, current maxima, temperature windows, mass, chemistry,
+form factor) are read from that datasheet when the preset is built (:func:`rating_of`).
+``nmc_21700`` models the LG INR21700 M50 (its circuit parameters are calibrated against the PyBaMM
+``ORegan2022`` reference discharges, see ``docs/calibration.md``); the other presets model
+datasheets of class members, not particular products.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from cells import Datasheet, shipped_datasheet
 from sim_instruments.cell import ocv_tables
 from sim_instruments.cell.anode_potential import interpolate
 from sim_instruments.cell.degradation import DegradationParameters
@@ -143,6 +148,9 @@ class CellPreset:
     #: ``temperature_min_discharge_c``).
     temperature_max_charge_c: float = 45.0
     temperature_max_discharge_c: float = 60.0
+    #: The datasheet this preset models (``cells/datasheets/<name>.yaml``): the source of the
+    #: rating fields above.
+    datasheet: str = ""
 
     def ratings(self) -> dict[str, float]:
         """The preset's charge / discharge windows as the bench reads them: temperatures °C,
@@ -162,6 +170,42 @@ class CellPreset:
         return self.heat_capacity_core_j_per_k + self.heat_capacity_surface_j_per_k
 
 
+def rating_of(datasheet: str) -> dict[str, Any]:
+    """The preset fields a datasheet gives (read, never repeated here): nominal capacity, voltage
+    window, continuous current maxima, temperature windows (``temperature_max_c`` is the higher
+    of the charge and discharge maxima), mass, chemistry, and the form factor with its sizes."""
+    sheet = shipped_datasheet(datasheet)
+
+    def need(key: str) -> float:
+        value = sheet.get(key)
+        if value is None:
+            raise ValueError(f"datasheet {datasheet!r} states no {key}: a simulated cell needs it")
+        return value
+
+    return {
+        "datasheet": sheet.name, "chemistry": sheet.chemistry, "form_factor": _form_factor(sheet),
+        "nominal_capacity_ah": need("rating.capacity_ah"), "voltage_max_v": need("rating.voltage_max_v"),
+        "voltage_min_v": need("rating.voltage_min_v"), "current_max_charge_a": need("rating.charge_current_max_a"),
+        "current_max_discharge_a": need("rating.discharge_current_max_a"),
+        "temperature_min_charge_c": need("temperature.charge_min_c"),
+        "temperature_max_charge_c": need("temperature.charge_max_c"),
+        "temperature_min_discharge_c": need("temperature.discharge_min_c"),
+        "temperature_max_discharge_c": need("temperature.discharge_max_c"),
+        "temperature_max_c": max(need("temperature.charge_max_c"), need("temperature.discharge_max_c")),
+        "mass_kg": need("mass_kg"),
+    }
+
+
+def _form_factor(sheet: Datasheet) -> str:
+    """``cylindrical 21700 (21.1 mm x 70.15 mm)`` or ``pouch (120 mm x 80 mm x 6 mm)``."""
+    keys = ("diameter_mm", "height_mm") if sheet.get("dimensions.diameter_mm") is not None else \
+        ("length_mm", "width_mm", "thickness_mm")
+    sizes = [sheet.get(f"dimensions.{k}") for k in keys]
+    if any(s is None for s in sizes):
+        return sheet.form_factor
+    return f"{sheet.form_factor} ({' x '.join(f'{s:g} mm' for s in sizes)})"
+
+
 _NMC_SOC, _NMC_V = ocv_tables.NMC811_GRAPHITE
 _LFP_SOC, _LFP_V = ocv_tables.LFP_GRAPHITE
 _POUCH_SOC, _POUCH_V = ocv_tables.NMC622_GRAPHITE_POUCH
@@ -176,18 +220,8 @@ _GRAPHITE_ON_POUCH_V = tuple(
 
 NMC_21700 = CellPreset(
     name="nmc_21700",
-    chemistry="NMC811/graphite-SiOx",
+    **rating_of("lg_inr21700_m50"),
     capacity_ah=4.921,
-    voltage_max_v=4.2,
-    voltage_min_v=2.5,
-    current_max_charge_a=3.395,   # 0.7 C (LG M50 datasheet)
-    current_max_discharge_a=7.28,  # 1.5 C
-    temperature_min_charge_c=0.0,
-    temperature_max_c=60.0,
-    mass_kg=0.0685,
-    nominal_capacity_ah=5.0,
-    temperature_min_discharge_c=-20.0,
-    form_factor="cylindrical 21700 (21 mm x 70 mm)",
     ocv_soc=_NMC_SOC,
     ocv_v=_NMC_V,
     entropic_v_per_k=-2.23e-5,
@@ -235,24 +269,12 @@ NMC_21700 = CellPreset(
     limiting_current_charge_factor=0.69,
     anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
     entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
-    temperature_max_charge_c=45.0,  # LG M50 datasheet: charge 0..45 °C, discharge -20..60 °C
-    temperature_max_discharge_c=60.0,
 )
 
 LFP_26650 = CellPreset(
     name="lfp_26650",
-    chemistry="LFP/graphite",
+    **rating_of("lfp_26650"),
     capacity_ah=2.35,
-    voltage_max_v=3.6,
-    voltage_min_v=2.0,
-    current_max_charge_a=10.0,
-    current_max_discharge_a=70.0,
-    temperature_min_charge_c=0.0,
-    temperature_max_c=60.0,
-    mass_kg=0.076,
-    nominal_capacity_ah=2.3,
-    temperature_min_discharge_c=-30.0,
-    form_factor="cylindrical 26650 (26 mm x 65 mm)",
     ocv_soc=_LFP_SOC,
     ocv_v=_LFP_V,
     entropic_v_per_k=0.0,
@@ -293,24 +315,12 @@ LFP_26650 = CellPreset(
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.5,
     anode_ocp_v=_GRAPHITE_ON_LFP_V,
-    temperature_max_charge_c=45.0,  # A123 ANR26650 class: charge 0..45 °C, discharge -30..60 °C
-    temperature_max_discharge_c=60.0,
 )
 
 NMC_POUCH_60AH = CellPreset(
     name="nmc_pouch_60ah",
-    chemistry="NMC622/graphite",
+    **rating_of("nmc_pouch_60ah"),
     capacity_ah=61.0,
-    voltage_max_v=4.2,
-    voltage_min_v=2.75,
-    current_max_charge_a=60.0,
-    current_max_discharge_a=180.0,
-    temperature_min_charge_c=0.0,
-    temperature_max_c=55.0,
-    mass_kg=0.88,
-    nominal_capacity_ah=60.0,
-    temperature_min_discharge_c=-20.0,
-    form_factor="liquid-electrolyte pouch 300 mm x 100 mm x 12 mm",
     ocv_soc=_POUCH_SOC,
     ocv_v=_POUCH_V,
     entropic_v_per_k=0.0,
@@ -351,24 +361,12 @@ NMC_POUCH_60AH = CellPreset(
     separator_melt_short_ohm=0.0002,
     ejecta_heat_fraction=0.6,
     anode_ocp_v=_GRAPHITE_ON_POUCH_V,
-    temperature_max_charge_c=45.0,
-    temperature_max_discharge_c=55.0,
 )
 
 SOLID_STATE_POUCH = CellPreset(
     name="solid_state_pouch",
-    chemistry="NMC811/Li-metal, sulfide solid electrolyte",
+    **rating_of("solid_state_pouch"),
     capacity_ah=10.0,
-    voltage_max_v=4.25,
-    voltage_min_v=3.0,
-    current_max_charge_a=5.0,
-    current_max_discharge_a=20.0,
-    temperature_min_charge_c=10.0,
-    temperature_max_c=80.0,
-    mass_kg=0.32,
-    nominal_capacity_ah=10.0,
-    temperature_min_discharge_c=-10.0,
-    form_factor="solid-state pouch 200 mm x 100 mm x 12 mm",
     ocv_soc=_SSB_SOC,
     ocv_v=_SSB_V,
     entropic_v_per_k=0.0,
@@ -408,8 +406,6 @@ SOLID_STATE_POUCH = CellPreset(
     separator_melt_c=None,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.5,
-    temperature_max_charge_c=60.0,
-    temperature_max_discharge_c=80.0,
 )
 
 #: An extreme-fast-charge (XFC) NMC811/graphite pouch: the ``nmc_21700`` chemistry (same OCV,
@@ -421,17 +417,8 @@ SOLID_STATE_POUCH = CellPreset(
 XFC_NMC_POUCH = replace(
     NMC_21700,
     name="xfc_nmc_pouch",
-    chemistry="NMC811/graphite, thin electrodes (XFC)",
+    **rating_of("xfc_nmc_pouch"),  # 5C charge: no plating from 20 °C up; not derated below (docs/calibration.md)
     capacity_ah=4.921,
-    nominal_capacity_ah=5.0,
-    current_max_charge_a=25.0,    # 5C: no plating from 20 °C up (docs/calibration.md)
-    current_max_discharge_a=50.0,  # 10C
-    temperature_min_charge_c=0.0,   # datasheet charge window 0..55 °C; the 5C rating is not derated below 20 °C,
-                                    # where it plates: what the fast-charge claim and bench optimize must find
-    temperature_max_charge_c=55.0,
-    temperature_max_c=60.0,
-    mass_kg=0.095,
-    form_factor="pouch 120 mm x 80 mm x 6 mm",
     r0_ohm=0.0030,                  # pouch tabs and foils, thin coating (M50: 0.010)
     rct_ohm=0.0044 * 0.3,           # x electrode thickness ratio (~0.4) and finer particles
     r2_ohm=0.01328 * 0.3,           # film / contact arc, per electrode area

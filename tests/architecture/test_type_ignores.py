@@ -1,4 +1,4 @@
-"""Every ``# type: ignore`` in the four packages names its error code and says why:
+"""Every ``# type: ignore`` in the five packages names its error code and says why:
 ``# type: ignore[code]  # why`` (mypy itself reports unused ones: ``warn_unused_ignores``)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("bench", "drivers", "protocols", "sim_instruments")
+PACKAGES = ("bench", "cells", "drivers", "protocols", "sim_instruments")
 IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<code>\[[^\]]*\])?(?P<rest>.*)$")
 REASON = re.compile(r"^\s+#\s*\S")
 

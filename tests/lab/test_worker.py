@@ -32,7 +32,7 @@ def _file_status(path) -> str | None:
 def test_submit_then_worker_once_runs_and_registers(tmp_path, short_protocol, capsys, caplog):
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     runs_dir = tmp_path / "runs"
-    assert main(["submit", str(short_protocol), "--set", "rate=1.5 A", "--cell", "LOT-9-004", "--needs", "sim",
+    assert main(["submit", str(short_protocol), "--set", "rate=1.5 A", "--cell-id", "LOT-9-004", "--needs", "sim",
                  "--catalog", url, "--json"]) == 0
     job_id = json.loads(capsys.readouterr().out)["job_ids"][0]
     # a worker without the tag claims nothing
