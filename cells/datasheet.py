@@ -84,7 +84,8 @@ class Datasheet:
 
     def cell_values(self) -> dict[str, tuple[Any, str]]:
         """The datasheet in the protocol's ``cell:`` keys, each as (value, source): capacity,
-        voltage window, continuous current maxima, chemistry, temperature windows, mass, volume."""
+        voltage window, continuous current maxima, chemistry, temperature windows, mass, volume,
+        electrode area."""
         out: dict[str, tuple[Any, str]] = {}
 
         def put(cell_key: str, sheet_key: str) -> None:
@@ -107,6 +108,7 @@ class Datasheet:
             top = max(highs, key=lambda n: n.value)
             out["temperature_max_c"] = (top.value, top.source)
         put("mass_kg", "mass_kg")
+        put("electrode_area_m2", "electrode_area_m2")
         volume = self.volume_l()
         if volume is not None:
             number = self.numbers.get("volume_l")

@@ -41,6 +41,7 @@ SUFFIX_UNITS: dict[str, tuple[str, str, float]] = {
     "_v": ("V", "voltage", 1.0), "_a": ("A", "current", 1.0), "_c": ("°C", "temperature", 1.0),
     "_k": ("K", "temperature_difference", 1.0), "_pct": ("%", "fraction", 100.0),
     "_wh_per_kg": ("Wh/kg", "", 1.0), "_wh_per_l": ("Wh/L", "", 1.0), "_ohm": ("Ω", "", 1.0),
+    "_ohm_cm2": ("Ω·cm²", "", 1.0),
 }
 
 

@@ -240,6 +240,8 @@ class CellSpec:
     #: Mass, kg, and volume, L, for specific energy (Wh/kg) and energy density (Wh/L); NaN = unknown.
     mass_kg: float = math.nan
     volume_l: float = math.nan
+    #: Electrode (separator-facing) area, m², for area-specific resistance (Ω·cm²); NaN = not stated.
+    electrode_area_m2: float = math.nan
     #: The datasheet the numbers come from (its name or file), "" when only the protocol states them.
     datasheet: str = ""
 

@@ -53,6 +53,8 @@ class CircuitFit:
     fit_rms_pct: float
     points: int
     at_bounds: list[str]
+    #: 1-sigma uncertainty of ``rct_ohm`` from the fit (Jacobian at the optimum, residual variance), Ω.
+    rct_sigma_ohm: float = math.nan
 
     @property
     def cpe_ct_q(self) -> float:
@@ -122,6 +124,7 @@ def fit_circuit(frequencies_hz: np.ndarray, z: np.ndarray) -> CircuitFit:
     assert best_a is not None
     x_a = np.concatenate([best_a.x[:5], fixed, best_a.x[5:]])
     best, best_x = best_a.cost, x_a
+    best_result = best_a
     for t2_factor in (10.0, 100.0, 1000.0):
         x0 = x_a.copy()
         x0[5] = math.log(0.3 * math.exp(x_a[2]))
@@ -131,19 +134,38 @@ def fit_circuit(frequencies_hz: np.ndarray, z: np.ndarray) -> CircuitFit:
         result = least_squares(_residuals, x0, jac=_jacobian, bounds=(lower, upper), args=(f, z), x_scale="jac",
                                max_nfev=150)
         if result.cost < 0.7 * best_a.cost and result.cost < best:
-            best, best_x = result.cost, result.x
+            best, best_x, best_result = result.cost, result.x, result
     params = _params(best_x)
+    rct_index = 2  # log R1 in both stages' parameter vectors
     if best_x is x_a:
         params[5] = 0.0
     elif abs(best_x[6] - x_a[3]) < abs(best_x[3] - x_a[3]):
         # the second arc took the place of stage A's arc: that one is the charge-transfer arc
         params[[2, 3, 4, 5, 6, 7]] = params[[5, 6, 7, 2, 3, 4]]
+        rct_index = 5
+    rct_sigma = float(params[2]) * _log_sigma(best_result.jac, best_result.fun, rct_index)
     residual = _residuals(best_x, f, z)
     rms_pct = float(np.sqrt(np.mean(residual ** 2)) * 100.0)
     free = [i for i in range(9) if best_x is not x_a or i in a_idx]
     at_bounds = [_NAMES[i] for i in free if best_x[i] <= lower[i] + 1e-6 or best_x[i] >= upper[i] - 1e-6]
     values = dict(zip(_NAMES, (float(v) for v in params), strict=True))
-    return CircuitFit(**values, fit_rms_pct=rms_pct, points=int(f.size), at_bounds=at_bounds)
+    return CircuitFit(**values, fit_rms_pct=rms_pct, points=int(f.size), at_bounds=at_bounds,
+                      rct_sigma_ohm=rct_sigma)
+
+
+def _log_sigma(jac: np.ndarray, residual: np.ndarray, index: int) -> float:
+    """1-sigma of the fitted log-parameter ``index``: covariance (JᵀJ)⁻¹ · s², s² the residual
+    variance per degree of freedom (NaN when the problem has no degrees of freedom or J is singular).
+    A sigma of a log parameter is that parameter's relative uncertainty."""
+    m, n = jac.shape
+    if m <= n:
+        return math.nan
+    s2 = float(residual @ residual) / (m - n)
+    try:
+        cov = np.linalg.pinv(jac.T @ jac) * s2
+    except np.linalg.LinAlgError:
+        return math.nan
+    return math.sqrt(max(float(cov[index, index]), 0.0))
 
 
 def _residuals_a(x: np.ndarray, fixed: np.ndarray, f: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -254,7 +276,8 @@ def analyse_spectrum(frequencies_hz: np.ndarray, z: np.ndarray) -> dict[str, Any
         out["fit_error"] = str(exc)
     else:
         out.update({
-            "r0_ohm": _round(fit.r0_ohm), "rct_ohm": _round(fit.rct_ohm), "tau_ct_s": _round(fit.tau_ct_s),
+            "r0_ohm": _round(fit.r0_ohm), "rct_ohm": _round(fit.rct_ohm), "rct_sigma_ohm": _round(fit.rct_sigma_ohm),
+            "tau_ct_s": _round(fit.tau_ct_s),
             "alpha_ct": round(fit.alpha_ct, 3), "cpe_ct_q": _round(fit.cpe_ct_q), "r2_ohm": _round(fit.r2_ohm),
             "tau2_s": _round(fit.tau2_s), "alpha2": round(fit.alpha2, 3), "warburg_sigma": _round(fit.warburg_sigma),
             "inductance_h": _round(fit.inductance_h), "fit_rms_pct": round(fit.fit_rms_pct, 4),

@@ -39,6 +39,8 @@ METHODS: dict[str, str] = {
     "discharge_capacity_ah": "charge of the last constant-current/power discharge, counted from every sample",
     "specific_energy_wh_per_kg": "energy of the last full discharge to the cut-off / cell mass",
     "energy_density_wh_per_l": "energy of the last full discharge to the cut-off / cell volume",
+    "interface_asr_ohm_cm2": "charge-transfer (interface) arc R1 of the circuit fitted to the spectrum nearest "
+                             "25 °C x the datasheet's electrode area; 1-sigma from the fit (docs/analysis.md)",
 }
 
 
@@ -65,6 +67,10 @@ def claim_conditions(metric: str, conditions: Mapping[str, Any], metrics: Mappin
         return _clean({"event": c.get("puncture"), "electrolyte": c.get("electrolyte"),
                        "observed_after_s": metrics.get("observed_after_puncture_s", metrics.get("observed_after_trip_s")),
                        "fire_temperature_c": c.get("fire_temperature_c")})
+    if metric == "interface_asr_ohm_cm2":
+        return _clean({"uncertainty_1sigma_ohm_cm2": metrics.get("interface_asr_sigma_ohm_cm2"),
+                       "electrode_area_cm2": c.get("electrode_area_cm2"), "spectrum": c.get("interface_reference"),
+                       "arc": c.get("interface_arc")})
     if metric in ("specific_energy_wh_per_kg", "energy_density_wh_per_l"):
         return _clean(dict(c.get("energy_density") or {}))
     return _clean({"discharge_step": c.get("discharge_step"), "discharge_current_a": c.get("discharge_current_a"),
