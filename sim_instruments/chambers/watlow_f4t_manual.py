@@ -61,4 +61,9 @@ MANUAL_COMMANDS: tuple[ManualCommand, ...] = (
          "no profiles stored: start is exception 3"),
     _row("holding registers 16594-16600: profile event outputs 1-4 Off (62) / On (63) (RW)",
          f"{_G} profile engine parameters; {_CCL} (get_event/set_event)", "holding register 16594"),
+    _row("holding registers 2846-2868 + 160(n-1): loop PID sets 3-5 (proportional bands, integral, derivative)",
+         f"{_G} p. 231", "holding register 2846", "PID tuning is not modelled (the chamber has its own "
+         "rate-limited response): exception 2", status="unsupported"),
+    _row("holding registers 4010-4200 + 200(n-1): cascade loop parameters", f"{_G} cascade loop parameters; {_CCL}",
+         "holding register 4010", "no cascade (product temperature) loop: exception 2", status="unsupported"),
 )

@@ -155,6 +155,8 @@ def test_loop_range_power_and_events(f4t):
     assert c.words("holding register 16568") == [61]  # no profile
     assert c.exception("holding register 16562", write=[1782]) == 3  # no profiles stored
     assert c.exception("holding register 5000") == 2
+    assert c.exception("holding register 2846", count=2) == 2  # PID set 3: not modelled
+    assert c.exception("holding register 4010") == 2  # no cascade loop
 
 
 def test_restore_factory_settings(f4t):
