@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sim_instruments.meters.daq970a_manual import MANUAL_COMMANDS
-from sim_instruments.meters.daq970a_scan import COUNT_MAX, SOURCES, TIMER_MAX_S, ScanMemory
+from sim_instruments.meters.daq970a_scan import COUNT_MAX, SOURCES, TIMER_MAX_S, Reading, ScanMemory
 from sim_instruments.meters.thermocouple import type_k_emf_v, type_k_temperature_c
 from sim_instruments.wire.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
 from sim_instruments.world.sim_world import SimWorld
@@ -177,7 +177,7 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         """A setting READ?'s fast path depends on changed, or a scan started or stopped."""
         self._plain = self._is_plain()
         if self.scan.running:
-            self.before_command = self._before_scanning  # type: ignore[method-assign]
+            self.before_command = self._before_scanning  # type: ignore[method-assign]  # per-instance hook while scanning
         elif "before_command" in self.__dict__:
             del self.before_command
 
@@ -395,8 +395,8 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         one = ",".join(self._format_value(c, v) for c, v in values)
         return ",".join([one] * sweeps)
 
-    def _format_readings(self, readings: object) -> str:
-        return ",".join(self._format_value(c, v) for _t, c, v in readings)  # type: ignore[attr-defined]
+    def _format_readings(self, readings: Iterable[Reading]) -> str:
+        return ",".join(self._format_value(c, v) for _t, c, v in readings)
 
     def _format_value(self, channel: int, value: float) -> str:
         text = "%+.8E" % value  # noqa: UP031
