@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from sim_instruments.meters.daq970a_manual import MANUAL_COMMANDS
 from sim_instruments.meters.daq970a_scan import COUNT_MAX, SOURCES, TIMER_MAX_S, Reading, ScanMemory
 from sim_instruments.meters.thermocouple import type_k_emf_v, type_k_temperature_c
-from sim_instruments.wire.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
+from sim_instruments.wire.scpi_frontend import ScpiError, parse_bool, parse_number
+from sim_instruments.wire.scpi_status import StatusFrontEnd
 from sim_instruments.world.sim_world import SimWorld
 
 __all__ = ["MANUAL_COMMANDS", "OVERLOAD", "KeysightDaq970aSim", "parse_channel_list"]
@@ -83,7 +84,7 @@ class ChannelConfig:
         return (AUTO_DELAY_S if self.delay_s is None else self.delay_s) + self.nplc * PLC_S
 
 
-class KeysightDaq970aSim(ScpiFrontEnd):
+class KeysightDaq970aSim(StatusFrontEnd):
     """DAQ970A readings computed from the world's cell and chamber temperatures."""
 
     def __init__(self, world: SimWorld, serial: str = "MY58001234", *,
@@ -99,6 +100,8 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         self.unit = "C"
         self.format_channel = False
         self.config: dict[int, ChannelConfig] = {}
+        #: Multiplexer relays closed with ROUTe:CLOSe (a scan or a measurement opens them again).
+        self.closed: set[int] = set()
         self.scan = ScanMemory(self._sweep, self._sweep_time_s)
         #: The usual scan (°C, internal reference, immediate single sweep, no channel numbers):
         #: READ? takes its fast path. Recomputed by every settings change (:meth:`_changed`).
@@ -116,6 +119,10 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         add(":ROUTe:CHANnel:DELay", self._set_delay)
         add(":ROUTe:CHANnel:DELay?", lambda a: self._per_channel(a, lambda c: "%+.8E" % (  # noqa: UP031
             AUTO_DELAY_S if c.delay_s is None else c.delay_s)))
+        add(":ROUTe:CLOSe", self._close)
+        add(":ROUTe:OPEN", lambda a: self.closed.difference_update(parse_channel_list(a)))
+        add(":ROUTe:CLOSe?", lambda a: ",".join("1" if c in self.closed else "0" for c in parse_channel_list(a)))
+        add(":ROUTe:OPEN?", lambda a: ",".join("0" if c in self.closed else "1" for c in parse_channel_list(a)))
         add(":UNIT:TEMPerature", self._set_unit)
         add(":UNIT:TEMPerature?", lambda _a: self.unit)
         add(":READ?", self._read)
@@ -169,6 +176,7 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         self.unit = "C"
         self.format_channel = False
         self.config.clear()
+        self.closed.clear()
         self.scan.reset()
         self._changed()
 
@@ -237,6 +245,11 @@ class KeysightDaq970aSim(ScpiFrontEnd):
     def _set_scan(self, args: str) -> None:
         self.scan_list = parse_channel_list(args)
         self._changed()
+
+    def _close(self, args: str) -> None:
+        """``ROUTe:CLOSe``: relays closed until a scan opens them (READ?'s fast path waits)."""
+        self.closed.update(parse_channel_list(args))
+        self._plain = False
 
     def _set_unit(self, args: str) -> None:
         word = args.strip().upper()
@@ -403,7 +416,11 @@ class KeysightDaq970aSim(ScpiFrontEnd):
         return f"{text},{channel}" if self.format_channel else text
 
     def _sweep(self) -> list[tuple[int, float]]:
-        """One pass through the scan list: ``[(channel, value)]`` in °C/°F/K or volts."""
+        """One pass through the scan list: ``[(channel, value)]`` in °C/°F/K or volts (the scan
+        opens any relay closed by hand first)."""
+        if self.closed:
+            self.closed.clear()
+            self._plain = self._is_plain()
         return [(channel, self._value(channel)) for channel in self.scan_list]
 
     def _sweep_time_s(self) -> float:

@@ -38,6 +38,29 @@ def test_identity_reset_and_unsupported_headers(daq):
     assert sim.handle_line("SYST:ERR?") == '0,"No error"'
 
 
+def test_status_registers_and_relays(daq):
+    sim, _world, _clock = daq
+    sim.handle_line("*ESE 60")
+    sim.handle_line(":NOPE")  # command error: CME (32) and the error queue (EAV)
+    assert int(sim.handle_line("*STB?")) & 0x24 == 0x24
+    assert sim.handle_line("*ESR?") == "32" and sim.handle_line("*ESR?") == "0"
+    assert sim.handle_line("*OPC?") == "1"
+    sim.handle_line("STAT:PRES")
+    sim.handle_line("*CLS")
+    sim.handle_line("ROUT:CLOS (@103)")
+    assert sim.handle_line("ROUT:CLOS? (@103,104)") == "1,0"
+    assert sim.handle_line("ROUT:OPEN? (@103)") == "0"
+    sim.handle_line("ROUT:OPEN (@103)")
+    assert sim.handle_line("ROUT:CLOS? (@103)") == "0"
+    sim.handle_line("ROUT:CLOS (@103)")
+    sim.handle_line("CONF:TEMP TC,K,(@101,102)")
+    sim.handle_line("READ?")  # the usual two-channel scan
+    sim.handle_line("ROUT:CLOS (@103)")
+    sim.handle_line("READ?")  # the scan opens the relay closed by hand
+    assert sim.handle_line("ROUT:CLOS? (@103)") == "0"
+    assert list(sim.errors) == []
+
+
 def test_read_honours_no_channel_list_and_the_scan_list(daq):
     """READ? takes no parameter: ``READ? (@101)`` is -108 with no reading (not a scan of both)."""
     sim, world, _clock = daq
