@@ -4,7 +4,8 @@ Commands after the Espec P-300 / SCP-220 Communication Manual, chapter 3 "Comman
 and replies end with CR LF; ``TYPE?`` identifies the chamber, ``TEMP?`` answers
 ``measured,setpoint,high alarm,low alarm``, ``TEMP, S<value>`` sets the setpoint, ``MODE,
 CONSTANT`` runs, ``MODE, STANDBY`` stops, ``ALARM?`` answers ``count[,code...]``. Settings are
-acknowledged ``OK: ...``; refusals start with ``NA:``.
+acknowledged ``OK: ...``; refusals are ``NA:<reason>`` (ch. 2 "Response": ``NA:CMD ERR``,
+``NA:PARA ERR``, ``NA:DATA OUT OF RANGE``, ...), raised with the reason.
 """
 
 from __future__ import annotations

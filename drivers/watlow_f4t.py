@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 AUTO, MANUAL, OFF = 10, 54, 62
 PROFILE_RUNNING, PROFILE_PAUSED, PROFILE_TERMINATE = 149, 146, 148
 CELSIUS, FAHRENHEIT = 15, 30
+DEVICE_OK, DEVICE_FAIL = 138, 32
 #: Alarm states: inactive ones, and the names of the active ones.
 ALARM_INACTIVE = {88: "startup", 61: "none", 12: "blocked"}
 ALARM_ACTIVE = {7: "high", 8: "low", 28: "error"}
@@ -67,8 +68,13 @@ class Register:
 #: The registers this driver uses, by name (relative addresses, default data map).
 REGISTERS: dict[str, Register] = {
     "part_number": Register(16, "text", "Controller part number, e.g. F4T1R1DAAAA1AAA", count=15),
-    "display_units": Register(6730, "enum", "Temperature units of the values (15 = °C, 30 = °F)",
+    # Display Units is 1328 (guide ch. 6 appendix p. 225, "Display" class: F (30) / C (15), RW); the
+    # temperature registers read in these units. (6730, which ChamberConnectLibrary reads for profile
+    # units over Modbus TCP, is not in the guide's tables.)
+    "display_units": Register(1328, "enum", "Temperature units of the values (15 = °C, 30 = °F)",
                               names={CELSIUS: "C", FAHRENHEIT: "F"}),
+    "device_status": Register(90, "enum", "Device status (138 = OK, 32 = Fail), guide p. 225",
+                              names={DEVICE_OK: "ok", DEVICE_FAIL: "fail"}),
     "loop_control_mode": Register(2730, "enum", "Loop user control mode (Auto / Manual / Off)", writable=True,
                                   stride=160, names={AUTO: "auto", MANUAL: "manual", OFF: "off"}),
     "loop_range_low_c": Register(2774, "float", "Loop set point range low", unit="°C", stride=160),
@@ -155,13 +161,18 @@ class WatlowF4t:
         return str(self.read("part_number"))
 
     def verify_identity(self) -> str:
-        """Check the part number is an F4T's and the values are in °C; read the loop's setpoint range.
+        """Check the part number is an F4T's, its device status OK and the values in °C; read the
+        loop's setpoint range.
 
         Returns ``Watlow F4T <part number>``.
         """
         part = self.identify()
         if not part.startswith("F4T") or len(part) < 7:
             raise InstrumentReplyError(f"{self.where}: part number {part!r} is not a Watlow F4T")
+        status = self.read("device_status")
+        if status != DEVICE_OK:
+            label = REGISTERS["device_status"].names.get(int(status), str(status))
+            raise InstrumentReplyError(f"{self.where}: device status is {label} ({status}), not OK")
         units = self.read("display_units")
         if units != CELSIUS:
             label = REGISTERS["display_units"].names.get(int(units), str(units))

@@ -1,6 +1,7 @@
 """Simulated Hioki BT4560 Battery Impedance Meter: impedance of the world's cell at one frequency.
 
-Command subset after the Hioki "BT4560 Communication Command Instruction Manual" (BT4560A987):
+Command subset after the Hioki "BT4560 Communication Command Instruction Manual" (BT4560A987; the
+table with sections is :data:`sim_instruments.impedance.hioki_bt4560_manual.MANUAL_COMMANDS`):
 ``*IDN?``, ``*RST``, ``*CLS``, ``*ESR?`` (standard event status register: CME bit 5 for an
 unknown header, EXE bit 4 for bad data; there is no SCPI error queue), ``*TRG``, ``:SYSTem:
 HEADer``, ``:FUNCtion``, ``:FREQuency`` (0.1-1050 Hz), ``:RESistance:RANGe`` (3/10/100 mΩ),
@@ -24,8 +25,11 @@ import math
 
 import numpy as np
 
+from sim_instruments.impedance.hioki_bt4560_manual import MANUAL_COMMANDS
 from sim_instruments.wire.scpi_frontend import ScpiError, ScpiFrontEnd, parse_bool, parse_number
 from sim_instruments.world.sim_world import SimWorld
+
+__all__ = ["MANUAL_COMMANDS", "HiokiBT4560Sim"]
 
 FREQUENCY_MIN_HZ, FREQUENCY_MAX_HZ = 0.1, 1050.0
 #: range (Ω) -> display resolution (Ω); the display reaches 1.2 x the range name.

@@ -138,7 +138,7 @@ def test_keithley2460_error_queue_and_limits_over_tcp(connect):
 def test_espec_over_pyserial_socket_and_daq970a_see_the_same_world(served, connect):
     servers, clock = served
     chamber, daq = connect("chamber", "thermometer")
-    assert chamber.verify_identity().startswith("T,SH-242")
+    assert chamber.verify_identity() == "T,S2,100.0"  # sensor, controller, max °C (temperature-only chamber)
     assert "DAQ970A" in daq.verify_identity()
     daq.configure((101, 102))
     surface_0, air_0 = daq.read_c()

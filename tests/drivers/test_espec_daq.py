@@ -24,9 +24,9 @@ def test_espec_setpoint_start_read():
 
 
 def test_espec_refusal_and_garbage_are_errors():
-    conv = Conversation([("TEMP, S50.0", "NA: DATA OUT OF RANGE"), ("TEMP?", "23.4,-20.0")])
+    conv = Conversation([("TEMP, S50.0", "NA:DATA OUT OF RANGE"), ("TEMP?", "23.4,-20.0")])
     chamber = EspecP300(conv)
-    with pytest.raises(InstrumentCommandError, match="refused: NA: DATA OUT OF RANGE"):
+    with pytest.raises(InstrumentCommandError, match="refused: NA:DATA OUT OF RANGE"):
         chamber.set_setpoint_c(50.0)
     with pytest.raises(InstrumentReplyError, match="expected 4 fields"):
         chamber.read_air_c()

@@ -65,8 +65,8 @@ def f(value: float) -> list[int]:
     return float_to_registers(value, "little")
 
 
-IDENTIFY = [(("read", 16, 15), text(PART)), (("read", 6730, 1), [15]), (("read", 2774, 2), f(-70.0)),
-            (("read", 2776, 2), f(180.0))]
+IDENTIFY = [(("read", 16, 15), text(PART)), (("read", 90, 1), [138]), (("read", 1328, 1), [15]),
+            (("read", 2774, 2), f(-70.0)), (("read", 2776, 2), f(180.0))]
 
 
 def make(pairs):
@@ -83,10 +83,16 @@ def test_identify_reads_part_units_and_range():
     conv.assert_done()
 
 
-def test_identify_rejects_another_controller_and_fahrenheit():
+def test_identify_rejects_another_controller_a_failed_device_and_fahrenheit():
+    """Display units are register 1328 and device status register 90 (F4T Setup and Operations
+    User's Guide, ch. 6 appendix p. 225)."""
     chamber, conv = make([(("read", 16, 15), text("PM6C1CA")),
-                          (("read", 16, 15), text("F4T1R1FAAAA1AAA")), (("read", 6730, 1), [30])])
+                          (("read", 16, 15), text("F4T1R1FAAAA1AAA")), (("read", 90, 1), [32]),
+                          (("read", 16, 15), text("F4T1R1FAAAA1AAA")), (("read", 90, 1), [138]),
+                          (("read", 1328, 1), [30])])
     with pytest.raises(InstrumentReplyError, match="'PM6C1CA' is not a Watlow F4T"):
+        chamber.verify_identity()
+    with pytest.raises(InstrumentReplyError, match="device status is fail"):
         chamber.verify_identity()
     with pytest.raises(InstrumentReplyError, match="temperatures in °F"):
         chamber.verify_identity()
