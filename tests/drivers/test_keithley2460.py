@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentError,
+    InstrumentReplyError,
+    ProtectionNotTaken,
+    SetpointOutOfRange,
+)
 from drivers.keithley24xx import Keithley2460
 from drivers.roles import ProtectionLimits
 from tests.drivers.conversation import Conversation
@@ -25,10 +31,25 @@ def test_configure_sets_four_wire_readback_and_high_impedance_off_state():
     conv.assert_done()
 
 
-def test_protection_picks_lowest_ovp_level_above_cell_maximum():
-    smu, conv = make([(":SOUR:VOLT:PROT PROT5", None), NO_ERROR, (":SOUR:CURR:VLIM 4.25", None), NO_ERROR,
-                      (":SOUR:VOLT:ILIM 7", None), NO_ERROR])
+PROTECTION_SET = [(":SOUR:VOLT:PROT PROT5", None), (":SOUR:CURR:VLIM 4.25", None), (":SOUR:VOLT:ILIM 7", None),
+                  NO_ERROR]
+
+
+def test_protection_picks_lowest_ovp_level_above_cell_maximum_and_reads_it_back():
+    smu, conv = make(PROTECTION_SET + [(":SOUR:VOLT:PROT?", "PROT5"), (":SOUR:CURR:VLIM?", "+4.250000E+00"),
+                                       (":SOUR:VOLT:ILIM?", "+7.000000E+00")])
     smu.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=7.0))
+    conv.assert_done()
+
+
+def test_a_protection_the_instrument_did_not_take_is_an_instrument_error():
+    """The OVP level reads back NONE (the instrument kept its power-on level): ProtectionNotTaken,
+    an InstrumentError (exit 4), raised before anything switches the output on."""
+    smu, conv = make(PROTECTION_SET + [(":SOUR:VOLT:PROT?", "NONE")])
+    with pytest.raises(ProtectionNotTaken, match=r"^cycler \(conversation\): configure_protection: :SOUR:VOLT:PROT "
+                                                r"set to PROT5 but the instrument reads back 'NONE'"):
+        smu.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=7.0))
+    assert issubclass(ProtectionNotTaken, InstrumentError)
     conv.assert_done()
 
 
