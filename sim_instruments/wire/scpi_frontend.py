@@ -31,6 +31,7 @@ ERROR_MESSAGES = {
     -221: "Settings conflict",
     -222: "Data out of range",
     -224: "Illegal parameter value",
+    -230: "Data corrupt or stale",
     -350: "Queue overflow",
     -410: "Query INTERRUPTED",
     -420: "Query UNTERMINATED",
