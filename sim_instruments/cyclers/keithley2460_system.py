@@ -28,14 +28,14 @@ present one.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sim_instruments.cyclers import keithley24xx_settings as table
-from sim_instruments.wire.scpi_frontend import ScpiError, parse_bool, parse_number
-
-if TYPE_CHECKING:
-    from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.cyclers.keithley2460_buffer import ReadingBuffers
+from sim_instruments.wire.scpi_frontend import Handler, ScpiError, parse_bool, parse_number
+from sim_instruments.world.sim_world import SimWorld, SourceState
 
 LANGUAGES = ("SCPI", "TSP", "SCPI2400")
 LINE_FREQUENCY_HZ = 60
@@ -54,6 +54,22 @@ class Sweep:
     levels: tuple[float, ...]
     count: int
     buffer: str
+
+
+class Keithley2460Sim(Protocol):
+    """What this module uses of the simulator (:class:`sim_instruments.cyclers.keithley2460.Keithley2460Sim`)."""
+
+    world: SimWorld
+    buffers: ReadingBuffers
+    errors: deque[tuple[int, str]]
+    esr: int
+    next_language: str
+    sweep: Sweep | None
+
+    @property
+    def source(self) -> SourceState: ...
+    def add(self, pattern: str, handler: Handler) -> None: ...
+    def reading(self) -> float: ...
 
 
 def declare(sim: Keithley2460Sim) -> None:
