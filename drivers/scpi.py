@@ -422,9 +422,10 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
     def agrees(self, read: Any, wanted: Any) -> bool:
         """Whether a value read back is the value set: numbers within the instrument's setting
         resolution (0.1 % or 1 mV/mA, whichever is larger), words and states exactly."""
-        if isinstance(wanted, bool) or self.values is not None or isinstance(wanted, str):
-            return str(read).strip().upper() == str(wanted).strip().upper() if not isinstance(wanted, bool) \
-                else bool(read) == wanted
+        if isinstance(wanted, bool):
+            return bool(read) == wanted
+        if self.values is not None or isinstance(wanted, str):
+            return str(read).strip().strip('"').upper() == str(wanted).strip().upper()
         return abs(float(read) - float(wanted)) <= max(1e-3 * abs(float(wanted)), 1e-3)
 
     def __set__(self, obj: ScpiTarget, value: T) -> None:
