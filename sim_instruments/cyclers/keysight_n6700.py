@@ -120,9 +120,9 @@ class KeysightN6700Sim(StatusFrontEnd):
     def _refused(self, header: str) -> Handler:
         """Handler of a header the manual excludes for every module this mainframe holds."""
         def handler(args: str) -> None:
-            value, numbers = self._split_query(args)
+            _word, numbers = self._split_query(args)
             self._excluded(header, numbers)
-            raise ScpiError(-113, header)  # no other module type is simulated
+            raise ScpiError(-113, header)  # every simulated module is an N6781A, which excludes it
         return handler
 
     def _split_query(self, args: str) -> tuple[str, tuple[int, ...]]:
@@ -199,7 +199,7 @@ class KeysightN6700Sim(StatusFrontEnd):
         add(":OUTPut:PROTection:CLEar", lambda a: self._clear_protection(self.channels(a)))
         add(":MEASure[:SCALar]:VOLTage[:DC]?", self._query(lambda n: _fmt(self._measure(n)[0])))
         add(":MEASure[:SCALar]:CURRent[:DC]?", self._query(lambda n: _fmt(self._measure(n)[1])))
-        add(":MEASure[:SCALar]:POWer[:DC]?", self._query(lambda n: _fmt(self._measure(n)[0] * self._measure(n)[1])))
+        add(":MEASure[:SCALar]:POWer[:DC]?", self._query(lambda n: _fmt(_product(self._measure(n)))))
         add(":STATus:QUEStionable[:EVENt]?", self._query(self._questionable))
         add(":STATus:QUEStionable:CONDition?", self._query(self._questionable))
         add(":SYSTem:CHANnel[:COUNt]?", lambda _a: str(len(self.cells)))
@@ -262,6 +262,11 @@ def _set_output(src: SourceState, value: str) -> None:
     on = parse_bool(value)
     # A tripped protection keeps the output off until OUTPut:PROTection:CLEar.
     src.output_on = on and not src.protection_tripped
+
+
+def _product(measured: tuple[float, float]) -> float:
+    """Power of one (voltage_v, current_a) reading, W."""
+    return measured[0] * measured[1]
 
 
 def _fmt(value: float) -> str:
