@@ -28,6 +28,7 @@ import re
 from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, scpi_property
+from drivers.scpi_cycler import Setting, apply_and_verify
 from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
@@ -154,11 +155,8 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
         if not 0.0 <= limits.voltage_min_v < limits.voltage_max_v:
             raise SetpointOutOfRange(f"{self.where}: voltage limits {limits.voltage_min_v:g}..{limits.voltage_max_v:g} V"
                                      " are not an increasing range")
-        current_a = min(limits.current_max_a, self.current_range_a[1])
-        checks = ((cls.overvoltage_protection_v, limits.voltage_max_v), (cls.voltage_limit_low_v, limits.voltage_min_v),
-                  (cls.voltage_limit_high_v, limits.voltage_max_v), (cls.current_limit_high_a, current_a),
-                  (cls.overcurrent_protection_a, current_a))
-        for prop, value in checks:
+        settings = self.protection_settings(limits)
+        for prop, value in settings:
             prop.validate(value, self.where, self)
         if limits.watchdog_s is not None:
             cls.watchdog_timeout_s.validate(math.ceil(limits.watchdog_s), self.where, self)
@@ -166,13 +164,8 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
         self.write("SOUR:CURR 0")
         self.write("SINK:CURR 0")
         self.write(f"SOUR:VOLT {limits.voltage_min_v:.6g}")
-        self.write(f"SOUR:VOLT:LIM:LOW {limits.voltage_min_v:.6g}")
-        self.write(f"SOUR:VOLT:LIM:HIGH {limits.voltage_max_v:.6g}")
-        self.write(f"SOUR:CURR:LIM:HIGH {current_a:.6g}")
-        self.write(f"SINK:CURR:LIM:HIGH {current_a:.6g}")
-        self.write(f"SOUR:VOLT:PROT {limits.voltage_max_v:.6g}")
-        self.write(f"SOUR:CURR:PROT {current_a:.6g}")
-        self.write(f"SINK:CURR:PROT {current_a:.6g}")
+        # Then the adjustment limits and protections, read back after the error queue is checked.
+        apply_and_verify(self, settings, "configure_protection")
         if limits.watchdog_s is not None:
             self.write(f"SYST:COMM:MON:TIME {_int_seconds(limits.watchdog_s)}")
             self.write("SYST:COMM:MON:ACT ON")
@@ -180,6 +173,16 @@ class EaPsb10060_60(ScpiInstrument):  # noqa: N801 - the model name
             self.write("SYST:COMM:MON:ACT OFF")
         self.check_errors("configure_protection")
         self.floor_v = limits.voltage_min_v
+
+    def protection_settings(self, limits: ProtectionLimits) -> list[Setting]:
+        """Adjustment limits (voltage window, both current set values) and protections (OVP,
+        source and sink OCP) for ``limits``, in sending order."""
+        cls = type(self)
+        current_a = min(limits.current_max_a, self.current_range_a[1])
+        return [(cls.voltage_limit_low_v, limits.voltage_min_v), (cls.voltage_limit_high_v, limits.voltage_max_v),
+                (cls.current_limit_high_a, current_a), (cls.sink_current_limit_high_a, current_a),
+                (cls.overvoltage_protection_v, limits.voltage_max_v), (cls.overcurrent_protection_a, current_a),
+                (cls.sink_overcurrent_protection_a, current_a)]
 
     def set_current(self, current_a: float, voltage_limit_v: float) -> None:
         """Force ``current_a`` A: + sources (charge) up to ``voltage_limit_v`` V, - sinks (discharge)

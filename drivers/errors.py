@@ -19,5 +19,10 @@ class InstrumentCommandError(InstrumentError):
     """The instrument's error queue reported an error after a command."""
 
 
+class ProtectionNotTaken(InstrumentCommandError):
+    """A protection setting read back differs from the value sent: the instrument did not take it
+    (an instrument error before any output, bench exit code 4)."""
+
+
 class SetpointOutOfRange(ValueError):
     """A requested setting lies outside what the instrument (or the cell) allows."""

@@ -28,6 +28,7 @@ import logging
 from drivers.errors import SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.scpi import ScpiInstrument, on_off, parse_bool, parse_floats, scpi_property
+from drivers.scpi_cycler import ScpiCycler, Setting
 from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ OVP_LEVELS_V = ((2.0, "PROT2"), (5.0, "PROT5"), (10.0, "PROT10"), (20.0, "PROT20
 READ_COMMAND = ':READ? "defbuffer1", READ, SOUR'
 
 
-class Keithley2460(ScpiInstrument):
+class Keithley2460(ScpiInstrument, ScpiCycler):
     """Keithley 2460 High-Current SourceMeter: ±7.35 A, ±105 V, four-quadrant (sources and sinks)."""
 
     idn_models = ("MODEL 2460",)
@@ -50,6 +51,10 @@ class Keithley2460(ScpiInstrument):
     #: ``:SOUR:CURR:VLIM`` and ``:SOUR:VOLT:ILIM`` parameter ranges (section 6).
     voltage_limit_range_v = (0.02, 105.0)
     current_limit_range_a = (1e-8, 7.35)
+    #: Source function selection (section 6 :SOURce[1]:FUNCtion, :SENSe[1]:FUNCtion): the sense
+    #: function is the other quantity; in voltage priority the source readback is turned on.
+    function_commands = {"CURR": (":SOUR:FUNC CURR", ':SENS:FUNC "VOLT"'),
+                         "VOLT": (":SOUR:FUNC VOLT", ':SENS:FUNC "CURR"', ":SOUR:VOLT:READ:BACK ON")}
 
     source_function = scpi_property(":SOUR:FUNC", values=("CURR", "VOLT"), doc="Source function")
     source_current_a = scpi_property(":SOUR:CURR", limits="current_range_a", unit="A",
@@ -82,47 +87,17 @@ class Keithley2460(ScpiInstrument):
         self.write(":OUTP:VOLT:SMOD HIMP")
         self.check_errors("configure")
 
-    def configure_protection(self, limits: ProtectionLimits) -> None:
-        """Set the instrument-side protection from the protocol limits, before any output is on.
-
-        The overvoltage protection gets the lowest level above ``voltage_max_v``; the voltage
-        limit of the current source and the current limit of the voltage source are set to the
-        cell's maximum voltage and current (the current limit no higher than the instrument can force).
-        """
+    def protection_settings(self, limits: ProtectionLimits) -> list[Setting]:
+        """The overvoltage protection at the lowest level above ``voltage_max_v``; the voltage
+        limit of the current source and the current limit of the voltage source at the cell's
+        maximum voltage and current (the current limit no higher than the instrument can force)."""
+        cls = type(self)
         current_limit_a = min(limits.current_max_a, self.current_range_a[1])
         level = next((name for volts, name in OVP_LEVELS_V if volts > limits.voltage_max_v), None)
         if level is None:
             raise SetpointOutOfRange(f"{self.where}: no OVP level above {limits.voltage_max_v:g} V")
-        self.overvoltage_protection = level
-        self.voltage_limit_v = limits.voltage_max_v
-        self.current_limit_a = current_limit_a
-
-    def set_current(self, current_a: float, voltage_limit_v: float) -> None:
-        """Force ``current_a`` A (+ = charge) with the terminal voltage limited to ``voltage_limit_v`` V."""
-        cls = type(self)
-        cls.source_current_a.validate(current_a, self.where, self)
-        cls.voltage_limit_v.validate(voltage_limit_v, self.where, self)
-        if self._function != "CURR":
-            self.write(":SOUR:FUNC CURR")
-            self.write(':SENS:FUNC "VOLT"')
-            self._function = "CURR"
-        self.write(f":SOUR:CURR:VLIM {voltage_limit_v:.6g}")
-        self.write(f":SOUR:CURR {current_a:.6g}")
-        self.check_errors(f"set_current({current_a:g} A, {voltage_limit_v:g} V)")
-
-    def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
-        """Force ``voltage_v`` V with the current magnitude limited to ``current_limit_a`` A."""
-        cls = type(self)
-        cls.source_voltage_v.validate(voltage_v, self.where, self)
-        cls.current_limit_a.validate(current_limit_a, self.where, self)
-        if self._function != "VOLT":
-            self.write(":SOUR:FUNC VOLT")
-            self.write(':SENS:FUNC "CURR"')
-            self.write(":SOUR:VOLT:READ:BACK ON")
-            self._function = "VOLT"
-        self.write(f":SOUR:VOLT:ILIM {current_limit_a:.6g}")
-        self.write(f":SOUR:VOLT {voltage_v:.6g}")
-        self.check_errors(f"set_voltage({voltage_v:g} V, {current_limit_a:g} A)")
+        return [(cls.overvoltage_protection, level), (cls.voltage_limit_v, limits.voltage_max_v),
+                (cls.current_limit_a, current_limit_a)]
 
     def output_on(self) -> None:
         """Enable the output."""

@@ -6,13 +6,29 @@ Reference" (every output command takes a channel list, ``(@1)``, ``(@1,3)``, ``(
 ``[SOURce:]FUNCtion CURRent|VOLTage`` (priority mode of the N678xA SMUs), ``[SOURce:]CURRent`` /
 ``VOLTage:LIMit`` (current priority: the output current, bounded by the voltage limit),
 ``[SOURce:]VOLTage`` / ``CURRent:LIMit`` (voltage priority; the negative current limit tracks the
-positive one by default), ``[SOURce:]VOLTage:PROTection`` (OVP), ``OUTPut[:STATe]``,
+positive one by default), ``[SOURce:]VOLTage:PROTection:REMote[:POSitive][:LEVel]`` (the
+N678xA's over-voltage protection, see below), ``OUTPut[:STATe]``,
 ``OUTPut:PROTection:CLEar``, ``MEASure:VOLTage?`` / ``MEASure:CURRent?`` (one value per listed
 channel), ``STATus:QUEStionable:CONDition?`` (bit 0 OV, 1 OC, 4 OT: Questionable Status Group),
 ``SYSTem:CHANnel:COUNt?`` / ``SYSTem:CHANnel:MODel?``, ``SYSTem:ERRor?``. Operating quadrants
 after the N6700 User's Guide, appendix E "Source Operating Modes", N678xA multi-quadrant
 operation: the N6781A works in the +voltage quadrants, sourcing and sinking current (±3 A on its
 6 V range, ±1 A up to 20 V), so it charges and discharges a lithium cell.
+
+Over-voltage protection of the N678xA SMUs: the programmer's reference says of
+``[SOURce:]VOLTage:PROTection[:LEVel]`` that it "does NOT apply to models N678xA SMU. Refer to
+[SOURce:]VOLTage:PROTection:REMote" (Keysight N6700 Series Programmer's Reference, SOURce
+subsystem, VOLTage:PROTection entries; the :REMote entry is on p. 304 of the edition hosted at
+easymanua.ls/keysight/n6702c): ``VOLT:PROT:REM <level>, (@list)`` sets the positive remote OVP,
+0..22 V, *RST MAX; ``VOLT:PROT:REM:NEG`` the negative one, -22..0 V; the query answers
+``+n.nnnnnnE+nn`` per channel. The commands the manual excludes for a module model are data
+(:data:`EXCLUDED_COMMANDS`); ``tests/drivers/test_excluded_commands.py`` fails if the driver sends
+one to that model. Every protection setting is read back after it is set
+(:func:`drivers.scpi_cycler.apply_and_verify`): one the module did not take stops the run before
+any output (exit 4).
+
+Ranges (N6781A, programmer's reference, ``[SOURce:]CURRent`` / ``VOLTage`` parameter tables):
+current -3.06..3.06 A, voltage 0..20.4 V, current limit 0..3.06 A, voltage limit 0..20.4 V.
 
 One connection to the mainframe (:class:`N6700System`) hands out channel handles
 (:meth:`N6700System.channel`) that each implement the ``Cycler`` role. Every message a channel
@@ -29,12 +45,28 @@ import threading
 from drivers.errors import InstrumentError, InstrumentReplyError, SetpointOutOfRange
 from drivers.roles import ProtectionLimits
 from drivers.scpi import ScpiInstrument, parse_bool, parse_floats, scpi_property
+from drivers.scpi_cycler import ScpiCycler, Setting
 from drivers.transport import MessageTransport
 
 logger = logging.getLogger(__name__)
 
 #: STATus:QUEStionable:CONDition? bits that mean an output protection tripped.
 PROTECTION_BITS = ((0, "OVP"), (1, "OCP"), (4, "OT"))
+
+#: Commands the programmer's reference excludes for a module model (manual notation), with why.
+#: The driver must never send one of these to that model (tests/drivers/test_excluded_commands.py).
+EXCLUDED_COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "N6781A": (
+        ("[SOURce:]VOLTage:PROTection[:LEVel]",
+         'N6700 Programmer\'s Reference, [SOURce:]VOLTage:PROTection[:LEVel]: "does NOT apply to models '
+         'N678xA SMU. Refer to [SOURce:]VOLTage:PROTection:REMote"'),
+        ("[SOURce:]VOLTage:PROTection:TRACking[:STATe]",
+         "N6700 Programmer's Reference p. 304: applies only to models N6752A, N6754A and N6762A"),
+        ("[SOURce:]VOLTage:PROTection:TRACking:OFFSet",
+         "N6700 Programmer's Reference p. 304: applies only to models N6752A, N6754A and N6762A"),
+        ("OUTPut:PMODe", "N6700 Programmer's Reference, OUTPut:PMODe: applies only to models N6761A and N6762A"),
+    ),
+}
 
 
 def channel_list(channels: list[int] | tuple[int, ...]) -> str:
@@ -94,16 +126,19 @@ class N6700System(ScpiInstrument):
         return [by_channel[n] for n in numbers]
 
 
-class N6781AChannel:
-    """One N6781A module of a mainframe as a cycler: 0..20 V, ±3 A (6 V range), two-quadrant."""
+class N6781AChannel(ScpiCycler):
+    """One N6781A module of a mainframe as a cycler: 0..20.4 V, ±3.06 A (6 V range), two-quadrant."""
 
     module_models = ("N6781A",)
-    #: Operating ranges (N6781A: ±3 A on the 6 V range, +voltage quadrants only).
-    current_range_a = (-3.0, 3.0)
-    voltage_range_v = (0.0, 20.0)
+    #: Operating ranges (programmer's reference parameter tables for the N6781A).
+    current_range_a = (-3.06, 3.06)
+    voltage_range_v = (0.0, 20.4)
     #: VOLTage:LIMit (current priority) and CURRent:LIMit (voltage priority) parameter ranges.
-    voltage_limit_range_v = (0.0, 20.0)
-    current_limit_range_a = (0.0, 3.0)
+    voltage_limit_range_v = (0.0, 20.4)
+    current_limit_range_a = (0.0, 3.06)
+    #: VOLTage:PROTection:REMote[:POSitive] range (p. 304: 0..22 V).
+    ovp_range_v = (0.0, 22.0)
+    function_commands = {"CURR": ("FUNC CURR",), "VOLT": ("FUNC VOLT",)}
 
     source_current_a = scpi_property("CURR", limits="current_range_a", unit="A",
                                      doc="Output current in current priority (+ = into the cell)")
@@ -113,8 +148,8 @@ class N6781AChannel:
                                      doc="Output voltage in voltage priority")
     current_limit_a = scpi_property("CURR:LIM", limits="current_limit_range_a", unit="A",
                                     doc="Current limit in voltage priority (the negative limit tracks it)")
-    overvoltage_protection_v = scpi_property("VOLT:PROT", limits="voltage_range_v", unit="V",
-                                             doc="Overvoltage protection: output off above it")
+    overvoltage_protection_v = scpi_property("VOLT:PROT:REM", limits="ovp_range_v", unit="V",
+                                             doc="Remote (sense-terminal) over-voltage protection: output off above it")
 
     def __init__(self, system: N6700System, channel: int, *, name: str) -> None:
         self.system = system
@@ -122,6 +157,7 @@ class N6781AChannel:
         self.name = name
         self._suffix = f"(@{channel})"
         self._function = ""
+        self.model = system.modules().get(channel, "")
 
     @property
     def where(self) -> str:
@@ -170,37 +206,13 @@ class N6781AChannel:
             raise InstrumentReplyError(f"{self.where}: module {model!r}, expected {', '.join(self.module_models)}")
         return f"{idn}; channel {self.channel}: {model}"
 
-    def configure_protection(self, limits: ProtectionLimits) -> None:
-        """OVP at ``voltage_max_v`` (plus 1 %: the voltage limit holds the cell at its maximum,
+    def protection_settings(self, limits: ProtectionLimits) -> list[Setting]:
+        """Remote OVP at ``voltage_max_v`` plus 1 % (the voltage limit holds the cell at its maximum,
         the protection trips only past it), limits at the cell's maximum voltage and current."""
-        current_a = min(limits.current_max_a, self.current_range_a[1])
-        self.overvoltage_protection_v = min(limits.voltage_max_v * 1.01, self.voltage_range_v[1])
-        self.voltage_limit_v = limits.voltage_max_v
-        self.current_limit_a = current_a
-
-    def set_current(self, current_a: float, voltage_limit_v: float) -> None:
-        """Force ``current_a`` A (+ = charge) in current priority, voltage limited to ``voltage_limit_v`` V."""
         cls = type(self)
-        cls.source_current_a.validate(current_a, self.where, self)
-        cls.voltage_limit_v.validate(voltage_limit_v, self.where, self)
-        if self._function != "CURR":
-            self.write("FUNC CURR")
-            self._function = "CURR"
-        self.write(f"VOLT:LIM {voltage_limit_v:.6g}")
-        self.write(f"CURR {current_a:.6g}")
-        self.check_errors(f"set_current({current_a:g} A, {voltage_limit_v:g} V)")
-
-    def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
-        """Hold ``voltage_v`` V in voltage priority, current limited to ±``current_limit_a`` A."""
-        cls = type(self)
-        cls.source_voltage_v.validate(voltage_v, self.where, self)
-        cls.current_limit_a.validate(current_limit_a, self.where, self)
-        if self._function != "VOLT":
-            self.write("FUNC VOLT")
-            self._function = "VOLT"
-        self.write(f"CURR:LIM {current_limit_a:.6g}")
-        self.write(f"VOLT {voltage_v:.6g}")
-        self.check_errors(f"set_voltage({voltage_v:g} V, {current_limit_a:g} A)")
+        current_a = min(limits.current_max_a, self.current_limit_range_a[1])
+        return [(cls.overvoltage_protection_v, min(limits.voltage_max_v * 1.01, self.ovp_range_v[1])),
+                (cls.voltage_limit_v, limits.voltage_max_v), (cls.current_limit_a, current_a)]
 
     def output_on(self) -> None:
         """Clear a latched protection, then enable the output."""

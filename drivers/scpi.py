@@ -411,16 +411,28 @@ class scpi_property(Generic[T]):  # noqa: N801 - reads as a declaration, like `p
         if self.values is not None and str(value).upper() not in self.values:
             raise SetpointOutOfRange(f"{prefix}{self.name} = {value!r} is not one of {', '.join(self.values)}")
 
+    def text(self, value: Any) -> str:
+        """The parameter text that sets ``value`` (``4.25``, ``PROT5``, ``ON``)."""
+        if self._format is not None:
+            return self._format(value)
+        if self.limits is not None:
+            return f"{float(value):.6g}"
+        return str(value)
+
+    def agrees(self, read: Any, wanted: Any) -> bool:
+        """Whether a value read back is the value set: numbers within the instrument's setting
+        resolution (0.1 % or 1 mV/mA, whichever is larger), words and states exactly."""
+        if isinstance(wanted, bool):
+            return bool(read) == wanted
+        if self.values is not None or isinstance(wanted, str):
+            return str(read).strip().strip('"').upper() == str(wanted).strip().upper()
+        return abs(float(read) - float(wanted)) <= max(1e-3 * abs(float(wanted)), 1e-3)
+
     def __set__(self, obj: ScpiTarget, value: T) -> None:
         if self.readonly:
             raise AttributeError(f"{self.name} is read-only")
         self.validate(value, obj.where, obj)
-        if self._format is not None:
-            text = self._format(value)
-        elif self.limits is not None:
-            text = f"{float(value):.6g}"  # type: ignore[arg-type]  # limits mean a number (validated above); T is not narrowed
-        else:
-            text = str(value)
+        text = self.text(value)
         obj.write(f"{self.command} {text}")
         if self.check:
             obj.check_errors(f"{self.command} {text}")

@@ -24,9 +24,11 @@ caution).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 
 from sim_instruments.cyclers import keithley24xx_settings as table
+from sim_instruments.cyclers import keithley2460_system as system
 from sim_instruments.cyclers.keithley2460_buffer import ReadingBuffers
 from sim_instruments.wire.scpi_frontend import ScpiError, parse_bool, parse_number
 from sim_instruments.wire.scpi_status import StatusFrontEnd
@@ -68,6 +70,10 @@ class Keithley2460Sim(StatusFrontEnd):
         self.settings_table = table.settings_table()
         self.settings: dict[str, object] = {}
         self._t0_s = world.clock.now_s()
+        #: ``*LANG`` chosen for the next power-up (this one runs SCPI).
+        self.next_language = "SCPI"
+        #: The linear sweep loaded into the trigger model (None: the default model, :SENS:COUN readings).
+        self.sweep: system.Sweep | None = None
         self.buffers = ReadingBuffers(world.clock.now_s)
         #: ``:READ?`` argument text -> checked buffer elements (parsed once per distinct text).
         self._read_elements: dict[str, tuple[str, ...]] = {}
@@ -101,6 +107,7 @@ class Keithley2460Sim(StatusFrontEnd):
         self._readbacks = {"CURR": True, "VOLT": True}
         self.readback = True
         self.settings = {s.key: s.rst for s in self.settings_table}
+        self.sweep = None
         self.buffers.reset()
 
     def _declare(self) -> None:
@@ -133,12 +140,17 @@ class Keithley2460Sim(StatusFrontEnd):
         add(":OUTPut[1][:STATe]", self._set_output)
         add(":OUTPut[1][:STATe]?", lambda _a: "1" if self.source.output_on else "0")
         add(":READ?", self._read)
-        add(":MEASure:VOLTage[:DC]?", lambda _a: _fmt(self.world.measure(self.channel)[0]))
-        add(":MEASure:CURRent[:DC]?", lambda _a: _fmt(self.world.measure(self.channel)[1]))
+        # :MEASure[:<function>]? ["<buffer>"[, <elements>]]: a reading into the buffer, as :READ?,
+        # with the named function made the measure function first (section 6, :MEASure).
+        add(":MEASure?", self._read)
+        for function, node in (("VOLT", "VOLTage[:DC]"), ("CURR", "CURRent[:DC]"), ("RES", "RESistance")):
+            add(f":MEASure:{node}?", functools.partial(self._measure_as, function))
+        add(":FETCh?", self._fetch)
         add(":INITiate[:IMMediate]", self._initiate)
         add(":ABORt", lambda _a: None)  # readings are taken at once: nothing is running to abort
         add("*TRG", lambda _a: None)  # no trigger model waits for a bus trigger
         add(":SYSTem:BEEPer[:IMMediate]", self._beep)
+        system.declare(self)
         self.buffers.declare(self)
 
     def _declare_setting(self, setting: table.Setting) -> None:
@@ -245,11 +257,32 @@ class Keithley2460Sim(StatusFrontEnd):
 
     # -- measurement -------------------------------------------------------------------------
     def _initiate(self, _args: str) -> None:
-        """``:INIT``: the (default) trigger model takes ``:SENS:COUN`` readings into defbuffer1."""
+        """``:INIT``: the trigger model runs: a loaded sweep, else the default model's
+        ``:SENS:COUN`` readings into defbuffer1."""
+        if self.sweep is not None:
+            system.run_sweep(self, self.sweep)
+            return
         for _ in range(int(self.settings["sense.count"])):  # type: ignore[call-overload]  # an "int" setting (keithley24xx_settings): parse_setting stored an int
-            self._readings.append(self._reading())
+            self._readings.append(self.reading())
 
-    def _reading(self) -> float:
+    def _measure_as(self, function: str, args: str) -> str:
+        """``:MEASure:<function>?``: make ``function`` the measure function, then read as :READ?."""
+        self.sense_function = function
+        return self._read(args)
+
+    def _fetch(self, args: str) -> str:
+        """``:FETCh? ["<buffer>"[, <elements>]]``: the latest reading of the buffer, not a new one;
+        an empty buffer is -230 "Data corrupt or stale" (SCPI-1999 Vol. 2, 21.8.9)."""
+        parts = [p.strip() for p in args.split(",")] if args.strip() else []
+        buffer = self.buffers.readings(self.buffers.check_name(_buffer_name(args)))
+        for element in parts[1:]:
+            if element.upper() not in ("READ", "READING"):
+                raise ScpiError(-224, element)  # a buffer keeps the reading of each entry only
+        if not buffer:
+            raise ScpiError(-230, "buffer empty")
+        return _fmt(buffer[-1])
+
+    def reading(self) -> float:
         """One reading of the sense function."""
         voltage, current = self.world.measure(self.channel)
         if self.sense_function == "VOLT":

@@ -3,7 +3,10 @@
 After the Model 2460 Reference Manual (2460-901-01) section 6 "TRACe subsystem" (2450-901-01 the
 same): ``:TRACe:POINts <size>[, "<buffer>"]`` (capacity), ``:TRACe:ACTual? ["<buffer>"]`` (readings
 stored), ``:TRACe:CLEar ["<buffer>"]``, ``:TRACe:DATA? <start>, <end>[, "<buffer>"[, <elements>]]``
-(1-based, inclusive) and ``:TRACe:STATistics:AVERage|MAXimum|MINimum|PK2Pk|STDDev? ["<buffer>"]``.
+(1-based, inclusive), ``:TRACe:STATistics:AVERage|MAXimum|MINimum|PK2Pk|STDDev? ["<buffer>"]``,
+``:TRACe:MAKE "<name>", <size>[, <style>]`` (a user buffer; styles COMPact, STANdard, FULL,
+WRITable, FULLWRITable), ``:TRACe:DELete "<name>"`` (user buffers only) and ``:TRACe:TRIGger
+["<buffer>"]`` (one reading of the measure function into the buffer).
 A buffer is a ring: when full, the oldest reading goes. ``:READ?`` and ``:INIT`` store into
 defbuffer1 unless told otherwise.
 
@@ -22,6 +25,7 @@ from typing import Any
 from sim_instruments.wire.scpi_frontend import ScpiError, parse_number
 
 BUFFER_NAMES = ("defbuffer1", "defbuffer2")
+BUFFER_STYLES = ("COMPACT", "COMP", "STANDARD", "STAN", "FULL", "WRITABLE", "WRIT", "FULLWRITABLE", "FULLWRIT")
 DEFAULT_CAPACITY = 100_000
 MAX_CAPACITY = 6_875_000
 SCPI_NAN = "9.91E+37"
@@ -40,7 +44,9 @@ class ReadingBuffers:
         return self._buffers[name]
 
     def reset(self) -> None:
-        """``*RST``: default capacities, empty buffers."""
+        """``*RST``: default capacities, empty buffers, user buffers deleted."""
+        for name in [n for n in self._buffers if n not in BUFFER_NAMES]:
+            del self._buffers[name]
         for name in BUFFER_NAMES:
             self._resize(name, DEFAULT_CAPACITY)
 
@@ -64,6 +70,9 @@ class ReadingBuffers:
         add(":TRACe:ACTual?", lambda a: str(len(self._buffer(a))))
         add(":TRACe:CLEar", lambda a: self._buffer(a).clear())
         add(":TRACe:DATA?", self._data)
+        add(":TRACe:MAKE", self._make)
+        add(":TRACe:DELete", self._delete)
+        add(":TRACe:TRIGger", lambda a: self._buffer(a).append(frontend.reading()))
         for node, statistic in (("AVERage", _mean), ("MAXimum", max), ("MINimum", min),
                                 ("PK2Pk", lambda r: max(r) - min(r)), ("STDDev", _stddev)):
             add(f":TRACe:STATistics:{node}?", lambda a, f=statistic: self._statistic(a, f))
@@ -85,6 +94,24 @@ class ReadingBuffers:
         size_text, _, name_text = args.partition(",")
         capacity = int(parse_number(size_text, low=1, high=MAX_CAPACITY))
         self._resize(self._name(name_text), capacity)
+
+    def _make(self, args: str) -> None:
+        parts = [p.strip() for p in args.split(",")]
+        if len(parts) < 2 or not parts[1]:
+            raise ScpiError(-109, args)
+        name = parts[0].strip("\"'")
+        if not name or name in self._buffers:
+            raise ScpiError(-224, parts[0])  # an existing name (or none)
+        capacity = int(parse_number(parts[1], low=10, high=MAX_CAPACITY))
+        if len(parts) > 2 and parts[2] and parts[2].upper() not in BUFFER_STYLES:
+            raise ScpiError(-224, parts[2])
+        self._buffers[name] = deque(maxlen=capacity)
+
+    def _delete(self, args: str) -> None:
+        name = self._name(args)
+        if name in BUFFER_NAMES:
+            raise ScpiError(-224, args)  # the default buffers cannot be deleted
+        del self._buffers[name]
 
     def _data(self, args: str) -> str:
         parts = [p.strip() for p in args.split(",")]

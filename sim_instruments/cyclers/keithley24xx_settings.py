@@ -9,6 +9,9 @@ Read from the Model 2460 Reference Manual (2460-901-01) section 6 "SCPI command 
 reference manual's ``smu.measure.range`` (section 8, "any real number: the instrument selects the
 closest fixed range that is large enough"): current 1 µA .. 7 A, voltage 0.2 V .. 100 V; each range
 reaches 105 % of its name (7.35 A, 105 V). Reading a range gives its full-scale name.
+Automatic zero ``:SENSe[1]:<function>:AZERo[:STATe]`` (*RST ON) and the trigger model's user
+delays ``:SENSe[1]:<function>:DELay:USER<n>`` / ``:SOURce[1]:<function>:DELay:USER<n>`` (n = 1..5,
+0..10 000 s, *RST 0) are held values too (2460-901-01 section 6, :SENSe and :SOURce subsystems).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ VOLTAGE_RANGES_V = (0.2, 2.0, 7.0, 10.0, 20.0, 100.0)
 RESISTANCE_RANGES_OHM = (2.0, 20.0, 200.0, 2e3, 2e4, 2e5, 2e6, 2e7, 2e8)
 OVERRANGE = 1.05
 RANGES = {"CURR": CURRENT_RANGES_A, "VOLT": VOLTAGE_RANGES_V, "RES": RESISTANCE_RANGES_OHM}
+#: The trigger model's user delays ``:DELay:USER<n>``: n = 1..5, 0..10 000 s.
+USER_DELAYS = range(1, 6)
+USER_DELAY_MAX_S = 10000.0
 #: Manual-notation node of each function.
 FUNCTION_NODES = {"CURR": "CURRent[:DC]", "VOLT": "VOLTage[:DC]", "RES": "RESistance"}
 SOURCE_NODES = {"CURR": "CURRent", "VOLT": "VOLTage"}
@@ -101,7 +107,10 @@ def settings_table() -> tuple[Setting, ...]:
             Setting(f"{sense}:AVERage:TCONtrol", f"sense.{function}.average_type", "word", "REP",
                     words=("REPeat", "MOVing")),
             Setting(f"{sense}:RSENse", f"sense.{function}.rsense", "bool", False),
+            Setting(f"{sense}:AZERo[:STATe]", f"sense.{function}.azero", "bool", True),
         ]
+        table += [Setting(f"{sense}:DELay:USER{n}", f"sense.{function}.user_delay{n}", "number", 0.0, 0.0,
+                          USER_DELAY_MAX_S) for n in USER_DELAYS]
     for function, node in SOURCE_NODES.items():
         source = f":SOURce[1]:{node}"
         table += [
@@ -111,6 +120,8 @@ def settings_table() -> tuple[Setting, ...]:
             Setting(f"{source}:DELay", f"source.{function}.delay", "number", 0.0, 0.0, 10000.0),
             Setting(f"{source}:DELay:AUTO", f"source.{function}.delay_auto", "bool", True),
         ]
+        table += [Setting(f"{source}:DELay:USER{n}", f"source.{function}.user_delay{n}", "number", 0.0, 0.0,
+                          USER_DELAY_MAX_S) for n in USER_DELAYS]
     table += [
         Setting(":SENSe[1]:COUNt", "sense.count", "int", 1, 1, 300000),
         Setting(":ROUTe:TERMinals", "route.terminals", "word", "FRON", words=("FRONt", "REAR")),

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from drivers.ea_psb import EaPsb10060_60, parse_quantity
-from drivers.errors import InstrumentCommandError, InstrumentReplyError, InstrumentTimeout, SetpointOutOfRange
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentReplyError,
+    InstrumentTimeout,
+    ProtectionNotTaken,
+    SetpointOutOfRange,
+)
 from drivers.roles import Cycler, ProtectionLimits
 from tests.drivers.conversation import Conversation
 from tests.simrun import run_on_sim_bench
@@ -16,7 +22,10 @@ LIMITS = ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.5, current_max_a=2
 PROTECTION = [("SOUR:CURR 0", None), ("SINK:CURR 0", None), ("SOUR:VOLT 2.5", None),
               ("SOUR:VOLT:LIM:LOW 2.5", None), ("SOUR:VOLT:LIM:HIGH 4.25", None), ("SOUR:CURR:LIM:HIGH 20", None),
               ("SINK:CURR:LIM:HIGH 20", None), ("SOUR:VOLT:PROT 4.25", None), ("SOUR:CURR:PROT 20", None),
-              ("SINK:CURR:PROT 20", None)]
+              ("SINK:CURR:PROT 20", None), NO_ERROR,
+              ("SOUR:VOLT:LIM:LOW?", "2.50 V"), ("SOUR:VOLT:LIM:HIGH?", "4.25 V"), ("SOUR:CURR:LIM:HIGH?", "20.00 A"),
+              ("SINK:CURR:LIM:HIGH?", "20.00 A"), ("SOUR:VOLT:PROT?", "4.25 V"), ("SOUR:CURR:PROT?", "20.00 A"),
+              ("SINK:CURR:PROT?", "20.00 A")]
 
 
 def make(pairs):
@@ -62,6 +71,15 @@ def test_protection_sets_window_limits_and_protections_in_a_safe_order():
     conv.assert_done()
 
 
+def test_a_sink_ocp_the_supply_did_not_take_stops_before_any_output():
+    """The sink OCP reads back at its power-on 66 A: ProtectionNotTaken (exit 4), no watchdog or
+    output command follows."""
+    psb, conv = make(PROTECTION[:-1] + [("SINK:CURR:PROT?", "66.00 A")])
+    with pytest.raises(ProtectionNotTaken, match=r"SINK:CURR:PROT set to 20 A but the instrument reads back 66"):
+        psb.configure_protection(LIMITS)
+    conv.assert_done()
+
+
 def test_protection_with_watchdog_enables_interface_monitoring_in_whole_seconds():
     psb, conv = make(PROTECTION + [("SYST:COMM:MON:TIME 3", None), ("SYST:COMM:MON:ACT ON", None), NO_ERROR])
     psb.configure_protection(ProtectionLimits(4.25, 2.5, 20.0, watchdog_s=2.5))
@@ -70,7 +88,7 @@ def test_protection_with_watchdog_enables_interface_monitoring_in_whole_seconds(
 
 def test_protection_beyond_the_instrument_is_refused_before_anything_is_sent():
     psb, conv = make([])
-    with pytest.raises(SetpointOutOfRange, match="overvoltage_protection_v = 70"):
+    with pytest.raises(SetpointOutOfRange, match="voltage_limit_high_v = 70.0 V is outside"):
         psb.configure_protection(ProtectionLimits(70.0, 2.5, 20.0))
     with pytest.raises(SetpointOutOfRange, match="not an increasing range"):
         psb.configure_protection(ProtectionLimits(2.0, 2.5, 20.0))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.errors import InstrumentCommandError, InstrumentReplyError, SetpointOutOfRange
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentError,
+    InstrumentReplyError,
+    ProtectionNotTaken,
+    SetpointOutOfRange,
+)
 from drivers.keithley24xx import Keithley2460
 from drivers.roles import ProtectionLimits
 from tests.drivers.conversation import Conversation
@@ -25,10 +31,25 @@ def test_configure_sets_four_wire_readback_and_high_impedance_off_state():
     conv.assert_done()
 
 
-def test_protection_picks_lowest_ovp_level_above_cell_maximum():
-    smu, conv = make([(":SOUR:VOLT:PROT PROT5", None), NO_ERROR, (":SOUR:CURR:VLIM 4.25", None), NO_ERROR,
-                      (":SOUR:VOLT:ILIM 7", None), NO_ERROR])
+PROTECTION_SET = [(":SOUR:VOLT:PROT PROT5", None), (":SOUR:CURR:VLIM 4.25", None), (":SOUR:VOLT:ILIM 7", None),
+                  NO_ERROR]
+
+
+def test_protection_picks_lowest_ovp_level_above_cell_maximum_and_reads_it_back():
+    smu, conv = make(PROTECTION_SET + [(":SOUR:VOLT:PROT?", "PROT5"), (":SOUR:CURR:VLIM?", "+4.250000E+00"),
+                                       (":SOUR:VOLT:ILIM?", "+7.000000E+00")])
     smu.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=7.0))
+    conv.assert_done()
+
+
+def test_a_protection_the_instrument_did_not_take_is_an_instrument_error():
+    """The OVP level reads back NONE (the instrument kept its power-on level): ProtectionNotTaken,
+    an InstrumentError (exit 4), raised before anything switches the output on."""
+    smu, conv = make(PROTECTION_SET + [(":SOUR:VOLT:PROT?", "NONE")])
+    with pytest.raises(ProtectionNotTaken, match=r"^cycler \(conversation\): configure_protection: :SOUR:VOLT:PROT "
+                                                r"set to PROT5 but the instrument reads back 'NONE'"):
+        smu.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=7.0))
+    assert issubclass(ProtectionNotTaken, InstrumentError)
     conv.assert_done()
 
 
@@ -105,4 +126,21 @@ def test_a_reading_garbled_every_time_is_an_error_naming_the_instrument():
     smu, conv = make([(read, "junk")] * 3)
     with pytest.raises(InstrumentReplyError, match=r"^cycler \(conversation\) :READ\?"):
         smu.measure()
+    conv.assert_done()
+
+
+@pytest.mark.parametrize("model", ["Keithley2450", "Keithley2460", "Keithley2461"])
+def test_every_model_reads_its_protection_back(model):
+    """Each model of the family sets and reads back the same three settings; a current limit the
+    instrument clipped (here to the 2450's 1.05 A where 1 A was sent: 5 % off) is not taken."""
+    import drivers.keithley24xx as family
+
+    cls = getattr(family, model)
+    current = min(1.0, cls.current_range_a[1])
+    conv = Conversation([(":SOUR:VOLT:PROT PROT5", None), (":SOUR:CURR:VLIM 4.25", None),
+                         (f":SOUR:VOLT:ILIM {current:.6g}", None), NO_ERROR, (":SOUR:VOLT:PROT?", "PROT5"),
+                         (":SOUR:CURR:VLIM?", "+4.250000E+00"), (":SOUR:VOLT:ILIM?", "+1.050000E+00")])
+    smu = cls(conv, name="cycler")
+    with pytest.raises(ProtectionNotTaken, match=r":SOUR:VOLT:ILIM set to 1 A but the instrument reads back 1.05"):
+        smu.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.4, current_max_a=current))
     conv.assert_done()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.catalog import open_instrument
-from drivers.errors import InstrumentError, InstrumentReplyError, SetpointOutOfRange
+from drivers.errors import InstrumentError, InstrumentReplyError, ProtectionNotTaken, SetpointOutOfRange
 from drivers.keysight_n6700 import N6700System, channel_list
 from drivers.roles import Cycler, ProtectionLimits
 from tests.drivers.conversation import Conversation
@@ -34,8 +34,9 @@ def test_identity_names_the_module_of_the_channel():
 
 
 def test_protection_then_a_discharge_in_current_priority():
-    ch, conv = make([("VOLT:PROT 4.2925,(@2)", None), NO_ERROR, ("VOLT:LIM 4.25,(@2)", None), NO_ERROR,
-                     ("CURR:LIM 3,(@2)", None), NO_ERROR,
+    ch, conv = make([("VOLT:PROT:REM 4.2925,(@2)", None), ("VOLT:LIM 4.25,(@2)", None), ("CURR:LIM 3.06,(@2)", None),
+                     NO_ERROR, ("VOLT:PROT:REM? (@2)", "+4.292500E+00"), ("VOLT:LIM? (@2)", "+4.250000E+00"),
+                     ("CURR:LIM? (@2)", "+3.060000E+00"),
                      ("FUNC CURR,(@2)", None), ("VOLT:LIM 4.2,(@2)", None), ("CURR -1.5,(@2)", None), NO_ERROR,
                      ("OUTP:PROT:CLE (@2)", None), ("OUTP ON,(@2)", None), NO_ERROR,
                      ("MEAS:VOLT? (@2)", "+3.712000E+00"), ("MEAS:CURR? (@2)", "-1.499900E+00")])
@@ -43,6 +44,16 @@ def test_protection_then_a_discharge_in_current_priority():
     ch.set_current(-1.5, 4.2)
     ch.output_on()
     assert ch.measure() == (pytest.approx(3.712), pytest.approx(-1.4999))
+    conv.assert_done()
+
+
+def test_an_ovp_the_module_did_not_take_stops_before_any_output():
+    """The remote OVP reads back at its *RST value (22 V, MAX): ProtectionNotTaken (exit 4)."""
+    ch, conv = make([("VOLT:PROT:REM 4.2925,(@2)", None), ("VOLT:LIM 4.25,(@2)", None), ("CURR:LIM 3.06,(@2)", None),
+                     NO_ERROR, ("VOLT:PROT:REM? (@2)", "+2.200000E+01")])
+    with pytest.raises(ProtectionNotTaken, match=r"^n6700 \(conversation\) channel 2: configure_protection: "
+                                                r"VOLT:PROT:REM set to 4.2925 V but the instrument reads back 22"):
+        ch.configure_protection(ProtectionLimits(voltage_max_v=4.25, voltage_min_v=2.5, current_max_a=5.0))
     conv.assert_done()
 
 

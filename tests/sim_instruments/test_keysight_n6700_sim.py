@@ -48,21 +48,21 @@ def test_bad_channels_and_headers_are_errors(sim):
     assert n6705.handle_line("MEAS:VOLT? (@5)") is None
     n6705.handle_line("CURR 1,(@0:2)")
     n6705.handle_line("CURR 1")  # no channel list
-    n6705.handle_line("VOLT 25,(@1)")  # above the N6781A's 20 V
+    n6705.handle_line("VOLT 20.5,(@1)")  # above the N6781A's 20.4 V
     n6705.handle_line("SOUR:CURR:BOGUS 1,(@1)")
     assert _errors(n6705) == [-222, -222, -109, -222, -113]
 
 
 def test_overvoltage_trips_the_channel_until_cleared(sim):
     n6705, clock, _ = sim
-    for line in ("VOLT:PROT 3.0,(@2)", "FUNC CURR,(@2)", "VOLT:LIM 4.2,(@2)", "CURR 1,(@2)", "OUTP ON,(@2)"):
+    for line in ("VOLT:PROT:REM 3.0,(@2)", "FUNC CURR,(@2)", "VOLT:LIM 4.2,(@2)", "CURR 1,(@2)", "OUTP ON,(@2)"):
         n6705.handle_line(line)
     clock.sleep(2.0)
     assert n6705.handle_line("STAT:QUES:COND? (@1:2)") == "0,1"  # OV (bit 0) on channel 2 only
     assert n6705.handle_line("OUTP? (@2)") == "0"
     n6705.handle_line("OUTP ON,(@2)")
     assert n6705.handle_line("OUTP? (@2)") == "0"  # latched
-    n6705.handle_line("VOLT:PROT 4.3,(@2)")
+    n6705.handle_line("VOLT:PROT:REM 4.3,(@2)")
     n6705.handle_line("OUTP:PROT:CLE (@2)")
     n6705.handle_line("OUTP ON,(@2)")
     assert n6705.handle_line("OUTP? (@2)") == "1"
