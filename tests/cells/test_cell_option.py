@@ -110,3 +110,45 @@ def test_bench_cells_validate_lists_every_problem(tmp_path: Path, capsys) -> Non
     assert f"{bad}:2:23: rating.capacity_ah must be a number" in err and err.count("bench: error:") >= 5
     assert main(["cells", "validate"]) == 0
     assert capsys.readouterr().out.count("ok ") == 6
+
+
+MULTI = """
+[[cycler]]
+driver = "keithley2460"
+resource = "TCPIP::127.0.0.1::1::SOCKET"
+thermometer = 0
+thermocouple = 101
+cell = "lfp_26650"
+
+[[cycler]]
+driver = "keithley2460"
+resource = "TCPIP::127.0.0.1::2::SOCKET"
+thermometer = 0
+thermocouple = 102
+cell = "lg_inr21700_m50"
+
+[[thermometer]]
+driver = "keysight_daq970a"
+resource = "TCPIP::127.0.0.1::3::SOCKET"
+air_channel = 320
+
+[chamber]
+driver = "espec_p300"
+resource = "socket://127.0.0.1:4"
+"""
+
+
+def test_each_channel_of_a_multichannel_bench_names_its_cell_and_cell_option_names_them_all(tmp_path: Path) -> None:
+    import argparse
+
+    from bench.commands.run_channels import channel_protocols
+    from bench.config import load_bench_config
+
+    path = tmp_path / "multi.toml"
+    path.write_text(MULTI, encoding="utf-8")
+    config = load_bench_config(path)
+    per_channel = channel_protocols(argparse.Namespace(cell=None, protocol="capacity_check"), {}, config)
+    assert [(p.cell.datasheet, p.cell.capacity_ah) for p in per_channel] == [("lfp_26650", 2.3),
+                                                                             ("lg_inr21700_m50", 5.0)]
+    every = channel_protocols(argparse.Namespace(cell="xfc_nmc_pouch", protocol="capacity_check"), {}, config)
+    assert {p.cell.datasheet for p in every} == {"xfc_nmc_pouch"} and every[0] is every[1]

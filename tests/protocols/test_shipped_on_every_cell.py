@@ -32,7 +32,9 @@ def test_every_shipped_protocol_validates_on_every_preset(preset: str, capsys: p
         reason = REFUSED.get((name, preset))
         if reason is None:
             assert code == 0, f"{name} on {preset}: {captured.err}"
-            assert f"cell {preset} " in captured.out
+            # the cell is named by the datasheet the preset models, simulated as that preset
+            assert f"cell {PRESETS[preset].datasheet} " in captured.out
+            assert f"simulated as preset {preset}" in captured.out or PRESETS[preset].datasheet == preset
         else:
             assert code == 2 and captured.err.count("\n") == 1 and reason in captured.err, captured.err
             assert f"{name}.yaml:" in captured.err
