@@ -120,6 +120,16 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     return result
 
 
+def _cycler_driver(config: dict[str, Any]) -> str:
+    """The cycler driver of a run's bench config; on a multi-channel bench (``[[cycler]]``), the
+    run's own channel's."""
+    cycler = config.get("cycler") or {}
+    if isinstance(cycler, list):
+        channel = int(config.get("channel", 0) or 0)
+        cycler = cycler[channel] if 0 <= channel < len(cycler) else {}
+    return str(cycler.get("driver", "")) if isinstance(cycler, dict) else ""
+
+
 def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     """``analysis: fast_charge``: headline metrics from the first fast charge, every fast charge
     under ``fast_charges`` (conditions), fade when the run cycled."""
@@ -136,7 +146,7 @@ def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         "soc_basis": f"rated capacity {capacity:g} Ah (cell.capacity_ah), coulomb counting from the last "
                      "full discharge to the cut-off (0 %) or hold at the maximum voltage (100 %)",
         "cooling": str(parameters.get("cooling", DEFAULT_COOLING)),
-        "cycler": ((attrs.get("bench_config") or {}).get("cycler") or {}).get("driver", ""),
+        "cycler": _cycler_driver(attrs.get("bench_config") or {}),
     }
     if not charges:
         conditions["fast_charge"] = "no charge step ending at 80 % SOC"

@@ -45,6 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
+    from bench.benches import BenchSpec
+    from bench.commands.benches import bench_factory
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
     from bench.runfile.writer import RunFileWriteError
@@ -74,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      EXIT_INVALID)
     try:
         if args.bench:
-            from bench.config import BenchConfigError, load_bench_config, open_bench
+            from bench.config import BenchConfigError, load_bench_config
 
             if faults:
                 return error("--fault works on the simulated bench only (no --bench)", EXIT_INVALID)
@@ -88,9 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             if is_multichannel(config):  # [[cycler]] array: one engine per channel
                 return cmd_run_multichannel(args, protocol, config=config, speed=speed, observe_s=observe_s)
-            bench = open_bench(config, speed=speed)
+            bench = bench_factory().open(BenchSpec(config=config, speed=speed))
         else:
-            from bench.simulated.builtin_bench import cell_datasheet, inject_faults, sim_bench_for
+            from bench.simulated.builtin_bench import cell_datasheet, inject_faults
 
             protocol = load_protocol(args.protocol, settings, cell_defaults=cell_datasheet)
             if args.channels != 1:
@@ -104,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = sim_bench_for(protocol, speed=speed, cell_backend=backend, **soc)
+                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend, **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.benches import BenchSpec
+from bench.commands.benches import bench_factory
 from bench.commands.common import error
 from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path
-from bench.multichannel.run import channel_path, open_multichannel, run_multichannel
-from bench.simulated.multichannel import build_sim_multichannel
+from bench.multichannel.run import channel_path, run_multichannel
 from drivers.errors import InstrumentError
 from protocols.steps import Protocol
 
@@ -22,9 +23,10 @@ def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any
         if config is None:
             if args.channels < 1:
                 return error(f"--channels {args.channels}: must be >= 1", EXIT_INVALID)
-            mbench = build_sim_multichannel(args.channels, protocol.cell.preset, speed=speed)
+            spec = BenchSpec(channels=args.channels, speed=speed, cell=protocol.cell.preset)
         else:
-            mbench = open_multichannel(config, speed=speed)
+            spec = BenchSpec(config=config, speed=speed)
+        mbench = bench_factory().open_multichannel(spec)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
     try:
