@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.cell_ids import add_cell_id_option, cell_ids_for_run
 from bench.commands.common import error, overrides
 from bench.lab.cliutil import add_catalog_option
 
@@ -29,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
+    add_cell_id_option(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--channels", type=int, default=1, metavar="N",
                      help="simulated bench with N cells run concurrently (one run file per channel)")
@@ -46,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
     from bench.benches import BenchSpec
+    from bench.cell_identity import parse_cell_ids
     from bench.commands.benches import bench_factory
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
@@ -57,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         settings = overrides(args.set)
+        parse_cell_ids(args.cell_id)  # a bad id is refused before anything runs
         faults = [parse_fault_spec(f) for f in args.fault]
         observe_s = 3600.0
         if args.observe is not None:
@@ -122,6 +126,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench.capabilities import recheck_for_bench
 
         protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        try:
+            protocol = cell_ids_for_run(args, [protocol])[0]
+        except ValueError as exc:
+            return error(str(exc), EXIT_INVALID)
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         if out.exists():
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)

@@ -30,6 +30,12 @@ def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
     try:
+        from bench.commands.cell_ids import cell_ids_for_run
+
+        try:
+            channel_protocols = cell_ids_for_run(args, [protocol] * mbench.channels)
+        except ValueError as exc:
+            return error(str(exc), EXIT_INVALID)
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         existing = [p for p in (channel_path(out, k) for k in range(mbench.channels)) if p.exists()]
         if existing:
@@ -37,7 +43,7 @@ def cmd_run_multichannel(args: Any, protocol: Protocol, *, config: dict[str, Any
                          EXIT_INVALID)
         from bench.lab.run_recording import RunRecording
 
-        outcome = run_multichannel(protocol, mbench, out, operator=args.operator, observe_s=observe_s,
+        outcome = run_multichannel(channel_protocols, mbench, out, operator=args.operator, observe_s=observe_s,
                                    recording=lambda: RunRecording(args.catalog))
     finally:
         mbench.close()
