@@ -193,3 +193,24 @@ def test_a_factory_without_a_simulated_bench_says_what_to_give(tmp_path: Path) -
         factory.open_multichannel(BenchSpec(channels=2, cell="nmc_21700"))
     with pytest.raises(BenchFactoryError, match="not resumed on its own"):
         factory.reopen({"cycler": [{"driver": "keithley2460", "resource": "x"}]}, {}, speed=None)
+
+
+# -- --cell-id over a served multi-channel bench -------------------------------------------------
+def test_cell_ids_over_a_served_multichannel_bench(tmp_path: Path) -> None:
+    """``bench run --bench FILE --cell-id A1,A2`` on ``bench sim serve --channels 2``: each channel's
+    run file carries its own cell's id."""
+    from bench.simulated.multichannel import serve_multichannel, to_toml
+
+    protocol_file = tmp_path / "short.yaml"
+    protocol_file.write_text(f"name: short\n{CELL}\n{LIMITS}\nsampling: {{period_s: 5}}\n"
+                             "steps:\n  - Discharge at 0.5C for 5 minutes\n", encoding="utf-8")
+    out = tmp_path / "run.h5"
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with serve_multichannel(2, speed=300.0) as servers:
+        bench_file = tmp_path / "served.toml"
+        bench_file.write_text(to_toml(servers.config), encoding="utf-8")
+        assert main(["run", str(protocol_file), "--bench", str(bench_file), "--cell-id", "A1,A2", "--out", str(out),
+                     "--no-progress", "--catalog", url]) == 0
+    for channel, cell_id in ((0, "A1"), (1, "A2")):
+        with h5py.File(tmp_path / f"run_ch{channel:02d}.h5", "r") as f:
+            assert f.attrs["cell_id"] == cell_id and "TCPIP::127.0.0.1::" in str(f.attrs["bench_config"])
