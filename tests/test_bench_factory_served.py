@@ -164,7 +164,7 @@ def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: P
     protocol_file = tmp_path / "fast_charge_short.yaml"
     protocol_file.write_text(FAST_CHARGE, encoding="utf-8")
     study = tmp_path / "study"
-    with served(tmp_path, "--channels", "2", "--speed", "300", "--cell", "lfp_26650") as bench_file:
+    with served(tmp_path, "--channels", "2", "--speed", "600", "--cell", "lfp_26650") as bench_file:
         served_cyclers = [c["resource"] for c in load_bench_config(bench_file)["cycler"]]
         code = main(["optimize", str(protocol_file), "--space", str(SPACE_15MIN), "--bench", str(bench_file),
                      "--study", str(study), "--budget", "3", "--batch", "4", "--cycles", "1", "--objective", "plating_time", "--json"])
@@ -183,6 +183,24 @@ def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: P
     # the first batch ran on both served channels at once, the last (one run) on the first channel
     assert sorted(used[:2]) == sorted((resource, 2) for resource in served_cyclers)
     assert used[2] == (served_cyclers[0], 1)
+
+
+def test_optimize_on_a_one_cycler_served_bench_runs_one_proposal_at_a_time(tmp_path: Path, capsys) -> None:
+    protocol_file = tmp_path / "fast_charge_short.yaml"
+    protocol_file.write_text(FAST_CHARGE, encoding="utf-8")
+    with served(tmp_path, "--speed", "600", "--cell", "lfp_26650") as bench_file:
+        served_cycler = load_bench_config(bench_file)["cycler"]["resource"]
+        code = main(["optimize", str(protocol_file), "--space", str(SPACE_15MIN), "--bench", str(bench_file),
+                     "--study", str(tmp_path / "study"), "--budget", "2", "--batch", "4", "--cycles", "1",
+                     "--objective", "plating_time", "--json"])
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    assert "batch 1 trial" in captured.err and "batch 2 trial" in captured.err  # one run per batch
+    ran = [r for r in json.loads(captured.out)["proposals"] if r["run_file"]]
+    assert [r["status"] for r in ran] == ["scored"] * 2, ran
+    for row in ran:  # each an ordinary `bench run --bench FILE` on the served Keithley
+        with h5py.File(row["run_file"], "r") as f:
+            assert json.loads(f.attrs["bench_config"])["cycler"]["resource"] == served_cycler
 
 
 # -- the factory itself ------------------------------------------------------------------------------
