@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.instruments import Bench
@@ -173,6 +173,6 @@ class BenchFactory:
         if isinstance(config.get("cycler"), list):
             raise BenchFactoryError("a channel of a multi-channel run is not resumed on its own "
                                     "(its chamber is shared with the other channels)")
-        bench = self.open(replace(BenchSpec(config=config), speed=speed))
+        bench = self.open(BenchSpec(config=config, speed=speed))
         clock_speed = float(getattr(bench.clock, "speed", 1.0) or 1.0)
         return bench, (time.time() - float(journal["unix0"])) * clock_speed, False
