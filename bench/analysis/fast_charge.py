@@ -120,6 +120,16 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     return result
 
 
+def _cycler_driver(config: dict[str, Any]) -> str:
+    """The cycler driver of a run's bench config; on a multi-channel bench (``[[cycler]]``), the
+    run's own channel's."""
+    cycler = config.get("cycler") or {}
+    if isinstance(cycler, list):
+        channel = int(config.get("channel", 0) or 0)
+        cycler = cycler[channel] if 0 <= channel < len(cycler) else {}
+    return str(cycler.get("driver", "")) if isinstance(cycler, dict) else ""
+
+
 def fast_charge(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     """``analysis: fast_charge``: headline metrics from the first fast charge, every fast charge
     under ``fast_charges`` (conditions), fade when the run cycled."""
@@ -183,10 +193,3 @@ def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any
                               "dvdq_found": p["dvdq_next_discharge"].get("found"),
                               "ce_drop_vs_median": p["ce_drop_vs_median"]} for p in tested]
 
-
-def _cycler_driver(config: dict[str, Any]) -> str:
-    """The cycler's driver name; a multi-channel bench ([[cycler]] list) names its drivers."""
-    cycler = config.get("cycler") or {}
-    if isinstance(cycler, list):
-        return ", ".join(sorted({str(entry.get("driver", "")) for entry in cycler if isinstance(entry, dict)}))
-    return str(cycler.get("driver", "")) if isinstance(cycler, dict) else ""

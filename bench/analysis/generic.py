@@ -47,9 +47,12 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     if ambient.size and len(setpoints) <= 1:  # the mean of -20 °C and 25 °C air is no condition
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
     energy_density(run, metrics, conditions)
-    from bench.analysis.ageing import cycled
+    from bench.analysis.ageing import capacity_checks, cycled
 
     metrics["cycled"] = cycled(run)
+    checks = capacity_checks(run)
+    if checks:  # the capacity this run measured (the cell's history in the catalog: bench runs list --cell-id)
+        metrics["capacity_check_ah"] = checks[-1]["capacity_ah"]
     if not run.attrs.get("analysis"):
         fade(run, metrics, conditions)
     return metrics, conditions

@@ -42,7 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="other protocol parameters")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--channels", type=int, help="run each batch on a simulated N-channel bench")
-    where.add_argument("--bench", help="run each batch on this multi-channel bench (TOML with [[cycler]])")
+    where.add_argument("--bench", help="run each batch on this bench: a multi-channel TOML ([[cycler]]) runs a batch "
+                            "on its channels at once; a one-cycler TOML runs one proposal at a time")
     where.add_argument("--scheduler", help="run the runs as tasks on this Dask scheduler")
     where.add_argument("--dask", action="store_true", help="run the runs on a local Dask cluster")
     p.add_argument("--workers", type=int, default=2, help="processes or Dask workers (default 2)")
@@ -52,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """``bench optimize``: 0 when a profile met the claim, 1 when none did, 2 invalid input."""
+    from bench.benches import BenchFactoryError
+    from bench.commands.benches import bench_factory
+    from bench.config import BenchConfigError
     from bench.optimize.space import SpaceError
     from bench.optimize.study import Study, StudyError
     from bench.optimize.study_report import build_study_report, format_study_report
@@ -65,8 +69,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             config = _config(args)
             directory = Path(args.study) if args.study else Path("runs") / "studies" / (
                 dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "_" + Path(args.space).stem)
-            study = Study.create(directory, config)
-    except (StudyError, SpaceError, ValueError) as exc:
+            study = Study.create(directory, config, benches=bench_factory())
+    except (StudyError, SpaceError, BenchConfigError, BenchFactoryError, ValueError) as exc:
         return error(str(exc), 2)
     executor = _executor(study.config)
     sys.stderr.write(f"study {study.directory}: {study.runs_done()} of {study.config.budget} runs done\n")
@@ -120,21 +124,33 @@ def _config(args: argparse.Namespace) -> Any:
     if args.channels is not None and args.channels < 1:
         raise ValueError(f"--channels {args.channels}: must be >= 1")
     executor = ("channels" if args.channels or args.bench else "dask" if args.scheduler or args.dask else "processes")
-    batch = args.batch
+    batch, workers = args.batch, args.workers
     if args.channels:
         batch = min(batch, args.channels)
+    if args.bench:  # the batch is at most the bench's channels; one [cycler]: one run at a time over --bench
+        from bench.benches import BenchSpec
+        from bench.commands.benches import bench_factory
+
+        benches, spec = bench_factory(), BenchSpec(file=args.bench)
+        if benches.is_multichannel(spec):
+            batch = min(batch, benches.channels(spec))
+        else:
+            executor, batch, workers = "processes", 1, 1
     return StudyConfig(
         protocol=args.protocol, space_file=str(args.space), objective=args.objective, budget=args.budget,
         batch=batch, seed=args.seed, cycles_m=args.cycles, early_cycles=args.early_cycles, claim_time_s=claim,
-        cell=preset_of(args.cell) if args.cell else args.cell, temperature_c=args.temperature, settings=overrides(args.set), executor=executor,
-        workers=args.workers, channels=args.channels or 0, bench_file=args.bench, scheduler=args.scheduler)
+        cell=preset_of(args.cell) if args.cell else args.cell, temperature_c=args.temperature,
+        settings=overrides(args.set), executor=executor,
+        workers=workers, channels=args.channels or 0, bench_file=args.bench, scheduler=args.scheduler)
 
 
 def _executor(config: Any) -> Any:
+    from bench.commands.benches import bench_factory
     from bench.optimize.executors import ChannelExecutor, DaskExecutor, ProcessExecutor
 
     if config.executor == "channels":
-        return ChannelExecutor(config.channels or config.batch, bench_file=config.bench_file, preset=config.cell)
+        return ChannelExecutor(config.channels or config.batch, benches=bench_factory(), bench_file=config.bench_file,
+                               preset=config.cell)
     if config.executor == "dask":
         return DaskExecutor(config.scheduler, workers=config.workers)
     return ProcessExecutor(config.workers)

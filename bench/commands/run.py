@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.commands.cell_ids import add_cell_id_option, cell_ids_for_run
 from bench.commands.cellopts import add_cell_option, cell_resolver
 from bench.commands.common import error, overrides
 from bench.lab.cliutil import add_catalog_option
@@ -31,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
+    add_cell_id_option(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--channels", type=int, default=1, metavar="N",
                      help="simulated bench with N cells run concurrently (one run file per channel)")
@@ -47,7 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
+    from bench.benches import BenchSpec
+    from bench.cell_identity import parse_cell_ids
     from bench.cell_source import CellChoiceError
+    from bench.commands.benches import bench_factory
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path, execute
     from bench.fault_specs import FaultSpecError, parse_fault_spec
     from bench.runfile.writer import RunFileWriteError
@@ -58,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         settings = overrides(args.set)
+        parse_cell_ids(args.cell_id)  # a bad id is refused before anything runs
         faults = [parse_fault_spec(f) for f in args.fault]
         observe_s = 3600.0
         if args.observe is not None:
@@ -86,8 +92,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                      EXIT_INVALID)
     try:
         if config is not None:
-            from bench.config import open_bench
-
             if faults:
                 return error("--fault works on the simulated bench only (no --bench)", EXIT_INVALID)
             if multichannel:  # [[cycler]] array: one engine per channel (and per channel its cell)
@@ -95,9 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
                 return cmd_run_multichannel_config(args, settings, config=config, speed=speed, observe_s=observe_s)
             protocol = load_protocol(args.protocol, settings, cell=cell)
-            bench = open_bench(config, speed=speed)
+            bench = bench_factory().open(BenchSpec(config=config, speed=speed))
         else:
-            from bench.simulated.builtin_bench import inject_faults, sim_bench_for
+            from bench.simulated.builtin_bench import inject_faults
 
             protocol = load_protocol(args.protocol, settings, cell=cell)
             if args.channels != 1:
@@ -111,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = sim_bench_for(protocol, speed=speed, cell_backend=backend, **soc)
+                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend, **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)
@@ -127,6 +131,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench.capabilities import recheck_for_bench
 
         protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        try:
+            protocol = cell_ids_for_run(args, [protocol])[0]
+        except ValueError as exc:
+            return error(str(exc), EXIT_INVALID)
         out = Path(args.out) if args.out else default_run_path(protocol.name)
         if out.exists():
             return error(f"{out}: run file exists; choose another --out (runs are never overwritten)", EXIT_INVALID)

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.benches import BenchSpec
+from bench.commands.benches import bench_factory
 from bench.commands.common import error
 from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID, default_run_path
-from bench.multichannel.run import channel_path, open_multichannel, run_multichannel
-from bench.simulated.multichannel import build_sim_multichannel
+from bench.multichannel.run import channel_path, run_multichannel
 from drivers.errors import InstrumentError
 from protocols.steps import Protocol
 
@@ -58,12 +59,20 @@ def cmd_run_multichannel(args: Any, protocol: Protocol | list[Protocol], *, conf
         if config is None:
             if args.channels < 1:
                 return error(f"--channels {args.channels}: must be >= 1", EXIT_INVALID)
-            mbench = build_sim_multichannel(args.channels, first.cell.preset, speed=speed)
+            spec = BenchSpec(channels=args.channels, speed=speed, cell=first.cell.preset)
         else:
-            mbench = open_multichannel(config, speed=speed)
+            spec = BenchSpec(config=config, speed=speed)
+        mbench = bench_factory().open_multichannel(spec)
     except InstrumentError as exc:
         return error(str(exc), EXIT_INSTRUMENT)
     try:
+        from bench.commands.cell_ids import cell_ids_for_run
+
+        per_channel = protocol if isinstance(protocol, list) else [protocol] * mbench.channels
+        try:
+            protocol = cell_ids_for_run(args, per_channel)
+        except ValueError as exc:
+            return error(str(exc), EXIT_INVALID)
         out = Path(args.out) if args.out else default_run_path(first.name)
         existing = [p for p in (channel_path(out, k) for k in range(mbench.channels)) if p.exists()]
         if existing:

@@ -15,6 +15,7 @@ EXAMPLES = """examples:
   bench runs list                                       the newest 50 runs
   bench runs list --protocol cold_capacity --verdict fail --since 2026-11-01
   bench runs list --status running --bench 'rig-*' --json
+  bench runs list --cell-id LG-M50-0042                 one cell's runs, oldest first, last capacity and fade
   bench runs show 3f2a                                  one run (id or unique prefix)
   bench runs search LOT-2291                            any field containing the text
   bench runs sync /data/runs                            register run files the catalog has not seen
@@ -30,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = runs.add_subparsers(dest="runs_action", required=True)
     listing = actions.add_parser("list", help="runs matching filters, newest first")
+    listing.add_argument("--cell-id", metavar="ID",
+                         help="one cell's history: its runs in time order (oldest first) with its last measured "
+                              "capacity and fade (from the last capacity check or RPT)")
     search = actions.add_parser("search", help="runs with TEXT in any field (and the filters)")
     search.add_argument("text", help="text to look for (id, protocol, cell, bench, host, operator, parameters, path)")
     for parser in (listing, search):
@@ -129,6 +133,8 @@ def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
         catalog.reap_runs(RUN_STALE_S)
     except Exception:  # noqa: BLE001 - listing must work without write rights
         pass
+    if getattr(args, "cell_id", None):
+        return _cell_history(catalog, args)
     filters = {name: getattr(args, name) for name in
                ("protocol", "cell", "bench", "host", "operator", "status", "verdict", "since", "until")}
     if args.runs_action == "search":
@@ -145,3 +151,39 @@ def _dispatch(catalog: Catalog, args: argparse.Namespace) -> int:
     columns = [c for c in LIST_COLUMNS if c != "ended_utc"]
     print_table([{**r, "run_id": r["run_id"][:8]} for r in rows], columns, {"bench": 40, "run_file": 60})
     return 0
+
+
+def _cell_history(catalog: Catalog, args: argparse.Namespace) -> int:
+    """``bench runs list --cell-id ID``: the cell's runs oldest first, then its capacity and fade."""
+    from bench.lab.cell_history import HISTORY_COLUMNS, cell_history
+    from bench.lab.cliutil import print_table, to_json
+
+    history = cell_history(catalog, args.cell_id)
+    if args.json:
+        sys.stdout.write(to_json(history) + "\n")
+        return 0
+    if not history["runs"]:
+        sys.stdout.write(f"cell {args.cell_id}: no runs in the catalog\n")
+        return 0
+    print_table([{**r, "run_id": r["run_id"][:8]} for r in history["runs"]], HISTORY_COLUMNS,
+                {"bench": 28, "run_file": 60})
+    sys.stdout.write(_history_line(history) + "\n")
+    return 0
+
+
+def _history_line(history: dict) -> str:
+    """One line: the cell's last measured capacity, where, and its fade."""
+    cell_id = history["cell_id"]
+    if history["capacity_ah"] is None:
+        return f"cell {cell_id}: {len(history['runs'])} runs, no capacity check or RPT yet"
+    line = (f"cell {cell_id}: last measured capacity {history['capacity_ah']:.4f} Ah (run "
+            f"{history['measured_run_id'][:8]}")
+    line += f", {history['measured_utc']:%Y-%m-%d %H:%M} UTC)" if history["measured_utc"] else ")"
+    if history["fade_pct"] is not None:
+        line += (f"; fade {history['fade_pct']:.2f} % since its first check ({history['first_capacity_ah']:.4f} Ah, "
+                 f"{history['measurements']} measurements)")
+    else:
+        line += "; fade: one measurement so far"
+    if history["capacity_of_rated_pct"] is not None:
+        line += f"; {history['capacity_of_rated_pct']:.1f} % of rated {history['rated_capacity_ah']:g} Ah"
+    return line

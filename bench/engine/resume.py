@@ -5,8 +5,9 @@
 2. Rebuild the protocol from the stored text, parameters and cell (a Python protocol is compiled
    from the stored source), and the bench: simulated -> a fresh simulated bench whose clock is
    set to the journal's simulated time and whose world (cell, chamber) is restored from the
-   journal's ``simulation`` entry; real -> the stored ``bench_config``, test time continuing on
-   the wall clock from the run's start.
+   journal's ``simulation`` entry; real (a ``--bench`` file) -> the stored ``bench_config``
+   reopened, test time continuing on the wall clock from the run's start (times the config's
+   ``[bench] speed``). Both come from the bench factory (:mod:`bench.benches`).
 3. Reopen the file for append (:meth:`bench.runfile.writer.RunWriter.reopen`), record an
    ``interruption`` event (last sample time, journal time, resume time, samples after the
    journal), and run the engine from the journal (bench.engine.resume_point): finished steps are
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.benches import BenchFactory, BenchFactoryError
 from bench.engine.core import Engine, Progress, ResumePoint
 from bench.engine.runner import RunOutcome, exit_code_for
 from bench.instruments import Bench
@@ -89,31 +91,24 @@ def protocol_from_attrs(attrs: dict[str, Any]) -> Protocol:
                      cell_spec=CellSpec(**cell_fields))
 
 
-def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: float | None) -> tuple[Bench, float, bool]:
-    """(bench, test time at which the run continues, seamless) for the stored bench config."""
-    config = dict(attrs.get("bench_config") or {})
-    if config.get("simulated"):
-        from bench.simulated.builtin_bench import build_sim_bench
-
-        simulation = journal.get("simulation")
-        if not simulation:
-            raise ResumeError("the journal holds no simulated world state")
-        cycler = str(config.get("cycler", {}).get("driver", "keithley2460"))
-        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler)
-        clock = bench.clock
-        clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]  # a sim clock (Virtual/Scaled)
-        bench.simulation.world.load_state(simulation)
-        return bench, float(simulation["time_s"]) - float(journal["t0_clock_s"]), True
-    from bench.config import open_bench
-
-    bench = open_bench(config, speed=speed)
-    return bench, time.time() - float(journal["unix0"]), False
+def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: float | None,
+                    benches: BenchFactory) -> tuple[Bench, float, bool]:
+    """(bench, test time at which the run continues, seamless) for the stored bench config, from
+    the bench factory (:meth:`bench.benches.BenchFactory.reopen`)."""
+    try:
+        return benches.reopen(dict(attrs.get("bench_config") or {}), journal, speed=speed)
+    except BenchFactoryError as exc:
+        raise ResumeError(f"{attrs.get('protocol_path') or 'the run'}: {exc}") from None
 
 
 def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float = 3600.0,
                progress: Callable[[Progress], None] | None = None,
-               on_open: Callable[[Mapping[str, Any], Path], None] | None = None) -> RunOutcome:
+               on_open: Callable[[Mapping[str, Any], Path], None] | None = None,
+               benches: BenchFactory | None = None) -> RunOutcome:
     """Continue the interrupted run in ``path``; returns its outcome (exit code, report).
+
+    ``benches`` reopens the run's bench (``bench.commands.benches.bench_factory()`` can also
+    rebuild the simulated bench; the default opens real benches only).
 
     ``on_open(attributes, path)`` is called once the file is open for append again."""
     from bench.report.verdict import build_report
@@ -121,7 +116,7 @@ def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float
     path = Path(path)
     attrs, journal, finished, last_time = load_interrupted(path)
     protocol = protocol_from_attrs(attrs)
-    bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed)
+    bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed, benches or BenchFactory())
     try:
         unix0 = time.time() - test_time_s if seamless else float(journal["unix0"])
         resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -125,10 +125,22 @@ def _v2(conn: Connection) -> None:
     Index("ix_jobs_claim", jobs.c.status, jobs.c.priority, jobs.c.job_id).create(conn)
 
 
+def _v3(conn: Connection) -> None:
+    """Cell history (issue 24): each run's measured capacity (its last capacity check or RPT, Ah)
+    and the cell's rated capacity (Ah), and an index for one cell's runs in time order."""
+    for name, type_ in (("capacity_ah", Float()), ("rated_capacity_ah", Float())):
+        _add_column(conn, "runs", name, type_)
+    md = MetaData()
+    runs = Table("runs", md, Column("run_id", String(36), primary_key=True), Column("cell_id", Text),
+                 Column("started_utc", DateTime))
+    Index("ix_runs_cell", runs.c.cell_id, runs.c.started_utc).create(conn)
+
+
 #: (version, description, function), in order. Append only; never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "run catalog", _v1),
     (2, "heartbeats, run state, job queue, workers, indexes", _v2),
+    (3, "cell history: measured and rated capacity per run, index by cell id", _v3),
 )
 HEAD = MIGRATIONS[-1][0]
 

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Mapping
@@ -69,6 +70,21 @@ def _json(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _finite(value: Any) -> float | None:
+    """``value`` as a float, None when absent or not a finite number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def measured_capacity_ah(metrics: Mapping[str, Any]) -> float | None:
+    """The capacity a run measured: its last capacity check (``capacity_check_ah``: a full
+    discharge from a full charge to the cut-off, the RPT's when it repeats one), else None."""
+    return _finite(metrics.get("capacity_check_ah"))
+
+
 def provenance_row(provenance: Mapping[str, Any], run_file: str | Path | None) -> dict[str, Any]:
     """Catalog columns known when a run starts, from its run-file attributes (``run_attributes``)."""
     cell = provenance.get("cell") or {}
@@ -85,6 +101,7 @@ def provenance_row(provenance: Mapping[str, Any], run_file: str | Path | None) -
         "parameters": _json(provenance.get("parameters", {})),
         "cell_id": provenance.get("cell_id") or cell.get("cell_id") or None,
         "cell_preset": cell.get("preset"),
+        "rated_capacity_ah": _finite(cell.get("capacity_ah")),
         "bench": bench,
         "instruments": _json(provenance.get("instruments", {})),
         "operator": provenance.get("operator") or None,
@@ -156,7 +173,8 @@ def row_from_file(path: str | Path, *, with_report: bool = True) -> dict[str, An
             logger.warning("%s: no report for the catalog: %s", path, exc)
         else:
             row.update(verdict=report.get("verdict"), claims=_json(report.get("criteria", [])),
-                       metrics=_json(report.get("metrics", {})))
+                       metrics=_json(report.get("metrics", {})),
+                       capacity_ah=measured_capacity_ah(report.get("metrics") or {}))
     if status != "running":
         row["run_file_sha256"] = file_sha256(path)
     return row

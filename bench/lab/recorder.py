@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.lab.db import safe_url
-from bench.lab.provenance import FILE_STATUS, file_sha256, provenance_row
+from bench.lab.provenance import FILE_STATUS, file_sha256, measured_capacity_ah, provenance_row
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ class CatalogRecorder:
                "claims": json.dumps(list(claims), default=str, sort_keys=True) if claims is not None else None,
                "metrics": json.dumps(dict(metrics), default=str, sort_keys=True) if metrics is not None else None,
                "ended_utc": dt.datetime.now(dt.UTC).replace(tzinfo=None), "status_message": status_message,
-               "test_time_s": test_time_s, "run_file": str(Path(run_file).resolve()) if run_file else None}
+               "test_time_s": test_time_s, "run_file": str(Path(run_file).resolve()) if run_file else None,
+               "capacity_ah": measured_capacity_ah(metrics or {})}
         if self.enabled:
             self._put("finish", row)
 

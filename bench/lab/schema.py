@@ -65,8 +65,12 @@ runs = Table(
     Column("status_message", Text),
     Column("test_time_s", Float),
     Column("updated_utc", DateTime),
+    # version 3
+    Column("capacity_ah", Float),        # the run's measured capacity: its last capacity check or RPT, Ah
+    Column("rated_capacity_ah", Float),  # the cell's rated capacity (its cell block), Ah
 )
 Index("ix_runs_protocol", runs.c.protocol)
+Index("ix_runs_cell", runs.c.cell_id, runs.c.started_utc)
 Index("ix_runs_started", runs.c.started_utc)
 Index("ix_runs_status", runs.c.status)
 

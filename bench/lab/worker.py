@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.cell_identity import CELL_ID
 from bench.lab.db import ENV_VAR, JOB_ENV_VAR, safe_url
 from bench.lab.jobqueue import HEARTBEAT_S, JobQueue
 
@@ -92,6 +93,8 @@ class SubprocessRunner:
             argv += ["--set", f"{key}={value}"]
         if self.bench_file:
             argv += ["--bench", self.bench_file]
+        if job.get("cell_id") and CELL_ID.match(str(job["cell_id"])):  # the cell's serial into its run file
+            argv += ["--cell-id", str(job["cell_id"])]
         return argv + self.extra_args, run_file
 
     def __call__(self, job: dict[str, Any], ctx: JobContext) -> JobResult:

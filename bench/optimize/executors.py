@@ -21,9 +21,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.optimize.run_request import RunDone, RunRequest
+
+if TYPE_CHECKING:
+    from bench.benches import BenchFactory
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +114,10 @@ class DaskExecutor:
 class ChannelExecutor:
     """The batch on one multi-channel bench: a simulated N-cell bench, or a bench file's channels."""
 
-    def __init__(self, channels: int, *, bench_file: str | None = None, preset: str | None = None) -> None:
+    def __init__(self, channels: int, *, benches: BenchFactory, bench_file: str | None = None,
+                 preset: str | None = None) -> None:
         self.channels = channels
+        self.benches = benches
         self.bench_file = bench_file
         self.preset = preset
 
@@ -122,7 +127,8 @@ class ChannelExecutor:
 
         if len(requests) > self.channels:
             raise ValueError(f"batch of {len(requests)} runs on a {self.channels}-channel bench")
-        return run_protocols_on_channels(requests, bench_file=self.bench_file, preset=self.preset)
+        return run_protocols_on_channels(requests, benches=self.benches, bench_file=self.bench_file,
+                                         preset=self.preset)
 
     def close(self) -> None:
         """Nothing to release (the bench is opened per batch)."""

@@ -27,6 +27,7 @@ from typing import Any
 
 import optuna
 
+from bench.benches import BenchFactory, BenchSpec
 from bench.optimize.executors import Executor, RunDone, RunRequest
 from bench.optimize.measure import measure_run
 from bench.optimize.objectives import OBJECTIVES, ObjectiveSettings, claim_violation, cycles_per_run, score
@@ -98,8 +99,9 @@ class Study:
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, directory: Path, config: StudyConfig) -> Study:
-        """A new study in ``directory`` (which must not hold one)."""
+    def create(cls, directory: Path, config: StudyConfig, *, benches: BenchFactory | None = None) -> Study:
+        """A new study in ``directory`` (which must not hold one); ``benches`` tells where the
+        study's cell takes the numbers its protocol does not state (the simulated cell's datasheet)."""
         if (directory / STUDY_FILE).exists():
             raise StudyError(f"{directory}: a study is already there; resume it with --resume {directory}")
         if config.objective not in OBJECTIVES:
@@ -107,7 +109,7 @@ class Study:
         if config.budget < 1 or config.batch < 1:
             raise StudyError("--budget and --batch must be >= 1")
         space = load_space(config.space_file)
-        rate_max_c = _rate_max_c(config, space)
+        rate_max_c = _rate_max_c(config, space, benches or BenchFactory())
         fastest = space.fastest_s(rate_max_c)
         if fastest > space.time_budget_s:
             raise StudyError(f"{config.space_file}: this cell cannot meet the budget: at its maximum charge rate "
@@ -275,7 +277,7 @@ class Study:
         self.optuna.enqueue_trial(params, user_attrs={"baseline": baseline})
 
 
-def _rate_max_c(config: StudyConfig, space: SearchSpace) -> float:
+def _rate_max_c(config: StudyConfig, space: SearchSpace, benches: BenchFactory) -> float:
     """The cell's largest charge C-rate, from the protocol loaded for the study's cell."""
     from protocols.errors import ProtocolError
     from protocols.loader import load_protocol
@@ -283,11 +285,7 @@ def _rate_max_c(config: StudyConfig, space: SearchSpace) -> float:
     settings = dict(config.settings)
     if config.cell:
         settings["cell"] = config.cell
-    defaults = None
-    if config.bench_file is None:
-        from bench.simulated.builtin_bench import cell_datasheet
-
-        defaults = cell_datasheet
+    defaults = benches.cell_defaults(BenchSpec(file=config.bench_file, cell=config.cell))
     try:
         protocol = load_protocol(config.protocol, settings, cell_defaults=defaults)
     except ProtocolError as exc:

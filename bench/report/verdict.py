@@ -67,6 +67,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         })
     return {
         "protocol": attrs.get("protocol", ""),
+        "cell_id": str(attrs.get("cell_id") or (attrs.get("cell") or {}).get("cell_id") or ""),
         "verdict": verdict,
         "status": status,
         "conditions": conditions,
@@ -101,6 +102,8 @@ def _clean(value: Any) -> Any:
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text summary for the terminal."""
     lines = [f"Protocol {report['protocol']}: {report['verdict'].upper()}  ({report['run_file']})"]
+    if report.get("cell_id"):
+        lines.append(f"Cell: {report['cell_id']}")
     lines += format_claims(report.get("claims") or [])
     lines.append("Metrics:")
     lines += [f"  {k} = {_number(v)}" for k, v in report["metrics"].items()]

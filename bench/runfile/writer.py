@@ -370,10 +370,34 @@ def _attr(value: Any) -> Any:
 def set_final_attributes(path: str | Path, attrs: Mapping[str, Any]) -> None:
     """After the writer closed: add end-of-run attributes (status, end time) to the file.
 
+    A reader that has the file open at that instant (``bench plot --live``, a catalog sync, an
+    analysis script) holds HDF5's file lock: the write waits for it, up to ``FINAL_LOCK_WAIT_S``.
     Raises RunFileWriteError (one line) when the file refuses them."""
-    try:
-        with h5py.File(path, "r+", libver="latest") as handle:
-            for key, value in attrs.items():
-                handle.attrs[key] = _attr(value)
-    except _H5_WRITE_ERRORS as exc:
-        raise RunFileWriteError(describe_write_error(path, exc)) from None
+    deadline = time.monotonic() + FINAL_LOCK_WAIT_S
+    while True:
+        try:
+            with h5py.File(path, "r+", libver="latest") as handle:
+                for key, value in attrs.items():
+                    handle.attrs[key] = _attr(value)
+            return
+        except _H5_WRITE_ERRORS as exc:
+            if _locked_by_reader(exc) and time.monotonic() < deadline:
+                _wait_for_reader(0.05)  # another process reads the file: wait for it to let go
+                continue
+            raise RunFileWriteError(describe_write_error(path, exc)) from None
+
+
+#: How long the end-of-run attributes wait for a reader to release the file, s.
+FINAL_LOCK_WAIT_S = 10.0
+
+
+def _wait_for_reader(seconds: float) -> None:
+    """Wait while another process has the run file open (a seam for the tests)."""
+    time.sleep(seconds)
+
+
+def _locked_by_reader(exc: BaseException) -> bool:
+    """True for HDF5's "unable to lock file" (another process has the file open)."""
+    import errno
+
+    return getattr(exc, "errno", None) in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(exc).lower()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
+from bench.commands.benches import bench_factory
 from bench.engine.resume import ResumeError, resume_run
 from bench.engine.runner import execute
 from bench.runfile.reader import RunFile
@@ -91,7 +92,7 @@ def test_killed_mid_step_resumes_to_the_same_capacity(tmp_path):
     assert before is not None and before["active"]["text"] == "Discharge at 1C until 2.5 V"
     assert before["active"]["state"]["discharge_ah"] > 1.0  # journaled mid-step, with its counters
 
-    outcome = resume_run(path)
+    outcome = resume_run(path, benches=bench_factory())
     full = _uninterrupted(tmp_path, protocol_file)
     assert outcome.exit_code == 0 and full.exit_code == 0, outcome.report
     resumed_ah = outcome.report["metrics"]["discharge_capacity_ah"]
@@ -134,7 +135,7 @@ def protocol(ctx):
 
 def test_python_protocol_is_replayed_on_resume(tmp_path):
     path, protocol_file = _kill_run(tmp_path, GENERATOR, "gen.py", kill_at_s=1000.0)
-    outcome = resume_run(path)
+    outcome = resume_run(path, benches=bench_factory())
     full = _uninterrupted(tmp_path, protocol_file)
     assert outcome.exit_code == 0
     with RunFile(path) as run, RunFile(tmp_path / "full.h5") as ref:

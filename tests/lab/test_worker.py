@@ -58,7 +58,8 @@ def test_submit_then_worker_once_runs_and_registers(tmp_path, short_protocol, ca
         (run,) = catalog.list_runs(job_id=job_id)
     assert (run["run_id"], run["run_file"]) == (job["run_id"], job["run_file"])
     assert (run["verdict"], run["cell_id"], run["parameters"]["rate"]) == ("pass", "LOT-9-004", "1.5 A")
-    assert read_attributes(run["run_file"])["status"] == "completed"
+    attributes = read_attributes(run["run_file"])
+    assert (attributes["status"], attributes["cell_id"]) == ("completed", "LOT-9-004")  # the job's cell id in its file
     assert (runs_dir / f"job-{job_id}.log").read_text().count("PASS") == 1
 
 

@@ -11,11 +11,13 @@ import h5py
 import optuna
 import pytest
 
+from bench.commands.benches import bench_factory
 from bench.optimize.executors import DaskExecutor, ProcessExecutor, RunDone, RunRequest
 from bench.optimize.study import Study, StudyConfig, StudyError
 from bench.optimize.study_report import build_study_report, format_study_report, write_study_html
 
 SPACE_15MIN = Path(__file__).with_name("space_15min.yaml")
+BENCHES = bench_factory()  # the simulated bench: the study cell's datasheet
 LFP: dict[str, str] = {}  # the protocol takes its voltages from the cell
 
 
@@ -27,7 +29,7 @@ def _config(**changes: object) -> StudyConfig:
 
 
 def test_a_study_runs_its_budget_in_batches_and_reports_the_ranking(tmp_path: Path) -> None:
-    study = Study.create(tmp_path / "study", _config())
+    study = Study.create(tmp_path / "study", _config(), benches=BENCHES)
     batches: list[int] = []
     study.run(ProcessExecutor(workers=2), on_batch=lambda n, rows: batches.append(len(rows)))
     assert study.runs_done() == 4 and batches == [2, 2]
@@ -50,7 +52,7 @@ def test_a_study_runs_its_budget_in_batches_and_reports_the_ranking(tmp_path: Pa
 
 def test_a_trip_scores_the_run_as_failed_and_the_study_goes_on(tmp_path: Path) -> None:
     config = _config(budget=2, run_args=["--fault", "internal_short@1h,resistance_ohm=0.05", "--observe", "60s"])
-    study = Study.create(tmp_path / "study", config)
+    study = Study.create(tmp_path / "study", config, benches=BENCHES)
     study.run(ProcessExecutor(workers=2))
     report = build_study_report(tmp_path / "study")
     assert report["counts"]["tripped"] == 2 and report["counts"]["scored"] == 0
@@ -76,7 +78,7 @@ class _StopsAfterOneBatch:
 
 def test_a_stopped_study_resumes_and_proposes_the_interrupted_runs_again(tmp_path: Path) -> None:
     directory = tmp_path / "study"
-    study = Study.create(directory, _config(budget=3))
+    study = Study.create(directory, _config(budget=3), benches=BENCHES)
     with pytest.raises(KeyboardInterrupt):
         study.run(_StopsAfterOneBatch())
     running = study.optuna.get_trials(states=(optuna.trial.TrialState.RUNNING,))
@@ -91,7 +93,7 @@ def test_a_stopped_study_resumes_and_proposes_the_interrupted_runs_again(tmp_pat
 
 
 def test_runs_as_dask_tasks_on_a_local_cluster(tmp_path: Path) -> None:
-    study = Study.create(tmp_path / "study", _config(budget=2, executor="dask"))
+    study = Study.create(tmp_path / "study", _config(budget=2, executor="dask"), benches=BENCHES)
     executor = DaskExecutor(workers=2)
     try:
         study.run(executor)
@@ -103,5 +105,5 @@ def test_runs_as_dask_tasks_on_a_local_cluster(tmp_path: Path) -> None:
 def test_a_cell_that_cannot_meet_the_budget_is_refused_before_any_run(tmp_path: Path) -> None:
     shipped = Path(__file__).resolve().parents[2] / "protocols" / "spaces" / "fast_charge_4stage.yaml"
     with pytest.raises(StudyError, match="cannot meet the budget"):
-        Study.create(tmp_path / "study", _config(space_file=str(shipped), cell="nmc_21700", settings={}))
+        Study.create(tmp_path / "study", _config(space_file=str(shipped), cell="nmc_21700", settings={}), benches=BENCHES)
     assert not (tmp_path / "study" / "runs").exists()
