@@ -98,7 +98,7 @@ def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: floa
     try:
         return benches.reopen(dict(attrs.get("bench_config") or {}), journal, speed=speed)
     except BenchFactoryError as exc:
-        raise ResumeError(f"{attrs.get('protocol_path') or 'the run'}: {exc}") from None
+        raise ResumeError(str(exc)) from None
 
 
 def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float = 3600.0,
@@ -116,7 +116,10 @@ def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float
     path = Path(path)
     attrs, journal, finished, last_time = load_interrupted(path)
     protocol = protocol_from_attrs(attrs)
-    bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed, benches or BenchFactory())
+    try:
+        bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed, benches or BenchFactory())
+    except ResumeError as exc:
+        raise ResumeError(f"{path}: {exc}") from None
     try:
         unix0 = time.time() - test_time_s if seamless else float(journal["unix0"])
         resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
