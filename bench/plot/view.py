@@ -41,8 +41,8 @@ def _time_unit(seconds: float) -> tuple[str, float]:
 
 #: Colour of each temperature curve's line in the panel title (its legend: a legend box inside
 #: the panel covered the data).
-_TEMPERATURE_TITLE = ("<span style='color:#ff7f0e'>&#8212; cell surface</span>&nbsp;&nbsp;"
-                      "<span style='color:#2ca02c'>- - chamber air</span>")
+_TEMPERATURE_TITLE = ("<span style='color:#ff7f0e'>&#8212;</span> cell surface&nbsp;&nbsp;&nbsp;"
+                      "<span style='color:#2ca02c'>- -</span> chamber air")
 
 
 class RunView(pg.GraphicsLayoutWidget):
