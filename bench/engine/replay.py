@@ -52,6 +52,22 @@ class ReplayFollower:
         ends = [c.value for c in step.until if c.quantity == "voltage_v" and c.op == ">="]
         self.limit_v = min([cell.voltage_max_v] + ends)
 
+    def conditions(self) -> dict[str, object]:
+        """How this profile is replayed (the report's conditions): JSON-safe."""
+        spec = self.spec
+        unit = "A" if spec.kind == "current" else "W"
+        out: dict[str, object] = {
+            "profile": spec.describe(), "file": spec.path, "kind": spec.kind,
+            "scaling": (f"peak {spec.scale_value:g} {unit}" if spec.scaling == "peak" else f"factor {spec.scale_value:g}"),
+            "duration_s": self.duration, "repeat": spec.repeat, "discharge_only": spec.discharge_only,
+            f"peak_{unit.lower()}": round(spec.peak(), 6), f"mean_{unit.lower()}": round(spec.mean(), 6),
+            "source": spec.provenance or "not stated in the file",
+            "hold": "zero-order hold, a sample on every breakpoint",
+        }
+        if self.power:
+            out["power_loop"] = POWER_LOOP
+        return out
+
     def profile_time(self, step_time_s: float) -> float:
         """Time within the profile, s (wrapped for a repeated profile)."""
         if self.spec.repeat and step_time_s >= self.duration:

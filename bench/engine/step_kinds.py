@@ -39,6 +39,7 @@ class StepKinds:
         self._pulse_phases: dict[tuple[int, bool], Step] = {}
         #: The Replay step's profile follower (the latest Replay step applied).
         self._replay: ReplayFollower | None = None
+        self._announced: ReplayFollower | None = None
 
     # -- setpoints that change within a step -------------------------------------------------
     def shaper(self, step: Step) -> _PulseShaper | ReplayFollower | None:
@@ -52,8 +53,16 @@ class StepKinds:
         return None
 
     def start_replay(self, step: Step) -> None:
-        """A Replay step's applier: the profile's first setpoint."""
-        self._follower(step).start()
+        """A Replay step's applier: the profile's first setpoint (the first time a step's profile
+        is applied, a ``replay_profile`` event records how it is replayed)."""
+        follower = self._follower(step)
+        if follower is not self._announced:
+            self._announced = follower
+            engine = self._engine
+            data = follower.conditions()
+            engine.writer.event(engine.now(), "replay_profile", engine.step_count, str(data["profile"]),
+                                {**data, "step_index": step.index})
+        follower.start()
 
     def _follower(self, step: Step) -> ReplayFollower:
         follower = self._replay
