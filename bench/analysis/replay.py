@@ -15,6 +15,10 @@ def replay_conditions(run: RunFile) -> list[dict[str, Any]]:
 
 def add_replay_conditions(run: RunFile, conditions: dict[str, Any]) -> None:
     """``conditions["replay"]`` (profiles and power loop) when the run replayed a profile."""
-    found = replay_conditions(run)
-    if found:
-        conditions["replay"] = [{k: v for k, v in d.items() if k != "step_index"} for d in found]
+    unique: list[dict[str, Any]] = []
+    for data in replay_conditions(run):
+        entry = {k: v for k, v in data.items() if k != "step_index"}
+        if entry not in unique:  # the same profile replayed twice (warm and cold) is one condition
+            unique.append(entry)
+    if unique:
+        conditions["replay"] = unique

@@ -39,6 +39,8 @@ SHORT: dict[str, list[str]] = {
     "capacity_check": ["rate=1C"],
     "cold_capacity": ["soak=10 minutes", "cold_temperature_c=10"],
     "cold_capacity_eis": ["soak=10 minutes", "cold_temperature_c=10", f"eis={EIS_SHORT}"],
+    "cold_range": ["soak=10 minutes", "cold_temperature_c=10", "rest=1 minute", "settle=1 minute",
+                   "max_drive=2 minutes"],
     "cycle_life": ["rpt_every=1", "rpt_blocks=1", f"eis={EIS_SHORT}"],
     "fade_to_80": ["max_cycles=1"],
     "fast_charge": [],
@@ -53,7 +55,8 @@ SHORT: dict[str, list[str]] = {
 #: bench (the served impedance meter); a multi-channel system runs one protocol on both channels;
 #: the N6781A channels of the N6700 source at most 3 A (the M50's 1C and its 3.4 A charge do not fit).
 MATRIX: dict[tuple[str, int, str], list[str]] = {
-    ("keithley2460", 1, "nmc_21700"): ["capacity_check", "cold_capacity_eis", "nail_penetration", "cold_capacity"],
+    ("keithley2460", 1, "nmc_21700"): ["capacity_check", "cold_capacity_eis", "nail_penetration", "cold_capacity",
+                                         "cold_range"],
     ("ea_psb10000", 1, "lfp_26650"): ["fast_charge_gb38031", "cycle_life", "fade_to_80"],
     ("maccor_macnet", 2, "nmc_21700"): ["fast_charge_cccv", "fast_charge", "fast_charge_cycling"],
     ("arbin_cti", 2, "nmc_21700"): ["fast_charge_profile_cycling"],
