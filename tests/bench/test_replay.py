@@ -177,3 +177,34 @@ def test_cold_range_runs_over_bench_sim_serve(tmp_path, capsys):
     assert all(s["discharge_wh"] > 0.1 for s in replays)
     assert events and "highway" in events[0]["data"]["profile"]
     assert "range_degradation_pct" in captured.out and "NOT TESTED" in captured.out.upper()
+
+
+RESUME = """\
+name: replay_resume
+cell: {preset: nmc_21700, capacity_ah: 4.9, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7,
+       current_max_charge_a: 3.4}
+sampling: {period_s: 1}
+steps:
+  - Rest for 1 minute
+  - Replay highway current profile at 1C peak, discharge only, repeated for 40 minutes
+  - Rest for 1 minute
+"""
+
+
+def test_a_replay_killed_mid_step_resumes_to_the_same_charge(tmp_path):
+    """SIGKILL mid-replay (tests.bench.test_resume's child), ``bench resume``: the replay's charge
+    matches an uninterrupted run's within 0.5 %."""
+    from bench.engine.resume import resume_run
+    from tests.bench.test_resume import _kill_run, _uninterrupted
+
+    path, protocol_file = _kill_run(tmp_path, RESUME, "replay_resume.yaml", kill_at_s=1300.0)
+    with RunFile(path) as run:
+        before = run.last_journal()
+    assert before is not None and before["active"]["text"].startswith("Replay highway")
+    outcome = resume_run(path)
+    full = _uninterrupted(tmp_path, protocol_file)
+    assert outcome.exit_code == 0 and full.exit_code == 0, outcome.report
+    with RunFile(path) as run, RunFile(tmp_path / "full.h5") as ref:
+        got = [s for s in run.steps if s["kind"] == "replay"][0]
+        want = [s for s in ref.steps if s["kind"] == "replay"][0]
+    assert got["discharge_ah"] == pytest.approx(want["discharge_ah"], rel=0.005)
