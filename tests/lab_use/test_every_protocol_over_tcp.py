@@ -39,8 +39,10 @@ SHORT: dict[str, list[str]] = {
     "capacity_check": ["rate=1C"],
     "cold_capacity": ["soak=10 minutes", "cold_temperature_c=10"],
     "cold_capacity_eis": ["soak=10 minutes", "cold_temperature_c=10", f"eis={EIS_SHORT}"],
+    # a coarse test profile (30 s holds) sampled every 30 s: 1 s samples cannot keep up at --speed 3000
     "cold_range": ["soak=10 minutes", "cold_temperature_c=10", "rest=1 minute", "settle=1 minute",
-                   "max_drive=2 minutes"],
+                   "max_drive=10 minutes", f"profile={Path(__file__).parent.parent / 'data/profiles/coarse_drive.csv'}",
+                   "replay_period=30 seconds"],
     "cycle_life": ["rpt_every=1", "rpt_blocks=1", f"eis={EIS_SHORT}"],
     "fade_to_80": ["max_cycles=1"],
     "fast_charge": [],
