@@ -46,6 +46,7 @@ SHORT: dict[str, list[str]] = {
     "cycle_life": ["rpt_every=1", "rpt_blocks=1", f"eis={EIS_SHORT}"],
     "fade_to_80": ["max_cycles=1"],
     "fast_charge": [],
+    "interface_impedance": [],
     "fast_charge_cccv": [],
     "fast_charge_cycling": ["cycles=1", "blocks=1"],
     "fast_charge_gb38031": ["cycles=2"],
@@ -58,7 +59,7 @@ SHORT: dict[str, list[str]] = {
 #: the N6781A channels of the N6700 source at most 3 A (the M50's 1C and its 3.4 A charge do not fit).
 MATRIX: dict[tuple[str, int, str], list[str]] = {
     ("keithley2460", 1, "nmc_21700"): ["capacity_check", "cold_capacity_eis", "nail_penetration", "cold_capacity",
-                                         "cold_range"],
+                                         "cold_range", "interface_impedance"],
     ("ea_psb10000", 1, "lfp_26650"): ["fast_charge_gb38031", "cycle_life", "fade_to_80"],
     ("maccor_macnet", 2, "nmc_21700"): ["fast_charge_cccv", "fast_charge", "fast_charge_cycling"],
     ("arbin_cti", 2, "nmc_21700"): ["fast_charge_profile_cycling"],
