@@ -38,6 +38,7 @@ def limits_of_bench(bench: Bench) -> InstrumentLimits:
         has_impedance=bench.impedance is not None,
         has_thermometer=bench.thermometer is not None,
         impedance_frequency_range_hz=_range(bench.impedance, "frequency_range_hz"),
+        setpoint_settle_s=getattr(bench.cycler, "setpoint_settle_s", None),
     )
 
 
@@ -63,6 +64,7 @@ def limits_of_config(config: dict[str, Any], channel: int = 0) -> InstrumentLimi
         has_impedance=impedance is not None,
         has_thermometer=config.get("thermometer") is not None,
         impedance_frequency_range_hz=_range(impedance, "frequency_range_hz"),
+        setpoint_settle_s=getattr(cycler, "setpoint_settle_s", None),
     )
 
 

@@ -31,6 +31,15 @@ class InstrumentLimits:
     has_impedance: bool = True
     has_thermometer: bool = True
     impedance_frequency_range_hz: tuple[float, float] | None = None
+    #: Time the cycler needs to settle on a new current setpoint, s (a driver's
+    #: ``setpoint_settle_s``; None = not declared: :data:`DEFAULT_SETTLE_S` is assumed).
+    setpoint_settle_s: float | None = None
+
+
+#: Settling time assumed for a cycler that declares none, s: source-measure units settle a
+#: current step in well under 1 ms (e.g. Keithley 2450 source settling, its datasheet's
+#: "source settling" table), so a profile holding each value for 1 ms or longer can be followed.
+DEFAULT_SETTLE_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,10 @@ def check_step(step: Step, cell: CellSpec, limits: Limits, instrument: Instrumen
                            f"{limits.voltage_min_v:g}-{limits.voltage_max_v:g} V")
         if condition.quantity == "capacity_ah" and condition.value > 2 * cell.capacity_ah:
             return Problem(f"{where}: {condition.value:g} Ah is more than twice the cell's {cell.capacity_ah:g} Ah")
+    if step.replay is not None and step.replay.times_s:
+        problem = _check_replay(where, step, cell, limits, instrument)
+        if problem:
+            return problem
     if step.temperature_c is not None and not (limits.temperature_min_c <= step.temperature_c <= limits.temperature_max_c):
         return Problem(f"{where}: {step.temperature_c:g} °C is outside the protocol's temperature limits "
                        f"{limits.temperature_min_c:g}-{limits.temperature_max_c:g} °C")
@@ -77,15 +90,63 @@ def check_step(step: Step, cell: CellSpec, limits: Limits, instrument: Instrumen
     return None
 
 
+def replay_peaks_a(step: Step, cell: CellSpec) -> tuple[float, float]:
+    """(largest charging, largest discharging) current magnitude a Replay step asks for, A; a
+    power profile at the cell's minimum voltage (the worst case: I = P / V)."""
+    spec = step.replay
+    if spec is None:
+        return 0.0, 0.0
+    per_unit = 1.0 if spec.kind == "current" else 1.0 / max(cell.voltage_min_v, 0.1)
+    return spec.peak(1) * per_unit, spec.peak(-1) * per_unit
+
+
+def _check_replay(where: str, step: Step, cell: CellSpec, limits: Limits,
+                  instrument: InstrumentLimits | None) -> Problem | None:
+    """A profile beyond the cell's currents, the protocol's limit, the cycler's range, or faster
+    than the cycler settles."""
+    spec = step.replay
+    assert spec is not None
+    charge_a, discharge_a = replay_peaks_a(step, cell)
+    how = "" if spec.kind == "current" else f" (power / {cell.voltage_min_v:g} V, the cell's minimum)"
+    if charge_a > min(cell.charge_current_max_a, limits.current_max_a) + 1e-9:
+        return Problem(f"{where}: the profile charges at up to {charge_a:.4g} A{how}, above the cell's maximum "
+                       f"charge current {min(cell.charge_current_max_a, limits.current_max_a):g} A",
+                       "scale it down, or replay it 'discharge only'")
+    if discharge_a > min(cell.current_max_a, limits.current_max_a) + 1e-9:
+        return Problem(f"{where}: the profile discharges at up to {discharge_a:.4g} A{how}, above the cell's "
+                       f"maximum discharge current {min(cell.current_max_a, limits.current_max_a):g} A",
+                       f"scale it to at most {cell.current_max_a / cell.capacity_ah:.3g}C peak")
+    if instrument is not None:
+        peak = max(charge_a, discharge_a)
+        if instrument.current_max_a is not None and peak > instrument.current_max_a + 1e-9:
+            return Problem(f"{where}: the profile needs {peak:.4g} A{how}, beyond the cycler's range "
+                           f"±{instrument.current_max_a:g} A ({instrument.description})")
+        settle = instrument.setpoint_settle_s or DEFAULT_SETTLE_S
+        shortest = min(b - a for a, b in zip(spec.times_s, spec.times_s[1:], strict=False))
+        if shortest < settle - 1e-12:
+            return Problem(f"{where}: the profile changes its setpoint after {shortest * 1000:g} ms, faster than "
+                           f"the cycler settles ({settle * 1000:g} ms, {instrument.description})",
+                           "resample the profile to steps of at least the settling time")
+    return None
+
+
 def check_window(step: Step, cell: CellSpec, chamber_c: float | None) -> Problem | None:
     """A charge or discharge at a chamber setpoint outside the cell's operating window.
 
     ``chamber_c``: the setpoint the step runs at (the last Soak's; None = not set, not checked).
     A Hold counts as charging. The supervisor enforces the same window on the measured cell
     temperature during the run (``bench.safety.window``)."""
-    if chamber_c is None or step.kind not in ("cc", "cv", "cp", "pulse"):
+    if chamber_c is None or step.kind not in ("cc", "cv", "cp", "pulse", "replay"):
         return None
-    charging = step.kind == "cv" or step.is_charge
+    if step.replay is not None and step.replay.peak(1) > 0:  # a profile that also charges (regeneration)
+        problem = _window_problem(step, cell, chamber_c, True)
+        if problem is not None:
+            return Problem(problem.message + " (the profile charges: regeneration)",
+                           "replay it 'discharge only', or " + problem.suggestion)
+    return _window_problem(step, cell, chamber_c, step.kind == "cv" or step.is_charge)
+
+
+def _window_problem(step: Step, cell: CellSpec, chamber_c: float, charging: bool) -> Problem | None:
     low, high = cell.window_c(charging)
     what = "charge" if charging else "discharge"
     if low is not None and chamber_c < low - 1e-9:

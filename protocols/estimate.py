@@ -81,6 +81,13 @@ class _Model:
             pulse = step.pulse
             ah = abs(pulse.current_a) * pulse.on_s * pulse.count / 3600.0
             return self._moved(pulse.count * pulse.period_s, ah if pulse.current_a > 0 else -ah)
+        if step.kind == "replay" and step.replay is not None:
+            mean = step.replay.mean()  # its mean current (power: at the mid voltage) as a constant current
+            if step.replay.kind == "power":
+                mean /= 0.5 * (cell.voltage_min_v + cell.voltage_max_v)
+            if mean == 0 or not step.until:
+                return self._moved(duration or 0.0, mean * (duration or 0.0) / 3600.0)
+            return self._constant_current(step, mean, duration)
         if step.kind == "eis" and step.eis is not None:
             return self._moved(sum(2.0 / f + 1.0 for f in step.eis.frequencies_hz()), 0.0)
         seconds = duration

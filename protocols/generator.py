@@ -216,6 +216,19 @@ def _to_step(item: Any, protocol: Protocol, file: str, line: int, source_lines: 
             raise exc.located(file=file, line=line, col_offset=col0 if col0 >= 0 else 0) from None
     else:
         raise ProtocolError(f"a Python protocol yields step strings, got {type(item).__name__}", file=file, line=line)
+    if step.replay is not None and not step.replay.times_s:  # its profile, relative to the protocol file
+        from pathlib import Path
+
+        from protocols.profiles import ProfileError, replay_error, resolve_replay
+
+        try:
+            replay = resolve_replay(step.replay, Path(file).resolve().parent if file else None)
+        except ProfileError as exc:
+            raise replay_error(exc, step.replay, file, line, 0) from None
+        duration = step.duration_s
+        if duration is None and not step.until and not replay.repeat:
+            duration = replay.duration_s
+        step = dataclasses.replace(step, replay=replay, duration_s=duration)
     problem = check_step(step, protocol.cell, protocol.limits, instrument)
     if problem is not None:
         raise ProtocolError(problem.message, file=file, line=line, suggestion=problem.suggestion)

@@ -12,6 +12,8 @@
     Rest until T < 30 °C                     Discharge at 2C until T > 45 °C or until 2.5 V
     EIS from 10 kHz to 10 mHz, 10 points per decade, 10 mV        (or an amplitude in A / mA)
     Pulse discharge at 2C for 10 seconds, rest for 40 seconds, 10 times or until 2.8 V
+    Replay urban current profile at 1.4C peak, discharge only, repeated until 2.5 V
+    Replay drive.csv power profile scaled by 1/4416 (0.2 second period)
 
 PyBaMM's own forms ("Discharge at C/10 for 10 hours or until 3.3 V", "Hold at 4.1 V until 50 mA",
 "Charge at 1 A until 4.1 V (1 minute period)") parse verbatim. Errors are ProtocolError with a
@@ -21,14 +23,20 @@ PyBaMM's own forms ("Discharge at C/10 for 10 hours or until 3.3 V", "Hold at 4.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 from protocols.errors import ProtocolError
 from protocols.quantities import Quantity, QuantityError, parse_quantity
-from protocols.steps import EisSpec, EndCondition, PulseSpec, Step
+from protocols.steps import EisSpec, EndCondition, PulseSpec, ReplaySpec, Step
 
 _RAMP = re.compile(r"^(?P<temp>.+?)\s+ramping\s+at\s+(?P<rate>.+)$", re.IGNORECASE)
-ACTIONS = ("charge", "discharge", "hold", "rest", "soak", "eis", "pulse")
+ACTIONS = ("charge", "discharge", "hold", "rest", "soak", "eis", "pulse", "replay")
+_REPLAY = re.compile(
+    r"^\s*(?P<src>\S+)\s+(?P<kind>current|power)\s+profile"
+    r"(?:\s+at\s+(?P<peak>.+?)\s+peak|\s+scaled\s+by\s+(?P<factor>\S+))?"
+    r"(?P<opts>(?:\s*,?\s*(?:discharge\s+only|repeated))*)\s*,?\s*$", re.IGNORECASE)
+_REPLAY_EXAMPLE = "e.g. 'Replay urban current profile at 1C peak, repeated until 2.5 V'"
 _PERIOD = re.compile(r"\(\s*(?P<q>[^()]*?)\s+period\s*\)", re.IGNORECASE)
 _AT_MOST = re.compile(r"\(\s*at\s+most\s+(?P<q>[^()]*?)\s*\)", re.IGNORECASE)
 _KEYWORD = re.compile(r"\b(for|until|or)\b", re.IGNORECASE)
@@ -84,7 +92,7 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
     if action not in ACTIONS:
         close = difflib.get_close_matches(action, ACTIONS, n=1)
         hint = f"did you mean '{_display(close[0])}'?" if close else \
-            "steps start with Charge, Discharge, Hold, Rest, Soak, Pulse or EIS"
+            "steps start with Charge, Discharge, Hold, Rest, Soak, Pulse, EIS or Replay"
         raise _error(f"unknown step {words[0]!r}", stripped_start + 1, hint)
     if action == "eis":
         if at_most_s is not None or period_s is not None:
@@ -109,7 +117,9 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
     clauses = pieces[1:]
     step_fields: dict[str, object] = {"text": original.strip(), "period_s": period_s}
 
-    if action in ("charge", "discharge", "hold", "soak"):
+    if action == "replay":
+        step_fields.update(_replay_setpoint(setpoint_text, setpoint_col, capacity_ah))
+    elif action in ("charge", "discharge", "hold", "soak"):
         sp = setpoint_text.strip()
         if not sp.lower().startswith("at "):
             raise _error(f"expected 'at <value>' after {words[0]!r}", setpoint_col,
@@ -131,7 +141,7 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
         raise _error(f"unexpected {setpoint_text.strip()!r} after 'Rest'", setpoint_col, "e.g. 'Rest for 1 hour'")
 
     kind = str(step_fields["kind"]) if "kind" in step_fields else "rest"
-    direction = _direction(step_fields)
+    direction = _direction(step_fields) if kind != "replay" else -1  # a drive cycle discharges on net
     duration_s: float | None = None
     until: list[EndCondition] = []
     previous = ""
@@ -159,7 +169,10 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
         previous = keyword
     if at_most_s is not None:
         duration_s = at_most_s if duration_s is None else min(duration_s, at_most_s)
-    if duration_s is None and not until:
+    replay = step_fields.get("replay")
+    if isinstance(replay, ReplaySpec) and duration_s is None and not until and not replay.repeat:
+        pass  # one pass of the profile: the engine ends it at the profile's end
+    elif duration_s is None and not until:
         raise _error("step never ends: add 'for <time>' or 'until <condition>'", len(original.rstrip()) + 1,
                      f"e.g. '{original.strip()} for 1 hour'")
     if kind == "cv" and not until and duration_s is None:
@@ -168,6 +181,49 @@ def parse_step(text: str, *, capacity_ah: float | None = None) -> Step:
     step_fields["until"] = tuple(until)
     step_fields.setdefault("kind", "rest")
     return Step(**step_fields)  # type: ignore[arg-type]  # dict[str, object] of Step fields, each parsed above
+
+
+def _replay_setpoint(text: str, col: int, capacity_ah: float | None) -> dict[str, object]:
+    """``<profile> current|power profile [at <peak> peak | scaled by <factor>] [, discharge only]
+    [, repeated]``: the ReplaySpec (its profile is loaded by :func:`protocols.profiles.resolve_replay`)."""
+    match = _REPLAY.match(text)
+    if not match:
+        raise _error("expected '<profile> current profile' or '<profile> power profile', then optionally "
+                     "'at <peak> peak' or 'scaled by <factor>', 'discharge only', 'repeated'", col, _REPLAY_EXAMPLE)
+    kind = match.group("kind").lower()
+    scaling, value = "factor", 1.0
+    if match.group("peak"):
+        peak_col = col + match.start("peak")
+        q = _quantity(match.group("peak"), peak_col)
+        if q.value <= 0:
+            raise _error(f"the peak must be positive, got {q.text!r}", peak_col)
+        if kind == "current" and q.dimension == "c_rate":
+            if capacity_ah is None:
+                raise _error("a C-rate needs the cell capacity (cell: capacity_ah)", peak_col)
+            value = q.value * capacity_ah
+        elif kind == "current" and q.dimension == "current":
+            value = q.value
+        elif kind == "power" and q.dimension == "power":
+            value = q.value
+        else:
+            want = "a current (A) or a C-rate" if kind == "current" else "a power (W)"
+            raise _error(f"a {kind} profile's peak is {want}, got {q.text!r}", peak_col)
+        scaling = "peak"
+    elif match.group("factor"):
+        factor_col = col + match.start("factor")
+        factor_text = match.group("factor")
+        try:
+            numerator, _, denominator = factor_text.partition("/")
+            value = float(numerator) / (float(denominator) if denominator else 1.0)
+        except (ValueError, ZeroDivisionError):
+            raise _error(f"the scale factor must be a number or '1/N' (pack to cell), got {factor_text!r}",
+                         factor_col) from None
+        if not (value > 0 and math.isfinite(value)):
+            raise _error(f"the scale factor must be positive, got {factor_text!r}", factor_col)
+    options = match.group("opts").lower()
+    spec = ReplaySpec(source=match.group("src"), kind=kind, scaling=scaling, scale_value=value,
+                      discharge_only="discharge" in options, repeat="repeated" in options)
+    return {"kind": "replay", "replay": spec}
 
 
 def _display(action: str) -> str:

@@ -159,7 +159,8 @@ class PlanContext:
         variables = self.variables
         if step.kind in ("cc", "cv", "cp", "pulse") and result.charge_ah > result.discharge_ah:
             self.charged_in_cycle = True
-        elif self.charged_in_cycle and step.kind in ("cc", "cp", "pulse") and result.discharge_ah > result.charge_ah:
+        elif (self.charged_in_cycle and step.kind in ("cc", "cp", "pulse", "replay")
+              and result.discharge_ah > result.charge_ah):
             self.discharged_in_cycle = True
         if step.kind in ("cc", "cp") and result.discharge_ah > result.charge_ah:
             variables["discharge_capacity_ah"] = result.discharge_ah

@@ -14,7 +14,7 @@ from protocols.claims import Claim
 from protocols.expressions import Expression
 
 #: Step kinds the engine executes.
-STEP_KINDS = ("cc", "cv", "cp", "rest", "soak", "pulse", "eis")
+STEP_KINDS = ("cc", "cv", "cp", "rest", "soak", "pulse", "eis", "replay")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,67 @@ class PulseSpec:
 
 
 @dataclass(frozen=True)
+class ReplaySpec:
+    """A current (A) or power (W) profile replayed by the cycler (+ = charge, BDF convention).
+
+    ``source``: the profile as written (a shipped name or a file path); ``kind``: ``current`` or
+    ``power``; ``scaling``: how the file's values were scaled (``peak`` with ``scale_value`` the
+    target peak magnitude in A or W, or ``factor`` with ``scale_value`` the multiplier);
+    ``discharge_only``: charging (regenerative) values replayed as 0; ``repeat``: the profile
+    starts again at its end until an end condition holds. ``times_s``: breakpoints from 0, s;
+    ``values``: the scaled setpoint held from each breakpoint to the next (zero-order hold; the
+    last breakpoint ends the profile, its value is not applied). Empty until the profile is
+    loaded (:func:`protocols.profiles.resolve_replay`).
+    """
+
+    source: str
+    kind: str
+    scaling: str = "factor"
+    scale_value: float = 1.0
+    discharge_only: bool = False
+    repeat: bool = False
+    times_s: tuple[float, ...] = ()
+    values: tuple[float, ...] = ()
+    path: str = ""
+    #: The file's stated provenance (its ``# source:`` header line), "" when it states none.
+    provenance: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        """One pass of the profile, s (0 before it is loaded)."""
+        return self.times_s[-1] if self.times_s else 0.0
+
+    def held(self) -> list[tuple[float, float]]:
+        """(duration s, value) of each held segment."""
+        t, v = self.times_s, self.values
+        return [(t[i + 1] - t[i], v[i]) for i in range(len(t) - 1)]
+
+    def integral(self) -> float:
+        """The integral of one pass: As for a current profile, Ws (J) for a power profile."""
+        return sum(d * v for d, v in self.held())
+
+    def peak(self, sign: int = 0) -> float:
+        """Largest magnitude (sign 0), largest charging (+1) or discharging (-1) magnitude."""
+        values = self.values[:-1] if len(self.values) > 1 else self.values
+        if sign > 0:
+            return max([v for v in values if v > 0], default=0.0)
+        if sign < 0:
+            return max([-v for v in values if v < 0], default=0.0)
+        return max((abs(v) for v in values), default=0.0)
+
+    def mean(self) -> float:
+        """Time-averaged value of one pass (A or W, + = charge)."""
+        return self.integral() / self.duration_s if self.duration_s > 0 else 0.0
+
+    def describe(self) -> str:
+        """e.g. ``urban (current, peak 7.275 A, discharge only, repeated)``."""
+        unit = "A" if self.kind == "current" else "W"
+        scale = f"peak {self.scale_value:g} {unit}" if self.scaling == "peak" else f"x {self.scale_value:g}"
+        extra = "".join([", discharge only" if self.discharge_only else "", ", repeated" if self.repeat else ""])
+        return f"{self.source} ({self.kind}, {scale}{extra})"
+
+
+@dataclass(frozen=True)
 class StepLimits:
     """Safety limits tighter than the protocol's, for one step (None = the protocol's limit).
 
@@ -107,7 +168,8 @@ class Step:
 
     kind: ``cc`` (constant current ``current_a``), ``cv`` (hold ``voltage_v``), ``cp`` (constant
     power ``power_w``), ``rest`` (output off), ``soak`` (output off, chamber to ``temperature_c``),
-    ``pulse`` (a pulse train, ``pulse``), ``eis`` (an impedance sweep, ``eis``).
+    ``pulse`` (a pulse train, ``pulse``), ``eis`` (an impedance sweep, ``eis``), ``replay`` (a
+    current or power profile, ``replay``).
     ``duration_s`` ends the step after that many seconds ("for ..." or "(at most ...)");
     ``until`` ends it when any condition holds. ``period_s`` overrides the sampling period.
     ``limits``: tighter safety limits during this step. ``record``: ``(name, expression)`` pairs
@@ -128,6 +190,7 @@ class Step:
     col: int = 0
     eis: EisSpec | None = None
     pulse: PulseSpec | None = None
+    replay: ReplaySpec | None = None
     limits: StepLimits | None = None
     record: tuple[tuple[str, Expression], ...] = ()
     index: int = -1
@@ -336,8 +399,9 @@ class Protocol:
                     state["steps_in_cycle"] += 1
                     if node.is_charge:
                         state["charged"] = 1
-                    elif state["charged"] and node.kind in ("cc", "cp", "pulse") and (
-                            (node.current_a or 0.0) < 0 or (node.power_w or 0.0) < 0):
+                    elif state["charged"] and node.kind in ("cc", "cp", "pulse", "replay") and (
+                            (node.current_a or 0.0) < 0 or (node.power_w or 0.0) < 0
+                            or (node.replay is not None and node.replay.mean() < 0)):
                         state["discharged"] = 1
                     continue
                 for _ in range(node.count):

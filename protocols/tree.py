@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import yaml
 
@@ -30,6 +31,7 @@ from protocols.checks import InstrumentLimits, check_step, check_window
 from protocols.errors import ProtocolError
 from protocols.expressions import Expression, ExpressionError, check_names, parse_expression
 from protocols.grammar import parse_step
+from protocols.profiles import ProfileError, replay_error, resolve_replay
 from protocols.quantities import QuantityError, parse_quantity
 from protocols.steps import CellSpec, Limits, Loop, Node, Step, StepLimits
 from protocols.variables import BUILTIN_VARIABLES, STEP_RESULT_NAMES, numeric_parameters
@@ -214,6 +216,8 @@ class TreeBuilder:
         step = dataclasses.replace(step, line=line, col=node.start_mark.column + 1, limits=limits,
                                    index=self.step_count)
         self.step_count += 1
+        if step.replay is not None:
+            step = self._load_replay(step, raw, col0, line)
         for problem in (check_step(step, self.cell, self.limits, self.instrument),
                         check_window(step, self.cell, self.chamber_c)):
             if problem is not None:
@@ -221,6 +225,27 @@ class TreeBuilder:
         if step.kind == "soak" and step.temperature_c is not None:
             self.chamber_c = step.temperature_c
         return step
+
+    def _load_replay(self, step: Step, raw: str, col0: int, line: int) -> Step:
+        """Load a Replay step's profile (relative to the protocol file); a problem is recorded at
+        the profile's name (file:line:col) and the step stands in as a zero-length rest."""
+        spec = step.replay
+        assert spec is not None
+        found = raw.find(spec.source)
+        col = col0 + found + 1 if found >= 0 else step.col
+        base = Path(self.doc.file).resolve().parent if self.doc.file and self.doc.file != "<string>" else Path.cwd()
+        try:
+            loaded = resolve_replay(spec, base)
+        except ProfileError as exc:
+            self.problems.append(replay_error(exc, spec, self.doc.file, line, col))
+            return dataclasses.replace(step, kind="rest", replay=None, duration_s=0.0, until=())
+        until = step.until
+        if loaded.mean() > 0:  # a profile that charges on net ends on a rising voltage
+            until = tuple(dataclasses.replace(c, op=">=") if c.quantity == "voltage_v" else c for c in until)
+        duration = step.duration_s
+        if duration is None and not until and not loaded.repeat:
+            duration = loaded.duration_s
+        return dataclasses.replace(step, replay=loaded, until=until, duration_s=duration)
 
     def expression(self, node: yaml.Node, known: Iterable[str], *, condition: bool) -> Expression:
         doc = self.doc

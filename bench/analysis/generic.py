@@ -48,6 +48,9 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
         conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
     energy_density(run, metrics, conditions)
     from bench.analysis.ageing import capacity_checks, cycled
+    from bench.analysis.replay import add_replay_conditions
+
+    add_replay_conditions(run, conditions)
 
     metrics["cycled"] = cycled(run)
     checks = capacity_checks(run)

@@ -140,7 +140,8 @@ class Engine:
         self.step_handlers: dict[str, StepHandler] = {"eis": self._kinds.run_eis}
         self._setpoints = Setpoints(self)
         #: Step kind -> what sets the cycler's setpoint; kinds not listed turn the output off.
-        self._setpoint_appliers: dict[str, Callable[[Step], None]] = self._setpoints.appliers()
+        self._setpoint_appliers: dict[str, Callable[[Step], None]] = {
+            **self._setpoints.appliers(), "replay": self._kinds.start_replay}
 
     # -- public ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -279,7 +280,7 @@ class Engine:
         return self._run_setpoint_step(planned, restored)
 
     def _run_setpoint_step(self, planned: PlannedStep, restored: _StepState | None) -> StepResult | Trip:
-        """A step that holds setpoints (CC, CV, CP, pulses, rest, soak), sampled every period."""
+        """A step that holds setpoints (CC, CV, CP, pulses, replays, rest, soak), sampled every period."""
         step = planned.step
         index = step.index
         clock = self.bench.clock
@@ -293,7 +294,7 @@ class Engine:
         progress = self._progress
         progress.step_text, progress.step_number, progress.cycle = step.text, self.step_count, self.counters.cycle
         step_checks = step.limits.checks() if step.limits is not None else ()
-        pulse = step.pulse
+        shaper = self._kinds.shaper(step)  # pulses and replays change the setpoint within the step
         control = self.control
         if restored is None and self.last is not None and self.now() <= self.last.time_s:
             # In virtual time the setpoint commands take no time: the first row of a step would
@@ -306,7 +307,7 @@ class Engine:
             clock.sleep(deadline - clock.now_s())
         # Bound once per step: this loop runs for every sample.
         acquire, check, append_row = self.acquire, self.supervisor.check, self.writer.append_sample_row
-        constant_power = pulse is None and step.kind == "cp" and step.power_w is not None
+        constant_power = shaper is None and step.kind == "cp" and step.power_w is not None
         while True:
             sample = acquire(index, step, state)
             trip = check(sample)
@@ -324,8 +325,8 @@ class Engine:
                 if trip is not None:
                     self.end_step(planned, state, sample, f"safety trip: {trip.rule}")
                     return trip
-            if pulse is not None:
-                self._kinds.update_pulse(pulse, state, sample)
+            if shaper is not None:
+                shaper.update(state, sample)
             elif constant_power:
                 self._setpoints.update_power(step, sample)
             elif self._ramp is not None:
@@ -334,8 +335,8 @@ class Engine:
             if reason:
                 return self.end_step(planned, state, sample, reason)
             deadline += period
-            if pulse is not None:
-                deadline = self._kinds.pulse_deadline(pulse, state, deadline)
+            if shaper is not None:
+                deadline = shaper.deadline(state, deadline)
             clock.sleep(deadline - clock.now_s())
 
     def apply(self, step: Step) -> None:

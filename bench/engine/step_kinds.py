@@ -19,6 +19,7 @@ import logging
 import math
 
 from bench.engine.counters import _StepState
+from bench.engine.replay import ReplayFollower
 from bench.engine.services import EngineServices
 from bench.safety.supervisor import Trip
 from bench.sample import Sample
@@ -36,6 +37,38 @@ class StepKinds:
         self._engine = engine
         #: Each pulse step's on / off phase as a constant-current step, by (id(step), on).
         self._pulse_phases: dict[tuple[int, bool], Step] = {}
+        #: The Replay step's profile follower (the latest Replay step applied).
+        self._replay: ReplayFollower | None = None
+        self._announced: ReplayFollower | None = None
+
+    # -- setpoints that change within a step -------------------------------------------------
+    def shaper(self, step: Step) -> _PulseShaper | ReplayFollower | None:
+        """What changes the setpoint within ``step`` at each sample and schedules samples on its
+        breakpoints (``update(state, sample)``, ``deadline(state, deadline)``); None for a
+        constant setpoint."""
+        if step.pulse is not None:
+            return _PulseShaper(self, step.pulse)
+        if step.replay is not None:
+            return self._follower(step)
+        return None
+
+    def start_replay(self, step: Step) -> None:
+        """A Replay step's applier: the profile's first setpoint (the first time a step's profile
+        is applied, a ``replay_profile`` event records how it is replayed)."""
+        follower = self._follower(step)
+        if follower is not self._announced:
+            self._announced = follower
+            engine = self._engine
+            data = follower.conditions()
+            engine.writer.event(engine.now(), "replay_profile", engine.step_count, str(data["profile"]),
+                                {**data, "step_index": step.index})
+        follower.start()
+
+    def _follower(self, step: Step) -> ReplayFollower:
+        follower = self._replay
+        if follower is None or follower.spec is not step.replay:
+            follower = self._replay = ReplayFollower(self._engine, step)
+        return follower
 
     # -- pulses ------------------------------------------------------------------------------
     def update_pulse(self, pulse: PulseSpec, state: _StepState, sample: Sample) -> None:
@@ -180,3 +213,21 @@ class StepKinds:
             engine.end_step(planned, state, engine.last, reason)
         except Exception:  # noqa: BLE001 - the file may be the thing that failed
             logger.exception("could not record the abandoned step")
+
+
+class _PulseShaper:
+    """A pulse train as a step shaper (see :meth:`StepKinds.shaper`)."""
+
+    __slots__ = ("kinds", "pulse")
+
+    def __init__(self, kinds: StepKinds, pulse: PulseSpec) -> None:
+        self.kinds = kinds
+        self.pulse = pulse
+
+    def update(self, state: _StepState, sample: Sample) -> None:
+        """Switch between the pulse and its pause at the phase boundaries."""
+        self.kinds.update_pulse(self.pulse, state, sample)
+
+    def deadline(self, state: _StepState, deadline: float) -> float:
+        """A sample on the next phase boundary."""
+        return self.kinds.pulse_deadline(self.pulse, state, deadline)

@@ -39,6 +39,10 @@ METHODS: dict[str, str] = {
     "discharge_capacity_ah": "charge of the last constant-current/power discharge, counted from every sample",
     "specific_energy_wh_per_kg": "energy of the last full discharge to the cut-off / cell mass",
     "energy_density_wh_per_l": "energy of the last full discharge to the cut-off / cell volume",
+    "range_degradation_pct": "100 % - E(cold) / E(25 °C): net energy (Wh) of the same drive-cycle replay from a "
+                             "full charge to the same cut-off voltage, at the cold temperature over at 25 °C",
+    "range_retention_pct": "E(cold) / E(25 °C) x 100 %: net energy (Wh) of the same drive-cycle replay from a full "
+                           "charge to the same cut-off voltage",
     "interface_asr_ohm_cm2": "charge-transfer (interface) arc R1 of the circuit fitted to the spectrum nearest "
                              "25 °C x the datasheet's electrode area; 1-sigma from the fit (docs/analysis.md)",
 }
@@ -71,10 +75,24 @@ def claim_conditions(metric: str, conditions: Mapping[str, Any], metrics: Mappin
         return _clean({"uncertainty_1sigma_ohm_cm2": metrics.get("interface_asr_sigma_ohm_cm2"),
                        "electrode_area_cm2": c.get("electrode_area_cm2"), "spectrum": c.get("interface_reference"),
                        "arc": c.get("interface_arc")})
+    if metric in ("range_degradation_pct", "range_retention_pct"):
+        profile, warm, cold = c.get("profile") or {}, c.get("warm_replay") or {}, c.get("cold_replay") or {}
+        soak = c.get("cold_soak") or {}
+        return _clean({"profile": profile.get("profile"), "profile_source": profile.get("source"),
+                       "power_loop": profile.get("power_loop"), "cutoff": c.get("cutoff"),
+                       "warm": _replay(warm), "cold": _replay(cold), "cold_soak_s": soak.get("duration_s"),
+                       "cell_within_2k_after_s": soak.get("time_to_within_2k_s")})
     if metric in ("specific_energy_wh_per_kg", "energy_density_wh_per_l"):
         return _clean(dict(c.get("energy_density") or {}))
     return _clean({"discharge_step": c.get("discharge_step"), "discharge_current_a": c.get("discharge_current_a"),
                    "chamber_setpoints_c": c.get("chamber_setpoints_c")})
+
+
+def _replay(d: Mapping[str, Any]) -> str | None:
+    if not d:
+        return None
+    return (f"{d.get('chamber_setpoint_c')} °C chamber, ended on {d.get('end')} after {d.get('duration_s')} s "
+            f"({len(d.get('wh_per_drive_cycle') or [])} drive cycles)")
 
 
 def _discharge(d: Mapping[str, Any]) -> str | None:

@@ -154,6 +154,12 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
                 integer_x=True)
         figures.append(("fade.png", "Capacity of each capacity check relative to the first (fade curve); charges "
                         "the plating detector flagged, at their cycle (x)"))
+    drive = _drive_cycles(report.get("conditions") or {})
+    if drive:
+        _xy_png(out / "drive_cycles.png", drive, "Drive cycle / 1", "Energy / mWh", "Energy per drive cycle",
+                integer_x=True, y_from_zero=True)
+        figures.append(("drive_cycles.png", "Net energy the cell delivered in each drive cycle (one pass of the "
+                        "replayed profile) to the cut-off, per chamber temperature; the last cycle is partial"))
     spectra = _spectra(run_path, report)
     if spectra:
         series = []
@@ -174,6 +180,21 @@ def _figures(run_path: Path, out: Path, report: dict[str, Any],
                 "Voltage / V", "dQ/dV / (Ah/V)", f"dQ/dV of step {dqdv['step_count']}: {dqdv['text']}")
         figures.append(("dqdv.png", f"Incremental capacity, {dqdv['bin_v'] * 1000:g} mV bins"))
     return figures, ""
+
+
+def _drive_cycles(conditions: dict[str, Any]) -> list[XySeries]:
+    """Wh per drive cycle of the warm and cold replays (cold_range analysis), one series each."""
+    series: list[XySeries] = []
+    for n, name in enumerate(("warm_replay", "cold_replay")):
+        replay = conditions.get(name)
+        if not isinstance(replay, dict):
+            continue
+        wh = replay.get("wh_per_drive_cycle")
+        if wh:
+            series.append((list(range(1, len(wh) + 1)), [1000.0 * x for x in wh],  # mWh: no axis multiplier
+                           f"{replay.get('chamber_setpoint_c')} °C chamber",
+                           "o", n))
+    return series
 
 
 def _spectra(run_path: Path, report: dict[str, Any]) -> list[tuple[dict[str, Any], np.ndarray | None]]:

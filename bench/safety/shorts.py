@@ -33,6 +33,11 @@ class VoltageCollapseRule:
         self._v1 = math.nan
         self._v2 = math.nan
 
+    def applies(self, ctx: StepContext) -> bool:
+        """Not in Replay steps: their setpoint changes at every breakpoint, so a voltage step
+        between two samples is the load's, not a short's (hard limits, dT/dt and runaway stay on)."""
+        return ctx.kind != "replay"
+
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a sudden voltage drop of more than ``drop_v``."""
         v = sample.voltage_v

@@ -84,6 +84,10 @@ def step_timeout_s(step: Step, cell: CellSpec, limits: Limits, period_s: float) 
     if step.kind == "cp" and step.power_w:
         current = abs(step.power_w) / max(cell.voltage_min_v, 0.5)
         return 3600.0 * cell.capacity_ah / current * factor + TIMEOUT_MARGIN_S
+    if step.kind == "replay" and step.replay is not None and step.replay.mean() < 0:
+        mean = -step.replay.mean()
+        current = mean if step.replay.kind == "current" else mean / max(cell.voltage_min_v, 0.5)
+        return 3600.0 * cell.capacity_ah / current * factor + TIMEOUT_MARGIN_S
     if step.kind == "cv":
         return CV_TIMEOUT_S * factor / 1.5
     return REST_TIMEOUT_S * factor / 1.5
@@ -184,7 +188,7 @@ class Supervisor:
         ctx.kind = step.kind
         ctx.text = step.text
         ctx.start_s = time_s
-        ctx.driven = step.kind in ("cc", "cv", "cp", "pulse")
+        ctx.driven = step.kind in ("cc", "cv", "cp", "pulse", "replay")
         ctx.output_changed = was_driven or ctx.driven or ctx.serial == 1
         ctx.current_a = float(step.current_a or 0.0) if step.kind == "cc" else 0.0
         ctx.voltage_start_v = math.nan

@@ -9,6 +9,7 @@ from pathlib import Path
 SHORT_RUNS: dict[str, tuple[dict[str, str], list[str]]] = {
     "capacity_check": ({"rate": "1C"}, []),
     "cold_capacity": ({"soak": "2 hours"}, []),
+    "cold_range": ({"soak": "2 hours", "peak": "1.4C", "rest": "10 minutes"}, []),
     "cold_capacity_eis": ({"soak": "2 hours"}, []),
     "cycle_life": ({"rpt_every": "1", "rpt_blocks": "1"}, []),
     "fade_to_80": ({"max_cycles": "1"}, []),

@@ -41,9 +41,14 @@ SHORT: dict[str, list[str]] = {
     "capacity_check": ["rate=1C"],
     "cold_capacity": ["soak=10 minutes", "cold_temperature_c=10"],
     "cold_capacity_eis": ["soak=10 minutes", "cold_temperature_c=10", f"eis={EIS_SHORT}"],
+    # a coarse test profile (30 s holds) sampled every 30 s: 1 s samples cannot keep up at --speed 3000
+    "cold_range": ["soak=10 minutes", "cold_temperature_c=10", "rest=1 minute", "settle=1 minute",
+                   "max_drive=10 minutes", f"profile={Path(__file__).parent.parent / 'data/profiles/coarse_drive.csv'}",
+                   "replay_period=30 seconds"],
     "cycle_life": ["rpt_every=1", "rpt_blocks=1", f"eis={EIS_SHORT}"],
     "fade_to_80": ["max_cycles=1"],
     "fast_charge": [],
+    "interface_impedance": [],
     "fast_charge_cccv": [],
     "fast_charge_cycling": ["cycles=1", "blocks=1"],
     "fast_charge_gb38031": ["cycles=2"],
@@ -55,7 +60,8 @@ SHORT: dict[str, list[str]] = {
 #: bench (the served impedance meter); a multi-channel system runs one protocol on both channels;
 #: the N6781A channels of the N6700 source at most 3 A (the M50's 1C and its 3.4 A charge do not fit).
 MATRIX: dict[tuple[str, int, str], list[str]] = {
-    ("keithley2460", 1, "nmc_21700"): ["capacity_check", "cold_capacity_eis", "nail_penetration", "cold_capacity"],
+    ("keithley2460", 1, "nmc_21700"): ["capacity_check", "cold_capacity_eis", "nail_penetration", "cold_capacity",
+                                         "cold_range", "interface_impedance"],
     ("ea_psb10000", 1, "lfp_26650"): ["fast_charge_gb38031", "cycle_life", "fade_to_80"],
     ("maccor_macnet", 2, "nmc_21700"): ["fast_charge_cccv", "fast_charge", "fast_charge_cycling"],
     ("arbin_cti", 2, "nmc_21700"): ["fast_charge_profile_cycling"],

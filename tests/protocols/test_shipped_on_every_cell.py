@@ -21,6 +21,7 @@ from tests.simrun import run_on_sim_bench
 REFUSED = {
     ("cold_capacity", "solid_state_pouch"): "below the cell's minimum discharge temperature -10 °C",
     ("cold_capacity_eis", "solid_state_pouch"): "below the cell's minimum discharge temperature -10 °C",
+    ("cold_range", "solid_state_pouch"): "below the cell's minimum discharge temperature -10 °C",
 }
 
 
@@ -45,6 +46,8 @@ MISSIONS = {
     "capacity_check": {"rate": "1C"},
     "fast_charge": {},
     "cold_capacity": {"soak": "2 hours"},
+    # drives of 30 minutes: the run completes on every cell, the range claim is then not tested
+    "cold_range": {"soak": "2 hours", "rest": "10 minutes", "max_drive": "30 minutes"},
     "nail_penetration": {"observe": "10 minutes"},
     "fast_charge_cycling": {"cycles": "1", "blocks": "1"},
     "fast_charge_gb38031": {"cycles": "1"},
