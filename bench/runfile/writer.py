@@ -100,8 +100,9 @@ class RunWriter:
                     self._tables[name] = self._file[name]
                     continue
                 chunk = 4096 if name in ("samples", "eis/points") else 64
+                # Fletcher32: every chunk carries a checksum readers verify (bench.runfile.reader).
                 self._tables[name] = self._file.create_dataset(
-                    name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,))
+                    name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,), fletcher32=True)
             self._file.swmr_mode = True
             self._file.flush()
         except _H5_WRITE_ERRORS as exc:
