@@ -84,6 +84,7 @@ class RunWriter:
         #: The first write error (one line), after which every row is dropped; None while healthy.
         self.failed: str | None = None
         created = False
+        existed = self.path.exists()
         try:
             if _reopen:
                 self._file = h5py.File(self.path, "r+", libver="latest")
@@ -110,9 +111,13 @@ class RunWriter:
             handle = getattr(self, "_file", None)
             if handle is not None:
                 _close_quietly(handle)
-            if created:
-                self.path.unlink(missing_ok=True)
-            raise RunFileWriteError(describe_write_error(self.path, exc)) from None
+            message = describe_write_error(self.path, exc)
+            if created or (not _reopen and not existed):  # h5py may fail after creating an empty file
+                try:
+                    self.path.unlink(missing_ok=True)
+                except OSError:  # it stays: mark it, so no reader takes it for a run
+                    write_failure_marker(self.path, message)
+            raise RunFileWriteError(message) from None
         #: Queued sample rows, flattened (``_SAMPLE_COLUMNS`` numbers per row): extending a flat list
         #: and converting it to float64 at flush costs a fraction of converting tuples to the
         #: structured dtype.
