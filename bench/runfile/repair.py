@@ -24,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -63,11 +65,12 @@ class RepairResult:
                 "stored": self.stored, "lost": self.lost, "dropped_chunks": self.dropped_chunks}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> RepairResult:
+    def from_dict(cls, data: Mapping[str, Any]) -> RepairResult:
         """The inverse of :meth:`as_dict`."""
         return cls(Path(str(data["source"])), Path(str(data["output"])), str(data["status_before"]),
-                   str(data["status_after"]), dict(data["rows"]), bool(data["was_open_for_write"]),  # type: ignore[call-overload]
-                   dict(data["stored"]), list(data["lost"]), dict(data["dropped_chunks"]))  # type: ignore[call-overload]
+                   str(data["status_after"]), {str(k): int(v) for k, v in data["rows"].items()},
+                   bool(data["was_open_for_write"]), {str(k): int(v) for k, v in data["stored"].items()},
+                   [str(x) for x in data["lost"]], {str(k): int(v) for k, v in data["dropped_chunks"].items()})
 
     @property
     def damaged(self) -> bool:
