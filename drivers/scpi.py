@@ -65,6 +65,14 @@ def parse_floats(reply: str, count: int | None, *, where: str | Callable[[], str
     return [parse_float(p, where=where_text) for p in parts]
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _named(exc: InstrumentError, name: str) -> InstrumentError:
     """The same error with the instrument's role name in front (``cycler: USB0::...: ...``)."""
     text = str(exc)
@@ -90,6 +98,17 @@ class ScpiInstrument:
     def __init__(self, transport: MessageTransport, *, name: str = "") -> None:
         self.transport = transport
         self.name = name or type(self).__name__
+        set_sync = getattr(transport, "set_sync", None)
+        if set_sync is not None:  # after a timeout the transport proves it is in step with *IDN?
+            set_sync("*IDN?", self._answers_identity)
+
+    def _answers_identity(self, reply: str) -> bool:
+        """True when ``reply`` is this instrument's ``*IDN?`` answer (IEEE 488.2 10.14: four
+        comma-separated fields, maker, model, serial, firmware); a measurement reply is not."""
+        fields = reply.split(",")
+        if len(fields) != 4:
+            return False
+        return bool(fields[0].strip()) and not _is_number(fields[0])
 
     def ride_through(self, now_s: Callable[[], float], sleep: Callable[[float], None],
                      policy: LinkPolicy | None = None) -> None:

@@ -11,6 +11,10 @@ is never re-sent by the transport itself: only the driver knows whether it is id
 :class:`InstrumentConnectionLost` is an :class:`~drivers.errors.InstrumentTimeout`, the drivers'
 retry of idempotent queries (``ScpiInstrument.query``) goes through the fresh link, while a lost
 setting or actuation surfaces as an error (bench exit code 4).
+
+Late replies: a query that times out leaves its reply owed; before the next query the transport
+resynchronises (:mod:`drivers.resync`: the driver's probe, ``*IDN?``, and every late reply read and
+discarded), so a reply is never matched to the wrong query.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import warnings
 from typing import Any, Protocol
 
 from drivers.errors import InstrumentError, InstrumentTimeout
+from drivers.resync import ReplySync
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +80,7 @@ class _ReconnectingLink:
         return InstrumentConnectionLost(f"{self.resource}: {what} failed, connection lost: {detail}")
 
 
-class VisaTransport(_ReconnectingLink):
+class VisaTransport(_ReconnectingLink, ReplySync):
     """A pyvisa message-based resource. ``timeout_s`` in seconds; terminations as bytes text.
 
     Direct path: messages go straight to the resource's VISA library with pyvisa's documented
@@ -159,10 +164,27 @@ class VisaTransport(_ReconnectingLink):
             logger.debug("%s: close before reopen failed", self.resource, exc_info=True)
         self._inst = self._open()
         self._broken = False
+        self._fresh_link()  # a new connection carries no late reply
 
     def _lost(self, what: str, detail: object) -> InstrumentConnectionLost:
         self._io = None  # the next message takes the general path, which reopens the link first
         return super()._lost(what, detail)
+
+    def _send(self, message: str) -> None:
+        """Write ``message`` (a resync probe) through the resource."""
+        try:
+            self._inst.write(message)
+        except (self._errors.VisaIOError, OSError) as exc:
+            raise self._visa_error(f"write {message!r}", exc) from exc
+
+    def _read_late_reply(self) -> str:
+        """One reply (a late one, or a probe's), waiting at most the timeout."""
+        try:
+            return str(self._inst.read())
+        except (self._errors.VisaIOError, OSError) as exc:
+            raise self._query_error("(resynchronising)", exc, owed=False) from exc
+        except UnicodeDecodeError as exc:
+            raise InstrumentError(f"{self.resource}: a late reply is not text") from exc
 
     def _visa_error(self, what: str, exc: Exception) -> InstrumentError:
         """Map a pyvisa/OS error of ``what`` (e.g. ``query 'X?'``) to a driver exception."""
@@ -174,12 +196,15 @@ class VisaTransport(_ReconnectingLink):
             return InstrumentError(f"{self.resource}: {what} failed: {exc.description}")
         return self._lost(what, exc)  # OSError from a socket session: reset by peer, broken pipe
 
-    def _query_error(self, message: str, exc: Exception) -> InstrumentError:
+    def _query_error(self, message: str, exc: Exception, *, owed: bool = True) -> InstrumentError:
         """The driver exception for a failed query; a timeout on a socket the instrument has
-        closed is a lost connection."""
+        closed is a lost connection. ``owed``: a timeout leaves the query's reply owed."""
         error = self._visa_error(f"query {message!r}", exc)
         if type(error) is InstrumentTimeout and _peer_closed(self._rm, self._inst):
             error = self._lost(f"query {message!r}", "closed by the instrument")
+        if type(error) is InstrumentTimeout and owed:
+            self._timed_out()  # its reply may still come: resynchronise before the next query
+            self._io = None  # the general path resynchronises
         return error
 
     def write(self, message: str) -> None:
@@ -247,8 +272,12 @@ class VisaTransport(_ReconnectingLink):
         """:meth:`query` through the resource's own ``query`` (after reopening a lost link)."""
         if self._broken:
             self._ensure_link()
-            if self._io is not None:
+            if self._io is not None and not self._desync:
                 return self.query(message)
+        if self._desync:
+            self.resync()  # InstrumentTimeout while the instrument stays silent (message not sent)
+            if not self._broken:
+                self._io = self._direct_io(self._inst)
         try:
             return self._inst.query(message)
         except (self._errors.VisaIOError, OSError) as exc:
@@ -283,10 +312,16 @@ class VisaTransport(_ReconnectingLink):
             # pyvisa-py's socket clear() would spin for ever on a socket the peer has closed.
             self._lost("device clear", "closed by the instrument")
             return
+        if self._owed and self.resource.upper().endswith("::SOCKET"):
+            # A raw socket has no device clear (VISA only drops what the host holds): the replies
+            # still on their way are counted and discarded by the resync instead.
+            return
         try:
             self._inst.clear()
         except (self._errors.VisaIOError, OSError):
             logger.debug("%s: device clear failed", self.resource, exc_info=True)
+            return
+        self._fresh_link()  # the instrument's output queue is empty
 
     def close(self) -> None:
         """Release the resource (later messages go through it: pyvisa's closed-session error)."""
@@ -353,7 +388,7 @@ def _peer_closed(resource_manager: Any, inst: Any) -> bool:
         return True
 
 
-class SerialTransport(_ReconnectingLink):
+class SerialTransport(_ReconnectingLink, ReplySync):
     """A pyserial port (device path or URL such as ``socket://host:port``). ``timeout_s`` seconds."""
 
     def __init__(
@@ -394,7 +429,24 @@ class SerialTransport(_ReconnectingLink):
         self.close()
         self._port = self._open()
         self._broken = False
+        self._fresh_link()  # a new port carries no late reply
 
+    def _send(self, message: str) -> None:
+        """Write ``message`` (a resync probe) with the write termination."""
+        try:
+            self._port.write(message.encode("ascii") + self._write_term)
+        except (self._serial.SerialException, OSError) as exc:
+            raise self._lost(f"write {message!r}", exc) from exc
+
+    def _read_late_reply(self) -> str:
+        """One reply line (a late one, or a probe's), waiting at most the timeout."""
+        try:
+            data = self._port.read_until(self._read_term)
+        except (self._serial.SerialException, OSError) as exc:
+            raise self._lost("read while resynchronising", exc) from exc
+        if not data.endswith(self._read_term):
+            raise InstrumentTimeout(f"{self.resource}: no reply while resynchronising")
+        return data[: -len(self._read_term)].decode("ascii", "replace")
 
     def write(self, message: str) -> None:
         """Send one message with the write termination."""
@@ -408,12 +460,16 @@ class SerialTransport(_ReconnectingLink):
 
     def query(self, message: str) -> str:
         """Send one message; return the reply line without its termination."""
+        if self._desync:
+            self._ensure_link()
+            self.resync()  # InstrumentTimeout while the instrument stays silent (message not sent)
         self.write(message)
         try:
             data = self._port.read_until(self._read_term)
         except (self._serial.SerialException, OSError) as exc:
             raise self._lost(f"read after {message!r}", exc) from exc
         if not data.endswith(self._read_term):
+            self._timed_out()  # its reply may still come: resynchronise before the next query
             raise InstrumentTimeout(f"{self.resource}: no reply to {message!r} (timeout)")
         try:
             return data[: -len(self._read_term)].decode("ascii")
@@ -421,7 +477,9 @@ class SerialTransport(_ReconnectingLink):
             raise InstrumentError(f"{self.resource}: reply to {message!r} is not ASCII") from exc
 
     def clear(self) -> None:
-        """Drop unread input."""
+        """Drop unread input (not while replies are owed: the resync counts and discards them)."""
+        if self._owed:
+            return
         try:
             self._port.reset_input_buffer()
         except (self._serial.SerialException, OSError):

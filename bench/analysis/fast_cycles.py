@@ -22,6 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from bench.runfile.h5open import open_swmr_reader
 from bench.runfile.layout import SAMPLE_DTYPE
 
 CYCLE = "Cycle Count / 1"
@@ -123,7 +124,7 @@ def fast_cycle_summary(path: str | Path) -> dict[str, np.ndarray]:
     """:func:`summarise_samples` of the run file at ``path`` (opened read-only, SWMR: works on a
     run still being written). Raises OSError/KeyError naming the file when it is not a run file."""
     try:
-        handle = h5py.File(path, "r", libver="latest", swmr=True)
+        handle = open_swmr_reader(path)
     except OSError as exc:
         raise OSError(f"{path}: cannot open run file ({exc})") from exc
     with handle:

@@ -23,24 +23,49 @@ def report_sections(run: RunFile) -> dict[str, Any]:
     return sections
 
 
+#: Cycle rows printed at the start and at the end of a long run's table (the rest summarised).
+CYCLE_LINES = 10
+
+
+def _cycle_line(row: dict[str, Any]) -> str:
+    ce = f"{row['coulombic_efficiency']:.4f}" if row["coulombic_efficiency"] is not None else "  -   "
+    t_max = f"{row['temperature_max_c']:.1f}" if row["temperature_max_c"] is not None else "-"
+    return (f"         {row['cycle']:5d}  {row['charge_ah']:9.4f}  {row['discharge_ah']:12.4f}  "
+            f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
+
+
+def _cycles_summary(rows: list[dict[str, Any]]) -> str:
+    """One line for the cycles between the first and last rows shown: ranges of Ah, CE, T max."""
+    def span(key: str, fmt: str) -> str:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return f"{min(values):{fmt}}..{max(values):{fmt}}" if values else "-"
+
+    return (f"         ... {len(rows)} cycles ({rows[0]['cycle']}-{rows[-1]['cycle']}): discharge "
+            f"{span('discharge_ah', '.4f')} Ah, CE {span('coulombic_efficiency', '.4f')}, "
+            f"T max {span('temperature_max_c', '.1f')} °C (bench report --json lists every cycle)")
+
+
 def format_sections(report: dict[str, Any]) -> list[str]:
     """Terminal lines for the per-cycle table (when there is more than one cycle) and EIS fits."""
     lines: list[str] = []
     cycles = report.get("cycles") or []
     if len(cycles) > 1:
         lines.append("Cycles:  cycle  charge Ah  discharge Ah  charge Wh  discharge Wh  CE      T max °C")
-        for row in cycles:
-            ce = f"{row['coulombic_efficiency']:.4f}" if row["coulombic_efficiency"] is not None else "  -   "
-            t_max = f"{row['temperature_max_c']:.1f}" if row["temperature_max_c"] is not None else "-"
-            lines.append(f"         {row['cycle']:5d}  {row['charge_ah']:9.4f}  {row['discharge_ah']:12.4f}  "
-                         f"{row['charge_wh']:9.3f}  {row['discharge_wh']:12.3f}  {ce}  {t_max}")
+        # a long loop (thousands of cycles): the first and last rows and a summary of the rest
+        shown = cycles if len(cycles) <= 2 * CYCLE_LINES else cycles[:CYCLE_LINES]
+        lines += [_cycle_line(row) for row in shown]
+        if len(cycles) > 2 * CYCLE_LINES:
+            lines.append(_cycles_summary(cycles[CYCLE_LINES:-CYCLE_LINES]))
+            lines += [_cycle_line(row) for row in cycles[-CYCLE_LINES:]]
     flagged = [row for row in cycles if row.get("flags")]
-    for row in flagged:
+    for row in flagged[:CYCLE_LINES]:
         if row.get("discharge_is_result"):
             lines.append(f"Cycle {row['cycle']}: {'; '.join(row['flags'])}: its charge and CE are not results; "
                          f"its discharge capacity ({row['discharge_ah']:.4f} Ah) is")
         else:
             lines.append(f"Cycle {row['cycle']} is not a result: {'; '.join(row['flags'])}")
+    if len(flagged) > CYCLE_LINES:
+        lines.append(f"... {len(flagged) - CYCLE_LINES} more cycles are not results (bench report --json lists them)")
     ageing = report.get("ageing") or {}
     checks = ageing.get("capacity_checks") or []
     if len(checks) > 1:

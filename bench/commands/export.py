@@ -25,9 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     """``bench export RUN.h5 --format bdf-csv|bdf-parquet [-o FILE]``."""
     from bench.runfile.export import ExportError, export_run
+    from bench.runfile.probe import check_in_child
     from bench.runfile.reader import RunFileError
 
     try:
+        check_in_child(args.run_file)  # no damage can hang this process (a child opens it first)
         result = export_run(args.run_file, args.format, args.output, overwrite=args.force)
     except (ExportError, RunFileError) as exc:
         return error(str(exc), 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.commands.common import error
+from bench.commands.common import catalog_command, error
 
 EXAMPLES = """examples:
   bench jobs list                         queued, running and recently ended jobs (priority, then FIFO)
@@ -42,23 +42,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     workers.add_argument("--json", action="store_true", help="print a JSON list")
     for parser in (listing, cancel, retry, workers):
         add_catalog_option(parser)
-    jobs.set_defaults(handler=cmd_jobs)
+    jobs.set_defaults(handler=catalog_command(cmd_jobs))
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """``bench jobs``: 0 done, 2 bad input (unknown job, wrong state), 4 catalog unreachable."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
 
     from bench.lab.cliutil import print_table, to_json
-    from bench.lab.db import safe_url
+    from bench.lab.db import describe_catalog_error
     from bench.lab.jobqueue import JobError, JobQueue
 
     try:
         queue = JobQueue(args.catalog)
     except ArgumentError as exc:
         return error(f"--catalog: {exc}", 2)
-    except OperationalError as exc:
-        return error(f"catalog {safe_url(args.catalog or '')}: unreachable: {str(exc.orig).strip().splitlines()[0]}", 4)
+    except DatabaseError as exc:
+        return error(*describe_catalog_error(args.catalog, exc))
     code = 0
     try:
         if args.jobs_action == "list":

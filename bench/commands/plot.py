@@ -30,6 +30,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     missing = plotting_available()
     if missing:
         return error(f"bench plot: {missing}", 2)
+    if not args.live:
+        from bench.runfile.probe import check_in_child
+
+        try:
+            check_in_child(args.run_file)  # no damage can hang this process (a child opens it first)
+        except RunFileError as exc:
+            return error(str(exc), 2)
     if args.png:
         if args.width < 200 or args.height < 150:
             return error("--width/--height: at least 200 x 150 px", 2)

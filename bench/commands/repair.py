@@ -22,27 +22,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    """``bench repair RUN.h5 [-o OUT]``."""
+    """``bench repair RUN.h5 [-o OUT]`` (the repair runs in a child process with a time bound:
+    damage that makes HDF5 spin is refused in one line instead of hanging)."""
+    from bench.runfile.probe import repair_in_child
     from bench.runfile.reader import RunFileError
-    from bench.runfile.repair import repair_run_file
+    from bench.runfile.repair import RepairResult
 
     try:
-        result = repair_run_file(args.run_file, args.output)
+        result = RepairResult.from_dict(repair_in_child(args.run_file, args.output))
     except RunFileError as exc:
         return error(str(exc), 2)
-    except OSError as exc:  # e.g. no room for the copy: one line, the partial copy removed
-        from bench.runfile.writer import describe_write_error
-
-        return error(describe_write_error(args.output or args.run_file, exc).replace(
-            "cannot write the run file", "cannot write the repaired copy"), 2)
     rows = result.rows.get("samples", 0)
     if result.damaged:
         dropped = ", ".join(f"/{name} {result.rows.get(name, 0)} of {n} rows" for name, n in result.stored.items()
                             if result.rows.get(name, 0) < n)
+        chunks = ", ".join(f"dropped {k} chunk{'s' if k != 1 else ''} of /{name} (failed checksum or unreadable)"
+                           for name, k in result.dropped_chunks.items())
         lost = "; ".join(result.lost)
         sys.stdout.write(f"{result.source} is damaged; salvaged into {result.output}: kept {rows} of "
-                         f"{result.stored.get('samples', rows)} samples ({'; '.join(p for p in (dropped, lost) if p)}), "
-                         f"status {result.status_after}\n")
+                         f"{result.stored.get('samples', rows)} samples "
+                         f"({'; '.join(p for p in (chunks, dropped, lost) if p)}), status {result.status_after}\n")
         return 0
     state = "was left open for write" if result.was_open_for_write else "was closed properly"
     sys.stdout.write(f"{result.source} {state}; wrote {result.output}: {rows} samples, "

@@ -47,9 +47,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if is_study(args.run_file):
         return cmd_study_report(args)
     from bench.report.verdict import build_report, format_report
+    from bench.runfile.probe import check_in_child
     from bench.runfile.reader import RunFile, RunFileError
 
     try:
+        check_in_child(args.run_file)  # no damage can hang this process (a child opens it first)
         with RunFile(args.run_file) as run:
             report = build_report(run)
             if args.dqdv is not None:

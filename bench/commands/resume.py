@@ -39,6 +39,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
         observe_s = parse_quantity(args.observe).value if args.observe is not None else 3600.0
     except (ValueError, QuantityError) as exc:
         return error(str(exc), EXIT_INVALID)
+    from bench.runfile.probe import check_in_child
+    from bench.runfile.reader import RunFileError
+
+    try:
+        check_in_child(args.run_file)  # no damage can hang this process (a child opens it first)
+    except RunFileError as exc:
+        return error(str(exc), EXIT_INVALID)
     from bench.lab.run_recording import RunRecording
 
     recording = RunRecording(args.catalog)

@@ -104,6 +104,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bench.simulated.builtin_bench import inject_faults
 
             protocol = load_protocol(args.protocol, settings, cell=cell)
+            from bench.fault_timing import fault_after_end
+
+            late = fault_after_end(faults, protocol)
+            if late is not None:
+                return error(late, EXIT_INVALID)
             if args.channels != 1:
                 from bench.commands.run_channels import cmd_run_multichannel
 

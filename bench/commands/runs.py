@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from bench.commands.common import error
+from bench.commands.common import catalog_command, error
 
 if TYPE_CHECKING:
     from bench.lab.catalog import Catalog  # (imported when the command runs: bench starts faster)
@@ -57,23 +57,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sync.add_argument("directory", help="directory searched recursively for *.h5 run files")
     sync.add_argument("--json", action="store_true", help="print the counts as JSON")
     add_catalog_option(sync)
-    runs.set_defaults(handler=cmd_runs)
+    runs.set_defaults(handler=catalog_command(cmd_runs))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``bench runs``: 0 done, 2 bad input, 4 catalog unreachable."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
 
     from bench.lab.catalog import Catalog
-    from bench.lab.db import safe_url
+    from bench.lab.db import describe_catalog_error
 
     try:
         catalog = Catalog(args.catalog)
     except ArgumentError as exc:
         return error(f"--catalog: {exc}", EXIT_INVALID)
-    except OperationalError as exc:
-        return error(f"catalog {safe_url(args.catalog or '')}: unreachable: {str(exc.orig).strip().splitlines()[0]}",
-                     EXIT_UNREACHABLE)
+    except DatabaseError as exc:
+        return error(*describe_catalog_error(args.catalog, exc))
     try:
         return _dispatch(catalog, args)
     except (ValueError, LookupError) as exc:

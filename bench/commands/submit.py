@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.commands.common import error, overrides
+from bench.commands.common import catalog_command, error, overrides
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,14 +29,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     submit.add_argument("--no-validate", action="store_true", help="do not check the protocol here first")
     submit.add_argument("--json", action="store_true", help="print the job ids as JSON")
     add_catalog_option(submit)
-    submit.set_defaults(handler=cmd_submit)
+    submit.set_defaults(handler=catalog_command(cmd_submit))
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """``bench submit``: 0 queued, 2 bad input, 4 catalog unreachable."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
 
-    from bench.lab.db import safe_url
+    from bench.lab.db import describe_catalog_error
     from bench.lab.jobqueue import JobQueue
 
     try:
@@ -66,8 +66,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
                                 priority=args.priority) for _ in range(args.count)]
     except ArgumentError as exc:
         return error(f"--catalog: {exc}", 2)
-    except OperationalError as exc:
-        return error(f"catalog {safe_url(args.catalog or '')}: unreachable: {str(exc.orig).strip().splitlines()[0]}", 4)
+    except DatabaseError as exc:
+        return error(*describe_catalog_error(args.catalog, exc))
     if args.json:
         import json
 

@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from bench.commands.common import error
+from bench.commands.common import catalog_command, error
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("--idle-exit", type=float, default=None, metavar="S",
                         help="exit when nothing was claimable for S seconds")
     add_catalog_option(worker)
-    worker.set_defaults(handler=cmd_worker)
+    worker.set_defaults(handler=catalog_command(cmd_worker))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -42,9 +42,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     4 catalog unreachable at start."""
     from pathlib import Path
 
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DatabaseError
 
-    from bench.lab.db import safe_url
+    from bench.lab.db import describe_catalog_error
     from bench.lab.worker import Worker
 
     if args.bench and not Path(args.bench).is_file():
@@ -56,8 +56,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
                         runs_dir=args.runs_dir, bench_file=str(Path(args.bench).resolve()) if args.bench else None)
     except ArgumentError as exc:
         return error(f"--catalog: {exc}", 2)
-    except OperationalError as exc:
-        return error(f"catalog {safe_url(args.catalog or '')}: unreachable: {str(exc.orig).strip().splitlines()[0]}", 4)
+    except DatabaseError as exc:
+        return error(*describe_catalog_error(args.catalog, exc))
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             # stop claiming; a running job finishes first (stop the job itself with `bench jobs cancel`)

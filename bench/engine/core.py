@@ -177,7 +177,7 @@ class Engine:
                     planned = plan.send(outcome)
                 except StopIteration:
                     planned = None
-                self.writer.flush()
+                self.writer.flush_if_due()  # short steps are written in batches (memory flat in steps)
             self.stop_output()
             self._close_cycle("complete")
             return self._result(RunStatus.COMPLETED, "protocol completed", wall0)

@@ -3,7 +3,8 @@
 1. Read the file (SWMR reader): the run must still be ``running`` (a finished, tripped or
    aborted run is not resumed), with a version-2 journal.
 2. Rebuild the protocol from the stored text, parameters and cell (a Python protocol is compiled
-   from the stored source), and the bench: simulated -> a fresh simulated bench whose clock is
+   from its file on disk, only when its SHA-256 matches the run file's: the run file's own copy of
+   code is never executed), and the bench: simulated -> a fresh simulated bench whose clock is
    set to the journal's simulated time and whose world (cell, chamber) is restored from the
    journal's ``simulation`` entry; real (a ``--bench`` file) -> the stored ``bench_config``
    reopened, test time continuing on the wall clock from the run's start (times the config's
@@ -20,6 +21,7 @@ the physics state); a resumed simulated run continues fault-free.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import math
 import time
@@ -80,13 +82,40 @@ def load_interrupted(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], 
     return attrs, journal, finished[:done], last_time
 
 
-def protocol_from_attrs(attrs: dict[str, Any]) -> Protocol:
-    """The protocol exactly as the run started it (text, parameters and cell from the file)."""
+def python_protocol_text(attrs: Mapping[str, Any], run_path: str | Path = "<run file>") -> str:
+    """The source of the run's Python protocol, read from ``protocol_path`` on disk and checked
+    against the run file's ``protocol_sha256``.
+
+    A run file is data that travels between machines: the copy of the code it holds
+    (``protocol_text``) is never executed. The operator's own file on disk is, and only when it is
+    byte-for-byte the file the run started from (SHA-256 of its text)."""
+    source = str(attrs.get("protocol_path") or "")
+    disk = Path(source)
+    if not disk.is_file():
+        raise ResumeError(f"{run_path}: the run's Python protocol {source} is not on disk; a run file's own copy "
+                          "of code is never executed (put the protocol file back at that path)")
+    try:
+        text = disk.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResumeError(f"{run_path}: cannot read the run's Python protocol {source}: {exc}") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if digest != str(attrs.get("protocol_sha256") or ""):
+        raise ResumeError(f"{run_path}: the Python protocol {source} changed since the run started "
+                          f"(SHA-256 {digest[:12]}..., the run file records {str(attrs.get('protocol_sha256'))[:12]}...); "
+                          "not resumed")
+    return text
+
+
+def protocol_from_attrs(attrs: dict[str, Any], run_path: str | Path = "<run file>") -> Protocol:
+    """The protocol exactly as the run started it (text, parameters and cell from the file; a
+    Python protocol's code from its file on disk, see :func:`python_protocol_text`)."""
     from protocols.loader import parse_any
 
     nan_fields = ("initial_soc", "mass_kg", "volume_l")  # NaN = unknown; the windows keep None = not stated
     cell_fields: dict[str, Any] = {k: (math.nan if v is None and k in nan_fields else v) for k, v in dict(attrs["cell"]).items()}
-    return parse_any(attrs["protocol_text"], file=attrs.get("protocol_path") or "<run file>",
+    source = str(attrs.get("protocol_path") or "")
+    text = python_protocol_text(attrs, run_path) if source.endswith(".py") else str(attrs["protocol_text"])
+    return parse_any(text, file=source or "<run file>",
                      overrides={k: str(v) for k, v in dict(attrs.get("parameters") or {}).items()},
                      cell_spec=CellSpec(**cell_fields))
 
@@ -115,7 +144,7 @@ def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float
 
     path = Path(path)
     attrs, journal, finished, last_time = load_interrupted(path)
-    protocol = protocol_from_attrs(attrs)
+    protocol = protocol_from_attrs(attrs, path)
     try:
         bench, test_time_s, seamless = bench_from_attrs(attrs, journal, speed, benches or BenchFactory())
     except ResumeError as exc:

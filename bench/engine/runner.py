@@ -16,6 +16,7 @@ from bench import __version__
 from bench.engine.core import Engine, Progress, RunResult, RunStatus
 from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
+from bench.redact import without_secrets
 from bench.runfile.writer import RunFileWriteError, RunWriter, failure_marker_path, set_final_attributes
 from protocols.steps import Protocol
 
@@ -63,7 +64,7 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
         "limits": dataclasses.asdict(protocol.limits),
         "sampling_period_s": protocol.period_s,
         "bench_description": bench.description,
-        "bench_config": bench.config,
+        "bench_config": without_secrets(bench.config),   # the TOML's passwords stay in the TOML
         "instruments": dict(identities),
         "software": f"cellbench {__version__}",
         "operator": operator,

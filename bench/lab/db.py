@@ -125,3 +125,26 @@ def db_now(engine: Engine) -> ColumnElement[Any]:
     if engine.dialect.name == "sqlite":
         return (func.julianday("now") - 2440587.5) * 86400.0
     return func.extract("epoch", func.now())
+
+
+#: Words of an SQLite error that mean the file itself is damaged (not a lock or a missing server).
+_DAMAGED_SQLITE = ("file is not a database", "malformed", "corrupt", "not an error")
+
+
+def describe_catalog_error(given: str | None, exc: BaseException) -> tuple[str, int]:
+    """(one line naming the catalog, exit code) for a database error of the catalog ``given``
+    (``--catalog``, else the default): 2 for a damaged SQLite file (invalid input), 4 for a
+    database that cannot be reached. The URL is shown without its password."""
+    url = resolve_url(given)
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    try:
+        parsed = make_url(url)
+        sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # noqa: BLE001 - a malformed URL: shown masked below
+        sqlite_file = None
+    if sqlite_file and any(word in first.lower() for word in _DAMAGED_SQLITE):
+        return (f"catalog {sqlite_file}: damaged database file ({first}); move it aside or restore a backup "
+                "('bench runs sync DIR' registers the run files again in a new catalog)", 2)
+    return f"catalog {safe_url(url)}: unreachable: {first}", 4
+

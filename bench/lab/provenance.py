@@ -114,11 +114,12 @@ def provenance_row(provenance: Mapping[str, Any], run_file: str | Path | None) -
 
 def read_attributes(path: str | Path) -> dict[str, Any]:
     """The run file's root attributes, JSON texts decoded (h5py only; works while it is written)."""
-    import h5py
     import numpy as np
 
     out: dict[str, Any] = {}
-    with h5py.File(path, "r", swmr=True, libver="latest") as handle:
+    from bench.runfile.h5open import open_swmr_reader
+
+    with open_swmr_reader(path) as handle:
         if "samples" not in handle:
             raise ValueError(f"{path}: not a CellBench run file (no /samples)")
         for key, value in handle.attrs.items():

@@ -253,6 +253,9 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
     if len(protocols) != n:
         raise ValueError(f"{len(protocols)} protocols for {n} channels")
     clocks = channel_clocks(mbench.clock, n)
+    from bench.multichannel.ride_through import enable_ride_through
+
+    enable_ride_through(mbench, clocks)  # link faults ridden through like on a single-channel bench
     barrier = ChamberBarrier(mbench.chamber, n, policy=mbench.chamber_policy) if mbench.chamber is not None else None
     holders = [_Holder() for _ in range(n)]
     for index, meter in enumerate(mbench.meters):  # one scan list for every channel of each meter

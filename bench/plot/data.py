@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from bench.plot.decimate import DecimatedSeries
+from bench.runfile.h5open import open_swmr_reader
 from bench.runfile.reader import READ_ERRORS, journal_sample_rows
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class RunMonitor:
         (final attributes), is not an error: the next call tries again (``error`` says why).
         """
         try:
-            handle = h5py.File(self.path, "r", swmr=True, libver="latest")
+            handle = open_swmr_reader(self.path)
         except (OSError, ValueError) as exc:
             self.error = "no file yet" if not self.path.exists() else str(exc).split("(")[0].strip()
             return 0

@@ -34,6 +34,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from bench.runfile.h5open import open_swmr_reader
 from bench.runfile.reader import RunFile, RunFileError
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def export_run(run_path: str | Path, fmt: str, output: str | Path | None = None,
     meta_out = stem.with_name(stem.name + ".metadata.json")
     if fmt == "bdf-parquet":
         _require_pyarrow()
-    with RunFile(run_path) as run, h5py.File(run.path, "r", swmr=True, libver="latest") as handle:
+    with RunFile(run_path) as run, open_swmr_reader(run.path) as handle:
         spectra = run.guarded("table /eis/spectra", lambda: handle["eis/spectra"][()]) \
             if "eis/spectra" in handle else np.empty(0)
         targets = [out, meta_out] + ([eis_out] if len(spectra) else [])

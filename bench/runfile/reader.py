@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import h5py
 import numpy as np
 
+from bench.runfile.h5open import open_swmr_reader
 from bench.runfile.layout import TABLES
 
 #: What h5py raises on a damaged file (checksum, heap signature, address beyond the end ...).
@@ -86,6 +87,42 @@ def intact_rows(dataset: h5py.Dataset, file_size: int, rows: int | None = None) 
     return n
 
 
+#: Rows read at once when every chunk of a table is checked (then chunk by chunk where one fails).
+VERIFY_BLOCK_ROWS = 262_144
+
+
+def failing_chunks(dataset: h5py.Dataset, n: int, *, first_only: bool = False) -> list[tuple[int, int, str]]:
+    """``(start, stop, reason)`` of each chunk among the first ``n`` rows of a chunked 1-D table
+    that cannot be read (a Fletcher32 checksum mismatch, a damaged chunk); reads one field of a
+    compound table (the whole chunk is checked all the same)."""
+    chunk = dataset.chunks[0] if dataset.chunks else max(n, 1)
+    names = dataset.dtype.names
+    field = next((f for f in names or () if dataset.dtype[f].kind in "fiu"), None) if names else None
+    view = dataset.fields(field) if field is not None else dataset
+    block = max(chunk, VERIFY_BLOCK_ROWS - VERIFY_BLOCK_ROWS % chunk)
+    bad: list[tuple[int, int, str]] = []
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        try:
+            view[start:stop]
+            continue
+        except READ_ERRORS:
+            pass
+        for first in range(start, stop, chunk):  # narrow down to the chunks that fail
+            last = min(stop, first + chunk)
+            try:
+                view[first:last]
+            except READ_ERRORS as exc:
+                bad.append((first, last, _reason(exc)))
+                if first_only:
+                    return bad
+    return bad
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0].strip() or type(exc).__name__
+
+
 class RunFile:
     """A run file opened read-only in SWMR mode, so it can be read while it is written."""
 
@@ -105,7 +142,7 @@ class RunFile:
         #: Bytes missing at the end (the superblock's end-of-file address beyond the file's size).
         self.missing_bytes = max(0, (eof or 0) - self.file_size)
         try:
-            self._file = h5py.File(self.path, "r", swmr=True, libver="latest")
+            self._file = open_swmr_reader(self.path)
         except READ_ERRORS as exc:
             raise self._damaged_or_foreign(exc) from None
         try:
@@ -131,15 +168,20 @@ class RunFile:
         """``read()``, with an HDF5 error turned into DamagedRunFileError naming ``what``."""
         try:
             return read()
+        except RunFileError:
+            raise  # already one line naming the damage (not wrapped twice)
         except READ_ERRORS as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise DamagedRunFileError(f"{self.path}: damaged run file: {what} unreadable ({first}); "
-                                      "'bench repair' salvages the intact rows") from None
+            how = "fails its checksum" if "filter returned failure" in first else "unreadable"
+            raise DamagedRunFileError(f"{self.path}: damaged run file: {what} {how} ({first}); "
+                                      "'bench repair' salvages the chunks that verify") from None
 
     def verify(self) -> None:
         """Refuse a damaged file: truncated, a table's rows beyond the end of the file, an
-        unreadable attribute or table. Bounded: reads the attributes, each table's chunk index
-        and its first and last rows."""
+        unreadable attribute or table, a chunk that fails its Fletcher32 checksum. Reads the
+        attributes, each table's chunk index and every chunk (one numeric field of each table:
+        the whole chunk is checked; the text of events and journal rows lives in HDF5's global
+        heap, which has no checksum, and is checked when parsed)."""
         stopped_by_write_error = self.path.with_name(self.path.name + ".write-failure").exists()
         if self.missing_bytes and not stopped_by_write_error:
             raise DamagedRunFileError(self._truncated_message())
@@ -167,12 +209,14 @@ class RunFile:
             if intact < n:
                 raise DamagedRunFileError(f"{self.path}: damaged run file: /{name} rows {intact}-{n - 1} "
                                           "lie beyond the end of the file; 'bench repair' salvages the intact rows")
-            if n:
+            def bad_chunks(d: h5py.Dataset = dataset, n: int = n) -> list[tuple[int, int, str]]:
+                return failing_chunks(d, n, first_only=True)
 
-                def first_and_last(d: h5py.Dataset = dataset, n: int = n) -> tuple[Any, Any]:
-                    return (d[:1], d[n - 1:n])
-
-                self.guarded(f"table /{name}", first_and_last)
+            bad = self.guarded(f"table /{name}", bad_chunks)
+            if bad:
+                start, stop, why = bad[0]
+                raise DamagedRunFileError(f"{self.path}: damaged run file: /{name} rows {start}-{stop - 1} fail their "
+                                          f"checksum ({why}); 'bench repair' salvages the chunks that verify")
 
     def close(self) -> None:
         """Close the file."""

@@ -8,6 +8,7 @@ Communication faults (no reply, garbled reply, delayed reply, disconnect) are ap
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,9 @@ class CommsFault:
 
     ``kind``: ``"no_reply"`` (messages are swallowed), ``"garbled"`` (reply bytes corrupted),
     ``"delay"`` (replies held back ``delay_s`` simulated seconds: past a driver timeout they are
-    late), ``"disconnect"`` (every read and write fails as if the cable were pulled).
+    late), ``"disconnect"`` (every read and write fails as if the cable were pulled), ``"stall"``
+    (the instrument's process stops, as under SIGSTOP: messages received while it lasts are
+    executed in order when it ends, their replies computed at that instant).
     Active from ``start_s`` for ``duration_s`` simulated seconds (``None`` = for ever).
     """
 
@@ -88,7 +91,8 @@ class LineEndpoint:
         #: True while every queued reply is whole: it holds the write termination once, at its end
         #: (then a read up to that termination takes the first reply without searching it).
         self._whole = True
-        self._held: list[tuple[float, bytes]] = []
+        #: Held back: (release time, reply bytes) of a delay fault, (end, message text) of a stall.
+        self._held: list[tuple[float, bytes | str]] = []
         self.read_termination = read_termination
         self.write_termination = write_termination
 
@@ -159,6 +163,8 @@ class LineEndpoint:
         if fault is not None and fault.kind == "disconnect":
             raise EndpointDisconnected(f"{self.name}: link down")
         with self._lock:
+            if self._held and (fault is None or fault.kind != "stall"):
+                self._release_held()  # messages of a stall that ended go first, in order
             self._receive(data, fault)
         return len(data)
 
@@ -188,6 +194,10 @@ class LineEndpoint:
 
     def _execute(self, line: str, fault: CommsFault | None) -> None:
         """Run one message (lock held) and queue its reply as ``fault`` allows."""
+        if fault is not None and fault.kind == "stall":
+            # Executed when the stall ends (the held entry is the message text, not a reply).
+            self._held.append((fault.start_s + (fault.duration_s or math.inf), line))
+            return
         reply = self.frontend.handle_line(line)
         if reply is None:
             return
@@ -260,7 +270,13 @@ class LineEndpoint:
         ready = [p for t, p in self._held if t <= now]
         self._held = [(t, p) for t, p in self._held if t > now]
         if ready:
-            self._outbox.extend(ready)
+            for item in ready:
+                if isinstance(item, str):  # a message received during a stall: executed now
+                    reply = self.frontend.handle_line(item)
+                    if reply is not None:
+                        self._outbox.append(reply.encode("ascii", "replace") + self._write_termination)
+                else:
+                    self._outbox.append(item)
             self._whole = False
 
     @property

@@ -90,3 +90,15 @@ def test_unwritable_out_is_one_line_before_the_run(tmp_path, where, capsys, monk
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [err.strip()]
     assert err.startswith("bench: error: ") and "cannot write the run file" in err
+
+
+def test_a_disk_full_before_the_first_byte_leaves_no_empty_run_file(tmp_path):
+    """Issue 26 defect 10: a run started on a full disk left a 0-byte (here 1-byte) run file and
+    no failure marker. Nothing ran: one line, exit 2, and no run file that could be taken for a run."""
+    out = tmp_path / "run.h5"
+    result = _bench(["run", "capacity_check", "--out", str(out), "--no-progress"], tmp_path, fsize=1)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write the run file" in lines[0]
+    assert not out.exists() or (tmp_path / "run.h5.write-failure").exists()

@@ -193,6 +193,8 @@ def test_timeout_and_lost_link_map_to_the_driver_errors_and_the_link_is_reopened
     with pytest.raises(InstrumentTimeout, match=rf"^{RESOURCE}: query 'X\?': no reply \(timeout\)$"):
         transport.query("X?")
     assert not transport.broken
+    assert not transport.in_step and transport._io is None   # its reply is owed: resynchronise first
+    library.chunks = [(b"41\n", TERM)]   # the late reply, read and discarded before the next query
     library.write_status = StatusCode.error_connection_lost
     with pytest.raises(InstrumentConnectionLost, match=rf"^{RESOURCE}: query 'X\?' failed, connection lost"):
         transport.query("X?")
