@@ -148,7 +148,8 @@ def _reference(preset: str, seed: int, cases: dict[tuple[str, str], tuple[int, f
     for key, (position, fraction) in cases.items():
         step = cycle[position]
         onsets[key] = step["start_time_s"] + fraction * (step["end_time_s"] - step["start_time_s"])
-    return onsets, cycle_s, float(Limits.__dataclass_fields__["final_observation_s"].default)
+    final_s: float = Limits.__dataclass_fields__["final_observation_s"].default  # type: ignore[assignment]
+    return onsets, cycle_s, final_s
 
 
 def soft_case(step_type: str, soc: str, resistance_ohm: float, onset_s: float, horizon_s: float, *,
