@@ -148,7 +148,7 @@ def _reference(preset: str, seed: int, cases: dict[tuple[str, str], tuple[int, f
     for key, (position, fraction) in cases.items():
         step = cycle[position]
         onsets[key] = step["start_time_s"] + fraction * (step["end_time_s"] - step["start_time_s"])
-    final_s = float(getattr(Limits, "final_observation_s"))  # the dataclass field's default
+    final_s = float(Limits.final_observation_s)  # the dataclass field's default
     return onsets, cycle_s, final_s
 
 
