@@ -17,7 +17,7 @@ import logging
 
 from bench.engine.counters import _StepState
 from bench.engine.services import EngineServices
-from bench.safety.last_stretch import LastStretchJudge, LastStretchVerdict
+from bench.safety.last_stretch import LastStretchJudge, LastStretchRule, LastStretchVerdict
 from bench.safety.supervisor import Trip
 from drivers.errors import InstrumentError
 from protocols.steps import Step
@@ -36,8 +36,11 @@ def final_observation(engine: EngineServices) -> Trip | None:
         return None
     engine.stop_output()
     start = engine.now()
-    judge = LastStretchJudge(limits.short_rest_heating_k if limits.short_rest_heating_k > 0 else 2.0,
-                             tolerance_k=limits.window_tolerance_k if limits.window_tolerance_k > 0 else 1.0)
+    # the supervisor's judge has followed the protocol's last rest, if it ended on one
+    rule = next((r for r in engine.supervisor.rules if isinstance(r, LastStretchRule)), None)
+    judge = rule.judge if rule is not None else LastStretchJudge(
+        limits.short_rest_heating_k if limits.short_rest_heating_k > 0 else 2.0,
+        tolerance_k=limits.window_tolerance_k if limits.window_tolerance_k > 0 else 1.0)
     engine.writer.event(start, "final_observation_start", engine.step_count,
                         f"final observation: output off, up to {max_s:.0f} s, until the cell is judged",
                         {"max_s": max_s})
@@ -48,7 +51,7 @@ def final_observation(engine: EngineServices) -> Trip | None:
     elif engine.bench.thermometer is None:
         verdict = LastStretchVerdict(False, "no thermometer: the heat balance cannot judge the last stretch")
     else:
-        verdict, trip = _observe(engine, judge, start, max_s)
+        verdict, trip = _observe(engine, judge, start, max_s, fed=rule is not None)
     if verdict is None:
         verdict = judge.unjudged(engine.now() - start)
     if trip is None:
@@ -59,8 +62,10 @@ def final_observation(engine: EngineServices) -> Trip | None:
     return trip
 
 
-def _observe(engine: EngineServices, judge: LastStretchJudge, start: float,
-             max_s: float) -> tuple[LastStretchVerdict | None, Trip | None]:
+def _observe(engine: EngineServices, judge: LastStretchJudge, start: float, max_s: float,
+             *, fed: bool) -> tuple[LastStretchVerdict | None, Trip | None]:
+    """Sample until judged (a clean window of blocks that includes one after ``start``), a trip,
+    an abort or ``max_s``; ``fed``: the supervisor feeds ``judge`` (its rule), else this does."""
     clock = engine.bench.clock
     control = engine.control
     period = engine.protocol.period_s
@@ -89,10 +94,11 @@ def _observe(engine: EngineServices, judge: LastStretchJudge, start: float,
             engine.log_latest()
             if trip is not None:
                 return None, trip
-            verdict = judge.add(sample)
-            if verdict is not None:
-                return verdict, None
-            if judge.blind(sample.step_time_s):
+            if not fed:
+                judge.add(sample)
+            if judge.verdict is not None and judge.verdict_s >= start + judge.block_s:
+                return judge.verdict, None
+            if judge.blind(sample.time_s):
                 return judge.unjudged(engine.now() - start), None
     except KeyboardInterrupt:
         return LastStretchVerdict(False, "final observation aborted by the operator (SIGINT)"), None

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.safety.rules import StepContext
 from bench.sample import Sample
 
 
@@ -57,7 +58,7 @@ class LastStretchJudge:
     """
 
     __slots__ = ("delta_k", "tolerance_k", "settle_s", "block_s", "air_steady_k", "_end", "_sum", "_sq", "_n", "_air_lo",
-                 "_air_hi", "_blocks", "_seen_cell", "_seen_air")
+                 "_air_hi", "_blocks", "_seen_cell", "_seen_air", "_t0", "verdict", "verdict_s")
 
     def __init__(self, delta_k: float, *, tolerance_k: float = 1.0, settle_s: float = 120.0,
                  block_s: float = 60.0, air_steady_k: float = 0.5) -> None:
@@ -66,25 +67,39 @@ class LastStretchJudge:
         self.settle_s = settle_s
         self.block_s = block_s
         self.air_steady_k = air_steady_k
-        self._end = settle_s + block_s
+        #: (mean excess K, variance of the mean K², lowest air °C, highest air °C) of the last blocks.
+        self._blocks: list[tuple[float, float, float, float]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh (the output was on: the cell's rest starts again)."""
+        self._t0 = math.nan  # test time of the first sample since the reset, s
+        self._end = math.inf
         self._sum = self._sq = 0.0
         self._n = 0
         self._air_lo, self._air_hi = math.inf, -math.inf
-        #: (mean excess K, variance of the mean K², lowest air °C, highest air °C) of the last blocks.
-        self._blocks: list[tuple[float, float, float, float]] = []
+        self._blocks.clear()
         self._seen_cell = self._seen_air = False
+        #: The latest "judged" verdict and the test time of the block end that gave it, s.
+        self.verdict: LastStretchVerdict | None = None
+        self.verdict_s = math.nan
 
     def add(self, sample: Sample) -> LastStretchVerdict | None:
-        """Take one sample of the observation (``step_time_s`` from its start); a verdict once judged."""
+        """Take one resting sample; a "judged" verdict when the three latest blocks clear the cell."""
         t, air = sample.temperature_cell_c, sample.temperature_chamber_c
         self._seen_cell |= t == t
         self._seen_air |= air == air
-        if sample.step_time_s < self.settle_s:
+        now = sample.time_s
+        if self._t0 != self._t0:
+            self._t0 = now
+            self._end = now + self.settle_s + self.block_s
+        if now < self._t0 + self.settle_s:
             return None
-        if sample.step_time_s >= self._end:
+        if now >= self._end:
             verdict = self._close_block()
             self._end += self.block_s
             if verdict is not None:
+                self.verdict, self.verdict_s = verdict, now
                 return verdict
         if t == t and air == air:
             excess = t - air
@@ -117,9 +132,9 @@ class LastStretchJudge:
                                             f"inside it", m2)
         return None
 
-    def blind(self, step_time_s: float) -> bool:
+    def blind(self, time_s: float) -> bool:
         """Past the settling time with no cell or no air reading yet: nothing to judge with."""
-        return step_time_s >= self.settle_s and not (self._seen_cell and self._seen_air)
+        return time_s >= self._t0 + self.settle_s and not (self._seen_cell and self._seen_air)
 
     def unjudged(self, observed_s: float) -> LastStretchVerdict:
         """The verdict when the observation ends (its maximum, an abort) before :meth:`add` judged."""
@@ -130,3 +145,25 @@ class LastStretchJudge:
         where = f"cell {last:.2f} K above the chamber air" if last == last else "too short to judge"
         return LastStretchVerdict(False, f"final observation ended after {observed_s:.0f} s, {where}: neither cooled "
                                          f"to the air (within {min(self.delta_k, self.tolerance_k):g} K) nor tripped", last)
+
+
+class LastStretchRule:
+    """The judge as a supervisor rule that never trips: fed every resting sample, so a protocol
+    that ends on a rest has its final observation judged from that rest on (rest after rest: the
+    cell's terminals saw no change, its blocks go on). Reset whenever the output was on."""
+
+    __slots__ = ("name", "judge")
+
+    def __init__(self, judge: LastStretchJudge) -> None:
+        self.name = "last_stretch"
+        self.judge = judge
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Only at rest; a rest that follows a driven step starts afresh."""
+        if ctx.driven or ctx.output_changed:
+            self.judge.reset()
+        return not ctx.driven
+
+    def check(self, sample: Sample) -> None:
+        """Feed the judge; never a trip."""
+        self.judge.add(sample)

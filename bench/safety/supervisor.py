@@ -25,6 +25,7 @@ from bench.safety.checks import (
     StaleDataRule,
     StepBudgetRule,
 )
+from bench.safety.last_stretch import LastStretchJudge, LastStretchRule
 from bench.safety.rules import (
     DtDtRule,
     HardLimitsRule,
@@ -137,6 +138,8 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
     if limits.sensor_disagreement_k > 0:
         rules.append(SensorDisagreementRule(limits.sensor_disagreement_k))
     rules.append(OperatingWindowRule(ctx, cell, limits.window_tolerance_k))
+    rules.append(LastStretchRule(LastStretchJudge(limits.short_rest_heating_k or 2.0,
+                                                  tolerance_k=limits.window_tolerance_k or 1.0)))
     return rules
 
 
