@@ -234,6 +234,20 @@ def summarise(cases: list[SoftCase], runs: list[CleanRun]) -> dict[str, Any]:
     }
 
 
+def summarise_late(cases: list[SoftCase]) -> dict[str, Any]:
+    """The late-onset figures: 5-50 Ω must be caught; 100 Ω caught or reported not testable (the
+    final observation ended without judging: the report says "not tested", never "met")."""
+    ok = [c for c in cases if c.detected or (c.resistance_ohm > 50.0 and c.untestable)]
+    return {
+        "late_detection_rate": len(ok) / len(cases) if cases else None,
+        "late_cases": len(cases),
+        "late_caught": sum(c.detected for c in cases),
+        "late_not_testable": [f"{c.step_type}/{c.soc} {c.resistance_ohm:g} ohm" for c in cases if c.untestable],
+        "late_missed": [vars(c) for c in cases if c not in ok],
+        "late_false_trips": sum(c.false_trip for c in cases),
+    }
+
+
 def measure_soft_shorts(quick: bool = False) -> dict[str, Any]:
     """The soft-short figures for ``bench perf`` (section ``safety``): the whole matrix and 1,000
     clean cycles on every preset (``quick``: 5 and 50 Ω, 4 clean cycles per preset)."""
@@ -242,9 +256,12 @@ def measure_soft_shorts(quick: bool = False) -> dict[str, Any]:
     if quick:
         cases = soft_matrix((5.0, 50.0), workers=workers)
         runs = clean_preset_cycles(4, per_run=2, workers=workers)
+        late = late_matrix((50.0, 100.0), workers=workers)
     else:
         cases = soft_matrix(SOFT_SEVERITIES_OHM, workers=workers)
         runs = clean_preset_cycles(1000, workers=workers)
+        late = late_matrix(LATE_SEVERITIES_OHM, workers=workers)
     result = summarise(cases, runs)
+    result.update(summarise_late(late))
     result["soft_wall_s"] = time.perf_counter() - t0
     return result
