@@ -8,7 +8,7 @@ last stretch is "not judged" and the report's safety claims over it are "not tes
 ``observed_s``, ``judged_through_s``: the protocol's end, the time the judgement covers).
 
 Abuse tests (nail penetration) are left out: their rests after the abuse are the observation.
-SIGTERM or SIGINT ends it at once, not judged. Times in test seconds.
+SIGTERM (seen within one sampling period) or SIGINT ends it, not judged. Times in test seconds.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from protocols.steps import Step
 
 logger = logging.getLogger("bench.engine.core")
 
-#: Longest single sleep, bench seconds: SIGTERM is seen within this time.
-ABORT_POLL_S = 1.0
+#: Sampling period of the observation, s (or the protocol's, if longer): with the output off the
+#: rest rules' windows (30 s of voltage, 60-120 s blocks of temperature) still get 3 or more samples
+#: each, and a hard short still steps the voltage between two samples.
+OBSERVATION_PERIOD_S = 10.0
 
 
 def final_observation(engine: EngineServices) -> Trip | None:
@@ -38,9 +40,12 @@ def final_observation(engine: EngineServices) -> Trip | None:
     start = engine.now()
     # the supervisor's judge has followed the protocol's last rest, if it ended on one
     rule = next((r for r in engine.supervisor.rules if isinstance(r, LastStretchRule)), None)
-    judge = rule.judge if rule is not None else LastStretchJudge(
-        limits.short_rest_heating_k if limits.short_rest_heating_k > 0 else 2.0,
-        tolerance_k=limits.window_tolerance_k if limits.window_tolerance_k > 0 else 1.0)
+    if rule is not None:
+        judge = rule.judge
+    else:
+        judge = LastStretchJudge(limits.short_rest_heating_k if limits.short_rest_heating_k > 0 else 2.0,
+                                 tolerance_k=limits.window_tolerance_k if limits.window_tolerance_k > 0 else 1.0)
+        judge.start(start)
     engine.writer.event(start, "final_observation_start", engine.step_count,
                         f"final observation: output off, up to {max_s:.0f} s, until the cell is judged",
                         {"max_s": max_s})
@@ -68,21 +73,19 @@ def _observe(engine: EngineServices, judge: LastStretchJudge, start: float, max_
     an abort or ``max_s``; ``fed``: the supervisor feeds ``judge`` (its rule), else this does."""
     clock = engine.bench.clock
     control = engine.control
-    period = engine.protocol.period_s
-    rest = Step(kind="rest", text="final observation", duration_s=max_s)
+    period = max(engine.protocol.period_s, OBSERVATION_PERIOD_S)
+    rest = Step(kind="rest", text="final observation", duration_s=max_s, period_s=period)
     state = _StepState(start_s=start)
     engine.supervisor.begin_step(rest, start)
     engine.step_count += 1
     end = start + max_s
+    ready_s = start + judge.block_s  # a clean window must include a block after the protocol's end
+    blind_s = start + judge.settle_s + 2.0 * judge.block_s
     deadline = clock.now_s()
     try:
         while engine.now() < end:
             deadline += period
-            while not control.abort_wanted:
-                wait = deadline - clock.now_s()
-                if wait <= 0:
-                    break
-                clock.sleep(min(wait, ABORT_POLL_S))
+            clock.sleep(deadline - clock.now_s())  # SIGTERM is seen within one period
             if control.abort_wanted:
                 return LastStretchVerdict(False, "final observation aborted by the operator (SIGTERM)"), None
             try:
@@ -96,9 +99,9 @@ def _observe(engine: EngineServices, judge: LastStretchJudge, start: float, max_
                 return None, trip
             if not fed:
                 judge.add(sample)
-            if judge.verdict is not None and judge.verdict_s >= start + judge.block_s:
+            if judge.verdict_s >= ready_s and judge.verdict is not None:  # (NaN: not yet)
                 return judge.verdict, None
-            if judge.blind(sample.time_s):
+            if sample.time_s >= blind_s and judge.blind(sample.time_s):
                 return judge.unjudged(engine.now() - start), None
     except KeyboardInterrupt:
         return LastStretchVerdict(False, "final observation aborted by the operator (SIGINT)"), None

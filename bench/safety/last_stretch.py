@@ -31,6 +31,7 @@ coulombic check of the last discharge run as on any rest: a short trips them. Un
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.safety.rules import StepContext
@@ -57,8 +58,8 @@ class LastStretchJudge:
     Per sample: two additions; the comparison once per block.
     """
 
-    __slots__ = ("delta_k", "tolerance_k", "settle_s", "block_s", "air_steady_k", "_end", "_sum", "_sq", "_n", "_air_lo",
-                 "_air_hi", "_blocks", "_seen_cell", "_seen_air", "_t0", "verdict", "verdict_s")
+    __slots__ = ("delta_k", "tolerance_k", "settle_s", "block_s", "air_steady_k", "_begin", "_end", "_sum", "_sq",
+                 "_n", "_blocks", "_started", "verdict", "verdict_s")
 
     def __init__(self, delta_k: float, *, tolerance_k: float = 1.0, settle_s: float = 120.0,
                  block_s: float = 60.0, air_steady_k: float = 0.5) -> None:
@@ -67,80 +68,68 @@ class LastStretchJudge:
         self.settle_s = settle_s
         self.block_s = block_s
         self.air_steady_k = air_steady_k
-        #: (mean excess K, variance of the mean K², lowest air °C, highest air °C) of the last blocks.
-        self._blocks: list[tuple[float, float, float, float]] = []
-        self.reset()
+        #: (mean excess K, variance of the mean K², air °C at the block's end) of the last three blocks.
+        self._blocks: list[tuple[float, float, float]] = []
+        self._started = False
+        self.start(0.0)
 
-    def reset(self) -> None:
-        """Start afresh (the output was on: the cell's rest starts again)."""
-        self._t0 = math.nan  # test time of the first sample since the reset, s
-        self._end = math.inf
+    def start(self, time_s: float) -> None:
+        """Start afresh at test time ``time_s`` (s): the rest starts (the output was on before)."""
+        self._begin = time_s + self.settle_s  # the samples before it (settling) are not judged
+        self._end = self._begin + self.block_s
         self._sum = self._sq = 0.0
         self._n = 0
-        self._air_lo, self._air_hi = math.inf, -math.inf
         self._blocks.clear()
-        self._seen_cell = self._seen_air = False
+        self._started = False  # a block with readings closed since the start
         #: The latest "judged" verdict and the test time of the block end that gave it, s.
         self.verdict: LastStretchVerdict | None = None
         self.verdict_s = math.nan
 
-    def add(self, sample: Sample) -> LastStretchVerdict | None:
-        """Take one resting sample; a "judged" verdict when the three latest blocks clear the cell."""
-        t, air = sample.temperature_cell_c, sample.temperature_chamber_c
-        self._seen_cell |= t == t
-        self._seen_air |= air == air
+    def add(self, sample: Sample) -> None:
+        """Take one resting sample; :attr:`verdict` is set when the three latest blocks clear the
+        cell. (Per sample: a sum; a NaN reading makes its block NaN, which never clears the cell.)"""
         now = sample.time_s
-        if self._t0 != self._t0:
-            self._t0 = now
-            self._end = now + self.settle_s + self.block_s
-        if now < self._t0 + self.settle_s:
+        if now < self._begin:
             return None
         if now >= self._end:
-            verdict = self._close_block()
-            self._end += self.block_s
-            if verdict is not None:
-                self.verdict, self.verdict_s = verdict, now
-                return verdict
-        if t == t and air == air:
-            excess = t - air
-            self._sum += excess
-            self._sq += excess * excess
-            self._n += 1
-            if air < self._air_lo:
-                self._air_lo = air
-            if air > self._air_hi:
-                self._air_hi = air
+            self._close_block(now, sample.temperature_chamber_c)
+        excess = sample.temperature_cell_c - sample.temperature_chamber_c
+        self._sum += excess
+        self._sq += excess * excess
+        self._n += 1
         return None
 
-    def _close_block(self) -> LastStretchVerdict | None:
+    def _close_block(self, now: float, air: float) -> LastStretchVerdict | None:
+        self._end = max(self._end + self.block_s, now + 0.5 * self.block_s)
         n = self._n
         if n:
             mean = self._sum / n
-            var = max(self._sq / n - mean * mean, 0.0) / n
-            self._blocks.append((mean, var, self._air_lo, self._air_hi))
+            if mean == mean:
+                self._started = True
+            self._blocks.append((mean, max(self._sq / n - mean * mean, 0.0) / n, air))
             del self._blocks[:-3]
         self._sum = self._sq = 0.0
         self._n = 0
-        self._air_lo, self._air_hi = math.inf, -math.inf
         if len(self._blocks) < 3:
             return None
-        (m0, v0, lo0, hi0), _, (m2, v2, lo2, hi2) = self._blocks
-        air_swing = max(hi0, hi2, self._blocks[1][3]) - min(lo0, lo2, self._blocks[1][2])
-        if m2 <= min(self.delta_k, self.tolerance_k) and m2 <= m0 + 2.0 * math.sqrt(v0 + v2) and air_swing <= self.air_steady_k:
-            return LastStretchVerdict(True, f"cell {m2:.2f} K above the chamber air (at it within "
-                                            f"the sensors' {self.tolerance_k:g} K) and not warming: no heat source "
-                                            f"inside it", m2)
+        (m0, v0, a0), (_, _, a1), (m2, v2, a2) = self._blocks
+        if (m2 <= min(self.delta_k, self.tolerance_k) and m2 <= m0 + 2.0 * math.sqrt(v0 + v2)
+                and max(a0, a1, a2) - min(a0, a1, a2) <= self.air_steady_k):
+            self.verdict, self.verdict_s = LastStretchVerdict(
+                True, f"cell {m2:.2f} K above the chamber air (at it within the sensors' {self.tolerance_k:g} K) "
+                      "and not warming: no heat source inside it", m2), now
+            return self.verdict
         return None
 
     def blind(self, time_s: float) -> bool:
-        """Past the settling time with no cell or no air reading yet: nothing to judge with."""
-        return time_s >= self._t0 + self.settle_s and not (self._seen_cell and self._seen_air)
+        """A whole block past the settling time and no cell-and-air reading yet: nothing to judge with."""
+        return time_s >= self._begin + 2.0 * self.block_s and not self._started
 
     def unjudged(self, observed_s: float) -> LastStretchVerdict:
         """The verdict when the observation ends (its maximum, an abort) before :meth:`add` judged."""
-        if not self._seen_cell or not self._seen_air:
-            which = "cell temperature" if not self._seen_cell else "chamber air temperature"
-            return LastStretchVerdict(False, f"no {which} reading: the heat balance cannot judge the last stretch")
+        if not self._started:
+            return LastStretchVerdict(False, "no cell or chamber air temperature reading: the heat balance cannot "
+                                             "judge the last stretch")
         last = self._blocks[-1][0] if self._blocks else math.nan
         where = f"cell {last:.2f} K above the chamber air" if last == last else "too short to judge"
         return LastStretchVerdict(False, f"final observation ended after {observed_s:.0f} s, {where}: neither cooled "
@@ -152,18 +141,17 @@ class LastStretchRule:
     that ends on a rest has its final observation judged from that rest on (rest after rest: the
     cell's terminals saw no change, its blocks go on). Reset whenever the output was on."""
 
-    __slots__ = ("name", "judge")
+    __slots__ = ("name", "judge", "check")
+    check: Callable[[Sample], None]
 
     def __init__(self, judge: LastStretchJudge) -> None:
         self.name = "last_stretch"
         self.judge = judge
+        #: Feeds the judge; never a trip (the judge's own method: no wrapper on the per-sample path).
+        self.check = judge.add
 
     def applies(self, ctx: StepContext) -> bool:
         """Only at rest; a rest that follows a driven step starts afresh."""
         if ctx.driven or ctx.output_changed:
-            self.judge.reset()
+            self.judge.start(ctx.start_s)
         return not ctx.driven
-
-    def check(self, sample: Sample) -> None:
-        """Feed the judge; never a trip."""
-        self.judge.add(sample)

@@ -125,16 +125,22 @@ class RestVoltageDropRule(_RestWindowRule):
     normal relaxation), and the two halves are compared once there are two windows since settling.
     """
 
-    __slots__ = ("max_v_per_s", "min_drop_v", "_anchors", "_anchor_serial")
+    __slots__ = ("max_v_per_s", "min_drop_v", "_anchors", "_next_anchor_s")
 
     def __init__(self, ctx: StepContext, max_v_per_s: float, *, settle_s: float = 120.0,
                  window_s: float = 30.0, min_drop_v: float = 0.015) -> None:
         super().__init__("internal_short_rest", ctx, settle_s, window_s)
         self.max_v_per_s = max_v_per_s
         self.min_drop_v = min_drop_v
-        #: (time s, voltage V) every ``window_s`` from the first settled sample of the step.
+        #: (time s, voltage V) every ``window_s`` from the settled samples of the step.
         self._anchors: list[tuple[float, float]] = []
-        self._anchor_serial = -1
+        self._next_anchor_s = -math.inf
+
+    def applies(self, ctx: StepContext) -> bool:
+        """At each step start: no anchors yet; only while the output is off."""
+        self._anchors.clear()
+        self._next_anchor_s = -math.inf
+        return not ctx.driven
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rest voltage falls too fast without slowing down."""
@@ -144,12 +150,10 @@ class RestVoltageDropRule(_RestWindowRule):
         rate = self._rest_slope(sample, sample.voltage_v)
         if rate is None:
             return None
-        anchors = self._anchors
-        if self._anchor_serial != self._serial:
-            self._anchor_serial = self._serial
-            anchors.clear()
-        if not anchors or sample.time_s - anchors[-1][0] >= self.span_s:
-            anchors.append((sample.time_s, sample.voltage_v))
+        now = sample.time_s
+        if now >= self._next_anchor_s:
+            self._anchors.append((now, sample.voltage_v))
+            self._next_anchor_s = now + self.span_s
         if rate >= -self.max_v_per_s:
             return None
         values = self.values

@@ -260,6 +260,7 @@ class ChargeBalanceRule:
                 self._pending, self._suspect = self._suspect, None
             else:
                 self._judge = LastStretchJudge(self.delta_k, tolerance_k=self.tolerance_k)
+                self._judge.start(ctx.start_s)
         charging = kind == "cv" or (kind == "cc" and ctx.current_a > 0)
         return (charging and self._limit_ah < math.inf) or self._pending is not None or self._judge is not None
 
@@ -294,8 +295,9 @@ class ChargeBalanceRule:
             return pending
         judge, suspect = self._judge, self._suspect
         assert judge is not None
-        verdict = judge.add(sample)
-        if verdict is not None and verdict.judged and suspect is not None:
+        judge.add(sample)
+        verdict = judge.verdict
+        if verdict is not None and suspect is not None:
             logger.warning("%s; but at rest the %s: charge lost without a short (lithium plating or another "
                            "side reaction), not a safety trip", suspect.message.split(":")[0], verdict.reason)
             self._suspect = self._judge = None

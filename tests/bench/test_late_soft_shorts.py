@@ -77,9 +77,9 @@ def _judge(excess_at, length_s: float = 7200.0, period_s: float = 1.0, seed: int
         t = k * period_s
         sample = Sample(t, 3.6, 0.0, 25.0 + excess_at(t) + rng.gauss(0, 0.05), 25.0 + rng.gauss(0, 0.05),
                         -1, 1, 1, t)
-        verdict = judge.add(sample)
-        if verdict is not None:
-            return verdict, t
+        judge.add(sample)
+        if judge.verdict is not None:
+            return judge.verdict, t
     return judge.unjudged(length_s), length_s
 
 
