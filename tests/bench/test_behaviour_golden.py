@@ -38,9 +38,9 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "ee58732156c5a9f099f89d004e2d0f00e548eaf563415b0bb1d7a6dc52e59245",
+        "samples": "e0a48cabe1a3541632f5acdbab15c54f3908d16acb73797cbba20cc05571d4f0",
         "steps": "74a2ff8c0cadba43c7dc8ca17a37053be4d0583423a771399c88bdee5df22a06",
-        "events": "1c101975ba05926507381a22edfe67491d6d932f16d33a7dc1d234c29305283a",
+        "events": "98c8ccbc005dc268f9e3cb6a6873991f096b053d1cca58a9ffceb071d920449c",
     },
     "puncture_safe_cycling": {
         "samples": "ad8620b2a5b617efbbe2b1aeb8b557c52d09aa6c143eb4956187d90afc287d7a",
