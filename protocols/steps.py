@@ -257,6 +257,12 @@ class Limits:
     #: previous full-to-empty discharge, or a cycle's coulombic efficiency below 1, by more than
     #: this fraction. Healthy Li-ion cells keep CE >= 0.99 (typically > 0.999).
     short_charge_balance: float = 0.02
+    #: Longest final observation after a completed protocol, s (bench/engine/final_watch.py): the
+    #: output off while the rest rules judge the last cycle; it ends as soon as the cell is judged
+    #: (cooled to within ``short_rest_heating_k`` of the air and not warming). 2 h: twice the
+    #: slowest thermal time constant of a cell in a chamber (soft_shorts.TAU_MAX_S / 2 x 2).
+    #: 0: no final observation (the last stretch is then reported not tested).
+    final_observation_s: float = 7200.0
     #: Cell minus chamber air temperature, K, at any time (0 = off).
     cell_chamber_delta_max_k: float = 0.0
     #: Charge moved in one step above this multiple of the rated capacity trips (Ah overrun).

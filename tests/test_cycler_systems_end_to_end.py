@@ -89,7 +89,8 @@ def test_system_channels_run_a_protocol_through_the_production_driver(driver, ma
             current = np.asarray(samples["Current / A"])
             voltage = np.asarray(samples["Voltage / V"])
             step = np.asarray(samples["Step Index / 1"])
-        charge, discharge = current[step == step.min()], current[step == step.max()]
+        steps = step[step >= 0]  # (-1: the final observation after the protocol)
+        charge, discharge = current[step == steps.min()], current[step == steps.max()]
         assert np.median(charge) == pytest.approx(0.5 * capacity_ah, rel=0.01)
         assert np.median(discharge) == pytest.approx(-capacity_ah, rel=0.01)
         assert 2.5 < voltage.min() and voltage.max() < 4.2

@@ -37,6 +37,7 @@ from bench.engine.end_conditions import (
     soak_out_of_band,
     step_limit_violation,
 )
+from bench.engine.final_watch import final_observation
 from bench.engine.operator_control import OperatorControl
 from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.resume_point import Journal, ResumePoint
@@ -178,6 +179,11 @@ class Engine:
                 except StopIteration:
                     planned = None
                 self.writer.flush_if_due()  # short steps are written in batches (memory flat in steps)
+            trip = final_observation(self)
+            if trip is not None:
+                result = self._finish_trip(trip, wall0)
+                self._close_cycle("safety_trip")
+                return result
             self.stop_output()
             self._close_cycle("complete")
             return self._result(RunStatus.COMPLETED, "protocol completed", wall0)

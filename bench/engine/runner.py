@@ -92,7 +92,11 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
         on_open(attributes, out)
     _record_faults_scheduled(bench, writer, faults)
     try:
-        result = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress).run()
+        engine = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress)
+        rebase = getattr(bench.simulation, "rebase", None)
+        if faults and rebase is not None:  # fault times count from the engine's test time zero
+            rebase(engine.t0)
+        result = engine.run()
         _record_faults_not_started(bench, writer, result.test_time_s)
     except BaseException as exc:
         # An error the engine does not handle itself (e.g. a Python protocol raising): make the
@@ -138,8 +142,13 @@ def _record_faults_not_started(bench: Bench, writer: RunWriter, end_s: float) ->
     for fault, started in report() if report is not None else ():
         if started is not None:
             continue
-        when = f"its condition {fault.text.split('@', 1)[1].split(',')[0]} never held" if fault.condition \
-            else f"the run ended at {end_s:.0f} s, before {fault.time_s:.0f} s"
+        if fault.condition:
+            when = f"its condition {fault.text.split('@', 1)[1].split(',')[0]} never held"
+        elif fault.kind.startswith("comms_") and fault.time_s <= end_s:
+            instrument = fault.options.get("instrument", "cycler")
+            when = f"no message crossed the {instrument} link while it lasted (from {fault.time_s:.0f} s)"
+        else:
+            when = f"the run ended at {end_s:.0f} s, before {fault.time_s:.0f} s"
         message = f"fault {fault.text!r} never took effect: {when}"
         logger.warning("%s", message)
         writer.event(end_s, "fault_not_applied", 0, message, _fault_data(fault))

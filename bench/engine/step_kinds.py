@@ -169,11 +169,17 @@ class StepKinds:
         logger.warning("operator pause at %.1f s (output off, chamber held)", paused_at)
         engine.writer.event(paused_at, "operator_pause", engine.step_count, f"paused during '{step.text}'",
                             {"step_index": step.index, "chamber_setpoint_c": engine.chamber_setpoint_c})
+        # While paused the cell rests (output off): the supervisor judges it as a rest, whose
+        # timeout is a rest's, and the step's own time stands still (issue 26: a pause longer than
+        # the step's timeout tripped it; a paused CC charge's relaxing voltage looked like a leak).
+        engine.supervisor.begin_step(Step(kind="rest", text=f"paused: {step.text}"), paused_at)
+        offset0 = state.offset_s
         clock = engine.bench.clock
         deadline = clock.now_s()
         while control.pause_wanted and not control.abort_wanted:
             deadline += period
             clock.sleep(deadline - clock.now_s())
+            state.offset_s = offset0 + (engine.now() - paused_at)  # step time frozen at the pause
             sample = engine.acquire(step.index, step, state)
             trip = engine.supervisor.check(sample)
             engine.log_latest()
@@ -183,7 +189,7 @@ class StepKinds:
         if control.abort_wanted:
             raise KeyboardInterrupt
         paused_s = engine.now() - paused_at
-        state.offset_s += paused_s
+        state.offset_s = offset0 + paused_s
         engine.apply(step)
         self.remeasure(engine.last)
         engine.supervisor.begin_step(step, state.start_s + state.offset_s)

@@ -45,7 +45,8 @@ FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio
            "jitter_p99_ms_10ms", "missed_samples", "channels_1hz_max", "mainframe_channels_1hz_max",
            "mainframe_transport_floor_us", "mainframe_sample_cost_x_floor", "log_rows_per_s", "analysis_10m_rows_s", "redraw_1m_points_ms",
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
-           "safety_soft_detection_rate", "safety_soft_false_trips", "kill9_files_readable",
+           "safety_soft_detection_rate", "safety_soft_false_trips", "safety_late_detection_rate",
+           "safety_clean_0_45_false_trips", "kill9_files_readable",
            "mainframe_engine_channels_1hz_max", "sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures")
 
 
@@ -188,11 +189,13 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         result["redraw_1m_points_ms"] = red["redraw_ms"]
 
     def safety() -> None:
+        from bench.perf.clean_temperatures import measure_clean_temperatures
         from bench.perf.safety_matrix import measure_safety
         from bench.perf.soft_short_matrix import measure_soft_shorts
 
         saf = measure_safety(quick)
         saf.update(measure_soft_shorts(quick))
+        saf.update(measure_clean_temperatures(quick))
         details["safety"] = saf
         if quick:
             saf["quick"] = ("reduced fault matrix, 16 clean runs, 2 real-time runs, soft shorts 5 and 50 ohm, "
@@ -201,7 +204,9 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
                             ("safety_latency_realtime_ms", "safety_latency_realtime_ms"),
                             ("safety_detection_rate", "detection_rate"), ("safety_false_trips", "false_trips"),
                             ("safety_soft_detection_rate", "soft_detection_rate"),
-                            ("safety_soft_false_trips", "soft_false_trips")):
+                            ("safety_soft_false_trips", "soft_false_trips"),
+                            ("safety_late_detection_rate", "late_detection_rate"),
+                            ("safety_clean_0_45_false_trips", "clean_0_45_false_trips")):
             if saf.get(key) is not None:
                 result[figure] = saf[key]
             else:
@@ -237,7 +242,8 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("analysis", analysis, ("analysis_10m_rows_s",))
     section("redraw", redraw, ("redraw_1m_points_ms",))
     section("safety", safety, ("safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate",
-                               "safety_false_trips", "safety_soft_detection_rate", "safety_soft_false_trips"))
+                               "safety_false_trips", "safety_soft_detection_rate", "safety_soft_false_trips",
+                               "safety_late_detection_rate", "safety_clean_0_45_false_trips"))
     section("kill9", kill9, ("kill9_files_readable",))
     section("sweeps", sweeps, ("sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures"))
     for figure in FIGURES:

@@ -42,6 +42,26 @@ SOFT_CASES: dict[tuple[str, str], tuple[int, float]] = {
     ("cv_hold", "high"): (3, 0.3),  # a hold at the maximum voltage is at high SOC only
     ("rest", "high"): (4, 0.3),
 }
+#: The last cycle of the late-onset protocol, shaped as puncture_safe_cycling's (it ends on a
+#: discharge and a rest, with no charge after them): after a hold to full, a discharge and a rest.
+LATE_STEPS = ["Discharge at 1C until {vmin} V", "Rest for 20 minutes", "Charge at 0.5C until {vmax} V",
+              "Hold at {vmax} V until C/20", "Rest for 20 minutes", "Discharge at 1C until {vmin} V",
+              "Rest for 20 minutes"]
+#: Late onsets (issue 26): (step type, where) -> (position of the step in the protocol's last five
+#: steps, fraction of the step at the onset). No charge follows them: the charge balance cannot
+#: judge; only the rest rules, in the last rest and the final observation, can.
+LATE_CASES: dict[tuple[str, str], tuple[int, float]] = {
+    ("last_charge", "mid"): (0, 0.5),
+    ("last_charge", "end"): (0, 0.9),
+    ("last_hold", "mid"): (1, 0.5),
+    ("last_discharge", "mid"): (3, 0.5),
+    ("last_discharge", "end"): (3, 0.9),
+    ("final_rest", "mid"): (4, 0.5),
+    ("final_rest", "end"): (4, 0.95),
+}
+#: Late onsets are run at these resistances, Ω: 5-50 must all be caught; 100 caught or reported
+#: not testable (the final observation ends without judging the last stretch).
+LATE_SEVERITIES_OHM = (5.0, 10.0, 20.0, 50.0, 100.0)
 #: The matrix protocol samples every this many seconds.
 PERIOD_S = 2.0
 
@@ -59,6 +79,10 @@ class SoftCase:
     false_trip: bool = False
     rule: str = ""
     delay_s: float = math.nan
+    #: No trip, and the final observation did not judge the last stretch (reported "not tested").
+    untestable: bool = False
+    #: The final observation's ``final_observation_end`` data (judged, reason, excess_k), if any.
+    last_stretch: dict | None = None
 
 
 def matrix_protocol(preset: str = "nmc_21700", cycles: int = 2) -> str:
@@ -67,8 +91,14 @@ def matrix_protocol(preset: str = "nmc_21700", cycles: int = 2) -> str:
     return _protocol_text("soft_short_matrix", preset, ["Hold at {vmax} V until C/20", loop], period_s=PERIOD_S)
 
 
-def _run(text: str, preset: str, faults: list[FaultSpec], seed: int) -> tuple[list[dict], list[dict]]:
-    """Run ``text`` on a fresh simulated bench at 97 % SOC: (steps, safety_trip events)."""
+def late_protocol(preset: str = "nmc_21700") -> str:
+    """The late-onset protocol's text: a hold to full, then :data:`LATE_STEPS`."""
+    return _protocol_text("late_soft_short", preset, ["Hold at {vmax} V until C/20", *LATE_STEPS], period_s=PERIOD_S)
+
+
+def _run(text: str, preset: str, faults: list[FaultSpec], seed: int) -> tuple[list[dict], list[dict], dict | None]:
+    """Run ``text`` on a fresh simulated bench at 97 % SOC: (steps, safety_trip events, the data of
+    the final observation's end event or None)."""
     from bench.engine.runner import execute
     from bench.runfile.reader import RunFile
     from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
@@ -82,32 +112,56 @@ def _run(text: str, preset: str, faults: list[FaultSpec], seed: int) -> tuple[li
             path = Path(tmp) / "run.h5"
             execute(protocol, bench, path, observe_s=0.0, faults=faults)
             with RunFile(path) as run:
-                return run.steps, [e for e in run.events if e["kind"] == "safety_trip"]
+                events = run.events
+                end = next((e["data"] for e in events if e["kind"] == "final_observation_end"), None)
+                return run.steps, [e for e in events if e["kind"] == "safety_trip"], end
     finally:
         bench.close()
 
 
 def reference_onsets(preset: str = "nmc_21700", seed: int = 0) -> tuple[dict[tuple[str, str], float], float]:
     """Onset of each case (test time, s) and the cycle length (s), from a clean run."""
-    steps, trips = _run(matrix_protocol(preset), preset, [], seed)
-    if trips:
-        raise RuntimeError(f"the clean reference run tripped: {trips[0]['message']}")
-    first = steps[1:1 + len(CYCLE_STEPS)]  # steps[0] is the first hold
-    cycle_s = first[-1]["end_time_s"] - first[0]["start_time_s"]
-    onsets = {}
-    for key, (position, fraction) in SOFT_CASES.items():
-        step = first[position]
-        onsets[key] = step["start_time_s"] + fraction * (step["end_time_s"] - step["start_time_s"])
+    onsets, cycle_s, _ = _reference(preset, seed, SOFT_CASES, last=False)
     return onsets, cycle_s
 
 
+def late_onsets(preset: str = "nmc_21700", seed: int = 0) -> tuple[dict[tuple[str, str], float], float]:
+    """Onset of each late case (test time, s, in the last cycle) and the horizon (s): the rest of
+    the protocol after the last cycle starts, plus the longest final observation."""
+    onsets, cycle_s, end_s = _reference(preset, seed, LATE_CASES, last=True)
+    return onsets, cycle_s + end_s
+
+
+def _reference(preset: str, seed: int, cases: dict[tuple[str, str], tuple[int, float]], *,
+               last: bool) -> tuple[dict[tuple[str, str], float], float, float]:
+    """Onsets of ``cases`` in the first (or ``last``) cycle of a clean run, the cycle length and the
+    final observation's maximum, s."""
+    from protocols.steps import Limits
+
+    steps, trips, _ = _run(late_protocol(preset) if last else matrix_protocol(preset), preset, [], seed)
+    if trips:
+        raise RuntimeError(f"the clean reference run tripped: {trips[0]['message']}")
+    n = len(CYCLE_STEPS)
+    cycle = steps[-n:] if last else steps[1:1 + n]  # steps[0] is the first hold
+    cycle_s = cycle[-1]["end_time_s"] - cycle[0]["start_time_s"]
+    onsets = {}
+    for key, (position, fraction) in cases.items():
+        step = cycle[position]
+        onsets[key] = step["start_time_s"] + fraction * (step["end_time_s"] - step["start_time_s"])
+    final_s = float(Limits.final_observation_s)  # the dataclass field's default
+    return onsets, cycle_s, final_s
+
+
 def soft_case(step_type: str, soc: str, resistance_ohm: float, onset_s: float, horizon_s: float, *,
-              preset: str = "nmc_21700", seed: int = 0) -> SoftCase:
-    """Inject a ``resistance_ohm`` short at ``onset_s``; was it tripped within ``horizon_s``?"""
+              preset: str = "nmc_21700", seed: int = 0, late: bool = False) -> SoftCase:
+    """Inject a ``resistance_ohm`` short at ``onset_s``; was it tripped within ``horizon_s``?
+    (``late``: on :func:`late_protocol`, else :func:`matrix_protocol`.)"""
     fault = FaultSpec("internal_short", onset_s, {"resistance_ohm": resistance_ohm},
                       f"internal_short@{onset_s:g}s,resistance_ohm={resistance_ohm:g}")
-    _, trips = _run(matrix_protocol(preset), preset, [fault], seed)
-    case = SoftCase(step_type, soc, resistance_ohm, onset_s, horizon_s)
+    text = late_protocol(preset) if late else matrix_protocol(preset)
+    _, trips, stretch = _run(text, preset, [fault], seed)
+    case = SoftCase(step_type, soc, resistance_ohm, onset_s, horizon_s, last_stretch=stretch)
+    case.untestable = not trips and stretch is not None and not stretch.get("judged")
     if trips:
         trip = trips[0]
         case.rule = trip["data"]["rule"] if "rule" in trip["data"] else ""
@@ -123,6 +177,19 @@ def soft_matrix(severities: tuple[float, ...] = SOFT_SEVERITIES_OHM, *, preset: 
     onsets, cycle_s = reference_onsets(preset)
     jobs = [(st, soc, r, onsets[(st, soc)], cycle_s, preset) for r in severities for (st, soc) in SOFT_CASES]
     return _map(_soft_job, jobs, workers)
+
+
+def late_matrix(severities: tuple[float, ...] = LATE_SEVERITIES_OHM, *, preset: str = "nmc_21700",
+                workers: int = 1) -> list[SoftCase]:
+    """Every (severity, late case) of :data:`LATE_CASES`: onsets in the last cycle."""
+    onsets, horizon = late_onsets(preset)
+    jobs = [(st, where, r, onsets[(st, where)], horizon, preset) for r in severities for (st, where) in LATE_CASES]
+    return _map(_late_job, jobs, workers)
+
+
+def _late_job(job: tuple[str, str, float, float, float, str]) -> SoftCase:
+    step_type, where, r, onset, horizon, preset = job
+    return soft_case(step_type, where, r, onset, horizon, preset=preset, late=True)
 
 
 def _soft_job(job: tuple[str, str, float, float, float, str]) -> SoftCase:
@@ -167,6 +234,20 @@ def summarise(cases: list[SoftCase], runs: list[CleanRun]) -> dict[str, Any]:
     }
 
 
+def summarise_late(cases: list[SoftCase]) -> dict[str, Any]:
+    """The late-onset figures: 5-50 Ω must be caught; 100 Ω caught or reported not testable (the
+    final observation ended without judging: the report says "not tested", never "met")."""
+    ok = [c for c in cases if c.detected or (c.resistance_ohm > 50.0 and c.untestable)]
+    return {
+        "late_detection_rate": len(ok) / len(cases) if cases else None,
+        "late_cases": len(cases),
+        "late_caught": sum(c.detected for c in cases),
+        "late_not_testable": [f"{c.step_type}/{c.soc} {c.resistance_ohm:g} ohm" for c in cases if c.untestable],
+        "late_missed": [vars(c) for c in cases if c not in ok],
+        "late_false_trips": sum(c.false_trip for c in cases),
+    }
+
+
 def measure_soft_shorts(quick: bool = False) -> dict[str, Any]:
     """The soft-short figures for ``bench perf`` (section ``safety``): the whole matrix and 1,000
     clean cycles on every preset (``quick``: 5 and 50 Ω, 4 clean cycles per preset)."""
@@ -175,9 +256,12 @@ def measure_soft_shorts(quick: bool = False) -> dict[str, Any]:
     if quick:
         cases = soft_matrix((5.0, 50.0), workers=workers)
         runs = clean_preset_cycles(4, per_run=2, workers=workers)
+        late = late_matrix((50.0, 100.0), workers=workers)
     else:
         cases = soft_matrix(SOFT_SEVERITIES_OHM, workers=workers)
         runs = clean_preset_cycles(1000, workers=workers)
+        late = late_matrix(LATE_SEVERITIES_OHM, workers=workers)
     result = summarise(cases, runs)
+    result.update(summarise_late(late))
     result["soft_wall_s"] = time.perf_counter() - t0
     return result

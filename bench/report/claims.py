@@ -34,6 +34,9 @@ METHODS: dict[str, str] = {
     "fade_pct": "1 - last / first capacity check (full discharges to the cut-off at the same rate), %",
     "eucar_hazard_level": "EUCAR hazard level inferred from voltage and cell temperature after the event "
                           "(runaway per GB 38031-2025 C.5.3.7, fire >= fire_temperature_c; docs/safety.md)",
+    "internal_short_detected": "1 when an internal-short rule of the supervisor tripped; 0 when none did and the "
+                               "final observation after the protocol judged the last cycle (the cell cooled to "
+                               "within the heat-balance limit of the air and was not warming; docs/safety.md)",
     "cycled": "full discharges to the cut-off written like the cycling step (the cycles of cycling)",
     "dcr_growth_pct": "mean growth of the last RPT's 10 s pulse resistances over the first RPT's (same SOC)",
     "discharge_capacity_ah": "charge of the last constant-current/power discharge, counted from every sample",

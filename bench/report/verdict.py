@@ -9,6 +9,7 @@ from bench.analysis import ANALYSES, generic_metrics
 from bench.analysis.ageing import ageing_metrics
 from bench.analysis.sections import format_sections, report_sections
 from bench.report.claims import evaluate_claims, format_claims, verdict_of
+from bench.report.last_stretch import apply_last_stretch, last_stretch, short_detected
 from bench.report.plausibility import implausible_values
 from bench.runfile.reader import RunFile
 
@@ -38,13 +39,20 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "parameters": attrs.get("parameters", {}),
         "bench": attrs.get("bench_description", ""),
     })
+    status = attrs.get("status", "incomplete")
+    events = run.events
+    stretch = last_stretch(events, status)
+    trips = [str(e["data"].get("rule", "")) for e in events if e["kind"] == "safety_trip"]
+    detected = short_detected(stretch, trips)
+    if detected is not None:
+        metrics["internal_short_detected"] = detected
     checks = evaluate_claims(attrs.get("pass_criteria", []) or [], metrics, conditions)
+    apply_last_stretch(checks, stretch)
     for check in checks:  # an analysis that knows why a metric is missing says so (e.g. a soak out of band)
         if check["passed"] is None and check.get("metric") not in metrics:
             specific = _why_untested(check, conditions)
             if not specific.endswith("was not measured"):
                 check["reason"] = specific
-    status = attrs.get("status", "incomplete")
     if status in STATUS_VERDICTS:
         verdict = STATUS_VERDICTS[status]
     elif status != "completed":
@@ -52,7 +60,6 @@ def build_report(run: RunFile) -> dict[str, Any]:
     else:
         verdict = verdict_of(checks)
     safety_events = []
-    events = run.events
     for event in events:
         if event["kind"] != "safety_trip":
             continue
@@ -79,6 +86,7 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "started_utc": attrs.get("start_time_utc", ""),
         "not_tested": [f"{c.get('text') or c['name']}: {c.get('reason') or _why_untested(c, conditions)}"
                        for c in checks if c["passed"] is None],
+        "last_stretch": stretch,
         "data_warnings": implausible_values(run),
         "faults_not_applied": [e["message"] for e in events if e["kind"] == "fault_not_applied"],
         **report_sections(run),
@@ -111,6 +119,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines += [f"  {k} = {v}" for k, v in report["conditions"].items() if v not in ("", None, {}, [])]
     lines += format_sections(report)
     lines += [f"NOT TESTED: {reason}" for reason in report.get("not_tested", [])]
+    stretch = report.get("last_stretch")
+    if stretch:
+        lines.append(f"LAST STRETCH: {'judged' if stretch['judged'] else 'NOT JUDGED'}: {stretch['reason']}")
     lines += [f"DATA: {warning}" for warning in report.get("data_warnings", [])]
     lines += [f"FAULT: {message}" for message in report.get("faults_not_applied", [])]
     for event in report["safety_events"]:

@@ -117,36 +117,71 @@ class _RestWindowRule:
 
 
 class RestVoltageDropRule(_RestWindowRule):
-    """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``.
+    """At rest (no current) after ``settle_s``, the voltage falling faster than ``max_v_per_s``
+    and not slowing down.
 
-    A healthy cell's rest voltage relaxes ever more slowly; a short drains it at a steady rate.
-    The slope is taken over ``window_s``, and the voltage must also have fallen by at least
-    ``min_drop_v`` within the window: a reading with 10 mV resolution (e.g. a supply's own
-    voltmeter) steps by one count during normal relaxation, which alone is not a short.
+    A healthy cell's rest voltage relaxes ever more slowly (a sum of decaying exponentials, or
+    diffusion's ``t^-1/2``): its fall rate over the second half of the time since settling is
+    below the rate over the first half, at any temperature, however slow the relaxation is in
+    the cold. A short drains it at a steady rate (``V / R`` through ``dV/dQ``), or faster as the
+    cell empties: the second half falls at least as fast as the first. The rate is taken over
+    ``window_s``, the voltage must also have fallen by at least ``min_drop_v`` within the window
+    (a reading with 10 mV resolution, e.g. a supply's own voltmeter, steps by one count during
+    normal relaxation), and the two halves are compared once there are two windows since settling.
     """
 
-    __slots__ = ("max_v_per_s", "min_drop_v")
+    __slots__ = ("max_v_per_s", "min_drop_v", "_anchors", "_next_anchor_s")
 
     def __init__(self, ctx: StepContext, max_v_per_s: float, *, settle_s: float = 120.0,
                  window_s: float = 30.0, min_drop_v: float = 0.015) -> None:
         super().__init__("internal_short_rest", ctx, settle_s, window_s)
         self.max_v_per_s = max_v_per_s
         self.min_drop_v = min_drop_v
+        #: (time s, voltage V) every ``window_s`` from the settled samples of the step.
+        self._anchors: list[tuple[float, float]] = []
+        self._next_anchor_s = -math.inf
+
+    def applies(self, ctx: StepContext) -> bool:
+        """At each step start: no anchors yet; only while the output is off."""
+        self._anchors.clear()
+        self._next_anchor_s = -math.inf
+        return not ctx.driven
 
     def check(self, sample: Sample) -> Trip | None:
-        """Trip when the rest voltage falls too fast."""
+        """Trip when the rest voltage falls too fast without slowing down."""
         current = sample.current_a
         if current > REST_CURRENT_A or current < -REST_CURRENT_A:  # (a NaN current goes on, as with abs())
             return None
         rate = self._rest_slope(sample, sample.voltage_v)
-        if rate is None or rate >= -self.max_v_per_s:
+        if rate is None:
+            return None
+        now = sample.time_s
+        if now >= self._next_anchor_s:
+            self._anchors.append((now, sample.voltage_v))
+            self._next_anchor_s = now + self.span_s
+        if rate >= -self.max_v_per_s:
             return None
         values = self.values
         if values[0] - values[-1] < self.min_drop_v:
             return None
+        return self._not_relaxing(sample, rate)
+
+    def _not_relaxing(self, sample: Sample, rate: float) -> Trip | None:
+        """The fall is fast: trip unless it is slowing down (a relaxation)."""
+        anchors = self._anchors
+        t0, v0 = anchors[0]
+        now, v = sample.time_s, sample.voltage_v
+        if now - t0 < 2.0 * self.span_s:
+            return None  # one window since settling: wait for the second to compare
+        t_mid, v_mid = min(anchors, key=lambda a: abs(a[0] - 0.5 * (t0 + now)))
+        first = (v_mid - v0) / (t_mid - t0)
+        second = (v - v_mid) / (now - t_mid)
+        if second > first:  # falling more slowly than before: a relaxation
+            return None
         return Trip(self.name, sample.time_s,
-                    f"voltage falling {1000 * -rate:.2f} mV/s at rest: internal short?",
-                    {"dvdt_v_per_s": rate, "voltage_v": sample.voltage_v, "limit": -self.max_v_per_s})
+                    f"voltage falling {1000 * -rate:.2f} mV/s at rest and not slowing down: internal short?",
+                    {"dvdt_v_per_s": rate, "voltage_v": sample.voltage_v, "limit": -self.max_v_per_s,
+                     "dvdt_first_half_v_per_s": first, "dvdt_second_half_v_per_s": second})
 
 
 class CvCurrentRiseRule:

@@ -28,10 +28,15 @@ sample and compare one number (charge). Units: s, K, Ah, A, V.
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import replace
 
+from bench.safety.last_stretch import LastStretchJudge
 from bench.safety.rules import StepContext, Trip
 from bench.sample import Sample
+
+logger = logging.getLogger(__name__)
 
 #: Largest ratio of two successive decrements still taken as a decay (closer to 1 is a near-linear
 #: fall whose end cannot be extrapolated from three blocks: judged at the next block).
@@ -197,10 +202,11 @@ class ChargeBalanceRule:
 
     __slots__ = ("name", "ctx", "tolerance", "voltage_min_v", "voltage_max_v", "full_current_a", "anchor_v",
                  "_kind", "_count", "_counted_ah", "_base_ah", "_offset_ah", "_empty", "_full_ah", "_refill_ah",
-                 "_out_ah", "_limit_ah", "_gate_ah", "_pending")
+                 "_out_ah", "_limit_ah", "_gate_ah", "_pending", "delta_k", "tolerance_k", "_suspect", "_judge")
 
     def __init__(self, ctx: StepContext, tolerance: float, *, voltage_min_v: float, voltage_max_v: float,
-                 full_current_a: float, anchor_v: float = 0.02) -> None:
+                 full_current_a: float, anchor_v: float = 0.02, delta_k: float = 2.0,
+                 tolerance_k: float = 1.0) -> None:
         self.name = "internal_short_charge_balance"
         self.ctx = ctx
         self.tolerance = tolerance
@@ -226,22 +232,42 @@ class ChargeBalanceRule:
         #: first sample of a step: its offset; a coulombic-efficiency trip to return).
         self._gate_ah = -math.inf
         self._pending: Trip | None = None
+        #: Heat-balance limit and the cell / air sensors' tolerance, K: a low coulombic efficiency
+        #: is a short only if the cell then shows heat at rest (plated lithium makes none).
+        self.delta_k = delta_k
+        self.tolerance_k = tolerance_k
+        #: A low-efficiency cycle waiting for the rest after it to tell plating from a short.
+        self._suspect: Trip | None = None
+        self._judge: LastStretchJudge | None = None
 
     def applies(self, ctx: StepContext) -> bool:
         """At every step start: close the previous step (its charge, its anchors); run per sample
-        in charging steps once there is a reference, and in the next step while a
-        coulombic-efficiency trip waits to be returned."""
+        in charging steps once there is a reference, in the next step while a
+        coulombic-efficiency trip waits to be returned, and in the rest after a low-efficiency
+        cycle (is the charge lost to a short, which heats the resting cell, or to plating?)."""
         last = ctx.last_sample
+        if self._judge is not None and self._suspect is not None:  # that rest ended with the cell still warm
+            self._pending = self._suspect if last is None else replace(self._suspect, time_s=last.time_s)
+            self._suspect = None
+        self._judge = None
         if last is not None:
             self._step_ended(last)
         kind = ctx.kind
         self._kind = "discharge" if kind == "cc" and ctx.current_a < 0 else kind
         self._gate_ah = -math.inf
+        if self._suspect is not None:
+            if ctx.driven:  # no rest to clear it: a charge lost is taken as a short
+                self._pending, self._suspect = self._suspect, None
+            else:
+                self._judge = LastStretchJudge(self.delta_k, tolerance_k=self.tolerance_k)
+                self._judge.start(ctx.start_s)
         charging = kind == "cv" or (kind == "cc" and ctx.current_a > 0)
-        return (charging and self._limit_ah < math.inf) or self._pending is not None
+        return (charging and self._limit_ah < math.inf) or self._pending is not None or self._judge is not None
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the net charge since the empty anchor passes the limit."""
+        if self._judge is not None:
+            return self._judge_rest(sample)
         if self._offset_ah + sample.step_ah > self._gate_ah:
             return self._slow(sample)
         return None
@@ -258,6 +284,23 @@ class ChargeBalanceRule:
                 return pending
         if self._offset_ah + sample.step_ah > self._limit_ah:
             return self._acceptance_trip(sample)
+        return None
+
+    def _judge_rest(self, sample: Sample) -> Trip | None:
+        """In the rest after a low-efficiency cycle: a cell that cools to the air and does not warm
+        has no short draining it (the charge went to plating or another side reaction)."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            return pending
+        judge, suspect = self._judge, self._suspect
+        assert judge is not None
+        judge.add(sample)
+        verdict = judge.verdict
+        if verdict is not None and suspect is not None:
+            logger.warning("%s; but at rest the %s: charge lost without a short (lithium plating or another "
+                           "side reaction), not a safety trip", suspect.message.split(":")[0], verdict.reason)
+            self._suspect = self._judge = None
         return None
 
     def _acceptance_trip(self, sample: Sample) -> Trip:
@@ -300,10 +343,13 @@ class ChargeBalanceRule:
             same = (before is not None and abs(current - before[0]) <= 0.1 * abs(before[0])
                     and not abs(air - before[1]) > SAME_AIR_K)
             if refill == refill and refill > 0 and same and out < refill * (1.0 - self.tolerance):
-                self._pending = Trip(
+                # a short drains the cell and heats it at rest; plated lithium keeps the charge and
+                # makes no heat: judged in the rest that follows (:meth:`applies`)
+                self._suspect = Trip(
                     "internal_short_coulombic", last.time_s,
                     f"coulombic efficiency {out / refill:.3f}: {out:.3f} Ah out of {refill:.3f} Ah charged "
-                    f"(limit {1 - self.tolerance:g}): charge lost inside the cell (internal short?)",
+                    f"(limit {1 - self.tolerance:g}) and the cell not cooled to the air at rest after it: "
+                    "charge lost inside the cell (internal short?)",
                     {"coulombic_efficiency": out / refill, "discharge_ah": out, "charge_ah": refill,
                      "limit": 1.0 - self.tolerance})
             self._out_ah = out

@@ -25,6 +25,7 @@ from bench.safety.checks import (
     StaleDataRule,
     StepBudgetRule,
 )
+from bench.safety.last_stretch import LastStretchJudge, LastStretchRule
 from bench.safety.rules import (
     DtDtRule,
     HardLimitsRule,
@@ -130,7 +131,9 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
         rules.append(RestHeatBalanceRule(ctx, limits.short_rest_heating_k))
     if limits.short_charge_balance > 0:
         rules.append(ChargeBalanceRule(ctx, limits.short_charge_balance, voltage_min_v=cell.voltage_min_v,
-                                       voltage_max_v=cell.voltage_max_v, full_current_a=0.1 * cell.capacity_ah))
+                                       voltage_max_v=cell.voltage_max_v, full_current_a=0.1 * cell.capacity_ah,
+                                       delta_k=limits.short_rest_heating_k or 2.0,
+                                       tolerance_k=limits.window_tolerance_k or 1.0))
     if limits.cell_chamber_delta_max_k > 0:
         rules.append(CellChamberDeltaRule(limits.cell_chamber_delta_max_k))
     if limits.ah_overrun_factor > 0 or limits.step_timeout_factor > 0:
@@ -139,6 +142,8 @@ def rules_for_protocol(protocol: Protocol, ctx: StepContext) -> list[Rule]:
     if limits.sensor_disagreement_k > 0:
         rules.append(SensorDisagreementRule(limits.sensor_disagreement_k))
     rules.append(OperatingWindowRule(ctx, cell, limits.window_tolerance_k))
+    rules.append(LastStretchRule(LastStretchJudge(limits.short_rest_heating_k or 2.0,
+                                                  tolerance_k=limits.window_tolerance_k or 1.0)))
     return rules
 
 

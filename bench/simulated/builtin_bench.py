@@ -102,6 +102,10 @@ class SimulatedBench:
     #: The world's clock when the faults were scheduled (their test time zero), s.
     fault_t0_s: float = 0.0
 
+    #: Each scheduled fault with its handle: the mutable ``[world start time]`` of a physical
+    #: fault's hook, or the link's :class:`CommsFault` (shifted together by :meth:`rebase`).
+    schedule: list[tuple[FaultSpec, Any]] = dataclasses.field(default_factory=list)
+
     def fault_started(self, spec: FaultSpec, now_s: float) -> None:
         """A fault took effect at world time ``now_s``: note it and tell the listener."""
         time_s = now_s - self.fault_t0_s
@@ -109,12 +113,29 @@ class SimulatedBench:
         if self.on_fault_applied is not None:
             self.on_fault_applied(spec, time_s)
 
+    def rebase(self, t0_s: float) -> None:
+        """Make the faults' times relative to world time ``t0_s`` (the run's test time zero, taken
+        when the engine starts: identifying the instruments and opening the file take world time
+        too, 40 s of it at ``--speed 500``), so a fault ``@3600s`` starts at test time 3600 s."""
+        delta = t0_s - self.fault_t0_s
+        for _, handle in self.schedule:
+            if isinstance(handle, CommsFault):
+                handle.start_s += delta
+            else:
+                handle[0] += delta
+        self.fault_t0_s = t0_s
+
     def fault_report(self) -> list[tuple[FaultSpec, float | None]]:
         """Every scheduled fault with the test time it started, or None if it never did; a link
-        fault counts as started when the world's clock passed its start time."""
-        elapsed = self.world.clock.now_s() - self.fault_t0_s
-        return [(f, t if t is not None or not f.kind.startswith("comms_") or f.time_s > elapsed else f.time_s)
-                for f, t in self.faults]
+        fault starts when it first meets a message (a link nobody spoke over had no fault)."""
+        links = {id(spec): handle for spec, handle in self.schedule if isinstance(handle, CommsFault)}
+        out = []
+        for spec, started in self.faults:
+            link = links.get(id(spec))
+            if started is None and link is not None and link.first_hit_s is not None:
+                started = link.first_hit_s - self.fault_t0_s
+            out.append((spec, started))
+        return out
 
 
 #: Simulated cell backends: ``bench run --cell-backend NAME``.
@@ -219,16 +240,18 @@ def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:
     sim: SimulatedBench = bench.simulation
     sim.fault_t0_s = sim.world.clock.now_s()
     sim.faults += [(fault, None) for fault in faults]
-    schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults,
-                    on_start=sim.fault_started)
+    sim.schedule += schedule_faults(sim.world, {role: ep.faults for role, ep in sim.endpoints.items()}, faults,
+                                    on_start=sim.fault_started)
 
 
 def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], faults: list[FaultSpec],
-                    on_start: Any = None) -> None:
+                    on_start: Any = None) -> list[tuple[FaultSpec, Any]]:
     """Schedule ``faults`` on ``world`` (physical) and on the links' fault lists (by role), with
     times relative to the world's present time; ``on_start(spec, world_time_s)`` is called when
-    a physical fault takes effect."""
+    a physical fault takes effect, or a link fault first meets a message. Returns each fault
+    with its handle (see :attr:`SimulatedBench.schedule`)."""
     t0 = world.clock.now_s()
+    handles: list[tuple[FaultSpec, Any]] = []
     for fault in faults:
         start = t0 + fault.time_s
         duration = fault.options.get("duration")
@@ -240,20 +263,41 @@ def schedule_faults(world: SimWorld, link_faults: dict[str, list[CommsFault]], f
             kind = {"comms_drop": "no_reply", "comms_garbled": "garbled", "comms_delay": "delay",
                     "comms_disconnect": "disconnect"}[fault.kind]
             delay = fault.options.get("delay", 10.0)
-            link_faults[instrument].append(
-                CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0))
+            link = CommsFault(kind, start, duration_s, float(delay) if isinstance(delay, (int, float)) else 10.0)
+            link_faults[instrument].append(link)
+            handles.append((fault, link))
+            if on_start is not None:
+                world.hooks.append(_link_watch(fault, link, on_start))
         else:
-            world.hooks.append(_physical_fault(fault, start, on_start))
+            when = [start]
+            world.hooks.append(_physical_fault(fault, when, on_start))
+            handles.append((fault, when))
         logger.info("fault scheduled: %s at %.0f s", fault.kind, fault.time_s)
+    return handles
 
 
-def _physical_fault(fault: FaultSpec, start_s: float,
+def _link_watch(fault: FaultSpec, link: CommsFault,
+                on_start: Callable[[FaultSpec, float], None]) -> Callable[[SimWorld, float], None]:
+    """A world hook telling ``on_start`` once, at the world time the link fault first met a message."""
+    told = [False]
+
+    def hook(world: SimWorld, now_s: float) -> None:
+        if told[0] or link.first_hit_s is None:
+            return
+        told[0] = True
+        on_start(fault, link.first_hit_s)
+
+    return hook
+
+
+def _physical_fault(fault: FaultSpec, when: list[float],
                     on_start: Callable[[FaultSpec, float], None] | None = None) -> Callable[[SimWorld, float], None]:
+    """A world hook applying ``fault`` from world time ``when[0]`` (a list: :meth:`SimulatedBench.rebase` shifts it)."""
     fired = [False]
     channel = int(fault.options.get("channel", 0)) if isinstance(fault.options.get("channel", 0), (int, float)) else 0
 
     def hook(world: SimWorld, now_s: float) -> None:
-        if fired[0] or now_s < start_s:
+        if fired[0] or now_s < when[0]:
             return
         ch = world.channels[channel]
         if fault.condition is not None:

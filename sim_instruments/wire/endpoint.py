@@ -34,12 +34,15 @@ class CommsFault:
     (the instrument's process stops, as under SIGSTOP: messages received while it lasts are
     executed in order when it ends, their replies computed at that instant).
     Active from ``start_s`` for ``duration_s`` simulated seconds (``None`` = for ever).
+    ``first_hit_s``: the simulated time the fault first met a message (None: no message crossed
+    the link while it was active, so it had no effect).
     """
 
     kind: str
     start_s: float
     duration_s: float | None = None
     delay_s: float = 0.0
+    first_hit_s: float | None = None
 
     def active(self, now_s: float) -> bool:
         """True while the fault applies at simulated time ``now_s``."""
@@ -129,7 +132,10 @@ class LineEndpoint:
         if not self.faults:
             return None
         now = self.now_s()
-        return next((f for f in self.faults if f.active(now)), None)
+        fault = next((f for f in self.faults if f.active(now)), None)
+        if fault is not None and fault.first_hit_s is None:
+            fault.first_hit_s = now
+        return fault
 
     # -- host -> instrument ----------------------------------------------------------------------
     def write(self, data: bytes) -> int:

@@ -16,6 +16,8 @@ Re-recorded after the merge of issues 15, 18 and 21 (2026-12-06): the cell ages 
 charge calibration: issue 15), every scheduled and applied fault is an event and no two rows
 share a test time at a step boundary (issue 18), and the claims above. The restructure itself
 (commit b84e68b) left the a5e68ae hashes unchanged: that commit's test passed with them.
+Re-recorded (issue 26 item 1): capacity_check ends with the final observation (its samples and
+two events, ``final_observation_start`` / ``final_observation_end``); its steps are unchanged.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "bb219e286d774f72edac64813a3122c431487f66d13a040b7d3531a2423e43b6",
+        "samples": "e0a48cabe1a3541632f5acdbab15c54f3908d16acb73797cbba20cc05571d4f0",
         "steps": "74a2ff8c0cadba43c7dc8ca17a37053be4d0583423a771399c88bdee5df22a06",
-        "events": "4bbd4fb535479c2288c933ca089db24b455ec0801b903df5c78e62a41651bd38",
+        "events": "98c8ccbc005dc268f9e3cb6a6873991f096b053d1cca58a9ffceb071d920449c",
     },
     "puncture_safe_cycling": {
         "samples": "ad8620b2a5b617efbbe2b1aeb8b557c52d09aa6c143eb4956187d90afc287d7a",

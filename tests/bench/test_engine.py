@@ -74,7 +74,8 @@ steps:
 """)
     assert result.status is RunStatus.COMPLETED
     samples = data["samples"]
-    t, i = samples["Test Time / s"], samples["Current / A"]
+    protocol = samples["Step Index / 1"] >= 0  # the final observation after it: step index -1
+    t, i = samples["Test Time / s"][protocol], samples["Current / A"][protocol]
     assert t[-1] == pytest.approx(90.0)
     for start in (0.0, 30.0, 60.0):  # a sample lands on every boundary
         assert np.any(np.isclose(t, start + 10.0)) and np.any(np.isclose(t, start + 30.0))

@@ -38,7 +38,7 @@ def test_every_row_has_its_own_test_time_at_step_boundaries(boundary_run):
     with RunFile(boundary_run) as run:
         samples = run.samples
     t, step = samples["Test Time / s"], samples["Step Count / 1"]
-    assert set(step.tolist()) == {1, 2, 3}
+    assert set(step.tolist()) == {1, 2, 3, 4}  # 4: the final observation after the protocol
     assert (np.diff(t) > 0).all()  # strictly increasing, also where the step count changes
 
 

@@ -52,7 +52,8 @@ def test_run_file_from_a_real_run_carries_provenance(tmp_path, sim_bench):
         assert attrs["start_time_utc"].endswith("+00:00")
         current = run.column("Current / A")
         assert np.all(current[1:601] < 0)  # BDF sign: discharge is negative
-        assert run.samples.shape[0] == 901 + 1  # 0..600 s then 0..300 s at 1 s
+        protocol_rows = run.samples["Step Index / 1"] >= 0  # the final observation follows (index -1)
+        assert protocol_rows.sum() == 901 + 1  # 0..600 s then 0..300 s at 1 s
     assert outcome.report["metrics"]["discharge_capacity_ah"] == pytest.approx(1.0 * 600 / 3600, rel=1e-3)
 
 

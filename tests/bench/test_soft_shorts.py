@@ -92,8 +92,10 @@ class _Cycler:
         self.count = 0
         self.last: Sample | None = None
 
-    def step(self, kind: str, current_a: float, ah: float, end_v: float, end_i: float | None = None):
-        """One step moving ``ah`` (signed) in 10 samples; returns the first trip."""
+    def step(self, kind: str, current_a: float, ah: float, end_v: float, end_i: float | None = None,
+             cell_c: float = 25.0):
+        """One step moving ``ah`` (signed) in 10 samples, the cell at ``cell_c`` in 25 °C air;
+        returns the first trip."""
         self.count += 1
         ctx = StepContext(kind=kind, driven=kind != "rest", current_a=current_a if kind == "cc" else 0.0,
                           last_sample=self.last)
@@ -101,7 +103,7 @@ class _Cycler:
         trip = None
         for k in range(1, 11):
             self.t += 60.0
-            sample = Sample(self.t, end_v, end_i if (end_i is not None and k == 10) else current_a, 25.0, 25.0,
+            sample = Sample(self.t, end_v, end_i if (end_i is not None and k == 10) else current_a, cell_c, 25.0,
                             0, self.count, 1, 60.0 * k, ah * k / 10)
             if active and trip is None:
                 trip = self.rule.check(sample)
@@ -134,7 +136,7 @@ def test_charge_not_kept_trips_during_the_charge():
     assert trip.values["charge_since_empty_ah"] > 4.5 * 1.02
 
 
-def test_a_low_coulombic_efficiency_trips_at_the_empty_anchor():
+def _low_efficiency_cycle() -> tuple[ChargeBalanceRule, _Cycler]:
     rule = _rule()
     bench = _Cycler(rule)
     bench.step("cv", 0.0, 0.05, 4.2, end_i=0.2)
@@ -142,9 +144,28 @@ def test_a_low_coulombic_efficiency_trips_at_the_empty_anchor():
     assert bench.cycle(4.5, 4.5) is None
     # this discharge gives 5 % less than the charge that filled the cell (same current, same air)
     assert bench.step("cc", -5.0, -4.5 * 0.95, 2.5) is None
-    trip = bench.step("rest", 0.0, 0.0, 3.0)
+    return rule, bench
+
+
+def test_a_low_coulombic_efficiency_with_a_warm_resting_cell_trips_after_the_rest():
+    _, bench = _low_efficiency_cycle()
+    assert bench.step("rest", 0.0, 0.0, 3.0, cell_c=31.0) is None  # 6 K above the air all through the rest
+    trip = bench.step("cc", 2.5, 0.1, 3.5)  # returned at the next step's first sample
     assert trip is not None and trip.rule == "internal_short_coulombic"
     assert trip.values["coulombic_efficiency"] == pytest.approx(0.95, abs=1e-6)
+
+
+def test_a_low_coulombic_efficiency_with_no_rest_after_it_trips_at_once():
+    _, bench = _low_efficiency_cycle()
+    trip = bench.step("cc", 2.5, 0.1, 3.5)
+    assert trip is not None and trip.rule == "internal_short_coulombic"
+
+
+def test_charge_lost_with_no_heat_at_rest_is_plating_not_a_short():
+    # issue 30 item 5: the same loss, and the resting cell sits at the air: no short drains it
+    _, bench = _low_efficiency_cycle()
+    assert bench.step("rest", 0.0, 0.0, 3.0, cell_c=25.2) is None
+    assert bench.step("cc", 2.5, 0.1, 3.5) is None
 
 
 def test_a_different_discharge_rate_is_not_a_low_coulombic_efficiency():
