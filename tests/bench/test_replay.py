@@ -194,6 +194,7 @@ steps:
 def test_a_replay_killed_mid_step_resumes_to_the_same_charge(tmp_path):
     """SIGKILL mid-replay (tests.bench.test_resume's child), ``bench resume``: the replay's charge
     matches an uninterrupted run's within 0.5 %."""
+    from bench.commands.benches import bench_factory
     from bench.engine.resume import resume_run
     from tests.bench.test_resume import _kill_run, _uninterrupted
 
@@ -201,7 +202,7 @@ def test_a_replay_killed_mid_step_resumes_to_the_same_charge(tmp_path):
     with RunFile(path) as run:
         before = run.last_journal()
     assert before is not None and before["active"]["text"].startswith("Replay highway")
-    outcome = resume_run(path)
+    outcome = resume_run(path, benches=bench_factory())
     full = _uninterrupted(tmp_path, protocol_file)
     assert outcome.exit_code == 0 and full.exit_code == 0, outcome.report
     with RunFile(path) as run, RunFile(tmp_path / "full.h5") as ref:
