@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import DRIVEN
+from bench.analysis.cycles import DRIVEN, net_throughput_ah
 from bench.runfile.reader import RunFile
 
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
@@ -38,7 +38,7 @@ def soc_at_step_starts(steps: list[dict[str, Any]], cell: dict[str, Any]) -> lis
     out = []
     for step in steps:
         out.append(soc)
-        soc += (step["charge_ah"] - step["discharge_ah"]) / capacity
+        soc += net_throughput_ah(step) / capacity
         reason = str(step["end_reason"])
         if reason.startswith("safety") or reason == "time":
             continue

@@ -16,6 +16,9 @@ Re-recorded after the merge of issues 15, 18 and 21 (2026-12-06): the cell ages 
 charge calibration: issue 15), every scheduled and applied fault is an event and no two rows
 share a test time at a step boundary (issue 18), and the claims above. The restructure itself
 (commit b84e68b) left the a5e68ae hashes unchanged: that commit's test passed with them.
+Re-recorded (issue 30 item 6): /steps has three more columns (crossing_time_s, past_crossing_ah,
+past_crossing_wh) and a step that ends on a voltage limit records its Ah / Wh at the crossing;
+/samples and /events are unchanged.
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 GOLDEN = {
     "capacity_check": {
         "samples": "bb219e286d774f72edac64813a3122c431487f66d13a040b7d3531a2423e43b6",
-        "steps": "74a2ff8c0cadba43c7dc8ca17a37053be4d0583423a771399c88bdee5df22a06",
+        "steps": "fd4118c10dd50d5d1a41deb6c0c28bf055b0ac4756db7d235f1d033941e2cd63",
         "events": "4bbd4fb535479c2288c933ca089db24b455ec0801b903df5c78e62a41651bd38",
     },
     "puncture_safe_cycling": {
         "samples": "ad8620b2a5b617efbbe2b1aeb8b557c52d09aa6c143eb4956187d90afc287d7a",
-        "steps": "3ca5811b7b2c340d09d55c6ab3d6c1fe57e09eca332398980d0df4dfdac90787",
+        "steps": "b6bf26a99c4dad39870c9458a634b87794bdba4bf31735da505ce444f31313e3",
         "events": "791e670f90bcb95b2eb06ffba99827b1eb5324f1163fdf056b382498ffbbedeb",
     },
 }
