@@ -20,6 +20,9 @@ import numpy as np
 from bench.analysis.cycles import DRIVEN, net_throughput_ah
 from bench.runfile.reader import RunFile
 
+#: Conditions key: metric -> why an analysis could not measure it (the claim's "not tested" reason,
+#: bench.report.claims).
+NOT_MEASURED = "not_measured"
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
 #: A fast charge may start this far above a threshold SOC and still count as starting at it.
 START_TOLERANCE = 0.005
@@ -172,9 +175,13 @@ def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any
     from bench.analysis.plating import detect_plating
 
     starts = {c["start_time_s"] for c in charges}
-    tested = [p for p in detect_plating(run) if p["start_time_s"] in starts and p["relaxation"].get("tested")]
-    if not tested:
-        conditions["plating"] = "not tested: no fast charge was followed by a rest long enough to test"
+    followed = [p for p in detect_plating(run) if p["start_time_s"] in starts]
+    tested = [p for p in followed if p["relaxation"].get("tested")]
+    if not tested:  # the detector's own reason (a readback too coarse, a rest too short), else no rest
+        reasons = sorted({str(p["relaxation"]["reason"]) for p in followed if p["relaxation"].get("reason")})
+        why = "; ".join(reasons) if reasons else "no fast charge was followed by a rest"
+        conditions["plating"] = f"not tested: {why}"
+        conditions.setdefault(NOT_MEASURED, {})["plating_flagged_charges"] = why
         return
     metrics["plating_flagged_charges"] = sum(1 for p in tested if p["plating_flag"])
     metrics["plating_tested_charges"] = len(tested)
