@@ -28,9 +28,9 @@ from typing import Any
 import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
+from sim_instruments.cell import get_preset
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
-from sim_instruments.cell import get_preset
 from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
 from sim_instruments.cyclers.maccor_macnet import HIGH_CURRENT_CHANNEL, ChannelSpec
 from sim_instruments.cyclers.systems import VENDORS, serve_cycler_system
