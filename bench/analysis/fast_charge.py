@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import DRIVEN, net_throughput_ah
+from bench.analysis.cycles import DRIVEN, net_throughput_ah, throughput
 from bench.runfile.reader import RunFile
 
 #: Conditions key: metric -> why an analysis could not measure it (the claim's "not tested" reason,
@@ -106,18 +106,19 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     for low in (10, 20):
         t_low = _crossing(t, soc, low / 100.0) if math.isfinite(soc0) else None
         result[f"time_{low}_80_s"] = round(t80 - t_low, 2) if t80 is not None and t_low is not None else None
-    result["charge_ah"] = round(sum(s["charge_ah"] for s in chosen), 6)
-    result["charge_wh"] = round(sum(s["charge_wh"] for s in chosen), 6)
+    moved = [throughput(s) for s in chosen]  # what went in, past a stage's 4.2 V crossing included
+    result["charge_ah"] = round(sum(m["charge_ah"] for m in moved), 6)
+    result["charge_wh"] = round(sum(m["charge_wh"] for m in moved), 6)
     finite = cell_t[np.isfinite(cell_t)]
     result["temperature_start_c"] = round(float(finite[0]), 3) if finite.size else None
     result["temperature_max_c"] = round(float(finite.max()), 3) if finite.size else None
     result["temperature_rise_k"] = round(float(finite.max() - finite[0]), 3) if finite.size else None
     result["stages"] = [{
         "step": s["text"], "end": s["end_reason"],
-        "mean_current_a": round(s["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)
+        "mean_current_a": round(m["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)
         if s["end_time_s"] > s["start_time_s"] else None,
         "duration_s": round(s["end_time_s"] - s["start_time_s"], 1),
-    } for s in chosen]
+    } for s, m in zip(chosen, moved, strict=True)]
     result["chamber_setpoint_c"] = chosen[0]["chamber_setpoint_c"] if math.isfinite(chosen[0]["chamber_setpoint_c"]) \
         else None
     return result
