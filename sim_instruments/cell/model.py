@@ -49,6 +49,7 @@ from sim_instruments.cell.thermal import (
     KELVIN,
     Exotherm,
 )
+from sim_instruments.cell.voltage_hold import current_for_voltage_over_step
 
 if TYPE_CHECKING:
     import numpy as np
@@ -256,10 +257,16 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             return self._e + self._r0 * current_a + z * self._v_noise
         return (self._e + self._r0 * current_a) / (1.0 + self._r0 / rs) + z * self._v_noise
 
-    def current_for_voltage_a(self, voltage_v: float) -> float:
-        """External current (+ = charge) that holds ``voltage_v`` at the terminals now, A."""
+    def current_for_voltage_a(self, voltage_v: float, dt_s: float = 0.0) -> float:
+        """External current (+ = charge) that holds ``voltage_v`` at the terminals, A: now
+        (``dt_s`` = 0: through R0 alone, the instantaneous response), or, for a current to be
+        held over a step of ``dt_s`` seconds, at the end of that step with every element
+        advanced over it (:mod:`sim_instruments.cell.voltage_hold`: an implicit CV step, stable
+        for any step length; an internal short keeps the instantaneous relation)."""
         rs = self._rs
         if rs is None:
+            if dt_s > 0.0:
+                return current_for_voltage_over_step(self, voltage_v, dt_s)
             return (voltage_v - self._e) / self._r0
         return (voltage_v * (1.0 + self._r0 / rs) - self._e) / self._r0
 

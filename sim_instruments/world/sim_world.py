@@ -82,8 +82,13 @@ class SimChannel:
     #: Extra Joule heat into the chamber air from this cell, W (informational).
     heat_w: float = 0.0
 
-    def applied_current_a(self) -> float:
-        """Current the output stage drives into the cell right now (A, + = charge).
+    def applied_current_a(self, dt_s: float = 0.0) -> float:
+        """Current the output stage drives into the cell (A, + = charge): right now (``dt_s`` = 0,
+        what a reading sees), or the one it holds over the next physics step of ``dt_s`` seconds.
+        Where the stage regulates a voltage (CV, or a current in compliance) the step's current
+        is the one that leaves that voltage at the end of the step (the cell's implicit
+        ``current_for_voltage_a(v, dt_s)``): a regulating loop does not overshoot, whatever the
+        step and however the cell's charge-transfer resistance compares with its R0.
 
         Forcing current, the terminal voltage may not pass the voltage limit while the stage
         charges the cell: the current tapers (CV) as the cell's voltage rises to it. With
@@ -101,7 +106,7 @@ class SimChannel:
         cell = self.cell
         function = src.function
         if function == "VOLT":
-            current = cell.current_for_voltage_a(src.voltage_v)
+            current = cell.current_for_voltage_a(src.voltage_v, dt_s)
             limit = abs(src.current_limit_a)
             src.in_compliance = abs(current) > limit
             return max(-limit, min(limit, current))
@@ -114,13 +119,13 @@ class SimChannel:
         if current > 0.0:
             if cell.terminal_voltage_v(current) > limit_v:
                 src.in_compliance = True
-                return max(0.0, cell.current_for_voltage_a(limit_v))
+                return max(0.0, cell.current_for_voltage_a(limit_v, dt_s))
         elif limit_v < src.actual_voltage_v + SINK_GUARD_V and src.limit_both_ways:
             # Sinking with the limit near or below the cell's voltage (the last step's voltage
             # tells, within SINK_GUARD_V): the exact test, and the limit held if it is passed.
             if cell.terminal_voltage_v(current) > limit_v:
                 src.in_compliance = True
-                current = cell.current_for_voltage_a(limit_v)
+                current = cell.current_for_voltage_a(limit_v, dt_s)
                 cap = src.current_max_a
                 return current if cap is None or current >= -cap else -cap
         src.in_compliance = False
@@ -218,7 +223,7 @@ class SimWorld:
         stage (then its protection), then the chamber air, with the controls held."""
         air_c = self.chamber.air_c
         for channel in self.channels:
-            current = channel.applied_current_a()
+            current = channel.applied_current_a(dt)
             cell = channel.cell
             src = channel.source
             src.actual_current_a = current
