@@ -58,7 +58,7 @@ class DegradationParameters:
     share_ct: float = 1.4
     share_rc2: float = 0.36
     share_rc3: float = 0.0
-    share_diffusion: float = 0.0
+    share_diffusion: float = 0.15
     share_ohmic: float = 0.61
     #: Plating conductance at 25 °C, A per V below 0 V vs Li, per Ah of capacity.
     plating_conductance_a_per_v_ah: float = 1.0

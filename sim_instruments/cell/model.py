@@ -49,7 +49,7 @@ from sim_instruments.cell.thermal import (
     KELVIN,
     Exotherm,
 )
-from sim_instruments.cell.voltage_hold import current_for_voltage_over_step
+from sim_instruments.cell.voltage_hold import current_for_voltage_over_step, end_voltage_v
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,6 +95,8 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         # parameters; the plating voltage term; U_n when plating last; the ageing constants
         "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc",
         "_a_t", "_dudt", "_vpl", "_un_pl", "_ageing_k",
+        # slope dV_end/dI of the last implicit CV solve (voltage_hold.py; 0: none yet), Ω
+        "_cv_slope",
     )
     _fsoc: float  # first set in _refresh (declared for the type checker: it is read before that line)
 
@@ -145,6 +147,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         self._rs: float | None = None  # effective parallel short (user short || melt short)
         self.last_heat_w = 0.0
         self.last_exotherm_w = 0.0
+        self._cv_slope = 0.0
         self._refresh()
 
     # ------------------------------------------------------------------ parameters
@@ -269,6 +272,13 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
                 return current_for_voltage_over_step(self, voltage_v, dt_s)
             return (voltage_v - self._e) / self._r0
         return (voltage_v * (1.0 + self._r0 / rs) - self._e) / self._r0
+
+    def voltage_after_v(self, dt_s: float, current_a: float) -> float:
+        """Terminal voltage at the end of a step of ``dt_s`` s with ``current_a`` (A, + = charge)
+        held, state unchanged, V (the instantaneous relation with an internal short)."""
+        if self._rs is None:
+            return end_voltage_v(self, dt_s, current_a)
+        return self.terminal_voltage_v(current_a)
 
     # ------------------------------------------------------------------ abuse
     def set_internal_short(self, resistance_ohm: float | None) -> None:

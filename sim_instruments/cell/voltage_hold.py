@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sim_instruments.cell.model import CellModel
 
-#: The iteration stops when the end voltage is this close to the held voltage, V.
-TOLERANCE_V = 1e-7
+#: The iteration stops when the end voltage is this close to the held voltage, V (a tenth of the
+#: simulated voltage noise).
+TOLERANCE_V = 2e-6
 #: Most secant iterations (each one evaluation of the end voltage); 4-6 are usual.
 MAX_ITERATIONS = 30
 
@@ -69,23 +70,28 @@ def end_voltage_v(cell: CellModel, h: float, current_a: float) -> float:
 
 def current_for_voltage_over_step(cell: CellModel, voltage_v: float, h: float) -> float:
     """External current (A, + = charge) that, held for ``h`` s, leaves ``voltage_v`` at the
-    terminals at the end of the step (no internal short: the caller handles that case)."""
-    r0 = cell._r0
-    i0 = (voltage_v - cell._e) / r0  # the explicit (instantaneous) estimate
+    terminals at the end of the step (no internal short: the caller handles that case).
+
+    Secant iteration from the explicit estimate, the first step along the slope dV_end/dI of the
+    last solve (``cell._cv_slope``; cold start: the small-signal resistance seen over the step),
+    so a hold usually needs two evaluations a step; bisection whenever a secant step leaves the
+    bracket."""
+    i0 = (voltage_v - cell._e) / cell._r0  # the explicit (instantaneous) estimate
     f0 = end_voltage_v(cell, h, i0) - voltage_v
     if -TOLERANCE_V < f0 < TOLERANCE_V:
         return i0
-    # a second point one linearised step away: the small-signal resistance seen over the step
-    _, e1, e2, e3, ed, _ = cell._decay_k
-    r_step = (r0 + cell._rct * (1.0 - e1) + cell._r2 * (1.0 - e2) + cell._r3 * (1.0 - e3)
-              + cell._r4 * (1.0 - ed))
-    i1 = i0 - f0 / r_step
+    slope = cell._cv_slope
+    if not slope > 0.0:
+        _, e1, e2, e3, ed, _ = cell._decay_k
+        slope = (cell._r0 + cell._rct * (1.0 - e1) + cell._r2 * (1.0 - e2) + cell._r3 * (1.0 - e3)
+                 + cell._r4 * (1.0 - ed))
+    i1 = i0 - f0 / slope
     f1 = end_voltage_v(cell, h, i1) - voltage_v
-    lo, hi = (i0, i1) if f0 < 0.0 else (i1, i0)  # bracket when the signs differ
     bracketed = (f0 < 0.0) != (f1 < 0.0)
+    lo, hi = (i0, i1) if f0 < 0.0 else (i1, i0)
     for _ in range(MAX_ITERATIONS):
         if -TOLERANCE_V < f1 < TOLERANCE_V or f1 == f0:
-            return i1
+            break
         i2 = i1 - f1 * (i1 - i0) / (f1 - f0)
         if bracketed and not lo < i2 < hi:
             i2 = 0.5 * (lo + hi)  # a secant step out of the bracket: bisect instead
@@ -100,4 +106,6 @@ def current_for_voltage_over_step(cell: CellModel, voltage_v: float, h: float) -
         elif (f0 < 0.0) != (f1 < 0.0):
             bracketed = True
             lo, hi = (i0, i1) if f0 < 0.0 else (i1, i0)
+    if f1 != f0 and i1 != i0:
+        cell._cv_slope = (f1 - f0) / (i1 - i0)
     return i1

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 MAX_STEP_OUTPUT_ON_S = 1.0
 #: Longest physics step while every output is off, seconds.
 MAX_STEP_OUTPUT_OFF_S = 10.0
+#: Charging on a current within this many volts below the voltage limit, the output stage checks
+#: whether the step would end above the limit (then the step already regulates the voltage: the
+#: CC phase ends at the limit instead of overshooting it by one step's rise), V.
+LOOKAHEAD_V = 0.05
 #: A sinking output tests its voltage limit exactly only when the limit is within this many volts
 #: above the last step's terminal voltage, V: while sinking a cell's voltage falls; it rises between
 #: two steps only by a smaller discharge current's I·R0 (4 A less on 0.05 ohm: 0.2 V).
@@ -117,7 +121,10 @@ class SimChannel:
             current = src.current_a
         limit_v = abs(src.voltage_limit_v)
         if current > 0.0:
-            if cell.terminal_voltage_v(current) > limit_v:
+            v = cell.terminal_voltage_v(current)
+            # the limit is reached now, or (looked at only near it) by the end of the step
+            if v > limit_v or (v > limit_v - LOOKAHEAD_V and dt_s > 0.0
+                               and cell.voltage_after_v(dt_s, current) > limit_v):
                 src.in_compliance = True
                 return max(0.0, cell.current_for_voltage_a(limit_v, dt_s))
         elif limit_v < src.actual_voltage_v + SINK_GUARD_V and src.limit_both_ways:
