@@ -13,11 +13,13 @@ Writes into ``tests/data/reference`` (columns in each file's header line):
   4.2 V until 0.25 A (C/20); 10 s record period. Mesh x = 20/10/10, r_n = 100, r_p = 40 (the
   shared charge references' 3C / 5 °C cases used r_n = 200; ORegan2022's graphite diffusivity
   needs a fine radial mesh, see /work/shared/reference/README.md).
-* ``ageing``: ``okane2022_dfn_fastcharge_<profile>_25C.csv``, one row per cycle. PyBaMM DFN,
+* ``ageing [--ambient C]``: ``okane2022_dfn_fastcharge_<profile>_<C>C.csv`` (25 °C and 10 °C were
+  made), one row per cycle. PyBaMM DFN,
   ``OKane2022`` with the options of the shared 0.3C ageing reference (SEI solvent-diffusion
   limited + porosity change, partially reversible plating + porosity change, swelling and
   cracking / swelling only, SEI on cracks, stress-driven LAM, lumped thermal); mesh as PyBaMM's
-  OKane2022 example (x = 5/5/5, r = 30/30); IDAKLU solver; ambient = initial = 25 °C. A fresh
+  OKane2022 example (x = 5/5/5, r = 30/30); IDAKLU solver; ambient = initial temperature; 1 min
+  record period. A fresh
   cell at the parameter set's own initial concentrations (charged; ``initial_soc=`` fails to
   initialise with these options); each cycle: 1C discharge to 2.5 V, 10 min rest, the profile's
   charge stages (each "Charge at I A for t minutes or until 4.2 V"), 10 min rest.
@@ -82,10 +84,13 @@ def cold_cccv() -> None:
                                    "charge_throughput_ah,cell_temperature_c,anode_potential_sep_v")
 
 
-def ageing(name: str, rates: tuple[float, ...], cycles: int = CYCLES) -> None:
-    """``cycles`` cycles of the profile ``rates`` at 25 °C (OKane2022), one CSV row per cycle."""
+def ageing(name: str, rates: tuple[float, ...], cycles: int = CYCLES, ambient_c: float = 25.0) -> None:
+    """``cycles`` cycles of the profile ``rates`` at ``ambient_c`` (OKane2022; ambient = initial
+    temperature), one CSV row per cycle."""
     model = pybamm.lithium_ion.DFN(OKANE_OPTIONS)
     params = pybamm.ParameterValues("OKane2022")
+    params["Ambient temperature [K]"] = ambient_c + 273.15
+    params["Initial temperature [K]"] = ambient_c + 273.15
     var = pybamm.standard_spatial_vars
     pts = {var.x_n: 5, var.x_s: 5, var.x_p: 5, var.r_n: 30, var.r_p: 30}
     charge = [f"Charge at {c * NOMINAL_AH:.4g} A for {60.0 * STAGE_AH / (c * NOMINAL_AH):.4g} minutes "
@@ -118,7 +123,7 @@ def ageing(name: str, rates: tuple[float, ...], cycles: int = CYCLES) -> None:
                      s["Loss of capacity to negative lithium plating [A.h]"][n - 1],
                      s["Loss of capacity to negative SEI [A.h]"][n - 1],
                      s["Loss of capacity to negative SEI on cracks [A.h]"][n - 1]))
-    np.savetxt(OUT / f"okane2022_dfn_fastcharge_{name}_25C.csv", np.array(rows), delimiter=",",
+    np.savetxt(OUT / f"okane2022_dfn_fastcharge_{name}_{ambient_c:.0f}C.csv", np.array(rows), delimiter=",",
                fmt="%.6g", comments="",
                header="cycle,discharge_capacity_ah,charge_capacity_ah,max_cell_temperature_c,"
                       "min_anode_potential_sep_v,loss_of_lithium_inventory_pct,lam_ne_pct,lam_pe_pct,"
@@ -131,6 +136,10 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "cold"
     if what == "cold":
         cold_cccv()
-    else:
-        for key in sys.argv[2:] or list(PROFILES):
-            ageing(key, PROFILES[key])
+    else:  # ageing [--ambient C] [PROFILE...]
+        args = sys.argv[2:]
+        ambient = 25.0
+        if args[:1] == ["--ambient"]:
+            ambient, args = float(args[1]), args[2:]
+        for key in args or list(PROFILES):
+            ageing(key, PROFILES[key], ambient_c=ambient)

@@ -93,7 +93,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
         # and dead lithium, throughput (A·s); the next fade quantum; rates of the present
         # parameters; the plating voltage term; U_n when plating last; the ageing constants
-        "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc",
+        "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc", "_lam_as",
         "_a_t", "_dudt", "_vpl", "_un_pl", "_ageing_k",
         # slope dV_end/dI of the last implicit CV solve (voltage_hold.py; 0: none yet), Ω
         "_cv_slope",
@@ -183,7 +183,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         if tc != self._param_tc or s != self._param_soc:
             (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
              r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm, entropic,
-             grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc) = self._refresh_k
+             grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc, neg_eacyc) = self._refresh_k
             tk = tc + KELVIN
             inv_tk = 1.0 / tk
             self._tk = tk
@@ -216,7 +216,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             x_sei = neg_easei * inv
             a_sei = exp(x_sei if x_sei < sei_x_max else sei_x_max)  # (growth law valid <= 60 °C)
             self._sei_cal = a_sei * (sei_cal0 + sei_cal1 * s)
-            self._sei_cyc = a_sei * sei_cyc
+            self._sei_cyc = exp(neg_eacyc * inv) * sei_cyc  # (SEI on cracks: its own Arrhenius)
             self._dudt = entropic[int(s * grid)]
             self._decay_k = _NO_DECAY
             self._param_tc = tc
@@ -341,7 +341,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         """
         (cap_as, gain, gain_charge, r4_charge, r_charge_high, r_charge_width, inv_i_ref,
          lim_charge, r2_charge, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
-         rest_exact) = self._advance_k
+         k_lam, rest_exact) = self._advance_k
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
         if dk[0] != h:
             dk = self._decay_constants(h)
@@ -415,19 +415,32 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         self._soc = soc
         # ageing (laws in degradation.py): SEI every step; plating while charging below 0 V vs
         # Li; stripping (a share goes dead) while plated lithium is left; fade applied in quanta
+        # SEI: calendar (time) + on the surface that cycling cracks open (|I|); loss of active
+        # material driven by the diffusion-induced stress (|I| x the surface-bulk SOC gradient)
         ai_h = (i_cell if i_cell >= 0.0 else -i_cell) * h
         self._thr_as += ai_h
-        lost = self._lost_as + self._sei_cal * h + self._sei_cyc * ai_h
+        lam = k_lam * ai_h * (delta if delta > 0.0 else -delta)
+        self._lam_as += lam
+        lost = self._lost_as + self._sei_cal * h + self._sei_cyc * ai_h + lam
         if i_cell > 0.0:
             ak = self._ageing_k
-            if ak[0]:  # an intercalation anode: the potential vs Li and plating below 0 V
-                _, un_v, un_s, grid, s_ct, s_2, s_3, s_d, s_0, g_pl = ak[:10]
+            if ak[0]:  # an intercalation anode: the potential vs Li and plating
+                _, un_v, un_s, grid, s_ct, s_2, s_3, s_d, s_0, g_pl, pl_ex, pl_b = ak[:12]
                 f = (soc + delta) * grid
                 j = int(f) if f > 0.0 else 0
                 if j >= grid:
                     j = int(grid) - 1
                 un = un_v[j] + un_s[j] * (f - j)
                 phi = un - (s_ct * v1 + s_2 * v2 + s_3 * v3 + s_d * v4 + s_0 * r0 * i_cell)
+                # exchange plating (cathodic Tafel in phi, at any potential): its irreversible
+                # part becomes dead lithium at once
+                # (numerical guards, never reached in use: exponent <= 30, at most the charge)
+                x = pl_b * phi * self._inv_tk
+                dead = pl_ex * exp(-x if x > -30.0 else 30.0) * h / self._a_t
+                if dead > ai_h:
+                    dead = ai_h
+                self._dead_as += dead
+                lost += dead
                 if phi < 0.0:
                     i_pl = -phi * g_pl / self._a_t
                     self._plated_as += (i_pl if i_pl < i_cell else i_cell) * h

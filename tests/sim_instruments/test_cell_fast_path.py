@@ -99,13 +99,19 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
 def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> None:
     """The ageing update of CellModel._advance as plainly written (degradation.py laws)."""
     cell._thr_as += abs(i_cell) * h
-    lost = cell._lost_as + cell._sei_cal * h + cell._sei_cyc * (abs(i_cell) * h)
     d = cell.preset.degradation
+    lam = d.lam_per_a_soc * (abs(i_cell) * h) * abs(cell._delta)
+    cell._lam_as += lam
+    lost = cell._lost_as + cell._sei_cal * h + cell._sei_cyc * (abs(i_cell) * h) + lam
     cap_ah = cell._cap0_as / 3600.0
     if i_cell > 0.0 and cell.preset.anode_ocp_v is not None:
         un = lookup(*uniform_table(cell.preset.ocv_soc, cell.preset.anode_ocp_v), cell._soc + cell._delta)
         phi = un - (d.share_ct * cell._v1 + d.share_rc2 * cell._v2 + d.share_rc3 * cell._v3
                     + d.share_diffusion * cell._v4 + d.share_ohmic * r0 * i_cell)
+        x = (d.plating_transfer_coefficient * 96485.33212 / 8.314462618) * phi * cell._inv_tk
+        dead = min((d.exchange_plating_c * cap_ah) * math.exp(min(-x, 30.0)) * h / cell._a_t, abs(i_cell) * h)
+        cell._dead_as += dead
+        lost += dead
         if phi < 0.0:
             i_pl = min(-phi * (d.plating_conductance_a_per_v_ah * cap_ah) / cell._a_t, i_cell)
             cell._plated_as += i_pl * h
