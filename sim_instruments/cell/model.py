@@ -67,6 +67,10 @@ _MAX_DSOC_PER_SUBSTEP = 0.002
 #: Largest exotherm reactant conversion (k·dt) per internal sub-step.
 _MAX_KDT_PER_SUBSTEP = 0.05
 _MAX_SUBSTEPS = 20000
+#: The derived parameters are recomputed when the core temperature moved by this much (K) or the
+#: SOC by this much (fraction) since they were last computed (see ``CellModel._refresh``).
+PARAM_STEP_K = 0.02
+PARAM_STEP_SOC = 5e-4
 #: ``_decay_k`` while no decay factors are cached (a step length of -1 s matches no step).
 _NO_DECAY = (-1.0,)
 
@@ -173,14 +177,18 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         Runs after every physics step: constants come from one tuple unpack, the OCV lookup is
         inlined for the usual SOC > 0 (the arithmetic is unchanged, term by term). The parameters
         depend on the core temperature and the clamped SOC only, so they are recomputed only
-        when one of the two changed since the last refresh (at rest in a held chamber neither
-        does: then only the open-circuit branch is updated). Unchanged inputs give the very same
-        floats, so skipping the recomputation changes no result.
+        when one of the two moved by more than :data:`PARAM_STEP_K` / :data:`PARAM_STEP_SOC`
+        since the last recomputation (at rest in a held chamber neither does: then only the
+        open-circuit branch is updated; while current flows, every few samples). The parameters
+        thus follow temperature in steps of 0.02 K (0.13 % of the charge-transfer resistance) and
+        SOC in steps of 0.05 %: the budget of the per-sample path (issue 30 item 9).
         """
         tc = self._tc
         soc = self._soc
         s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
-        if tc != self._param_tc or s != self._param_soc:
+        d_t = tc - self._param_tc  # (nan after a reset: every comparison False, recomputed)
+        d_s = s - self._param_soc
+        if not (-PARAM_STEP_K < d_t < PARAM_STEP_K and -PARAM_STEP_SOC < d_s < PARAM_STEP_SOC):
             (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
              r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm, entropic,
              grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc, neg_eacyc) = self._refresh_k
