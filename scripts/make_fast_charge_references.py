@@ -3,7 +3,8 @@
 Run once (needs ``pip install cellbench[pybamm]``; CPU-heavy: run it niced, one case at a time)::
 
     PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py cold
-    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py ageing [PROFILE...]
+    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py ageing [--ambient C] [PROFILE...]
+    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py pouch
 
 Writes into ``tests/data/reference`` (columns in each file's header line):
 
@@ -23,6 +24,8 @@ Writes into ``tests/data/reference`` (columns in each file's header line):
   cell at the parameter set's own initial concentrations (charged; ``initial_soc=`` fails to
   initialise with these options); each cycle: 1C discharge to 2.5 V, 10 min rest, the profile's
   charge stages (each "Charge at I A for t minutes or until 4.2 V"), 10 min rest.
+
+* ``pouch``: ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``, see :func:`pouch_60ah`.
 
 Profiles (:data:`PROFILES`): four stages of 17.5 % SOC each (0.875 Ah of the 5 Ah nominal), i.e.
 about 70 % SOC from the 1C cut-off; the three multi-step profiles take the same 26.25 min when no
