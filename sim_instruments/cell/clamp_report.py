@@ -12,7 +12,8 @@ value instead of its law:
 * ``soc_parameter_clamp``: SOC outside 0..1 (the parameters read at the end of their table);
 * ``plating_current_cap``: the plating current capped at the charge current.
 
-Run ``python -m sim_instruments.cell.clamp_report`` for the table. Units: A, V, °C, s.
+Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instruments.cell.calibration
+--bounds``) for the table. Units: A, V, °C, s.
 """
 
 from __future__ import annotations
