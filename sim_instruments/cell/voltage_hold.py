@@ -18,6 +18,7 @@ for it: a constant-current sample never calls it. Units: A, V, s; current + = ch
 
 from __future__ import annotations
 
+import math
 from math import asinh, exp
 from typing import Any
 
@@ -51,6 +52,11 @@ class CellVoltageHold:
     _vpl: float
     _e: float
     _cv_slope: float
+    _tc: float
+    _param_tc: float
+
+    def _refresh(self) -> None:  # pragma: no cover - the model's
+        raise NotImplementedError
 
     def _decay_constants(self, h: float) -> tuple[float, ...]:  # pragma: no cover - the model's
         raise NotImplementedError
@@ -103,7 +109,11 @@ def current_for_voltage_over_step(cell: CellVoltageHold, voltage_v: float, h: fl
     Secant iteration from the explicit estimate, the first step along the slope dV_end/dI of the
     last solve (``cell._cv_slope``; cold start: the small-signal resistance seen over the step),
     so a hold usually needs two evaluations a step; bisection whenever a secant step leaves the
-    bracket."""
+    bracket. The parameters are first recomputed at the present temperature and SOC (the cell
+    otherwise follows them in steps of 0.02 K / 0.05 %): a held voltage then never sees a
+    parameter step, and its current decays monotonically."""
+    cell._param_tc = math.nan
+    cell._refresh()
     i0 = (voltage_v - cell._e) / cell._r0  # the explicit (instantaneous) estimate
     f0 = end_voltage_v(cell, h, i0) - voltage_v
     if -TOLERANCE_V < f0 < TOLERANCE_V:

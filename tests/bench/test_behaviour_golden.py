@@ -40,14 +40,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "76916474ad4659529f6270e9a361e9bacfe08dffc989d2efbb0852af9ad230ca",
-        "steps": "cc6331fe3e30767b5365cfe2242348c8561b657fe67d4719ff2cd02eb8662953",
+        "samples": "d9b2f982b9891499cb0a905369718754bbb75356faa61e6ac64458fb9515b1b2",
+        "steps": "65c55c48987b0a2458a939ccba1bfcb104a372a2e0a632b93015dbda4e4fcded",
         "events": "6f5905dc278334ef1d88dd216c07cbff0b89a3277a49a6a476dd7d41f77c4377",
     },
     "puncture_safe_cycling": {
-        "samples": "a9a9ed1d03b97e7f99c6cbfd9d46b5b90f801c581866c86b34f2c5e0fbd7268e",
-        "steps": "ffff9fda0ad5c2f76bc97238dff949af98c0d09758e561489ba2513195419df6",
-        "events": "02d637102c46aae57cf0a346ae9e78852325f19293bebfa738488808cae758c3",
+        "samples": "17e082ba91173966c7d88a4b941e7ecc005c9212767b1122ce75da31aec37dae",
+        "steps": "213a2b4337ba67aeb68f0873ede8bab0b0cc32255c38331490559ab5cbede252",
+        "events": "656ecaa944b784be8103603bed809493fe899ae3fcfb8c9d1533ecfcbf719b11",
     },
 }
 ARGS = {
