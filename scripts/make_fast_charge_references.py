@@ -3,7 +3,8 @@
 Run once (needs ``pip install cellbench[pybamm]``; CPU-heavy: run it niced, one case at a time)::
 
     PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py cold
-    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py ageing [PROFILE...]
+    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py ageing [--ambient C] [PROFILE...]
+    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py pouch
 
 Writes into ``tests/data/reference`` (columns in each file's header line):
 
@@ -23,6 +24,8 @@ Writes into ``tests/data/reference`` (columns in each file's header line):
   cell at the parameter set's own initial concentrations (charged; ``initial_soc=`` fails to
   initialise with these options); each cycle: 1C discharge to 2.5 V, 10 min rest, the profile's
   charge stages (each "Charge at I A for t minutes or until 4.2 V"), 10 min rest.
+
+* ``pouch``: ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``, see :func:`pouch_60ah`.
 
 Profiles (:data:`PROFILES`): four stages of 17.5 % SOC each (0.875 Ah of the 5 Ah nominal), i.e.
 about 70 % SOC from the 1C cut-off; the three multi-step profiles take the same 26.25 min when no
@@ -131,11 +134,46 @@ def ageing(name: str, rates: tuple[float, ...], cycles: int = CYCLES, ambient_c:
     print(f"{name}: {cycles} cycles in {time.monotonic() - t0:.0f} s", flush=True)
 
 
+def pouch_60ah(out: Path = OUT) -> None:
+    """A 60 Ah NMC/graphite pouch reference: PyBaMM DFN with the ``Ecker2015`` parameter set
+    (the electrodes of a Kokam NMC/graphite pouch, Ecker et al., J. Electrochem. Soc. 162 (2015)
+    A1836; one 0.156 Ah layer in PyBaMM) with 384 layers in parallel (60 Ah), lumped thermal
+    with the 60 Ah pouch's geometry (300 x 100 x 12 mm = 3.6e-4 m³, 0.0696 m² cooling area,
+    h = 10 W m⁻² K⁻¹), default mesh, IDAKLU; from a rested full cell (``initial_soc=1``), CC
+    discharge to 2.75 V; 10 s record period. Writes ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``
+    (columns as the ORegan2022 discharges)."""
+    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0)):
+        model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
+        params = pybamm.ParameterValues("Ecker2015")
+        layers = 60.0 / params["Nominal cell capacity [A.h]"]
+        params["Number of electrodes connected in parallel to make a cell"] = layers
+        params["Nominal cell capacity [A.h]"] = 60.0
+        params["Cell volume [m3]"] = 0.3 * 0.1 * 0.012
+        params["Cell cooling surface area [m2]"] = 0.0696
+        params["Total heat transfer coefficient [W.m-2.K-1]"] = 10.0
+        params["Ambient temperature [K]"] = temp + 273.15
+        params["Initial temperature [K]"] = temp + 273.15
+        exp = pybamm.Experiment([f"Discharge at {60.0 * c_rate:.4g} A until 2.75 V"], period="10 seconds")
+        sim = pybamm.Simulation(model, parameter_values=params, experiment=exp,
+                                solver=pybamm.IDAKLUSolver())
+        sol = sim.solve(initial_soc=1.0)
+        t = sol["Time [s]"].entries
+        rows = np.column_stack([t - t[0], sol["Current [A]"].entries, sol["Voltage [V]"].entries,
+                                sol["Discharge capacity [A.h]"].entries,
+                                sol["X-averaged cell temperature [K]"].entries - 273.15])
+        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv"
+        np.savetxt(out / name, rows, delimiter=",", fmt="%.6g", comments="",
+                   header="time_s,current_a (discharge positive),voltage_v,discharge_capacity_ah,cell_temperature_c")
+        print(name, f"{rows[-1, 3]:.3f} Ah, max {rows[:, 4].max():.1f} °C", flush=True)
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     what = sys.argv[1] if len(sys.argv) > 1 else "cold"
     if what == "cold":
         cold_cccv()
+    elif what == "pouch":
+        pouch_60ah()
     else:  # ageing [--ambient C] [PROFILE...]
         args = sys.argv[2:]
         ambient = 25.0
@@ -143,3 +181,4 @@ if __name__ == "__main__":
             ambient, args = float(args[1]), args[2:]
         for key in args or list(PROFILES):
             ageing(key, PROFILES[key], ambient_c=ambient)
+

@@ -49,7 +49,11 @@ from sim_instruments.cell.thermal import (
     KELVIN,
     Exotherm,
 )
-from sim_instruments.cell.voltage_hold import current_for_voltage_over_step, end_voltage_v
+from sim_instruments.cell.voltage_hold import (
+    CellVoltageHold,
+    current_for_voltage_over_step,
+    end_voltage_v,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,7 +79,7 @@ PARAM_STEP_SOC = 5e-4
 _NO_DECAY = (-1.0,)
 
 
-class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
+class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
     :class:`~sim_instruments.cell.state_view.CellStateView`."""

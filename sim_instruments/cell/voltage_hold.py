@@ -18,11 +18,9 @@ for it: a constant-current sample never calls it. Units: A, V, s; current + = ch
 
 from __future__ import annotations
 
+import math
 from math import asinh, exp
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sim_instruments.cell.model import CellModel
+from typing import Any
 
 #: The iteration stops when the end voltage is this close to the held voltage, V (a tenth of the
 #: simulated voltage noise).
@@ -31,7 +29,43 @@ TOLERANCE_V = 2e-6
 MAX_ITERATIONS = 30
 
 
-def end_voltage_v(cell: CellModel, h: float, current_a: float) -> float:
+class CellVoltageHold:
+    """Mixin for :class:`~sim_instruments.cell.model.CellModel` (which owns the attributes): the
+    state and present parameters the end-of-step voltage is computed from."""
+
+    _advance_k: tuple[Any, ...]
+    _decay_k: tuple[float, ...]
+    _b: float
+    _rct: float
+    _r0: float
+    _r2: float
+    _r3: float
+    _r4: float
+    _ilim: float
+    _taud: float
+    _soc: float
+    _delta: float
+    _v1: float
+    _v2: float
+    _v3: float
+    _v4: float
+    _vpl: float
+    _e: float
+    _cv_slope: float
+    _tc: float
+    _param_tc: float
+
+    def _refresh(self) -> None:  # pragma: no cover - the model's
+        raise NotImplementedError
+
+    def _decay_constants(self, h: float) -> tuple[float, ...]:  # pragma: no cover - the model's
+        raise NotImplementedError
+
+    def _ocv(self, soc: float) -> float:  # pragma: no cover - the model's
+        raise NotImplementedError
+
+
+def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
     """Terminal voltage after ``h`` s with ``current_a`` held (no internal short), from the present
     state and parameters; the state is unchanged. Same expressions as ``CellModel._advance``
     (tests/sim_instruments/test_cv_hold.py checks it against a real step)."""
@@ -68,14 +102,18 @@ def end_voltage_v(cell: CellModel, h: float, current_a: float) -> float:
     return cell._ocv(soc + delta) + v1 + v2 + v3 + v4 + cell._vpl + cell._r0 * i
 
 
-def current_for_voltage_over_step(cell: CellModel, voltage_v: float, h: float) -> float:
+def current_for_voltage_over_step(cell: CellVoltageHold, voltage_v: float, h: float) -> float:
     """External current (A, + = charge) that, held for ``h`` s, leaves ``voltage_v`` at the
     terminals at the end of the step (no internal short: the caller handles that case).
 
     Secant iteration from the explicit estimate, the first step along the slope dV_end/dI of the
     last solve (``cell._cv_slope``; cold start: the small-signal resistance seen over the step),
     so a hold usually needs two evaluations a step; bisection whenever a secant step leaves the
-    bracket."""
+    bracket. The parameters are first recomputed at the present temperature and SOC (the cell
+    otherwise follows them in steps of 0.02 K / 0.05 %): a held voltage then never sees a
+    parameter step, and its current decays monotonically."""
+    cell._param_tc = math.nan
+    cell._refresh()
     i0 = (voltage_v - cell._e) / cell._r0  # the explicit (instantaneous) estimate
     f0 = end_voltage_v(cell, h, i0) - voltage_v
     if -TOLERANCE_V < f0 < TOLERANCE_V:

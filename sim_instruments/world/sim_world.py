@@ -126,7 +126,8 @@ class SimChannel:
             if v > limit_v or (v > limit_v - LOOKAHEAD_V and dt_s > 0.0
                                and cell.voltage_after_v(dt_s, current) > limit_v):
                 src.in_compliance = True
-                return max(0.0, cell.current_for_voltage_a(limit_v, dt_s))
+                # (a source in compliance lowers its current, never raises it past the setpoint)
+                return max(0.0, min(current, cell.current_for_voltage_a(limit_v, dt_s)))
         elif limit_v < src.actual_voltage_v + SINK_GUARD_V and src.limit_both_ways:
             # Sinking with the limit near or below the cell's voltage (the last step's voltage
             # tells, within SINK_GUARD_V): the exact test, and the limit held if it is passed.

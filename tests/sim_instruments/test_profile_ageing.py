@@ -22,11 +22,12 @@ TEN_MINUTE = {"front": (5.0, 5.0, 5.0, 2.8), "uniform": (4.2,) * 4, "back": (2.8
 
 
 @pytest.mark.parametrize(("profile", "ambient"), [
-    ("cc1C", 25.0), ("uniform1p6C", 25.0), ("front3to1C", 25.0), ("back1to3C", 25.0), ("front3to1C", 10.0)])
+    ("cc1C", 25.0), ("uniform1p6C", 25.0), ("front3to1C", 25.0), ("back1to3C", 25.0),
+    ("cc1C", 10.0), ("uniform1p6C", 10.0), ("front3to1C", 10.0)])
 def test_fade_per_profile_within_60_percent_of_the_dfn(profile: str, ambient: float) -> None:
     """Where the DFN's anode keeps its plated lithium reversible (all 25 °C cases, and the
-    front-loaded profile at 10 °C) the OCV-capacity fade over the same cycles is the DFN's within
-    60 % (measured: +9 % to +45 %)."""
+    1C, uniform and front-loaded profiles at 10 °C) the OCV-capacity fade over the same cycles is the DFN's within
+    60 % (measured: +5 % to +45 %)."""
     ref = load_profile_reference(profile, ambient)
     sim = simulate_profile("nmc_21700", PROFILES[profile], len(ref.capacity_ah), ambient)
     assert sim.fade_pct == pytest.approx(ref.fade_pct, rel=0.6)
