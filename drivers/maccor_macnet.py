@@ -59,6 +59,9 @@ STAT_NAMES = {0: "Available", 1: "Selected", 2: "Active", 3: "Suspended", 4: "Co
 STAT_ACTIVE, STAT_SUSPENDED, STAT_COMPLETED, STAT_PROBLEM = 2, 3, 4, 5
 #: (4, 1) "RF1" codes that give the current's direction.
 RF1_CHARGE, RF1_DISCHARGE = 1, 2
+#: A hold set within this of the present reading continues the direction the channel was moving
+#: (RF1): the hold after a CC charge to its limit charges, after a CC discharge discharges, V.
+HOLD_DIRECTION_BAND_V = 0.01
 #: (4, 1) "RF2" end/safety codes (a subset; the rest are reported by number).
 RF2_NAMES = {189: "Safety Capacity", 190: "Safety Voltage <pk", 191: "Safety overcharge",
              192: "operator suspended", 194: "timeout fault", 196: "overcharge safety",
@@ -244,13 +247,20 @@ class MaccorChannel(SystemChannel):
 
     def set_voltage(self, voltage_v: float, current_limit_a: float) -> None:
         """Hold ``voltage_v`` V with at most ``current_limit_a`` A: charge mode when the cell is below it,
-        discharge mode when above (read from (4, 7) first)."""
+        discharge mode when above (read from (4, 7) first). Within :data:`HOLD_DIRECTION_BAND_V` of
+        the reading (a hold at the voltage a CC step just reached) the channel keeps the direction
+        it was moving (RF1): ChMode C only charges and D only discharges, so the hold after a charge
+        to 4.2 V read as 4.2001 V must stay in C (in D it would hold nothing while the cell relaxes)."""
         self._check_voltage(voltage_v)
         if not 0 <= current_limit_a <= max(self.spec["IR4Chg"], self.spec["IR4Dis"]):
             raise SetpointOutOfRange(f"{self.where}: current limit {current_limit_a:g} A is outside the channel's range")
         self.require_armed("set_voltage")
-        present_v = float(self.status().get("Voltage", 0.0))
-        mode = "C" if voltage_v >= present_v else "D"
+        status = self.status()
+        present_v = float(status.get("Voltage", 0.0))
+        if abs(voltage_v - present_v) <= HOLD_DIRECTION_BAND_V and int(status.get("RF1", 0)) in (RF1_CHARGE, RF1_DISCHARGE):
+            mode = "D" if int(status["RF1"]) == RF1_DISCHARGE else "C"
+        else:
+            mode = "C" if voltage_v >= present_v else "D"
         limit = min(current_limit_a, self.spec["IR4Chg"] if mode == "C" else self.spec["IR4Dis"])
         self._apply((limit, voltage_v, mode))
 

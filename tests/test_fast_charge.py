@@ -81,11 +81,12 @@ def test_a_cell_too_cold_to_charge_is_refused(tmp_path, capsys):
         assert sum(s["charge_ah"] for s in run.steps) < 0.01  # output off on the first charging sample
 
 
-def test_simulated_bench_picks_the_ea_psb_above_the_keithleys_range():
+def test_simulated_bench_picks_a_maccor_channel_above_the_keithleys_range():
     nmc = load_protocol("fast_charge", cell_defaults=cell_datasheet)
     lfp = load_protocol("fast_charge", {"cell": "lfp_26650"}, cell_defaults=cell_datasheet)
     assert choose_sim_cycler(nmc) == "keithley2460"
-    assert choose_sim_cycler(lfp) == "ea_psb10000"  # the LFP cell's 10 A maximum charge > 7.35 A
+    # the LFP cell's 10 A maximum charge > 7.35 A: a Maccor channel (16-bit readback), not the EA PSB
+    assert choose_sim_cycler(lfp) == "maccor_macnet"
     assert [s.current_a for s in _stages(lfp)] == [pytest.approx(10.0)]
 
 

@@ -1,7 +1,8 @@
 """Per-cycle summaries (capacity, energy, coulombic and energy efficiency) and dQ/dV curves.
 
 Built from the run file's ``/steps`` table (one row per finished step, Ah and Wh counted by the
-engine from every sample), so it works for any protocol. Units: Ah, Wh, s, V, °C; efficiencies
+engine from every sample; a step that ended on a voltage limit at the crossing, see
+:mod:`bench.engine.crossing`), so it works for any protocol. Units: Ah, Wh, s, V, °C; efficiencies
 are fractions (discharge / charge within the cycle). dQ/dV is computed on request from the
 samples of one charge or discharge step: charge binned on a uniform voltage grid, Ah/V.
 """
@@ -21,7 +22,10 @@ DRIVEN = ("cc", "cv", "cp", "pulse")
 
 def cycle_table(run: RunFile) -> list[dict[str, Any]]:
     """One row per cycle: ``cycle``, ``charge_ah``, ``discharge_ah``, ``charge_wh``,
-    ``discharge_wh``, ``coulombic_efficiency``, ``energy_efficiency`` (None when the cycle did
+    ``discharge_wh`` (all the charge and energy moved, :func:`throughput`, as the run file's
+    ``/cycles``), ``discharge_capacity_ah`` (the cycle's discharges taken at their voltage
+    crossings, independent of the sample period: the capacity to plot and trend),
+    ``coulombic_efficiency``, ``energy_efficiency`` (throughput ratios; None when the cycle did
     not both charge and discharge), ``start_time_s``, ``end_time_s``, ``temperature_max_c``,
     ``temperature_min_c``, ``steps``, ``flags`` (why the cycle's numbers are not a result: CE
     above 1, a discharge above the rated capacity; empty when they are) and
@@ -32,15 +36,17 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
         cycle = int(step["cycle"])
         row = rows.setdefault(cycle, {
             "cycle": cycle, "charge_ah": 0.0, "discharge_ah": 0.0, "charge_wh": 0.0, "discharge_wh": 0.0,
+            "discharge_capacity_ah": 0.0,
             "start_time_s": step["start_time_s"], "end_time_s": step["end_time_s"],
             "temperature_max_c": -math.inf, "temperature_min_c": math.inf, "steps": 0,
         })
         row["steps"] += 1
         row["end_time_s"] = step["end_time_s"]
-        for key in ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh"):
-            value = step[key]
+        for key, value in throughput(step).items():
             if math.isfinite(value):
                 row[key] += value
+        if step["discharge_ah"] > step["charge_ah"] and math.isfinite(step["discharge_ah"]):
+            row["discharge_capacity_ah"] += step["discharge_ah"]
         for key, pick in (("temperature_max_c", max), ("temperature_min_c", min)):
             value = step[key]
             if math.isfinite(value):
@@ -58,6 +64,33 @@ def cycle_table(run: RunFile) -> list[dict[str, Any]]:
                 row[key] = None
         out.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
     return out
+
+
+def throughput(step: dict[str, Any]) -> dict[str, float]:
+    """All the charge and energy a ``/steps`` row moved (``charge_ah``, ``discharge_ah``,
+    ``charge_wh``, ``discharge_wh``; Ah, Wh): a step that ended on a voltage limit records its
+    figures at the crossing and what was counted after it as ``past_crossing_ah`` / ``_wh``
+    (signed, + = into the cell), added back here on the side the step moved charge on. Files
+    written before those columns existed hold the throughput already."""
+    out = {key: float(step[key]) for key in ("charge_ah", "discharge_ah", "charge_wh", "discharge_wh")}
+    past_ah, past_wh = float(step.get("past_crossing_ah") or 0.0), float(step.get("past_crossing_wh") or 0.0)
+    if past_ah == past_ah and past_ah:
+        if out["charge_ah"] >= out["discharge_ah"]:
+            out["charge_ah"] += past_ah
+        else:
+            out["discharge_ah"] -= past_ah
+    if past_wh == past_wh and past_wh:
+        if out["charge_wh"] >= out["discharge_wh"]:
+            out["charge_wh"] += past_wh
+        else:
+            out["discharge_wh"] -= past_wh
+    return out
+
+
+def net_throughput_ah(step: dict[str, Any]) -> float:
+    """Net charge a ``/steps`` row moved, Ah (+ = into the cell), past any crossing included."""
+    moved = throughput(step)
+    return moved["charge_ah"] - moved["discharge_ah"]
 
 
 #: A cycle is flagged when its CE exceeds 1 by more than this (counting tolerance).

@@ -17,9 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import DRIVEN
+from bench.analysis.cycles import DRIVEN, net_throughput_ah, throughput
 from bench.runfile.reader import RunFile
 
+#: Conditions key: metric -> why an analysis could not measure it (the claim's "not tested" reason,
+#: bench.report.claims).
+NOT_MEASURED = "not_measured"
 _END_80 = re.compile(r"\b80\s*%\s*SOC", re.IGNORECASE)
 #: A fast charge may start this far above a threshold SOC and still count as starting at it.
 START_TOLERANCE = 0.005
@@ -38,7 +41,7 @@ def soc_at_step_starts(steps: list[dict[str, Any]], cell: dict[str, Any]) -> lis
     out = []
     for step in steps:
         out.append(soc)
-        soc += (step["charge_ah"] - step["discharge_ah"]) / capacity
+        soc += net_throughput_ah(step) / capacity
         reason = str(step["end_reason"])
         if reason.startswith("safety") or reason == "time":
             continue
@@ -103,18 +106,19 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     for low in (10, 20):
         t_low = _crossing(t, soc, low / 100.0) if math.isfinite(soc0) else None
         result[f"time_{low}_80_s"] = round(t80 - t_low, 2) if t80 is not None and t_low is not None else None
-    result["charge_ah"] = round(sum(s["charge_ah"] for s in chosen), 6)
-    result["charge_wh"] = round(sum(s["charge_wh"] for s in chosen), 6)
+    moved = [throughput(s) for s in chosen]  # what went in, past a stage's 4.2 V crossing included
+    result["charge_ah"] = round(sum(m["charge_ah"] for m in moved), 6)
+    result["charge_wh"] = round(sum(m["charge_wh"] for m in moved), 6)
     finite = cell_t[np.isfinite(cell_t)]
     result["temperature_start_c"] = round(float(finite[0]), 3) if finite.size else None
     result["temperature_max_c"] = round(float(finite.max()), 3) if finite.size else None
     result["temperature_rise_k"] = round(float(finite.max() - finite[0]), 3) if finite.size else None
     result["stages"] = [{
         "step": s["text"], "end": s["end_reason"],
-        "mean_current_a": round(s["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)
+        "mean_current_a": round(m["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)
         if s["end_time_s"] > s["start_time_s"] else None,
         "duration_s": round(s["end_time_s"] - s["start_time_s"], 1),
-    } for s in chosen]
+    } for s, m in zip(chosen, moved, strict=True)]
     result["chamber_setpoint_c"] = chosen[0]["chamber_setpoint_c"] if math.isfinite(chosen[0]["chamber_setpoint_c"]) \
         else None
     return result
@@ -182,9 +186,13 @@ def _plating(run: RunFile, charges: list[dict[str, Any]], metrics: dict[str, Any
     from bench.analysis.plating import detect_plating
 
     starts = {c["start_time_s"] for c in charges}
-    tested = [p for p in detect_plating(run) if p["start_time_s"] in starts and p["relaxation"].get("tested")]
-    if not tested:
-        conditions["plating"] = "not tested: no fast charge was followed by a rest long enough to test"
+    followed = [p for p in detect_plating(run) if p["start_time_s"] in starts]
+    tested = [p for p in followed if p["relaxation"].get("tested")]
+    if not tested:  # the detector's own reason (a readback too coarse, a rest too short), else no rest
+        reasons = sorted({str(p["relaxation"]["reason"]) for p in followed if p["relaxation"].get("reason")})
+        why = "; ".join(reasons) if reasons else "no fast charge was followed by a rest"
+        conditions["plating"] = f"not tested: {why}"
+        conditions.setdefault(NOT_MEASURED, {})["plating_flagged_charges"] = why
         return
     metrics["plating_flagged_charges"] = sum(1 for p in tested if p["plating_flag"])
     metrics["plating_tested_charges"] = len(tested)

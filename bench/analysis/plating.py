@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.analysis.cycles import cycle_table
+from bench.analysis.cycles import cycle_table, throughput
 from bench.runfile.reader import RunFile
 
 #: Rebound test: significance (standard errors) and size relative to the minimum rate. The
@@ -273,7 +273,7 @@ def _detect(run: RunFile) -> list[dict[str, Any]]:
         weak = plateau.get("tested") and plateau.get("sigma", 0.0) >= SUPPORTED_SIGMA \
             and (plateau.get("relative") or 0.0) >= REBOUND_FRACTION
         flag = bool(plateau["found"] or (weak and (dvdq["found"] or ce_flag)) or (dvdq["found"] and ce_flag))
-        charged = sum(steps[k]["charge_ah"] for k in block)
+        charged = sum(throughput(steps[k])["charge_ah"] for k in block)  # all that went in (bench.analysis.cycles)
         duration = steps[block[-1]]["end_time_s"] - steps[block[0]]["start_time_s"]
         out.append({
             "cycle": cycle, "charge_steps": [steps[k]["text"] for k in block],

@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--cell-state", metavar="FILE",
                      help="simulated bench: continue the cell from FILE if it exists (SOC, temperatures, SEI, "
                           "plated and dead lithium, cycles) and write its state back at the end")
+    run.add_argument("--seed", type=int, default=0, metavar="N",
+                     help="simulated bench: seed of the measurement noise (voltage, thermocouples, EIS; default 0), "
+                          "e.g. to repeat a run with other noise")
     run.add_argument("--live", action="store_true",
                      help="open the live plot window (separate process; reads the run file as it grows)")
     run.set_defaults(handler=cmd_run)
@@ -115,12 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if faults:
                     return error("--fault works on a single-channel simulated bench only", EXIT_INVALID)
                 return cmd_run_multichannel(args, protocol, speed=speed, observe_s=observe_s)
-            # the Keithley 2460 (±7.35 A), or the EA PSB 10060-60 when a step needs more current
+            # the Keithley 2460 (±7.35 A), or a Maccor channel (±60 A) when a step needs more current
             backend = getattr(args, "cell_backend", "ecm")
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend, **soc)
+                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend,
+                                             seed=getattr(args, "seed", 0), **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)

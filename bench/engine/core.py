@@ -30,6 +30,7 @@ from collections.abc import Callable
 from bench.capabilities import limits_of_bench
 from bench.engine.chamber_ramp import SetpointRamp
 from bench.engine.counters import _Counters, _StepState
+from bench.engine.crossing import step_crossing
 from bench.engine.end_conditions import (
     DTDT_WINDOW_S,
     VOLTAGE_TOLERANCE_V,
@@ -487,12 +488,16 @@ class Engine:
             self.counters.soc = 0.0
         self.active = None
         self.steps_done += 1
-        result = state.result(reason, sample.time_s, sample.voltage_v, sample.current_a, extra)
+        crossing = step_crossing(step.kind, ended_on, self.writer.recent_samples, self.step_count)
+        at = state if crossing is None else state.at_crossing(crossing.past_ah, crossing.past_wh)
+        result = at.result(reason, sample.time_s, sample.voltage_v, sample.current_a, extra)
         self.writer.append("steps", (
             self.step_count, step.index, self.counters.cycle, step.kind, step.text, state.start_s, sample.time_s,
-            reason, state.charge_ah, state.discharge_ah, state.charge_wh, state.discharge_wh,
+            reason, at.charge_ah, at.discharge_ah, at.charge_wh, at.discharge_wh,
             state.voltage_start_v, sample.voltage_v, sample.current_a, result.temperature_max_c,
             result.temperature_min_c, self.chamber_setpoint_c if self.chamber_setpoint_c is not None else math.nan,
+            math.nan if crossing is None else crossing.time_s, 0.0 if crossing is None else crossing.past_ah,
+            0.0 if crossing is None else crossing.past_wh,
         ), flush=False)
         data = {"step_index": step.index, "reason": reason, "cycle": planned.cycle}
         if extra:

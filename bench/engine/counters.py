@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from protocols.plan import StepResult
@@ -105,6 +105,22 @@ class _StepState:
             voltage_start_v=self.voltage_start_v, voltage_end_v=voltage_end_v, current_end_a=current_end_a,
             temperature_max_c=self.t_max if self.t_max > -math.inf else math.nan,
             temperature_min_c=self.t_min if self.t_min < math.inf else math.nan, extra=extra or {})
+
+    def at_crossing(self, past_ah: float, past_wh: float) -> _StepState:
+        """A copy whose Ah / Wh stop where the step crossed its ending voltage limit: ``past_ah``
+        / ``past_wh`` (signed, + = into the cell) counted after the crossing come off the side
+        the step moved charge on (see :mod:`bench.engine.crossing`)."""
+        out = replace(self, held_since=dict(self.held_since), temps=deque(self.temps))
+        if self.net_ah >= 0:
+            out.charge_ah = max(0.0, self.charge_ah - past_ah)
+        else:
+            out.discharge_ah = max(0.0, self.discharge_ah + past_ah)
+        if self.net_wh >= 0:
+            out.charge_wh = max(0.0, self.charge_wh - past_wh)
+        else:
+            out.discharge_wh = max(0.0, self.discharge_wh + past_wh)
+        out.net_ah, out.net_wh = self.net_ah - past_ah, self.net_wh - past_wh
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Journal form (the dT/dt window is not kept: it refills within 30 s)."""

@@ -85,10 +85,15 @@ def measure_run(path: str | Path) -> RunMeasurement:
 
 
 def capacity_to_cutoff(samples: Any, step: dict[str, Any], cutoff_v: float) -> float:
-    """The Ah a discharge step delivered down to ``cutoff_v``, the crossing interpolated between the
-    step's last two ``samples`` (the run file's /samples; the step ends on the first sample at or below the cut-off, so its
-    ``discharge_ah`` overshoots by up to one sample period of current: 0.28 % at 1C and 10 s)."""
+    """The Ah a discharge step delivered down to ``cutoff_v``: the step's ``discharge_ah``, which
+    the engine takes at the crossing (``crossing_time_s`` set, :mod:`bench.engine.crossing`). A
+    file written before that holds the Ah at the first sample at or below the cut-off (up to one
+    sample period of current more: 0.28 % at 1C and 10 s): the crossing is then interpolated
+    between the step's last two ``samples`` (the run file's /samples)."""
     total = float(step["discharge_ah"])
+    crossing = step.get("crossing_time_s")
+    if crossing is not None and math.isfinite(crossing):
+        return total
     mine = samples[samples["Step Count / 1"] == step["step_count"]]
     if len(mine) < 2 or not math.isfinite(cutoff_v):
         return total

@@ -100,7 +100,7 @@ def write_cycling_run(path: Path, rows: int) -> None:
                 step + 1, charging, cycle, "cc", "Charge at 1C for 1 hour" if charging == 0 else "Discharge at 1C for 1 hour",
                 float(t0), float(t1), "time", ah if charging == 0 else 0.0, ah if charging else 0.0,
                 ah * 3.7 if charging == 0 else 0.0, ah * 3.6 if charging else 0.0,
-                3.0, 4.2, 5.0, 28.0, 25.0, 25.0), flush=False)
+                3.0, 4.2, 5.0, 28.0, 25.0, 25.0, float("nan"), 0.0, 0.0), flush=False)
     finally:
         writer.close()
 

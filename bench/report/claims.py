@@ -113,11 +113,17 @@ def evaluate_claims(criteria: Sequence[Mapping[str, Any]], metrics: Mapping[str,
                     conditions: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One result per claim: the claim's fields, ``status`` (``met`` / ``not met`` / ``not
     tested``), ``observed``, ``margin``, ``marginal``, ``reason``, ``method``, ``conditions`` and
-    ``passed`` (True / False / None, the older report field)."""
+    ``passed`` (True / False / None, the older report field). A claim on a metric the analysis
+    could not measure takes its reason from ``conditions["not_measured"][metric]`` when the
+    analysis gave one."""
     out = []
+    why_not = conditions.get("not_measured") or {}
     for data in criteria:
         claim = Claim.from_dict(data)
         result = claim.evaluate(metrics)
+        if result["status"] == "not tested" and claim.metric not in metrics and isinstance(why_not, Mapping) \
+                and why_not.get(claim.metric):  # the analysis says why (e.g. the plating detector's reason)
+            result["reason"] = f"{claim.metric} was not measured: {why_not[claim.metric]}"
         out.append({
             **claim.as_dict(), "name": claim.name or claim.text, **result,
             "method": METHODS.get(claim.metric, "see the metric's analysis (docs/analysis.md)"),

@@ -40,6 +40,10 @@ STEP_DTYPE = np.dtype([
     ("charge_ah", "f8"), ("discharge_ah", "f8"), ("charge_wh", "f8"), ("discharge_wh", "f8"),
     ("voltage_start_v", "f8"), ("voltage_end_v", "f8"), ("current_end_a", "f8"),
     ("temperature_max_c", "f8"), ("temperature_min_c", "f8"), ("chamber_setpoint_c", "f8"),
+    # A step that ended on a voltage limit: Ah / Wh above are at the crossing (bench.engine.crossing);
+    # crossing_time_s is when it was crossed (NaN for other endings), past_crossing_ah / _wh the
+    # signed net charge / energy counted after it (0 for other endings): throughput = both.
+    ("crossing_time_s", "f8"), ("past_crossing_ah", "f8"), ("past_crossing_wh", "f8"),
 ])
 
 #: /cycles: one row per finished cycle (written when the next cycle starts or the run ends).

@@ -166,6 +166,27 @@ class RunWriter:
         if self._queued >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
+    def recent_samples(self, count: int) -> np.ndarray:
+        """The last ``count`` (or fewer) sample rows written or queued, oldest first, as a
+        ``SAMPLE_DTYPE`` array: read back at a step's end (not per sample), e.g. to find where
+        a voltage limit was crossed. Empty after a write error."""
+        if self.failed or self.closed or count <= 0:
+            return np.empty(0, dtype=SAMPLE_DTYPE)
+        queued = min(self._queued, count)
+        tail = _sample_block(self._rows[len(self._rows) - queued * _SAMPLE_COLUMNS:], queued) if queued \
+            else np.empty(0, dtype=SAMPLE_DTYPE)
+        need = count - queued
+        if need <= 0:
+            return tail
+        dataset = self._tables["samples"]
+        stored = dataset.shape[0]
+        try:
+            older = dataset[max(0, stored - need):stored]
+        except _H5_WRITE_ERRORS:
+            logger.debug("%s: recent samples not readable", self.path, exc_info=True)
+            return tail
+        return np.concatenate([older.astype(SAMPLE_DTYPE), tail]) if len(older) else tail
+
     def append_sample_block(self, rows: np.ndarray) -> None:
         """Append a block of sample rows (a ``SAMPLE_DTYPE`` array) at once, after any queued rows.
 
@@ -256,7 +277,7 @@ class RunWriter:
                 counted = {"samples_rows": self.rows_before + self.rows_written} \
                     if self.journal_source is not None else {}
                 rows = [(time_s, json.dumps({**state, **counted}, default=float)) for time_s, state in rows]
-            _extend(self._tables[name], np.array(rows, dtype=TABLES[name]))
+            _extend(self._tables[name], _conform(np.array(rows, dtype=TABLES[name]), self._tables[name].dtype))
             self._pending[name].clear()
         self._file.flush()
 
@@ -330,6 +351,18 @@ def _sample_block(flat: list[float], count: int) -> np.ndarray:
     for column, name in enumerate(SAMPLE_DTYPE.names or ()):
         block[name] = table[:, column]
     return block
+
+
+def _conform(rows: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``rows`` in a table's stored ``dtype``: a file written before a column was added (``bench
+    resume`` of an older run) gets the fields it has; the new ones are left out."""
+    if rows.dtype == dtype:
+        return rows
+    out = np.zeros(len(rows), dtype=dtype)
+    for name in dtype.names or ():
+        if name in (rows.dtype.names or ()):
+            out[name] = rows[name]
+    return out
 
 
 def _extend(dataset: h5py.Dataset, rows: np.ndarray) -> None:

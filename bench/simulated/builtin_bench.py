@@ -20,12 +20,15 @@ import pyvisa
 from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
 from cells import shipped_datasheet
-from drivers.catalog import open_instrument
+from drivers.catalog import open_channel, open_instrument
+from drivers.cycler_system import SystemPool
 from sim_instruments.cell import get_preset
 from sim_instruments.cell.presets import PRESETS
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
 from sim_instruments.cyclers.ea_psb import EaPsbSim
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
+from sim_instruments.cyclers.maccor_macnet import HIGH_CURRENT_CHANNEL
+from sim_instruments.cyclers.systems import cycler_system_stream, make_cycler_system
 from sim_instruments.impedance.hioki_bt4560 import HiokiBT4560Sim
 from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
 from sim_instruments.wire.endpoint import CommsFault, LineEndpoint
@@ -42,16 +45,28 @@ SIM_CYCLERS: dict[str, tuple[Any, str]] = {
     "keithley2460": (Keithley2460Sim, CYCLER_RESOURCE),
     "ea_psb10000": (EaPsbSim, "TCPIP::192.168.0.10::5025::SOCKET"),
 }
+#: Commercial cycler channels ``build_sim_bench(cycler=NAME)`` can simulate (channel 1 of a system,
+#: reached by the production channel driver over an in-process stream): driver name -> resource.
+SYSTEM_SIM_CYCLERS: dict[str, str] = {
+    "maccor_macnet": "TCPIP::192.0.2.40::57570::SOCKET",
+}
 THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
 #: Largest current magnitude the simulated Keithley 2460 forces, A (above it: the EA PSB).
 KEITHLEY2460_MAX_A = 7.35
 
 
+#: The simulated cycler for protocols above the Keithley's 7.35 A: a Maccor test channel (5 V /
+#: 60 A, 16-bit readback: 76 µV voltage steps) rather than the EA PSB 10060-60, whose 10 mV readback
+#: the plating detector (bench.analysis.plating) cannot read a relaxation from (issue 30 item 4).
+HIGH_CURRENT_CYCLER = "maccor_macnet"
+
+
 def choose_sim_cycler(protocol: Any) -> str:
     """The simulated cycler a protocol needs: the Keithley 2460 unless a step forces more than
     7.35 A (a Hold counts with its current limit, the cell's ``current_max_a``) *and* the
-    simulated cell's datasheet allows that current, then the EA PSB 10060-60 (±60 A). A Python
-    protocol (steps known only when it runs) is judged by its ``limits.current_max_a``.
+    simulated cell's datasheet allows that current, then :data:`HIGH_CURRENT_CYCLER` (a Maccor
+    channel, ±60 A). A Python protocol (steps known only when it runs) is judged by its
+    ``limits.current_max_a``.
 
     The simulated cell is the preset's, whatever the protocol's cell block claims: a 50 A step
     on a 7.28 A cell keeps the Keithley, so ``bench run`` refuses it exactly as ``bench validate``
@@ -71,9 +86,9 @@ def choose_sim_cycler(protocol: Any) -> str:
     try:
         datasheet = get_preset(protocol.cell.preset)
     except (KeyError, ValueError):
-        return "ea_psb10000"
+        return HIGH_CURRENT_CYCLER
     cell_max_a = max(datasheet.current_max_discharge_a, datasheet.current_max_charge_a)
-    return "ea_psb10000" if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
+    return HIGH_CURRENT_CYCLER if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
 
 
 def preset_datasheets() -> dict[str, str]:
@@ -173,7 +188,8 @@ def build_sim_bench(
     ``cell_backend``: ``"ecm"`` (the equivalent-circuit cell) or ``"pybamm"`` (a PyBaMM SPMe
     ``ORegan2022`` cell behind the same instruments; needs ``pip install cellbench[pybamm]``).
 
-    ``cycler``: a key of :data:`SIM_CYCLERS`, e.g. ``"ea_psb10000"`` (±60 A) instead of the
+    ``cycler``: a key of :data:`SIM_CYCLERS` or :data:`SYSTEM_SIM_CYCLERS`, e.g. ``"ea_psb10000"`` (±60 A) or
+    ``"maccor_macnet"`` (±60 A, a Maccor channel through its MacNet driver) instead of the
     Keithley 2460 (±7.35 A).
 
     ``speed``: None runs in virtual time (as fast as the CPU allows); N paces the world at N times
@@ -184,27 +200,37 @@ def build_sim_bench(
     world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
                                  cell_factory=cell_factory(cell_backend))
     now = clock.now_s
-    if cycler not in SIM_CYCLERS:
-        raise ValueError(f"no simulated cycler {cycler!r}; choose one of {', '.join(SIM_CYCLERS)}")
-    cycler_driver, (cycler_sim, cycler_resource) = cycler, SIM_CYCLERS[cycler]
-    cycler_ep = LineEndpoint(cycler_sim(world), now, name="cycler")
+    if cycler not in SIM_CYCLERS and cycler not in SYSTEM_SIM_CYCLERS:
+        raise ValueError(f"no simulated cycler {cycler!r}; choose one of "
+                         f"{', '.join([*SIM_CYCLERS, *SYSTEM_SIM_CYCLERS])}")
     meter_ep = LineEndpoint(KeysightDaq970aSim(world), now, name="thermometer")
     chamber_ep = LineEndpoint(EspecChamberSim(world), now, read_termination=b"\r\n",
                               write_termination=b"\r\n", name="chamber")
-    library = SimVisaLibrary.create({cycler_resource: cycler_ep, THERMOMETER_RESOURCE: meter_ep}, wait=clock.sleep)
+    endpoints = {THERMOMETER_RESOURCE: meter_ep}
+    cycler_ep: LineEndpoint | None = None
+    if cycler in SIM_CYCLERS:
+        cycler_sim, cycler_resource = SIM_CYCLERS[cycler]
+        cycler_ep = LineEndpoint(cycler_sim(world), now, name="cycler")
+        endpoints[cycler_resource] = cycler_ep
+    library = SimVisaLibrary.create(endpoints, wait=clock.sleep)
     rm = pyvisa.ResourceManager(library)
+    cycler_driver = cycler
     chamber_url = registry.register(chamber_ep, "espec")
     impedance_ep = LineEndpoint(HiokiBT4560Sim(world, seed=seed), now, read_termination=b"\r\n",
                                 write_termination=b"\r\n", name="impedance")
     impedance_url = registry.register(impedance_ep, "bt4560")
 
-    cycler_instrument = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
+    if cycler_ep is None:
+        cycler_instrument, cycler_resource = _system_channel(cycler, world, clock)
+    else:
+        cycler_instrument = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
     thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
     chamber = open_instrument("espec_p300", chamber_url, name="chamber")
     impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
     for instrument in (cycler_instrument, thermometer):  # link faults are ridden through on the bench clock
-        instrument.ride_through(clock.now_s, clock.sleep)
+        if hasattr(instrument, "ride_through"):
+            instrument.ride_through(clock.now_s, clock.sleep)
     bench = Bench(
         cycler=cycler_instrument, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
         description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),
@@ -215,8 +241,8 @@ def build_sim_bench(
             "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},
             "impedance": {"driver": "hioki_bt4560", "resource": impedance_url},
         },
-        simulation=SimulatedBench(world, {"cycler": cycler_ep, "chamber": chamber_ep, "thermometer": meter_ep,
-                                          "impedance": impedance_ep}),
+        simulation=SimulatedBench(world, {**({"cycler": cycler_ep} if cycler_ep is not None else {}),
+                                          "chamber": chamber_ep, "thermometer": meter_ep, "impedance": impedance_ep}),
         simulation_state=world.state_dict,
     )
     bench.closers += [cycler_instrument.transport.close, thermometer.transport.close, chamber.transport.close,
@@ -224,6 +250,22 @@ def build_sim_bench(
                       impedance.transport.close, lambda: registry.unregister(impedance_url)]
     bench.inject_faults = functools.partial(inject_faults, bench)
     return bench
+
+
+def _system_channel(driver: str, world: SimWorld, clock: Any) -> tuple[Any, str]:
+    """Channel 1 of a simulated commercial cycler on world cell 0, through the production channel
+    driver over an in-process stream: (the ``Cycler`` handle, its resource). The Maccor channel is
+    the 5 V / 60 A :data:`~sim_instruments.cyclers.maccor_macnet.HIGH_CURRENT_CHANNEL` with its
+    16-bit readback (76 µV steps)."""
+    resource = SYSTEM_SIM_CYCLERS[driver]
+    system = make_cycler_system(driver, world, 1, spec=HIGH_CURRENT_CHANNEL)
+    pool = SystemPool(lambda res, _timeout: cycler_system_stream(driver, system, res))
+    try:
+        handle = open_channel(driver, resource, 1, name="cycler", pool=pool, clock=clock)
+    except BaseException:
+        pool.close()
+        raise
+    return handle, resource  # closing the handle's transport closes the pool's one connection
 
 
 def sim_bench_for(protocol: Any, **options: Any) -> Bench:

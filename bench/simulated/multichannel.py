@@ -29,10 +29,12 @@ import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
 from bench.simulated.serve import served_cell
+from sim_instruments.cell import get_preset
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
 from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
 from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
+from sim_instruments.cyclers.maccor_macnet import HIGH_CURRENT_CHANNEL, ChannelSpec
 from sim_instruments.cyclers.systems import VENDORS, serve_cycler_system
 from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
 from sim_instruments.wire.endpoint import LineEndpoint
@@ -179,6 +181,16 @@ class MultiChannelServers:
         self.close()
 
 
+def _system_options(cycler: str, preset: str) -> dict[str, Any]:
+    """A served Maccor system gets the built-in bench's 5 V / 60 A channel when the cell takes more
+    than the default channel's 10 A (``xfc_nmc_pouch``: 25 A charge), as ``bench run`` would."""
+    if cycler != "maccor_macnet":
+        return {}
+    sheet = get_preset(preset)
+    needed = max(sheet.current_max_charge_a, sheet.current_max_discharge_a)
+    return {"spec": HIGH_CURRENT_CHANNEL} if needed > ChannelSpec().ranges_a[3] else {}
+
+
 def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float = 1.0, soc: float = 0.5,
                        seed: int | None = 0, step_s: float = SERVE_STEP_S,
                        cycler: str = "keithley2460", chamber: str = "espec_p300") -> MultiChannelServers:
@@ -199,7 +211,7 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
     if cycler != "keithley2460":
         cycler_fes = []
     if cycler in SYSTEM_CYCLERS:
-        served = serve_cycler_system(cycler, world, channels)
+        served = serve_cycler_system(cycler, world, channels, **_system_options(cycler, preset))
         servers.append(served)
     try:
         def serve(fe: Any, name: str, term: bytes = b"\n") -> LineServer:

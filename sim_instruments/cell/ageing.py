@@ -20,6 +20,10 @@ from sim_instruments.cell.anode_potential import (
     uniform_table,
 )
 from sim_instruments.cell.degradation import AgeingState
+from sim_instruments.cell.thermal import GAS_CONSTANT
+
+#: Faraday constant, C/mol.
+FARADAY = 96485.33212
 
 if TYPE_CHECKING:
     from sim_instruments.cell.presets import CellPreset
@@ -74,6 +78,7 @@ class CellAgeing:
         self._lost_as = 0.0
         self._plated_as = 0.0
         self._dead_as = 0.0
+        self._lam_as = 0.0
         self._thr_as = 0.0
         #: Lost lithium (all, and SEI) already applied to capacity and resistance, A·s.
         self._applied_as = 0.0
@@ -97,6 +102,8 @@ class CellAgeing:
         return (
             has_anode, un_v, un_s, float(GRID_SEGMENTS), d.share_ct, d.share_rc2, d.share_rc3,
             d.share_diffusion, d.share_ohmic, d.plating_conductance_a_per_v_ah * cap_ah,
+            d.exchange_plating_c * cap_ah,
+            d.plating_transfer_coefficient * FARADAY / GAS_CONSTANT,
             d.strip_rate_c * cap_ah, d.strip_discharge_fraction, d.dead_fraction,
             d.mixed_share, d.plated_half_as_per_ah * cap_ah,
         )
@@ -105,7 +112,7 @@ class CellAgeing:
         """Strip plated lithium over ``h`` s at ``i_cell`` (A, <= 0); returns the charge (A·s)
         that went dead. Updates the plated pool and the plating voltage term."""
         k = self._ageing_k
-        strip_rate, dis_fraction, dead_fraction, mixed, half = k[10:15]
+        strip_rate, dis_fraction, dead_fraction, mixed, half = k[12:17]
         plated = self._plated_as
         strip = (strip_rate / self._a_t - dis_fraction * i_cell) * h
         if strip > plated:
@@ -132,7 +139,7 @@ class CellAgeing:
             return
         self._soc = (self._soc * cap_old - dq) / cap_new
         self._applied_as = self._lost_as
-        self._applied_sei_as = self._lost_as - self._dead_as
+        self._applied_sei_as = self._lost_as - self._dead_as - self._lam_as
         self._build_constants()
         self._apply_at = self._lost_as + self.preset.degradation.apply_quantum * self._cap0_as
         self._refresh()
@@ -141,7 +148,12 @@ class CellAgeing:
     @property
     def sei_lithium_ah(self) -> float:
         """Lithium lost to SEI growth so far, Ah."""
-        return (self._lost_as - self._dead_as) / 3600.0
+        return (self._lost_as - self._dead_as - self._lam_as) / 3600.0
+
+    @property
+    def lam_ah(self) -> float:
+        """Capacity lost with active material (particle cracking / isolation), Ah."""
+        return self._lam_as / 3600.0
 
     @property
     def plated_lithium_ah(self) -> float:
@@ -189,7 +201,7 @@ class CellAgeing:
         un = lookup(k[1], k[2], self._soc + self._delta)
         plated = self._plated_as
         if plated > 0.0 and current_a <= 0.0:
-            un *= 1.0 - k[13] * plated / (plated + k[14])
+            un *= 1.0 - k[15] * plated / (plated + k[16])
         return un - overpotential_share_v(k[4:9], self._v1, self._v2, self._v3, self._v4,
                                           self._r0 * current_a)
 
@@ -198,7 +210,7 @@ class CellAgeing:
         """The state a cell carries to the next run (see :mod:`sim_instruments.cell.state_file`)."""
         return AgeingState(
             preset=self.preset.name, soc=self._soc, temperature_core_c=self._tc,
-            temperature_surface_c=self._ts, sei_ah=self.sei_lithium_ah,
+            temperature_surface_c=self._ts, sei_ah=self.sei_lithium_ah, lam_ah=self.lam_ah,
             plated_lithium_ah=self.plated_lithium_ah, dead_lithium_ah=self.dead_lithium_ah,
             throughput_ah=self.throughput_ah, cycle_count=self.equivalent_cycles,
             capacity_ah=self.aged_capacity_ah, resistance_factor=self.resistance_factor,
@@ -210,7 +222,8 @@ class CellAgeing:
         if state.preset != self.preset.name:
             raise ValueError(f"cell state is of preset {state.preset!r}, the cell is {self.preset.name!r}")
         self._set_ageing(state.sei_ah * 3600.0, state.plated_lithium_ah * 3600.0,
-                         state.dead_lithium_ah * 3600.0, state.throughput_ah * 3600.0)
+                         state.dead_lithium_ah * 3600.0, state.throughput_ah * 3600.0,
+                         lam_as=state.lam_ah * 3600.0)
         self._soc = state.soc
         self._delta = self._v1 = self._v2 = self._v3 = self._v4 = 0.0
         self._tc = state.temperature_core_c
@@ -218,9 +231,11 @@ class CellAgeing:
         self._refresh()
 
     def _set_ageing(self, sei_as: float, plated_as: float, dead_as: float, thr_as: float,
-                    applied_as: float | None = None, applied_sei_as: float | None = None) -> None:
-        """Set the ageing pools (A·s); by default all of the lost lithium is applied."""
-        self._lost_as = sei_as + dead_as
+                    applied_as: float | None = None, applied_sei_as: float | None = None,
+                    lam_as: float = 0.0) -> None:
+        """Set the ageing pools (A·s); by default all of the lost capacity is applied."""
+        self._lam_as = lam_as
+        self._lost_as = sei_as + dead_as + lam_as
         self._applied_as = self._lost_as if applied_as is None else applied_as
         self._applied_sei_as = sei_as if applied_sei_as is None else applied_sei_as
         self._plated_as = plated_as
@@ -250,7 +265,8 @@ class CellAgeing:
             "separator_melted": 1.0 if self._melted else 0.0,
             "internal_short_ohm": 0.0 if self._short_ohm is None else self._short_ohm,
             "thermocouple_offset_k": self._t_offset,
-            "sei_lithium_as": self._lost_as - self._dead_as,
+            "sei_lithium_as": self._lost_as - self._dead_as - self._lam_as,
+            "lam_as": self._lam_as,
             "plated_lithium_as": self._plated_as,
             "dead_lithium_as": self._dead_as,
             "throughput_as": self._thr_as,
@@ -265,7 +281,7 @@ class CellAgeing:
         self._set_ageing(float(state.get("sei_lithium_as", 0.0)), float(state.get("plated_lithium_as", 0.0)),
                          float(state.get("dead_lithium_as", 0.0)), float(state.get("throughput_as", 0.0)),
                          float(state.get("applied_lost_lithium_as", 0.0)),
-                         float(state.get("applied_sei_lithium_as", 0.0)))
+                         float(state.get("applied_sei_lithium_as", 0.0)), float(state.get("lam_as", 0.0)))
         self._vpl = float(state.get("plating_voltage_v", 0.0))
         self._un_pl = float(state.get("plating_anode_ocp_v", self._un_pl))
         self._soc = float(state["soc"])

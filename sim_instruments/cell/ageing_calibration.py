@@ -83,7 +83,7 @@ def _cv(cell: CellModel, voltage_v: float, current_max_a: float, until_a: float,
     q = 0.0
     dt_s = min(dt_s, CV_STEP_S)
     for _ in range(int(20 * 3600 / dt_s)):
-        i = min(current_max_a, cell.current_for_voltage_a(voltage_v))
+        i = min(current_max_a, cell.current_for_voltage_a(voltage_v, dt_s))
         if i <= until_a:
             break
         cell.step(dt_s, i, ambient_c)
@@ -184,7 +184,7 @@ def fast_charge_ageing(
                 break
             i = i_fast
             if cell.terminal_voltage_v(i) >= p.voltage_max_v:
-                i = min(i_fast, cell.current_for_voltage_a(p.voltage_max_v))
+                i = min(i_fast, cell.current_for_voltage_a(p.voltage_max_v, 2.0))
             cell.step(2.0, i, ambient_c)
             plated = max(plated, cell.plated_lithium_ah)
         _rest(cell, 600.0, ambient_c, 10.0)

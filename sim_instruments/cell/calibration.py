@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-charge-cycles", type=int, default=None, metavar="N",
                         help="instead: N 5C fast-charge ageing cycles (10 -> 80 %%) at --ambient")
     parser.add_argument("--ambient", type=float, default=25.0, help="ambient for --fast-charge-cycles, °C")
+    parser.add_argument("--profiles", action="store_true",
+                        help="instead: fade per charge profile vs the OKane2022 DFN references")
+    parser.add_argument("--bounds", action="store_true",
+                        help="instead: share of each calibration case's time on each model bound")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
     if args.short_ohm is not None:
@@ -236,6 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         from sim_instruments.cell.ageing_calibration import fast_charge_ageing
 
         sys.stdout.write(_format_table(fast_charge_ageing(preset, args.fast_charge_cycles, args.ambient)))
+        return 0
+    if args.profiles:
+        from sim_instruments.cell.profile_ageing import profile_figures
+
+        sys.stdout.write(_format_table(profile_figures(preset)))
+        return 0
+    if args.bounds:
+        from sim_instruments.cell.clamp_report import clamp_report
+
+        table = {f"{case}: {bound}": share for case, shares in clamp_report(preset).items()
+                 for bound, share in shares.items()}
+        sys.stdout.write(_format_table(table))
         return 0
     if args.fade:
         from sim_instruments.cell.ageing_calibration import fade_figures

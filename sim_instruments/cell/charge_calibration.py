@@ -131,7 +131,7 @@ def simulate_charge(
                 phase = "cv" if cv else "rest"
                 cc_end = len(rows)
         if phase == "cv":
-            i = min(current_a, cell.current_for_voltage_a(v_max))
+            i = min(current_a, cell.current_for_voltage_a(v_max, dt_s))
             if i <= i_end:
                 phase = "rest"
         if phase == "rest":

@@ -78,7 +78,7 @@ class CellConstants:
             p.r2_charge_high, p.r2_charge_high_width, 1.0 / p.nominal_capacity_ah,
             p.limiting_current_charge_factor, p.r2_charge_factor, exo.active, exo.energy_j,
             RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k, 1.0 - p.ejecta_heat_fraction,
-            p.separator_melt_c, rest_exact,
+            p.separator_melt_c, d.lam_per_a_soc, rest_exact,
         )
         #: Constants of the exotherm's rate (as in :meth:`Exotherm.rate_per_s`), for _decay_constants.
         self._exo_k = (exo.active, exo._ea_over_r, exo._inv_t_ref, exo._k_ref)
@@ -100,7 +100,7 @@ class CellConstants:
             d.sei_activation_j_mol / gas * (1.0 / _T_REF_K - 1.0 / (KELVIN + SEI_T_MAX_C)),
             d.sei_calendar_c * cap_ah * sei_norm * d.sei_calendar_soc0,
             d.sei_calendar_c * cap_ah * sei_norm * (1.0 - d.sei_calendar_soc0),
-            d.sei_cycling_per_a * sei_norm,
+            d.sei_cycling_per_a * sei_norm, -(d.sei_cycling_activation_j_mol / gas),
         )
         self._ageing_k = self._ageing_constants(cap_ah)
         self._param_tc = self._param_soc = math.nan  # (nan matches nothing: refreshed next)

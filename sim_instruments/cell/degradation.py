@@ -58,10 +58,15 @@ class DegradationParameters:
     share_ct: float = 1.4
     share_rc2: float = 0.36
     share_rc3: float = 0.0
-    share_diffusion: float = 0.0
+    share_diffusion: float = 0.15
     share_ohmic: float = 0.61
     #: Plating conductance at 25 °C, A per V below 0 V vs Li, per Ah of capacity.
     plating_conductance_a_per_v_ah: float = 1.0
+    #: Exchange plating while charging, at any anode potential: its irreversible part (dead
+    #: lithium at once) at phi_n = 0 V and 25 °C, A per Ah of capacity; x exp(-alpha·F·phi_n/RT).
+    exchange_plating_c: float = 1.9e-5
+    #: Cathodic transfer coefficient alpha of that exchange plating (Tafel slope RT/(alpha·F)).
+    plating_transfer_coefficient: float = 0.5
     #: Activation energy of plating / stripping kinetics, J/mol.
     plating_activation_j_mol: float = 49000.0
     #: Stripping rate at rest at 25 °C, A per Ah of capacity (zero order).
@@ -80,6 +85,11 @@ class DegradationParameters:
     sei_calendar_soc0: float = 0.3
     #: Cycling SEI current per ampere of |I| at 25 °C (dimensionless).
     sei_cycling_per_a: float = 5.0e-5
+    #: Activation energy of the cycling (crack-surface) SEI, J/mol.
+    sei_cycling_activation_j_mol: float = 15000.0
+    #: Loss of active material: capacity lost per A·s of |I| per unit surface-bulk SOC
+    #: difference (the diffusion-induced stress that cracks and isolates particles), 1.
+    lam_per_a_soc: float = 1.5e-4
     #: SEI lithium loss at which the growth rate has halved, per Ah of capacity (A·s/Ah).
     sei_ref_as_per_ah: float = 7.2
     #: Activation energy of SEI growth, J/mol.
@@ -102,6 +112,8 @@ class AgeingState:
     temperature_core_c: float
     temperature_surface_c: float
     sei_ah: float = 0.0
+    #: Capacity lost with active material, Ah.
+    lam_ah: float = 0.0
     plated_lithium_ah: float = 0.0
     dead_lithium_ah: float = 0.0
     throughput_ah: float = 0.0
@@ -136,7 +148,7 @@ class AgeingState:
                     raise ValueError(f"cell state field {f.name!r} must be finite, got {value!r}")
             kwargs[f.name] = value
         state = cls(**kwargs)
-        for name in ("sei_ah", "plated_lithium_ah", "dead_lithium_ah", "throughput_ah"):
+        for name in ("sei_ah", "lam_ah", "plated_lithium_ah", "dead_lithium_ah", "throughput_ah"):
             if getattr(state, name) < 0.0:
                 raise ValueError(f"cell state field {name!r} must be >= 0, got {getattr(state, name)!r}")
         return state

@@ -49,6 +49,11 @@ from sim_instruments.cell.thermal import (
     KELVIN,
     Exotherm,
 )
+from sim_instruments.cell.voltage_hold import (
+    CellVoltageHold,
+    current_for_voltage_over_step,
+    end_voltage_v,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,11 +71,15 @@ _MAX_DSOC_PER_SUBSTEP = 0.002
 #: Largest exotherm reactant conversion (k·dt) per internal sub-step.
 _MAX_KDT_PER_SUBSTEP = 0.05
 _MAX_SUBSTEPS = 20000
+#: The derived parameters are recomputed when the core temperature moved by this much (K) or the
+#: SOC by this much (fraction) since they were last computed (see ``CellModel._refresh``).
+PARAM_STEP_K = 0.02
+PARAM_STEP_SOC = 5e-4
 #: ``_decay_k`` while no decay factors are cached (a step length of -1 s matches no step).
 _NO_DECAY = (-1.0,)
 
 
-class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
+class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
     :class:`~sim_instruments.cell.state_view.CellStateView`."""
@@ -92,8 +101,10 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
         # and dead lithium, throughput (A·s); the next fade quantum; rates of the present
         # parameters; the plating voltage term; U_n when plating last; the ageing constants
-        "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc",
+        "_lost_as", "_plated_as", "_dead_as", "_thr_as", "_apply_at", "_sei_cal", "_sei_cyc", "_lam_as",
         "_a_t", "_dudt", "_vpl", "_un_pl", "_ageing_k",
+        # slope dV_end/dI of the last implicit CV solve (voltage_hold.py; 0: none yet), Ω
+        "_cv_slope",
     )
     _fsoc: float  # first set in _refresh (declared for the type checker: it is read before that line)
 
@@ -144,6 +155,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         self._rs: float | None = None  # effective parallel short (user short || melt short)
         self.last_heat_w = 0.0
         self.last_exotherm_w = 0.0
+        self._cv_slope = 0.0
         self._refresh()
 
     # ------------------------------------------------------------------ parameters
@@ -169,17 +181,21 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         Runs after every physics step: constants come from one tuple unpack, the OCV lookup is
         inlined for the usual SOC > 0 (the arithmetic is unchanged, term by term). The parameters
         depend on the core temperature and the clamped SOC only, so they are recomputed only
-        when one of the two changed since the last refresh (at rest in a held chamber neither
-        does: then only the open-circuit branch is updated). Unchanged inputs give the very same
-        floats, so skipping the recomputation changes no result.
+        when one of the two moved by more than :data:`PARAM_STEP_K` / :data:`PARAM_STEP_SOC`
+        since the last recomputation (at rest in a held chamber neither does: then only the
+        open-circuit branch is updated; while current flows, every few samples). The parameters
+        thus follow temperature in steps of 0.02 K (0.13 % of the charge-transfer resistance) and
+        SOC in steps of 0.05 %: the budget of the per-sample path (issue 30 item 9).
         """
         tc = self._tc
         soc = self._soc
         s = 0.0 if soc < 0.0 else (1.0 if soc > 1.0 else soc)
-        if tc != self._param_tc or s != self._param_soc:
+        d_t = tc - self._param_tc  # (nan after a reset: every comparison False, recomputed)
+        d_s = s - self._param_soc
+        if not (-PARAM_STEP_K < d_t < PARAM_STEP_K and -PARAM_STEP_SOC < d_s < PARAM_STEP_SOC):
             (r0_ohm, ea0, rct_ohm, rct_tau, eact, c_b, r2_ohm, r2_tau, ea2, r3_ohm, r3_tau, ea3,
              r3_lim, neg_ealim, d_tau, d_r, ead, low, low_w, high, high_w, fsoc_norm, entropic,
-             grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc) = self._refresh_k
+             grid, neg_easei, sei_x_max, sei_cal0, sei_cal1, sei_cyc, neg_eacyc) = self._refresh_k
             tk = tc + KELVIN
             inv_tk = 1.0 / tk
             self._tk = tk
@@ -212,7 +228,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             x_sei = neg_easei * inv
             a_sei = exp(x_sei if x_sei < sei_x_max else sei_x_max)  # (growth law valid <= 60 °C)
             self._sei_cal = a_sei * (sei_cal0 + sei_cal1 * s)
-            self._sei_cyc = a_sei * sei_cyc
+            self._sei_cyc = exp(neg_eacyc * inv) * sei_cyc  # (SEI on cracks: its own Arrhenius)
             self._dudt = entropic[int(s * grid)]
             self._decay_k = _NO_DECAY
             self._param_tc = tc
@@ -256,12 +272,25 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
             return self._e + self._r0 * current_a + z * self._v_noise
         return (self._e + self._r0 * current_a) / (1.0 + self._r0 / rs) + z * self._v_noise
 
-    def current_for_voltage_a(self, voltage_v: float) -> float:
-        """External current (+ = charge) that holds ``voltage_v`` at the terminals now, A."""
+    def current_for_voltage_a(self, voltage_v: float, dt_s: float = 0.0) -> float:
+        """External current (+ = charge) that holds ``voltage_v`` at the terminals, A: now
+        (``dt_s`` = 0: through R0 alone, the instantaneous response), or, for a current to be
+        held over a step of ``dt_s`` seconds, at the end of that step with every element
+        advanced over it (:mod:`sim_instruments.cell.voltage_hold`: an implicit CV step, stable
+        for any step length; an internal short keeps the instantaneous relation)."""
         rs = self._rs
         if rs is None:
+            if dt_s > 0.0:
+                return current_for_voltage_over_step(self, voltage_v, dt_s)
             return (voltage_v - self._e) / self._r0
         return (voltage_v * (1.0 + self._r0 / rs) - self._e) / self._r0
+
+    def voltage_after_v(self, dt_s: float, current_a: float) -> float:
+        """Terminal voltage at the end of a step of ``dt_s`` s with ``current_a`` (A, + = charge)
+        held, state unchanged, V (the instantaneous relation with an internal short)."""
+        if self._rs is None:
+            return end_voltage_v(self, dt_s, current_a)
+        return self.terminal_voltage_v(current_a)
 
     # ------------------------------------------------------------------ abuse
     def set_internal_short(self, resistance_ohm: float | None) -> None:
@@ -324,7 +353,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         """
         (cap_as, gain, gain_charge, r4_charge, r_charge_high, r_charge_width, inv_i_ref,
          lim_charge, r2_charge, exo_active, exo_energy_j, runaway_w, keep_after_runaway, melt_c,
-         rest_exact) = self._advance_k
+         k_lam, rest_exact) = self._advance_k
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
         if dk[0] != h:
             dk = self._decay_constants(h)
@@ -398,19 +427,32 @@ class CellModel(CellConstants, CellAgeing, CellStateView, MeasurementNoise):
         self._soc = soc
         # ageing (laws in degradation.py): SEI every step; plating while charging below 0 V vs
         # Li; stripping (a share goes dead) while plated lithium is left; fade applied in quanta
+        # SEI: calendar (time) + on the surface that cycling cracks open (|I|); loss of active
+        # material driven by the diffusion-induced stress (|I| x the surface-bulk SOC gradient)
         ai_h = (i_cell if i_cell >= 0.0 else -i_cell) * h
         self._thr_as += ai_h
-        lost = self._lost_as + self._sei_cal * h + self._sei_cyc * ai_h
+        lam = k_lam * ai_h * (delta if delta > 0.0 else -delta)
+        self._lam_as += lam
+        lost = self._lost_as + self._sei_cal * h + self._sei_cyc * ai_h + lam
         if i_cell > 0.0:
             ak = self._ageing_k
-            if ak[0]:  # an intercalation anode: the potential vs Li and plating below 0 V
-                _, un_v, un_s, grid, s_ct, s_2, s_3, s_d, s_0, g_pl = ak[:10]
+            if ak[0]:  # an intercalation anode: the potential vs Li and plating
+                _, un_v, un_s, grid, s_ct, s_2, s_3, s_d, s_0, g_pl, pl_ex, pl_b = ak[:12]
                 f = (soc + delta) * grid
                 j = int(f) if f > 0.0 else 0
                 if j >= grid:
                     j = int(grid) - 1
                 un = un_v[j] + un_s[j] * (f - j)
                 phi = un - (s_ct * v1 + s_2 * v2 + s_3 * v3 + s_d * v4 + s_0 * r0 * i_cell)
+                # exchange plating (cathodic Tafel in phi, at any potential): its irreversible
+                # part becomes dead lithium at once
+                # (numerical guards, never reached in use: exponent <= 30, at most the charge)
+                x = pl_b * phi * self._inv_tk
+                dead = pl_ex * exp(-x if x > -30.0 else 30.0) * h / self._a_t
+                if dead > ai_h:
+                    dead = ai_h
+                self._dead_as += dead
+                lost += dead
                 if phi < 0.0:
                     i_pl = -phi * g_pl / self._a_t
                     self._plated_as += (i_pl if i_pl < i_cell else i_cell) * h

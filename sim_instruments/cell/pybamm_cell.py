@@ -235,9 +235,16 @@ class PybammCellModel(MeasurementNoise):
         integrations: last voltage + slope·pending time + R·ΔI; state unchanged)."""
         return self._v + self._slope_v_per_s * self._pend_s + self._r_ohm * (current_a - self._i_last)
 
-    def current_for_voltage_a(self, voltage_v: float) -> float:
+    def voltage_after_v(self, dt_s: float, current_a: float) -> float:
+        """Terminal voltage after ``dt_s`` s at ``current_a``: the estimate of
+        :meth:`terminal_voltage_v` (it already extrapolates over the pending time), V."""
+        return self.terminal_voltage_v(current_a)
+
+    def current_for_voltage_a(self, voltage_v: float, dt_s: float = 0.0) -> float:
         """External current (A, + = charge) that holds ``voltage_v`` at the terminals now: a
-        secant step on :meth:`terminal_voltage_v` (exact, as the estimate is linear in I)."""
+        secant step on :meth:`terminal_voltage_v` (exact, as the estimate is linear in I).
+        ``dt_s`` (the step the current is held for) is not used: the estimate already extrapolates
+        over the pending time and each integration corrects it."""
         i0, i1 = self._i_last, self._i_last + 1.0
         f0 = self.terminal_voltage_v(i0) - voltage_v
         f1 = self.terminal_voltage_v(i1) - voltage_v

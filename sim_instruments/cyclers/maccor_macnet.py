@@ -56,19 +56,40 @@ NOT_ACTIVE = "The channel is not active"
 MIN_CONTROL_INTERVAL_S = 0.1
 
 
+#: Bits of the channel's voltage measurement (its readback steps: the span / 2**bits).
+#: ASSUMED 16 bits (a Series 4000 test channel): Maccor's published specification sheet could not
+#: be retrieved to cite here; a channel of 0..5 V then reads in steps of 76.3 µV.
+READBACK_BITS = 16
+
+
 @dataclass(frozen=True)
 class ChannelSpec:
-    """(3, 1) channel specification: voltage span, four current ranges (charge = discharge), V and A."""
+    """(3, 1) channel specification: voltage span, four current ranges (charge = discharge), V and A;
+    ``readback_bits``: the resolution of the voltage reading over the voltage span (the current
+    reading is not quantised here: the set point reads back as set)."""
 
     vmax_v: float = 5.0
     vmin_v: float = 0.0
     ranges_a: tuple[float, float, float, float] = (0.00015, 0.005, 0.15, 10.0)
     tick_s: float = 0.005
+    readback_bits: int = READBACK_BITS
+
+    @property
+    def voltage_step_v(self) -> float:
+        """The voltage reading's step, V."""
+        return (self.vmax_v - self.vmin_v) / 2 ** self.readback_bits
+
 
     @property
     def power_w(self) -> float:
         """Largest power the channel can deliver, W (set points above it are ignored)."""
         return self.vmax_v * self.ranges_a[3]
+
+
+#: A high-current channel (5 V, 60 A: the current of the EA PSB 10060-60 it replaces on the built-in
+#: bench, so every protocol that ran there fits) for the cells above the Keithley 2460's 7.35 A;
+#: ranges 5 mA / 150 mA / 5 A / 60 A (ASSUMED: a real channel's (3, 1) reply tells the driver its own).
+HIGH_CURRENT_CHANNEL = ChannelSpec(ranges_a=(0.005, 0.15, 5.0, 60.0))
 
 
 @dataclass
@@ -293,9 +314,11 @@ class MaccorSystemSim:
         return dict(state.safety)
 
     def readings(self, chan: int) -> tuple[float, float]:
-        """Measured (voltage_v, current magnitude A) of test channel ``chan``."""
+        """Measured (voltage_v, current magnitude A) of test channel ``chan``; the voltage in the
+        channel's readback steps (:attr:`ChannelSpec.voltage_step_v`)."""
         voltage, current = self.world.measure(self.world_channels[chan])
-        return voltage, abs(current)
+        v_step = self.spec.voltage_step_v
+        return round(voltage / v_step) * v_step, abs(current)
 
     def status(self, chan: int, now_s: float) -> dict[str, Any]:
         """(4, 7) fields of test channel ``chan`` (0-based)."""

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 MAX_STEP_OUTPUT_ON_S = 1.0
 #: Longest physics step while every output is off, seconds.
 MAX_STEP_OUTPUT_OFF_S = 10.0
+#: Charging on a current within this many volts below the voltage limit, the output stage checks
+#: whether the step would end above the limit (then the step already regulates the voltage: the
+#: CC phase ends at the limit instead of overshooting it by one step's rise), V.
+LOOKAHEAD_V = 0.05
 #: A sinking output tests its voltage limit exactly only when the limit is within this many volts
 #: above the last step's terminal voltage, V: while sinking a cell's voltage falls; it rises between
 #: two steps only by a smaller discharge current's I·R0 (4 A less on 0.05 ohm: 0.2 V).
@@ -82,8 +86,13 @@ class SimChannel:
     #: Extra Joule heat into the chamber air from this cell, W (informational).
     heat_w: float = 0.0
 
-    def applied_current_a(self) -> float:
-        """Current the output stage drives into the cell right now (A, + = charge).
+    def applied_current_a(self, dt_s: float = 0.0) -> float:
+        """Current the output stage drives into the cell (A, + = charge): right now (``dt_s`` = 0,
+        what a reading sees), or the one it holds over the next physics step of ``dt_s`` seconds.
+        Where the stage regulates a voltage (CV, or a current in compliance) the step's current
+        is the one that leaves that voltage at the end of the step (the cell's implicit
+        ``current_for_voltage_a(v, dt_s)``): a regulating loop does not overshoot, whatever the
+        step and however the cell's charge-transfer resistance compares with its R0.
 
         Forcing current, the terminal voltage may not pass the voltage limit while the stage
         charges the cell: the current tapers (CV) as the cell's voltage rises to it. With
@@ -101,7 +110,7 @@ class SimChannel:
         cell = self.cell
         function = src.function
         if function == "VOLT":
-            current = cell.current_for_voltage_a(src.voltage_v)
+            current = cell.current_for_voltage_a(src.voltage_v, dt_s)
             limit = abs(src.current_limit_a)
             src.in_compliance = abs(current) > limit
             return max(-limit, min(limit, current))
@@ -112,15 +121,19 @@ class SimChannel:
             current = src.current_a
         limit_v = abs(src.voltage_limit_v)
         if current > 0.0:
-            if cell.terminal_voltage_v(current) > limit_v:
+            v = cell.terminal_voltage_v(current)
+            # the limit is reached now, or (looked at only near it) by the end of the step
+            if v > limit_v or (v > limit_v - LOOKAHEAD_V and dt_s > 0.0
+                               and cell.voltage_after_v(dt_s, current) > limit_v):
                 src.in_compliance = True
-                return max(0.0, cell.current_for_voltage_a(limit_v))
+                # (a source in compliance lowers its current, never raises it past the setpoint)
+                return max(0.0, min(current, cell.current_for_voltage_a(limit_v, dt_s)))
         elif limit_v < src.actual_voltage_v + SINK_GUARD_V and src.limit_both_ways:
             # Sinking with the limit near or below the cell's voltage (the last step's voltage
             # tells, within SINK_GUARD_V): the exact test, and the limit held if it is passed.
             if cell.terminal_voltage_v(current) > limit_v:
                 src.in_compliance = True
-                current = cell.current_for_voltage_a(limit_v)
+                current = cell.current_for_voltage_a(limit_v, dt_s)
                 cap = src.current_max_a
                 return current if cap is None or current >= -cap else -cap
         src.in_compliance = False
@@ -218,7 +231,7 @@ class SimWorld:
         stage (then its protection), then the chamber air, with the controls held."""
         air_c = self.chamber.air_c
         for channel in self.channels:
-            current = channel.applied_current_a()
+            current = channel.applied_current_a(dt)
             cell = channel.cell
             src = channel.source
             src.actual_current_a = current

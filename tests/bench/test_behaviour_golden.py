@@ -18,6 +18,16 @@ share a test time at a step boundary (issue 18), and the claims above. The restr
 (commit b84e68b) left the a5e68ae hashes unchanged: that commit's test passed with them.
 Re-recorded (issue 26 item 1): capacity_check ends with the final observation (its samples and
 two events, ``final_observation_start`` / ``final_observation_end``); its steps are unchanged.
+Re-recorded (issue 30 item 6): /steps has three more columns (crossing_time_s, past_crossing_ah,
+past_crossing_wh) and a step that ends on a voltage limit records its Ah / Wh at the crossing;
+/samples and /events are unchanged. Re-recorded again after merging h30a (issue 30 items 1, 3, 9:
+the implicit CV hold, charge-profile-dependent ageing, cell parameters recomputed on a memo): every
+table moves with the physics.
+Re-recorded (issue 30, branch h30a): the CV hold and the end of a CC phase are solved over the
+whole step (implicit), the charge-direction factors were refitted with the CV phases, the cell
+ages through exchange plating, crack-surface SEI and loss of active material, and its parameters
+follow temperature / SOC in steps of 0.02 K / 0.05 %: every simulated sample moves. The merge of
+h30a and h30b (the crossing columns) re-recorded /steps for both.
 """
 
 from __future__ import annotations
@@ -38,14 +48,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "e0a48cabe1a3541632f5acdbab15c54f3908d16acb73797cbba20cc05571d4f0",
-        "steps": "74a2ff8c0cadba43c7dc8ca17a37053be4d0583423a771399c88bdee5df22a06",
-        "events": "98c8ccbc005dc268f9e3cb6a6873991f096b053d1cca58a9ffceb071d920449c",
+        "samples": "d9b2f982b9891499cb0a905369718754bbb75356faa61e6ac64458fb9515b1b2",
+        "steps": "8b078de9af9bd863cd61cc2a133a123cf5ead45fe2bf36c7b4b86189d86d9eca",
+        "events": "6f5905dc278334ef1d88dd216c07cbff0b89a3277a49a6a476dd7d41f77c4377",
     },
     "puncture_safe_cycling": {
-        "samples": "ad8620b2a5b617efbbe2b1aeb8b557c52d09aa6c143eb4956187d90afc287d7a",
-        "steps": "3ca5811b7b2c340d09d55c6ab3d6c1fe57e09eca332398980d0df4dfdac90787",
-        "events": "791e670f90bcb95b2eb06ffba99827b1eb5324f1163fdf056b382498ffbbedeb",
+        "samples": "17e082ba91173966c7d88a4b941e7ecc005c9212767b1122ce75da31aec37dae",
+        "steps": "83417a5a11acab8bd7a8c6d41d837fd439140916f9b62744baf3a70cc8b2eedc",
+        "events": "656ecaa944b784be8103603bed809493fe899ae3fcfb8c9d1533ecfcbf719b11",
     },
 }
 ARGS = {

@@ -43,7 +43,7 @@ def test_closed_file_keeps_its_status(tmp_path):
     with RunWriter(path, {"protocol": "x", "status": "completed"}, batch_rows=4) as writer:
         for i in range(10):
             writer.append_sample_row(tuple(expected_rows(i + 1)[-1].tolist()))
-        writer.append("steps", (1, 0, 1, "rest", "Rest for 1 s", 0.0, 1.0, "time") + (0.0,) * 10)
+        writer.append("steps", (1, 0, 1, "rest", "Rest for 1 s", 0.0, 1.0, "time") + (0.0,) * 13)
     assert not needs_repair(path)
     result = repair_run_file(path, tmp_path / "copy.h5")
     assert result.status_after == "completed" and not result.was_open_for_write

@@ -35,4 +35,4 @@ def test_the_bigger_cycler_is_chosen_only_for_a_cell_that_takes_its_current():
     assert choose_sim_cycler(nmc) == "keithley2460"  # the simulated cell is a 7.28 A cell
     lfp = parse_protocol(PROTOCOL.replace("nmc_21700", "lfp_26650").replace("50 A", "40 A"),
                          file="p.yaml", cell_defaults=cell_datasheet)
-    assert choose_sim_cycler(lfp) == "ea_psb10000"
+    assert choose_sim_cycler(lfp) == "maccor_macnet"

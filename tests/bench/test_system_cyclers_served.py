@@ -69,3 +69,30 @@ def test_channels_of_one_mainframe_used_from_many_threads_get_their_own_replies(
         finally:
             mbench.close()
     assert errors == []
+
+
+def test_served_maccor_drives_the_fast_charge_cell_with_a_readback_the_plating_detector_reads() -> None:
+    """``bench sim serve --cycler maccor_macnet --cell xfc_nmc_pouch``: the channel takes the cell's
+    25 A over loopback (the 5 V / 60 A channel) and its voltage reads in 16-bit steps of the 5 V span
+    (76 µV), fine enough for the relaxation test (bench.analysis.plating: at most 1 mV)."""
+    import numpy as np
+
+    from bench.analysis.plating import MAX_RESOLUTION_V, resolution_v
+
+    with serve_multichannel(1, "xfc_nmc_pouch", speed=50.0, cycler="maccor_macnet") as servers:
+        mbench = open_multichannel(servers.config)
+        try:
+            (cycler,) = mbench.cyclers
+            assert cycler.current_range_a[1] >= 25.0
+            cycler.configure_protection(ProtectionLimits(voltage_max_v=4.2, voltage_min_v=2.5, current_max_a=25.0))
+            cycler.set_current(25.0, 4.2)
+            cycler.output_on()
+            readings = [cycler.measure() for _ in range(40)]
+            cycler.output_off()
+        finally:
+            mbench.close()
+    volts = np.array([v for v, _ in readings])
+    assert all(abs(i - 25.0) < 0.01 for _, i in readings[1:])
+    step = 5.0 / 2 ** 16
+    assert np.allclose(np.round(volts / step) * step, volts, atol=1e-6)  # float32 on the wire
+    assert resolution_v(volts) <= MAX_RESOLUTION_V

@@ -210,3 +210,19 @@ def test_catalog_opens_channels_sharing_one_connection_per_resource():
     assert pool.systems == {}
     with pytest.raises(InstrumentError, match="needs 'channel'"):
         open_instrument("maccor_macnet", "TCPIP::10.0.0.5::57570::SOCKET", name="cycler")
+
+
+@pytest.mark.parametrize(("rf1", "reading_v", "mode"), [(1, 4.2001, "C"), (2, 2.4999, "D"), (1, 4.25, "D")])
+def test_a_hold_at_the_voltage_just_reached_keeps_the_direction_the_channel_was_moving(rf1, reading_v, mode):
+    # after a CC charge to 4.2 V the reading sits a hair above it: ChMode D there would hold nothing
+    # while the cell relaxes; within 10 mV the channel's RF1 (1 charge, 2 discharge) decides
+    hold_v = 4.2 if rf1 == 1 else 2.5
+    clock = FakeClock()
+    start = {"FClass": 6, "FNum": 7, "Chan": 11, "TestName": "Random", "Current": 1.0, "Voltage": hold_v,
+             "Power": IGNORED_POWER_W, "Resistance": 0, "CurrentRange": 4, "ChMode": mode, "DataTime": 1.0,
+             "DataV": 0, "DataI": 0}
+    channel, conv = make([ARM, status(stat=0, rf1=rf1, voltage=reading_v), (start, ok(6, 7))], clock)
+    channel.configure_protection(LIMITS)
+    channel.set_voltage(hold_v, 1.0)
+    channel.output_on()
+    conv.assert_done()

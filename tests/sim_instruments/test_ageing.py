@@ -33,8 +33,9 @@ def test_fade_over_the_reference_cycles_within_a_factor_of_two(fade: dict[str, f
 def test_fade_is_monotonic_and_front_loaded_like_the_reference(fade: dict[str, float]) -> None:
     assert fade["cycles_with_capacity_rise"] == fade["cycles_with_capacity_rise_ref"] == 0.0
     assert fade["first_half_share_of_fade"] > 0.5 and fade["first_half_share_of_fade_ref"] > 0.5
-    # slow 0.3C charges at 25 °C plate nothing: the fade is SEI (and its resistance)
-    assert fade["dead_lithium_ah"] == 0.0 and fade["sei_ah"] > 0.0
+    # slow 0.3C charges at 25 °C plate a little (exchange plating at the anode's positive
+    # potential, high SOC): the reference's plating loss grows 5.6 mAh in 120 cycles; within 2x
+    assert 2.8e-3 <= fade["dead_lithium_ah"] <= 11.2e-3 and fade["sei_ah"] > 0.0
 
 
 @pytest.mark.parametrize(("stem", "current_a", "ambient_c"), [
@@ -148,5 +149,7 @@ def test_thirty_3c_charges_at_0c_fade_the_cell_and_leave_dead_lithium() -> None:
     cold = fast_charge_ageing(NMC, cycles=30, ambient_c=0.0, charge_c_rate=3.0)
     gentle = fast_charge_ageing(NMC, cycles=30, ambient_c=25.0, charge_c_rate=0.5)
     assert cold["dead_lithium_mah"] > 0.0 and cold["plated_peak_mah"] > 0.0
-    assert gentle["dead_lithium_mah"] == 0.0 and gentle["plated_peak_mah"] == 0.0
+    # gentle charges only see the exchange plating at a positive anode potential (dead lithium
+    # a small fraction of the cold case's), never a plated pool
+    assert gentle["plated_peak_mah"] == 0.0 and gentle["dead_lithium_mah"] < 0.1 * cold["dead_lithium_mah"]
     assert cold["fade_pct"] > 2.0 * gentle["fade_pct"] > 0.0

@@ -32,6 +32,9 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     """CellModel._advance as plainly written: thermal helpers, then a full ``_refresh()``."""
     p = cell.preset
     rs, r0 = cell._rs, cell._r0
+    # the parameters of this step are those of the last recomputation (CellModel._refresh), at
+    # (param_tc, param_soc) as the step starts: the entropic coefficient and the exotherm's rate too
+    param_tc, param_soc = cell._param_tc, cell._param_soc
     if rs is None:
         i_cell, short_heat = current_a, 0.0
     else:
@@ -70,14 +73,14 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     if p.entropic_table_v_per_k is None:
         dudt = p.entropic_v_per_k
     else:
-        dudt = uniform_table(p.ocv_soc, p.entropic_table_v_per_k)[0][int(min(max(cell._soc, 0.0), 1.0) * 100)]
-    heat += i_cell * (cell._tc + KELVIN) * dudt + short_heat
+        dudt = uniform_table(p.ocv_soc, p.entropic_table_v_per_k)[0][int(param_soc * 100)]
+    heat += i_cell * (param_tc + KELVIN) * dudt + short_heat
     soc = cell._soc + i_cell * h / cell._cap_as
     cell._soc = -_OVERDISCHARGE_SPAN if soc < -_OVERDISCHARGE_SPAN else min(soc, _SOC_MAX)
     _reference_ageing(cell, h, i_cell, r0)
     p_exo = 0.0
     if cell._reactant > 0.0 and cell._exo.active:
-        cell._reactant, q = cell._exo.step(h, cell._tc, cell._reactant)
+        cell._reactant, q = cell._exo.step(h, param_tc, cell._reactant)
         p_exo = q / h
         if not cell._runaway and p_exo >= RUNAWAY_SELF_HEATING_K_PER_S * p.heat_capacity_j_per_k:
             cell._runaway = True
@@ -99,13 +102,19 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
 def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> None:
     """The ageing update of CellModel._advance as plainly written (degradation.py laws)."""
     cell._thr_as += abs(i_cell) * h
-    lost = cell._lost_as + cell._sei_cal * h + cell._sei_cyc * (abs(i_cell) * h)
     d = cell.preset.degradation
+    lam = d.lam_per_a_soc * (abs(i_cell) * h) * abs(cell._delta)
+    cell._lam_as += lam
+    lost = cell._lost_as + cell._sei_cal * h + cell._sei_cyc * (abs(i_cell) * h) + lam
     cap_ah = cell._cap0_as / 3600.0
     if i_cell > 0.0 and cell.preset.anode_ocp_v is not None:
         un = lookup(*uniform_table(cell.preset.ocv_soc, cell.preset.anode_ocp_v), cell._soc + cell._delta)
         phi = un - (d.share_ct * cell._v1 + d.share_rc2 * cell._v2 + d.share_rc3 * cell._v3
                     + d.share_diffusion * cell._v4 + d.share_ohmic * r0 * i_cell)
+        x = (d.plating_transfer_coefficient * 96485.33212 / 8.314462618) * phi * cell._inv_tk
+        dead = min((d.exchange_plating_c * cap_ah) * math.exp(min(-x, 30.0)) * h / cell._a_t, abs(i_cell) * h)
+        cell._dead_as += dead
+        lost += dead
         if phi < 0.0:
             i_pl = min(-phi * (d.plating_conductance_a_per_v_ah * cap_ah) / cell._a_t, i_cell)
             cell._plated_as += i_pl * h

@@ -90,7 +90,8 @@ def test_plated_lithium_strips_at_rest_with_a_relaxation_plateau_and_leaves_dead
     # (the pool stripped is the plated charge: dead = dead_fraction x plated)
     warm, t2, v2 = _charge_then_rest(2.5, 25.0)
     assert relaxation_plateau_end_s(t2, v2) is None
-    assert warm.dead_lithium_ah == 0.0
+    # no plated pool at 0.5C / 25 °C: only the exchange plating's trace of dead lithium
+    assert warm.dead_lithium_ah < 0.25 * cold.dead_lithium_ah
     assert d.dead_fraction > 0.0
 
 
@@ -102,7 +103,7 @@ def test_plated_lithium_shows_in_the_next_discharge_dv_dq() -> None:
     cell = CellModel(p, soc=start_soc(p), temperature_c=0.0, seed=None)
     simulate_charge(p, 10.0, 0.0, cv=True, cell=cell)
     plated_ah = cell.plated_lithium_ah
-    assert plated_ah > 0.01
+    assert plated_ah > 0.005
     twin = CellModel(p, soc=0.5, temperature_c=0.0, seed=None)
     twin.load_state({**cell.state_dict(), "plated_lithium_as": 0.0, "plating_voltage_v": 0.0})
 
