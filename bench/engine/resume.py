@@ -99,7 +99,9 @@ def bench_from_attrs(attrs: dict[str, Any], journal: dict[str, Any], speed: floa
         if not simulation:
             raise ResumeError("the journal holds no simulated world state")
         cycler = str(config.get("cycler", {}).get("driver", "keithley2460"))
-        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler)
+        chamber = "memmert_oven" if config.get("chamber", {}).get("driver") == "memmert_atmoweb" else "espec_p300"
+        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler,
+                                chamber=chamber)
         clock = bench.clock
         clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]  # a sim clock (Virtual/Scaled)
         bench.simulation.world.load_state(simulation)
