@@ -21,6 +21,8 @@ Operator: pause / resume / abort through :class:`bench.engine.operator_control.O
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import math
@@ -118,6 +120,8 @@ class Engine:
         self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
         self._ramp: SetpointRamp | None = None
+        #: Highest chamber setpoint after a trip during an abuse test (None: no cap), °C.
+        self.chamber_cap_c: float | None = None
         self.step_count = 0
         self.samples = 0
         self.steps_done = 0
@@ -315,7 +319,12 @@ class Engine:
             append_row(self._row)
             if trip is not None:
                 if self.abuse is not None and self.abuse.active:
-                    self._trips.record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
+                    # abuse test: safe state, keep observing as the protocol says; the chamber stays
+                    # where the safe state put it (a hot box stops heating once runaway is confirmed)
+                    self._ramp = None
+                    self.chamber_cap_c = self._trips.record_trip(trip).chamber_setpoint_c
+                    if self.chamber_cap_c is not None:
+                        self.chamber_setpoint_c = self.chamber_cap_c
                 else:
                     self.end_step(planned, state, sample, f"safety trip: {trip.rule}")
                     return trip
@@ -350,6 +359,8 @@ class Engine:
         self._ramp = None
         chamber = self.bench.chamber
         if step.kind == "soak" and chamber is not None and step.temperature_c is not None:
+            if self.chamber_cap_c is not None and step.temperature_c > self.chamber_cap_c:
+                step = dataclasses.replace(step, temperature_c=self.chamber_cap_c, ramp_k_per_s=None)
             if step.ramp_k_per_s:
                 start_c = self.chamber_setpoint_c if self.chamber_setpoint_c is not None else chamber.read_air_c()
                 self._ramp = SetpointRamp(chamber, start_c, step.temperature_c, step.ramp_k_per_s, self.now())
