@@ -21,8 +21,6 @@ Operator: pause / resume / abort through :class:`bench.engine.operator_control.O
 
 from __future__ import annotations
 
-import dataclasses
-
 import json
 import logging
 import math
@@ -359,15 +357,16 @@ class Engine:
         self._ramp = None
         chamber = self.bench.chamber
         if step.kind == "soak" and chamber is not None and step.temperature_c is not None:
-            if self.chamber_cap_c is not None and step.temperature_c > self.chamber_cap_c:
-                step = dataclasses.replace(step, temperature_c=self.chamber_cap_c, ramp_k_per_s=None)
-            if step.ramp_k_per_s:
+            target_c, ramp = step.temperature_c, step.ramp_k_per_s
+            if self.chamber_cap_c is not None and target_c > self.chamber_cap_c:
+                target_c, ramp = self.chamber_cap_c, None  # after an abuse-test trip: never heat again
+            if ramp:
                 start_c = self.chamber_setpoint_c if self.chamber_setpoint_c is not None else chamber.read_air_c()
-                self._ramp = SetpointRamp(chamber, start_c, step.temperature_c, step.ramp_k_per_s, self.now())
+                self._ramp = SetpointRamp(chamber, start_c, target_c, ramp, self.now())
             else:
-                chamber.set_setpoint_c(step.temperature_c)
+                chamber.set_setpoint_c(target_c)
             chamber.start()
-            self.chamber_setpoint_c = step.temperature_c  # end conditions compare with the final setpoint
+            self.chamber_setpoint_c = target_c  # end conditions compare with the final setpoint
 
     def start_output(self) -> None:
         if self.supervisor.latched:
