@@ -3,7 +3,8 @@
 Not a registry of instances: a plain table of classes. ``open_instrument`` picks the transport
 from the driver and the resource string (VISA resource names through pyvisa; device paths and
 pyserial URLs such as ``socket://host:port`` or ``/dev/ttyUSB0`` through pyserial; Modbus TCP
-drivers through pymodbus, ``modbus-tcp://host:port[/device_id]``).
+drivers through pymodbus, ``modbus-tcp://host:port[/device_id]``; REST drivers through urllib,
+``http://host[:port]``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from drivers.ea_psb import EaPsb10060_60
 from drivers.errors import InstrumentError
 from drivers.espec import EspecP300
 from drivers.hioki_bt4560 import HiokiBT4560
+from drivers.http_transport import HttpTransport
 from drivers.keithley24xx import Keithley2450, Keithley2460, Keithley2461
 from drivers.keysight_daq import KeysightDaq970a
 from drivers.keysight_n6700 import N6700System, N6781AChannel
 from drivers.maccor_macnet import MaccorMacNet
+from drivers.memmert_atmoweb import MemmertAtmoWeb
 from drivers.modbus import ModbusTcpTransport
 from drivers.transport import MessageTransport, SerialTransport, VisaTransport
 from drivers.watlow_f4t import WatlowF4t
@@ -62,6 +65,9 @@ DRIVERS: dict[str, DriverInfo] = {
                    read_termination="\r\n", write_termination="\r\n", serial={"baudrate": 9600}),
         DriverInfo("watlow_f4t", "chamber", WatlowF4t, "modbus",
                    "Watlow F4T controller (loop 1 = chamber air), Modbus TCP"),
+        DriverInfo("memmert_atmoweb", "chamber", MemmertAtmoWeb, "http",
+                   "Memmert oven (UF/UN plus, 20-300 °C, heats only), AtmoWEB REST over HTTP, "
+                   "resource http://HOST[:PORT]"),
         DriverInfo("keysight_daq970a", "thermometer", KeysightDaq970a, "visa",
                    "Keysight DAQ970A / 34970A with type-K thermocouples, SCPI"),
         DriverInfo("maccor_macnet", "cycler", MaccorMacNet, "system",
@@ -86,8 +92,11 @@ def driver_info(name: str) -> DriverInfo:
 
 
 def open_transport(info: DriverInfo, resource: str, *, resource_manager: Any | None = None,
-                   timeout_s: float = 2.0) -> MessageTransport | ModbusTcpTransport:
-    """Open the link named by ``resource`` for driver ``info`` (register-based for Modbus drivers)."""
+                   timeout_s: float = 2.0) -> MessageTransport | ModbusTcpTransport | HttpTransport:
+    """Open the link named by ``resource`` for driver ``info`` (register-based for Modbus drivers,
+    HTTP GETs for REST drivers)."""
+    if info.transport == "http":
+        return HttpTransport(resource, timeout_s=timeout_s)
     if info.transport == "modbus":
         return ModbusTcpTransport.from_resource(resource, timeout_s=timeout_s)
     is_visa_name = "::" in resource and "://" not in resource

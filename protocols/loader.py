@@ -355,7 +355,10 @@ def _claim(doc: Doc, entry: yaml.Node, substitutions: Mapping[str, str]) -> Clai
         raise doc.error(where, exc.message, exc.suggestion) from None
 
 
-ABUSE_KEYS = ("test", "step", "prompt", "prompt_timeout_s", "simulate")
+ABUSE_KEYS = ("test", "step", "prompt", "prompt_timeout_s", "simulate", "applied_by")
+#: Who applies the abuse: the operator (nail...: prompted, or a fault on the simulated bench) or
+#: the bench's own chamber (hot box: the soak step that heats the cell is the abuse).
+ABUSE_APPLIERS = ("operator", "chamber")
 
 
 def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mapping[str, str],
@@ -364,7 +367,8 @@ def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mappi
 
     ``step`` names the step by its text or its 1-based position in file order (default: the
     last step). It must be a top-level rest, and every step after it a rest too, so the bench
-    never drives a damaged cell. See docs/safety.md.
+    never drives a damaged cell; with ``applied_by: chamber`` (hot box) the abuse step is the
+    soak that heats the cell and soaks may follow it. See docs/safety.md.
     """
     if item is None:
         return {}
@@ -383,6 +387,12 @@ def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mappi
     for key in ("test", "prompt"):
         if key in fields:
             out[key] = doc.substitute(fields[key][1], doc.scalar(fields[key][1], f"abuse.{key}"), parameters).strip()
+    if "applied_by" in fields:
+        node = fields["applied_by"][1]
+        out["applied_by"] = doc.scalar(node, "abuse.applied_by").strip()
+        if out["applied_by"] not in ABUSE_APPLIERS:
+            raise doc.error(node, f"abuse.applied_by must be one of {', '.join(ABUSE_APPLIERS)}, "
+                                  f"got {out['applied_by']!r}")
     if "prompt_timeout_s" in fields:
         out["prompt_timeout_s"] = doc.number(fields["prompt_timeout_s"][1], "abuse.prompt_timeout_s", 1.0, 86400.0)
     texts = [s.text for s in flat]
@@ -409,10 +419,14 @@ def _abuse(doc: Doc, item: tuple[yaml.Node, yaml.Node] | None, parameters: Mappi
     out["step_index"] = flat[position - 1].index
     if not any(n is flat[position - 1] for n in steps):
         raise doc.error(where, f"abuse.step: '{out['step']}' is inside a loop; the abuse step must be a top-level rest")
+    allowed = ("rest", "soak") if out.get("applied_by") == "chamber" else ("rest",)
+    if out.get("applied_by") == "chamber" and flat[position - 1].kind != "soak":
+        raise doc.error(where, f"abuse.step: '{out['step']}' is not a Soak; a chamber-applied abuse (hot box) "
+                               "starts with the soak that heats the cell")
     for step in flat[position - 1:]:
-        if step.kind != "rest":
-            raise doc.error(where, f"abuse.step: '{step.text}' runs at or after the abuse step; only rests may "
-                                   "(a damaged cell is never driven)")
+        if step.kind not in allowed:
+            raise doc.error(where, f"abuse.step: '{step.text}' runs at or after the abuse step; only "
+                                   f"{' and '.join(k + 's' for k in allowed)} may (a damaged cell is never driven)")
     simulate: dict[str, Any] = {}
     if "simulate" in fields:
         node = fields["simulate"][1]

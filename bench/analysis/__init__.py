@@ -21,12 +21,13 @@ from bench.analysis.cold import cold_capacity  # noqa: E402 - analyses import Ru
 from bench.analysis.cold_range import cold_range  # noqa: E402
 from bench.analysis.eis_fit import eis_analysis  # noqa: E402
 from bench.analysis.fast_charge import fast_charge  # noqa: E402
+from bench.analysis.hot_box import hot_box_analysis  # noqa: E402
 from bench.analysis.interface import interface_impedance  # noqa: E402
 from bench.analysis.nail import nail_analysis  # noqa: E402
 
 ANALYSES["nail_penetration"] = nail_analysis
 
 ANALYSES.update({"cold_capacity": cold_capacity, "fast_charge": fast_charge, "eis": eis_analysis,
-                 "interface_impedance": interface_impedance, "cold_range": cold_range})
+                 "interface_impedance": interface_impedance, "cold_range": cold_range, "hot_box": hot_box_analysis})
 
 __all__ = ["ANALYSES", "Analysis", "generic_metrics"]

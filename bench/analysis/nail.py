@@ -79,6 +79,23 @@ def runaway_confirmation(time_s: np.ndarray, voltage_v: np.ndarray, temperature_
     return None
 
 
+def eucar_level(*, explosion: bool, fire: bool, venting: bool, leakage: bool, defect: bool, dipped: bool) -> int:
+    """EUCAR hazard level (SAND2005-3123) inferred as a lower bound: 7 explosion, 5 fire,
+    4 venting, 3 leakage, 2 defect (irreversible damage), 1 passive protection (recovered dip),
+    0 no effect. Level 6 (rupture) is not distinguishable from 7 without a witness."""
+    if explosion:
+        return 7
+    if fire:
+        return 5
+    if venting:
+        return 4
+    if leakage:
+        return 3
+    if defect:
+        return 2
+    return 1 if dipped else 0
+
+
 def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics (``fire_inferred``, ``explosion_inferred``, ``eucar_hazard_level``...) and conditions."""
     attrs = run.attrs
@@ -139,20 +156,9 @@ def nail_analysis(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     explosion = runaway and sensor_lost_hot
     venting = liquid and peak >= vent_c
     rise = peak - t0 if math.isfinite(t0) else float("nan")
-    if explosion:
-        level = 7
-    elif fire:
-        level = 5
-    elif venting:
-        level = 4
-    elif leak_assumed:
-        level = 3
-    elif event and (v_end < RECOVERED_FRACTION * v0 or rise > DEFECT_RISE_K):
-        level = 2
-    elif event and v_min < RECOVERED_FRACTION * v0:
-        level = 1
-    else:
-        level = 0
+    level = eucar_level(explosion=explosion, fire=fire, venting=venting, leakage=leak_assumed,
+                        defect=event and (v_end < RECOVERED_FRACTION * v0 or rise > DEFECT_RISE_K),
+                        dipped=event and v_min < RECOVERED_FRACTION * v0)
     metrics: dict[str, Any] = {
         "puncture_time_s": t_p,
         "voltage_at_puncture_v": round(v0, 4),

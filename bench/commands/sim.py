@@ -51,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="cells (and cycler channels) in the one chamber (default 1); above 1, or with a "
                             "multi-channel system, the bench config has [[cycler]] entries")
     serve.add_argument("--chamber", default="espec_p300",
-                       help="simulated chamber: espec_p300 (default, ASCII) or watlow_f4t (Modbus TCP)")
+                       help="simulated chamber: espec_p300 (default, ASCII), watlow_f4t (Modbus TCP) or "
+                            "memmert_oven (a 20-300 °C oven, AtmoWEB REST over HTTP)")
     serve.add_argument("--cell-state", metavar="FILE",
                        help="continue the served cell(s) from FILE if it exists; write their state back on stop")
     serve.add_argument("--fault", action="append", default=[], metavar="SPEC",

@@ -120,6 +120,8 @@ class Engine:
         self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
         self._ramp: SetpointRamp | None = None
+        #: Highest chamber setpoint after a trip during an abuse test (None: no cap), °C.
+        self.chamber_cap_c: float | None = None
         self.step_count = 0
         self.samples = 0
         self.steps_done = 0
@@ -323,7 +325,12 @@ class Engine:
             append_row(self._row)
             if trip is not None:
                 if self.abuse is not None and self.abuse.active:
-                    self._trips.record_trip(trip)  # abuse test: safe state, keep observing as the protocol says
+                    # abuse test: safe state, keep observing as the protocol says; the chamber stays
+                    # where the safe state put it (a hot box stops heating once runaway is confirmed)
+                    self._ramp = None
+                    self.chamber_cap_c = self._trips.record_trip(trip).chamber_setpoint_c
+                    if self.chamber_cap_c is not None:
+                        self.chamber_setpoint_c = self.chamber_cap_c
                 else:
                     self.end_step(planned, state, sample, f"safety trip: {trip.rule}")
                     return trip
@@ -358,13 +365,16 @@ class Engine:
         self._ramp = None
         chamber = self.bench.chamber
         if step.kind == "soak" and chamber is not None and step.temperature_c is not None:
-            if step.ramp_k_per_s:
+            target_c, ramp = step.temperature_c, step.ramp_k_per_s
+            if self.chamber_cap_c is not None and target_c > self.chamber_cap_c:
+                target_c, ramp = self.chamber_cap_c, None  # after an abuse-test trip: never heat again
+            if ramp:
                 start_c = self.chamber_setpoint_c if self.chamber_setpoint_c is not None else chamber.read_air_c()
-                self._ramp = SetpointRamp(chamber, start_c, step.temperature_c, step.ramp_k_per_s, self.now())
+                self._ramp = SetpointRamp(chamber, start_c, target_c, ramp, self.now())
             else:
-                chamber.set_setpoint_c(step.temperature_c)
+                chamber.set_setpoint_c(target_c)
             chamber.start()
-            self.chamber_setpoint_c = step.temperature_c  # end conditions compare with the final setpoint
+            self.chamber_setpoint_c = target_c  # end conditions compare with the final setpoint
 
     def start_output(self) -> None:
         if self.supervisor.latched:

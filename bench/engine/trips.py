@@ -30,8 +30,9 @@ class TripHandler:
     def __init__(self, engine: EngineServices) -> None:
         self._engine = engine
 
-    def record_trip(self, trip: Trip) -> None:
-        """Safe-state sequence, then the ``safety_trip`` event (rule, values, times, latency)."""
+    def record_trip(self, trip: Trip) -> SafeStateReport:
+        """Safe-state sequence, then the ``safety_trip`` event (rule, values, times, latency);
+        returns the safe-state report."""
         engine = self._engine
         logger.error("SAFETY TRIP %s at %.1f s: %s", trip.rule, trip.time_s, trip.message)
         report = enter_safe_state(engine.bench, fault_time_s=trip.time_s, t0_clock_s=engine.t0,
@@ -45,6 +46,7 @@ class TripHandler:
             "safe_state_time_s": engine.now(), "alarm_latched": True,
             "abuse_test": bool(engine.abuse is not None and engine.abuse.active),
         })
+        return report
 
     def observe(self) -> None:
         """Keep logging with the output off through the observation window.

@@ -10,6 +10,10 @@ A protocol with an ``abuse:`` section names the rest step at whose start the abu
   time) trips the supervisor (rule ``operator_timeout``); an answer of ``abort`` trips it at
   once (``operator_abort``). A run without a terminal on stdin is refused before it starts.
 
+* A hot box (``applied_by: chamber``) needs neither: the abuse step is the soak that heats the
+  cell, on the simulated bench and on real hardware alike; it is applied (``abuse_applied``) as
+  that step starts.
+
 From the moment the abuse is applied, a supervisor trip still runs the safe-state sequence and
 records its event, but the run goes on with the protocol's remaining rest steps (the loader
 allows only rests there): they are the test's observation window. The verdict is the analysis'.
@@ -129,9 +133,19 @@ class AbuseTest:
         """Text of the rest step the abuse starts."""
         return str(self.config.get("step", ""))
 
+    @property
+    def by_chamber(self) -> bool:
+        """True for an abuse the bench's chamber applies (hot box): no prompt, no injected fault."""
+        return self.config.get("applied_by") == "chamber"
+
     def check_ready(self) -> None:
         """Refuse now (before any output is on) what could not complete later."""
         where = self.protocol.source_path or self.protocol.name
+        if self.by_chamber:
+            if getattr(self.bench, "chamber", None) is None:
+                raise AbuseRefused(f"the {self.config.get('test', 'abuse')} step heats the cell with the chamber, "
+                                   "and this bench has no [chamber]", file=where)
+            return
         if self.simulated:
             from bench.fault_specs import FAULT_KINDS
 
@@ -156,7 +170,11 @@ class AbuseTest:
         if (step.index != wanted) if wanted is not None and wanted >= 0 else (step.text != self.step_text):
             return
         self._triggered = True
-        if self.simulated:
+        if self.by_chamber:
+            self._applied(now_s, {"applied_by": "chamber", "setpoint_c": step.temperature_c,
+                                  "ramp_k_per_min": None if not step.ramp_k_per_s else step.ramp_k_per_s * 60.0,
+                                  "simulated": self.simulated})
+        elif self.simulated:
             self._apply_simulated(now_s)
         else:
             self._prompt(now_s)

@@ -25,6 +25,7 @@ from drivers.cycler_system import SystemPool
 from sim_instruments.cell import get_preset
 from sim_instruments.cell.presets import PRESETS
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.chambers.memmert_oven import MemmertOvenSim
 from sim_instruments.cyclers.ea_psb import EaPsbSim
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
 from sim_instruments.cyclers.maccor_macnet import HIGH_CURRENT_CHANNEL
@@ -32,8 +33,10 @@ from sim_instruments.cyclers.systems import cycler_system_stream, make_cycler_sy
 from sim_instruments.impedance.hioki_bt4560 import HiokiBT4560Sim
 from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
 from sim_instruments.wire.endpoint import CommsFault, LineEndpoint
+from sim_instruments.wire.http_server import LocalRest
 from sim_instruments.wire.serial_url import registry
 from sim_instruments.wire.visa_library import SimVisaLibrary
+from sim_instruments.world.chamber_air import oven_model
 from sim_instruments.world.clock import ScaledClock, VirtualClock
 from sim_instruments.world.sim_world import SimWorld
 
@@ -53,6 +56,10 @@ SYSTEM_SIM_CYCLERS: dict[str, str] = {
 THERMOMETER_RESOURCE = "USB0::0x2A8D::0x5001::MY58001234::INSTR"
 #: Largest current magnitude the simulated Keithley 2460 forces, A (above it: the EA PSB).
 KEITHLEY2460_MAX_A = 7.35
+#: Chambers ``build_sim_bench(chamber=NAME)`` can simulate.
+SIM_CHAMBERS = ("espec_p300", "memmert_oven")
+#: Resource of the simulated Memmert oven (an address a lab would give it; reached in process).
+OVEN_RESOURCE = "http://192.168.100.100"
 
 
 #: The simulated cycler for protocols above the Keithley's 7.35 A: a Maccor test channel (5 V /
@@ -89,6 +96,23 @@ def choose_sim_cycler(protocol: Any) -> str:
         return HIGH_CURRENT_CYCLER
     cell_max_a = max(datasheet.current_max_discharge_a, datasheet.current_max_charge_a)
     return HIGH_CURRENT_CYCLER if cell_max_a > KEITHLEY2460_MAX_A else "keithley2460"
+
+
+def choose_sim_chamber(protocol: Any) -> str:
+    """The simulated chamber a protocol needs: the Espec P-300 (-45..100 °C) unless a soak goes
+    above its range, then the Memmert oven (20..300 °C, heats only). A protocol mixing soaks below
+    20 °C and above 100 °C keeps the Espec, so ``bench validate`` / ``bench run`` refuse it by the
+    chamber-range check instead of running half of it."""
+    from drivers.espec import EspecP300
+    from drivers.memmert_atmoweb import MemmertAtmoWeb
+
+    temps = [float(node.temperature_c) for node, _depth in protocol.walk_nodes()
+             if getattr(node, "kind", "") == "soak" and getattr(node, "temperature_c", None) is not None]
+    espec_low, espec_high = EspecP300.setpoint_range_c
+    oven_low, oven_high = MemmertAtmoWeb.setpoint_range_c
+    if temps and max(temps) > espec_high and min(temps) >= oven_low:
+        return "memmert_oven"
+    return "espec_p300"
 
 
 def preset_datasheets() -> dict[str, str]:
@@ -182,6 +206,7 @@ def build_sim_bench(
     speed: float | None = None,
     cycler: str = "keithley2460",
     cell_backend: str = "ecm",
+    chamber: str = "espec_p300",
 ) -> Bench:
     """A simulated bench with one ``preset`` cell at ``soc`` (0..1) in a chamber at ``temperature_c``.
 
@@ -192,6 +217,9 @@ def build_sim_bench(
     ``"maccor_macnet"`` (±60 A, a Maccor channel through its MacNet driver) instead of the
     Keithley 2460 (±7.35 A).
 
+    ``chamber``: ``"espec_p300"`` (-45..100 °C) or ``"memmert_oven"`` (a Memmert UF plus oven,
+    20..300 °C, heater only, AtmoWEB REST reached in process: no socket).
+
     ``speed``: None runs in virtual time (as fast as the CPU allows); N paces the world at N times
     the wall clock (so a run can be watched or interrupted).
     """
@@ -200,6 +228,8 @@ def build_sim_bench(
     world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
                                  cell_factory=cell_factory(cell_backend))
     now = clock.now_s
+    if chamber not in SIM_CHAMBERS:
+        raise ValueError(f"no simulated chamber {chamber!r}; choose one of {', '.join(SIM_CHAMBERS)}")
     if cycler not in SIM_CYCLERS and cycler not in SYSTEM_SIM_CYCLERS:
         raise ValueError(f"no simulated cycler {cycler!r}; choose one of "
                          f"{', '.join([*SIM_CYCLERS, *SYSTEM_SIM_CYCLERS])}")
@@ -215,7 +245,11 @@ def build_sim_bench(
     library = SimVisaLibrary.create(endpoints, wait=clock.sleep)
     rm = pyvisa.ResourceManager(library)
     cycler_driver = cycler
-    chamber_url = registry.register(chamber_ep, "espec")
+    if chamber == "memmert_oven":
+        world.chamber = oven_model(temperature_c)
+        chamber_driver, chamber_url = "memmert_atmoweb", OVEN_RESOURCE
+    else:
+        chamber_driver, chamber_url = "espec_p300", registry.register(chamber_ep, "espec")
     impedance_ep = LineEndpoint(HiokiBT4560Sim(world, seed=seed), now, read_termination=b"\r\n",
                                 write_termination=b"\r\n", name="impedance")
     impedance_url = registry.register(impedance_ep, "bt4560")
@@ -225,29 +259,38 @@ def build_sim_bench(
     else:
         cycler_instrument = open_instrument(cycler_driver, cycler_resource, name="cycler", resource_manager=rm)
     thermometer = open_instrument("keysight_daq970a", THERMOMETER_RESOURCE, name="thermometer", resource_manager=rm)
-    chamber = open_instrument("espec_p300", chamber_url, name="chamber")
+    if chamber_driver == "memmert_atmoweb":
+        from drivers.memmert_atmoweb import MemmertAtmoWeb
+
+        chamber_instrument: Any = MemmertAtmoWeb(LocalRest(MemmertOvenSim(world).handle_query, OVEN_RESOURCE),
+                                                 name="chamber")
+    else:
+        chamber_instrument = open_instrument("espec_p300", chamber_url, name="chamber")
     impedance = open_instrument("hioki_bt4560", impedance_url, name="impedance")
     impedance.sleep = clock.sleep  # waits for a measurement happen on the bench clock
     for instrument in (cycler_instrument, thermometer):  # link faults are ridden through on the bench clock
         if hasattr(instrument, "ride_through"):
             instrument.ride_through(clock.now_s, clock.sleep)
     bench = Bench(
-        cycler=cycler_instrument, chamber=chamber, thermometer=thermometer, impedance=impedance, clock=clock,
+        cycler=cycler_instrument, chamber=chamber_instrument, thermometer=thermometer, impedance=impedance, clock=clock,
         description=f"built-in simulated bench ({preset})" + (", PyBaMM SPMe cell" if cell_backend == "pybamm" else ""),
         config={
             "simulated": True, "cell_preset": preset, "cell_backend": cell_backend,
             "cycler": {"driver": cycler_driver, "resource": cycler_resource},
-            "chamber": {"driver": "espec_p300", "resource": chamber_url},
+            "chamber": {"driver": chamber_driver, "resource": chamber_url},
             "thermometer": {"driver": "keysight_daq970a", "resource": THERMOMETER_RESOURCE},
             "impedance": {"driver": "hioki_bt4560", "resource": impedance_url},
         },
         simulation=SimulatedBench(world, {**({"cycler": cycler_ep} if cycler_ep is not None else {}),
-                                          "chamber": chamber_ep, "thermometer": meter_ep, "impedance": impedance_ep}),
+                                          "thermometer": meter_ep, "impedance": impedance_ep,
+                                          **({"chamber": chamber_ep} if chamber_driver == "espec_p300" else {})}),
         simulation_state=world.state_dict,
     )
-    bench.closers += [cycler_instrument.transport.close, thermometer.transport.close, chamber.transport.close,
-                      rm.close, lambda: registry.unregister(chamber_url),
-                      impedance.transport.close, lambda: registry.unregister(impedance_url)]
+    bench.closers += [cycler_instrument.transport.close, thermometer.transport.close,
+                      chamber_instrument.transport.close, rm.close]
+    if chamber_driver == "espec_p300":
+        bench.closers.append(lambda: registry.unregister(chamber_url))
+    bench.closers += [impedance.transport.close, lambda: registry.unregister(impedance_url)]
     bench.inject_faults = functools.partial(inject_faults, bench)
     return bench
 
@@ -270,9 +313,11 @@ def _system_channel(driver: str, world: SimWorld, clock: Any) -> tuple[Any, str]
 
 def sim_bench_for(protocol: Any, **options: Any) -> Bench:
     """The built-in bench a protocol runs on (its cell preset, the cycler
-    :func:`choose_sim_cycler` picks), for ``bench run`` and ``bench validate`` alike, so both
-    check the protocol against the same instruments (bench.capabilities.recheck_for_bench)."""
-    return build_sim_bench(protocol.cell.preset, cycler=choose_sim_cycler(protocol), **options)
+    :func:`choose_sim_cycler` and the chamber :func:`choose_sim_chamber` pick), for ``bench run``
+    and ``bench validate`` alike, so both check the protocol against the same instruments
+    (bench.capabilities.recheck_for_bench)."""
+    return build_sim_bench(protocol.cell.preset, cycler=choose_sim_cycler(protocol),
+                           chamber=choose_sim_chamber(protocol), **options)
 
 
 def inject_faults(bench: Bench, faults: list[FaultSpec]) -> None:

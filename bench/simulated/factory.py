@@ -22,10 +22,11 @@ class BuiltinSimulatedBenches:
     def for_protocol(self, protocol: Any, cell: Any, *, speed: float | None, **options: Any) -> Bench:
         """The bench ``bench run`` uses: the cell ``cell`` (a preset name), the cycler the protocol's
         currents need (:func:`bench.simulated.builtin_bench.choose_sim_cycler`)."""
-        from bench.simulated.builtin_bench import build_sim_bench, choose_sim_cycler
+        from bench.simulated.builtin_bench import build_sim_bench, choose_sim_chamber, choose_sim_cycler
 
         # the same choice as bench validate's (bench.simulated.builtin_bench.sim_bench_for)
-        return build_sim_bench(str(cell), cycler=choose_sim_cycler(protocol), speed=speed, **options)
+        return build_sim_bench(str(cell), cycler=choose_sim_cycler(protocol), chamber=choose_sim_chamber(protocol),
+                               speed=speed, **options)
 
     def restore(self, config: Mapping[str, Any], simulation: Mapping[str, Any], *,
                 speed: float | None) -> Bench:
@@ -34,7 +35,9 @@ class BuiltinSimulatedBenches:
         from bench.simulated.builtin_bench import build_sim_bench
 
         cycler = str(dict(config.get("cycler") or {}).get("driver", "keithley2460"))
-        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler)
+        oven = dict(config.get("chamber") or {}).get("driver") == "memmert_atmoweb"
+        bench = build_sim_bench(str(config.get("cell_preset", "nmc_21700")), speed=speed, cycler=cycler,
+                                chamber="memmert_oven" if oven else "espec_p300")
         bench.clock.set_now(float(simulation["time_s"]))  # type: ignore[attr-defined]  # a sim clock (Virtual/Scaled)
         bench.simulation.world.load_state(dict(simulation))
         return bench

@@ -11,7 +11,8 @@ server per instrument, all on 127.0.0.1 and free ephemeral ports:
 
 Alternatives: ``cycler="ea_psb10000"`` serves an EA PSB 10060-60 (SCPI raw socket) instead of the
 Keithley; ``chamber="watlow_f4t"`` a Watlow F4T on Modbus TCP (``modbus-tcp://127.0.0.1:PORT/1``)
-instead of the Espec. A bench config has one entry per role, so one chamber is served at a time.
+instead of the Espec; ``chamber="memmert_oven"`` a Memmert UF plus oven (20-300 °C, heats only) behind
+its AtmoWEB REST interface (``http://127.0.0.1:PORT``). A bench config has one entry per role, so one chamber is served at a time.
 
 :meth:`SimServers.bench_toml` writes the bench config that :mod:`bench.config` reads, with
 ``[bench] speed`` so ``bench run --bench FILE`` keeps its clock in step with the served world.
@@ -31,12 +32,15 @@ from typing import Any
 
 from sim_instruments.cell import get_preset
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
+from sim_instruments.chambers.memmert_oven import MemmertOvenSim
 from sim_instruments.chambers.watlow_f4t import ModbusSimServer, WatlowF4tRegisters
 from sim_instruments.cyclers.ea_psb import EaPsbSim
 from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
 from sim_instruments.impedance.hioki_bt4560 import HiokiBT4560Sim
 from sim_instruments.meters.keysight_daq970a import KeysightDaq970aSim
+from sim_instruments.wire.http_server import RestServer
 from sim_instruments.wire.tcp_server import LOOPBACK, LineServer
+from sim_instruments.world.chamber_air import oven_model
 from sim_instruments.world.clock import ScaledClock
 from sim_instruments.world.sim_world import SimWorld
 
@@ -57,7 +61,8 @@ class SimInstrumentSpec:
     #: The simulator on ``world``: a line front end, or a register model for ``link="modbus"``.
     make: Callable[[SimWorld], Any]
     #: ``"visa"``: SCPI raw socket reached through pyvisa-py; ``"serial"``: pyserial ``socket://``;
-    #: ``"modbus"``: Modbus TCP (pymodbus), ``modbus-tcp://HOST:PORT/1``.
+    #: ``"modbus"``: Modbus TCP (pymodbus), ``modbus-tcp://HOST:PORT/1``; ``"http"``: a REST
+    #: server (``http://HOST:PORT``, the simulator's ``handle_query``).
     link: str
     termination: bytes = b"\n"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +77,10 @@ CYCLERS: dict[str, SimInstrumentSpec] = {
 CHAMBERS: dict[str, SimInstrumentSpec] = {
     "espec_p300": SimInstrumentSpec("chamber", "espec_p300", EspecChamberSim, "serial", termination=b"\r\n"),
     "watlow_f4t": SimInstrumentSpec("chamber", "watlow_f4t", WatlowF4tRegisters, "modbus"),
+    "memmert_oven": SimInstrumentSpec("chamber", "memmert_atmoweb", MemmertOvenSim, "http"),
 }
+#: Served chambers that are ovens (heater only, up to 300 °C): the world's air is an oven's.
+OVENS = frozenset({"memmert_oven"})
 THERMOMETER = SimInstrumentSpec("thermometer", "keysight_daq970a", KeysightDaq970aSim, "visa",
                                 extra={"channels": list(THERMOMETER_CHANNELS)})
 IMPEDANCE = SimInstrumentSpec("impedance", "hioki_bt4560", HiokiBT4560Sim, "serial", termination=b"\r\n")
@@ -193,6 +201,8 @@ def start_sim_servers(
     if clock is None:
         clock = ScaledClock(speed)
     world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed)
+    if chamber in OVENS:
+        world.chamber = oven_model(temperature_c)
     advertised = LOOPBACK if host in ("", "0.0.0.0") else host
     served: list[ServedInstrument] = []
     try:
@@ -222,6 +232,9 @@ def _serve(spec: SimInstrumentSpec, world: SimWorld, clock: Any, host: str, adve
     if spec.link == "modbus":
         modbus = ModbusSimServer(spec.make(world), name=spec.role, host=host).start()
         return ServedInstrument(spec, modbus, f"modbus-tcp://{advertised}:{modbus.port}/{modbus.device_id}")
+    if spec.link == "http":
+        rest = RestServer(spec.make(world).handle_query, name=spec.role, host=host, lock=world.lock).start()
+        return ServedInstrument(spec, rest, f"http://{advertised}:{rest.port}")
     server = LineServer(spec.make(world), clock.now_s, name=spec.role, host=host,
                         read_termination=spec.termination, write_termination=spec.termination,
                         lock=world.lock).start()

@@ -23,6 +23,7 @@ from typing import Any
 
 from cells import Datasheet, shipped_datasheet
 from sim_instruments.cell import ocv_tables
+from sim_instruments.cell.abuse_onsets import ONSETS, arc_onset_rate_per_s
 from sim_instruments.cell.anode_potential import interpolate
 from sim_instruments.cell.degradation import DegradationParameters
 
@@ -262,9 +263,9 @@ NMC_21700 = CellPreset(
     convection_w_per_m2k=10.0,
     exotherm_energy_j=70000.0,
     exotherm_activation_j_mol=150000.0,
-    exotherm_rate_per_s=1.0e-3,
-    exotherm_reference_c=150.0,
-    separator_melt_c=150.0,
+    exotherm_rate_per_s=arc_onset_rate_per_s(70000.0, 58.82 + 6.54),  # onsets: abuse_onsets.py
+    exotherm_reference_c=ONSETS["nmc811"].cathode_c,
+    separator_melt_c=ONSETS["nmc811"].separator_melt_c,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
     diffusion_charge_gain_factor=0.3,   # charge factors: refitted with the implicit CV hold to
@@ -315,9 +316,9 @@ LFP_26650 = CellPreset(
     convection_w_per_m2k=10.0,
     exotherm_energy_j=25000.0,
     exotherm_activation_j_mol=160000.0,
-    exotherm_rate_per_s=1.0e-3,
-    exotherm_reference_c=200.0,
-    separator_melt_c=150.0,
+    exotherm_rate_per_s=arc_onset_rate_per_s(25000.0, 70.0 + 8.0),  # onsets: abuse_onsets.py
+    exotherm_reference_c=ONSETS["lfp"].cathode_c,
+    separator_melt_c=ONSETS["lfp"].separator_melt_c,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.5,
     anode_ocp_v=_GRAPHITE_ON_LFP_V,
@@ -361,9 +362,9 @@ NMC_POUCH_60AH = CellPreset(
     convection_w_per_m2k=10.0,
     exotherm_energy_j=840000.0,
     exotherm_activation_j_mol=150000.0,
-    exotherm_rate_per_s=1.0e-3,
-    exotherm_reference_c=150.0,
-    separator_melt_c=150.0,
+    exotherm_rate_per_s=arc_onset_rate_per_s(840000.0, 850.0 + 74.0),  # onsets: abuse_onsets.py
+    exotherm_reference_c=ONSETS["nmc622"].cathode_c,
+    separator_melt_c=ONSETS["nmc622"].separator_melt_c,
     separator_melt_short_ohm=0.0002,
     ejecta_heat_fraction=0.6,
     anode_ocp_v=_GRAPHITE_ON_POUCH_V,
@@ -448,6 +449,7 @@ XFC_NMC_POUCH = replace(
     surface_area_m2=0.0216,   # 2 x 120 x 80 mm² faces + edges
     convection_w_per_m2k=10.0,
     exotherm_energy_j=95000.0,
+    exotherm_rate_per_s=arc_onset_rate_per_s(95000.0, 88.0 + 10.0),  # NMC811 onsets as nmc_21700
     separator_melt_short_ohm=0.002,
 )
 

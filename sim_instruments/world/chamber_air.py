@@ -40,8 +40,12 @@ class ChamberModel:
         drift_tau_s: float = 3600.0,
         control_w_per_k: float = 500.0,
         leak_w_per_k: float = 15.0,
+        heater_only: bool = False,
     ) -> None:
-        """Chamber with air at ``air_c`` (°C), holding ``setpoint_c`` (default: ``air_c``)."""
+        """Chamber with air at ``air_c`` (°C), holding ``setpoint_c`` (default: ``air_c``).
+
+        ``heater_only``: an oven (no refrigeration): it heats but never cools below its passive
+        temperature; modelled as a permanent :meth:`fail_cannot_cool` (no cost per sample)."""
         self.air_c = float(air_c)
         self.setpoint_c = float(air_c if setpoint_c is None else setpoint_c)
         self.running = running
@@ -54,8 +58,9 @@ class ChamberModel:
         self.drift_tau_s = drift_tau_s
         self.control_w_per_k = control_w_per_k
         self.leak_w_per_k = leak_w_per_k
+        self.heater_only = heater_only
         self.stuck = False
-        self.cannot_cool = False
+        self.cannot_cool = heater_only
 
     # ------------------------------------------------------------------ faults
     def fail_stuck(self) -> None:
@@ -67,9 +72,9 @@ class ChamberModel:
         self.cannot_cool = True
 
     def clear_faults(self) -> None:
-        """Remove all injected faults."""
+        """Remove all injected faults (an oven stays without refrigeration)."""
         self.stuck = False
-        self.cannot_cool = False
+        self.cannot_cool = self.heater_only
 
     # ------------------------------------------------------------------ dynamics
     def target_c(self, heat_load_w: float = 0.0) -> float:
@@ -151,8 +156,21 @@ class ChamberModel:
         self.setpoint_c = float(state["setpoint_c"])
         self.running = bool(state.get("running", 1.0))
         self.stuck = bool(state.get("stuck", 0.0))
-        self.cannot_cool = bool(state.get("cannot_cool", 0.0))
+        self.cannot_cool = bool(state.get("cannot_cool", 0.0)) or self.heater_only
 
     def __repr__(self) -> str:
         return (f"ChamberModel(air_c={self.air_c:.2f}, setpoint_c={self.setpoint_c:.2f}, "
                 f"running={self.running})")
+
+
+def oven_model(air_c: float = 25.0, *, lab_c: float = LAB_TEMPERATURE_C) -> ChamberModel:
+    """A forced-convection laboratory oven (Memmert UF-class): heater only, set points up to
+    300 °C, heating ramp limited to 10 K/min, exponential approach with tau = 120 s, and with the
+    heater off the closed, insulated oven cools passively to the lab with tau = 40 min.
+
+    Figures are representative of a 50-110 L forced-convection oven (heating from room temperature
+    to 200 °C in roughly 20-30 min, hours to cool with the door closed), not a datasheet's.
+    """
+    return ChamberModel(air_c=air_c, max_heat_rate_k_per_min=10.0, max_cool_rate_k_per_min=10.0,
+                        min_c=lab_c, max_c=300.0, lab_c=lab_c, tau_s=120.0, drift_tau_s=2400.0,
+                        heater_only=True)

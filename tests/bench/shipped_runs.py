@@ -18,6 +18,7 @@ SHORT_RUNS: dict[str, tuple[dict[str, str], list[str]]] = {
     "fast_charge_cycling": ({"cycles": "1", "blocks": "2"}, []),
     "fast_charge_gb38031": ({"cycles": "1"}, []),
     "fast_charge_profile_cycling": ({"cycles": "1"}, []),
+    "hot_box": ({"observe": "10 minutes"}, []),
     "interface_impedance": ({}, []),
     "nail_penetration": ({"observe": "10 minutes"}, []),
     "puncture_safe_cycling": ({"cycles": "1", "rest": "5 minutes"},

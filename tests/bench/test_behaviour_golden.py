@@ -28,6 +28,10 @@ whole step (implicit), the charge-direction factors were refitted with the CV ph
 ages through exchange plating, crack-surface SEI and loss of active material, and its parameters
 follow temperature / SOC in steps of 0.02 K / 0.05 %: every simulated sample moves. The merge of
 h30a and h30b (the crossing columns) re-recorded /steps for both.
+Re-recorded (issue 27, hot box): the lumped exotherm's onset now comes from the ARC literature
+(sim_instruments/cell/abuse_onsets.py: NMC811 160 °C at the ARC 0.02 K/min threshold instead of
+1e-3 1/s at 150 °C), so its tiny heat at room temperature changed: the same verdicts and exit codes.
+Re-recorded at the integration of issues 24-30 (this session's merge of every branch above).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def test_driver_has_everything_its_role_requires(info: DriverInfo):
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_catalog_entry_is_consistent(info: DriverInfo):
     assert info.role in ROLE_PROTOCOLS
-    assert info.transport in ("visa", "serial", "modbus", "system")
+    assert info.transport in ("visa", "serial", "modbus", "system", "http")
     assert info.description.strip()
     if info.transport == "system":  # one connection, channel handles (drivers.cycler_system)
         assert callable(getattr(info.cls, "channel", None)) and info.cls.system_label

@@ -48,13 +48,14 @@ SHORT: dict[str, list[str]] = {
     "cycle_life": ["rpt_every=1", "rpt_blocks=1", f"eis={EIS_SHORT}"],
     "fade_to_80": ["max_cycles=1"],
     "fast_charge": [],
-    "interface_impedance": [],
     "fast_charge_cccv": [],
     "fast_charge_cycling": ["cycles=1", "blocks=1"],
     "fast_charge_gb38031": ["cycles=2"],
     "fast_charge_profile_cycling": ["cycles=1"],
     "nail_penetration": [],
     "puncture_safe_cycling": ["cycles=1", "discharge_rate=C/2"],
+    "hot_box": ["test_temperature_c=130", "heating_time=56 minutes", "observe=5 minutes"],
+    "interface_impedance": [f"eis={EIS_SHORT}"],
 }
 #: (cycler, channels, cell) served -> the protocols run on it. EIS protocols need the single-channel
 #: bench (the served impedance meter); a multi-channel system runs one protocol on both channels;
@@ -66,6 +67,8 @@ MATRIX: dict[tuple[str, int, str], list[str]] = {
     ("maccor_macnet", 2, "nmc_21700"): ["fast_charge_cccv", "fast_charge", "fast_charge_cycling"],
     ("arbin_cti", 2, "nmc_21700"): ["fast_charge_profile_cycling"],
     ("keysight_n6700", 2, "nmc_21700"): ["puncture_safe_cycling"],
+    # a fourth element names the served chamber (default espec_p300): the hot box needs an oven
+    ("keithley2460", 1, "nmc_21700", "memmert_oven"): ["hot_box"],
 }
 #: Samples more than three of their step's sampling periods apart under current (the stale-data
 #: rule's own measure) mean the runner fell behind the served world: the protocol was not run as
@@ -80,12 +83,12 @@ def test_the_matrix_covers_every_shipped_protocol_and_every_served_cycler() -> N
     from protocols.loader import shipped_protocols
 
     assert sorted(p for ps in MATRIX.values() for p in ps) == sorted(shipped_protocols()) == sorted(SHORT)
-    assert {c for c, _n, _cell in MATRIX} == set(CYCLERS) | set(SYSTEM_CYCLERS) | {"keysight_n6700"}
+    assert {key[0] for key in MATRIX} == set(CYCLERS) | set(SYSTEM_CYCLERS) | {"keysight_n6700"}
 
 
-def _serve(bench_file: Path, cycler: str, channels: int, cell: str) -> subprocess.Popen:
+def _serve(bench_file: Path, cycler: str, channels: int, cell: str, chamber: str = "espec_p300") -> subprocess.Popen:
     argv = [sys.executable, "-m", "bench.cli", "sim", "serve", "--write-bench", str(bench_file), "--speed", SPEED,
-            "--cycler", cycler, "--cell", cell]
+            "--cycler", cycler, "--cell", cell, "--chamber", chamber]
     if channels > 1:
         argv += ["--channels", str(channels)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -114,12 +117,12 @@ class _Servers:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.running: dict[tuple[str, int, str], tuple[subprocess.Popen, Path]] = {}
+        self.running: dict[tuple[str | int, ...], tuple[subprocess.Popen, Path]] = {}
 
-    def bench_file(self, key: tuple[str, int, str]) -> Path:
+    def bench_file(self, key: tuple[str | int, ...]) -> Path:
         if key not in self.running:
             self.stop()  # one served bench at a time: the cases come grouped by bench
-            path = self.root / f"{key[0]}.toml"
+            path = self.root / f"{'-'.join(str(k) for k in key)}.toml"
             self.running[key] = (_serve(path, *key), path)
         return self.running[key][1]
 
@@ -164,9 +167,9 @@ def _lag_in_periods(path: Path) -> float:
 
 
 @pytest.mark.parametrize(("key", "protocol"), CASES)
-def test_shipped_protocol_runs_over_tcp_with_only_the_bench_file(key: tuple[str, int, str], protocol: str, servers,
+def test_shipped_protocol_runs_over_tcp_with_only_the_bench_file(key: tuple, protocol: str, servers,
                                                                  tmp_path: Path, capsys, caplog) -> None:
-    cycler, channels, cell = key
+    cycler, channels, cell = key[:3]
     bench_file = servers.bench_file(key)
     out = tmp_path / f"{protocol}.h5"
     argv = ["run", protocol, "--bench", str(bench_file), "--out", str(out), "--no-progress"]

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from bench.cli import main
-from bench.simulated.builtin_bench import cell_datasheet, choose_sim_cycler
+from bench.simulated.builtin_bench import cell_datasheet, choose_sim_chamber, choose_sim_cycler
 from protocols.loader import load_protocol, shipped_protocols
 from sim_instruments.cell.presets import PRESETS
 from tests.simrun import run_on_sim_bench
@@ -52,6 +52,7 @@ MISSIONS = {
     "fast_charge_cycling": {"cycles": "1", "blocks": "1"},
     "fast_charge_gb38031": {"cycles": "1"},
     "puncture_safe_cycling": {"cycles": "1", "rest": "5 minutes"},
+    "hot_box": {"observe": "10 minutes"},
 }
 
 
@@ -63,7 +64,7 @@ def test_mission_protocols_run_to_a_claim_verdict_on_every_preset(name: str, tmp
         protocol = load_protocol(name, {**MISSIONS[name], "cell": preset}, cell_defaults=cell_datasheet)
         protocol = dataclasses.replace(protocol, period_s=max(protocol.period_s, 10.0))  # fewer samples
         outcome = run_on_sim_bench(protocol, tmp_path / f"{name}_{preset}.h5", soc=0.5,
-                                   cycler=choose_sim_cycler(protocol))
+                                   cycler=choose_sim_cycler(protocol), chamber=choose_sim_chamber(protocol))
         report = outcome.report
         assert report["status"] == "completed", (name, preset, report["status"], report["safety_events"])
         assert report["claims"], (name, preset)
