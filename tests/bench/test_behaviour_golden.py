@@ -52,14 +52,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "d9b2f982b9891499cb0a905369718754bbb75356faa61e6ac64458fb9515b1b2",
-        "steps": "8b078de9af9bd863cd61cc2a133a123cf5ead45fe2bf36c7b4b86189d86d9eca",
-        "events": "6f5905dc278334ef1d88dd216c07cbff0b89a3277a49a6a476dd7d41f77c4377",
+        "samples": "3e207bb504148642a12a2984bc58d9889a1d082b7e23a0cc84436e61c9856427",
+        "steps": "3b5c8b919d367e1acfc0c868cc4f9bd4c3d2ff644f7bfc1d4fdf0667ddfe1b85",
+        "events": "6fbdc7ef08c540b57e5736b8aa3aba9d8e0863ba47afd89b43858161b024e2e0",
     },
     "puncture_safe_cycling": {
-        "samples": "17e082ba91173966c7d88a4b941e7ecc005c9212767b1122ce75da31aec37dae",
-        "steps": "83417a5a11acab8bd7a8c6d41d837fd439140916f9b62744baf3a70cc8b2eedc",
-        "events": "656ecaa944b784be8103603bed809493fe899ae3fcfb8c9d1533ecfcbf719b11",
+        "samples": "65535676877e28f10e08fa0c578e0167227e1cf1303716479901d220f9679216",
+        "steps": "c7455237558c1a76aa94bdd77a6dd6dd864906cfc5c505dc1633baf3de97e1a7",
+        "events": "25ef3b1565777fa4142ac0894a49e1d0f04c116d52fb3a95e88b556b2e0325a2",
     },
 }
 ARGS = {
