@@ -17,6 +17,7 @@
     name = "Lab 2, bay 3"
     speed = 1                            # simulators served with --speed N: keep in step
     cells_dir = "cells"                  # the lab's datasheets (relative to this file)
+    catalog = "postgresql+psycopg://bench@db.lab/runs"   # the lab's run catalog (else the user's)
 
     [cell]                               # the cell mounted on this bench (bench run --cell overrides)
     name = "lg_inr21700_m50"             # a datasheet (bench cells list), or file = "cells/x.yaml";
@@ -54,7 +55,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,
-    "bench": ("name", "speed", "chamber_policy", "scan_reuse_s", "cells_dir"),
+    "bench": ("name", "speed", "chamber_policy", "scan_reuse_s", "cells_dir", "catalog"),
 }
 
 
@@ -191,3 +192,12 @@ def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:
     )
     bench.closers = closers + ([rm.close] if rm is not None else [])
     return bench
+
+
+def bench_catalog(config: dict[str, Any] | None) -> str | None:
+    """The run catalog a bench file names (``[bench] catalog``), None when it names none: a
+    ``--catalog`` option, then this, then ``CELLBENCH_CATALOG``, then the user's catalog."""
+    if not config:
+        return None
+    value = (config.get("bench") or {}).get("catalog")
+    return str(value) if value else None

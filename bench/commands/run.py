@@ -158,9 +158,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bench.plot.live import start_live_plot
 
             live = start_live_plot(out)  # never blocks or fails the run
+        from bench.config import bench_catalog
         from bench.lab.run_recording import RunRecording
 
-        recording = RunRecording(args.catalog)
+        recording = RunRecording(args.catalog or bench_catalog(config))
         with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
             try:

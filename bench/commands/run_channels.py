@@ -78,10 +78,11 @@ def cmd_run_multichannel(args: Any, protocol: Protocol | list[Protocol], *, conf
         if existing:
             return error(f"{existing[0]}: run file exists; choose another --out (runs are never overwritten)",
                          EXIT_INVALID)
+        from bench.config import bench_catalog
         from bench.lab.run_recording import RunRecording
 
         outcome = run_multichannel(protocol, mbench, out, operator=args.operator, observe_s=observe_s,
-                                   recording=lambda: RunRecording(args.catalog))
+                                   recording=lambda: RunRecording(args.catalog or bench_catalog(config)))
     finally:
         mbench.close()
     lines = [f"Protocol {first.name} on {mbench.channels} channels ({outcome.wall_time_s:.1f} s wall):"]

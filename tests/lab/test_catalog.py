@@ -149,3 +149,16 @@ def test_default_catalog_is_the_users_sqlite_file_in_wal_mode_wherever_bench_run
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with Catalog() as catalog:
         assert catalog.url == f"sqlite:///{tmp_path / 'home' / '.local' / 'share' / 'cellbench' / 'catalog.sqlite'}"
+
+
+def test_a_bench_file_names_its_lab_catalog(tmp_path):
+    """Issue 28: the user's catalog unless a bench TOML ([bench] catalog) or CELLBENCH_CATALOG says
+    otherwise; --catalog wins over both (bench run passes ``args.catalog or bench_catalog(config)``)."""
+    from bench.config import bench_catalog, load_bench_config
+
+    toml = tmp_path / "lab.toml"
+    toml.write_text('[cycler]\ndriver = "keithley2460"\nresource = "TCPIP::127.0.0.1::5025::SOCKET"\n'
+                    f'[bench]\nname = "rig"\ncatalog = "sqlite:///{tmp_path / "lab.sqlite"}"\n', encoding="utf-8")
+    config = load_bench_config(toml)
+    assert bench_catalog(config) == f"sqlite:///{tmp_path / 'lab.sqlite'}"
+    assert bench_catalog({"bench": {"name": "rig"}}) is None and bench_catalog(None) is None
