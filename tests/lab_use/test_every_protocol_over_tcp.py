@@ -224,7 +224,7 @@ def test_channels_with_a_watlow_chamber_serve_a_watlow_and_a_protocol_too_big_fo
         out = tmp_path / "fc.h5"
         assert main(["run", "fast_charge", "--bench", str(bench_file), "--out", str(out)]) == 2
         err = capsys.readouterr().err
-        assert "fast_charge.yaml:" in err and "beyond the cycler's range ±3 A" in err
+        assert "fast_charge.yaml:" in err and "beyond the cycler's range ±3.06 A" in err
         assert not list(tmp_path.glob("fc*.h5"))
     finally:
         _stop(proc)
