@@ -45,7 +45,11 @@ def signal_during_observation(monkeypatch):
         world.hooks.append(hook)
 
     monkeypatch.setattr(builtin_bench, "inject_faults", inject)
-    return wanted
+    # Ctrl-C as in a terminal: a pytest-xdist worker process ignores SIGINT (its controller handles
+    # it), so the default handler that raises KeyboardInterrupt is put back for this test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield wanted
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
