@@ -156,29 +156,6 @@ def test_cold_range_gives_a_verdict_with_its_conditions(shipped_runs):
     assert got["cold_soak_s"] == 7200.0 and got["cutoff"].startswith("2.5 V")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_cold_range_runs_over_bench_sim_serve(tmp_path, capsys):
-    """A short cold_range (5-minute drives: the claim is then not tested) over loopback TCP."""
-    from bench.simulated.serve import start_sim_servers
-
-    out = tmp_path / "tcp.h5"
-    with start_sim_servers(soc=0.9, speed=100.0) as servers:
-        bench_file = servers.write_bench(tmp_path / "b.toml")
-        code = main(["run", "cold_range", "--bench", str(bench_file), "--out", str(out), "--no-progress",
-                     "--set", "soak=10 minutes", "--set", "rest=1 minute", "--set", "settle=1 minute",
-                     "--set", "max_drive=5 minutes", "--set", "charge_rate=0.6C"])
-    captured = capsys.readouterr()
-    assert code == 1, captured  # completed; the claim is not tested (the drives ended on time)
-    with RunFile(out) as run:
-        replays = [s for s in run.steps if s["kind"] == "replay"]
-        events = [e for e in run.events if e["kind"] == "replay_profile"]
-    assert [s["end_reason"] for s in replays] == ["time", "time"]
-    assert all(s["discharge_wh"] > 0.1 for s in replays)
-    assert events and "highway" in events[0]["data"]["profile"]
-    assert "range_degradation_pct" in captured.out and "NOT TESTED" in captured.out.upper()
-
-
 RESUME = """\
 name: replay_resume
 cell: {preset: nmc_21700, capacity_ah: 4.9, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7,
