@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis.numbers import positive_or_none
 from bench.runfile.reader import RunFile
 
 
@@ -96,7 +97,7 @@ def energy_density(run: RunFile, metrics: dict[str, Any], conditions: dict[str, 
     duration = step["end_time_s"] - step["start_time_s"]
     current = step["discharge_ah"] * 3600.0 / duration if duration > 0 else math.nan
     capacity = float(cell.get("capacity_ah") or math.nan)
-    mass, volume = _positive(cell.get("mass_kg")), _positive(cell.get("volume_l"))
+    mass, volume = positive_or_none(cell.get("mass_kg")), positive_or_none(cell.get("volume_l"))
     info: dict[str, Any] = {
         "step": step["text"], "energy_wh": round(energy_wh, 4), "mean_current_a": round(current, 4),
         "c_rate": round(current / capacity, 4) if capacity > 0 else None,
@@ -122,13 +123,6 @@ def _at_room_temperature(step: Any) -> bool:
     setpoint = float(step["chamber_setpoint_c"])
     return math.isnan(setpoint) or ROOM_TEMPERATURE_C[0] <= setpoint <= ROOM_TEMPERATURE_C[1]
 
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
 
 
 def _round(value: float) -> float | None:

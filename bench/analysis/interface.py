@@ -16,10 +16,10 @@ Without an electrode area, or without a fitted spectrum, the metric is absent an
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from bench.analysis.eis_fit import eis_summary
+from bench.analysis.numbers import positive_or_none
 from bench.runfile.reader import RunFile
 
 #: m² -> cm².
@@ -31,7 +31,7 @@ REFERENCE_C = 25.0
 def interface_impedance(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics and conditions of the interface-impedance analysis (see the module docstring)."""
     cell = run.attrs.get("cell") or {}
-    area_m2 = _positive(cell.get("electrode_area_m2"))
+    area_m2 = positive_or_none(cell.get("electrode_area_m2"))
     fitted = [s for s in eis_summary(run) if "rct_ohm" in s]
     metrics: dict[str, Any] = {"eis_spectra_fitted": len(fitted)}
     conditions: dict[str, Any] = {
@@ -62,14 +62,7 @@ def interface_impedance(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     return metrics, conditions
 
 
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
 
 def _scaled(sigma: Any, area_cm2: float) -> float | None:
-    value = _positive(sigma)
+    value = positive_or_none(sigma)
     return round(value * area_cm2, 4) if value is not None else None

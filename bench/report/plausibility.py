@@ -10,10 +10,10 @@ negative, or run backwards. Units: V, A, °C, s.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
+from bench.analysis.numbers import positive_or_none
 from bench.runfile.reader import RunFile
 
 #: Plausible temperatures on a cell bench, °C (a thermocouple type K spans -200..1260 °C).
@@ -33,8 +33,8 @@ def implausible_values(run: RunFile, samples: np.ndarray | None = None) -> list[
     names = set(samples.dtype.names or ())
     cell = attrs.get("cell") or {}
     limits = attrs.get("limits") or {}
-    v_max = _positive(cell.get("voltage_max_v")) or _positive(limits.get("voltage_max_v")) or 5.0
-    i_max = _positive(limits.get("current_max_a")) or _positive(cell.get("current_max_a"))
+    v_max = positive_or_none(cell.get("voltage_max_v")) or positive_or_none(limits.get("voltage_max_v")) or 5.0
+    i_max = positive_or_none(limits.get("current_max_a")) or positive_or_none(cell.get("current_max_a"))
     low_t, high_t = TEMPERATURE_RANGE_C
     out: list[str] = []
 
@@ -72,10 +72,3 @@ def implausible_values(run: RunFile, samples: np.ndarray | None = None) -> list[
                            f"{low_t:g}..{high_t:g} °C; the file may be damaged")
     return out
 
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
