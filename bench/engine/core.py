@@ -35,7 +35,6 @@ from bench.engine.end_conditions import (
     DTDT_WINDOW_S,
     VOLTAGE_TOLERANCE_V,
     end_reason,
-    soak_out_of_band,
     step_limit_violation,
 )
 from bench.engine.final_watch import final_observation
@@ -44,6 +43,7 @@ from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
 from bench.engine.setpoints import Setpoints
+from bench.engine.step_end import record_soak_band, soc_anchor
 from bench.engine.step_kinds import StepKinds
 from bench.engine.trips import TripHandler
 from bench.instruments import Bench
@@ -485,17 +485,10 @@ class Engine:
                   extra: dict[str, float] | None = None) -> StepResult:
         """Record the finished step (row and event, flushed by the caller with the journal)."""
         step = planned.step
-        # Anchor the SOC estimate at full charge / full discharge.
-        # Only the end condition that actually ended the step anchors: a Hold at the maximum
-        # voltage that ended on "80 % SOC" or on time is not a full charge.
-        cell = self.protocol.cell
         ended_on = next((c for c in step.until if c.describe() == reason), None)
-        if (step.kind == "cv" and ended_on is not None and ended_on.quantity == "current_a"
-                and (step.voltage_v or 0) >= cell.voltage_max_v - 0.01):
-            self.counters.soc = 1.0
-        if (step.kind == "cc" and (step.current_a or 0) < 0 and ended_on is not None
-                and ended_on.quantity == "voltage_v" and ended_on.value <= cell.voltage_min_v + 0.01):
-            self.counters.soc = 0.0
+        anchor = soc_anchor(step, ended_on, self.protocol.cell)  # full charge / full discharge
+        if anchor is not None:
+            self.counters.soc = anchor
         self.active = None
         self.steps_done += 1
         crossing = step_crossing(step.kind, ended_on, self.writer.recent_samples, self.step_count)
@@ -514,14 +507,7 @@ class Engine:
             data["values"] = extra
         self.writer.append("events", (sample.time_s, "step_end", self.step_count, f"{step.text}: {reason}",
                                       json.dumps(data, default=float)), flush=False)
-        band = soak_out_of_band(step, sample, self.chamber_setpoint_c) if not reason.startswith("safety") else None
-        if band is not None:  # claims that need the soak's temperature are not tested (bench.analysis)
-            logger.warning("soak ended out of band: cell %.1f °C, setpoint %g °C ± %g K",
-                           band["cell_temperature_c"], band["setpoint_c"], band["band_k"])
-            self.writer.append("events", (sample.time_s, "soak_out_of_band", self.step_count,
-                                          f"{step.text}: ended ({reason}) with the cell at {band['cell_temperature_c']:.1f} °C, "
-                                          f"outside {band['setpoint_c']:g} °C ± {band['band_k']:g} K",
-                                          json.dumps({**band, "step_index": step.index}, default=float)), flush=False)
+        record_soak_band(self.writer, step, sample, reason, self.chamber_setpoint_c, self.step_count)
         return result
 
     # -- endings -----------------------------------------------------------------------------
