@@ -11,6 +11,7 @@ from sim_instruments.cyclers.ea_psb import EaPsbSim
 from sim_instruments.cyclers.ea_psb_commands import MANUAL_COMMANDS
 from sim_instruments.world.clock import VirtualClock
 from sim_instruments.world.sim_world import SimWorld
+from tests.sim_instruments.manual_script import run_script
 
 
 @pytest.fixture
@@ -50,14 +51,7 @@ SCRIPT = [
 
 def test_every_implemented_command_answers_as_the_manual_states(psb):
     sim, clock, _world = psb
-    for line, check in SCRIPT:
-        reply = sim.handle_line(line)
-        if callable(check):
-            assert reply is not None and check(reply), f"{line!r} -> {reply!r}"
-        else:
-            assert reply == check, f"{line!r} -> {reply!r}"
-        assert list(sim.errors) == [], f"{line!r} left {list(sim.errors)}"
-        clock.sleep(1.0)
+    run_script(sim, clock, SCRIPT)
 
 
 def test_settings_need_remote_control_and_respect_the_limits(psb):

@@ -11,6 +11,7 @@ from sim_instruments.cyclers.keithley2460 import Keithley2460Sim
 from sim_instruments.cyclers.keithley2460_commands import MANUAL_COMMANDS
 from sim_instruments.world.clock import VirtualClock
 from sim_instruments.world.sim_world import SimWorld
+from tests.sim_instruments.manual_script import run_script
 
 
 @pytest.fixture
@@ -86,14 +87,7 @@ SCRIPT = [
 
 def test_every_implemented_command_answers_as_the_manual_states(smu):
     sim, clock, _world = smu
-    for line, check in SCRIPT:
-        reply = sim.handle_line(line)
-        if callable(check):
-            assert reply is not None and check(reply), f"{line!r} -> {reply!r}"
-        else:
-            assert reply == check, f"{line!r} -> {reply!r}"
-        assert list(sim.errors) == [], f"{line!r} left {list(sim.errors)}"
-        clock.sleep(1.0)
+    run_script(sim, clock, SCRIPT)
     # the sweep measured 5 levels 0..1 A into defbuffer1: a higher charge current reads higher
     readings = [float(x) for x in sim.handle_line(':TRAC:DATA? 1, 5, "defbuffer1"').split(",")]
     assert readings == sorted(readings)

@@ -12,6 +12,7 @@ from sim_instruments.cyclers.keysight_n6700 import KeysightN6700Sim
 from sim_instruments.cyclers.keysight_n6700_commands import MANUAL_COMMANDS
 from sim_instruments.world.clock import VirtualClock
 from sim_instruments.world.sim_world import SimWorld
+from tests.sim_instruments.manual_script import run_script
 
 
 @pytest.fixture
@@ -50,14 +51,7 @@ SCRIPT = [
 
 def test_every_implemented_command_answers_as_the_manual_states(mainframe):
     sim, clock, _world = mainframe
-    for line, check in SCRIPT:
-        reply = sim.handle_line(line)
-        if callable(check):
-            assert reply is not None and check(reply), f"{line!r} -> {reply!r}"
-        else:
-            assert reply == check, f"{line!r} -> {reply!r}"
-        assert list(sim.errors) == [], f"{line!r} left {list(sim.errors)}"
-        clock.sleep(1.0)
+    run_script(sim, clock, SCRIPT)
 
 
 def test_ranges_from_the_manual(mainframe):
