@@ -1,7 +1,9 @@
 """Neware BTS 8.0 channel for delegated execution: the BTS client API, XML over TCP.
 
-Facts from the public API as EmpaEconversion/aurora-neware implements it (``aurora_neware/
-neware.py``, replies captured from a BTS 8.0 in its ``tests/mocks.py``); the BTS server listens on
+Neware's own "BTS Client API" manual is handed out with the API activation key, not published; the
+facts here come from the public client EmpaEconversion/aurora-neware 0.2.3 (``aurora_neware/
+neware.py``: each command cited by the section of that client that sends it, e.g. ``NewareAPI.start``;
+replies captured from a BTS 8.0 in its ``tests/mocks.py``). The BTS server listens on
 port 502 of the BTS PC once the API is activated (Help -> Mode settings). Every request is
 ``<?xml version="1.0" encoding="UTF-8" ?><bts version="1.0"><cmd>NAME</cmd>...</bts>`` and ends
 with ``\\n\\n#\\r\\n``; the reply names ``NAME_resp`` and ends the same way. A channel ("pipeline")
@@ -94,6 +96,14 @@ class NewareBtsChannel:
         if not 1 <= index <= len(found):
             raise InstrumentError(f"{self.where}: channel {index}: the BTS lists {len(found)} channels")
         return ids[index - 1], found[index - 1]
+
+    def verify_identity(self) -> None:
+        """Check that the server is a BTS that still lists this channel (``getdevinfo``, section
+        ``NewareAPI.getdevinfo``); InstrumentError otherwise."""
+        root = self.command("getdevinfo", "")
+        ids = {f"{c.get('devid')}-{c.get('subdevid')}-{c.get('Channelid')}" for c in root.iterfind("middle/channel")}
+        if self.pipeline not in ids:
+            raise InstrumentError(f"{self.where}: the BTS no longer lists channel {self.pipeline}")
 
     def _addr(self, ip: bool = True) -> str:
         c = self._chan
