@@ -165,8 +165,13 @@ class NewareBtsChannel:
         """Start the downloaded step file, barcode ``test_id``; raises with the BTS's reason."""
         if self._step_path is None:
             raise InstrumentError(f"{self.where}: start before download (no step file)")
+        # the <backup> element as aurora-neware's NewareAPI.start sends it: where the BTS saves the
+        # test's data file (here beside the step file), saved every 720 min
+        backup = (f'<backup backupdir={quoteattr(str(self._step_path.parent))} remotedir="" filenametype="0" '
+                  'customfilename="" addtimewhenrepeat="0" createdirbydate="0" filetype="0" backupontime="1" '
+                  'backupontimeinterval="720" backupfree="1" />')
         body = (f'<list count="1"><start {self._addr()} barcode={quoteattr(test_id)}>{self._step_path}</start>'
-                "</list>")
+                f"{backup}</list>")
         node = self._row(self.command("start", body), "start", "start")
         if (node.text or "").strip() != "ok":
             reason = node.get("reason") or "the BTS answered false (channel busy or step file refused)"
