@@ -97,13 +97,21 @@ class NewareBtsChannel:
             raise InstrumentError(f"{self.where}: channel {index}: the BTS lists {len(found)} channels")
         return ids[index - 1], found[index - 1]
 
-    def verify_identity(self) -> None:
+    @property
+    def transport(self) -> ByteStream:
+        """The connection to the BTS (closing it leaves the channel running)."""
+        return self.stream
+
+    def verify_identity(self) -> str:
         """Check that the server is a BTS that still lists this channel (``getdevinfo``, section
-        ``NewareAPI.getdevinfo``); InstrumentError otherwise."""
+        ``NewareAPI.getdevinfo``) and say what the channel is doing; InstrumentError otherwise."""
         root = self.command("getdevinfo", "")
         ids = {f"{c.get('devid')}-{c.get('subdevid')}-{c.get('Channelid')}" for c in root.iterfind("middle/channel")}
         if self.pipeline not in ids:
             raise InstrumentError(f"{self.where}: the BTS no longer lists channel {self.pipeline}")
+        status = self.status()
+        test = f", test {status.test_id}" if status.test_id else ""
+        return f"Neware BTS channel {self.pipeline} (devtype {self._chan.get('devtype')}): {status.state}{test}"
 
     def _addr(self, ip: bool = True) -> str:
         c = self._chan

@@ -190,6 +190,9 @@ def test_sim_serve_writes_a_bench_file_naming_the_neware(tmp_path):
         ch = open_delegated(entry["driver"], entry["resource"], name="cycler", channel=entry["channel"])
         assert ch.status().state == "finished"
         ch.close()
+        from bench.cli import main
+
+        assert main(["check", "--bench", str(path)]) == 0  # bench check asks the Neware channel too
     finally:
         servers.close()
 
