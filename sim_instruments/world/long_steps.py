@@ -1,0 +1,52 @@
+"""Long physics steps for a world that is advanced in long strides of virtual time.
+
+The world normally integrates in steps of at most 1 s while an output is on (10 s while every
+output is off): the step bounds how late a compliance transition is noticed. When the
+controller samples a quiet step only every minute or two (bench/engine/adaptive.py), those
+1 s steps would cost as much as before. :func:`step_bound_s` lets a channel be integrated in one
+long step when that is exact: the cell model's electrical update is exact for a constant
+current (exact exponentials, the charge integrated exactly), so a step that holds a constant
+current and stays clear of every transition of the output stage may be as long as the stride.
+
+A channel qualifies when its output is off (a rest: the rest path is exact), or when it forces a
+current (``CURR``), is not in compliance, carries no internal short and no fast exotherm, and the
+terminal voltage at the end of the long step stays :data:`CLEAR_V` below the voltage limit while
+charging (or the limit is far above the voltage while sinking). Otherwise the usual short steps
+are taken. Voltage holds (``VOLT``) keep the short steps: their current decays within the step.
+
+Units: seconds, volts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: A long charging step must end this far below the voltage limit, V (the compliance look-ahead
+#: of the output stage works within 50 mV of it).
+CLEAR_V = 0.1
+#: Sinking, the voltage limit must lie this far above the cell's voltage, V.
+SINK_CLEAR_V = 0.5
+
+
+def step_bound_s(channels: list[Any], remaining_s: float, long_s: float, short_s: float) -> float:
+    """The longest physics step for the next ``remaining_s`` seconds: ``long_s`` when every
+    channel can be integrated in one long step (see the module doc), else ``short_s``."""
+    dt = min(remaining_s, long_s)
+    for channel in channels:
+        src = channel.source
+        if not src.output_on:
+            continue
+        cell = channel.cell
+        if src.function != "CURR" or src.in_compliance or getattr(cell, "_rs", None) is not None:
+            return short_s
+        hot = getattr(cell, "_tc", 0.0) > 60.0
+        if hot:
+            return short_s
+        current = src.current_a
+        limit_v = abs(src.voltage_limit_v)
+        if current > 0.0:
+            if cell.voltage_after_v(dt, current) > limit_v - CLEAR_V:
+                return short_s
+        elif src.limit_both_ways and limit_v < src.actual_voltage_v + SINK_CLEAR_V:
+            return short_s
+    return long_s
