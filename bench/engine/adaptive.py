@@ -54,6 +54,10 @@ TOLERANCE_A = 0.005
 TOLERANCE_K = 0.5
 #: Samples taken at the acquisition period at the start of every step (rates need two intervals).
 SETTLE_SAMPLES = 3
+#: A rest after a charge keeps the period this long, s: its relaxation is what the plating
+#: analysis reads (bench/analysis/plating.py fits dV/dt over windows of the rest; fewer samples
+#: there lose its significance).
+RELAXATION_AFTER_CHARGE_S = 1800.0
 #: A step's own logic that runs per sample keeps the period.
 PER_SAMPLE_KINDS = ("pulse", "replay", "cp", "eis")
 
@@ -70,6 +74,7 @@ class StridePlanner:
         self.max_stride_s = max_stride_s
         self.period_s = 1.0
         self._fixed = True
+        self._hold_until_s = 0.0
         self._count = 0
         self._last_stride = 0.0
         self._prev: tuple[float, float, float, float] = (math.nan,) * 4
@@ -92,6 +97,8 @@ class StridePlanner:
         self.period_s = period_s
         self._count = 0
         self._last_stride = period_s
+        after_charge = self._prev[2] > 0.0  # the previous step's last current (NaN: none)
+        self._hold_until_s = RELAXATION_AFTER_CHARGE_S if after_charge and step.kind in ("rest", "soak") else 0.0
         self._prev = self._prev2 = (math.nan,) * 4
         limits = self.limits
         until = step.until
@@ -139,7 +146,8 @@ class StridePlanner:
         prev, prev2 = self._prev, self._prev2
         self._prev2, self._prev = prev, now
         self._count += 1
-        if self._fixed or self._count < SETTLE_SAMPLES or state.held_since:
+        if (self._fixed or self._count < SETTLE_SAMPLES or state.held_since
+                or sample.step_time_s < self._hold_until_s):
             return self._take(period)
         stride = self._stride(now, prev, prev2, sample, state, chamber_setpoint_c)
         return self._take(stride)

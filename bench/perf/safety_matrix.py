@@ -96,8 +96,9 @@ def _protocol_text(name: str, preset: str, steps: list[str], *, period_s: float 
 
 def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] = (), seed: int = 0,
             speed: float | None = None, temperature_c: float = 25.0, observe_s: float = 0.0,
-            directory: Path | None = None) -> dict[str, Any]:
-    """Run protocol ``text`` on a fresh simulated bench; returns the report (with ``exit_code``)."""
+            directory: Path | None = None, adaptive: bool = False) -> dict[str, Any]:
+    """Run protocol ``text`` on a fresh simulated bench; returns the report (with ``exit_code``);
+    ``adaptive``: sampled in strides where quiet (bench/engine/adaptive.py)."""
     from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
     from protocols.loader import parse_protocol
 
@@ -106,7 +107,8 @@ def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] =
     try:
         inject_faults(bench, list(faults))
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            outcome = execute(protocol, bench, Path(tmp) / "run.h5", observe_s=observe_s, faults=faults)
+            outcome = execute(protocol, bench, Path(tmp) / "run.h5", observe_s=observe_s, faults=faults,
+                              adaptive=adaptive)
     finally:
         bench.close()
     report = dict(outcome.report)
@@ -116,14 +118,14 @@ def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] =
 
 # -- detection ---------------------------------------------------------------------------------------
 def fault_case(step_type: str, instant_s: float, resistance_ohm: float, *, preset: str = "nmc_21700",
-               seed: int = 0, horizon_s: float = DETECTION_HORIZON_S) -> CaseResult:
+               seed: int = 0, horizon_s: float = DETECTION_HORIZON_S, adaptive: bool = False) -> CaseResult:
     """Inject a short of ``resistance_ohm`` ``instant_s`` into a ``step_type`` step; was it caught?"""
     case = STEP_CASES[step_type]
     onset = case["offset_s"] + instant_s
     text = _protocol_text(f"short_{step_type}", preset, list(case["steps"]))
     fault = FaultSpec("internal_short", onset, {"resistance_ohm": resistance_ohm},
                       f"internal_short@{onset:g}s,resistance_ohm={resistance_ohm:g}")
-    report = run_sim(text, preset=preset, soc=case["soc"], faults=[fault], seed=seed)
+    report = run_sim(text, preset=preset, soc=case["soc"], faults=[fault], seed=seed, adaptive=adaptive)
     result = CaseResult(step_type, instant_s, resistance_ohm, detected=False, false_trip=False)
     events = report["safety_events"]
     if events:
