@@ -54,13 +54,12 @@ TOLERANCE_A = 0.005
 TOLERANCE_K = 0.5
 #: Samples taken at the acquisition period at the start of every step (rates need two intervals).
 SETTLE_SAMPLES = 3
-#: A rest after a charge is sampled at least every RELAXATION_STRIDE_S for its first
-#: RELAXATION_AFTER_CHARGE_S: its relaxation is what the plating analysis reads
-#: (bench/analysis/plating.py fits dV/dt over windows of the rest; much sparser samples there lose
-#: its significance: sampled in 2-min strides the plating matrix detected 7 of 10 plated charges).
-#: 20 s is the rest sampling the plating matrix validates (tests/analysis/test_plating_matrix.py).
-RELAXATION_AFTER_CHARGE_S = 1800.0
-RELAXATION_STRIDE_S = 20.0
+#: Longest time between two samples of a step with the output off (rest, soak), s. The rest rules
+#: judge windows of the rest: the heat-balance rule block means over 120 s (at least 6 samples a
+#: block here), the self-heating rule 3 rising samples in a row over 60 s windows, the plating
+#: analysis fits dV/dt over windows of the relaxation after a charge (20 s is the rest sampling
+#: the plating matrix validates; in 2-min strides it detected 7 of 10 plated charges).
+REST_STRIDE_S = 20.0
 #: A step's own logic that runs per sample keeps the period.
 PER_SAMPLE_KINDS = ("pulse", "replay", "cp", "eis")
 
@@ -77,7 +76,7 @@ class StridePlanner:
         self.max_stride_s = max_stride_s
         self.period_s = 1.0
         self._fixed = True
-        self._hold_until_s = 0.0
+        self._cap_s = max_stride_s
         self._count = 0
         self._last_stride = 0.0
         self._prev: tuple[float, float, float, float] = (math.nan,) * 4
@@ -100,8 +99,8 @@ class StridePlanner:
         self.period_s = period_s
         self._count = 0
         self._last_stride = period_s
-        after_charge = self._prev[2] > 0.0  # the previous step's last current (NaN: none)
-        self._hold_until_s = RELAXATION_AFTER_CHARGE_S if after_charge and step.kind in ("rest", "soak") else 0.0
+        resting = step.kind in ("rest", "soak")
+        self._cap_s = max(period_s, REST_STRIDE_S if resting else self.max_stride_s)
         self._prev = self._prev2 = (math.nan,) * 4
         limits = self.limits
         until = step.until
@@ -151,10 +150,7 @@ class StridePlanner:
         self._count += 1
         if self._fixed or self._count < SETTLE_SAMPLES or state.held_since:
             return self._take(period)
-        stride = self._stride(now, prev, prev2, sample, state, chamber_setpoint_c)
-        if sample.step_time_s < self._hold_until_s:
-            stride = min(stride, max(period, period * int(RELAXATION_STRIDE_S / period + 1e-9)))
-        return self._take(stride)
+        return self._take(self._stride(now, prev, prev2, sample, state, chamber_setpoint_c))
 
     def _take(self, stride_s: float) -> float:
         self._last_stride = stride_s
@@ -182,7 +178,7 @@ class StridePlanner:
                 return period
         if abs(dtdt) > self._dtdt_max:
             return period
-        h = min(self.max_stride_s, GROWTH * self._last_stride)
+        h = min(self._cap_s, GROWTH * self._last_stride)
         h = _approach(h, v, dvdt, self._v_thresholds, MARGIN_V, 0.0)
         h = _approach(h, abs(i), _toward_abs(i, didt), self._i_thresholds, MARGIN_A, 0.02)
         if temp == temp:
@@ -237,4 +233,5 @@ def planner_for(protocol: Protocol, bench: Any, supervisor: Any) -> StridePlanne
     context = getattr(supervisor, "context", None)
     if context is not None:
         context.min_gap_s = max(context.min_gap_s, 2.0 * MAX_STRIDE_S)
+        context.stride_s = REST_STRIDE_S  # the rest rules' "in a row" (bench/safety/shorts.py)
     return StridePlanner(protocol.limits, protocol.cell.capacity_ah)

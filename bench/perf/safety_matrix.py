@@ -170,14 +170,16 @@ CLEAN_CONDITIONS: tuple[tuple[str, str, str, float, float], ...] = (
 )
 
 
-def clean_run(condition: tuple[str, str, str, float, float], cycles: int, *, seed: int = 0) -> CleanRun:
-    """``cycles`` full CC-CV / rest / CC / rest cycles under one condition; every trip is false."""
+def clean_run(condition: tuple[str, str, str, float, float], cycles: int, *, seed: int = 0,
+              adaptive: bool = False) -> CleanRun:
+    """``cycles`` full CC-CV / rest / CC / rest cycles under one condition; every trip is false
+    (``adaptive``: sampled in strides where quiet, bench/engine/adaptive.py)."""
     preset, charge, discharge, temperature, period_s = condition
     body = [f"Charge at {charge} until {{vmax}} V", "Hold at {vmax} V until C/20", "Rest for 20 minutes",
             f"Discharge at {discharge} until {{vmin}} V", "Rest for 20 minutes"]
     loop = f"repeat: {cycles}\n    steps:\n" + "".join(f"      - {b}\n" for b in body)
     text = _protocol_text("clean_cycles", preset, [loop], period_s=period_s, temperature_c=temperature)
-    report = run_sim(text, preset=preset, soc=0.5, seed=seed, temperature_c=temperature)
+    report = run_sim(text, preset=preset, soc=0.5, seed=seed, temperature_c=temperature, adaptive=adaptive)
     trips = [f"{e['rule']} at {e['time_s']:.0f} s: {e['message']}" for e in report["safety_events"]]
     done = int(report["metrics"].get("cycles", 0)) - 1  # cycle 1 is the soak
     return CleanRun(preset, charge, discharge, temperature, max(done, 0), trips)

@@ -72,6 +72,9 @@ class StepContext:
     #: (``--speed N``) a 2 s wall-clock stall is N * 2 test seconds: the engine sets N * 2 here so a
     #: brief scheduling stall is not reported as stale data (the watchdog still covers hangs).
     min_gap_s: float = 0.0
+    #: Longest time between two samples the engine plans in this run (adaptive acquisition in
+    #: virtual time, bench/engine/adaptive.py), s; 0: every period.
+    stride_s: float = 0.0
     #: The last sample the supervisor checked before this step started (None before the first):
     #: rules that judge a whole step read its last sample here at the next step start.
     last_sample: Sample | None = None
