@@ -11,8 +11,8 @@ current and stays clear of every transition of the output stage may be as long a
 A channel qualifies when its output is off (a rest: the rest path is exact), or when it forces a
 current (``CURR``), is not in compliance, carries no internal short and no fast exotherm, and the
 terminal voltage at the end of the long step stays :data:`CLEAR_V` below the voltage limit while
-charging (or the limit is far above the voltage while sinking). A voltage hold (``VOLT``) takes
-steps of up to :data:`HOLD_STEP_S` (its implicit step is stable for any length). Otherwise the
+charging (while sinking, at its start: a sunk constant current only lowers it). A voltage hold
+(``VOLT``) takes steps of up to :data:`HOLD_STEP_S` (its implicit step is stable for any length). Otherwise the
 usual short steps are taken.
 
 Units: seconds, volts.
@@ -31,8 +31,6 @@ CLEAR_V = 0.05
 #: (minutes), so 10 s steps follow it closely (tests/bench/test_adaptive_steps.py: the hold ends
 #: within one period of the fixed-step run, the cycle's capacity within 0.05 %).
 HOLD_STEP_S = 10.0
-#: Sinking, the voltage limit must lie this far above the cell's voltage, V.
-SINK_CLEAR_V = 0.5
 
 
 def step_bound_s(channels: list[Any], remaining_s: float, long_s: float, short_s: float) -> float:
@@ -57,6 +55,8 @@ def step_bound_s(channels: list[Any], remaining_s: float, long_s: float, short_s
         if current > 0.0:
             if cell.voltage_after_v(dt, current) > limit_v - CLEAR_V:
                 return short_s
-        elif src.limit_both_ways and limit_v < src.actual_voltage_v + SINK_CLEAR_V:
+        elif src.limit_both_ways and cell.terminal_voltage_v(current) > limit_v - CLEAR_V:
+            # sinking a constant current the terminal voltage only falls within the step: clear of
+            # the limit at its start, it stays clear
             return short_s
     return bound
