@@ -89,7 +89,7 @@ class StridePlanner:
         self._soc: tuple[float, ...] = ()
         self._stable_k: float | None = None
         self._duration_s = math.inf
-        #: Largest voltage change between two samples, V (a quarter of the collapse rule's step).
+        #: Largest voltage change between two samples, V (half the collapse rule's step).
         self._dv_max = math.inf
         #: Largest |dT/dt| at which the stride may grow, K/s (a fifth of the dT/dt rule's).
         self._dtdt_max = math.inf
@@ -137,7 +137,7 @@ class StridePlanner:
             temps += [t for t in (sl.temperature_min_c, sl.temperature_max_c) if t is not None]
         self._v_thresholds, self._i_thresholds, self._t_thresholds = tuple(volts), tuple(amps), tuple(temps)
         self._duration_s = duration
-        self._dv_max = limits.short_collapse_v / 4.0 if limits.short_collapse_v > 0 else math.inf
+        self._dv_max = limits.short_collapse_v / 2.0 if limits.short_collapse_v > 0 else math.inf
         rates = [r for r in (limits.dtdt_max_k_per_s, limits.runaway_dtdt_k_per_s) if r > 0]
         self._dtdt_max = min(rates) / 5.0 if rates else math.inf
 
