@@ -113,3 +113,19 @@ def test_clean_noisy_cycles_never_trip_with_adaptive_steps(condition):
 def test_the_hard_short_matrix_is_unchanged_with_adaptive_steps(step_type, instant, resistance_ohm):
     case = fault_case(step_type, STEP_CASES[step_type]["instants_s"][instant], resistance_ohm, adaptive=True)
     assert case.detected and not case.false_trip, case
+
+
+def test_adaptive_steps_only_on_a_virtual_clock():
+    """A real bench (wall clock) or a paced simulator (``--speed N``) samples every period even
+    with ``--adaptive``: only a virtual clock lets the engine choose its own sample times."""
+    from types import SimpleNamespace
+
+    from bench.clock import RealClock
+    from bench.engine.adaptive import StridePlanner, planner_for
+    from sim_instruments.world.clock import ScaledClock, VirtualClock
+
+    protocol = parse_protocol(END_CONDITIONS, cell_defaults=cell_datasheet)
+    for clock, expected in ((RealClock(), type(None)), (ScaledClock(10.0), type(None)),
+                            (VirtualClock(), StridePlanner)):
+        bench = SimpleNamespace(clock=clock, simulation=None)
+        assert isinstance(planner_for(protocol, bench, None), expected), clock
