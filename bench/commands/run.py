@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--speed", default="max",
                      help="simulated seconds per wall second: 'max' (as fast as possible) or a factor N, "
                           "so a simulated run can be watched, paused (kill -USR1 PID) or interrupted")
+    run.add_argument("--adaptive", action="store_true",
+                     help="virtual time only: sample quiet stretches (CC far from limits, rests) in strides "
+                          "of up to 2 min, every period near a limit or end condition (bench/engine/adaptive.py)")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
@@ -166,7 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                               protocol=protocol) as cb:
             try:
                 outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
-                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open)
+                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open,
+                                  adaptive=args.adaptive)
             except BaseException as exc:
                 recording.failed(f"{type(exc).__name__}: {exc}", out)
                 raise

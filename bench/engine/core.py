@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 
 from bench.capabilities import limits_of_bench
+from bench.engine.adaptive import planner_for
 from bench.engine.chamber_ramp import SetpointRamp
 from bench.engine.counters import _Counters, _StepState
 from bench.engine.crossing import step_crossing
@@ -99,6 +100,7 @@ class Engine:
         instrument: InstrumentLimits | None = None,
         resume: ResumePoint | None = None,
         signals: bool = True,
+        adaptive: bool = False,
     ) -> None:
         self.protocol = protocol
         self.bench = bench
@@ -110,6 +112,8 @@ class Engine:
         #: The abuse test (nail penetration...) of the protocol, None for an ordinary protocol.
         self.abuse = AbuseTest.for_protocol(protocol, bench, writer, self.supervisor)
         self.observe_s = observe_s
+        #: Adaptive acquisition in virtual time (bench/engine/adaptive.py), None: every period.
+        self.stride = planner_for(protocol, bench, self.supervisor) if adaptive else None
         self.progress = progress
         self.progress_every = progress_every
         self.control = control or OperatorControl()
@@ -317,6 +321,9 @@ class Engine:
         # Bound once per step: this loop runs for every sample.
         acquire, check, append_row = self.acquire, self.supervisor.check, self.writer.append_sample_row
         constant_power = shaper is None and step.kind == "cp" and step.power_w is not None
+        stride = self.stride
+        if stride is not None:
+            stride.begin(step, period, shaper is not None or constant_power or self._ramp is not None)
         while True:
             sample = acquire(index, step, state)
             trip = check(sample)
@@ -348,7 +355,7 @@ class Engine:
             reason = end_reason(step, sample, state, self.chamber_setpoint_c)
             if reason:
                 return self.end_step(planned, state, sample, reason)
-            deadline += period
+            deadline += period if stride is None else stride.next_s(sample, state, self.chamber_setpoint_c)
             if shaper is not None:
                 deadline = shaper.deadline(state, deadline)
             clock.sleep(deadline - clock.now_s())

@@ -77,8 +77,12 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
 def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
             faults: Sequence[FaultSpec] = (), observe_s: float = 3600.0,
             progress: Callable[[Progress], None] | None = None,
-            on_open: Callable[[Mapping[str, object], Path], None] | None = None) -> RunOutcome:
+            on_open: Callable[[Mapping[str, object], Path], None] | None = None,
+            adaptive: bool = False) -> RunOutcome:
     """Identify the instruments, open the run file, run the engine, close and judge.
+
+    ``adaptive``: on a virtual clock, sample quiet stretches in longer strides
+    (:mod:`bench.engine.adaptive`; ignored on any other clock).
 
     ``on_open(attributes, path)`` is called once the run file exists (e.g. to register the run in
     the lab catalog)."""
@@ -92,7 +96,7 @@ def execute(protocol: Protocol, bench: Bench, out: Path, *, operator: str = "",
         on_open(attributes, out)
     _record_faults_scheduled(bench, writer, faults)
     try:
-        engine = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress)
+        engine = Engine(protocol, bench, writer, observe_s=observe_s, progress=progress, adaptive=adaptive)
         rebase = getattr(bench.simulation, "rebase", None)
         if faults and rebase is not None:  # fault times count from the engine's test time zero
             rebase(engine.t0)

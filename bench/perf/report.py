@@ -32,6 +32,8 @@ ROWS = (
     ("sweep_runs_per_min_2w", "simulated sweep on Dask, 2 workers", "runs/min", ""),
     ("sweep_speedup_2w", "sweep throughput, 2 workers / 1 worker", "x", ">= 1.8"),
     ("sweep_failures", "failed runs in a 1,000-run sweep", "", "0"),
+    ("cycle_life_500_wall_s", "cycle_life, 500 cycles, adaptive steps", "s", "<= 20"),
+    ("fast_charge_cycling_500_wall_s", "fast_charge_cycling, 500 cycles, adaptive", "s", "<= 20"),
 )
 
 

@@ -22,7 +22,7 @@ from bench.perf.interpreter import interpreter
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "mainframes", "logging", "analysis",
-            "redraw", "safety", "kill9", "sweeps")
+            "redraw", "safety", "kill9", "sweeps", "cycle_life")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
 REALTIME_SECTIONS = ("jitter", "channels", "mainframes", "kill9", "sweeps")
 
@@ -47,7 +47,8 @@ FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio
            "safety_latency_ms", "safety_latency_realtime_ms", "safety_detection_rate", "safety_false_trips",
            "safety_soft_detection_rate", "safety_soft_false_trips", "safety_late_detection_rate",
            "safety_clean_0_45_false_trips", "kill9_files_readable",
-           "mainframe_engine_channels_1hz_max", "sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures")
+           "mainframe_engine_channels_1hz_max", "sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures",
+           "cycle_life_500_wall_s", "fast_charge_cycling_500_wall_s")
 
 
 def machine() -> dict[str, Any]:
@@ -230,6 +231,21 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         for figure in ("sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures"):
             result[figure] = sw[figure]
 
+    def cycle_life() -> None:
+        from bench.perf.cycle_life import measure_cycle_life
+
+        cl = measure_cycle_life(quick)
+        details["cycle_life"] = cl
+        for name in ("cycle_life", "fast_charge_cycling"):
+            figure = f"{name}_500_wall_s"
+            run = cl[name]["adaptive"]
+            if quick:  # the figures are the 500-cycle runs; --quick runs 6 cycles (details only)
+                reasons[figure] = "--quick runs 6 cycles (details.cycle_life)"
+            elif run["status"] != "completed":
+                reasons[figure] = f"the run ended {run['status']}"
+            else:
+                result[figure] = run["wall_s"]
+
     section("acceleration", acceleration, ("acceleration_x",))
     section("stages", stages, ("sample_cost_us",))
     section("bytecodes", bytecodes, ("sample_bytecodes",))
@@ -246,6 +262,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
                                "safety_late_detection_rate", "safety_clean_0_45_false_trips"))
     section("kill9", kill9, ("kill9_files_readable",))
     section("sweeps", sweeps, ("sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures"))
+    section("cycle_life", cycle_life, ("cycle_life_500_wall_s", "fast_charge_cycling_500_wall_s"))
     for figure in FIGURES:
         if result[figure] is not None:
             reasons.pop(figure, None)

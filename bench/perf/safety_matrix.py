@@ -96,8 +96,9 @@ def _protocol_text(name: str, preset: str, steps: list[str], *, period_s: float 
 
 def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] = (), seed: int = 0,
             speed: float | None = None, temperature_c: float = 25.0, observe_s: float = 0.0,
-            directory: Path | None = None) -> dict[str, Any]:
-    """Run protocol ``text`` on a fresh simulated bench; returns the report (with ``exit_code``)."""
+            directory: Path | None = None, adaptive: bool = False) -> dict[str, Any]:
+    """Run protocol ``text`` on a fresh simulated bench; returns the report (with ``exit_code``);
+    ``adaptive``: sampled in strides where quiet (bench/engine/adaptive.py)."""
     from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
     from protocols.loader import parse_protocol
 
@@ -106,7 +107,8 @@ def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] =
     try:
         inject_faults(bench, list(faults))
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            outcome = execute(protocol, bench, Path(tmp) / "run.h5", observe_s=observe_s, faults=faults)
+            outcome = execute(protocol, bench, Path(tmp) / "run.h5", observe_s=observe_s, faults=faults,
+                              adaptive=adaptive)
     finally:
         bench.close()
     report = dict(outcome.report)
@@ -116,14 +118,14 @@ def run_sim(text: str, *, preset: str, soc: float, faults: Sequence[FaultSpec] =
 
 # -- detection ---------------------------------------------------------------------------------------
 def fault_case(step_type: str, instant_s: float, resistance_ohm: float, *, preset: str = "nmc_21700",
-               seed: int = 0, horizon_s: float = DETECTION_HORIZON_S) -> CaseResult:
+               seed: int = 0, horizon_s: float = DETECTION_HORIZON_S, adaptive: bool = False) -> CaseResult:
     """Inject a short of ``resistance_ohm`` ``instant_s`` into a ``step_type`` step; was it caught?"""
     case = STEP_CASES[step_type]
     onset = case["offset_s"] + instant_s
     text = _protocol_text(f"short_{step_type}", preset, list(case["steps"]))
     fault = FaultSpec("internal_short", onset, {"resistance_ohm": resistance_ohm},
                       f"internal_short@{onset:g}s,resistance_ohm={resistance_ohm:g}")
-    report = run_sim(text, preset=preset, soc=case["soc"], faults=[fault], seed=seed)
+    report = run_sim(text, preset=preset, soc=case["soc"], faults=[fault], seed=seed, adaptive=adaptive)
     result = CaseResult(step_type, instant_s, resistance_ohm, detected=False, false_trip=False)
     events = report["safety_events"]
     if events:
@@ -168,14 +170,16 @@ CLEAN_CONDITIONS: tuple[tuple[str, str, str, float, float], ...] = (
 )
 
 
-def clean_run(condition: tuple[str, str, str, float, float], cycles: int, *, seed: int = 0) -> CleanRun:
-    """``cycles`` full CC-CV / rest / CC / rest cycles under one condition; every trip is false."""
+def clean_run(condition: tuple[str, str, str, float, float], cycles: int, *, seed: int = 0,
+              adaptive: bool = False) -> CleanRun:
+    """``cycles`` full CC-CV / rest / CC / rest cycles under one condition; every trip is false
+    (``adaptive``: sampled in strides where quiet, bench/engine/adaptive.py)."""
     preset, charge, discharge, temperature, period_s = condition
     body = [f"Charge at {charge} until {{vmax}} V", "Hold at {vmax} V until C/20", "Rest for 20 minutes",
             f"Discharge at {discharge} until {{vmin}} V", "Rest for 20 minutes"]
     loop = f"repeat: {cycles}\n    steps:\n" + "".join(f"      - {b}\n" for b in body)
     text = _protocol_text("clean_cycles", preset, [loop], period_s=period_s, temperature_c=temperature)
-    report = run_sim(text, preset=preset, soc=0.5, seed=seed, temperature_c=temperature)
+    report = run_sim(text, preset=preset, soc=0.5, seed=seed, temperature_c=temperature, adaptive=adaptive)
     trips = [f"{e['rule']} at {e['time_s']:.0f} s: {e['message']}" for e in report["safety_events"]]
     done = int(report["metrics"].get("cycles", 0)) - 1  # cycle 1 is the soak
     return CleanRun(preset, charge, discharge, temperature, max(done, 0), trips)

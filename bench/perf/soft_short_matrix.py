@@ -96,9 +96,11 @@ def late_protocol(preset: str = "nmc_21700") -> str:
     return _protocol_text("late_soft_short", preset, ["Hold at {vmax} V until C/20", *LATE_STEPS], period_s=PERIOD_S)
 
 
-def _run(text: str, preset: str, faults: list[FaultSpec], seed: int) -> tuple[list[dict], list[dict], dict | None]:
+def _run(text: str, preset: str, faults: list[FaultSpec], seed: int,
+         adaptive: bool = False) -> tuple[list[dict], list[dict], dict | None]:
     """Run ``text`` on a fresh simulated bench at 97 % SOC: (steps, safety_trip events, the data of
-    the final observation's end event or None)."""
+    the final observation's end event or None); ``adaptive``: strides in quiet stretches
+    (bench/engine/adaptive.py)."""
     from bench.engine.runner import execute
     from bench.runfile.reader import RunFile
     from bench.simulated.builtin_bench import build_sim_bench, cell_datasheet, inject_faults
@@ -110,7 +112,7 @@ def _run(text: str, preset: str, faults: list[FaultSpec], seed: int) -> tuple[li
         inject_faults(bench, faults)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "run.h5"
-            execute(protocol, bench, path, observe_s=0.0, faults=faults)
+            execute(protocol, bench, path, observe_s=0.0, faults=faults, adaptive=adaptive)
             with RunFile(path) as run:
                 events = run.events
                 end = next((e["data"] for e in events if e["kind"] == "final_observation_end"), None)
@@ -153,13 +155,14 @@ def _reference(preset: str, seed: int, cases: dict[tuple[str, str], tuple[int, f
 
 
 def soft_case(step_type: str, soc: str, resistance_ohm: float, onset_s: float, horizon_s: float, *,
-              preset: str = "nmc_21700", seed: int = 0, late: bool = False) -> SoftCase:
+              preset: str = "nmc_21700", seed: int = 0, late: bool = False, adaptive: bool = False) -> SoftCase:
     """Inject a ``resistance_ohm`` short at ``onset_s``; was it tripped within ``horizon_s``?
-    (``late``: on :func:`late_protocol`, else :func:`matrix_protocol`.)"""
+    (``late``: on :func:`late_protocol`, else :func:`matrix_protocol`; ``adaptive``: sampled in
+    strides where quiet, bench/engine/adaptive.py.)"""
     fault = FaultSpec("internal_short", onset_s, {"resistance_ohm": resistance_ohm},
                       f"internal_short@{onset_s:g}s,resistance_ohm={resistance_ohm:g}")
     text = late_protocol(preset) if late else matrix_protocol(preset)
-    _, trips, stretch = _run(text, preset, [fault], seed)
+    _, trips, stretch = _run(text, preset, [fault], seed, adaptive)
     case = SoftCase(step_type, soc, resistance_ohm, onset_s, horizon_s, last_stretch=stretch)
     case.untestable = not trips and stretch is not None and not stretch.get("judged")
     if trips:

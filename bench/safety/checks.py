@@ -87,7 +87,7 @@ class SensorLossRule:
     has given a valid reading, so a bench without an air sensor does not trip.
     """
 
-    __slots__ = ("name", "persistence_s", "chamber", "_air_seen", "_since_cell", "_since_air")
+    __slots__ = ("name", "persistence_s", "chamber", "_air_seen", "_since_cell", "_since_air", "_low", "_high")
 
     def __init__(self, persistence_s: float = 2.0, *, chamber: bool = False) -> None:
         self.name = "sensor_loss"
@@ -96,13 +96,15 @@ class SensorLossRule:
         self._air_seen = False
         self._since_cell: float | None = None
         self._since_air: float | None = None
+        self._low, self._high = PLAUSIBLE_TEMPERATURE_C
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a reading has been missing for ``persistence_s``."""
-        low, high = PLAUSIBLE_TEMPERATURE_C
+        low, high = self._low, self._high
         t = sample.temperature_cell_c
         if low < t < high:
-            self._since_cell = None
+            if self._since_cell is not None:
+                self._since_cell = None
         else:
             if self._since_cell is None:
                 self._since_cell = sample.time_s
@@ -113,8 +115,9 @@ class SensorLossRule:
             return None
         air = sample.temperature_chamber_c
         if low < air < high:
-            self._air_seen = True
-            self._since_air = None
+            if self._since_air is not None or not self._air_seen:
+                self._air_seen = True
+                self._since_air = None
             return None
         if not self._air_seen:
             return None

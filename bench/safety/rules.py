@@ -72,6 +72,9 @@ class StepContext:
     #: (``--speed N``) a 2 s wall-clock stall is N * 2 test seconds: the engine sets N * 2 here so a
     #: brief scheduling stall is not reported as stale data (the watchdog still covers hangs).
     min_gap_s: float = 0.0
+    #: Longest time between two samples the engine plans in this run (adaptive acquisition in
+    #: virtual time, bench/engine/adaptive.py), s; 0: every period.
+    stride_s: float = 0.0
     #: The last sample the supervisor checked before this step started (None before the first):
     #: rules that judge a whole step read its last sample here at the next step start.
     last_sample: Sample | None = None
@@ -126,31 +129,36 @@ class HardLimitsRule:
     Same semantics as three :class:`LimitRule` s, at a third of the cost per sample.
     """
 
-    __slots__ = ("name", "v_low", "v_high", "i_max", "t_low", "t_high", "persistence_s", "_since")
+    __slots__ = ("name", "v_low", "v_high", "i_max", "i_min", "t_low", "t_high", "persistence_s", "_since",
+                 "_pending")
 
     def __init__(self, v_low: float, v_high: float, i_max: float, t_low: float, t_high: float,
                  persistence_s: float = 0.0) -> None:
         self.name = "hard_limits"
-        self.v_low, self.v_high, self.i_max = v_low, v_high, i_max
+        self.v_low, self.v_high, self.i_max, self.i_min = v_low, v_high, i_max, -i_max
         self.t_low, self.t_high = t_low, t_high
         self.persistence_s = persistence_s
         self._since = [-1.0, -1.0, -1.0]
+        #: A value is out of bounds and its ``since`` is set (cleared at the next sample in bounds).
+        self._pending = False
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a value has been out of its bounds for ``persistence_s``."""
         v, i, t = sample.voltage_v, sample.current_a, sample.temperature_cell_c
-        if self.v_low <= v <= self.v_high and -self.i_max <= i <= self.i_max and (
+        if self.v_low <= v <= self.v_high and self.i_min <= i <= self.i_max and (
                 self.t_low <= t <= self.t_high or t != t):
-            since = self._since
-            if since[0] >= 0 or since[1] >= 0 or since[2] >= 0:
+            if self._pending:
+                self._pending = False
+                since = self._since
                 since[0] = since[1] = since[2] = -1.0
             return None
         return self._violation(sample, v, i, t)
 
     def _violation(self, sample: Sample, v: float, i: float, t: float) -> Trip | None:
+        self._pending = True
         now = sample.time_s
         checks = (("voltage_limit", "voltage_v", "V", v, self.v_low, self.v_high),
-                  ("current_limit", "current_a", "A", i, -self.i_max, self.i_max),
+                  ("current_limit", "current_a", "A", i, self.i_min, self.i_max),
                   ("temperature_limit", "temperature_cell_c", "°C", t, self.t_low, self.t_high))
         found = None
         for n, (rule, attribute, unit, value, low, high) in enumerate(checks):

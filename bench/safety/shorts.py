@@ -294,7 +294,7 @@ class RestSelfHeatingRule(_RestWindowRule):
     heats itself keeps warming sample after sample, a noise spike does not.
     """
 
-    __slots__ = ("delta_k", "rate_k_per_s", "confirm", "_run", "_last_s")
+    __slots__ = ("delta_k", "rate_k_per_s", "confirm", "_run", "_last_s", "_seen_s")
 
     def __init__(self, ctx: StepContext, delta_k: float, *, rate_k_per_s: float = 0.005,
                  settle_s: float = 120.0, window_s: float = 60.0, confirm: int = 3) -> None:
@@ -304,22 +304,27 @@ class RestSelfHeatingRule(_RestWindowRule):
         self.confirm = confirm
         self._run = 0  # samples in a row that met the condition, the last at _last_s
         self._last_s = -math.inf
+        self._seen_s = -math.inf  # the sample before the present one (any)
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when a resting cell heats itself."""
         t = sample.temperature_cell_c
         air = sample.temperature_chamber_c
+        previous_s, self._seen_s = self._seen_s, sample.time_s
         if t != t or air != air:
             return None
         rate = self._rest_slope(sample, t)
         if rate is None or rate <= self.rate_k_per_s or t - air <= self.delta_k:
             return None
-        return self._warming(sample, t, air, rate)
+        return self._warming(sample, t, air, rate, previous_s)
 
-    def _warming(self, sample: Sample, t: float, air: float, rate: float) -> Trip | None:
-        """The condition holds on this sample: trip on the ``confirm``-th in a row."""
+    def _warming(self, sample: Sample, t: float, air: float, rate: float, previous_s: float) -> Trip | None:
+        """The condition holds on this sample: trip on the ``confirm``-th in a row (the previous
+        sample met it too, within 1.5 periods: the same whether samples come every period or in
+        the longer strides of adaptive acquisition, bench/engine/adaptive.py)."""
         now = sample.time_s
-        in_a_row = now - self._last_s <= 1.5 * self.ctx.period_s and self._serial == self.ctx.serial
+        in_a_row = (self._last_s == previous_s and now - previous_s <= 1.5 * max(self.ctx.period_s, self.ctx.stride_s)
+                    and self._serial == self.ctx.serial)
         self._run = self._run + 1 if in_a_row else 1
         self._last_s = now
         if self._run < self.confirm:

@@ -159,6 +159,8 @@ class Supervisor:
         self.rules = rules
         #: The rules that apply to the present step (all of them until the first step starts).
         self.active_rules: list[Rule] = list(rules)
+        #: The bound ``check`` of each active rule, in order.
+        self._checks = [r.check for r in self.active_rules]
         self.context = context or StepContext()
         self.protocol = protocol
         self.tripped: Trip | None = None
@@ -206,12 +208,14 @@ class Supervisor:
             self.watchdog.set_period(period)
             self.watchdog.feed()
         self.active_rules = [r for r in self.rules if (applies := getattr(r, "applies", None)) is None or applies(ctx)]
+        self._checks = [r.check for r in self.active_rules]  # bound once per step: check() runs per sample
         self._first_of_step = True
 
     def add_rule(self, rule: Rule) -> None:
         """Add a rule now (it runs from the next sample on)."""
         self.rules.append(rule)
         self.active_rules.append(rule)
+        self._checks.append(rule.check)
 
     def check(self, sample: Sample) -> Trip | None:
         """Return a new trip (once), or None. Rules keep running after a trip (no new trips)."""
@@ -225,9 +229,8 @@ class Supervisor:
         if self._external is not None and self.tripped is None:
             return self._take_external()
         found: Trip | None = None
-        for rule in self.active_rules:
-            trip = rule.check(sample)
-            if trip is not None and found is None:
+        for check in self._checks:
+            if (trip := check(sample)) is not None and found is None:
                 found = trip
         if found is not None and self.tripped is None:
             self.tripped = found

@@ -145,6 +145,11 @@ class SimulatedBench:
     #: fault's hook, or the link's :class:`CommsFault` (shifted together by :meth:`rebase`).
     schedule: list[tuple[FaultSpec, Any]] = dataclasses.field(default_factory=list)
 
+    def long_physics_steps(self, longest_s: float) -> None:
+        """Let the world integrate quiet stretches in steps of up to ``longest_s`` s (the
+        controller samples them in long strides: bench/engine/adaptive.py)."""
+        self.world.long_step_s = longest_s
+
     def fault_started(self, spec: FaultSpec, now_s: float) -> None:
         """A fault took effect at world time ``now_s``: note it and tell the listener."""
         time_s = now_s - self.fault_t0_s

@@ -17,6 +17,9 @@ class VirtualClock:
     with ``on_advance`` are not needed by the simulators: they read ``now_s()`` lazily.
     """
 
+    #: Time moves only when someone sleeps: a controller may stride (bench/engine/adaptive.py).
+    virtual = True
+
     def __init__(self, start_s: float = 0.0) -> None:
         self._now_s = float(start_s)
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sim_instruments.cell import CellModel, get_preset
 from sim_instruments.world.chamber_air import ChamberModel
+from sim_instruments.world.long_steps import step_bound_s
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,9 @@ class SimWorld:
         self._synced_s = clock.now_s()
         #: Callables run at every sync with (world, now_s): fault schedules, scripted events.
         self.hooks: list[Callable[[SimWorld, float], None]] = []
+        #: Longest physics step where one step is exact (:mod:`sim_instruments.world.long_steps`),
+        #: s; None: the fixed bounds (set when the controller samples in long strides).
+        self.long_step_s: float | None = None
 
     @classmethod
     def single_cell(
@@ -217,6 +221,8 @@ class SimWorld:
                     if channel.source.output_on:
                         max_step = MAX_STEP_OUTPUT_ON_S
                         break
+                if self.long_step_s is not None:
+                    max_step = step_bound_s(self.channels, remaining, self.long_step_s, max_step)
                 steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
                 dt = remaining / steps
                 for _ in range(steps):

@@ -82,7 +82,9 @@ def _recorder(history: list[tuple[float, float]], cell: object, name: str, t0: f
     return hook
 
 
-def test_plating_detection_against_the_simulators_ground_truth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("adaptive", [False, True], ids=["fixed_step", "adaptive"])
+def test_plating_detection_against_the_simulators_ground_truth(tmp_path: Path, adaptive: bool) -> None:
+    """The claim holds sampled every period and with adaptive strides (bench/engine/adaptive.py)."""
     preset = PRESET
     probe = build_sim_bench(preset)
     try:
@@ -110,7 +112,8 @@ def test_plating_detection_against_the_simulators_ground_truth(tmp_path: Path) -
         t0 = bench.clock.now_s()
         world.hooks.append(_recorder(history, cell, name, t0))
         try:
-            outcome = execute(protocol, bench, tmp_path / f"matrix_{temperature:g}.h5", observe_s=60.0)
+            outcome = execute(protocol, bench, tmp_path / f"matrix_{temperature:g}.h5", observe_s=60.0,
+                              adaptive=adaptive)
         finally:
             bench.close()
         assert outcome.report["status"] == "completed", outcome.report["safety_events"]

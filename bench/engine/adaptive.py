@@ -1,0 +1,237 @@
+"""Adaptive acquisition in virtual time: how far ahead the next sample of a step may be.
+
+On the simulated bench with a virtual clock (accelerated CI runs) most of a cycle-life run is
+smooth constant-current stretches and long rests where nothing changes from one sample to the
+next. :class:`StridePlanner` lets the engine take the next sample several acquisition periods
+ahead while the step is quiet, and falls back to the acquisition period
+
+* near any threshold the step can meet (its end conditions, its step limits, the protocol's hard
+  limits): the predicted distance at the present rate must stay above :data:`SAFETY` times the
+  ground the stride covers, and within a margin of a threshold every sample is taken;
+* whenever a rate changes: the latest sample lies off the straight line through the two before
+  it by more than a tolerance (V, I, T), which is what a fault, a compliance transition or the
+  knee of a curve looks like;
+* in steps whose logic runs per sample (pulses, replays, constant power, dT/dt end conditions,
+  conditions that must hold for a time) and for the first samples of every step.
+
+A stride is always a whole number of periods on the step's own grid (the fixed-step sample
+times), so an end condition met at a grid sample ends the step at that very sample, and a
+duration ends it exactly where the fixed-step run ends. The stride at most doubles from one
+sample to the next and never exceeds :data:`MAX_STRIDE_S`, so the supervisor's windowed rules
+(rest dV/dt, dT/dt, voltage collapse between two samples) see a change within a few periods.
+
+Units: seconds, volts, amps, kelvin, ampere-hours.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bench.engine.counters import _StepState
+from bench.sample import Sample
+from protocols.steps import Limits, Protocol, Step
+
+#: Longest time between two samples of a quiet step, s.
+MAX_STRIDE_S = 120.0
+#: Growth of the stride from one sample to the next (at most doubling).
+GROWTH = 2.0
+#: The predicted distance to a threshold at the present rate must be this many times the ground
+#: covered by the stride.
+SAFETY = 3.0
+#: Within these distances of a threshold every sample is taken: V (50 times the voltage noise of
+#: the simulated cycler), A (also 2 % of the
+#: threshold), K, fraction of SOC, Ah (also 2 % of the target), Wh (also 2 %).
+MARGIN_V = 0.01
+MARGIN_A = 0.02
+MARGIN_K = 0.5
+MARGIN_SOC = 0.01
+#: The latest sample may lie this far off the line through the two before it (rate unchanged): V,
+#: A (plus 1 % of the current), K (ten times a thermocouple reading's noise: the test of three
+#: readings is noisier than one).
+TOLERANCE_V = 0.003
+TOLERANCE_A = 0.005
+TOLERANCE_K = 0.5
+#: Samples taken at the acquisition period at the start of every step (rates need two intervals).
+SETTLE_SAMPLES = 3
+#: Longest time between two samples of a step with the output off (rest, soak), s. The rest rules
+#: judge windows of the rest: the heat-balance rule block means over 120 s (at least 6 samples a
+#: block here), the self-heating rule 3 rising samples in a row over 60 s windows, the plating
+#: analysis fits dV/dt over windows of the relaxation after a charge (20 s is the rest sampling
+#: the plating matrix validates; in 2-min strides it detected 7 of 10 plated charges).
+REST_STRIDE_S = 20.0
+#: A step's own logic that runs per sample keeps the period.
+PER_SAMPLE_KINDS = ("pulse", "replay", "cp", "eis")
+
+
+class StridePlanner:
+    """The time to the next acquisition of a step, a whole number of periods (see module doc).
+
+    :meth:`begin` at each step start, :meth:`next_s` after each sample once the step goes on.
+    """
+
+    def __init__(self, limits: Limits, capacity_ah: float, max_stride_s: float = MAX_STRIDE_S) -> None:
+        self.limits = limits
+        self.capacity_ah = capacity_ah
+        self.max_stride_s = max_stride_s
+        self.period_s = 1.0
+        self._fixed = True
+        self._cap_s = max_stride_s
+        self._count = 0
+        self._last_stride = 0.0
+        self._prev: tuple[float, float, float, float] = (math.nan,) * 4
+        self._prev2: tuple[float, float, float, float] = (math.nan,) * 4
+        self._v_thresholds: tuple[float, ...] = ()
+        self._i_thresholds: tuple[float, ...] = ()
+        self._t_thresholds: tuple[float, ...] = ()
+        self._ah: tuple[float, ...] = ()
+        self._wh: tuple[float, ...] = ()
+        self._soc: tuple[float, ...] = ()
+        self._stable_k: float | None = None
+        self._duration_s = math.inf
+        #: Largest voltage change between two samples, V (half the collapse rule's step).
+        self._dv_max = math.inf
+        #: Largest |dT/dt| at which the stride may grow, K/s (a fifth of the dT/dt rule's).
+        self._dtdt_max = math.inf
+
+    def begin(self, step: Step, period_s: float, per_sample_logic: bool = False) -> None:
+        """A new step: thresholds from its end conditions, step limits and the protocol's limits."""
+        self.period_s = period_s
+        self._count = 0
+        self._last_stride = period_s
+        resting = step.kind in ("rest", "soak")
+        self._cap_s = max(period_s, REST_STRIDE_S if resting else self.max_stride_s)
+        self._prev = self._prev2 = (math.nan,) * 4
+        limits = self.limits
+        until = step.until
+        self._fixed = (per_sample_logic or step.kind in PER_SAMPLE_KINDS or step.pulse is not None
+                       or step.replay is not None
+                       or any(c.quantity == "dtdt_k_per_s" or c.hold_s > 0 for c in until))
+        volts = [limits.voltage_min_v, limits.voltage_max_v]
+        amps = [limits.current_max_a]
+        temps = [limits.temperature_min_c, limits.temperature_max_c]
+        self._ah, self._wh, self._soc, self._stable_k = (), (), (), None
+        duration = step.duration_s if step.duration_s is not None else math.inf
+        for c in until:
+            q = c.quantity
+            if q == "voltage_v":
+                volts.append(c.value)
+            elif q == "current_a":
+                amps.append(c.value)
+            elif q == "temperature_c":
+                temps.append(c.value)
+            elif q == "capacity_ah":
+                self._ah += (c.value,)
+            elif q == "energy_wh":
+                self._wh += (c.value,)
+            elif q == "soc":
+                self._soc += (c.value,)
+            elif q == "time_s":
+                duration = min(duration, c.value)
+            elif q == "stable_within_k":
+                self._stable_k = c.value
+        if step.limits is not None:
+            sl = step.limits
+            volts += [v for v in (sl.voltage_min_v, sl.voltage_max_v) if v is not None]
+            amps += [a for a in (sl.current_max_a,) if a is not None]
+            temps += [t for t in (sl.temperature_min_c, sl.temperature_max_c) if t is not None]
+        self._v_thresholds, self._i_thresholds, self._t_thresholds = tuple(volts), tuple(amps), tuple(temps)
+        self._duration_s = duration
+        self._dv_max = limits.short_collapse_v / 2.0 if limits.short_collapse_v > 0 else math.inf
+        rates = [r for r in (limits.dtdt_max_k_per_s, limits.runaway_dtdt_k_per_s) if r > 0]
+        self._dtdt_max = min(rates) / 5.0 if rates else math.inf
+
+    def next_s(self, sample: Sample, state: _StepState, chamber_setpoint_c: float | None = None) -> float:
+        """Seconds from this sample's deadline to the next: ``n`` periods, ``n >= 1``."""
+        period = self.period_s
+        now = (sample.time_s, sample.voltage_v, sample.current_a, sample.temperature_cell_c)
+        prev, prev2 = self._prev, self._prev2
+        self._prev2, self._prev = prev, now
+        self._count += 1
+        if self._fixed or self._count < SETTLE_SAMPLES or state.held_since:
+            return self._take(period)
+        return self._take(self._stride(now, prev, prev2, sample, state, chamber_setpoint_c))
+
+    def _take(self, stride_s: float) -> float:
+        self._last_stride = stride_s
+        return stride_s
+
+    def _stride(self, now: tuple[float, float, float, float], prev: tuple[float, float, float, float],
+                prev2: tuple[float, float, float, float], sample: Sample, state: _StepState,
+                chamber_setpoint_c: float | None) -> float:
+        period = self.period_s
+        t, v, i, temp = now
+        dt = t - prev[0]
+        dt_prev = prev[0] - prev2[0]
+        if not (dt > 0.0 and dt_prev > 0.0):
+            return period
+        # rates over the last interval, and the rate-change test against the interval before it
+        dvdt = (v - prev[1]) / dt
+        didt = (i - prev[2]) / dt
+        dtdt = (temp - prev[3]) / dt if temp == temp and prev[3] == prev[3] else 0.0
+        for k, tol in ((1, TOLERANCE_V), (2, TOLERANCE_A + 0.01 * abs(i)), (3, TOLERANCE_K)):
+            x, x1, x2 = now[k], prev[k], prev2[k]
+            if x != x or x1 != x1 or x2 != x2:
+                continue
+            predicted = x1 + (x1 - x2) / dt_prev * dt
+            if abs(x - predicted) > tol:
+                return period
+        if abs(dtdt) > self._dtdt_max:
+            return period
+        h = min(self._cap_s, GROWTH * self._last_stride)
+        h = _approach(h, v, dvdt, self._v_thresholds, MARGIN_V, 0.0)
+        h = _approach(h, abs(i), _toward_abs(i, didt), self._i_thresholds, MARGIN_A, 0.02)
+        if temp == temp:
+            h = _approach(h, temp, dtdt, self._t_thresholds, MARGIN_K, 0.0)
+            if self._stable_k is not None and chamber_setpoint_c is not None:
+                band = self._stable_k
+                h = _approach(h, temp, dtdt, (chamber_setpoint_c - band, chamber_setpoint_c + band), MARGIN_K, 0.0)
+        if self._ah:
+            h = _approach(h, abs(sample.step_ah), abs(i) / 3600.0, self._ah, 0.0, 0.02)
+        if self._wh:
+            h = _approach(h, abs(sample.step_wh), abs(i * v) / 3600.0, self._wh, 0.0, 0.02)
+        if self._soc:
+            h = _approach(h, sample.soc, i / (3600.0 * self.capacity_ah), self._soc, MARGIN_SOC, 0.0)
+        if dvdt != 0.0 and self._dv_max < math.inf:
+            h = min(h, self._dv_max / abs(dvdt))
+        n = max(1, int(h / period + 1e-9))
+        remaining = self._duration_s - sample.step_time_s
+        if remaining < math.inf:  # land on the grid sample where the fixed-step run ends
+            n = max(1, min(n, math.ceil(remaining / period - 1e-9)))
+        return n * period
+
+
+def _toward_abs(x: float, dxdt: float) -> float:
+    """Rate of |x| from the rate of x."""
+    return dxdt if x >= 0.0 else -dxdt
+
+
+def _approach(h: float, x: float, rate: float, thresholds: tuple[float, ...], margin: float,
+              relative: float) -> float:
+    """The stride ``h`` bounded so that ``x`` moving at ``rate`` covers at most 1/SAFETY of its
+    distance to each threshold it moves toward; the period (0 here, floored by the caller) when
+    ``x`` is within ``margin`` (or ``relative`` of the threshold) of one, whichever way it moves."""
+    for threshold in thresholds:
+        distance = threshold - x
+        if abs(distance) <= margin + relative * abs(threshold):
+            return 0.0
+        if rate != 0.0 and (distance > 0.0) == (rate > 0.0):
+            h = min(h, distance / (SAFETY * rate))
+    return h
+
+
+def planner_for(protocol: Protocol, bench: Any, supervisor: Any) -> StridePlanner | None:
+    """The stride planner of a run on a virtual clock (None on any other clock): the simulated
+    world is told to take long physics steps where they are exact, and the stale-data rule to
+    expect gaps up to two strides (the strides are the controller's own choice)."""
+    if not getattr(bench.clock, "virtual", False):
+        return None
+    simulation = getattr(bench, "simulation", None)
+    long_steps = getattr(simulation, "long_physics_steps", None)
+    if long_steps is not None:
+        long_steps(MAX_STRIDE_S)
+    context = getattr(supervisor, "context", None)
+    if context is not None:
+        context.min_gap_s = max(context.min_gap_s, 2.0 * MAX_STRIDE_S)
+        context.stride_s = REST_STRIDE_S  # the rest rules' "in a row" (bench/safety/shorts.py)
+    return StridePlanner(protocol.limits, protocol.cell.capacity_ah)

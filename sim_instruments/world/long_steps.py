@@ -1,0 +1,62 @@
+"""Long physics steps for a world that is advanced in long strides of virtual time.
+
+The world normally integrates in steps of at most 1 s while an output is on (10 s while every
+output is off): the step bounds how late a compliance transition is noticed. When the
+controller samples a quiet step only every minute or two (bench/engine/adaptive.py), those
+1 s steps would cost as much as before. :func:`step_bound_s` lets a channel be integrated in one
+long step when that is exact: the cell model's electrical update is exact for a constant
+current (exact exponentials, the charge integrated exactly), so a step that holds a constant
+current and stays clear of every transition of the output stage may be as long as the stride.
+
+A channel qualifies when its output is off (a rest: the rest path is exact), or when it forces a
+current (``CURR``), is not in compliance, carries no internal short and no fast exotherm, and the
+terminal voltage at the end of the long step stays :data:`CLEAR_V` below the voltage limit while
+charging (while sinking, at its start: a sunk constant current only lowers it). A voltage hold
+(``VOLT``) takes steps of up to :data:`HOLD_STEP_S` (its implicit step is stable for any length). Otherwise the
+usual short steps are taken.
+
+Units: seconds, volts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: A long charging step must end this far below the voltage limit, V: the output stage's own
+#: compliance look-ahead (``sim_world.LOOKAHEAD_V``) takes over within 50 mV of it.
+CLEAR_V = 0.05
+#: Longest physics step of a voltage hold (``VOLT``) in long-step mode, s. The hold's current is
+#: the implicit one that leaves the held voltage at the end of the step (stable for any step,
+#: sim_instruments/cell/voltage_hold.py); it decays with the cell's polarisation time constants
+#: (minutes), so 10 s steps follow it closely (tests/bench/test_adaptive_steps.py: the hold ends
+#: within one period of the fixed-step run, the cycle's capacity within 0.05 %).
+HOLD_STEP_S = 10.0
+
+
+def step_bound_s(channels: list[Any], remaining_s: float, long_s: float, short_s: float) -> float:
+    """The longest physics step for the next ``remaining_s`` seconds: ``long_s`` when every
+    channel can be integrated in one long step (see the module doc), else ``short_s``."""
+    dt = min(remaining_s, long_s)
+    bound = long_s
+    for channel in channels:
+        src = channel.source
+        if not src.output_on:
+            continue
+        cell = channel.cell
+        if getattr(cell, "_rs", None) is not None or getattr(cell, "_tc", 0.0) > 60.0:
+            return short_s  # a short or a fast exotherm: the cell model sub-steps on its own terms
+        if src.function == "VOLT":
+            bound = min(bound, max(short_s, HOLD_STEP_S))
+            continue
+        if src.function != "CURR" or src.in_compliance:
+            return short_s
+        current = src.current_a
+        limit_v = abs(src.voltage_limit_v)
+        if current > 0.0:
+            if cell.voltage_after_v(dt, current) > limit_v - CLEAR_V:
+                return short_s
+        elif src.limit_both_ways and cell.terminal_voltage_v(current) > limit_v - CLEAR_V:
+            # sinking a constant current the terminal voltage only falls within the step: clear of
+            # the limit at its start, it stays clear
+            return short_s
+    return bound
