@@ -40,7 +40,6 @@ class CellAgeing:
     _v1: float
     _v2: float
     _v3: float
-    _ze: float
     _v4: float
     _r0: float
     _tc: float
@@ -226,7 +225,7 @@ class CellAgeing:
                          state.dead_lithium_ah * 3600.0, state.throughput_ah * 3600.0,
                          lam_as=state.lam_ah * 3600.0)
         self._soc = state.soc
-        self._delta = self._v1 = self._v2 = self._v3 = self._v4 = self._ze = 0.0
+        self._delta = self._v1 = self._v2 = self._v3 = self._v4 = 0.0
         self._tc = state.temperature_core_c
         self._ts = state.temperature_surface_c
         self._refresh()
@@ -259,7 +258,6 @@ class CellAgeing:
             "v_rc2_v": self._v2,
             "v_rc3_v": self._v3,
             "v_diffusion_v": self._v4,
-            "electrolyte_depletion": self._ze,
             "temperature_core_c": self._tc,
             "temperature_surface_c": self._ts,
             "exotherm_reactant": self._reactant,
@@ -292,7 +290,6 @@ class CellAgeing:
         self._v2 = float(state["v_rc2_v"])
         self._v3 = float(state.get("v_rc3_v", 0.0))
         self._v4 = float(state.get("v_diffusion_v", 0.0))
-        self._ze = float(state.get("electrolyte_depletion", 0.0))
         self._tc = float(state["temperature_core_c"])
         self._ts = float(state["temperature_surface_c"])
         self._reactant = float(state.get("exotherm_reactant", 1.0))

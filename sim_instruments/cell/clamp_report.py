@@ -5,10 +5,7 @@ calibration cases of ``docs/calibration.md`` on a cell and counts, per case, the
 time (fraction of the case's duration) during which each bound of :class:`CellModel` decides a
 value instead of its law:
 
-* ``electrolyte_depletion_guard``: the electrolyte depletion state ``|z|`` (model.py) at the
-  numerical guard ``ZE_MAX`` that keeps the crowding factor ``1/(1 - |z|)`` finite (until issue
-  30 the crowding factor was an instantaneous ``1/(1 - I/I_lim)`` held at a 10x cap, active 100 %
-  of the 1C/-20 °C discharge);
+* ``crowding_cap``: the electrolyte crowding factor ``1/(1 - I/I_lim)`` held at its 10x cap;
 * ``r2_current_saturation``: the near-full charge polarisation's current term ``min(1, I/1C)``
   at 1;
 * ``sei_temperature_cap``: the SEI Arrhenius factor held at its 60 °C value;
@@ -21,28 +18,22 @@ Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instrume
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 
 from sim_instruments.cell.charge_calibration import start_soc
 from sim_instruments.cell.model import CellModel
 from sim_instruments.cell.presets import CellPreset, get_preset
-from sim_instruments.cell.voltage_hold import ZE_MAX
 
-BOUNDS = ("electrolyte_depletion_guard", "r2_current_saturation", "sei_temperature_cap", "soc_parameter_clamp",
+BOUNDS = ("crowding_cap", "r2_current_saturation", "sei_temperature_cap", "soc_parameter_clamp",
           "plating_current_cap")
 
 
-def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[bool, ...]:
-    """Which bounds decide a value if ``current_a`` (A, + = charge) flows for the next ``dt_s`` s
-    (order: BOUNDS)."""
+def active_bounds(cell: CellModel, current_a: float) -> tuple[bool, ...]:
+    """Which bounds decide a value if ``current_a`` (A, + = charge) flows now (order: BOUNDS)."""
     p = cell.preset
-    crowd = False
-    if cell._ilim > 0.0:  # the end-of-step depletion, as CellModel._advance computes it
-        zs = (current_a * p.limiting_current_charge_factor if current_a >= 0.0 else current_a) / cell._ilim
-        z = zs + (cell._ze - zs) * math.exp(-dt_s / cell._tau3)
-        crowd = abs(z) >= ZE_MAX
+    load = current_a * p.limiting_current_charge_factor if current_a >= 0.0 else -current_a
+    crowd = cell._ilim > 0.0 and 1.0 - load / cell._ilim < 0.1
     r2 = current_a > p.nominal_capacity_ah and p.r2_charge_high > 0.0
     sei = cell._tc > 60.0
     soc = not 0.0 <= cell._soc <= 1.0
@@ -78,7 +69,7 @@ def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: floa
                 if rested >= end:
                     break
                 rested += dt_s
-            for k, on in enumerate(active_bounds(cell, i, dt_s)):
+            for k, on in enumerate(active_bounds(cell, i)):
                 counts[k] += dt_s if on else 0.0
             cell.step(dt_s, i, ambient_c)
             total += dt_s

@@ -12,19 +12,12 @@ Electrical model (all elements in series)::
   for large ones. Strongly Arrhenius (this is what makes a cold cell lose capacity).
 * ``v_2``: a linear RC (SEI / mid-frequency processes).
 * ``v_3``: slow concentration polarisation (electrolyte), an RC whose steady state
-  ``R3·I/(1 - |z|)`` grows as the electrolyte at the depleting electrode empties. ``z`` (state,
-  dimensionless: the salt concentration drop ``1 - c/c0`` there, signed + on charge) is a lumped
-  diffusion element: ``dz/dt = (I/I_lim - z)/tau_3`` (Faraday drive, the limiting current
-  ``I_lim`` of electrolyte transport and the electrolyte diffusion time constant, both
-  temperature dependent). Below ``I_lim`` it settles at ``I/I_lim``; above it, it reaches 1 in a
-  finite time (the Sand time) and the polarisation diverges: the discharge ends on the cut-off
-  voltage, without a cap.
+  ``R3·I/(1 - |I|/I_lim)`` grows faster than linearly as the current nears the (strongly
+  temperature-dependent) limiting current of electrolyte transport.
 * solid diffusion: the surface SOC lags the bulk (coulomb-counted) SOC through a first-order
   element (``delta = soc_surface - soc``); the OCV is read at the surface SOC, so the steep end of
   the OCV curve is reached early when diffusion is slow (cold, high rate). A heat-free RC ``v_4``
-  with the same time constant carries the rest of the diffusion polarisation. The reaction
-  crowds into the electrode part that still has electrolyte: the surface-SOC lag's steady state
-  is multiplied by the same ``1/(1 - |z|)``.
+  with the same time constant carries the rest of the diffusion polarisation.
 * ``R_short``: optional internal short in parallel (and the separator-melt short during runaway).
 * charging: the diffusion gain, the heat-free diffusion RC, R2 (plus a near-full rise) and the
   load on the limiting current take the preset's charge-direction factors (calibrated on the
@@ -57,7 +50,6 @@ from sim_instruments.cell.thermal import (
     Exotherm,
 )
 from sim_instruments.cell.voltage_hold import (
-    ZE_MAX,
     CellVoltageHold,
     current_for_voltage_over_step,
     end_voltage_v,
@@ -101,7 +93,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
     # for (_fsoc the SOC factor of _param_soc), and _decay_k the step-length-dependent decay
     # factors of those parameters (see _refresh and _decay_constants).
     __slots__ = (
-        "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_ze", "_tc", "_ts", "_reactant", "_runaway",
+        "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
         "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
         "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
@@ -154,7 +146,6 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         self._v2 = 0.0
         self._v3 = 0.0
         self._v4 = 0.0
-        self._ze = 0.0
         self._tc = float(temperature_c)
         self._ts = float(temperature_c)
         self._reactant = 1.0
@@ -388,7 +379,6 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             v1 = i_cell + (v1_old - i_cell) * e1
             v2 = i_cell + (v2_old - i_cell) * e2
             v3 = i_cell + (v3_old - i_cell) * e3
-            ze = i_cell + (self._ze - i_cell) * e3
             delta = i_cell + (self._delta - i_cell) * ed
             v4 = i_cell + (self._v4 - i_cell) * ed
             heat = 0.0
@@ -403,19 +393,14 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
                 g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
                     x if x < 1.0 else 1.0)
             v2 = g2 + (v2_old - g2) * e2
-            # electrolyte depletion (state ze, relaxing to I/I_lim with the electrolyte's tau_3):
-            # the slow overpotential grows as the salt at the depleting electrode empties and the
+            # electrolyte depletion: near the limiting current the slow overpotential grows and the
             # reaction crowds into less electrode, so its particle surfaces deplete faster
+            crowd = 1.0
             ilim = self._ilim
             if ilim > 0.0:
-                # (a charge current loads the electrolyte x the preset's charge factor)
-                zs = (i_cell * lim_charge if i_cell >= 0.0 else i_cell) / ilim
-                ze = zs + (self._ze - zs) * e3
-                az = ze if ze >= 0.0 else -ze
-                crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))  # (guard: see ZE_MAX)
-            else:
-                ze = 0.0
-                crowd = 1.0
+                # (|i_cell|; a charge current counts x the preset's charge factor)
+                x = 1.0 - (i_cell * lim_charge if i_cell >= 0.0 else -i_cell) / ilim
+                crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
             g3 = self._r3 * i_cell * crowd
             v3 = g3 + (v3_old - g3) * e3
             taud = self._taud
@@ -437,7 +422,6 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         self._v2 = v2
         self._v3 = v3
         self._v4 = v4
-        self._ze = ze
         soc = self._soc + i_cell * h / cap_as
         soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
         self._soc = soc

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sim_instruments.cell.voltage_hold import ZE_MAX
-
 if TYPE_CHECKING:
     from sim_instruments.cell.presets import CellPreset
 
@@ -39,7 +37,6 @@ class CellStateView:
     _r3: float
     _tau3: float
     _ilim: float
-    _ze: float
     _taud: float
     _r4: float
     _u_s: float
@@ -149,13 +146,9 @@ class CellStateView:
             rct = self._b * math.asinh(i * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
-        # the electrolyte depletion state z relaxes to I/I_lim with tau_3 from its present value
-        # (model.py): its mean over the pulse sets the crowding of the slow polarisation
         r3 = self._r3
-        if self._ilim > 0.0 and t > 0.0:
-            zs = abs(current_a) / self._ilim
-            z = zs + (abs(self._ze) - zs) * self._tau3 / t * (1.0 - math.exp(-t / self._tau3))
-            r3 /= 1.0 - min(z, ZE_MAX)
+        if self._ilim > 0.0:
+            r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
         r += r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
         return r

@@ -22,11 +22,6 @@ import math
 from math import asinh, exp
 from typing import Any
 
-#: Numerical guard on the electrolyte depletion ``|z|`` (the crowding factor 1/(1 - |z|) stays
-#: finite, <= 1e4): never reached in use (a discharge ends on its cut-off voltage long before;
-#: ``clamp_report`` measures it in every calibration case, expected 0).
-ZE_MAX = 0.9999
-
 #: The iteration stops when the end voltage is this close to the held voltage, V (a tenth of the
 #: simulated voltage noise).
 TOLERANCE_V = 2e-6
@@ -53,7 +48,6 @@ class CellVoltageHold:
     _v1: float
     _v2: float
     _v3: float
-    _ze: float
     _v4: float
     _vpl: float
     _e: float
@@ -93,10 +87,8 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
     crowd = 1.0
     ilim = cell._ilim
     if ilim > 0.0:
-        zs = (i * lim_charge if i >= 0.0 else i) / ilim
-        ze = zs + (cell._ze - zs) * e3
-        az = ze if ze >= 0.0 else -ze
-        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+        x = 1.0 - (i * lim_charge if i >= 0.0 else -i) / ilim
+        crowd = 1.0 / (x if x > 0.1 else 0.1)
     g3 = cell._r3 * i * crowd
     v3 = g3 + (cell._v3 - g3) * e3
     dss = gain * cell._taud * i * crowd / cap_as
