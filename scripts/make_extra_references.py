@@ -9,6 +9,9 @@ Writes, with the same settings and columns as the shared references (PyBaMM DFN,
 
 * ``oregan2022_dfn_lumped_C5_25C.csv`` / ``..._C5_m20C.csv``: C/5 (1 A) CC discharge from 4.2 V
   to 2.5 V, default mesh, 10 s record period (as the four shared discharge files);
+* ``oregan2022_dfn_lumped_2C_25C.csv``, ``..._2C_0C.csv``, ``..._1p5C_m20C.csv``,
+  ``..._2C_m20C.csv``: the same discharge at 1.5C (7.5 A) and 2C (10 A): the rate limits of issue
+  30 item 2 (the cold 2C discharge ends after 0.2 Ah, the cold 1.5C one after 3.25 Ah);
 * ``oregan2022_dfn_lumped_charge_C2_25C_cccv_rest1h.csv``: from ``initial_soc=0.1``, C/2 CC to
   4.2 V, CV to C/20, then 1 h open circuit; radial mesh r_n = r_p = 60, x = 20/20/20 (as the
   shared 0.5C charge file).
@@ -76,4 +79,6 @@ if __name__ == "__main__":
     target.mkdir(parents=True, exist_ok=True)
     for temp in (25.0, -20.0):
         discharge(target, "C5", 1.0, temp)
+    for label, amps, temp in (("2C", 10.0, 25.0), ("2C", 10.0, 0.0), ("1p5C", 7.5, -20.0), ("2C", 10.0, -20.0)):
+        discharge(target, label, amps, temp)
     charge_cccv_rest(target)
