@@ -31,13 +31,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: What this writer expresses: step kind -> Arbin control type ("" = refused, with the reason).
-CAPABILITIES: dict[str, str] = {
-    "cc": "Current(A)", "cccv": "CCCV", "cv": "CCCV (current limit as the CC part)", "rest": "Rest",
-    "cycle": "Set Variable(s) + PV_CHAN_Cycle_Index limit (one loop level)", "end": "Rest -> End Test",
-    "cp": "", "end:capacity_ah": "", "end:voltage_v": "PV_CHAN_Voltage", "end:current_a": "PV_CHAN_Current / "
-    "PV_CHAN_CV_Stage_Current", "end:time_s": "PV_CHAN_Step_Time",
-}
+from drivers.delegated.capabilities import FormatCapabilities
+
+_ENDS = frozenset({"voltage_v", "current_a", "time_s"})
+#: What this writer expresses (step kinds: cc -> Current(A), cccv / cv -> CCCV, rest -> Rest,
+#: cycle -> Set Variable(s) + a PV_CHAN_Cycle_Index limit, end -> a Rest going to End Test).
+CAPABILITIES = FormatCapabilities(
+    step_format="arbin_schedule",
+    step_kinds=frozenset({"cc", "cccv", "cv", "rest", "cycle", "end"}),
+    end_quantities={"cc": _ENDS, "cccv": _ENDS, "cv": _ENDS, "rest": frozenset({"voltage_v", "time_s"})},
+    limits=frozenset({"voltage_max_v", "voltage_min_v", "current_max_a"}),
+    max_steps=1000,  # no limit found in the public documents: this writer's own bound
+    max_ends_per_step=16,
+    nested_loops=False,
+    record_period_s=(0.1, 3600.0),
+    source="MITS Pro 7 .sdu as in TRI beep's schedule_templates/20170630-3_6C_9per_5C.sdu and maccor_to_arbin.py",
+)
 REFUSED = {"cp": "constant power: no Power(W) control type in the public Arbin schedule files",
            "capacity_ah": "step capacity end: the public Arbin files show only cycle capacity counters"}
 SDU_VERSION = "Schedule Version 7.00.13"
@@ -90,8 +99,12 @@ def write_schedule(program: Any) -> WrittenSchedule:
             if step.current_a is None or step.voltage_v is None:
                 problems.append(f"{_where(step)}{kind} step needs a current and a voltage for the Arbin CCCV type")
                 continue
-            ctrl, value, ext1 = "CCCV", _num(step.current_a), _num(step.voltage_v)
-            sign = 1.0 if step.current_a >= 0 else -1.0
+            current = step.current_a
+            if kind == "cv":  # a hold's current limit is a magnitude: charge above mid-window, else discharge
+                mid = 0.5 * (program.limits.voltage_max_v + program.limits.voltage_min_v)
+                current = abs(current) if step.voltage_v >= mid else -abs(current)
+            ctrl, value, ext1 = "CCCV", _num(current), _num(step.voltage_v)
+            sign = 1.0 if current >= 0 else -1.0
         elif kind == "cp":
             problems.append(f"{_where(step)}{REFUSED['cp']}")
             continue
@@ -146,6 +159,11 @@ def write_schedule(program: Any) -> WrittenSchedule:
         lines.append(f"[{name}]")
         lines += [f"{key}={value}" for key, value in items]
     return WrittenSchedule("\r\n".join(lines) + "\r\n", tuple(notes))
+
+
+def write_step_file(program: Any) -> bytes:
+    """The schedule file's bytes (the compiler's writer entry point; ScheduleUnsupported as above)."""
+    return write_schedule(program).text.encode("utf-8")
 
 
 def _limit(goto: str, left: str, op: str, right: str) -> list[tuple[str, str]]:

@@ -122,12 +122,12 @@ class StepMachine:
     def on_sync(self, world_now_s: float) -> None:
         """Called at a sync of the world whose state is that of ``world_now_s`` (the previous sync):
         count, log, check, move on, set the output for the coming interval."""
-        if self.state != "running":
+        dt_s = world_now_s - self._last_s
+        if self.state != "running" or dt_s <= 0:  # (no interval has passed since the last look)
             return
         src = self.channel.source
-        dt_s = world_now_s - self._last_s
         self._last_s = world_now_s
-        if dt_s > 0 and src.output_on:
+        if src.output_on:
             self.step_capacity_ah += abs(src.actual_current_a) * dt_s / 3600.0
         self._log(world_now_s, force=False)
         if self._unsafe(src):
@@ -186,7 +186,8 @@ class StepMachine:
             self._log(now_s, force=True)
             self._finish("finished", "end of the step file")
             return False
-        self._log(now_s, force=True)  # the last record of a step, as cyclers log at a step's end
+        if self.steps[self.step_index].kind in ("cc", "cccv", "cv", "rest"):
+            self._log(now_s, force=True)  # the last record of a step, as cyclers log at a step's end
         self._enter(target, now_s)
         return True
 
