@@ -14,7 +14,8 @@ Semantics (the common ground of the formats read; each parser says how its file 
 * kinds ``cc`` (current_a, + charges; voltage_v, if set, caps the charge voltage), ``cccv``
   (current_a up to voltage_v then hold; a negative current discharges down to voltage_v and holds),
   ``cv`` (voltage_v, |current_a| limit), ``rest``, ``loop`` (jump to ``goto_step`` until it has
-  jumped ``loop_count - 1`` times, then fall through; its counter clears on exit), ``advance_cycle``
+  jumped ``loop_count - 1`` times, then fall through; its counter clears on exit), ``marker`` (a
+  zero-time step that only takes its ends: a Maccor ``Do``), ``advance_cycle``
   (cycle index + 1, then the ends), ``end`` (the test ends: Finished).
 * end quantities ``time_s`` (step time), ``voltage_v``, ``current_a`` (magnitude), ``capacity_ah``
   (step, magnitude), ``cycle_index``, ``always``; op ``>=``, ``<=``, ``>``, ``<``; goto a step index,
