@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="simulated seconds per wall second: 'max' (as fast as possible) or a factor N, "
                           "so a simulated run can be watched, paused (kill -USR1 PID) or interrupted")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
+    run.add_argument("--execution", choices=("auto", "live", "delegated"), default="auto",
+                     help="live: the bench sets every setpoint; delegated: the cycler runs the protocol compiled "
+                          "to its own step file, the bench supervising every sample (auto: delegated when the "
+                          "bench's cycler runs step files, e.g. neware_bts)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
     add_cell_id_option(run)
@@ -138,8 +142,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return error(str(exc), EXIT_INVALID)
                 cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
+        from bench.delegated.execute import delegated_cycler, execute_delegated
 
-        protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        delegated = delegated_cycler(bench)
+        execution = getattr(args, "execution", "auto")
+        if execution == "delegated" and not delegated:
+            return error("--execution delegated: the bench's cycler does not run step files of its own "
+                         "(delegated execution: a [cycler] driver such as neware_bts)", EXIT_INVALID)
+        if execution == "live" and delegated:
+            return error(f"--execution live: the {delegated} cycler runs its own step files; it cannot be "
+                         "driven setpoint by setpoint", EXIT_INVALID)
+        if not delegated:
+            protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
         try:
             protocol = cell_ids_for_run(args, [protocol])[0]
         except ValueError as exc:
@@ -165,8 +179,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
             try:
-                outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
-                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open)
+                if delegated:
+                    outcome = execute_delegated(protocol, bench, out, operator=args.operator,
+                                                progress=recording.progress(cb), on_open=recording.on_open)
+                else:
+                    outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
+                                      observe_s=observe_s, progress=recording.progress(cb),
+                                      on_open=recording.on_open)
             except BaseException as exc:
                 recording.failed(f"{type(exc).__name__}: {exc}", out)
                 raise
