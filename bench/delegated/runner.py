@@ -209,9 +209,9 @@ class DelegatedRunner:
             older = [r for r in self.channel.records_since(since if math.isfinite(since) else 0.0)
                      if r.test_time_s < latest.test_time_s]
             records = older + [latest]
-        t_air = self._air_c()
+        t_cell, t_air = self._temperatures_c()
         for record in records:
-            fed = self.tracker.feed(record, t_air)
+            fed = self.tracker.feed(record, t_cell, t_air)
             if fed is None:
                 continue
             sample, trip = fed
@@ -238,13 +238,14 @@ class DelegatedRunner:
         step = planned.step if planned is not None else None
         return float((step.period_s if step is not None else None) or self.protocol.period_s)
 
-    def _air_c(self) -> float:
-        """Chamber air temperature from the bench's thermometer (its second channel), °C; NaN without."""
+    def _temperatures_c(self) -> tuple[float, float]:
+        """(cell, chamber air) from the bench's thermometer, °C (NaN without one): the cell's for
+        records that carry no temperature of their own (a cycler without an auxiliary probe)."""
         thermometer = self.bench.thermometer
         if thermometer is None:
-            return math.nan
+            return math.nan, math.nan
         temps = thermometer.read_c()
-        return float(temps[1]) if len(temps) > 1 else math.nan
+        return float(temps[0]), (float(temps[1]) if len(temps) > 1 else math.nan)
 
     def _on_step(self, cycler_index: int) -> None:
         """A protocol step starts on the cycler: a soak's chamber setpoint is the bench's to set."""

@@ -70,14 +70,16 @@ class StepTracker:
         self._capacity_ah = protocol.cell.capacity_ah
 
     # -- per record ------------------------------------------------------------------------------
-    def feed(self, record: ChannelSample, t_air: float = math.nan) -> tuple[Sample, Trip | None] | None:
+    def feed(self, record: ChannelSample, t_cell: float = math.nan,
+             t_air: float = math.nan) -> tuple[Sample, Trip | None] | None:
         """Account one record (newer than the last): its sample and the supervisor's verdict;
-        None for a record not newer than the last one (the cycler has not logged since)."""
+        None for a record not newer than the last one (the cycler has not logged since).
+        ``t_cell`` (°C): the bench thermometer's cell reading, for a record without a temperature."""
         last = self.last_record
         if last is not None and record.test_time_s <= last.test_time_s:
             return None
         self._follow(record)
-        sample, row = self._sample(record, t_air)
+        sample, row = self._sample(record, t_cell, t_air)
         trip = self.supervisor.check(sample)
         if trip is None and self._step_checks:
             trip = self._step_limit_trip(sample)
@@ -192,12 +194,14 @@ class StepTracker:
         counters.cycle_steps = 0
 
     # -- counting ----------------------------------------------------------------------------------
-    def _sample(self, record: ChannelSample, t_air: float) -> tuple[Sample, tuple]:
+    def _sample(self, record: ChannelSample, t_cell_bench: float, t_air: float) -> tuple[Sample, tuple]:
         """The sample and its ``/samples`` row (trapezoid Ah / Wh as the live engine counts)."""
         if self.state is None:  # records after the plan ended (the cycler ran more than the plan): kept
             self.state = _StepState(start_s=record.test_time_s)
         state = self.state
         now, voltage, current, t_cell = record.test_time_s, record.voltage_v, record.current_a, record.temperature_c
+        if t_cell != t_cell:
+            t_cell = t_cell_bench
         counters, last = self.counters, self.last
         if last is not None:
             dt_h = (now - last.time_s) / 3600.0
