@@ -54,6 +54,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
 
+def _execution_refused(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    """Why ``--execution`` does not fit a ``[[cycler]]`` bench's cyclers ("" when it does)."""
+    from bench.delegated.execute import config_delegated_cycler
+
+    execution = getattr(args, "execution", "auto")
+    delegated = {config_delegated_cycler(config, k) for k in range(len(config["cycler"]))}
+    if execution == "delegated" and "" in delegated:
+        return ("--execution delegated: a cycler of this bench does not run step files of its own "
+                "(delegated execution: a [[cycler]] driver such as neware_bts)")
+    if execution == "live" and delegated - {""}:
+        return (f"--execution live: the {sorted(delegated - {''})[0]} cycler runs its own step files; it cannot be "
+                "driven setpoint by setpoint")
+    return ""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``bench run``."""
     from bench.benches import BenchSpec
@@ -103,6 +118,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return error("--fault works on the simulated bench only (no --bench)", EXIT_INVALID)
             if multichannel:  # [[cycler]] array: one engine per channel (and per channel its cell)
                 from bench.commands.run_channels import cmd_run_multichannel_config
+
+                refused = _execution_refused(args, config)
+                if refused:
+                    return error(refused, EXIT_INVALID)
 
                 return cmd_run_multichannel_config(args, settings, config=config, speed=speed, observe_s=observe_s)
             protocol = load_protocol(args.protocol, settings, cell=cell)

@@ -94,13 +94,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _delegated_cycler(args: argparse.Namespace, config: dict[str, Any] | None) -> str:
     """The cycler whose step file the protocol must fit: ``--cycler``, else the bench config's
     cycler when it runs its own step files; "" for live control."""
-    from bench.delegated.compiler import WRITERS
+    from bench.delegated.execute import config_delegated_cycler
 
     if args.cycler:
         return str(args.cycler)
-    section = (config or {}).get("cycler")
-    driver = section.get("driver", "") if isinstance(section, dict) else ""
-    return driver if driver in WRITERS else ""
+    return config_delegated_cycler(config or {})
 
 
 def _cell_sources(protocol: Any) -> str:

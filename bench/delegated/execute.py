@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.delegated.compiler import WRITERS, compile_for, refusal, step_format
@@ -22,6 +23,7 @@ from bench.engine.runner import RunOutcome, exit_code_for, run_attributes
 from bench.fault_specs import FaultSpec
 from bench.instruments import Bench
 from bench.runfile.writer import RunFileWriteError, RunWriter, set_final_attributes
+from drivers.delegated.program import DelegatedProgram
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -31,12 +33,62 @@ STEP_FILE_DATASET = "delegated/step_file"
 
 
 def delegated_cycler(bench: Bench) -> str:
-    """The bench's cycler driver name when it runs its own step files, else ""."""
-    section = bench.config.get("cycler")
+    """The bench's cycler driver name when it runs its own step files, else "" (a ``[[cycler]]``
+    bench: the entry of the bench's ``channel``)."""
+    return config_delegated_cycler(bench.config, int(bench.config.get("channel", 0) or 0))
+
+
+def config_delegated_cycler(config: Mapping[str, object], channel: int = 0) -> str:
+    """The cycler driver of ``config`` (``[cycler]``, or entry ``channel`` of ``[[cycler]]``) when
+    it runs its own step files, else ""."""
+    section = config.get("cycler")
+    if isinstance(section, list):
+        section = section[channel] if 0 <= channel < len(section) else None
     driver = section.get("driver", "") if isinstance(section, dict) else ""
-    if driver in WRITERS:
-        return str(driver)
-    return ""
+    return str(driver) if driver in WRITERS else ""
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A protocol ready to run delegated: its program, the step file's bytes, the test's name."""
+
+    cycler: str
+    program: DelegatedProgram
+    step_file: bytes
+    test_id: str
+
+    @property
+    def blobs(self) -> dict[str, bytes]:
+        """The run file's extra datasets (the step file)."""
+        return {STEP_FILE_DATASET: self.step_file}
+
+    def runner(self, protocol: Protocol, bench: Bench, writer: RunWriter,
+               progress: Callable[[Progress], None] | None = None) -> DelegatedRunner:
+        """The runner of this delegation on ``bench``, writing to ``writer``."""
+        return DelegatedRunner(protocol, self.program, self.step_file, bench, writer, test_id=self.test_id,
+                               progress=progress)
+
+
+def check_delegable(protocol: Protocol, cycler: str) -> DelegatedProgram:
+    """The program of ``protocol`` on ``cycler``'s step-file format; raises :class:`ProtocolError`
+    (exit 2), one ``file:line:col`` line per problem, when the format cannot express it."""
+    program = compile_for(protocol, step_format(cycler).capabilities)
+    if program.problems:
+        raise refusal(program.problems)
+    return program
+
+
+def prepare(protocol: Protocol, cycler: str, attributes: dict) -> Delegation:
+    """Compile and write the step file; adds the delegated provenance to ``attributes`` (see the
+    module doc). Raises :class:`ProtocolError` as :func:`check_delegable`."""
+    fmt = step_format(cycler)
+    program = check_delegable(protocol, cycler)
+    step_file = fmt.write(program)
+    test_id = f"{protocol.name}-{str(attributes['run_id'])[:8]}"
+    attributes.update({"execution": "delegated", "delegated_cycler": cycler, "step_format": fmt.capabilities.step_format,
+                       "step_file_sha256": hashlib.sha256(step_file).hexdigest(),
+                       "step_file_dataset": STEP_FILE_DATASET, "test_id": test_id})
+    return Delegation(cycler, program, step_file, test_id)
 
 
 def execute_delegated(protocol: Protocol, bench: Bench, out: Path, *, cycler: str = "", operator: str = "",
@@ -50,23 +102,14 @@ def execute_delegated(protocol: Protocol, bench: Bench, out: Path, *, cycler: st
     from bench.runfile.reader import RunFile
 
     cycler = cycler or delegated_cycler(bench)
-    fmt = step_format(cycler)
-    program = compile_for(protocol, fmt.capabilities)
-    if program.problems:
-        raise refusal(program.problems)
-    step_file = fmt.write(program)
-    digest = hashlib.sha256(step_file).hexdigest()
     identities = bench.identify()
     attributes = run_attributes(protocol, bench, identities, operator=operator, faults=faults)
-    test_id = f"{protocol.name}-{str(attributes['run_id'])[:8]}"
-    attributes.update({"execution": "delegated", "delegated_cycler": cycler, "step_format": fmt.capabilities.step_format,
-                       "step_file_sha256": digest, "step_file_dataset": STEP_FILE_DATASET, "test_id": test_id})
-    writer = RunWriter(out, attributes, blobs={STEP_FILE_DATASET: step_file})
+    delegation = prepare(protocol, cycler, attributes)
+    writer = RunWriter(out, attributes, blobs=delegation.blobs)
     if on_open is not None:
         on_open(attributes, out)
     try:
-        runner = DelegatedRunner(protocol, program, step_file, bench, writer, test_id=test_id, progress=progress)
-        result = runner.run()
+        result = delegation.runner(protocol, bench, writer, progress).run()
     finally:
         writer.close()
     if writer.failed:
