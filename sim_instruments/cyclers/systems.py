@@ -1,4 +1,4 @@
-"""Simulated commercial cycler systems (Maccor MacNet, Arbin CTI) by vendor name: what ``bench sim
+"""Simulated commercial cycler systems (Maccor MacNet, Arbin CTI, Neware BTS) by vendor name: what ``bench sim
 serve --cycler maccor_macnet --channels N`` and the in-process simulated benches need.
 
 * :func:`serve_cycler_system` starts the loopback TCP server(s) of one system whose test channels
@@ -21,6 +21,7 @@ from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
 from sim_instruments.cyclers.arbin_wire import arbin_stream, serve_arbin
 from sim_instruments.cyclers.maccor_macnet import MaccorSystemSim
 from sim_instruments.cyclers.maccor_wire import maccor_stream, serve_maccor
+from sim_instruments.cyclers.neware_bts import NewareBtsSim, neware_stream, serve_neware
 from sim_instruments.wire.stream_server import LinkState, SimByteStream
 from sim_instruments.wire.tcp_server import LOOPBACK
 from sim_instruments.world.sim_world import SimWorld
@@ -40,6 +41,8 @@ class _Vendor:
 VENDORS: dict[str, _Vendor] = {
     "maccor_macnet": _Vendor(MaccorSystemSim, serve_maccor, maccor_stream, {}),
     "arbin_cti": _Vendor(ArbinSystemSim, serve_arbin, arbin_stream, ARBIN_OPTIONS),
+    # delegated execution only: the channels run step files the bench downloads (drivers/neware_bts.py)
+    "neware_bts": _Vendor(NewareBtsSim, serve_neware, neware_stream, {}),
 }
 
 
