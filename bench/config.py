@@ -51,7 +51,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     # [[cycler]] wiring (thermometer, thermocouple); a multi-channel system's channel and its options
     # (bench.multichannel.run.SYSTEM_CHANNEL_OPTIONS: Maccor MacNet, Arbin CTI)
     "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple", "channel", "username", "password", "schedule",
-                                  "direct_mode_watchdog_s", "cell"),
+                                  "direct_mode_watchdog_s", "cell",
+                                  "pipeline", "step_dir"),  # delegated execution (Neware BTS: drivers.catalog.open_delegated)
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,

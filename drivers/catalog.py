@@ -25,6 +25,7 @@ from drivers.keysight_n6700 import N6700System, N6781AChannel
 from drivers.maccor_macnet import MaccorMacNet
 from drivers.memmert_atmoweb import MemmertAtmoWeb
 from drivers.modbus import ModbusTcpTransport
+from drivers.neware_bts import NewareBtsChannel, open_neware_channel
 from drivers.transport import MessageTransport, SerialTransport, VisaTransport
 from drivers.watlow_f4t import WatlowF4t
 
@@ -76,6 +77,10 @@ DRIVERS: dict[str, DriverInfo] = {
         DriverInfo("arbin_cti", "cycler", ArbinCti, "system",
                    "Arbin MITS Pro, Console TCP/IP Interface (port 9031), one connection per system; channels run "
                    "the meta-variable control schedule (see drivers/arbin_cti.py)"),
+        DriverInfo("neware_bts", "cycler", NewareBtsChannel, "delegated",
+                   "Neware BTS 8.0 (BTS client API, XML over TCP, port 502): delegated execution only, the "
+                   "channel runs the protocol compiled to a step file; [[cycler]] names pipeline = "
+                   "\"devid-subdevid-chlid\" (or channel = N) and step_dir (a folder the BTS PC reads)"),
         DriverInfo("hioki_bt4560", "impedance", HiokiBT4560, "serial",
                    "Hioki BT4560 battery impedance meter, 0.1 Hz-1050 Hz, RS-232C / USB virtual COM",
                    read_termination="\r\n", write_termination="\r\n", serial={"baudrate": 9600}),
@@ -126,6 +131,9 @@ def open_instrument(driver: str, resource: str, *, name: str, resource_manager: 
     Commercial cycler systems (transport ``"system"``: Maccor, Arbin) open with :func:`open_channel`.
     """
     info = driver_info(driver)
+    if info.transport == "delegated":
+        raise InstrumentError(f"{resource}: driver {driver!r} runs step files (delegated execution); it has no "
+                              "live-control cycler (open it with drivers.catalog.open_delegated)")
     if info.transport == "system":
         raise InstrumentError(f"{resource}: driver {driver!r} is a multi-channel system: the config needs "
                               "'channel' (open it with drivers.catalog.open_channel)")
@@ -159,3 +167,21 @@ def open_channel(driver: str, resource: str, channel: int, *, name: str, pool: S
     if info.transport != "system":
         raise InstrumentError(f"{resource}: driver {driver!r} has no channels; open it with open_instrument")
     return pool.channel(info.cls, resource, channel, name=name, timeout_s=timeout_s, **options)
+
+
+#: Openers of the delegated-execution drivers (``DriverInfo.transport == "delegated"``).
+_DELEGATED_OPENERS = {"neware_bts": open_neware_channel}
+#: The bench-config keys each delegated driver takes besides driver, resource, timeout_s.
+DELEGATED_OPTIONS = {"neware_bts": ("channel", "pipeline", "step_dir")}
+
+
+def open_delegated(driver: str, resource: str, *, name: str, timeout_s: float = 5.0, **options: Any) -> Any:
+    """A :class:`drivers.delegated.channel.DelegatedChannel` of ``driver`` at ``resource``, from a
+    ``[[cycler]]`` entry's options (``channel``, ``pipeline``, ``step_dir`` for ``neware_bts``;
+    other keys are ignored). InstrumentError when it cannot be reached."""
+    info = driver_info(driver)
+    if info.transport != "delegated":
+        raise InstrumentError(f"{resource}: driver {driver!r} is a live-control cycler, not a delegated one")
+    allowed = DELEGATED_OPTIONS.get(driver, ())
+    return _DELEGATED_OPENERS[driver](resource, name=name, timeout_s=timeout_s,
+                                      **{k: v for k, v in options.items() if k in allowed})

@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="simulated seconds per wall second: 'max' (as fast as possible) or a factor N, "
                           "so a simulated run can be watched, paused (kill -USR1 PID) or interrupted")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
+    run.add_argument("--execution", choices=("auto", "live", "delegated"), default="auto",
+                     help="live: the bench sets every setpoint; delegated: the cycler runs the protocol compiled "
+                          "to its own step file, the bench supervising every sample (auto: delegated when the "
+                          "bench's cycler runs step files, e.g. neware_bts)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
     add_cell_id_option(run)
@@ -48,6 +52,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--live", action="store_true",
                      help="open the live plot window (separate process; reads the run file as it grows)")
     run.set_defaults(handler=cmd_run)
+
+
+def _execution_refused(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    """Why ``--execution`` does not fit a ``[[cycler]]`` bench's cyclers ("" when it does)."""
+    from bench.delegated.execute import config_delegated_cycler
+
+    execution = getattr(args, "execution", "auto")
+    delegated = {config_delegated_cycler(config, k) for k in range(len(config["cycler"]))}
+    if execution == "delegated" and "" in delegated:
+        return ("--execution delegated: a cycler of this bench does not run step files of its own "
+                "(delegated execution: a [[cycler]] driver such as neware_bts)")
+    if execution == "live" and delegated - {""}:
+        return (f"--execution live: the {sorted(delegated - {''})[0]} cycler runs its own step files; it cannot be "
+                "driven setpoint by setpoint")
+    return ""
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -100,6 +119,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if multichannel:  # [[cycler]] array: one engine per channel (and per channel its cell)
                 from bench.commands.run_channels import cmd_run_multichannel_config
 
+                refused = _execution_refused(args, config)
+                if refused:
+                    return error(refused, EXIT_INVALID)
+
                 return cmd_run_multichannel_config(args, settings, config=config, speed=speed, observe_s=observe_s)
             protocol = load_protocol(args.protocol, settings, cell=cell)
             bench = bench_factory().open(BenchSpec(config=config, speed=speed))
@@ -138,8 +161,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return error(str(exc), EXIT_INVALID)
                 cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
+        from bench.delegated.execute import delegated_cycler, execute_delegated
 
-        protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        delegated = delegated_cycler(bench)
+        execution = getattr(args, "execution", "auto")
+        if execution == "delegated" and not delegated:
+            return error("--execution delegated: the bench's cycler does not run step files of its own "
+                         "(delegated execution: a [cycler] driver such as neware_bts)", EXIT_INVALID)
+        if execution == "live" and delegated:
+            return error(f"--execution live: the {delegated} cycler runs its own step files; it cannot be "
+                         "driven setpoint by setpoint", EXIT_INVALID)
+        if not delegated:
+            protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
         try:
             protocol = cell_ids_for_run(args, [protocol])[0]
         except ValueError as exc:
@@ -165,8 +198,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
             try:
-                outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
-                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open)
+                if delegated:
+                    outcome = execute_delegated(protocol, bench, out, operator=args.operator,
+                                                progress=recording.progress(cb), on_open=recording.on_open)
+                else:
+                    outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
+                                      observe_s=observe_s, progress=recording.progress(cb),
+                                      on_open=recording.on_open)
             except BaseException as exc:
                 recording.failed(f"{type(exc).__name__}: {exc}", out)
                 raise

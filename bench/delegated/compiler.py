@@ -25,6 +25,7 @@ from types import ModuleType
 
 from drivers.delegated.capabilities import FormatCapabilities
 from drivers.delegated.program import DelegatedEnd, DelegatedLimits, DelegatedProgram, DelegatedStep
+from protocols.errors import ProtocolError, ProtocolErrors
 from protocols.steps import EndCondition, Loop, Node, Protocol, Step
 
 #: End quantities the bench computes and the cycler cannot: the reason shown for each.
@@ -80,6 +81,16 @@ def compile_for(protocol: Protocol, capabilities: FormatCapabilities) -> Delegat
     program = compile_protocol(protocol)
     problems = list(program.problems) + (capabilities.problems(program) if program.steps else [])
     return replace(program, problems=tuple(sorted(dict.fromkeys(problems), key=_place)))
+
+
+def refusal(problems: tuple[str, ...] | list[str]) -> ProtocolErrors:
+    """The problems as one error (``str()``: one ``file:line:col: message`` line each; exit 2)."""
+    errors = []
+    for problem in problems:
+        file, line, col, _text = _place(problem)
+        message = problem.split(": ", 1)[1] if line else problem
+        errors.append(ProtocolError(message, file=file if line else "", line=line, col=col))
+    return ProtocolErrors(errors)
 
 
 def _place(problem: str) -> tuple[str, int, int, str]:

@@ -315,12 +315,17 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         identities = bench.identify()
         attrs = run_attributes(protocol, bench, identities, operator=operator)
         attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
-        writer = RunWriter(result.path, attrs)
+        from bench.delegated.execute import delegated_cycler, prepare
+
+        cycler = delegated_cycler(bench)  # a channel that runs its own step file (issue 29)
+        delegation = prepare(protocol, cycler, attrs) if cycler else None
+        writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None)
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
-            engine = Engine(protocol, bench, writer, observe_s=observe_s,
-                            progress=recording.progress() if recording is not None else None)
+            progress = recording.progress() if recording is not None else None
+            engine: Any = (delegation.runner(protocol, bench, writer, progress) if delegation is not None else
+                           Engine(protocol, bench, writer, observe_s=observe_s, progress=progress))
             holder.engine = engine
             if pending:
                 start = pending.pop(0)
