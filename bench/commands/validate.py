@@ -65,7 +65,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if delegated:
             from bench.delegated.compiler import compile_for, step_format
 
-            program = compile_for(protocol, step_format(delegated).capabilities)
+            program = compile_for(protocol, step_format(delegated))
             if program.problems:
                 return error("\n".join(program.problems), 2)
             steps_note = (f"runs delegated on {delegated}: {len(program.steps)} cycler steps in its own step file, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, replace
 from types import ModuleType
+from typing import Any
 
 from drivers.delegated.capabilities import FormatCapabilities
 from drivers.delegated.program import DelegatedEnd, DelegatedLimits, DelegatedProgram, DelegatedStep
@@ -49,13 +50,27 @@ class StepFormat:
     """A cycler's step-file format: its capability table and its writer."""
 
     cycler: str
-    capabilities: FormatCapabilities
+    #: The writer's table (a FormatCapabilities, or the writer's own shape with ``step_format``).
+    capabilities: Any
     module: ModuleType
 
     def write(self, program: DelegatedProgram) -> bytes:
         """The step file's bytes."""
         data: bytes = self.module.write_step_file(program)
         return data
+
+    def problems(self, program: DelegatedProgram) -> list[str]:
+        """What the format cannot express of ``program``: the writer module's own ``problems()``
+        when it has one, else its capability table's."""
+        check = getattr(self.module, "problems", None)
+        found: list[str] = list(check(program)) if check is not None else self.capabilities.problems(program)
+        return found
+
+    @property
+    def first_step_number(self) -> int:
+        """The number the cycler gives the program's first step (Neware ``Step_ID``: 1); a
+        record's step number minus this is the index into ``DelegatedProgram.steps``."""
+        return int(getattr(self.module, "FIRST_STEP_NUMBER", 1))
 
 
 def step_format(cycler: str) -> StepFormat:
@@ -68,7 +83,7 @@ def step_format(cycler: str) -> StepFormat:
         module = importlib.import_module(name)
     except ImportError as exc:
         raise ValueError(f"--cycler {cycler}: its step-file writer {name} is not available ({exc})") from None
-    return StepFormat(cycler, module.CAPABILITIES, module)
+    return StepFormat(cycler, module.CAPABILITIES, module)  # CAPABILITIES: the writer's own table
 
 
 def compile_protocol(protocol: Protocol) -> DelegatedProgram:
@@ -76,10 +91,13 @@ def compile_protocol(protocol: Protocol) -> DelegatedProgram:
     return _Compiler(protocol).run()
 
 
-def compile_for(protocol: Protocol, capabilities: FormatCapabilities) -> DelegatedProgram:
+def compile_for(protocol: Protocol, capabilities: FormatCapabilities | StepFormat) -> DelegatedProgram:
     """The program with the format's problems added (sorted by place, one line each)."""
     program = compile_protocol(protocol)
-    problems = list(program.problems) + (capabilities.problems(program) if program.steps else [])
+    found = list(capabilities.problems(program)) if program.steps else []
+    placed = {p.rsplit(":", 1)[0] for p in (q.split(": ", 1)[0] for q in program.problems)}
+    # a line the compiler already refused is not refused again for the format (one cause, one line)
+    problems = list(program.problems) + [p for p in found if p.split(": ", 1)[0].rsplit(":", 1)[0] not in placed]
     return replace(program, problems=tuple(sorted(dict.fromkeys(problems), key=_place)))
 
 

@@ -56,6 +56,8 @@ class Delegation:
     program: DelegatedProgram
     step_file: bytes
     test_id: str
+    #: The cycler's number of the program's first step (see StepFormat.first_step_number).
+    first_step_number: int = 1
 
     @property
     def blobs(self) -> dict[str, bytes]:
@@ -66,13 +68,13 @@ class Delegation:
                progress: Callable[[Progress], None] | None = None) -> DelegatedRunner:
         """The runner of this delegation on ``bench``, writing to ``writer``."""
         return DelegatedRunner(protocol, self.program, self.step_file, bench, writer, test_id=self.test_id,
-                               progress=progress)
+                               progress=progress, first_step_number=self.first_step_number)
 
 
 def check_delegable(protocol: Protocol, cycler: str) -> DelegatedProgram:
     """The program of ``protocol`` on ``cycler``'s step-file format; raises :class:`ProtocolError`
     (exit 2), one ``file:line:col`` line per problem, when the format cannot express it."""
-    program = compile_for(protocol, step_format(cycler).capabilities)
+    program = compile_for(protocol, step_format(cycler))
     if program.problems:
         raise refusal(program.problems)
     return program
@@ -88,7 +90,7 @@ def prepare(protocol: Protocol, cycler: str, attributes: dict) -> Delegation:
     attributes.update({"execution": "delegated", "delegated_cycler": cycler, "step_format": fmt.capabilities.step_format,
                        "step_file_sha256": hashlib.sha256(step_file).hexdigest(),
                        "step_file_dataset": STEP_FILE_DATASET, "test_id": test_id})
-    return Delegation(cycler, program, step_file, test_id)
+    return Delegation(cycler, program, step_file, test_id, fmt.first_step_number)
 
 
 def execute_delegated(protocol: Protocol, bench: Bench, out: Path, *, cycler: str = "", operator: str = "",

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.delegated.cycler import ACTIVE_STATES, ChannelAsCycler
 from bench.delegated.tracker import StepTracker
 from bench.engine.results import Progress, RunResult, RunStatus
 from bench.instruments import Bench
@@ -52,41 +53,14 @@ logger = logging.getLogger(__name__)
 LINK_GRACE_S = 60.0
 #: A record this many record periods after the previous one means the poll missed records.
 BACKFILL_GAP_PERIODS = 1.5
-#: Channel states in which the cycler's output may be on.
-ACTIVE_STATES = frozenset({"running", "paused"})
-
-
-class ChannelAsCycler:
-    """A delegated channel seen by the safe-state sequence: ``output_off`` stops the test,
-    ``is_output_on`` reads the channel's state back (running / paused = on)."""
-
-    def __init__(self, channel: DelegatedChannel) -> None:
-        self.channel = channel
-
-    def output_off(self) -> None:
-        """Stop the channel's test (output off)."""
-        self.channel.stop()
-
-    def is_output_on(self) -> bool:
-        """True while the channel reports a running or paused test."""
-        return self.channel.status().state in ACTIVE_STATES
-
-    def verify_identity(self) -> str:
-        """The driver's identity check, if it has one."""
-        verify = getattr(self.channel, "verify_identity", None)
-        return str(verify()) if verify is not None else type(self.channel).__name__
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.channel, name)
-
-
 class DelegatedRunner:
     """Runs ``program`` (compiled from ``protocol``, written as ``step_file``) on ``bench``'s
     delegated cycler channel, writing to ``writer``. ``test_id`` names the test on the cycler."""
 
     def __init__(self, protocol: Protocol, program: DelegatedProgram, step_file: bytes, bench: Bench,
                  writer: RunWriter, *, test_id: str, supervisor: Supervisor | None = None,
-                 progress: Callable[[Progress], None] | None = None, progress_every: int = 200) -> None:
+                 progress: Callable[[Progress], None] | None = None, progress_every: int = 200,
+                 first_step_number: int = 1) -> None:
         self.protocol = protocol
         self.program = program
         self.step_file = step_file
@@ -102,7 +76,7 @@ class DelegatedRunner:
         self.progress_every = progress_every
         self.unix0 = time.time()
         self.tracker = StepTracker(protocol, program, writer, self.supervisor, unix0=self.unix0,
-                                   on_step=self._on_step)
+                                   on_step=self._on_step, first_step_number=first_step_number)
         self.state = "preparing"
         self._progress = Progress(step_total=protocol.step_total())
 
@@ -185,7 +159,7 @@ class DelegatedRunner:
                 self.writer.event(self.now(), "link_restored", tracker.step_count,
                                   f"cycler link back after {clock.now_s() - link_lost_at:.0f} s; missed records backfilled")
                 link_lost_at = None
-            trip = self._take(latest, status.state == "finished")
+            trip = self._take(latest, status.state in ("finished", "alarm"))
             if trip is not None:
                 return self._trip(trip, wall0)
             if status.state == "alarm":
@@ -204,11 +178,11 @@ class DelegatedRunner:
         ``latest``; the first trip stops feeding."""
         records = [latest]
         last = self.tracker.last_record
-        if final or self._missed(last, latest):
-            since = last.test_time_s if last is not None else -math.inf
-            older = [r for r in self.channel.records_since(since if math.isfinite(since) else 0.0)
-                     if r.test_time_s < latest.test_time_s]
-            records = older + [latest]
+        since = last.test_time_s if last is not None else -1.0  # the first record is at 0 s
+        if final:  # the test is over: its stored records are the test (a reading now is after it)
+            records = self.channel.records_since(since) or [latest]
+        elif self._missed(last, latest):
+            records = [r for r in self.channel.records_since(since) if r.test_time_s < latest.test_time_s] + [latest]
         t_cell, t_air = self._temperatures_c()
         for record in records:
             fed = self.tracker.feed(record, t_cell, t_air)

@@ -46,7 +46,7 @@ class StepTracker:
 
     def __init__(self, protocol: Protocol, program: DelegatedProgram, writer: RunWriter, supervisor: Supervisor,
                  *, unix0: float, instrument: Any = None,
-                 on_step: Callable[[int], None] | None = None) -> None:
+                 on_step: Callable[[int], None] | None = None, first_step_number: int = 1) -> None:
         self.protocol = protocol
         self.program = program
         self.writer = writer
@@ -54,6 +54,9 @@ class StepTracker:
         self.unix0 = unix0
         #: Called with the cycler step index when a new protocol step starts (chamber setpoints).
         self.on_step = on_step
+        #: The cycler's number of the program's first step (Neware Step_ID 1): record step
+        #: numbers minus this index ``program.steps``.
+        self.first_step_number = first_step_number
         self.plan: Plan
         self.plan, self.ctx = make_plan(protocol, instrument=instrument)
         self.pending: PlannedStep | None = next(self.plan, None)
@@ -90,10 +93,10 @@ class StepTracker:
     def _follow(self, record: ChannelSample) -> None:
         """Advance the plan to the protocol step the record's cycler step runs."""
         steps = self.program.steps
-        index = record.step_index
+        index = record.step_index - self.first_step_number
         if not 0 <= index < len(steps) or steps[index].protocol_step < 0:
             if self.planned is None:  # not yet in a protocol step: take the plan's first
-                self._advance_to(None, record.test_time_s)
+                self._advance_to(None, 0.0)
             return  # a cycle / end step, or an index the program does not have: the present step goes on
         previous = self._key
         self._key = (index, record.cycle_index)
@@ -104,7 +107,10 @@ class StepTracker:
             elif (steps[previous[0]].protocol_step == steps[index].protocol_step and index >= previous[0]
                   and record.cycle_index == previous[1]):
                 return  # the same cycler step, or the next phase of the same protocol step (a pulse train)
-        self._advance_to(steps[index].protocol_step, record.test_time_s, index)
+        # The cycler logs a record at the instant a step ends: the next step started then (the
+        # test's start, 0 s, for the first step), not at its own first record one period later.
+        started = self.last_record.test_time_s if self.last_record is not None else 0.0
+        self._advance_to(steps[index].protocol_step, started, index)
 
     def _advance_to(self, protocol_step: int | None, time_s: float, cycler_index: int = -1) -> None:
         """End the present protocol step, then start the plan's next ones until ``protocol_step``

@@ -140,6 +140,15 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
 
     def _open(section: dict[str, Any], name: str) -> Any:
         nonlocal rm, pool
+        if driver_info(section["driver"]).transport == "delegated":  # a channel that runs step files (issue 29)
+            from bench.delegated.cycler import ChannelAsCycler
+            from drivers.catalog import open_delegated
+
+            channel = open_delegated(section["driver"], section["resource"], name=name,
+                                     timeout_s=float(section.get("timeout_s", timeout_s)),
+                                     **{k: v for k, v in section.items() if k not in ("driver", "resource", "timeout_s")})
+            closers.append(channel.close)
+            return ChannelAsCycler(channel)
         if driver_info(section["driver"]).transport == "system":  # one connection per system, a handle per channel
             if pool is None:
                 pool = SystemPool()
