@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.delegated.compiler import compile_for, refusal, step_format
+from bench.delegated.compiler import step_format
+from bench.delegated.execute import check_delegable
 from bench.delegated.runner import DelegatedRunner
 from bench.engine.results import Progress, RunResult
 from bench.engine.resume import ResumeError, protocol_from_attrs
@@ -172,22 +173,39 @@ class ReattachedRunner(DelegatedRunner):
         return super()._poll(wall0)
 
 
-def open_delegated_bench(config: Mapping[str, Any], channel: int, clock: Any) -> Bench:
-    """A bench with only the delegated cycler channel of ``config`` (``[cycler]``, or entry
-    ``channel`` of ``[[cycler]]``): what reattaching needs; the bench's thermometer and chamber are
-    left closed (records without a temperature then carry none)."""
-    from drivers.catalog import open_delegated
+def open_delegated_bench(config: Mapping[str, Any], channel: int, clock: Any = None) -> Bench:
+    """The bench of channel ``channel`` of a stored bench config, on a wall clock at the config's
+    ``[bench] speed``: a ``[cycler]`` bench as ``bench run --bench`` opens it; a ``[[cycler]]`` bench
+    as its multi-channel run opens it, this channel with its thermometer view and no chamber (the
+    chamber is shared with channels this resume does not run: it is left as it is)."""
+    from bench.clock import RealClock
 
-    section = config.get("cycler")
-    entry = section[channel] if isinstance(section, list) else section
-    if not isinstance(entry, dict) or not entry.get("driver"):
-        raise ReattachError("the stored bench config has no cycler entry for this run")
-    options = {k: v for k, v in entry.items() if k not in ("driver", "resource", "timeout_s")}
-    cycler = open_delegated(str(entry["driver"]), str(entry.get("resource", "")), name="cycler",
-                            timeout_s=float(entry.get("timeout_s", 5.0)), **options)
-    closers = [cycler.close] if hasattr(cycler, "close") else []
-    return Bench(cycler=cycler, clock=clock, description=f"reattached {entry['driver']} channel",
-                 config=dict(config), closers=closers)
+    config = dict(config)
+    speed = float(dict(config.get("bench") or {}).get("speed", 1.0) or 1.0)
+    clock = clock or RealClock(speed)
+    if not isinstance(config.get("cycler"), list):
+        from bench.benches import BenchFactory, BenchSpec
+
+        return BenchFactory().open(BenchSpec(config=config, speed=speed))
+    from bench.multichannel.run import open_multichannel
+
+    mbench = open_multichannel(config, clock=clock)
+    if not 0 <= channel < mbench.channels:
+        mbench.close()
+        raise ReattachError(f"the stored bench config has no cycler channel {channel}")
+    wiring = mbench.wiring[channel] if mbench.wiring else None
+    thermometer = channels = None
+    if wiring is not None:
+        meter = mbench.meters[wiring[0]]
+        channels = (wiring[1],) + ((meter.air_channel,) if meter.air_channel is not None else ())
+        meter.configure(channels)
+        thermometer = meter.view(channels)
+    bench = Bench(cycler=mbench.cyclers[channel], clock=clock, thermometer=thermometer,
+                  description=f"{mbench.description}, channel {channel} (reattached)",
+                  config=dict(mbench.config, channel=channel), closers=[mbench.close])
+    if channels is not None:
+        bench.thermometer_channels = channels
+    return bench
 
 
 def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any = None,
@@ -205,18 +223,13 @@ def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any
         fmt = step_format(cycler)
     except ValueError as exc:
         raise ReattachError(f"{path}: {exc}") from None
-    program = compile_for(protocol, fmt.capabilities)
-    if program.problems:
-        raise refusal(program.problems)
+    program = check_delegable(protocol, cycler)
     step_file = fmt.write(program)
     if hashlib.sha256(step_file).hexdigest() != attrs.get("step_file_sha256"):
         raise ReattachError(f"{path}: the step file written now differs from the one the cycler runs (SHA-256 "
                             f"{str(attrs.get('step_file_sha256'))[:12]}...): the protocol or the writer changed")
     if bench is None:
-        from bench.clock import RealClock
-
-        config = dict(attrs.get("bench_config") or {})
-        bench = open_delegated_bench(config, int(config.get("channel", 0) or 0), clock or RealClock())
+        bench = open_delegated_bench(dict(attrs.get("bench_config") or {}), int(attrs.get("channel", 0) or 0), clock)
     try:
         resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         writer = RunWriter.reopen(path, {"resumed_utc": resumed_utc,
@@ -229,7 +242,8 @@ def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any
                          "reattaching to the cycler", {"last_sample_s": last_sample_s, "resumed_utc": resumed_utc,
                                                         "journal_s": float(journal.get("time_s", 0.0) or 0.0)})
             runner = ReattachedRunner(protocol, program, step_file, bench, writer, test_id=str(journal["test_id"]),
-                                      progress=progress, last_sample_s=last_sample_s)
+                                      progress=progress, last_sample_s=last_sample_s,
+                                      first_step_number=fmt.first_step_number)
             runner.unix0 = float(journal.get("unix0") or runner.unix0)
             runner.tracker.unix0 = runner.unix0
             result = runner.run()
