@@ -52,7 +52,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     # (bench.multichannel.run.SYSTEM_CHANNEL_OPTIONS: Maccor MacNet, Arbin CTI)
     "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple", "channel", "username", "password", "schedule",
                                   "direct_mode_watchdog_s", "cell",
-                                  "pipeline", "step_dir"),  # delegated execution (Neware BTS: drivers.catalog.open_delegated)
+                                  "pipeline", "step_dir",  # delegated execution (Neware BTS: drivers.catalog.open_delegated)
+                                  "file_resource", "work_dir", "data_dir", "binary_resource"),  # (Arbin, Maccor)
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,

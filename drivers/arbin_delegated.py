@@ -1,7 +1,8 @@
 """An Arbin channel running a schedule file on its own (delegated execution) through CTI.
 
-Facts from "Arbin CTI Instructions v4.5" (public copy in the pyctiarbin repository,
-docs/Arbin CTI Instructions v4.5.pdf): "Command Set" and "Detailed Command Data format":
+Facts from Arbin's CTI guide "Arbin CTI Instructions v4.5" (public copy in the pyctiarbin repository,
+docs/Arbin CTI Instructions v4.5.pdf), sections "Command Set", "Detailed Command Data format" and
+"File Operation Commands":
 
 * UPLOAD_FILE ``0xCC130003`` puts a file on the MITS Pro PC (``FilePath`` wchar[1024],
   ``dwFileLength`` u64, ``uGeneralPackage`` / ``uPackageIndex`` u32, ``UploadTime`` f64 (a unique
@@ -88,7 +89,18 @@ class ArbinScheduleChannel:
 
     @property
     def where(self) -> str:
+        """The system and channel, for messages."""
         return self.system.where_channel(self.channel)
+
+    def verify_identity(self) -> str:
+        """``Arbin MITS Pro (CTI version N), SN ..., channel 3 of 16 (schedules)``."""
+        return (f"Arbin MITS Pro (CTI version {self.system.version}), SN {self.system.serial}, channel {self.channel} "
+                f"of {self.system.channel_count} (schedules)")
+
+    def close(self) -> None:
+        """Close both connections."""
+        self.files.close()
+        self.system.close()
 
     # -- DelegatedChannel -------------------------------------------------------------------------------
     def download(self, step_file: bytes, name: str) -> None:
@@ -203,3 +215,27 @@ def _feedback(stream: ByteStream, command: int) -> bytes:
     if (sum(head) + sum(rest[:-2])) & 0xFFFF != struct.unpack("<H", rest[-2:])[0]:
         raise InstrumentReplyError("CTI: feedback checksum mismatch")
     return rest[:-2]
+
+
+def open_arbin_schedule_channel(resource: str, *, name: str = "cycler", timeout_s: float = 10.0, channel: int = 1,
+                                username: str | None = None, password: str | None = None,
+                                file_resource: str = "", work_dir: str = WORK_DIR,
+                                data_dir: str = DATA_DIR) -> ArbinScheduleChannel:
+    """Log in on ``resource`` (CTI, port 9031) and on ``file_resource`` (default: the same host,
+    port 9032) and bind ``channel``; InstrumentError naming ``name`` when either cannot be reached."""
+    from drivers.errors import InstrumentError
+    from drivers.stream import TcpStream, parse_tcp_resource
+
+    try:
+        host, _port = parse_tcp_resource(resource)
+        files_at = file_resource or f"TCPIP::{host}::9032::SOCKET"
+        system = ArbinCti(TcpStream(resource, timeout_s=timeout_s), name=name, username=username, password=password)
+    except (ValueError, OSError) as exc:
+        raise InstrumentError(f"{name}: {resource}: {exc}") from None
+    try:
+        files = ArbinCti(TcpStream(files_at, timeout_s=timeout_s), name=f"{name} files", username=username,
+                         password=password)
+    except (ValueError, OSError) as exc:
+        system.close()
+        raise InstrumentError(f"{name}: file port {files_at}: {exc}") from None
+    return ArbinScheduleChannel(system, int(channel), files, work_dir=work_dir, data_dir=data_dir)

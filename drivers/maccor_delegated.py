@@ -1,7 +1,7 @@
 """A Maccor test channel running a test procedure on its own (delegated execution) through MacNet.
 
-Facts from Maccor's help "Remote Control - MacNet - LabView" (public copy in the pymacnet
-repository, docs/macnet_from_maccor_help.pdf), by function:
+Facts from Maccor's manual (the MacTest32 help) "Remote Control - MacNet - LabView" (public copy in
+the pymacnet repository, docs/macnet_from_maccor_help.pdf), section by section (function numbers):
 
 * (1, 6) Send file to tester, binary TCP port only ("JSON does not support binary data"): header
   ``FClass, FNum, Chan, Len`` (WORDs), then file type (3 = procedure ``*.000``), OpCode 2 (WRQ),
@@ -60,7 +60,18 @@ class MaccorProcedureChannel:
 
     @property
     def where(self) -> str:
+        """The system and channel, for messages."""
         return self.system.where_channel(self.channel)
+
+    def verify_identity(self) -> str:
+        """``Maccor MacTest32 3.2.18, SYSTEM, channel 4 of 12 (procedures)``."""
+        return (f"Maccor {self.system.version()}, {self.system.system_id}, channel {self.channel} of "
+                f"{self.system.channel_count} (procedures)")
+
+    def close(self) -> None:
+        """Close both connections."""
+        self.binary.close()
+        self.system.close()
 
     # -- DelegatedChannel -------------------------------------------------------------------------------
     def download(self, step_file: bytes, name: str) -> None:
@@ -185,3 +196,25 @@ def _error_text(reply: bytes) -> str:
     code = struct.unpack_from("<H", reply, 2)[0]
     text = reply[4:].split(b"\0", 1)[0].decode("ascii", "replace")
     return f"{text} (error {code})"
+
+
+def open_maccor_procedure_channel(resource: str, *, name: str = "cycler", timeout_s: float = 5.0, channel: int = 1,
+                                  binary_resource: str = "") -> MaccorProcedureChannel:
+    """Connect to the JSON port ``resource`` (57570) and the binary port ``binary_resource`` (default:
+    the same host, port 57560) and bind test ``channel``; InstrumentError naming ``name`` when either
+    cannot be reached."""
+    from drivers.errors import InstrumentError
+    from drivers.stream import TcpStream, parse_tcp_resource
+
+    try:
+        host, _port = parse_tcp_resource(resource)
+        binary_at = binary_resource or f"TCPIP::{host}::57560::SOCKET"
+        system = MaccorMacNet(TcpStream(resource, timeout_s=timeout_s), name=name)
+    except (ValueError, OSError) as exc:
+        raise InstrumentError(f"{name}: {resource}: {exc}") from None
+    try:
+        binary = TcpStream(binary_at, timeout_s=timeout_s)
+    except (ValueError, OSError) as exc:
+        system.close()
+        raise InstrumentError(f"{name}: binary port {binary_at}: {exc}") from None
+    return MaccorProcedureChannel(system, int(channel), binary)
