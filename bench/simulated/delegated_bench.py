@@ -43,7 +43,7 @@ def build_delegated_sim_bench(preset: str = "nmc_21700", *, soc: float = 0.5, cy
         step_dir.cleanup()
         bench.close()
         raise
-    bench.cycler = ChannelAsCycler(channel)  # type: ignore[assignment]
+    bench.cycler = ChannelAsCycler(channel)
     bench.config = dict(bench.config, cycler={"driver": cycler, "resource": NEWARE_RESOURCE, "channel": 1})
     bench.simulation.neware = system
     bench.closers += [channel.close, step_dir.cleanup]
