@@ -146,8 +146,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend,
-                                             seed=getattr(args, "seed", 0), **soc)
+                if getattr(args, "execution", "auto") == "delegated":  # the simulated Neware BTS runs the step file
+                    from bench.simulated.delegated_bench import build_delegated_sim_bench
+
+                    bench = build_delegated_sim_bench(protocol.cell.preset, speed=speed, cell_backend=backend,
+                                                      seed=getattr(args, "seed", 0), **soc)
+                else:
+                    bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend,
+                                                 seed=getattr(args, "seed", 0), **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)

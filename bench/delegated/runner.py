@@ -124,6 +124,8 @@ class DelegatedRunner:
         first = self.program.steps[0] if self.program.steps else None
         self.writer.event(0.0, "run_start", 0, f"protocol {self.protocol.name} started (delegated: the cycler "
                                               f"runs its {self.channel.step_format} step file)")
+        if self.bench.thermometer is not None:  # the cell's temperature is the bench's to read
+            self.bench.thermometer.configure(self.bench.thermometer_channels)
         self.channel.download(self.step_file, self.protocol.name)
         if first is not None and first.chamber_setpoint_c is not None:
             self._set_chamber(first.chamber_setpoint_c)
@@ -182,7 +184,8 @@ class DelegatedRunner:
         if final:  # the test is over: its stored records are the test (a reading now is after it)
             records = self.channel.records_since(since) or [latest]
         elif self._missed(last, latest):
-            records = [r for r in self.channel.records_since(since) if r.test_time_s < latest.test_time_s] + [latest]
+            # a stored record at the latest's instant is the end of the previous step: it goes first
+            records = [r for r in self.channel.records_since(since) if r.test_time_s <= latest.test_time_s] + [latest]
         t_cell, t_air = self._temperatures_c()
         for record in records:
             fed = self.tracker.feed(record, t_cell, t_air)

@@ -190,5 +190,77 @@ def test_sim_serve_writes_a_bench_file_naming_the_neware(tmp_path):
         ch = open_delegated(entry["driver"], entry["resource"], name="cycler", channel=entry["channel"])
         assert ch.status().state == "finished"
         ch.close()
+        from bench.cli import main
+
+        assert main(["check", "--bench", str(path)]) == 0  # bench check asks the Neware channel too
     finally:
         servers.close()
+
+
+def _msg(body: str) -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8" ?><bts version="1.0">' + body + "</bts>").encode() + b"\n\n#\r\n"
+
+
+def _reply(cmd: str, body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\r\n<bts version="1.0">\r\n  <cmd>{cmd}</cmd>\r\n{body}</bts>'
+            .encode() + b"\n\n#\r\n")
+
+
+ADDR = 'devtype="27" devid="120" subdevid="3" chlid="8"'
+
+
+def test_conversation_exact_messages(tmp_path):
+    """The driver's exact bytes for connect, getdevinfo, start (with the step file's path and the
+    backup element), inquire, inquiredf, download and stop, and how it reads the replies."""
+    from tests.drivers.stream_conversation import BytesConversation
+
+    devinfo = ('  <middle count="2">\r\n'
+               '    <channel ip="10.0.0.5" devtype="27" devid="120" subdevid="3" Channelid="7">true</channel>\r\n'
+               '    <channel ip="10.0.0.5" devtype="27" devid="120" subdevid="3" Channelid="8">true</channel>\r\n'
+               "</middle>\r\n")
+    path = (tmp_path / "p.xml").resolve()
+    inquire = (f'<list count="1"><inquire ip="10.0.0.5" {ADDR} aux="0" barcode="1">true</inquire></list>')
+    row = ('  <list count="1">\r\n    <inquire dev="27-120-3-8-0" cycle_id="4" step_id="2" step_type="cv" '
+           'workstatus="working" barcode="run-5" current="0.5" voltage="4.2" capacity="0.1" energy="0.4" '
+           'totaltime="3600.5" relativetime="12.5" open_or_close="0" log_code="102000" />\r\n  </list>\r\n')
+    script = BytesConversation([
+        (_msg("<cmd>connect</cmd><username>admin</username><password>neware</password><type>bfgs</type>"),
+         _reply("connect_resp", "  <result>ok</result>\r\n")),
+        (_msg("<cmd>getdevinfo</cmd>"), _reply("getdevinfo_resp", devinfo)),
+        (_msg(f'<cmd>start</cmd><list count="1"><start ip="10.0.0.5" {ADDR} barcode="run-5">{path}</start>'
+              f'<backup backupdir="{path.parent}" remotedir="" filenametype="0" customfilename="" '
+              'addtimewhenrepeat="0" createdirbydate="0" filetype="0" backupontime="1" '
+              'backupontimeinterval="720" backupfree="1" /></list>'),
+         _reply("start_resp", f'  <list count="1">\r\n    <start ip="10.0.0.5" {ADDR}>ok</start>\r\n  </list>\r\n')),
+        (_msg(f"<cmd>inquire</cmd>{inquire}"), _reply("inquire_resp", row)),
+        (_msg(f'<cmd>inquiredf</cmd><list count="1"><chl {ADDR} testid="0" /></list>'),
+         _reply("inquiredf_resp", f'  <list count="1">\r\n    <chl {ADDR} testid="9" count="1">true</chl>\r\n'
+                                  "  </list>\r\n")),
+        (_msg(f'<cmd>download</cmd><download {ADDR} auxid="0" testid="0" startpos="1" count="1"/>'),
+         _reply("donwload_resp", f'  <download {ADDR} testid="9" startpos="1" count="1" auxid="0" />\r\n'
+                                 '  <list count="1">\r\n    <data seqid="1" stepid="1" cycleid="1" steptype="cc" '
+                                 'testtime="1000" atime="2026-01-01 00:00:01" volt="3.7" curr="2.5" cap="0.0007" '
+                                 'eng="0.0026" />\r\n  </list>\r\n')),
+        (_msg(f'<cmd>download</cmd><download {ADDR} auxid="0" testid="0" startpos="1" count="1"/>'),
+         _reply("donwload_resp", f'  <download {ADDR} testid="9" startpos="1" count="1" auxid="0" />\r\n'
+                                 '  <list count="1">\r\n    <data seqid="1" stepid="1" cycleid="1" steptype="cc" '
+                                 'testtime="1000" atime="2026-01-01 00:00:01" volt="3.7" curr="2.5" cap="0.0007" '
+                                 'eng="0.0026" />\r\n  </list>\r\n')),
+        (_msg(f'<cmd>stop</cmd><list count="1"><stop ip="10.0.0.5" {ADDR}>true</stop></list>'),
+         _reply("stop_resp", f'  <list count="1">\r\n    <stop ip="10.0.0.5" {ADDR}>ok</stop>\r\n  </list>\r\n')),
+        (_msg(f"<cmd>inquire</cmd>{inquire}"), "TIMEOUT"),
+    ])
+    from drivers.neware_bts import NewareBtsChannel
+
+    ch = NewareBtsChannel(script, pipeline="120-3-8", step_dir=tmp_path, name="cycler")  # type: ignore[arg-type]
+    ch.download(b"<root/>", "p")
+    ch.start("run-5")
+    sample = ch.latest()
+    assert (sample.test_time_s, sample.voltage_v, sample.current_a, sample.step_index, sample.cycle_index) == (
+        3600.5, 4.2, 0.5, 2, 4)
+    records = ch.records_since(0.0)
+    assert [(r.test_time_s, r.voltage_v) for r in records] == [(1.0, 3.7)]
+    ch.stop()
+    with pytest.raises(InstrumentError, match=r"channel 120-3-8\): no reply to inquire"):
+        ch.status()
+    script.assert_done()
