@@ -79,9 +79,10 @@ class ArbinScheduleChannel:
 
     step_format = "arbin_schedule"
 
-    def __init__(self, system: ArbinCti, channel: int, files: ArbinCti, *, work_dir: str = WORK_DIR,
-                 data_dir: str = DATA_DIR) -> None:
+    def __init__(self, system: ArbinCti, channel: int, files: ArbinCti, *, name: str = "cycler",
+                 work_dir: str = WORK_DIR, data_dir: str = DATA_DIR) -> None:
         system.check_channel(channel)
+        self.name = name
         self.system, self.files, self.channel, self.index = system, files, channel, channel - 1
         self.work_dir, self.data_dir = work_dir, data_dir
         self.schedule = ""
@@ -238,4 +239,4 @@ def open_arbin_schedule_channel(resource: str, *, name: str = "cycler", timeout_
     except (ValueError, OSError) as exc:
         system.close()
         raise InstrumentError(f"{name}: file port {files_at}: {exc}") from None
-    return ArbinScheduleChannel(system, int(channel), files, work_dir=work_dir, data_dir=data_dir)
+    return ArbinScheduleChannel(system, int(channel), files, name=name, work_dir=work_dir, data_dir=data_dir)

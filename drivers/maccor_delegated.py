@@ -51,8 +51,9 @@ class MaccorProcedureChannel:
 
     step_format = "maccor_procedure"
 
-    def __init__(self, system: MaccorMacNet, channel: int, binary: ByteStream) -> None:
+    def __init__(self, system: MaccorMacNet, channel: int, binary: ByteStream, *, name: str = "cycler") -> None:
         system.check_channel(channel)
+        self.name = name
         self.system, self.channel, self.binary = system, channel, binary
         self.procedure = ""
         self.test_id = ""
@@ -217,4 +218,4 @@ def open_maccor_procedure_channel(resource: str, *, name: str = "cycler", timeou
     except (ValueError, OSError) as exc:
         system.close()
         raise InstrumentError(f"{name}: binary port {binary_at}: {exc}") from None
-    return MaccorProcedureChannel(system, int(channel), binary)
+    return MaccorProcedureChannel(system, int(channel), binary, name=name)

@@ -148,3 +148,27 @@ def test_pyctiarbin_starts_the_uploaded_schedule_and_reads_it_running(bench, mon
     finally:
         server.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("pyctiarbin")]
+
+
+def test_the_catalog_opens_the_delegated_channel_over_tcp_on_both_cti_ports(bench):
+    from drivers.catalog import open_delegated
+
+    clock, world, sim, _in_process = bench
+    server = serve_arbin(sim)
+    try:
+        channel = open_delegated("arbin_schedule", server.resource, name="cycler", channel=2, username="admin",
+                                 password="000000", file_resource=server.file_resource)
+        try:
+            assert "channel 2 of 2 (schedules)" in channel.verify_identity()
+            channel.download(write_step_file(program()), "cb_tcp")
+            channel.start("cb_tcp_run")
+            for _ in range(200):
+                clock.sleep(1.0)
+                world.sync()
+            assert channel.status().state == "running" and channel.latest().test_time_s == pytest.approx(200, abs=1)
+            records = channel.records_since(100.0)
+            assert records[0].test_time_s > 100.0 and len(records) >= 99
+        finally:
+            channel.close()
+    finally:
+        server.stop()

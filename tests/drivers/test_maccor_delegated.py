@@ -143,3 +143,27 @@ def test_pymacnet_starts_the_sent_procedure_and_reads_it_running(bench, caplog):
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     finally:
         servers.stop()
+
+
+def test_the_catalog_opens_the_delegated_channel_over_tcp_on_both_macnet_ports(bench):
+    from drivers.catalog import open_delegated
+
+    clock, world, sim, _in_process = bench
+    servers = serve_maccor(sim)
+    try:
+        channel = open_delegated("maccor_procedure", servers.resource, name="cycler", channel=2,
+                                 binary_resource=f"TCPIP::127.0.0.1::{servers.binary_server.port}::SOCKET")
+        try:
+            assert "channel 2 of 2 (procedures)" in channel.verify_identity()
+            channel.download(write_step_file(program()), "cb_tcp")
+            channel.start("cb_tcp_run")
+            for _ in range(200):
+                clock.sleep(1.0)
+                world.sync()
+            assert channel.status().state == "running" and channel.latest().test_time_s == pytest.approx(200, abs=1)
+            records = channel.records_since(100.0)
+            assert records[0].test_time_s > 100.0 and len(records) >= 99
+        finally:
+            channel.close()
+    finally:
+        servers.stop()
