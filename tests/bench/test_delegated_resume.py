@@ -28,6 +28,7 @@ from drivers.catalog import open_delegated
 pytestmark = pytest.mark.timeout(240)
 SPEED = 100.0
 KILL_AT_S = 150.0  # test time s: 90 s into the 300 s discharge
+CROSSED_BY_S = 280.0  # test time s by which the 1 A discharge has passed 3.705 V (about 230 s)
 PROTOCOL = """\
 name: outage_discharge
 description: A rest, a 1 A discharge for 5 minutes and a rest, on a cycler that runs its own step file.
@@ -76,21 +77,25 @@ def _serve(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     return proc, bench_file
 
 
+def _run_and_kill(tmp_path: Path, bench_file: Path, protocol: str) -> tuple[Path, str, np.ndarray]:
+    """``bench run`` the protocol in a child that is SIGKILLed at KILL_AT_S; (run file, test id, its times)."""
+    (tmp_path / "p.yaml").write_text(protocol)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-c", KILLER, str(KILL_AT_S), "run", str(tmp_path / "p.yaml"),
+                          "--bench", str(bench_file), "--out", str(tmp_path / "o.h5"), "--no-progress"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
+    path = tmp_path / "o_ch00.h5"
+    with RunFile(path) as killed:
+        assert killed.attrs["status"] == "running" and killed.attrs["execution"] == "delegated"
+        return path, str(killed.attrs["test_id"]), killed.column("Test Time / s")
+
+
 def test_a_killed_delegated_run_is_reattached_backfilled_supervised_and_judged(tmp_path, capsys):
-    (tmp_path / "outage.yaml").write_text(PROTOCOL)
     server, bench_file = _serve(tmp_path)
     try:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                          os.environ.get("PYTHONPATH", "")]))
-        run = subprocess.run([sys.executable, "-c", KILLER, str(KILL_AT_S), "run", str(tmp_path / "outage.yaml"),
-                              "--bench", str(bench_file), "--out", str(tmp_path / "o.h5"), "--no-progress"],
-                             env=env, capture_output=True, text=True, timeout=120)
-        assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
-        path = tmp_path / "o_ch00.h5"
-        with RunFile(path) as killed:
-            assert killed.attrs["status"] == "running" and killed.attrs["execution"] == "delegated"
-            test_id = str(killed.attrs["test_id"])
-            before = killed.column("Test Time / s")
+        path, test_id, before = _run_and_kill(tmp_path, bench_file, PROTOCOL)
         assert 0 < before[-1] <= KILL_AT_S  # the rows after the last flush died with the process
 
         # The PC is gone; the cycler is not: the production driver finds the test still running.
@@ -134,3 +139,45 @@ def test_a_killed_delegated_run_is_reattached_backfilled_supervised_and_judged(t
     assert times[-1] >= 419.0  # supervised on to the end of the step file (7 minutes)
     steps_ended = [e for e in events if e["kind"] == "step_end"]
     assert len(steps_ended) == 3
+
+
+def test_a_limit_crossed_while_the_bench_was_away_trips_on_the_backfilled_record(tmp_path, capsys):
+    """A step limit only the bench checks (not in the step file): the cycler discharges through it
+    while the bench is dead; on resume the backfilled record that crossed it trips the supervisor,
+    the channel is stopped and confirmed stopped, exit 3."""
+    limited = PROTOCOL.replace("  - Discharge at 1 A for 5 minutes",
+                               "  - step: Discharge at 1 A for 5 minutes\n    limits: {voltage_min_v: 3.705}")
+    server, bench_file = _serve(tmp_path)
+    try:
+        path, test_id, before = _run_and_kill(tmp_path, bench_file, limited)
+        entry = load_bench_config(bench_file)["cycler"][0]
+        channel = open_delegated(entry["driver"], entry["resource"], name="cycler",
+                                 **{k: v for k, v in entry.items() if k not in ("driver", "resource")})
+        try:
+            # The bench stays away until the cycler (real time, 100x) has discharged through the limit
+            # (about 230 s of test time): a bounded wait on the served process, no claim on its timing.
+            deadline = time.monotonic() + 60.0
+            while channel.latest().test_time_s < CROSSED_BY_S:
+                assert time.monotonic() < deadline, "the served cycler did not get past the limit"
+                select.select([], [], [], 0.05)
+            assert channel.status().state == "running"
+            capsys.readouterr()
+            assert main(["resume", str(path), "--no-progress"]) == 3, capsys.readouterr()
+            assert channel.status().state not in ("running", "paused")  # stopped by the bench's safe state
+        finally:
+            channel.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=20)
+    with RunFile(path) as run:
+        events, attrs = run.events, run.attrs
+        times, volts = run.column("Test Time / s"), run.column("Voltage / V")
+    trip = next(e for e in events if e["kind"] == "safety_trip")
+    backfill = next(e for e in events if e["kind"] == "backfill")
+    data = backfill["data"] if isinstance(backfill["data"], dict) else json.loads(backfill["data"])
+    assert attrs["status"] == "safety_trip" and "step's limit 3.705" in trip["message"]
+    # The trip is at the cycler's record that crossed the limit, inside the backfilled range: it
+    # happened while the bench was away and was judged when the bench came back.
+    assert data["from_s"] <= trip["time_s"] <= data["to_s"] and trip["time_s"] > KILL_AT_S
+    crossed = times[np.argmax(volts < 3.705)]
+    assert trip["time_s"] == pytest.approx(crossed)
