@@ -36,6 +36,7 @@ from typing import Any
 
 from bench.delegated.cycler import ACTIVE_STATES, ChannelAsCycler
 from bench.delegated.tracker import StepTracker
+from bench.engine.operator_control import OperatorControl
 from bench.engine.results import Progress, RunResult, RunStatus
 from bench.instruments import Bench
 from bench.runfile.writer import RunFileWriteError, RunWriter
@@ -60,7 +61,7 @@ class DelegatedRunner:
     def __init__(self, protocol: Protocol, program: DelegatedProgram, step_file: bytes, bench: Bench,
                  writer: RunWriter, *, test_id: str, supervisor: Supervisor | None = None,
                  progress: Callable[[Progress], None] | None = None, progress_every: int = 200,
-                 first_step_number: int = 1) -> None:
+                 first_step_number: int = 1, control: OperatorControl | None = None, signals: bool = True) -> None:
         self.protocol = protocol
         self.program = program
         self.step_file = step_file
@@ -78,6 +79,10 @@ class DelegatedRunner:
         self.tracker = StepTracker(protocol, program, writer, self.supervisor, unix0=self.unix0,
                                    on_step=self._on_step, first_step_number=first_step_number)
         self.state = "preparing"
+        #: SIGTERM (``request_abort``) stops the channel at the next poll (exit 130); a pause
+        #: request is not passed on (the channel interface has no pause): it is logged.
+        self.control = control or OperatorControl()
+        self.signals = signals
         self._progress = Progress(step_total=protocol.step_total())
 
     # -- public ----------------------------------------------------------------------------------
@@ -85,6 +90,7 @@ class DelegatedRunner:
         """Run to the end (see the module doc); never raises for trips or instrument failures."""
         wall0 = time.perf_counter()
         self.writer.journal_source = self._journal
+        restore_signals = self.control.install_signal_handlers() if self.signals else None
         try:
             self._start()
             return self._poll(wall0)
@@ -109,6 +115,8 @@ class DelegatedRunner:
             return self._result(RunStatus.ABORTED, "aborted by the operator", wall0)
         finally:
             self.state = "finished"
+            if restore_signals is not None:
+                restore_signals()
             try:
                 self.writer.flush()
             except RunFileWriteError:
@@ -152,16 +160,20 @@ class DelegatedRunner:
                 latest = self.channel.latest()
             except InstrumentError as exc:
                 lost = link_lost_at if link_lost_at is not None else clock.now_s()
+                if link_lost_at is None:
+                    logger.warning("cycler link: %s (riding through for up to %.0f s)", exc, LINK_GRACE_S)
                 link_lost_at = lost
                 if clock.now_s() - lost < LINK_GRACE_S:
-                    logger.warning("cycler link: %s (riding through)", exc)
+                    hot = self._too_hot_without_link(lost)
+                    if hot is not None:
+                        return self._trip(hot, wall0)
                     continue
                 raise InstrumentError(f"cycler link lost for {clock.now_s() - lost:.0f} s: {exc}") from None
+            trip = self._take(latest, status.state in ("finished", "alarm"))
             if link_lost_at is not None:
                 self.writer.event(self.now(), "link_restored", tracker.step_count,
                                   f"cycler link back after {clock.now_s() - link_lost_at:.0f} s; missed records backfilled")
                 link_lost_at = None
-            trip = self._take(latest, status.state in ("finished", "alarm"))
             if trip is not None:
                 return self._trip(trip, wall0)
             if status.state == "alarm":
@@ -173,6 +185,11 @@ class DelegatedRunner:
                 return self._result(RunStatus.COMPLETED, "protocol completed on the cycler", wall0)
             if status.state not in ACTIVE_STATES and tracker.last_record is not None:
                 return self._channel_lost(status, wall0)
+            if self.control.pending:
+                self.control.pending = False
+                if self.control.abort_wanted:
+                    raise KeyboardInterrupt  # the operator abort path: stop the channel, exit 130
+                logger.warning("pause requested: a delegated test is paused at the cycler, not from the bench")
             self.writer.flush_if_due()
 
     def _take(self, latest: ChannelSample, final: bool) -> Trip | None:
@@ -223,6 +240,24 @@ class DelegatedRunner:
             return math.nan, math.nan
         temps = thermometer.read_c()
         return float(temps[0]), (float(temps[1]) if len(temps) > 1 else math.nan)
+
+    def _too_hot_without_link(self, lost_clock_s: float) -> Trip | None:
+        """While the cycler's link is down the bench still reads its own thermometer each period:
+        a cell above the protocol's temperature limit trips (the cycler's own V / I limits hold,
+        the bench can still put the chamber safe). None while the cell is within it."""
+        if self.bench.thermometer is None:
+            return None
+        try:
+            t_cell, _t_air = self._temperatures_c()
+        except InstrumentError as exc:
+            logger.error("thermometer during the cycler link loss: %s", exc)
+            return None
+        limit = self.protocol.limits.temperature_max_c
+        if not t_cell > limit:
+            return None
+        time_s = self.now() + (self.bench.clock.now_s() - lost_clock_s)
+        return Trip("temperature_limit", time_s, f"cell {t_cell:.1f} °C above {limit:g} °C while the cycler link "
+                                                "is down", {"temperature_cell_c": t_cell, "limit": limit})
 
     def _on_step(self, cycler_index: int) -> None:
         """A protocol step starts on the cycler: a soak's chamber setpoint is the bench's to set."""

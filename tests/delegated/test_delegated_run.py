@@ -125,3 +125,52 @@ def test_a_supervisor_trip_stops_the_channel_and_confirms_it_stopped(tmp_path):
     with h5py.File(outcome.path, "r") as f:
         assert f["steps"][-1]["end_reason"].decode() == "safety trip"
         assert f.attrs["status"] == "safety_trip"
+
+
+class _CableOut:
+    """The simulated BTS's network cable, unplugged from ``start_s`` to ``end_s`` of world time
+    (fault injection on the in-process link: ``SimByteStream`` reads ``link.down``)."""
+
+    def __init__(self, clock, start_s: float, end_s: float) -> None:
+        self.clock, self.start_s, self.end_s = clock, start_s, end_s
+
+    @property
+    def down(self) -> bool:
+        return self.start_s <= self.clock.now_s() < self.end_s
+
+    @down.setter
+    def down(self, _value: bool) -> None:  # the stream's own reconnects do not replug the cable
+        pass
+
+
+def test_a_link_drop_is_ridden_through_and_the_missed_records_backfilled(tmp_path):
+    protocol = _short(tmp_path)
+    bench = build_delegated_sim_bench(protocol.cell.preset, soc=0.5)
+    bench.cycler.channel.stream.link = _CableOut(bench.clock, 1200.0, 1230.0)
+    try:
+        outcome = execute_delegated(protocol, bench, tmp_path / "drop.h5")
+    finally:
+        bench.close()
+    assert outcome.result.status.value == "completed", outcome.result
+    (time_s, message, _data), = _events(outcome.path, "link_restored")
+    assert time_s >= 1230.0 and "backfilled" in message
+    with h5py.File(outcome.path, "r") as f:
+        t = f["samples"]["Test Time / s"]
+    gaps = t[1:] - t[:-1]
+    assert gaps.max() <= 1.0 + 1e-6  # every record the cycler logged while the link was down is in the file
+
+
+def test_a_link_that_stays_down_ends_the_run_with_exit_4_and_says_the_stop_was_not_confirmed(tmp_path):
+    protocol = _short(tmp_path)
+    bench = build_delegated_sim_bench(protocol.cell.preset, soc=0.5)
+    bench.cycler.channel.stream.link = _CableOut(bench.clock, 1200.0, float("inf"))
+    try:
+        outcome = execute_delegated(protocol, bench, tmp_path / "lost.h5")
+        still_running = bench.simulation.neware.channels[0].state.workstatus
+    finally:
+        bench.close()
+    assert outcome.exit_code == 4 and "\n" not in outcome.result.message
+    assert "cycler link lost" in outcome.result.message
+    (_t, message, data), = _events(outcome.path, "safe_state")
+    assert data["output_off_confirmed"] is False and data["failures"]
+    assert still_running == "working"  # the cycler runs on with its own limits: the bench said so, it did not pretend
