@@ -134,7 +134,7 @@ class ReattachedRunner(DelegatedRunner):
         records = self.channel.records_since(0.0)
         sink, writer = _ReplaySink(), self.writer
         tracker = self.tracker
-        tracker.writer = sink  # type: ignore[assignment]
+        tracker.writer = sink  # type: ignore[assignment]  # the replay sink has the writer methods the tracker calls
         t_cell, t_air = self._temperatures_c()
         try:
             for record in records:

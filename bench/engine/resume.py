@@ -140,12 +140,9 @@ def resume_run(path: str | Path, *, speed: float | None = None, observe_s: float
     rebuild the simulated bench; the default opens real benches only).
 
     ``on_open(attributes, path)`` is called once the file is open for append again."""
-    from bench.delegated.reattach import is_delegated, resume_delegated
     from bench.report.verdict import build_report
 
     path = Path(path)
-    if is_delegated(path):  # the cycler ran on while the bench was away: reattach and backfill (issue 29)
-        return resume_delegated(path, progress=progress, on_open=on_open)
     attrs, journal, finished, last_time = load_interrupted(path)
     protocol = protocol_from_attrs(attrs, path)
     try:
