@@ -47,6 +47,9 @@ CAPABILITIES = FormatCapabilities(
     record_period_s=(0.1, 3600.0),
     source="MITS Pro 7 .sdu as in TRI beep's schedule_templates/20170630-3_6C_9per_5C.sdu and maccor_to_arbin.py",
 )
+#: The step index a record carries for the program's first step: the driver reports the schedule's
+#: step (``[Schedule_StepN]``, one per program step) from 0, i.e. the program's own index.
+FIRST_STEP_NUMBER = 0
 REFUSED = {"cp": "constant power: no Power(W) control type in the public Arbin schedule files",
            "capacity_ah": "step capacity end: the public Arbin files show only cycle capacity counters"}
 SDU_VERSION = "Schedule Version 7.00.13"

@@ -32,6 +32,7 @@ import struct
 from drivers.delegated.channel import ChannelSample, ChannelStatus
 from drivers.errors import InstrumentCommandError, InstrumentReplyError
 from drivers.maccor_macnet import STAT_NAMES, MaccorMacNet
+from drivers.maccor_procedure import program_steps
 from drivers.stream import ByteStream
 from drivers.transport import InstrumentConnectionLost
 
@@ -58,6 +59,8 @@ class MaccorProcedureChannel:
         self.procedure = ""
         self.test_id = ""
         self._stopped = False
+        #: Maccor step number -> program step index (the procedure's StepNotes, drivers/maccor_procedure.py).
+        self._steps: dict[int, int] = {}
 
     @property
     def where(self) -> str:
@@ -78,6 +81,7 @@ class MaccorProcedureChannel:
     def download(self, step_file: bytes, name: str) -> None:
         """(1, 6) the procedure as ``name.000``, then (1, 3) to see the tester has it."""
         self.procedure = name[:-4] if name.lower().endswith(".000") else name
+        self._steps = program_steps(step_file)
         self.send_file(FILE_PROCEDURE, f"{self.procedure}.000", step_file)
         exists = self.system.request(1, 3, {"ProcName": self.procedure}).get("ProcedurExists")
         if str(exists).upper() != "TRUE":
@@ -114,7 +118,8 @@ class MaccorProcedureChannel:
         if stat == 0 and self._stopped:
             state = "stopped"
         detail = f"{STAT_NAMES.get(stat, stat)}" + (f": RF2 {rf2}" if rf2 else "")
-        return ChannelStatus(state, str(names.get("TestName", "")).strip(), int(s.get("Step", 0)) - 1,
+        self.procedure = self.procedure or str(names.get("ProcName", "")).strip()
+        return ChannelStatus(state, str(names.get("TestName", "")).strip(), self.program_step(int(s.get("Step", 0))),
                              int(s.get("Cycle", 0)), detail)
 
     def latest(self) -> ChannelSample:
@@ -126,7 +131,7 @@ class MaccorProcedureChannel:
         except (KeyError, TypeError, ValueError):
             raise InstrumentReplyError(f"{self.where}: (4, 7) readings unreadable: {s!r}") from None
         aux = self.system.request(4, 4, {}, channel=self.channel).get("AuxValues") or [math.nan]
-        return ChannelSample(test_time, voltage, current, float(aux[0]), int(s.get("Step", 0)) - 1,
+        return ChannelSample(test_time, voltage, current, float(aux[0]), self.program_step(int(s.get("Step", 0))),
                              int(s.get("Cycle", 0)), float(s.get("Capacity", 0.0)))
 
     def records_since(self, test_time_s: float) -> list[ChannelSample]:
@@ -139,10 +144,22 @@ class MaccorProcedureChannel:
                 t = float(row["TestTime"])
                 if t > test_time_s:
                     out.append(ChannelSample(t, float(row["Volts"]), float(row["Amps"]), float(row["Temp 1"]),
-                                             int(row["Step"]) - 1, int(row["Cyc#"]), float(row["Amp-hr"])))
+                                             self.program_step(int(row["Step"])), int(row["Cyc#"]),
+                                             float(row["Amp-hr"])))
         except (KeyError, ValueError) as exc:
             raise InstrumentReplyError(f"{self.where}: data file of {test} unreadable ({exc})") from None
         return out
+
+    def program_step(self, maccor_step: int) -> int:
+        """The program step index a Maccor step number runs (-1: a step the writer added, or unknown).
+        After a restart of the bench the procedure is read back from the tester ((1, 7), its name from
+        (4, 6)) to rebuild the map."""
+        if not self._steps and self.procedure:
+            try:
+                self._steps = program_steps(self.get_file(FILE_PROCEDURE, f"{self.procedure}.000"))
+            except (InstrumentCommandError, ValueError) as exc:
+                logger.warning("%s: procedure %s not readable from the tester: %s", self.where, self.procedure, exc)
+        return self._steps.get(maccor_step, -1)
 
     # -- binary file transfers ((1, 6), (1, 7)) --------------------------------------------------------
     def send_file(self, file_type: int, name: str, data: bytes) -> None:

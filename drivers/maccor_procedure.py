@@ -43,6 +43,12 @@ CAPABILITIES = FormatCapabilities(
     record_period_s=(0.01, 3600.0),
     source="Maccor procedure XML as in TRI beep's procedure_templates/diagnosticV5.000",
 )
+#: ``StepNote`` of every written step: this prefix and the program step it runs (the Maccor step
+#: numbers also count the Do / AdvCycle / Loop steps the writer adds): the driver maps the tester's
+#: step numbers back to the program's steps with it (:func:`program_steps`).
+NOTE = "CellBench step "
+#: The step index the driver reports for the program's first step: the program's own index.
+FIRST_STEP_NUMBER = 0
 REFUSED = {"cp": "constant power: no power step mode in the public Maccor procedure files",
            "capacity_ah": "step capacity end: no capacity end type in the public Maccor procedure files"}
 _OPER = {">=": "&gt;= ", "<=": "&lt;= ", ">": "&gt;= ", "<": "&lt;= "}
@@ -83,18 +89,18 @@ def write_step_file(program: Any) -> bytes:
     body: list[str] = []
     for n, step in enumerate(steps):
         if n in starts:
-            body.append(_step("  Do 1  ", "", "", "", [], []))
+            body.append(_step("  Do 1  ", "", "", "", [], [], n))
         kind = step.kind
         if kind == "cycle":
             if step.loop_count is None or step.loop_count < 1:
                 problems.append(f"{_where(step)}loop without a count")
                 continue
-            body.append(_step("AdvCycle", "", "", "", [], []))
+            body.append(_step("AdvCycle", "", "", "", [], [], n))
             body.append(_step(" Loop 1 ", "", "", "", [("Loop Cnt", " = ", number[n] + 1, str(step.loop_count), False)],
-                              []))
+                              [], n))
             continue
         if kind == "end":
-            body.append(_step("  End   ", "", "", "", [], []))
+            body.append(_step("  End   ", "", "", "", [], [], n))
             continue
         if kind == "cp" or kind not in ("cc", "cccv", "cv", "rest"):
             problems.append(f"{_where(step)}{REFUSED.get(kind, f'step kind {kind!r} has no Maccor step type here')}")
@@ -113,19 +119,19 @@ def write_step_file(program: Any) -> bytes:
                  ("Voltage ", "&lt;= ", end_step, f"{lim.voltage_min_v:.6g}", True)]
         reports = [("StepTime", hms(step.record_period_s))] if step.record_period_s > 0 else []
         if kind == "rest":
-            body.append(_step("  Rest  ", "", "", "", ends, reports))
+            body.append(_step("  Rest  ", "", "", "", ends, reports, n))
             continue
         if kind == "cv":
             mid = 0.5 * (lim.voltage_max_v + lim.voltage_min_v)
             charge = float(step.voltage_v or 0.0) >= mid
             limits = f"<Current>{abs(step.current_a or 0.0):.6g}</Current>"
             body.append(_step(" Charge " if charge else "Dischrge", "Voltage ", f"{step.voltage_v:.6g}", limits, ends,
-                              reports))
+                              reports, n))
             continue
         current = float(step.current_a or 0.0)
         limits = f"<Voltage>{step.voltage_v:.6g}</Voltage>" if kind == "cccv" and step.voltage_v is not None else ""
         body.append(_step(" Charge " if current >= 0 else "Dischrge", "Current ", f"{abs(current):.6g}", limits, ends,
-                          reports))
+                          reports, n))
     if problems:
         raise ProcedureUnsupported("\n".join(problems))
     body.append(_step("  End   ", "", "", "", [], []))
@@ -147,7 +153,7 @@ def notes(program: Any) -> list[str]:
 
 
 def _step(kind: str, mode: str, value: str, limits: str, ends: list[tuple[str, str, int, str, bool]],
-          reports: list[tuple[str, str]]) -> str:
+          reports: list[tuple[str, str]], index: int = -1) -> str:
     out = [f"    <TestStep>\r\n      <StepType>{kind}</StepType>\r\n      <StepMode>{mode or '        '}</StepMode>\r\n"
            f"      <StepValue>{value}</StepValue>\r\n"]
     out.append(f"      <Limits>{limits}</Limits>\r\n" if limits else "      <Limits/>\r\n")
@@ -169,5 +175,24 @@ def _step(kind: str, mode: str, value: str, limits: str, ends: list[tuple[str, s
     else:
         out.append("      <Reports/>\r\n")
     out.append("      <Range>A</Range>\r\n      <Option1>N</Option1>\r\n      <Option2>N</Option2>\r\n"
-               "      <Option3>N</Option3>\r\n      <StepNote></StepNote>\r\n    </TestStep>\r\n")
+               f"      <Option3>N</Option3>\r\n      <StepNote>{NOTE}{index}</StepNote>\r\n    </TestStep>\r\n")
     return "".join(out)
+
+
+def program_steps(procedure: bytes) -> dict[int, int]:
+    """Maccor step number (from 1) -> program step index, from the ``StepNote`` of a procedure this
+    writer wrote (steps without such a note are left out)."""
+    import xml.etree.ElementTree as ET
+
+    out: dict[int, int] = {}
+    try:
+        nodes = ET.fromstring(procedure).findall("./ProcSteps/TestStep")
+    except ET.ParseError:
+        return out  # not a procedure this writer wrote: the tester says what is wrong with it at the start
+    for number, node in enumerate(nodes, 1):
+        note = (node.findtext("StepNote") or "").strip()
+        if note.startswith(NOTE.strip()) and note[len(NOTE):].strip().lstrip("-").isdigit():
+            index = int(note[len(NOTE):])
+            if index >= 0:
+                out[number] = index
+    return out

@@ -149,7 +149,7 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
 
 
 #: Cyclers that only run step files the bench downloads (delegated execution, drivers.catalog.open_delegated).
-DELEGATED_CYCLERS = ("neware_bts",)
+DELEGATED_CYCLERS = ("neware_bts", "arbin_schedule", "maccor_procedure")
 #: Commercial multi-channel cycler systems the simulated bench can serve for live control
 #: (sim_instruments/cyclers/systems.py).
 SYSTEM_CYCLERS = tuple(k for k in VENDORS if k not in DELEGATED_CYCLERS)

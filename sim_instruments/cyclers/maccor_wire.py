@@ -376,6 +376,11 @@ class MaccorServers:
         """What a bench config names: ``TCPIP::127.0.0.1::PORT::SOCKET`` (the JSON port)."""
         return f"TCPIP::{self.host}::{self.json_server.port}::SOCKET"
 
+    @property
+    def binary_resource(self) -> str:
+        """The binary port (MacNet's 57560: file transfers), ``TCPIP::127.0.0.1::PORT::SOCKET``."""
+        return f"TCPIP::{self.host}::{self.binary_server.port}::SOCKET"
+
     def stop(self) -> None:
         """Stop both servers."""
         self.json_server.stop()

@@ -72,10 +72,11 @@ def test_the_written_procedure_runs_on_the_tester_with_no_client_and_its_data_co
     records = channel.records_since(0.0)
     times = [r.test_time_s for r in records]
     assert times == sorted(times) and len(records) > 100
-    cccv = [r for r in records if r.step_index == 1]  # Maccor step 002: the CC-CV charge
+    cccv = [r for r in records if r.step_index == 1]  # program step 1 (Maccor step 002): the CC-CV charge
     assert cccv[-1].voltage_v == pytest.approx(4.1, abs=0.01) and 0 < cccv[-1].current_a <= 0.31
-    # Do 1 / AdvCycle / Loop 1: the discharge (Maccor step 005 after the Do at 004) ran three times, the cycle 1 -> 4.
-    starts = [r for k, r in enumerate(records) if r.step_index == 4 and records[k - 1].step_index != 4]
+    # Do 1 / AdvCycle / Loop 1: the discharge (program step 3, Maccor step 005 after the Do at 004) ran three
+    # times, the cycle 1 -> 4; the driver maps the tester's step numbers back to the program's.
+    starts = [r for k, r in enumerate(records) if r.step_index == 3 and records[k - 1].step_index != 3]
     assert len(starts) == 3 and max(r.cycle_index for r in records) == 4
     assert [r.test_time_s for r in channel.records_since(times[-10])] == times[-9:]
 
