@@ -168,3 +168,17 @@ def test_the_catalog_opens_the_delegated_channel_over_tcp_on_both_macnet_ports(b
             channel.close()
     finally:
         servers.stop()
+
+
+def test_a_driver_opened_after_a_restart_maps_the_testers_steps_from_the_procedure_it_reads_back(bench):
+    clock, world, sim, channel = bench
+    channel.download(write_step_file(program()), "cb_restart")
+    channel.start("cb_restart_run")
+    for _ in range(20):  # into the CC-CV charge, program step 1 (Maccor step 002)
+        clock.sleep(1.0)
+        world.sync()
+    fresh = MaccorProcedureChannel(MaccorMacNet(maccor_stream(sim), clock=clock), 1, SimByteStream(
+        lambda: MacNetBinarySession(sim), "TCPIP::maccor-sim::57560::SOCKET", lock=world.lock))
+    status = fresh.status()  # (4, 6) names the procedure, (1, 7) reads it back, its step notes map 002 -> 1
+    assert (status.state, status.test_id, status.step_index) == ("running", "cb_restart_run", 1)
+    assert fresh.latest().step_index == 1
