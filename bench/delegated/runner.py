@@ -134,7 +134,8 @@ class DelegatedRunner:
                                               f"runs its {self.channel.step_format} step file)")
         if self.bench.thermometer is not None:  # the cell's temperature is the bench's to read
             self.bench.thermometer.configure(self.bench.thermometer_channels)
-        self.channel.download(self.step_file, self.protocol.name)
+        # named after the test: channels of one cycler PC never overwrite each other's file
+        self.channel.download(self.step_file, self.test_id)
         if first is not None and first.chamber_setpoint_c is not None:
             self._set_chamber(first.chamber_setpoint_c)
         self.channel.start(self.test_id)
