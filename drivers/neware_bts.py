@@ -1,7 +1,9 @@
 """Neware BTS 8.0 channel for delegated execution: the BTS client API, XML over TCP.
 
-Facts from the public API as EmpaEconversion/aurora-neware implements it (``aurora_neware/
-neware.py``, replies captured from a BTS 8.0 in its ``tests/mocks.py``); the BTS server listens on
+Neware's own "BTS Client API" manual is handed out with the API activation key, not published; the
+facts here come from the public client EmpaEconversion/aurora-neware 0.2.3 (``aurora_neware/
+neware.py``: each command cited by the section of that client that sends it, e.g. ``NewareAPI.start``;
+replies captured from a BTS 8.0 in its ``tests/mocks.py``). The BTS server listens on
 port 502 of the BTS PC once the API is activated (Help -> Mode settings). Every request is
 ``<?xml version="1.0" encoding="UTF-8" ?><bts version="1.0"><cmd>NAME</cmd>...</bts>`` and ends
 with ``\\n\\n#\\r\\n``; the reply names ``NAME_resp`` and ends the same way. A channel ("pipeline")
@@ -95,6 +97,22 @@ class NewareBtsChannel:
             raise InstrumentError(f"{self.where}: channel {index}: the BTS lists {len(found)} channels")
         return ids[index - 1], found[index - 1]
 
+    @property
+    def transport(self) -> ByteStream:
+        """The connection to the BTS (closing it leaves the channel running)."""
+        return self.stream
+
+    def verify_identity(self) -> str:
+        """Check that the server is a BTS that still lists this channel (``getdevinfo``, section
+        ``NewareAPI.getdevinfo``) and say what the channel is doing; InstrumentError otherwise."""
+        root = self.command("getdevinfo", "")
+        ids = {f"{c.get('devid')}-{c.get('subdevid')}-{c.get('Channelid')}" for c in root.iterfind("middle/channel")}
+        if self.pipeline not in ids:
+            raise InstrumentError(f"{self.where}: the BTS no longer lists channel {self.pipeline}")
+        status = self.status()
+        test = f", test {status.test_id}" if status.test_id else ""
+        return f"Neware BTS channel {self.pipeline} (devtype {self._chan.get('devtype')}): {status.state}{test}"
+
     def _addr(self, ip: bool = True) -> str:
         c = self._chan
         head = f'ip="{c.get("ip", "")}" ' if ip else ""
@@ -155,8 +173,13 @@ class NewareBtsChannel:
         """Start the downloaded step file, barcode ``test_id``; raises with the BTS's reason."""
         if self._step_path is None:
             raise InstrumentError(f"{self.where}: start before download (no step file)")
+        # the <backup> element as aurora-neware's NewareAPI.start sends it: where the BTS saves the
+        # test's data file (here beside the step file), saved every 720 min
+        backup = (f'<backup backupdir={quoteattr(str(self._step_path.parent))} remotedir="" filenametype="0" '
+                  'customfilename="" addtimewhenrepeat="0" createdirbydate="0" filetype="0" backupontime="1" '
+                  'backupontimeinterval="720" backupfree="1" />')
         body = (f'<list count="1"><start {self._addr()} barcode={quoteattr(test_id)}>{self._step_path}</start>'
-                "</list>")
+                f"{backup}</list>")
         node = self._row(self.command("start", body), "start", "start")
         if (node.text or "").strip() != "ok":
             reason = node.get("reason") or "the BTS answered false (channel busy or step file refused)"

@@ -17,6 +17,11 @@ ben-nowacki/neware-utils (``neware_utils/protocols/step_modes.py``):
   ``<=``), ``Value``, ``Jump_Line`` (step number; 65526 = next step).
 * Units: voltage 0.1 mV, current mA, time ms, capacity mA·s.
 
+Step numbers: ``program.steps[k]`` is written as ``Step{k+1}`` (one Neware step per delegated step;
+an end step is appended when the program lacks one), so a record's ``stepid`` n maps back to
+``program.steps[n - 1]`` (its ``protocol_step``). A ``cv`` step is a CV charge (type 3) when its
+``current_a`` is positive, a CV discharge (19) when negative.
+
 :data:`CAPABILITIES` says which step kinds, end conditions, limits and loops this writer expresses;
 :func:`problems` lists what a program asks beyond them (``file:line:col: message`` from
 ``DelegatedStep.source``) and :func:`write_step_file` raises :class:`StepFileUnsupported` with them.

@@ -38,7 +38,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """
     from bench.config import ROLES, BenchConfigError, load_bench_config
     from bench.multichannel.run import SYSTEM_CHANNEL_OPTIONS
-    from drivers.catalog import DRIVERS, open_channel, open_instrument
+    from drivers.catalog import DRIVERS, open_channel, open_delegated, open_instrument
     from drivers.cycler_system import SystemPool
     from drivers.errors import InstrumentError
 
@@ -61,7 +61,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             inst = None
             try:
                 timeout_s = float(section.get("timeout_s", 2.0))
-                if DRIVERS[driver].transport == "system":
+                if DRIVERS[driver].transport == "delegated":  # a cycler running step files (Neware BTS)
+                    options = {k: v for k, v in section.items() if k not in ("driver", "resource", "timeout_s")}
+                    inst = open_delegated(driver, resource, name=name, timeout_s=timeout_s, **options)
+                elif DRIVERS[driver].transport == "system":
                     options = {k: section[k] for k in SYSTEM_CHANNEL_OPTIONS if k in section}
                     inst = open_channel(driver, resource, int(section.get("channel", 0)), name=name, pool=pool,
                                         timeout_s=timeout_s, **options)

@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="address to listen on (default 127.0.0.1; anything else exposes the simulator)")
     serve.add_argument("--cycler", default="keithley2460",
                        help="simulated cycler: keithley2460 (default), ea_psb10000, or a multi-channel system: "
-                            "maccor_macnet, arbin_cti, or the keysight_n6700 mainframe (with --channels)")
+                            "maccor_macnet, arbin_cti, or the keysight_n6700 mainframe (with --channels); "
+                            "neware_bts (a Neware BTS running step files: delegated execution)")
     serve.add_argument("--channels", type=int, default=1,
                        help="cells (and cycler channels) in the one chamber (default 1); above 1, or with a "
                             "multi-channel system, the bench config has [[cycler]] entries")
@@ -80,11 +81,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         faults = [parse_fault_spec(spec) for spec in args.fault]
     except FaultSpecError as exc:
         return error(str(exc), 2)
-    from bench.simulated.multichannel import SYSTEM_CYCLERS
+    from bench.simulated.multichannel import DELEGATED_CYCLERS, SYSTEM_CYCLERS
 
     if args.channels < 1:
         return error(f"--channels {args.channels}: must be >= 1", 2)
-    if args.channels > 1 or args.cycler in SYSTEM_CYCLERS or args.cycler == "keysight_n6700":
+    if args.channels > 1 or args.cycler in SYSTEM_CYCLERS + DELEGATED_CYCLERS or args.cycler == "keysight_n6700":
         if faults:
             return error("--fault is not supported with --channels / a multi-channel system yet", 2)
         if args.host != "127.0.0.1":

@@ -148,8 +148,11 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
     return bench
 
 
-#: Commercial multi-channel cycler systems the simulated bench can serve (sim_instruments/cyclers/systems.py).
-SYSTEM_CYCLERS = tuple(VENDORS)
+#: Cyclers that only run step files the bench downloads (delegated execution, drivers.catalog.open_delegated).
+DELEGATED_CYCLERS = ("neware_bts",)
+#: Commercial multi-channel cycler systems the simulated bench can serve for live control
+#: (sim_instruments/cyclers/systems.py).
+SYSTEM_CYCLERS = tuple(k for k in VENDORS if k not in DELEGATED_CYCLERS)
 
 
 class MultiChannelServers:
@@ -202,15 +205,15 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
     ``chamber``: ``espec_p300`` (ASCII over a socket) or ``watlow_f4t`` (Modbus TCP)."""
     if chamber not in ("espec_p300", "watlow_f4t"):
         raise ValueError(f"--chamber {chamber!r}: choose espec_p300 or watlow_f4t")
-    if cycler not in ("keithley2460", "keysight_n6700") and cycler not in SYSTEM_CYCLERS:
+    if cycler not in ("keithley2460", "keysight_n6700") and cycler not in VENDORS:
         raise ValueError(f"--cycler {cycler!r} with --channels: choose keithley2460, keysight_n6700 or one of "
-                         f"{', '.join(SYSTEM_CYCLERS)}")
+                         f"{', '.join(VENDORS)}")
     clock = SteppedClock(ScaledClock(speed), step_s) if step_s > 0 else ScaledClock(speed)
     world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, 25.0, seed)
     servers: list[Any] = []
     if cycler != "keithley2460":
         cycler_fes = []
-    if cycler in SYSTEM_CYCLERS:
+    if cycler in VENDORS:
         served = serve_cycler_system(cycler, world, channels, **_system_options(cycler, preset))
         servers.append(served)
     try:
@@ -244,8 +247,8 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
                                  name=f"simulated {channels}-channel bench over loopback ({preset})")
     config["chamber"]["driver"] = chamber
     config["cell"] = served_cell(preset)  # every channel's cell: bench run --bench FILE needs no --cell
-    if cycler in SYSTEM_CYCLERS or cycler == "keysight_n6700":  # channels wired to the same thermocouples
-        entries = served.cycler_entries() if cycler in SYSTEM_CYCLERS else mainframe_entries
+    if cycler in VENDORS or cycler == "keysight_n6700":  # channels wired to the same thermocouples
+        entries = served.cycler_entries() if cycler in VENDORS else mainframe_entries
         config["cycler"] = [{**entry, "thermometer": m, "thermocouple": tc}
                             for entry, (m, tc) in zip(entries, wiring(channels), strict=True)]
         config["bench"]["name"] = f"simulated {cycler} system, {channels} channels over loopback ({preset})"

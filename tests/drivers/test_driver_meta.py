@@ -17,6 +17,7 @@ import pytest
 
 from drivers import roles
 from drivers.catalog import DRIVERS, DriverInfo
+from drivers.delegated.channel import DelegatedChannel
 from drivers.scpi import ScpiInstrument, parse_bool, scpi_property
 from drivers.watlow_f4t import Register
 
@@ -98,7 +99,8 @@ def test_numeric_properties_declare_a_unit_and_limits(info: DriverInfo):
 
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_driver_has_everything_its_role_requires(info: DriverInfo):
-    protocol = ROLE_PROTOCOLS[info.role]
+    # a delegated-execution cycler (Neware BTS) runs step files: its role is DelegatedChannel
+    protocol = DelegatedChannel if info.transport == "delegated" else ROLE_PROTOCOLS[info.role]
     required = {name for name in typing.get_type_hints(protocol)} | {
         name for name, value in vars(protocol).items() if inspect.isfunction(value) and not name.startswith("_")}
     required.discard("name")  # set per instance by the constructor
@@ -116,7 +118,7 @@ def test_driver_has_everything_its_role_requires(info: DriverInfo):
 @pytest.mark.parametrize("info", INFOS, ids=IDS)
 def test_catalog_entry_is_consistent(info: DriverInfo):
     assert info.role in ROLE_PROTOCOLS
-    assert info.transport in ("visa", "serial", "modbus", "system", "http")
+    assert info.transport in ("visa", "serial", "modbus", "system", "http", "delegated")
     assert info.description.strip()
     if info.transport == "system":  # one connection, channel handles (drivers.cycler_system)
         assert callable(getattr(info.cls, "channel", None)) and info.cls.system_label

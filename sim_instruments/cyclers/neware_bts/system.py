@@ -91,11 +91,13 @@ class NewareBtsSim:
             channel.process(now)
 
     def sync(self) -> float:
-        """Bring the world and every channel to the clock's present; the time in seconds."""
-        now = self.world.sync()
-        for channel in self.channels:
-            channel.process(now)
-        return now
+        """Bring the world and every channel to the clock's present; the time in seconds (under the
+        world's lock: the served ticker and the command sessions run in different threads)."""
+        with self.world.lock:
+            now = self.world.sync()
+            for channel in self.channels:
+                channel.process(now)
+            return now
 
     def alarm(self, chlid: int, reason: str = "channel alarm") -> None:
         """Fault: channel ``chlid`` alarms (output off, workstatus ``protect``)."""
