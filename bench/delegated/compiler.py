@@ -20,6 +20,7 @@ Units: SI (A, V, W, s, Ah, Wh, °C); a positive current charges the cell.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -172,27 +173,29 @@ class _Compiler:
 
     def _step(self, step: Step) -> None:
         where = f"{self.file}:{step.line}:{step.col or 1}"
-        period = step.period_s or self.protocol.period_s
-        base = {"record_period_s": period, "source": where, "protocol_step": step.index}
+        period = float(step.period_s or self.protocol.period_s)
+
+        def add(kind: str, ends: tuple[DelegatedEnd, ...], **setpoints: Any) -> None:
+            self.steps.append(DelegatedStep(kind=kind, ends=ends, record_period_s=period, source=where,
+                                            protocol_step=step.index, **setpoints))
+
         kind = step.kind
         ends = self._ends(step) if kind in ("cc", "cv", "cp", "rest", "soak") else ()
         if kind == "cc":
-            self.steps.append(DelegatedStep(kind="cc", current_a=step.current_a, ends=ends, **base))  # type: ignore[arg-type]
+            add("cc", ends, current_a=step.current_a)
         elif kind == "cv":
-            self.steps.append(DelegatedStep(kind="cv", voltage_v=step.voltage_v, current_a=self._cv_limit_a(step),
-                                            ends=ends, **base))  # type: ignore[arg-type]
+            add("cv", ends, voltage_v=step.voltage_v, current_a=self._cv_limit_a(step))
         elif kind == "cp":
-            self.steps.append(DelegatedStep(kind="cp", power_w=step.power_w, ends=ends, **base))  # type: ignore[arg-type]
+            add("cp", ends, power_w=step.power_w)
         elif kind == "rest":
-            self.steps.append(DelegatedStep(kind="rest", ends=ends, **base))  # type: ignore[arg-type]
+            add("rest", ends)
         elif kind == "soak":
             if step.ramp_k_per_s:
                 self._problem(step.line, step.col, "a soak that ramps the chamber needs the PC to move the "
                                                    "setpoint; only a soak to a fixed setpoint runs delegated")
-            self.steps.append(DelegatedStep(kind="rest", ends=ends, chamber_setpoint_c=step.temperature_c,
-                                            **base))  # type: ignore[arg-type]
+            add("rest", ends, chamber_setpoint_c=step.temperature_c)
         elif kind == "pulse" and step.pulse is not None:
-            self._pulses(step, base)
+            self._pulses(step, add)
         elif kind == "eis":
             self._problem(step.line, step.col, "an EIS sweep is measured by the bench's impedance analyser "
                                                "between cycler steps; a step file cannot hand over to it")
@@ -202,7 +205,9 @@ class _Compiler:
         else:
             self._problem(step.line, step.col, f"a {kind} step has no delegated form")
 
-    def _pulses(self, step: Step, base: dict) -> None:
+    def _pulses(self, step: Step, add: Callable[..., None]) -> None:
+        """A pulse train unrolled: each pulse a CC step, each pause a rest (or CC) step, all of
+        fixed length and all mapped to the pulse step."""
         pulse = step.pulse
         assert pulse is not None
         if pulse.count > MAX_PULSES:
@@ -210,14 +215,13 @@ class _Compiler:
                                                "cycler steps")
             return
         for _ in range(pulse.count):
-            self.steps.append(DelegatedStep(kind="cc", current_a=pulse.current_a,
-                                            ends=(DelegatedEnd("time_s", ">=", pulse.on_s),), **base))
+            add("cc", (DelegatedEnd("time_s", ">=", pulse.on_s),), current_a=pulse.current_a)
             if pulse.off_s > 0:
-                off = (DelegatedStep(kind="rest", ends=(DelegatedEnd("time_s", ">=", pulse.off_s),), **base)
-                       if pulse.off_current_a == 0 else
-                       DelegatedStep(kind="cc", current_a=pulse.off_current_a,
-                                     ends=(DelegatedEnd("time_s", ">=", pulse.off_s),), **base))
-                self.steps.append(off)
+                pause = (DelegatedEnd("time_s", ">=", pulse.off_s),)
+                if pulse.off_current_a == 0:
+                    add("rest", pause)
+                else:
+                    add("cc", pause, current_a=pulse.off_current_a)
         if step.until:
             self._problem(step.line, step.col, "a pulse train ended by a condition: each pulse is a cycler "
                                                "step of fixed length")

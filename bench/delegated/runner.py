@@ -134,7 +134,8 @@ class DelegatedRunner:
                                               f"runs its {self.channel.step_format} step file)")
         if self.bench.thermometer is not None:  # the cell's temperature is the bench's to read
             self.bench.thermometer.configure(self.bench.thermometer_channels)
-        self.channel.download(self.step_file, self.protocol.name)
+        # named after the test: channels of one cycler PC never overwrite each other's file
+        self.channel.download(self.step_file, self.test_id)
         if first is not None and first.chamber_setpoint_c is not None:
             self._set_chamber(first.chamber_setpoint_c)
         self.channel.start(self.test_id)
@@ -156,8 +157,7 @@ class DelegatedRunner:
             elif wait < -self._period():
                 deadline = clock.now_s()  # fell behind: poll now, the backfill fills the gap
             try:
-                status = self.channel.status()
-                latest = self.channel.latest()
+                status, latest = self._read()
             except InstrumentError as exc:
                 lost = link_lost_at if link_lost_at is not None else clock.now_s()
                 if link_lost_at is None:
@@ -191,6 +191,15 @@ class DelegatedRunner:
                     raise KeyboardInterrupt  # the operator abort path: stop the channel, exit 130
                 logger.warning("pause requested: a delegated test is paused at the cycler, not from the bench")
             self.writer.flush_if_due()
+
+    def _read(self) -> tuple[ChannelStatus, ChannelSample]:
+        """The channel's state and latest reading: one ``poll()`` where the driver offers it (one
+        query answers both, e.g. Neware ``inquire``), else ``status()`` then ``latest()``."""
+        poll = getattr(self.channel, "poll", None)
+        if poll is not None:
+            status, latest = poll()
+            return status, latest
+        return self.channel.status(), self.channel.latest()
 
     def _take(self, latest: ChannelSample, final: bool) -> Trip | None:
         """Feed the records since the last one (backfilled when the poll missed some), then

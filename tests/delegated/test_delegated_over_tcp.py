@@ -21,20 +21,21 @@ from bench.cli import main
 
 pytestmark = [pytest.mark.timeout(180)]
 
-#: Simulated seconds per wall second of the served world: a 10 s record period is 17 ms of wall time (the
-#: stale-data rule allows 30 s between records: 50 ms of wall time for a poll on a loaded machine).
-SPEED = "600"
+#: Simulated seconds per wall second of the served world. The served BTS steps its world every 50 ms
+#: of wall time (7.5 s of test time at 150x), within the 10 s record period; a 10 s period is 67 ms
+#: of wall time per poll, and the stale-data rule allows 30 s (200 ms of wall time on a loaded machine).
+SPEED = "150"
 PROTOCOL = """\
 name: delegated_tcp
 cell: {preset: nmc_21700}
 sampling:
   period_s: 10
 steps:
-  - Charge at 0.5C for 10 minutes
-  - Rest for 5 minutes
-  - Discharge at 1C until {cell.voltage_min_v} V
+  - Charge at 0.5C for 5 minutes
+  - Rest for 2 minutes
+  - Discharge at 1.4C until {cell.voltage_min_v} V
 claims:
-  - name: rated capacity at 1C
+  - name: rated capacity at 1.4C
     claim: discharge_capacity_ah >= {cell.capacity_ah}
     source: the cell's rating (cell.capacity_ah)
 """
@@ -44,7 +45,7 @@ claims:
 def served(tmp_path):
     bench_file = tmp_path / "b.toml"
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "sim", "serve", "--cycler", "neware_bts",
-                             "--write-bench", str(bench_file), "--speed", SPEED],
+                             "--channels", "2", "--write-bench", str(bench_file), "--speed", SPEED],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, fd, text = time.monotonic() + 60.0, proc.stdout.fileno(), ""  # type: ignore[union-attr]
     while "bench config" not in text:
@@ -63,24 +64,29 @@ def served(tmp_path):
         proc.communicate(timeout=5)
 
 
-def test_a_protocol_runs_delegated_on_the_served_neware_with_its_claims(served, tmp_path, capsys):
+def test_a_protocol_runs_delegated_on_every_channel_of_the_served_neware_with_its_claims(served, tmp_path, capsys):
+    """Two channels of one BTS (one connection each), each its own test and step file, in one chamber."""
     protocol = tmp_path / "delegated_tcp.yaml"
     protocol.write_text(PROTOCOL)
     out = tmp_path / "run.h5"
     code = main(["run", str(protocol), "--bench", str(served), "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
-    run_file = out.with_name("run_ch00.h5")  # sim serve writes system cyclers as [[cycler]] entries
-    assert code == 1, printed  # completed; the claim (5 Ah at 1C from a partial charge) is not met
-    with h5py.File(run_file, "r") as f:
-        attrs = dict(f.attrs)
-        steps = [(int(r["step_index"]), r["end_reason"].decode()) for r in f["steps"][:]]
-        samples = f["samples"].shape[0]
-    assert attrs["execution"] == "delegated" and attrs["status"] == "completed"
-    assert steps == [(0, "time"), (1, "time"), (2, "2.5 V")]
-    assert samples > 150  # ~50 min of test time at the 10 s record period
-    code = main(["report", str(run_file), "--json"])
-    report = capsys.readouterr().out
-    assert code == 0 and '"status": "not met"' in report and '"discharge_capacity_ah"' in report
+    assert code == 1, printed  # completed; the claim (5 Ah at 1.4C from a partial charge) is not met
+    test_ids = set()
+    for channel in (0, 1):
+        run_file = out.with_name(f"run_ch{channel:02d}.h5")  # sim serve writes system cyclers as [[cycler]]
+        with h5py.File(run_file, "r") as f:
+            attrs = dict(f.attrs)
+            steps = [(int(r["step_index"]), r["end_reason"].decode()) for r in f["steps"][:]]
+            samples = f["samples"].shape[0]
+        assert attrs["execution"] == "delegated" and attrs["status"] == "completed", attrs["status_message"]
+        assert steps == [(0, "time"), (1, "time"), (2, "2.5 V")]
+        assert samples > 100  # ~30 min of test time at the 10 s record period
+        test_ids.add(attrs["test_id"])
+        code = main(["report", str(run_file), "--json"])
+        report = capsys.readouterr().out
+        assert code == 0 and '"status": "not met"' in report and '"discharge_capacity_ah"' in report
+    assert len(test_ids) == 2
 
 
 def test_a_protocol_the_step_file_cannot_carry_is_refused_at_file_line_col(served, tmp_path, capsys):

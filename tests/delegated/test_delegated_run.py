@@ -174,3 +174,36 @@ def test_a_link_that_stays_down_ends_the_run_with_exit_4_and_says_the_stop_was_n
     (_t, message, data), = _events(outcome.path, "safe_state")
     assert data["output_off_confirmed"] is False and data["failures"]
     assert still_running == "working"  # the cycler runs on with its own limits: the bench said so, it did not pretend
+
+
+def test_a_soak_inside_the_protocol_moves_the_bench_chamber_when_the_cycler_enters_it(tmp_path):
+    """The chamber is the bench's: a soak runs on the cycler as a rest of its length, and the bench
+    sets the chamber when the cycler's records show it entered that step."""
+    path = tmp_path / "soak_inside.yaml"
+    path.write_text("""\
+name: soak_inside
+cell: {preset: nmc_21700}
+steps:
+  - Rest for 10 minutes
+  - Soak at 35 °C for 1 hour
+  - Discharge at 1C for 5 minutes
+""")
+    protocol = load_protocol(str(path), cell_defaults=cell_datasheet)
+    bench = build_delegated_sim_bench(protocol.cell.preset, soc=0.5)
+    try:
+        outcome = execute_delegated(protocol, bench, tmp_path / "soak.h5")
+    finally:
+        bench.close()
+    assert outcome.result.status.value == "completed", outcome.result
+    with h5py.File(outcome.path, "r") as f:
+        steps = f["steps"][:]
+        samples = f["samples"][:]
+    assert [r["kind"].decode() for r in steps] == ["rest", "soak", "cc"]
+    assert [r["end_reason"].decode() for r in steps] == ["time", "time", "time"]
+    rest, soak, _cc = steps
+    assert soak["chamber_setpoint_c"] == 35.0 and rest["chamber_setpoint_c"] != rest["chamber_setpoint_c"]  # NaN
+    assert soak["start_time_s"] == pytest.approx(600.0, abs=1.0)
+    air = samples["Ambient Temperature / degC"]
+    time_s = samples["Test Time / s"]
+    before, after = air[time_s < 600.0], air[(time_s > 3000.0) & (time_s < 4200.0)]
+    assert before.max() < 26.0 and after.min() > 34.0  # the chamber moved after the cycler entered the soak
