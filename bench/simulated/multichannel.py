@@ -163,9 +163,9 @@ class MultiChannelServers:
         self.servers = servers
         self.config = config
         #: Wall seconds between physics syncs: 0.1 s, and at least one sync per simulated second (at
-        #: most 200 a wall second), so a cycler that logs its own records while no client asks
+        #: most 100 a wall second), so a cycler that logs its own records while no client asks
         #: (delegated execution) logs them at its record period, as a real one does.
-        self.tick_s = min(0.1, max(1.0 / speed, 0.005))
+        self.tick_s = min(0.1, max(1.0 / speed, 0.01))
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="multisim-ticker", daemon=True)
         self._ticker.start()
