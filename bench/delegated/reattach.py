@@ -49,7 +49,7 @@ from bench.runfile.layout import SAMPLE_DTYPE
 from bench.runfile.reader import RunFile, RunFileError
 from bench.runfile.writer import RunWriter, set_final_attributes
 from bench.safety.supervisor import Trip
-from drivers.delegated.channel import ChannelSample
+from drivers.delegated.channel import ChannelSample, ChannelStatus, DelegatedChannel
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,18 @@ class _ReplaySink:
         return None
 
 
+def check_channel(channel: DelegatedChannel, test_id: str) -> ChannelStatus:
+    """The channel's status when it still holds test ``test_id``; ReattachError (the channel untouched)
+    when it runs another test or holds none."""
+    status = channel.status()
+    if status.state not in REATTACHABLE:
+        raise ReattachError(f"the cycler channel is {status.state} ({status.detail or 'no detail'}); "
+                            f"test {test_id} is no longer there to reattach to")
+    if status.test_id and status.test_id != test_id:
+        raise ReattachError(f"the cycler channel runs test {status.test_id}, not this run's {test_id}: not touched")
+    return status
+
+
 class ReattachedRunner(DelegatedRunner):
     """A :class:`DelegatedRunner` that does not download or start: it replays, backfills, polls."""
 
@@ -124,13 +136,7 @@ class ReattachedRunner(DelegatedRunner):
         self._pending: Trip | None = None
 
     def _start(self) -> None:
-        status = self.channel.status()
-        if status.state not in REATTACHABLE:
-            raise ReattachError(f"the cycler channel is {status.state} ({status.detail or 'no detail'}); "
-                                f"test {self.test_id} is no longer there to reattach to")
-        if status.test_id and status.test_id != self.test_id:
-            raise ReattachError(f"the cycler channel runs test {status.test_id}, not this run's {self.test_id}: "
-                                "not touched")
+        status = check_channel(self.channel, self.test_id)
         records = self.channel.records_since(0.0)
         sink, writer = _ReplaySink(), self.writer
         tracker = self.tracker
@@ -231,6 +237,11 @@ def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any
     if bench is None:
         bench = open_delegated_bench(dict(attrs.get("bench_config") or {}), int(attrs.get("channel", 0) or 0), clock)
     try:
+        role: Any = bench.cycler
+        try:  # before the file is touched: a channel running another test is refused
+            check_channel(getattr(role, "channel", role), str(journal["test_id"]))
+        except ReattachError as exc:
+            raise ReattachError(f"{path}: {exc}") from None
         resumed_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         writer = RunWriter.reopen(path, {"resumed_utc": resumed_utc,
                                          "resume_count": int(attrs.get("resume_count", 0) or 0) + 1})

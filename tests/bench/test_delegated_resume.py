@@ -181,3 +181,32 @@ def test_a_limit_crossed_while_the_bench_was_away_trips_on_the_backfilled_record
     assert data["from_s"] <= trip["time_s"] <= data["to_s"] and trip["time_s"] > KILL_AT_S
     crossed = times[np.argmax(volts < 3.705)]
     assert trip["time_s"] == pytest.approx(crossed)
+
+
+def test_a_channel_running_another_test_is_not_reattached_and_not_touched(tmp_path, capsys):
+    import h5py
+
+    server, bench_file = _serve(tmp_path)
+    try:
+        path, test_id, _before = _run_and_kill(tmp_path, bench_file, PROTOCOL)
+        with h5py.File(path, "r", swmr=True) as f:
+            step_file = bytes(f["delegated/step_file"][()])
+        entry = load_bench_config(bench_file)["cycler"][0]
+        channel = open_delegated(entry["driver"], entry["resource"], name="cycler",
+                                 **{k: v for k, v in entry.items() if k not in ("driver", "resource")})
+        try:  # someone at the cycler stops the test and starts another on the channel
+            channel.stop()
+            channel.download(step_file, "someone_else")
+            channel.start("someone_else")
+            capsys.readouterr()
+            assert main(["resume", str(path), "--no-progress"]) == 2
+            err = capsys.readouterr().err
+            assert "runs test someone_else, not this run's " + test_id in err
+            assert (channel.status().state, channel.status().test_id) == ("running", "someone_else")
+        finally:
+            channel.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=20)
+    with RunFile(path) as run:  # the file untouched: still resumable once the channel is the run's again
+        assert run.attrs["status"] == "running" and "interruption" not in [e["kind"] for e in run.events]
