@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.delegated.cycler import ACTIVE_STATES, ChannelAsCycler
+from bench.delegated.observation import observe_after_the_test
 from bench.delegated.tracker import StepTracker
 from bench.engine.operator_control import OperatorControl
 from bench.engine.results import Progress, RunResult, RunStatus
@@ -182,6 +183,10 @@ class DelegatedRunner:
                 tracker.finish("complete", self.now())
                 self.writer.event(self.now(), "delegated_finished", tracker.step_count,
                                   f"the cycler finished test {self.test_id}")
+                self.state = "observing"
+                trip = observe_after_the_test(self)  # the last cycle judged as after a live run
+                if trip is not None:
+                    return self._trip(trip, wall0)
                 return self._result(RunStatus.COMPLETED, "protocol completed on the cycler", wall0)
             if status.state not in ACTIVE_STATES and tracker.last_record is not None:
                 return self._channel_lost(status, wall0)
