@@ -205,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               protocol=protocol) as cb:
             try:
                 if delegated:
-                    outcome = execute_delegated(protocol, bench, out, operator=args.operator,
+                    outcome = execute_delegated(protocol, bench, out, operator=args.operator, observe_s=observe_s,
                                                 progress=recording.progress(cb), on_open=recording.on_open)
                 else:
                     outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,

@@ -6,7 +6,8 @@ docs/safety.md "No short goes unjudged"). A delegated run does the same once the
 its test finished: the channel's output is off (the step file ended), the bench keeps reading
 the channel's voltage (a finished Neware channel still measures it) and its own thermometer
 every observation period, and the same judge and rules decide. The engine's own observation
-routine runs it, through :class:`ObservationServices`, the few engine services it uses.
+routine runs it, through :class:`ObservationServices`, the few engine services it uses; the
+observation window after a trip (the channel stopped) runs the engine's the same way.
 
 Test time continues the cycler's clock: the last record's test time plus the bench-clock time
 since (the cycler's own clock stops with its test). Units: s, V, A, °C.
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from bench.engine.final_watch import final_observation
+from bench.engine.trips import TripHandler
 from bench.safety.supervisor import Trip
 from bench.sample import Sample
 from drivers.delegated.channel import ChannelSample
@@ -44,6 +46,11 @@ class ObservationServices:
         self._t_end = runner.now()
         self._clock_end = runner.bench.clock.now_s()
         self._row: tuple = ()
+        #: For the observation window after a trip (bench.engine.trips.TripHandler.observe).
+        self.observe_s = runner.observe_s
+        self.t0 = self._clock_end - self._t_end
+        self.chamber_setpoint_c = runner.tracker.chamber_setpoint_c
+        self.output_on = False
 
     @property
     def step_count(self) -> int:
@@ -75,6 +82,15 @@ class ObservationServices:
     def log_latest(self) -> None:
         """Append the run-file row of the last reading."""
         self.writer.append_sample_row(self._row)
+
+
+def observe_after_the_trip(runner: DelegatedRunner) -> None:
+    """Keep logging the stopped channel and the thermometer through the observation window after
+    a trip (``bench run --observe``, default 1 h), as a live run does (bench.engine.trips)."""
+    if runner.observe_s <= 0:
+        return
+    services: Any = ObservationServices(runner)
+    TripHandler(cast("EngineServices", services)).observe()
 
 
 def observe_after_the_test(runner: DelegatedRunner) -> Trip | None:

@@ -127,6 +127,12 @@ def test_a_supervisor_trip_stops_the_channel_and_confirms_it_stopped(tmp_path):
     with h5py.File(outcome.path, "r") as f:
         assert f["steps"][-1]["end_reason"].decode() == "safety trip"
         assert f.attrs["status"] == "safety_trip"
+        samples = f["samples"][:]
+    # the stopped cell is watched through the observation window (1 h), as after a live trip
+    (_t, _m, _d), = _events(outcome.path, "observation_end")
+    watched = samples["Test Time / s"][samples["Test Time / s"] > trip.time_s]
+    assert watched.max() - trip.time_s >= 3600.0 - 1.0
+    assert abs(samples["Current / A"][samples["Test Time / s"] > trip.time_s + 5.0]).max() < 1e-3
 
 
 class _CableOut:
