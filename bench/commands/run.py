@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return error(str(exc), EXIT_INVALID)
                 cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
-        from bench.delegated.execute import delegated_cycler, execute_delegated
+        from bench.delegated.execute import check_delegable, delegated_cycler, execute_delegated
 
         delegated = delegated_cycler(bench)
         execution = getattr(args, "execution", "auto")
@@ -179,6 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                          "driven setpoint by setpoint", EXIT_INVALID)
         if not delegated:
             protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        else:
+            check_delegable(protocol, delegated)  # every file:line:col the step file cannot carry, before any run
         try:
             protocol = cell_ids_for_run(args, [protocol])[0]
         except ValueError as exc:
