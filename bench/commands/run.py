@@ -167,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return error(str(exc), EXIT_INVALID)
                 cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
-        from bench.delegated.execute import delegated_cycler, execute_delegated
+        from bench.delegated.execute import check_delegable, delegated_cycler, execute_delegated
 
         delegated = delegated_cycler(bench)
         execution = getattr(args, "execution", "auto")
@@ -179,6 +179,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                          "driven setpoint by setpoint", EXIT_INVALID)
         if not delegated:
             protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        else:
+            check_delegable(protocol, delegated)  # every file:line:col the step file cannot carry, before any run
         try:
             protocol = cell_ids_for_run(args, [protocol])[0]
         except ValueError as exc:
@@ -205,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               protocol=protocol) as cb:
             try:
                 if delegated:
-                    outcome = execute_delegated(protocol, bench, out, operator=args.operator,
+                    outcome = execute_delegated(protocol, bench, out, operator=args.operator, observe_s=observe_s,
                                                 progress=recording.progress(cb), on_open=recording.on_open)
                 else:
                     outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,

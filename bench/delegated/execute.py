@@ -65,10 +65,11 @@ class Delegation:
         return {STEP_FILE_DATASET: self.step_file}
 
     def runner(self, protocol: Protocol, bench: Bench, writer: RunWriter,
-               progress: Callable[[Progress], None] | None = None) -> DelegatedRunner:
-        """The runner of this delegation on ``bench``, writing to ``writer``."""
+               progress: Callable[[Progress], None] | None = None, observe_s: float = 3600.0) -> DelegatedRunner:
+        """The runner of this delegation on ``bench``, writing to ``writer`` (``observe_s``: the
+        observation window after a trip, s)."""
         return DelegatedRunner(protocol, self.program, self.step_file, bench, writer, test_id=self.test_id,
-                               progress=progress, first_step_number=self.first_step_number)
+                               progress=progress, first_step_number=self.first_step_number, observe_s=observe_s)
 
 
 def check_delegable(protocol: Protocol, cycler: str) -> DelegatedProgram:
@@ -94,7 +95,7 @@ def prepare(protocol: Protocol, cycler: str, attributes: dict) -> Delegation:
 
 
 def execute_delegated(protocol: Protocol, bench: Bench, out: Path, *, cycler: str = "", operator: str = "",
-                      faults: Sequence[FaultSpec] = (),
+                      faults: Sequence[FaultSpec] = (), observe_s: float = 3600.0,
                       progress: Callable[[Progress], None] | None = None,
                       on_open: Callable[[Mapping[str, object], Path], None] | None = None) -> RunOutcome:
     """Run ``protocol`` delegated on ``bench``'s cycler (driver ``cycler``, default: the bench
@@ -111,7 +112,7 @@ def execute_delegated(protocol: Protocol, bench: Bench, out: Path, *, cycler: st
     if on_open is not None:
         on_open(attributes, out)
     try:
-        result = delegation.runner(protocol, bench, writer, progress).run()
+        result = delegation.runner(protocol, bench, writer, progress, observe_s).run()
     finally:
         writer.close()
     if writer.failed:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.delegated.cycler import ACTIVE_STATES, ChannelAsCycler
+from bench.delegated.observation import observe_after_the_test, observe_after_the_trip
 from bench.delegated.tracker import StepTracker
 from bench.engine.operator_control import OperatorControl
 from bench.engine.results import Progress, RunResult, RunStatus
@@ -61,7 +62,8 @@ class DelegatedRunner:
     def __init__(self, protocol: Protocol, program: DelegatedProgram, step_file: bytes, bench: Bench,
                  writer: RunWriter, *, test_id: str, supervisor: Supervisor | None = None,
                  progress: Callable[[Progress], None] | None = None, progress_every: int = 200,
-                 first_step_number: int = 1, control: OperatorControl | None = None, signals: bool = True) -> None:
+                 first_step_number: int = 1, control: OperatorControl | None = None, signals: bool = True,
+                 observe_s: float = 3600.0) -> None:
         self.protocol = protocol
         self.program = program
         self.step_file = step_file
@@ -83,6 +85,8 @@ class DelegatedRunner:
         #: request is not passed on (the channel interface has no pause): it is logged.
         self.control = control or OperatorControl()
         self.signals = signals
+        #: Observation window after a trip, s of bench time (``bench run --observe``).
+        self.observe_s = observe_s
         self._progress = Progress(step_total=protocol.step_total())
 
     # -- public ----------------------------------------------------------------------------------
@@ -182,6 +186,10 @@ class DelegatedRunner:
                 tracker.finish("complete", self.now())
                 self.writer.event(self.now(), "delegated_finished", tracker.step_count,
                                   f"the cycler finished test {self.test_id}")
+                self.state = "observing"
+                trip = observe_after_the_test(self)  # the last cycle judged as after a live run
+                if trip is not None:
+                    return self._trip(trip, wall0)
                 return self._result(RunStatus.COMPLETED, "protocol completed on the cycler", wall0)
             if status.state not in ACTIVE_STATES and tracker.last_record is not None:
                 return self._channel_lost(status, wall0)
@@ -298,6 +306,9 @@ class DelegatedRunner:
             "chamber_setpoint_c": report.chamber_setpoint_c, "failures": report.failures,
             "safe_state_time_s": self.now(), "alarm_latched": True, "execution": "delegated"})
         self.tracker.finish("safety_trip", trip.time_s)
+        if report.output_off_confirmed:
+            self.state = "observing"
+            observe_after_the_trip(self)
         if not report.output_off_confirmed:
             return self._result(RunStatus.INSTRUMENT_FAILURE,
                                 f"safety trip {trip.rule} ({trip.message}); the cycler channel did NOT confirm it "

@@ -333,7 +333,7 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
             recording.on_open(attrs, result.path)
         try:
             progress = recording.progress() if recording is not None else None
-            engine: Any = (delegation.runner(protocol, bench, writer, progress) if delegation is not None else
+            engine: Any = (delegation.runner(protocol, bench, writer, progress, observe_s) if delegation is not None else
                            Engine(protocol, bench, writer, observe_s=observe_s, progress=progress))
             holder.engine = engine
             if pending:

@@ -74,6 +74,8 @@ def test_capacity_check_runs_on_the_cycler_and_measures_what_a_live_run_measures
     claims = {c["metric"]: c["status"] for c in delegated.report["claims"]}
     assert claims == {c["metric"]: c["status"] for c in live.report["claims"]}
     assert delegated.exit_code == live.exit_code
+    # the last cycle judged for shorts after the test, as after a live run (final observation)
+    assert delegated.report["last_stretch"]["judged"] is live.report["last_stretch"]["judged"] is True
     measured, reference = (o.report["metrics"]["discharge_capacity_ah"] for o in (delegated, live))
     # one cell, one discharge: the two ways of running it agree to the counting resolution (0.1 %)
     assert measured == pytest.approx(reference, rel=1e-3)
@@ -125,6 +127,12 @@ def test_a_supervisor_trip_stops_the_channel_and_confirms_it_stopped(tmp_path):
     with h5py.File(outcome.path, "r") as f:
         assert f["steps"][-1]["end_reason"].decode() == "safety trip"
         assert f.attrs["status"] == "safety_trip"
+        samples = f["samples"][:]
+    # the stopped cell is watched through the observation window (1 h), as after a live trip
+    (_t, _m, _d), = _events(outcome.path, "observation_end")
+    watched = samples["Test Time / s"][samples["Test Time / s"] > trip.time_s]
+    assert watched.max() - trip.time_s >= 3600.0 - 1.0
+    assert abs(samples["Current / A"][samples["Test Time / s"] > trip.time_s + 5.0]).max() < 1e-3
 
 
 class _CableOut:
@@ -155,7 +163,8 @@ def test_a_link_drop_is_ridden_through_and_the_missed_records_backfilled(tmp_pat
     (time_s, message, _data), = _events(outcome.path, "link_restored")
     assert time_s >= 1230.0 and "backfilled" in message
     with h5py.File(outcome.path, "r") as f:
-        t = f["samples"]["Test Time / s"]
+        samples = f["samples"][:]
+    t = samples["Test Time / s"][samples["Step Index / 1"] >= 0]  # the test's records (not the final observation)
     gaps = t[1:] - t[:-1]
     assert gaps.max() <= 1.0 + 1e-6  # every record the cycler logged while the link was down is in the file
 
