@@ -54,8 +54,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         with progress_display(0, enabled=not args.no_progress and sys.stderr.isatty()) as callback:
             try:
                 if is_delegated(args.run_file):  # the cycler ran on without the bench: reattach (issue 29)
-                    outcome = resume_delegated(args.run_file, progress=recording.progress(callback),
-                                               on_open=recording.on_open)
+                    outcome = resume_delegated(args.run_file, observe_s=observe_s,
+                                               progress=recording.progress(callback), on_open=recording.on_open)
                 else:
                     outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s,
                                          progress=recording.progress(callback), on_open=recording.on_open,

@@ -214,7 +214,7 @@ def open_delegated_bench(config: Mapping[str, Any], channel: int, clock: Any = N
     return bench
 
 
-def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any = None,
+def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any = None, observe_s: float = 3600.0,
                      progress: Callable[[Progress], None] | None = None,
                      on_open: Callable[[Mapping[str, Any], Path], None] | None = None) -> RunOutcome:
     """Reattach the interrupted delegated run in ``path`` (see the module doc). ``bench``: the
@@ -254,7 +254,7 @@ def resume_delegated(path: str | Path, *, bench: Bench | None = None, clock: Any
                                                         "journal_s": float(journal.get("time_s", 0.0) or 0.0)})
             runner = ReattachedRunner(protocol, program, step_file, bench, writer, test_id=str(journal["test_id"]),
                                       progress=progress, last_sample_s=last_sample_s,
-                                      first_step_number=fmt.first_step_number)
+                                      first_step_number=fmt.first_step_number, observe_s=observe_s)
             runner.unix0 = float(journal.get("unix0") or runner.unix0)
             runner.tracker.unix0 = runner.unix0
             result = runner.run()

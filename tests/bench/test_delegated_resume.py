@@ -162,7 +162,7 @@ def test_a_limit_crossed_while_the_bench_was_away_trips_on_the_backfilled_record
                 select.select([], [], [], 0.05)
             assert channel.status().state == "running"
             capsys.readouterr()
-            assert main(["resume", str(path), "--no-progress"]) == 3, capsys.readouterr()
+            assert main(["resume", str(path), "--no-progress", "--observe", "60 s"]) == 3, capsys.readouterr()
             assert channel.status().state not in ("running", "paused")  # stopped by the bench's safe state
         finally:
             channel.close()
