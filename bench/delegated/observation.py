@@ -15,7 +15,7 @@ since (the cycler's own clock stops with its test). Units: s, V, A, °C.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from bench.engine.final_watch import final_observation
 from bench.engine.trips import TripHandler
@@ -24,10 +24,37 @@ from bench.sample import Sample
 from drivers.delegated.channel import ChannelSample
 
 if TYPE_CHECKING:
-    from bench.delegated.runner import DelegatedRunner
+    from bench.delegated.tracker import StepTracker
     from bench.engine.counters import _StepState
+    from bench.engine.operator_control import OperatorControl
     from bench.engine.services import EngineServices
+    from bench.instruments import Bench
+    from bench.runfile.writer import RunWriter
+    from bench.safety.supervisor import Supervisor
+    from drivers.delegated.channel import DelegatedChannel
+    from protocols.steps import Protocol as ProtocolSpec
     from protocols.steps import Step
+
+
+class DelegatedRun(Protocol):
+    """What this module uses of :class:`bench.delegated.runner.DelegatedRunner` (which imports this module)."""
+
+    protocol: ProtocolSpec
+    supervisor: Supervisor
+    writer: RunWriter
+    control: OperatorControl
+    bench: Bench
+    observe_s: float
+    tracker: StepTracker
+    channel: DelegatedChannel
+
+    def now(self) -> float:
+        """Test time of the last record, s."""
+        ...
+
+    def _temperatures_c(self) -> tuple[float, float]:
+        """(cell, air) from the bench thermometer, °C."""
+        ...
 
 
 class ObservationServices:
@@ -36,7 +63,7 @@ class ObservationServices:
 
     abuse = None
 
-    def __init__(self, runner: DelegatedRunner) -> None:
+    def __init__(self, runner: DelegatedRun) -> None:
         self._runner = runner
         self.protocol = runner.protocol
         self.supervisor = runner.supervisor
@@ -84,7 +111,7 @@ class ObservationServices:
         self.writer.append_sample_row(self._row)
 
 
-def observe_after_the_trip(runner: DelegatedRunner) -> None:
+def observe_after_the_trip(runner: DelegatedRun) -> None:
     """Keep logging the stopped channel and the thermometer through the observation window after
     a trip (``bench run --observe``, default 1 h), as a live run does (bench.engine.trips)."""
     if runner.observe_s <= 0:
@@ -93,7 +120,7 @@ def observe_after_the_trip(runner: DelegatedRunner) -> None:
     TripHandler(cast("EngineServices", services)).observe()
 
 
-def observe_after_the_test(runner: DelegatedRunner) -> Trip | None:
+def observe_after_the_test(runner: DelegatedRun) -> Trip | None:
     """The final observation (see the module doc); a trip if a rule trips during it."""
     services: Any = ObservationServices(runner)
     return final_observation(cast("EngineServices", services))

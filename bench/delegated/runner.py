@@ -162,6 +162,10 @@ class DelegatedRunner:
                 deadline = clock.now_s()  # fell behind: poll now, the backfill fills the gap
             try:
                 status, latest = self._read()
+                # the records since the last one (a link that fails during the backfill is ridden
+                # through like one that fails during the poll: the next backfill starts from the
+                # last record fed)
+                trip = self._take(latest, status.state in ("finished", "alarm"))
             except InstrumentError as exc:
                 lost = link_lost_at if link_lost_at is not None else clock.now_s()
                 if link_lost_at is None:
@@ -173,7 +177,6 @@ class DelegatedRunner:
                         return self._trip(hot, wall0)
                     continue
                 raise InstrumentError(f"cycler link lost for {clock.now_s() - lost:.0f} s: {exc}") from None
-            trip = self._take(latest, status.state in ("finished", "alarm"))
             if link_lost_at is not None:
                 self.writer.event(self.now(), "link_restored", tracker.step_count,
                                   f"cycler link back after {clock.now_s() - link_lost_at:.0f} s; missed records backfilled")
@@ -192,6 +195,8 @@ class DelegatedRunner:
                     return self._trip(trip, wall0)
                 return self._result(RunStatus.COMPLETED, "protocol completed on the cycler", wall0)
             if status.state not in ACTIVE_STATES and tracker.last_record is not None:
+                return self._channel_lost(status, wall0)
+            if status.test_id and status.test_id != self.test_id:  # someone started another test on it
                 return self._channel_lost(status, wall0)
             if self.control.pending:
                 self.control.pending = False
@@ -325,6 +330,15 @@ class DelegatedRunner:
         message = f"the cycler channel is {status.state} while test {self.test_id} should run"
         if status.detail:
             message += f": {status.detail}"
+        if status.test_id and status.test_id != self.test_id:
+            # another test was started at the cycler: it is not the bench's to stop
+            message = (f"the cycler channel runs test {status.test_id!r}, not {self.test_id!r} (started at the "
+                       "cycler): left running, the bench no longer supervises it")
+            logger.error("%s", message)
+            self.writer.event(self.now(), "channel_taken", self.tracker.step_count, message,
+                              {"test_id": status.test_id})
+            self.tracker.finish("instrument_failure", self.now())
+            return self._result(RunStatus.INSTRUMENT_FAILURE, message, wall0)
         logger.error("%s", message)
         report = self._safe_state(self.now())
         self.writer.event(self.now(), "safe_state", self.tracker.step_count, message,

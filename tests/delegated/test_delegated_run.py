@@ -216,3 +216,26 @@ steps:
     time_s = samples["Test Time / s"]
     before, after = air[time_s < 600.0], air[(time_s > 3000.0) & (time_s < 4200.0)]
     assert before.max() < 26.0 and after.min() > 34.0  # the chamber moved after the cycler entered the soak
+
+
+def test_a_test_stopped_at_the_cycler_ends_the_run_as_an_instrument_failure(tmp_path):
+    """Someone pressed stop at the BTS: the test is over without the bench's say; exit 4, said plainly."""
+    protocol = _short(tmp_path)
+    bench = build_delegated_sim_bench(protocol.cell.preset, soc=0.5)
+    channel = bench.simulation.neware.channels[0]
+    world = bench.simulation.world
+
+    def stop_at_20_min(w, _now):
+        if w.now_s >= 1200.0 and channel.state.workstatus == "working":
+            channel.stop(w.now_s, "stop", "stopped at the BTS client")
+
+    world.hooks.append(stop_at_20_min)
+    try:
+        outcome = execute_delegated(protocol, bench, tmp_path / "stopped.h5")
+    finally:
+        bench.close()
+    assert outcome.exit_code == 4 and "\n" not in outcome.result.message
+    assert "channel is stopped" in outcome.result.message
+    with h5py.File(outcome.path, "r") as f:
+        assert f.attrs["status"] == "instrument_failure"
+        assert f["steps"][-1]["end_reason"].decode() == "instrument failure"
