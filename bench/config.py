@@ -52,7 +52,8 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     # (bench.multichannel.run.SYSTEM_CHANNEL_OPTIONS: Maccor MacNet, Arbin CTI)
     "cycler": _INSTRUMENT_KEYS + ("thermometer", "thermocouple", "channel", "username", "password", "schedule",
                                   "direct_mode_watchdog_s", "cell",
-                                  "pipeline", "step_dir"),  # delegated execution (Neware BTS: drivers.catalog.open_delegated)
+                                  "pipeline", "step_dir",  # delegated execution (Neware BTS: drivers.catalog.open_delegated)
+                                  "file_resource", "work_dir", "data_dir", "binary_resource"),  # (Arbin, Maccor)
     "chamber": _INSTRUMENT_KEYS,
     "thermometer": _INSTRUMENT_KEYS + ("channels", "air_channel"),
     "impedance": _INSTRUMENT_KEYS,
@@ -165,6 +166,16 @@ def open_bench(config: dict[str, Any], *, speed: float | None = None) -> Bench:
                 continue
             section = config[role]
             info = DRIVERS[section["driver"]]
+            if info.transport == "delegated":  # a cycler that runs its own step files (issue 29)
+                from bench.delegated.cycler import ChannelAsCycler
+                from drivers.catalog import open_delegated
+
+                channel = open_delegated(section["driver"], section["resource"], name=role,
+                                         timeout_s=float(section.get("timeout_s", 5.0)),
+                                         **{k: v for k, v in section.items() if k not in ("driver", "resource", "timeout_s")})
+                instruments[role] = ChannelAsCycler(channel)
+                closers.append(channel.close)
+                continue
             if info.transport == "visa" or "::" in section["resource"]:
                 rm = rm or pyvisa.ResourceManager("@py")
             inst = open_instrument(section["driver"], section["resource"], name=role, resource_manager=rm,

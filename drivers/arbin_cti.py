@@ -55,7 +55,8 @@ LOGIN, CHANNEL_INFO, ASSIGN, START, STOP, MV_ADVANCED = (0xEEAB0001, 0xEEAB0003,
                                                          0xBB310001, 0xBB150002)
 #: Feedback code of each request (the two middle bytes swapped).
 FEEDBACK = {LOGIN: 0xEEBA0001, CHANNEL_INFO: 0xEEBA0003, ASSIGN: 0xBB120001, START: 0xBB230004,
-            STOP: 0xBB130001, MV_ADVANCED: 0xBB510002}
+            STOP: 0xBB130001, MV_ADVANCED: 0xBB510002,
+            0xCC130002: 0xCC310002, 0xCC130003: 0xCC310003}  # DOWNLOAD / UPLOAD_FILE (drivers/arbin_delegated.py)
 #: MV_UD1..MV_UD16 meta codes (THIRD_PARTY_SET_MV_VALUE table).
 MV_CODES = dict(zip(range(1, 17), (52, 53, 54, 55, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116),
                     strict=True))

@@ -9,10 +9,12 @@ drivers through pymodbus, ``modbus-tcp://host:port[/device_id]``; REST drivers t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.arbin_cti import ArbinCti
+from drivers.arbin_delegated import ArbinScheduleChannel, open_arbin_schedule_channel
 from drivers.cycler_system import SystemPool
 from drivers.ea_psb import EaPsb10060_60
 from drivers.errors import InstrumentError
@@ -22,6 +24,7 @@ from drivers.http_transport import HttpTransport
 from drivers.keithley24xx import Keithley2450, Keithley2460, Keithley2461
 from drivers.keysight_daq import KeysightDaq970a
 from drivers.keysight_n6700 import N6700System, N6781AChannel
+from drivers.maccor_delegated import MaccorProcedureChannel, open_maccor_procedure_channel
 from drivers.maccor_macnet import MaccorMacNet
 from drivers.memmert_atmoweb import MemmertAtmoWeb
 from drivers.modbus import ModbusTcpTransport
@@ -81,6 +84,12 @@ DRIVERS: dict[str, DriverInfo] = {
                    "Neware BTS 8.0 (BTS client API, XML over TCP, port 502): delegated execution only, the "
                    "channel runs the protocol compiled to a step file; [[cycler]] names pipeline = "
                    "\"devid-subdevid-chlid\" (or channel = N) and step_dir (a folder the BTS PC reads)"),
+        DriverInfo("arbin_schedule", "cycler", ArbinScheduleChannel, "delegated",
+                   "Arbin MITS Pro through CTI, delegated execution: the protocol as an .sdu schedule uploaded "
+                   "(file port 9032: file_resource) and started; [[cycler]] names channel, username, password"),
+        DriverInfo("maccor_procedure", "cycler", MaccorProcedureChannel, "delegated",
+                   "Maccor tester through MacNet, delegated execution: the protocol as a .000 procedure sent on "
+                   "the binary port (binary_resource, 57560) and started with (6, 2); [[cycler]] names channel"),
         DriverInfo("hioki_bt4560", "impedance", HiokiBT4560, "serial",
                    "Hioki BT4560 battery impedance meter, 0.1 Hz-1050 Hz, RS-232C / USB virtual COM",
                    read_termination="\r\n", write_termination="\r\n", serial={"baudrate": 9600}),
@@ -170,9 +179,12 @@ def open_channel(driver: str, resource: str, channel: int, *, name: str, pool: S
 
 
 #: Openers of the delegated-execution drivers (``DriverInfo.transport == "delegated"``).
-_DELEGATED_OPENERS = {"neware_bts": open_neware_channel}
+_DELEGATED_OPENERS: dict[str, Callable[..., Any]] = {"neware_bts": open_neware_channel, "arbin_schedule": open_arbin_schedule_channel,
+                                                    "maccor_procedure": open_maccor_procedure_channel}
 #: The bench-config keys each delegated driver takes besides driver, resource, timeout_s.
-DELEGATED_OPTIONS = {"neware_bts": ("channel", "pipeline", "step_dir")}
+DELEGATED_OPTIONS = {"neware_bts": ("channel", "pipeline", "step_dir"),
+                     "arbin_schedule": ("channel", "username", "password", "file_resource", "work_dir", "data_dir"),
+                     "maccor_procedure": ("channel", "binary_resource")}
 
 
 def open_delegated(driver: str, resource: str, *, name: str, timeout_s: float = 5.0, **options: Any) -> Any:

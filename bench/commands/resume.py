@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_resume(args: argparse.Namespace) -> int:
     """``bench resume``: exit codes as ``bench run``."""
     from bench.commands.benches import bench_factory
+    from bench.delegated.reattach import is_delegated, resume_delegated
     from bench.engine.progress import progress_display
     from bench.engine.resume import ResumeError, resume_run
     from bench.engine.runner import EXIT_INSTRUMENT, EXIT_INVALID
@@ -52,9 +53,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         with progress_display(0, enabled=not args.no_progress and sys.stderr.isatty()) as callback:
             try:
-                outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s,
-                                     progress=recording.progress(callback), on_open=recording.on_open,
-                                     benches=bench_factory())
+                if is_delegated(args.run_file):  # the cycler ran on without the bench: reattach (issue 29)
+                    outcome = resume_delegated(args.run_file, observe_s=observe_s,
+                                               progress=recording.progress(callback), on_open=recording.on_open)
+                else:
+                    outcome = resume_run(args.run_file, speed=speed, observe_s=observe_s,
+                                         progress=recording.progress(callback), on_open=recording.on_open,
+                                         benches=bench_factory())
             except BaseException as exc:
                 recording.failed(f"{type(exc).__name__}: {exc}")
                 raise

@@ -33,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="virtual time only: sample quiet stretches (CC far from limits, rests) in strides "
                           "of up to 2 min, every period near a limit or end condition (bench/engine/adaptive.py)")
     run.add_argument("--observe", default=None, help="observation window after a trip (default 1 h)")
+    run.add_argument("--execution", choices=("auto", "live", "delegated"), default="auto",
+                     help="live: the bench sets every setpoint; delegated: the cycler runs the protocol compiled "
+                          "to its own step file, the bench supervising every sample (auto: delegated when the "
+                          "bench's cycler runs step files, e.g. neware_bts)")
     run.add_argument("--operator", default="", help="operator name for the run file")
     add_catalog_option(run)
     add_cell_id_option(run)
@@ -51,6 +55,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--live", action="store_true",
                      help="open the live plot window (separate process; reads the run file as it grows)")
     run.set_defaults(handler=cmd_run)
+
+
+def _execution_refused(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    """Why ``--execution`` does not fit a ``[[cycler]]`` bench's cyclers ("" when it does)."""
+    from bench.delegated.execute import config_delegated_cycler
+
+    execution = getattr(args, "execution", "auto")
+    delegated = {config_delegated_cycler(config, k) for k in range(len(config["cycler"]))}
+    if execution == "delegated" and "" in delegated:
+        return ("--execution delegated: a cycler of this bench does not run step files of its own "
+                "(delegated execution: a [[cycler]] driver such as neware_bts)")
+    if execution == "live" and delegated - {""}:
+        return (f"--execution live: the {sorted(delegated - {''})[0]} cycler runs its own step files; it cannot be "
+                "driven setpoint by setpoint")
+    return ""
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -103,6 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             if multichannel:  # [[cycler]] array: one engine per channel (and per channel its cell)
                 from bench.commands.run_channels import cmd_run_multichannel_config
 
+                refused = _execution_refused(args, config)
+                if refused:
+                    return error(refused, EXIT_INVALID)
+
                 return cmd_run_multichannel_config(args, settings, config=config, speed=speed, observe_s=observe_s)
             protocol = load_protocol(args.protocol, settings, cell=cell)
             bench = bench_factory().open(BenchSpec(config=config, speed=speed))
@@ -126,8 +149,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             # the PyBaMM SPMe cannot charge far (docs/calibration.md): its cell starts full
             soc: dict[str, Any] = {"soc": 1.0} if backend == "pybamm" else {}
             try:
-                bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend,
-                                             seed=getattr(args, "seed", 0), **soc)
+                if getattr(args, "execution", "auto") == "delegated":  # the simulated Neware BTS runs the step file
+                    from bench.simulated.delegated_bench import build_delegated_sim_bench
+
+                    bench = build_delegated_sim_bench(protocol.cell.preset, speed=speed, cell_backend=backend,
+                                                      seed=getattr(args, "seed", 0), **soc)
+                else:
+                    bench = bench_factory().open(BenchSpec(speed=speed), protocol, cell_backend=backend,
+                                                 seed=getattr(args, "seed", 0), **soc)
             except ValueError as exc:  # unknown cycler/backend, PyBaMM missing
                 return error(str(exc), EXIT_INVALID)
             inject_faults(bench, faults)
@@ -141,8 +170,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                     return error(str(exc), EXIT_INVALID)
                 cell_state_world = bench.simulation.world
         from bench.capabilities import recheck_for_bench
+        from bench.delegated.execute import check_delegable, delegated_cycler, execute_delegated
 
-        protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        delegated = delegated_cycler(bench)
+        execution = getattr(args, "execution", "auto")
+        if execution == "delegated" and not delegated:
+            return error("--execution delegated: the bench's cycler does not run step files of its own "
+                         "(delegated execution: a [cycler] driver such as neware_bts)", EXIT_INVALID)
+        if execution == "live" and delegated:
+            return error(f"--execution live: the {delegated} cycler runs its own step files; it cannot be "
+                         "driven setpoint by setpoint", EXIT_INVALID)
+        if not delegated:
+            protocol = recheck_for_bench(protocol, bench)  # setpoints vs the bound instruments' ranges
+        else:
+            check_delegable(protocol, delegated)  # every file:line:col the step file cannot carry, before any run
         try:
             protocol = cell_ids_for_run(args, [protocol])[0]
         except ValueError as exc:
@@ -168,9 +209,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         with progress_display(protocol.step_total(), enabled=not args.no_progress and sys.stderr.isatty(),
                               protocol=protocol) as cb:
             try:
-                outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
-                                  observe_s=observe_s, progress=recording.progress(cb), on_open=recording.on_open,
-                                  adaptive=args.adaptive)
+                if delegated:
+                    outcome = execute_delegated(protocol, bench, out, operator=args.operator, observe_s=observe_s,
+                                                progress=recording.progress(cb), on_open=recording.on_open)
+                else:
+                    outcome = execute(protocol, bench, out, operator=args.operator, faults=faults,
+                                      observe_s=observe_s, progress=recording.progress(cb),
+                                      on_open=recording.on_open, adaptive=args.adaptive)
             except BaseException as exc:
                 recording.failed(f"{type(exc).__name__}: {exc}", out)
                 raise

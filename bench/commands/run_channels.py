@@ -45,6 +45,12 @@ def cmd_run_multichannel_config(args: Any, settings: dict[str, str], *, config: 
 
     try:
         protocols = channel_protocols(args, settings, config)
+        from bench.delegated.execute import check_delegable, config_delegated_cycler
+
+        for k, protocol in enumerate(protocols):  # a channel that runs its own step file: refused before any run
+            cycler = config_delegated_cycler(config, k)
+            if cycler:
+                check_delegable(protocol, cycler)
     except (ProtocolError, CellChoiceError) as exc:
         return error(str(exc), EXIT_INVALID)
     return cmd_run_multichannel(args, protocols, config=config, speed=speed, observe_s=observe_s)

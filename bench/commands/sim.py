@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--cycler", default="keithley2460",
                        help="simulated cycler: keithley2460 (default), ea_psb10000, or a multi-channel system: "
                             "maccor_macnet, arbin_cti, or the keysight_n6700 mainframe (with --channels); "
-                            "neware_bts (a Neware BTS running step files: delegated execution)")
+                            "neware_bts (a Neware BTS running step files: delegated execution), arbin_schedule / "
+                            "maccor_procedure (the Arbin / Maccor system with its channels running uploaded "
+                            "schedules / sent procedures)")
     serve.add_argument("--channels", type=int, default=1,
                        help="cells (and cycler channels) in the one chamber (default 1); above 1, or with a "
                             "multi-channel system, the bench config has [[cycler]] entries")

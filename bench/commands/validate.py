@@ -21,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     validate.add_argument("protocol", help="protocol file (.yaml or .py) or shipped protocol name")
     validate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
     validate.add_argument("--bench", help="check against this bench config (TOML); default: the simulated bench")
+    validate.add_argument("--cycler", metavar="NAME",
+                          help="check that the protocol runs delegated on this cycler's own step file "
+                               "(neware_bts): one file:line:col line per step, end or limit it cannot express")
     add_cell_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
@@ -33,6 +36,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from protocols.estimate import estimate
     from protocols.loader import load_protocol
 
+    config: dict[str, Any] | None = None
     try:
         settings = overrides(args.set)
         if args.bench:
@@ -56,6 +60,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 protocol = recheck_for_bench(protocol, bench)
             finally:
                 bench.close()
+        delegated = _delegated_cycler(args, config)
+        steps_note = ""
+        if delegated:
+            from bench.delegated.compiler import compile_for, step_format
+
+            program = compile_for(protocol, step_format(delegated))
+            if program.problems:
+                return error("\n".join(program.problems), 2)
+            steps_note = (f"runs delegated on {delegated}: {len(program.steps)} cycler steps in its own step file, "
+                          "the bench supervising every sample\n")
         result = estimate(protocol, instrument=instrument)
     except (ProtocolError, ValueError) as exc:
         return error(str(exc), 2)
@@ -67,6 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"±{protocol.limits.current_max_a:g} A, {protocol.limits.temperature_max_c:g} °C max; "
           f"checked against {instrument.description}\n")
     write(_cell_sources(protocol))
+    write(steps_note)
     if protocol.generator is None:
         write("steps (index, line, estimated time of the first run):\n")
         _tree(protocol.steps, result.per_step, 1, write)
@@ -74,6 +89,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _dry_run_listing(protocol, instrument, write)
     write(_summary(result, protocol))
     return 0
+
+
+def _delegated_cycler(args: argparse.Namespace, config: dict[str, Any] | None) -> str:
+    """The cycler whose step file the protocol must fit: ``--cycler``, else the bench config's
+    cycler when it runs its own step files; "" for live control."""
+    from bench.delegated.execute import config_delegated_cycler
+
+    if args.cycler:
+        return str(args.cycler)
+    return config_delegated_cycler(config or {})
 
 
 def _cell_sources(protocol: Any) -> str:

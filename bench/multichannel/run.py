@@ -140,6 +140,15 @@ def open_multichannel(config: dict[str, Any], *, speed: float | None = None, clo
 
     def _open(section: dict[str, Any], name: str) -> Any:
         nonlocal rm, pool
+        if driver_info(section["driver"]).transport == "delegated":  # a channel that runs step files (issue 29)
+            from bench.delegated.cycler import ChannelAsCycler
+            from drivers.catalog import open_delegated
+
+            channel = open_delegated(section["driver"], section["resource"], name=name,
+                                     timeout_s=float(section.get("timeout_s", timeout_s)),
+                                     **{k: v for k, v in section.items() if k not in ("driver", "resource", "timeout_s")})
+            closers.append(channel.close)
+            return ChannelAsCycler(channel)
         if driver_info(section["driver"]).transport == "system":  # one connection per system, a handle per channel
             if pool is None:
                 pool = SystemPool()
@@ -315,12 +324,17 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         identities = bench.identify()
         attrs = run_attributes(protocol, bench, identities, operator=operator)
         attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
-        writer = RunWriter(result.path, attrs)
+        from bench.delegated.execute import delegated_cycler, prepare
+
+        cycler = delegated_cycler(bench)  # a channel that runs its own step file (issue 29)
+        delegation = prepare(protocol, cycler, attrs) if cycler else None
+        writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None)
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
-            engine = Engine(protocol, bench, writer, observe_s=observe_s,
-                            progress=recording.progress() if recording is not None else None)
+            progress = recording.progress() if recording is not None else None
+            engine: Any = (delegation.runner(protocol, bench, writer, progress, observe_s) if delegation is not None else
+                           Engine(protocol, bench, writer, observe_s=observe_s, progress=progress))
             holder.engine = engine
             if pending:
                 start = pending.pop(0)

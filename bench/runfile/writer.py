@@ -80,7 +80,10 @@ class RunWriter:
         flush_interval_s: float = 1.0,
         fsync_interval_s: float = 5.0,
         _reopen: bool = False,
+        blobs: Mapping[str, bytes] | None = None,
     ) -> None:
+        """``blobs``: byte strings kept as uint8 datasets by path (e.g. ``delegated/step_file``,
+        the step file a cycler ran), created with the tables (SWMR allows no new dataset later)."""
         self.path = Path(path)
         self.batch_rows = batch_rows
         self.flush_interval_s = flush_interval_s
@@ -110,6 +113,9 @@ class RunWriter:
                 # Fletcher32: every chunk carries a checksum readers verify (bench.runfile.reader).
                 self._tables[name] = self._file.create_dataset(
                     name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(chunk,), fletcher32=True)
+            for name, data in (blobs or {}).items():
+                if name not in self._file:
+                    self._file.create_dataset(name, data=np.frombuffer(data, dtype=np.uint8))
             self._file.swmr_mode = True
             self._file.flush()
         except _H5_WRITE_ERRORS as exc:

@@ -149,7 +149,7 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
 
 
 #: Cyclers that only run step files the bench downloads (delegated execution, drivers.catalog.open_delegated).
-DELEGATED_CYCLERS = ("neware_bts",)
+DELEGATED_CYCLERS = ("neware_bts", "arbin_schedule", "maccor_procedure")
 #: Commercial multi-channel cycler systems the simulated bench can serve for live control
 #: (sim_instruments/cyclers/systems.py).
 SYSTEM_CYCLERS = tuple(k for k in VENDORS if k not in DELEGATED_CYCLERS)
@@ -158,16 +158,20 @@ SYSTEM_CYCLERS = tuple(k for k in VENDORS if k not in DELEGATED_CYCLERS)
 class MultiChannelServers:
     """A simulated multi-channel bench on loopback TCP (real time). Close with :meth:`close`."""
 
-    def __init__(self, world: SimWorld, servers: list[Any], config: dict[str, Any]) -> None:
+    def __init__(self, world: SimWorld, servers: list[Any], config: dict[str, Any], *, speed: float = 1.0) -> None:
         self.world = world
         self.servers = servers
         self.config = config
+        #: Wall seconds between physics syncs: 0.1 s, and at least one sync per simulated second (at
+        #: most 100 a wall second), so a cycler that logs its own records while no client asks
+        #: (delegated execution) logs them at its record period, as a real one does.
+        self.tick_s = min(0.1, max(1.0 / speed, 0.01))
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="multisim-ticker", daemon=True)
         self._ticker.start()
 
     def _tick(self) -> None:
-        while not self._stop.wait(0.1):  # keep the physics near the clock between queries
+        while not self._stop.wait(self.tick_s):  # keep the physics near the clock between queries
             self.world.sync()
 
     def close(self) -> None:
@@ -252,7 +256,7 @@ def serve_multichannel(channels: int, preset: str = "nmc_21700", *, speed: float
         config["cycler"] = [{**entry, "thermometer": m, "thermocouple": tc}
                             for entry, (m, tc) in zip(entries, wiring(channels), strict=True)]
         config["bench"]["name"] = f"simulated {cycler} system, {channels} channels over loopback ({preset})"
-    return MultiChannelServers(world, servers, config)
+    return MultiChannelServers(world, servers, config, speed=speed)
 
 
 def to_toml(config: dict[str, Any]) -> str:

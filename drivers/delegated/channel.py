@@ -60,5 +60,9 @@ class DelegatedChannel(Protocol):
     def latest(self) -> ChannelSample:
         """The channel's latest reading."""
 
+    # Optional (added for the runner, issue 29): ``poll() -> tuple[ChannelStatus, ChannelSample]``,
+    # the state and the latest reading from one query where the cycler answers both at once
+    # (Neware ``inquire``); the runner uses it when a driver has it, else status() then latest().
+
     def records_since(self, test_time_s: float) -> list[ChannelSample]:
         """The cycler's stored records after ``test_time_s`` (for backfilling after a reattach)."""

@@ -50,6 +50,10 @@ class DelegatedStep:
     source: str = ""
     #: The protocol step's index (``Step.index``) it runs, for mapping samples back to the plan.
     protocol_step: int = -1
+    #: A soak run as a rest: the chamber setpoint (°C) the bench sets when the cycler enters the
+    #: step (the chamber is the bench's, not the cycler's); None for every other step. A step-file
+    #: writer ignores it.
+    chamber_setpoint_c: float | None = None
 
 
 @dataclass(frozen=True)

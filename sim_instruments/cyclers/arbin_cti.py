@@ -17,6 +17,17 @@ floor when discharging) and the step's unsafe limits (voltage high / low, curren
 their defaults. A running channel follows them on the shared world: CC-CV charge, CC-CV discharge
 to the floor, rest at 0 A; a limit passed ends the test with status Unsafe. Stop ends it Finished.
 Units: V, A, s.
+
+Delegated execution (CTI v4.5, "Arbin CTI Instructions v4.5" in the same repository, "File
+Operation Commands" and the command table): UPLOAD_FILE puts a file on the MITS Pro PC (here: a
+schedule into :attr:`ArbinSystemSim.work_dir`), DOWNLOAD_FILE gets one back. A schedule file that
+was uploaded can be assigned by its name and started; the channel then runs it on the world
+(:mod:`sim_instruments.cyclers.arbin_schedule_sim`, :mod:`sim_instruments.cyclers.step_machine`),
+with or without a client connected, and START answers 0x14 (schedule not valid) for a file it cannot
+run. The test's records are kept as ``<data_dir>\\<test name>.csv`` (columns of Arbin's data export:
+``Data_Point, Test_Time(s), Step_Time(s), Step_Index, Cycle_Index, Current(A), Voltage(V),
+Charge_Capacity(Ah)`` ...) for DOWNLOAD_FILE. A real MITS Pro keeps its data in a results database
+(``.res`` / SQL), not as this CSV: the simulator's stand-in for the lab's export.
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim_instruments.cyclers.arbin_schedule_sim import ScheduleRejected, parse_schedule
+from sim_instruments.cyclers.step_machine import StepMachine
 from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
@@ -35,6 +48,11 @@ STATUS_IDLE, STATUS_CHARGE, STATUS_DISCHARGE, STATUS_REST, STATUS_UNSAFE, STATUS
 MV_CODES = {code: n for n, code in enumerate((52, 53, 54, 55, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114,
                                               115, 116), start=1)}
 MV_MIN_INTERVAL_S = 0.2
+WORK_DIR = "C:\\ArbinSoftware\\MITS_PRO\\Work"
+DATA_DIR = "C:\\ArbinSoftware\\MITS_PRO\\Data"
+#: UPLOAD / DOWNLOAD feedback results (ArbinCommandUpLoadFileFeed / DownLoadFileFeed).
+FILE_OK, FILE_FAILED, FILE_MD5_ERROR, FILE_IN_USE = 1, 2, 3, 4
+START_SCHEDULE_INVALID = 0x14
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,8 @@ class ArbinChannelState:
     last_mv_s: float = -math.inf
     charge_ah: float = 0.0
     discharge_ah: float = 0.0
+    #: The schedule file this channel runs on its own (None: a meta-variable schedule).
+    machine: StepMachine | None = None
 
 
 class ArbinSystemSim:
@@ -85,6 +105,10 @@ class ArbinSystemSim:
         self.schedules = {"CellBench_MV.sdx": MvSchedule()} if schedules is None else dict(schedules)
         self.mits_version = mits_version
         self.channels = [ArbinChannelState(index=k) for k in range(len(self.world_channels))]
+        #: Files on the MITS Pro PC by lower-case Windows path; the test records by test name.
+        self.files: dict[str, bytes] = {}
+        self.work_dir, self.data_dir = WORK_DIR, DATA_DIR
+        self.tests: dict[str, StepMachine] = {}
         self._last_sync_s = world.clock.now_s()
         world.hooks.append(self._hook)
 
@@ -103,6 +127,9 @@ class ArbinSystemSim:
         dt_s = now_s - self._last_sync_s
         self._last_sync_s = now_s
         for state in self.channels:
+            if state.machine is not None:
+                self._run_machine(state, world.now_s)
+                continue
             self._follow(state)
             channel = self._world_channel(state.index)
             if state.running and channel.source.output_on and dt_s > 0:
@@ -114,7 +141,7 @@ class ArbinSystemSim:
 
     def _follow(self, state: ArbinChannelState) -> None:
         """A running channel: end it on an unsafe limit, else drive the cell from the meta-variables."""
-        if not state.running:
+        if not state.running or state.machine is not None:
             return
         sched = self.schedules[state.schedule]
         mv = state.mvs
@@ -158,7 +185,7 @@ class ArbinSystemSim:
         state = self.channels[index]
         if not schedule:
             return 0x12
-        if schedule not in self.schedules:
+        if schedule not in self.schedules and self._path(f"{self.work_dir}\\{schedule}") not in self.files:
             return 0x13
         if state.running:
             return 0x14
@@ -175,8 +202,11 @@ class ArbinSystemSim:
             return 0x12
         if not state.schedule:
             return 0x15
-        if not test_name:
+        if not test_name or test_name in self.tests:
             return 0x23
+        if state.schedule not in self.schedules:
+            return self._start_file(state, test_name, now_s)
+        state.machine = None
         sched = self.schedules[state.schedule]
         mvs = [0.0] * 16
         for number, value in sched.defaults:
@@ -194,7 +224,10 @@ class ArbinSystemSim:
         if not self.valid(index):
             return 0x10
         state = self.channels[index]
-        if state.running:
+        if state.machine is not None and state.running:
+            state.machine.stop(self.world.now_s, "Stopped by CTI")
+            self._run_machine(state, self.world.now_s)
+        elif state.running:
             self._end(state, STATUS_FINISHED, "Stopped by CTI")
         return 0
 
@@ -221,3 +254,65 @@ class ArbinSystemSim:
     def readings(self, index: int) -> tuple[float, float]:
         """Measured (voltage_v, current_a), + = charge."""
         return self.world.measure(self.world_channels[index])
+
+    # -- schedule files (delegated execution) ------------------------------------------------------------
+    @staticmethod
+    def _path(path: str) -> str:
+        return path.replace("/", "\\").lower()
+
+    def upload(self, path: str, data: bytes) -> int:
+        """UPLOAD_FILE of a whole file: FILE_IN_USE while a channel runs a schedule of that name."""
+        name = self._path(path).rsplit("\\", 1)[-1]
+        if any(s.running and s.schedule.lower() == name for s in self.channels):
+            return FILE_IN_USE
+        self.files[self._path(path)] = bytes(data)
+        return FILE_OK
+
+    def download(self, path: str) -> bytes | None:
+        """DOWNLOAD_FILE: the file's bytes (a test's records as CSV), None when it does not exist."""
+        key = self._path(path)
+        prefix = self._path(self.data_dir) + "\\"
+        if key.startswith(prefix) and key.endswith(".csv"):
+            test = next((m for name, m in self.tests.items() if name.lower() == key[len(prefix):-4]), None)
+            return None if test is None else _records_csv(test)
+        return self.files.get(key)
+
+    def _start_file(self, state: ArbinChannelState, test_name: str, now_s: float) -> int:
+        data = self.files[self._path(f"{self.work_dir}\\{state.schedule}")]
+        try:
+            steps, limits = parse_schedule(data)
+        except ScheduleRejected as exc:
+            logger.warning("simulated Arbin: schedule %s refused: %s", state.schedule, exc)
+            state.exit_condition = str(exc)[:100]
+            return START_SCHEDULE_INVALID
+        machine = StepMachine(self._world_channel(state.index), steps, limits, self.world.now_s, test_name=test_name)
+        self.tests[test_name] = machine
+        state.machine, state.test_name, state.exit_condition = machine, test_name, ""
+        state.running, state.test_start_s = True, self.world.now_s
+        self._run_machine(state, now_s)
+        return 0
+
+    def _run_machine(self, state: ArbinChannelState, world_now_s: float) -> None:
+        machine = state.machine
+        assert machine is not None
+        machine.on_sync(world_now_s)
+        state.step_start_s = machine.step_start_s
+        if machine.state == "running":
+            current = self._world_channel(state.index).source.actual_current_a
+            state.status = STATUS_CHARGE if current > 1e-9 else STATUS_DISCHARGE if current < -1e-9 else STATUS_REST
+        elif state.running:
+            state.running = False
+            state.status = STATUS_UNSAFE if machine.state == "alarm" else STATUS_FINISHED
+            state.exit_condition = machine.detail[:100]
+
+
+def _records_csv(machine: StepMachine) -> bytes:
+    """A test's records in the column names of Arbin's data export (+ = charge, 1-based step index)."""
+    lines = ["Data_Point,Test_Time(s),Step_Time(s),Step_Index,Cycle_Index,Current(A),Voltage(V),"
+             "Charge_Capacity(Ah),Discharge_Capacity(Ah),Aux_Temperature_1(C)"]
+    for n, r in enumerate(machine.records, 1):
+        charge = r.capacity_ah if r.current_a > 0 else 0.0
+        lines.append(f"{n},{r.test_time_s:.3f},{r.step_time_s:.3f},{r.step_index + 1},{r.cycle_index},"
+                     f"{r.current_a:.6f},{r.voltage_v:.6f},{charge:.6f},{r.capacity_ah - charge:.6f},"
+                     f"{r.temperature_c:.3f}")
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")

@@ -8,16 +8,25 @@ feedback. Strings declared ``char`` are 2-byte wide (UTF-16-LE); ``Byte`` arrays
 character. A request with a wrong checksum is dropped (logged, no feedback); a wrong token means
 the stream is lost and the connection is closed. Commands other than login are ignored until a
 login succeeds on that connection.
+
+File commands ("Arbin CTI Instructions v4.5", "Detailed Command Data format"; MITS Pro serves them
+on port 9032, :func:`serve_arbin` starts a second server for them): UPLOAD_FILE ``0xCC130003``
+(``FilePath`` wchar[1024], ``dwFileLength`` u64 (bytes in this package), ``uGeneralPackage`` u32,
+``uPackageIndex`` u32, ``UploadTime`` f64, ``m_MD5`` [16] of the whole file, the bytes), answered
+``0xCC310003`` (Result u32: 1 success, 2 failed, 3 MD5 error, 4 in use; ``UploadTime``, packages, index)
+for every package; DOWNLOAD_FILE ``0xCC130002`` (``FilePath``, ``DownloadTime`` f64), answered by
+``0xCC310002`` packages (Result, ``DownloadTime``, packages, index from 0, MD5, length, bytes).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import struct
 import threading
 from dataclasses import dataclass
 
-from sim_instruments.cyclers.arbin_cti import ArbinSystemSim
+from sim_instruments.cyclers.arbin_cti import FILE_FAILED, FILE_MD5_ERROR, FILE_OK, ArbinSystemSim
 from sim_instruments.wire.stream_server import LinkState, SimByteStream, StreamServer
 from sim_instruments.wire.tcp_server import LOOPBACK
 
@@ -26,8 +35,13 @@ logger = logging.getLogger(__name__)
 TOKEN = 0x11DDDDDDDDDDDDDD
 LOGIN, CONNECT, CHANNEL_INFO = 0xEEAB0001, 0xEEAB0002, 0xEEAB0003
 ASSIGN, START, STOP, SET_MV, MV_ADVANCED = 0xBB210001, 0xBB320004, 0xBB310001, 0xBB150001, 0xBB150002
+DOWNLOAD, UPLOAD = 0xCC130002, 0xCC130003
 FEEDBACK = {LOGIN: 0xEEBA0001, CONNECT: 0xEEBA0002, CHANNEL_INFO: 0xEEBA0003, ASSIGN: 0xBB120001,
-            START: 0xBB230004, STOP: 0xBB130001, SET_MV: 0xBB510001, MV_ADVANCED: 0xBB510002}
+            START: 0xBB230004, STOP: 0xBB130001, SET_MV: 0xBB510001, MV_ADVANCED: 0xBB510002,
+            DOWNLOAD: 0xCC310002, UPLOAD: 0xCC310003}
+#: Bytes of file per DOWNLOAD feedback package.
+PACKAGE_BYTES = 32768
+_UPLOAD_HEAD = struct.Struct("<2048sQIId16s")
 MAX_REQUEST_BYTES = 1 << 16
 
 
@@ -57,6 +71,7 @@ class CtiSession:
         self.system = system
         self.logged_in = False
         self._buffer = bytearray()
+        self._uploads: dict[tuple[str, float], dict[int, bytes]] = {}
 
     def feed(self, data: bytes) -> bytes:
         """Consume ``data``; the feedbacks of every complete request (ValueError: stream lost)."""
@@ -120,6 +135,10 @@ class CtiSession:
                 if mv_type != 1 or value_type != 1:
                     return feedback(command, _result(index, 0x10))
                 return feedback(command, _result(*system.set_mvs([(index, code, value)], now, advanced=False)))
+            if command == UPLOAD:
+                return self._upload(args)
+            if command == DOWNLOAD:
+                return self._download(args)
             if command == MV_ADVANCED:
                 (total,) = struct.unpack_from("<H", args)
                 values = [struct.unpack_from("<HHf", args, 20 + 8 * k) for k in range(total)]
@@ -129,6 +148,32 @@ class CtiSession:
             return b""
         logger.warning("simulated Arbin: unknown command 0x%08X ignored", command)
         return b""
+
+    def _upload(self, args: bytes) -> bytes:
+        raw_path, length, packages, index, stamp, md5 = _UPLOAD_HEAD.unpack_from(args)
+        path = _text(raw_path, wide=True)
+        data = args[_UPLOAD_HEAD.size:_UPLOAD_HEAD.size + length]
+        parts = self._uploads.setdefault((path, stamp), {})
+        parts[index] = data
+        result = FILE_OK if len(data) == length and packages >= 1 else FILE_FAILED
+        if result == FILE_OK and len(parts) >= packages:
+            del self._uploads[(path, stamp)]
+            whole = b"".join(parts[k] for k in sorted(parts))
+            result = FILE_MD5_ERROR if hashlib.md5(whole).digest() != md5 else self.system.upload(path, whole)
+        elif result != FILE_OK:
+            self._uploads.pop((path, stamp), None)
+        return feedback(UPLOAD, struct.pack("<IdII", result, stamp, packages, index))
+
+    def _download(self, args: bytes) -> bytes:
+        path = _text(args[:2048], wide=True)
+        (stamp,) = struct.unpack_from("<d", args, 2048)
+        data = self.system.download(path)
+        if data is None:
+            return feedback(DOWNLOAD, struct.pack("<IdII16sQ", FILE_FAILED, stamp, 0, 0, bytes(16), 0))
+        md5 = hashlib.md5(data).digest()
+        chunks = [data[k:k + PACKAGE_BYTES] for k in range(0, len(data), PACKAGE_BYTES)] or [b""]
+        return b"".join(feedback(DOWNLOAD, struct.pack("<IdII16sQ", FILE_OK, stamp, len(chunks), n, md5, len(chunk))
+                                 + chunk) for n, chunk in enumerate(chunks))
 
     def _login(self, args: bytes) -> bytes:
         user = _text(args[:32], wide=False)
@@ -169,9 +214,18 @@ class CtiSession:
         readings = (voltage, current, voltage * current, state.charge_ah, state.discharge_ah, 0.0, 0.0, 0.0, 0.0,
                     0.0, 0.0, 0.0)
         return (struct.pack("<IhB", index, state.status, 0) + _wide(state.schedule, 200) + _wide(state.test_name, 72)
-                + state.exit_condition.encode("ascii")[:100].ljust(100, b"\0") + bytes(64) + _wide("", 72)
+                + state.exit_condition.encode("ascii", "replace")[:100].ljust(100, b"\0") + self._step_cycle(state)
+                + _wide("", 72)
                 + _wide("", 200) + _wide("", 200) + struct.pack("<Hdd12f14H", index, test_time, step_time, *readings,
                                                                  *([0] * 14)))
+
+
+    @staticmethod
+    def _step_cycle(state: object) -> bytes:
+        """``StepAndCycleformat``: "[cycle] step" of a schedule file the channel runs (1-based)."""
+        machine = getattr(state, "machine", None)
+        text = f"[{machine.cycle_index}] {machine.step_index + 1}" if machine is not None else ""
+        return text.encode("ascii")[:64].ljust(64, b"\0")
 
 
 @dataclass
@@ -182,14 +236,23 @@ class ArbinServer:
     server: StreamServer
     link: LinkState
     host: str = LOOPBACK
+    file_server: StreamServer | None = None
 
     @property
     def resource(self) -> str:
         """``TCPIP::127.0.0.1::PORT::SOCKET``."""
         return f"TCPIP::{self.host}::{self.server.port}::SOCKET"
 
+    @property
+    def file_resource(self) -> str:
+        """The file-command port (MITS Pro's 9032), ``TCPIP::127.0.0.1::PORT::SOCKET``."""
+        server = self.file_server or self.server
+        return f"TCPIP::{self.host}::{server.port}::SOCKET"
+
     def stop(self) -> None:
         self.server.stop()
+        if self.file_server is not None:
+            self.file_server.stop()
 
 
 def serve_arbin(system: ArbinSystemSim, *, host: str = LOOPBACK, port: int = 0,
@@ -198,7 +261,13 @@ def serve_arbin(system: ArbinSystemSim, *, host: str = LOOPBACK, port: int = 0,
     link = LinkState()
     server = StreamServer(lambda: CtiSession(system), name="arbin-cti", host=host, port=port, link=link,
                           lock=lock or system.world.lock).start()
-    return ArbinServer(system, server, link, host)
+    try:
+        files = StreamServer(lambda: CtiSession(system), name="arbin-cti-files", host=host, port=0, link=link,
+                             lock=lock or system.world.lock).start()
+    except BaseException:
+        server.stop()
+        raise
+    return ArbinServer(system, server, link, host, files)
 
 
 def arbin_stream(system: ArbinSystemSim, resource: str = "TCPIP::arbin-sim::9031::SOCKET", *,

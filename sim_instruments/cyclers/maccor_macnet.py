@@ -13,8 +13,9 @@ pymacnet repository, docs/macnet_from_maccor_help.pdf), not from any driver:
 * Functions: (1, 1) version, (1, 2) general information, (3, 1) channel specification,
   (4, 1) status of several channels, (4, 2) voltages, (4, 3) currents, (4, 4) auxiliary readings
   (here one thermocouple on the cell surface, °C), (4, 7) status and readings of one channel,
-  (4, 9) test times, (6, 2) start test (no procedures exist in the simulator: refused with
-  "Procedure does not exist"), (6, 3) suspend, (6, 4) resume, (6, 5) reset, (6, 7) start direct
+  (4, 9) test times, (6, 2) start test with a procedure sent by (1, 6) (run on the world:
+  :mod:`sim_instruments.cyclers.maccor_procedures`; an unknown one is refused with "Procedure does
+  not exist"), (6, 3) suspend, (6, 4) resume, (6, 5) reset, (6, 7) start direct
   mode, (6, 8) set direct mode output, (6, 9) set variable, (6, 10) set safety. The binary TCP
   port (default 57560) is in :mod:`sim_instruments.cyclers.maccor_wire`.
 
@@ -40,6 +41,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim_instruments.cyclers.maccor_procedures import ProcedureTests
 from sim_instruments.world.sim_world import SimWorld
 
 logger = logging.getLogger(__name__)
@@ -137,6 +139,8 @@ class MaccorSystemSim:
         self.system_type = system_type
         self.direct_mode_watchdog_s = direct_mode_watchdog_s
         self.channels = [MaccorChannelState(index=k) for k in range(len(self.world_channels))]
+        #: Procedures sent to the tester and the tests run from them.
+        self.procedure_tests = ProcedureTests(self)
         self._last_sync_s = world.clock.now_s()
         world.hooks.append(self._hook)
 
@@ -160,6 +164,9 @@ class MaccorSystemSim:
         dt_s = now_s - self._last_sync_s
         self._last_sync_s = now_s
         for state in self.channels:
+            if state.index in self.procedure_tests.running:
+                self.procedure_tests.follow(state.index)
+                continue
             self._check(state, now_s)
             # The hook runs before the world steps over these dt_s seconds: count what will flow.
             channel = world.channels[self.world_channels[state.index]]
@@ -295,6 +302,7 @@ class MaccorSystemSim:
 
     def reset(self, chan: int) -> str:
         """(6, 5) reset: the test ends, output off, channel Available."""
+        self.procedure_tests.reset(chan)
         state = self.channels[chan]
         src = self.source(chan)
         src.output_on = False
@@ -326,7 +334,11 @@ class MaccorSystemSim:
         voltage, current = self.readings(chan)
         active = state.stat in (STAT_ACTIVE, STAT_SUSPENDED)
         records = int((now_s - state.test_start_s) / state.data_time_s) + 1 if active and state.data_time_s else 0
-        return {"RF1": state.rf1, "RF2": state.rf2, "Stat": state.stat, "LastRecNum": records, "Cycle": 0,
+        machine = self.procedure_tests.running.get(chan)
+        if machine is not None:
+            records = len(machine.records)
+        return {"RF1": state.rf1, "RF2": state.rf2, "Stat": state.stat, "LastRecNum": records,
+                "Cycle": machine.cycle_index if machine is not None else 0,
                 "Step": state.step, "TestTime": _single(now_s - state.test_start_s) if active else 0.0,
                 "StepTime": _single(now_s - state.step_start_s) if active else 0.0,
                 "Capacity": _single(state.capacity_ah), "Energy": _single(state.energy_wh),

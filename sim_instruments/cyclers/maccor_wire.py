@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim_instruments.cyclers.maccor_macnet import DIRECT_RESULTS, MaccorSystemSim
+from sim_instruments.cyclers.maccor_procedures import CHECK_RESULTS, FileTransfer
 from sim_instruments.wire.stream_server import LinkState, SimByteStream, StreamServer
 from sim_instruments.wire.tcp_server import LOOPBACK
 
@@ -225,8 +226,29 @@ def _test_times(system: MaccorSystemSim, p: dict[str, Any], now: float) -> dict[
     return {"Chan": span.start, "Len": len(span), "TestTimes": [system.status(c, now)["TestTime"] for c in span]}
 
 
-def _start_test(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
-    return _result(_chan(system, p), "Procedure does not exist")
+def _start_test(system: MaccorSystemSim, p: dict[str, Any], now: float) -> dict[str, Any]:
+    chan = _chan(system, p)
+    return _result(chan, system.procedure_tests.start(chan, p, now))
+
+
+def _procedure_exists(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
+    name = str(p.get("ProcName", "")).strip().lower()
+    return {"ProcedurExists": "TRUE" if name in system.procedure_tests.procedures else "FALSE"}
+
+
+def _names(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
+    chan = _chan(system, p)
+    return {"Chan": chan, **system.procedure_tests.names(chan)}
+
+
+def _check_start(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
+    chan = _chan(system, p)
+    return _result(chan, CHECK_RESULTS[system.procedure_tests.check(chan, p)])
+
+
+def _start_error(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
+    chan = _chan(system, p)
+    return {"Chan": chan, "ErrorMessage": system.procedure_tests.compile_errors.get(chan, "")}
 
 
 def _variable(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str, Any]:
@@ -245,7 +267,8 @@ def _safety(system: MaccorSystemSim, p: dict[str, Any], _now: float) -> dict[str
 
 FUNCTIONS: dict[tuple[int, int], Callable[[MaccorSystemSim, dict[str, Any], float], dict[str, Any]]] = {
     (1, 1): _version, (1, 2): _general, (3, 1): _spec, (4, 1): _statuses, (4, 2): _voltages, (4, 3): _currents,
-    (4, 4): _aux, (4, 7): _status, (4, 9): _test_times, (6, 2): _start_test,
+    (1, 3): _procedure_exists, (4, 4): _aux, (4, 6): _names, (4, 7): _status, (4, 9): _test_times,
+    (6, 2): _start_test, (6, 11): _check_start, (6, 12): _start_error,
     (6, 3): lambda s, p, _n: _result(_chan(s, p), s.suspend(_chan(s, p))),
     (6, 4): lambda s, p, n: _result(_chan(s, p), s.resume(_chan(s, p), n)),
     (6, 5): lambda s, p, _n: _result(_chan(s, p), s.reset(_chan(s, p))),
@@ -260,11 +283,13 @@ _DIRECT = struct.Struct("<ffffBB")  # (6, 8): Current, Voltage, Power, Resistanc
 
 
 class MacNetBinarySession:
-    """One binary TCP connection: echo (0, n), (1, 2), (4, 2), (4, 3), (4, 7), (6, 3), (6, 5), (6, 8)."""
+    """One binary TCP connection: echo (0, n), (1, 2), (1, 6), (1, 7), (4, 2), (4, 3), (4, 7), (6, 3), (6, 5),
+    (6, 8)."""
 
     def __init__(self, system: MaccorSystemSim) -> None:
         self.system = system
         self._buffer = bytearray()
+        self._files = FileTransfer(system.procedure_tests)
 
     def feed(self, data: bytes) -> bytes:
         """Consume ``data``; replies of every complete message."""
@@ -282,7 +307,7 @@ class MacNetBinarySession:
 
     @staticmethod
     def _data_size(fclass: int, fnum: int, length: int) -> int:
-        if fclass == 0 or (fclass, fnum) == (6, 8):
+        if fclass == 0 or (fclass, fnum) in ((6, 8), (1, 6), (1, 7)):
             return length
         return 0
 
@@ -290,6 +315,10 @@ class MacNetBinarySession:
         system = self.system
         if fclass == 0:
             return _HEADER.pack(fclass, fnum, chan, length) + payload
+        if (fclass, fnum) in ((1, 6), (1, 7)):
+            with system.world.lock:
+                data = self._files.handle(fnum, payload)
+            return _HEADER.pack(fclass, fnum, chan, len(data)) + data if data else b""
         now = system.sync()
         count = len(system.channels)
         data = b""
@@ -346,6 +375,11 @@ class MaccorServers:
     def resource(self) -> str:
         """What a bench config names: ``TCPIP::127.0.0.1::PORT::SOCKET`` (the JSON port)."""
         return f"TCPIP::{self.host}::{self.json_server.port}::SOCKET"
+
+    @property
+    def binary_resource(self) -> str:
+        """The binary port (MacNet's 57560: file transfers), ``TCPIP::127.0.0.1::PORT::SOCKET``."""
+        return f"TCPIP::{self.host}::{self.binary_server.port}::SOCKET"
 
     def stop(self) -> None:
         """Stop both servers."""

@@ -43,7 +43,14 @@ VENDORS: dict[str, _Vendor] = {
     "arbin_cti": _Vendor(ArbinSystemSim, serve_arbin, arbin_stream, ARBIN_OPTIONS),
     # delegated execution only: the channels run step files the bench downloads (drivers/neware_bts.py)
     "neware_bts": _Vendor(NewareBtsSim, serve_neware, neware_stream, {}),
+    # the same Arbin and Maccor systems, their channels running uploaded schedules / sent procedures
+    # (drivers/arbin_delegated.py, drivers/maccor_delegated.py)
+    "arbin_schedule": _Vendor(ArbinSystemSim, serve_arbin, arbin_stream, ARBIN_OPTIONS),
+    "maccor_procedure": _Vendor(MaccorSystemSim, serve_maccor, maccor_stream, {}),
 }
+#: The second port a delegated Arbin / Maccor channel needs (CTI's file port, MacNet's binary port).
+_SECOND_PORT = {"arbin_schedule": ("file_resource", "file_resource"),
+                "maccor_procedure": ("binary_resource", "binary_resource")}
 
 
 @dataclass
@@ -67,7 +74,10 @@ class ServedSystem:
 
     def cycler_entries(self) -> list[dict[str, Any]]:
         """One ``[[cycler]]`` table per test channel: driver, resource, channel (1-based) and options."""
-        options = VENDORS[self.driver].options
+        options = dict(VENDORS[self.driver].options)
+        if self.driver in _SECOND_PORT:
+            key, attribute = _SECOND_PORT[self.driver]
+            options[key] = getattr(self.servers, attribute)
         return [{"driver": self.driver, "resource": self.resource, "channel": k, **options}
                 for k in range(1, self.channels + 1)]
 
