@@ -9,7 +9,9 @@ cell's own measurements:
 
 * the same per-Ah resistances and time constants (same electrodes, a shorter winding): every
   resistance x (capacity ratio)⁻¹, the limiting current x capacity ratio;
-* heat capacities x the mass ratio (same specific heat), the can area of Ø18 x 65 mm;
+* heat capacities x the mass ratio (same specific heat), the can area from the datasheet's size;
+  the core-to-surface conductance x the height ratio (radial conduction out of a cylinder that
+  heats uniformly: G = 8·π·k·L, independent of the radius);
 * OCV, graphite OCP, Arrhenius energies, charge factors and ageing laws unchanged.
 
 Kept apart from :data:`~sim_instruments.cell.presets.PRESETS` (the bench's ``--cell`` names): the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from cells import shipped_datasheet
 from sim_instruments.cell.abuse_onsets import arc_onset_rate_per_s
 from sim_instruments.cell.presets import LFP_26650, CellPreset, rating_of
 
@@ -31,7 +34,16 @@ _RATING = rating_of("a123_apr18650m1a")
 _K = _RATING["nominal_capacity_ah"] / LFP_26650.nominal_capacity_ah
 #: Mass ratio (heat capacities scale with it).
 _M = _RATING["mass_kg"] / LFP_26650.mass_kg
-_D_M, _H_M = 0.018, 0.065  # can diameter and height, m (the datasheet's Ø18 x 65 mm)
+
+def _size_m(datasheet: str, key: str) -> float:
+    """A can dimension of a shipped datasheet, m."""
+    value = shipped_datasheet(datasheet).get(f"dimensions.{key}")
+    if value is None:
+        raise ValueError(f"datasheet {datasheet!r} states no dimensions.{key}")
+    return value / 1000.0
+
+
+_D_M, _H_M = _size_m("a123_apr18650m1a", "diameter_mm"), _size_m("a123_apr18650m1a", "height_mm")
 
 LFP_18650_APR: CellPreset = replace(
     LFP_26650,
@@ -46,7 +58,8 @@ LFP_18650_APR: CellPreset = replace(
     diffusion_r_ohm=LFP_26650.diffusion_r_ohm / _K,
     heat_capacity_core_j_per_k=LFP_26650.heat_capacity_core_j_per_k * _M,
     heat_capacity_surface_j_per_k=LFP_26650.heat_capacity_surface_j_per_k * _M,
-    conductance_core_surface_w_per_k=LFP_26650.conductance_core_surface_w_per_k * _D_M / 0.026,
+    conductance_core_surface_w_per_k=(LFP_26650.conductance_core_surface_w_per_k * _H_M
+                                      / _size_m(LFP_26650.datasheet, "height_mm")),
     surface_area_m2=math.pi * _D_M * _H_M + 2.0 * math.pi * (_D_M / 2.0) ** 2,
     exotherm_energy_j=LFP_26650.exotherm_energy_j * _K,
     exotherm_rate_per_s=arc_onset_rate_per_s(
