@@ -71,7 +71,8 @@ class PolicyRun:
 
     @property
     def fade_per_cycle_pct(self) -> float:
-        """OCV-capacity loss per cycle from the end of cycle 1 to the end of the last, %."""
+        """OCV-capacity loss per cycle from the end of the first recorded cycle to the end of the
+        last, %."""
         n = len(self.capacity_ah) - 1
         return 100.0 * (1.0 - self.capacity_ah[-1] / self.capacity_ah[0]) / max(n, 1)
 
@@ -117,8 +118,9 @@ def _rest(cell: CellModel) -> None:
 
 def simulate_policy(rates: tuple[float, ...], cycles: int = 12,
                     preset: CellPreset | None = None) -> PolicyRun:
-    """``cycles`` of the published cycle with the fast-charge steps ``rates`` (C) on a fresh cell
-    that starts rested at SOC 0.5 in the 30 °C chamber (the first discharge empties it)."""
+    """The published cycle with the fast-charge steps ``rates`` (C) on a fresh cell that starts
+    rested at SOC 0.5 in the 30 °C chamber: one cycle that starts with that half discharge (not
+    recorded), then ``cycles`` recorded cycles (capacity at the end of each)."""
     p = preset or chamber_preset()
     c = p.nominal_capacity_ah
     cell = CellModel(p, soc=0.5, temperature_c=CHAMBER_C, seed=None)
