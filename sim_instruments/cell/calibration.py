@@ -2,7 +2,9 @@
 
 Run ``python -m sim_instruments.cell.calibration`` from the repository root to print the table of
 calibration figures (the one in ``docs/calibration.md``); ``--charge`` prints the charge /
-anode-potential / plating figures, ``--fade`` the cycling-ageing fade. The reference CSVs live in
+anode-potential / plating figures, ``--fade`` the cycling-ageing fade; ``--preset nmc_pouch_60ah``
+the 60 Ah pouch's figures against its own Ecker2015 DFN reference (``--fit``: re-derive its fitted
+parameters; :mod:`sim_instruments.cell.pouch_calibration`). The reference CSVs live in
 ``tests/data/reference`` (columns: time_s, current_a (discharge positive), voltage_v,
 discharge_capacity_ah, cell_temperature_c).
 
@@ -226,8 +228,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: fade per charge profile vs the OKane2022 DFN references")
     parser.add_argument("--bounds", action="store_true",
                         help="instead: share of each calibration case's time on each model bound")
+    parser.add_argument("--fit", action="store_true",
+                        help="nmc_pouch_60ah only: re-fit its circuit to its Ecker2015 DFN reference")
     args = parser.parse_args(argv)
     preset = get_preset(args.preset)
+    if args.fit and args.preset != "nmc_pouch_60ah":
+        parser.error("--fit: only the nmc_pouch_60ah preset has a fit here (nmc_21700: docs/calibration.md)")
     if args.short_ohm is not None:
         sys.stdout.write(_format_table(short_circuit_figures(preset, args.short_ohm)))
         return 0
@@ -257,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         from sim_instruments.cell.ageing_calibration import fade_figures
 
         sys.stdout.write(_format_table(fade_figures(preset)))
+        return 0
+    if args.preset == "nmc_pouch_60ah":
+        from sim_instruments.cell.pouch_calibration import fit_pouch, pouch_figures
+
+        sys.stdout.write(_format_table(fit_pouch(preset) if args.fit else pouch_figures(preset)))
         return 0
     sys.stdout.write(_format_table(calibration_figures(preset)))
     return 0
