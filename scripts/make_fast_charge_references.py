@@ -144,8 +144,10 @@ def pouch_60ah(out: Path = OUT) -> None:
     with the 60 Ah pouch's geometry (300 x 100 x 12 mm = 3.6e-4 m³, 0.0696 m² cooling area,
     h = 10 W m⁻² K⁻¹), default mesh, IDAKLU; from a rested full cell (``initial_soc=1``), CC
     discharge to 2.75 V; 10 s record period. Writes ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``
-    (columns as the ORegan2022 discharges)."""
-    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0)):
+    (columns as the ORegan2022 discharges; -20 °C as ``m20C``): 1C and C/3 at 25 °C, 1C at 0 °C,
+    C/5, 1C and 2C at -20 °C (the cold ones added for the fit of issue 30 item 8)."""
+    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0),
+                                ("C5", 0.2, -20.0), ("1C", 1.0, -20.0), ("2C", 2.0, -20.0)):
         model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
         params = pybamm.ParameterValues("Ecker2015")
         layers = 60.0 / params["Nominal cell capacity [A.h]"]
@@ -164,7 +166,7 @@ def pouch_60ah(out: Path = OUT) -> None:
         rows = np.column_stack([t - t[0], sol["Current [A]"].entries, sol["Voltage [V]"].entries,
                                 sol["Discharge capacity [A.h]"].entries,
                                 sol["X-averaged cell temperature [K]"].entries - 273.15])
-        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv"
+        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv".replace("_-", "_m")
         np.savetxt(out / name, rows, delimiter=",", fmt="%.6g", comments="",
                    header="time_s,current_a (discharge positive),voltage_v,discharge_capacity_ah,cell_temperature_c")
         print(name, f"{rows[-1, 3]:.3f} Ah, max {rows[:, 4].max():.1f} °C", flush=True)

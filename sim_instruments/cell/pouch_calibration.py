@@ -34,12 +34,17 @@ from sim_instruments.cell.presets import CellPreset, get_preset
 
 log = logging.getLogger(__name__)
 
-#: (file stem, discharge current A, ambient °C) of the three reference runs.
+#: (file stem, discharge current A, ambient °C) of the reference runs: the first three are
+#: fitted (:data:`FIT_RUNS`), the -20 °C ones are held out (checks only).
 POUCH_REFERENCE_RUNS: dict[str, tuple[float, float]] = {
     "ecker2015_60ah_dfn_lumped_1C_25C": (60.0, 25.0),
     "ecker2015_60ah_dfn_lumped_C3_25C": (20.0, 25.0),
     "ecker2015_60ah_dfn_lumped_1C_0C": (60.0, 0.0),
+    "ecker2015_60ah_dfn_lumped_C5_m20C": (12.0, -20.0),
+    "ecker2015_60ah_dfn_lumped_1C_m20C": (60.0, -20.0),
+    "ecker2015_60ah_dfn_lumped_2C_m20C": (120.0, -20.0),
 }
+FIT_RUNS: tuple[str, ...] = tuple(POUCH_REFERENCE_RUNS)[:3]
 
 #: Heat capacity of the reference's lumped thermal model, J/K: PyBaMM's thickness-weighted
 #: rho·c_p of the Ecker2015 layer stack (current collectors 14/15 µm, electrodes 74/54 µm,
@@ -80,13 +85,21 @@ FIT_FIELDS: tuple[str, ...] = tuple(FIT_BOUNDS)
 _V_SCALE, _Q_SCALE, _T_SCALE = 0.010, 0.5, 0.3
 
 
+#: Core-to-surface conductance of the like-for-like cell, W/K: large enough (time constant
+#: 0.9 J/K / W = under 1 s) that core and surface are one temperature, as in the lumped reference.
+LUMPED_CONDUCTANCE_W_PER_K = 1000.0
+
+
 def like_for_like(preset: CellPreset) -> CellPreset:
-    """``preset`` without reversible heat: the physics of the Ecker2015 reference (entropic 0)."""
-    return replace(preset, entropic_v_per_k=0.0, entropic_table_v_per_k=None)
+    """``preset`` with the physics of the Ecker2015 reference: no reversible heat (its entropic
+    terms are 0) and one lumped temperature (core = surface)."""
+    return replace(preset, entropic_v_per_k=0.0, entropic_table_v_per_k=None,
+                   conductance_core_surface_w_per_k=LUMPED_CONDUCTANCE_W_PER_K)
 
 
-def _simulate(preset: CellPreset, dt_s: float) -> dict[str, Discharge]:
-    return {stem: simulate_discharge(preset, i, t, dt_s) for stem, (i, t) in POUCH_REFERENCE_RUNS.items()}
+def _simulate(preset: CellPreset, dt_s: float, stems: tuple[str, ...] = tuple(POUCH_REFERENCE_RUNS)
+              ) -> dict[str, Discharge]:
+    return {stem: simulate_discharge(preset, *POUCH_REFERENCE_RUNS[stem], dt_s) for stem in stems}
 
 
 def pouch_figures(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 1.0) -> dict[str, float]:
@@ -111,11 +124,12 @@ def pouch_figures(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 1.0
 
 
 def _residuals(preset: CellPreset, refs: dict[str, Discharge], dt_s: float) -> np.ndarray:
-    """V(Q) differences on 60 points of each run's common range, capacity and heating errors."""
-    sims = _simulate(like_for_like(preset), dt_s)
+    """V(Q) differences on 60 points of each fitted run's common range (x 3/sqrt(60): each run's
+    RMS counts 3x), capacity and heating errors, each over its scale."""
+    sims = _simulate(like_for_like(preset), dt_s, FIT_RUNS)
     out: list[float] = []
-    for stem, (_, ambient) in POUCH_REFERENCE_RUNS.items():
-        sim, ref = sims[stem], refs[stem]
+    for stem in FIT_RUNS:
+        sim, ref, ambient = sims[stem], refs[stem], POUCH_REFERENCE_RUNS[stem][1]
         grid = np.linspace(0.0, min(sim.final_capacity_ah, ref.final_capacity_ah), 60)
         dv = np.interp(grid, sim.capacity_ah, sim.voltage_v) - np.interp(grid, ref.capacity_ah, ref.voltage_v)
         out.extend(dv / _V_SCALE / math.sqrt(len(grid)) * 3.0)
@@ -127,7 +141,7 @@ def _residuals(preset: CellPreset, refs: dict[str, Discharge], dt_s: float) -> n
 def fit_pouch(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 5.0,
               max_evaluations: int = 400) -> dict[str, float]:
     """Least-squares fit of :data:`FIT_FIELDS` (within :data:`FIT_BOUNDS`) to the three reference
-    runs (like-for-like: no reversible heat), from the preset's values with :data:`DERIVED` and
+    runs of :data:`FIT_RUNS` (like-for-like: no reversible heat), from the preset's values with :data:`DERIVED` and
     the reference's heat capacity applied. Returns the fitted values (rounded to 3 significant
     figures, as the preset states them) and the final cost."""
     from scipy.optimize import least_squares  # noqa: PLC0415 (a calibration-time import)
@@ -135,7 +149,7 @@ def fit_pouch(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 5.0,
     p = get_preset(preset) if isinstance(preset, str) else preset
     p = replace(p, **DERIVED, heat_capacity_core_j_per_k=REFERENCE_HEAT_CAPACITY_J_PER_K
                 - p.heat_capacity_surface_j_per_k)
-    refs = {stem: load_reference(stem) for stem in POUCH_REFERENCE_RUNS}
+    refs = {stem: load_reference(stem) for stem in FIT_RUNS}
     lo, hi = np.log([FIT_BOUNDS[f] for f in FIT_FIELDS]).T
     x0 = np.clip(np.log([getattr(p, f) for f in FIT_FIELDS]), lo + 1e-6, hi - 1e-6)
 
