@@ -145,9 +145,12 @@ def pouch_60ah(out: Path = OUT) -> None:
     h = 10 W m⁻² K⁻¹), default mesh, IDAKLU; from a rested full cell (``initial_soc=1``), CC
     discharge to 2.75 V; 10 s record period. Writes ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``
     (columns as the ORegan2022 discharges; -20 °C as ``m20C``): 1C and C/3 at 25 °C, 1C at 0 °C,
-    C/5, 1C and 2C at -20 °C (the cold ones added for the fit of issue 30 item 8)."""
+    C/5, 1C and 2C at -20 °C, 2C at 0 °C, 1C and 2C at -10 °C (fitted,
+    ``sim_instruments/cell/pouch_calibration.py``), 2C at 25 °C and 1C at 10 °C (held out)."""
     for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0),
-                                ("C5", 0.2, -20.0), ("1C", 1.0, -20.0), ("2C", 2.0, -20.0)):
+                                ("C5", 0.2, -20.0), ("1C", 1.0, -20.0), ("2C", 2.0, -20.0),
+                                ("2C", 2.0, 0.0), ("2C", 2.0, -10.0), ("1C", 1.0, -10.0),
+                                ("2C", 2.0, 25.0), ("1C", 1.0, 10.0)):
         model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
         params = pybamm.ParameterValues("Ecker2015")
         layers = 60.0 / params["Nominal cell capacity [A.h]"]

@@ -2,11 +2,19 @@
 
 Reference: PyBaMM DFN, ``Ecker2015`` electrodes x 384 layers = 60 Ah, lumped thermal with this
 pouch's geometry (``tests/data/reference/ecker2015_60ah_*``, ``scripts/make_fast_charge_references.py
-pouch`` / ``pouch-ocv``). The bands are taken from the reference itself: a fit that resolves the
-reference's own rate and temperature effects (1C vs C/3 at 25 °C, 25 °C vs 0 °C at 1C) must miss
-by less than half of the smaller of them; heat within 10 % (the criterion of issue 30's outside
-check). The comparison is like for like (no reversible heat: the Ecker2015 set has none); the
-preset's own figures, with its reversible heat, are in ``docs/calibration.md``.
+pouch`` / ``pouch-ocv``). Six runs are fitted (``FIT_RUNS``), five held out (2C at 25 °C, 1C at
+10 °C, 2C at 0 °C, 1C and 2C at -10 °C). The comparison is like for like (no reversible heat, one lumped temperature: the Ecker2015
+set has no entropic term and the reference is lumped); the preset's own figures, with its
+reversible heat and two thermal nodes, are in ``docs/calibration.md``.
+
+Bands, taken from the reference or from the existing calibration, not from this fit:
+
+* at 10-25 °C (fitted and held out): capacity within half the reference's smallest rate effect
+  (C/3 vs 1C, 1C vs 2C at 25 °C: 0.12 Ah), V(Q) RMS within half the smaller RMS gap between those
+  reference curves (21 mV), i.e. the model resolves the reference's own rate effects;
+* at 0 to -20 °C (fitted and held out): capacity within ±2 % and V(Q) RMS below 80 mV, the ``nmc_21700``
+  calibration's capacity and cold C/3 voltage bands (``test_calibration.py``);
+* heating within 10 % everywhere (the criterion of issue 30's outside check).
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ from sim_instruments.cell.pouch_calibration import (
     FIT_RUNS,
     POUCH_REFERENCE_RUNS,
     REFERENCE_HEAT_CAPACITY_J_PER_K,
+    fit_cost,
     fit_pouch,
     pouch_figures,
 )
 
-C1_25, C3_25, C1_0 = "1C_25C", "C3_25C", "1C_0C"
+WARM = ("1C_25C", "C3_25C", "2C_25C", "1C_10C")
+COLD = ("1C_0C", "2C_0C", "1C_m10C", "2C_m10C", "C5_m20C", "1C_m20C", "2C_m20C")
+FITTED = ("1C_25C", "C3_25C", "1C_0C", "C5_m20C", "1C_m20C", "2C_m20C")
+HELD_OUT = ("2C_25C", "1C_10C", "2C_0C", "1C_m10C", "2C_m10C")
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +46,29 @@ def fig() -> dict[str, float]:
     return pouch_figures("nmc_pouch_60ah", dt_s=1.0)
 
 
-def _rms_gap_v(stem_a: str, stem_b: str) -> float:
+def _ref(case: str):  # noqa: ANN202 (a calibration Discharge)
+    return load_reference(f"ecker2015_60ah_dfn_lumped_{case}")
+
+
+def _rms_gap_v(case_a: str, case_b: str) -> float:
     """RMS of V(Q) between two reference runs over their common range, V."""
-    a, b = load_reference(f"ecker2015_60ah_dfn_lumped_{stem_a}"), load_reference(f"ecker2015_60ah_dfn_lumped_{stem_b}")
+    a, b = _ref(case_a), _ref(case_b)
     grid = np.linspace(0.0, min(a.final_capacity_ah, b.final_capacity_ah), 400)
     diff = np.interp(grid, a.capacity_ah, a.voltage_v) - np.interp(grid, b.capacity_ah, b.voltage_v)
     return float(np.sqrt(np.mean(diff**2)))
+
+
+def _capacity_band_ah() -> float:
+    """Half the reference's smallest rate effect on capacity at 25 °C, Ah."""
+    q = {c: _ref(c).final_capacity_ah for c in ("C3_25C", "1C_25C", "2C_25C")}
+    effects = (q["C3_25C"] - q["1C_25C"], q["1C_25C"] - q["2C_25C"])
+    assert min(effects) > 0.0
+    return 0.5 * min(effects)
+
+
+def _voltage_band_v() -> float:
+    """Half the smaller RMS gap between the reference's 25 °C curves at neighbouring rates, V."""
+    return 0.5 * min(_rms_gap_v("1C_25C", "C3_25C"), _rms_gap_v("1C_25C", "2C_25C"))
 
 
 def test_ocv_graphite_ocp_capacity_and_heat_capacity_are_the_reference_cells() -> None:
@@ -57,43 +86,38 @@ def test_ocv_graphite_ocp_capacity_and_heat_capacity_are_the_reference_cells() -
     assert p.heat_capacity_j_per_k == pytest.approx(REFERENCE_HEAT_CAPACITY_J_PER_K)
 
 
-def test_capacity_resolves_the_references_rate_and_temperature_effects(fig: dict[str, float]) -> None:
-    ref = {c: fig[f"ref_capacity_{c}_ah"] for c in (C1_25, C3_25, C1_0)}
-    rate_effect, cold_effect = ref[C3_25] - ref[C1_25], ref[C1_25] - ref[C1_0]
-    assert rate_effect > 0.0 and cold_effect > 0.0
-    band = 0.5 * min(rate_effect, cold_effect)  # 0.13 Ah (0.2 %)
-    for case in ref:  # fitted runs
-        assert fig[f"lfl_capacity_{case}_ah"] == pytest.approx(ref[case], abs=band), case
-    assert fig[f"lfl_capacity_{C3_25}_ah"] > fig[f"lfl_capacity_{C1_25}_ah"] > fig[f"lfl_capacity_{C1_0}_ah"]
-
-
-def test_heating_within_10_percent_of_the_reference(fig: dict[str, float]) -> None:
-    for case in (C1_25, C3_25, C1_0):
+def test_warm_runs_resolve_the_references_rate_effects(fig: dict[str, float]) -> None:
+    """10-25 °C, fitted and held out: capacity and V(Q) within half the reference's own rate
+    effects, heating within 10 %."""
+    band_q, band_v = _capacity_band_ah(), _voltage_band_v()
+    for case in WARM:
+        assert fig[f"lfl_capacity_{case}_ah"] == pytest.approx(fig[f"ref_capacity_{case}_ah"], abs=band_q), case
+        assert fig[f"lfl_rms_{case}_v"] < band_v, (case, band_v)
         assert fig[f"lfl_heating_{case}_k"] == pytest.approx(fig[f"ref_heating_{case}_k"], rel=0.10), case
+    assert fig["lfl_capacity_C3_25C_ah"] > fig["lfl_capacity_1C_25C_ah"] > fig["lfl_capacity_2C_25C_ah"]
 
 
-def test_voltage_curve_misses_by_less_than_half_the_references_own_effects(fig: dict[str, float]) -> None:
-    band = 0.5 * min(_rms_gap_v(C1_25, C3_25), _rms_gap_v(C1_25, C1_0))
-    for case in (C1_25, C3_25, C1_0):
-        assert fig[f"lfl_rms_{case}_v"] < band, (case, band)
+def test_cold_runs_within_the_21700_calibration_bands(fig: dict[str, float]) -> None:
+    """0 to -20 °C: capacity within ±2 %, V(Q) RMS below 80 mV, heating within 10 %; and the
+    capacity falls from C/5 to 1C at -20 °C as the reference's does."""
+    for case in COLD:
+        assert fig[f"lfl_capacity_{case}_ah"] == pytest.approx(fig[f"ref_capacity_{case}_ah"], rel=0.02), case
+        assert fig[f"lfl_rms_{case}_v"] < 0.080, case
+        assert fig[f"lfl_heating_{case}_k"] == pytest.approx(fig[f"ref_heating_{case}_k"], rel=0.10), case
+    assert fig["lfl_capacity_C5_m20C_ah"] > fig["lfl_capacity_1C_m20C_ah"]
 
 
 def test_the_preset_is_what_the_fit_and_the_reference_physics_give() -> None:
+    """The derived values are the preset's, and the preset sits at the fit's minimum: re-fitting
+    from it lowers the cost by less than 1 % (the fitted parameters lie in a flat valley, so the
+    claim is on the cost, with each parameter within 10 % of the preset's)."""
     p = get_preset("nmc_pouch_60ah")
     for name, value in DERIVED.items():
         assert getattr(p, name) == value, name
     fitted = fit_pouch(p)
+    assert fitted["cost"] > 0.99 * fit_cost(p)
     for name in FIT_FIELDS:
-        assert fitted[name] == pytest.approx(getattr(p, name), rel=0.02), name
-    assert set(FIT_RUNS) == {f"ecker2015_60ah_dfn_lumped_{c}" for c in (C1_25, C3_25, C1_0)}
-
-
-def test_held_out_cold_capacities_within_the_21700s_capacity_band(fig: dict[str, float]) -> None:
-    """The -20 °C runs are not fitted: their capacity is predicted within ±2 % (the band of the
-    nmc_21700 calibration's capacities) and falls from C/5 to 1C as the DFN's does. (Their heating
-    is not claimed: 2C heats 37 K against the DFN's 31 K, docs/calibration.md.)"""
-    held_out = [stem.split("lumped_")[1] for stem in POUCH_REFERENCE_RUNS if stem not in FIT_RUNS]
-    assert held_out == ["C5_m20C", "1C_m20C", "2C_m20C"]
-    for case in held_out:
-        assert fig[f"sim_capacity_{case}_ah"] == pytest.approx(fig[f"ref_capacity_{case}_ah"], rel=0.02), case
-    assert fig["sim_capacity_C5_m20C_ah"] > fig["sim_capacity_1C_m20C_ah"]
+        assert fitted[name] == pytest.approx(getattr(p, name), rel=0.10), name
+    assert FIT_RUNS == tuple(f"ecker2015_60ah_dfn_lumped_{c}" for c in FITTED)
+    held_out = tuple(stem.split("lumped_")[1] for stem in POUCH_REFERENCE_RUNS if stem not in FIT_RUNS)
+    assert held_out == HELD_OUT
