@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -167,14 +168,16 @@ def fit_pouch(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 5.0,
     from scipy.optimize import least_squares  # noqa: PLC0415 (a calibration-time import)
 
     p = get_preset(preset) if isinstance(preset, str) else preset
-    p = replace(p, **DERIVED, heat_capacity_core_j_per_k=REFERENCE_HEAT_CAPACITY_J_PER_K
-                - p.heat_capacity_surface_j_per_k)
+    start: dict[str, Any] = {
+        **DERIVED, "heat_capacity_core_j_per_k": REFERENCE_HEAT_CAPACITY_J_PER_K - p.heat_capacity_surface_j_per_k}
+    p = replace(p, **start)
     refs = {stem: load_reference(stem) for stem in FIT_RUNS}
     lo, hi = np.log([FIT_BOUNDS[f] for f in FIT_FIELDS]).T
     x0 = np.clip(np.log([getattr(p, f) for f in FIT_FIELDS]), lo + 1e-6, hi - 1e-6)
 
     def trial(x: np.ndarray) -> CellPreset:
-        return replace(p, **{f: float(v) for f, v in zip(FIT_FIELDS, np.exp(x), strict=True)})
+        changes: dict[str, Any] = {f: float(v) for f, v in zip(FIT_FIELDS, np.exp(x), strict=True)}
+        return replace(p, **changes)
 
     result = least_squares(lambda x: _residuals(trial(x), refs, dt_s), x0, method="trf",
                            bounds=(lo, hi), diff_step=0.02, max_nfev=max_evaluations)
