@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sim_instruments.cell.calibration import (
+from sim_instruments.cell.discharge_runs import (
     Discharge,
     load_reference,
     rms_voltage_error_v,
