@@ -5,6 +5,7 @@ Run once (needs ``pip install cellbench[pybamm]``; CPU-heavy: run it niced, one 
     PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py cold
     PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py ageing [--ambient C] [PROFILE...]
     PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py pouch
+    PYBAMM_DISABLE_TELEMETRY=true nice .venv/bin/python scripts/make_fast_charge_references.py pouch-ocv
 
 Writes into ``tests/data/reference`` (columns in each file's header line):
 
@@ -26,6 +27,8 @@ Writes into ``tests/data/reference`` (columns in each file's header line):
   charge stages (each "Charge at I A for t minutes or until 4.2 V"), 10 min rest.
 
 * ``pouch``: ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``, see :func:`pouch_60ah`.
+* ``pouch-ocv``: ``ecker2015_60ah_ocv.csv``, the same cell's OCV, graphite OCP and capacity, see
+  :func:`pouch_60ah_ocv` (no solve: the parameter set's functions evaluated).
 
 Profiles (:data:`PROFILES`): four stages of 17.5 % SOC each (0.875 Ah of the 5 Ah nominal), i.e.
 about 70 % SOC from the 1C cut-off; the three multi-step profiles take the same 26.25 min when no
@@ -141,8 +144,13 @@ def pouch_60ah(out: Path = OUT) -> None:
     with the 60 Ah pouch's geometry (300 x 100 x 12 mm = 3.6e-4 m³, 0.0696 m² cooling area,
     h = 10 W m⁻² K⁻¹), default mesh, IDAKLU; from a rested full cell (``initial_soc=1``), CC
     discharge to 2.75 V; 10 s record period. Writes ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``
-    (columns as the ORegan2022 discharges)."""
-    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0)):
+    (columns as the ORegan2022 discharges; -20 °C as ``m20C``): 1C and C/3 at 25 °C, 1C at 0 °C,
+    C/5, 1C and 2C at -20 °C, 2C at 0 °C, 1C and 2C at -10 °C (fitted,
+    ``sim_instruments/cell/pouch_calibration.py``), 2C at 25 °C and 1C at 10 °C (held out)."""
+    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0),
+                                ("C5", 0.2, -20.0), ("1C", 1.0, -20.0), ("2C", 2.0, -20.0),
+                                ("2C", 2.0, 0.0), ("2C", 2.0, -10.0), ("1C", 1.0, -10.0),
+                                ("2C", 2.0, 25.0), ("1C", 1.0, 10.0)):
         model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
         params = pybamm.ParameterValues("Ecker2015")
         layers = 60.0 / params["Nominal cell capacity [A.h]"]
@@ -161,10 +169,58 @@ def pouch_60ah(out: Path = OUT) -> None:
         rows = np.column_stack([t - t[0], sol["Current [A]"].entries, sol["Voltage [V]"].entries,
                                 sol["Discharge capacity [A.h]"].entries,
                                 sol["X-averaged cell temperature [K]"].entries - 273.15])
-        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv"
+        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv".replace("_-", "_m")
         np.savetxt(out / name, rows, delimiter=",", fmt="%.6g", comments="",
                    header="time_s,current_a (discharge positive),voltage_v,discharge_capacity_ah,cell_temperature_c")
         print(name, f"{rows[-1, 3]:.3f} Ah, max {rows[:, 4].max():.1f} °C", flush=True)
+
+
+#: SOC grid of the pouch OCV table (that of ``NMC811_GRAPHITE`` in ``sim_instruments/cell/ocv_tables.py``).
+POUCH_SOC_GRID = (
+    *(i / 100.0 for i in range(0, 10)), *(0.1 + 0.025 * i for i in range(33)), 0.92, 0.94, 0.96, 0.98, 1.0)
+
+
+def pouch_60ah_ocv(out: Path = OUT) -> None:
+    """OCV table of the 60 Ah ``Ecker2015`` reference cell (:func:`pouch_60ah`), as the presets
+    define SOC: SOC 1 at OCV 4.2 V, SOC 0 at OCV 2.75 V (the datasheet's window; PyBaMM's own
+    window is 2.5-4.2 V). The electrode stoichiometries move on PyBaMM's electrode-SOH line
+    (``get_min_max_stoichiometries``: graphite x0 -> x100, cathode y0 -> y100 between 2.5 and
+    4.2 V), the 2.75 V point is found on it by bisection; OCV = U_pos(y) - U_neg(x) with the
+    set's ``nco_ocp_Ecker2015`` and ``graphite_ocp_Ecker2015`` (no temperature dependence, no
+    entropic term: both are 0 in the set). Capacity = graphite capacity x (x100 - x) over the
+    window, x 384 layers. Writes ``ecker2015_60ah_ocv.csv``: soc, ocv_v, graphite_ocp_v, x, y,
+    and the capacity in the header."""
+    params = pybamm.ParameterValues("Ecker2015")
+    u_n, u_p = params["Negative electrode OCP [V]"], params["Positive electrode OCP [V]"]
+
+    def ev(f, sto: float) -> float:
+        return float(params.evaluate(f(pybamm.Scalar(sto))))
+
+    x0, x100, y100, y0 = (float(v) for v in pybamm.lithium_ion.get_min_max_stoichiometries(params))
+
+    def ocv(s: float) -> float:
+        return ev(u_p, y0 + s * (y100 - y0)) - ev(u_n, x0 + s * (x100 - x0))
+
+    lo, hi = 0.0, 0.5
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ocv(mid) < 2.75 else (lo, mid)
+    s_min = 0.5 * (lo + hi)
+    layers = 60.0 / params["Nominal cell capacity [A.h]"]
+    q_neg_ah = (params["Maximum concentration in negative electrode [mol.m-3]"]
+                * params["Negative electrode active material volume fraction"]
+                * params["Negative electrode thickness [m]"] * params["Electrode height [m]"]
+                * params["Electrode width [m]"] * 96485.33212 / 3600.0 * layers)
+    capacity = q_neg_ah * (x100 - x0) * (1.0 - s_min)
+    rows = []
+    for soc in POUCH_SOC_GRID:
+        s = s_min + soc * (1.0 - s_min)
+        x, y = x0 + s * (x100 - x0), y0 + s * (y100 - y0)
+        rows.append((soc, ev(u_p, y) - ev(u_n, x), ev(u_n, x), x, y))
+    np.savetxt(out / "ecker2015_60ah_ocv.csv", np.array(rows), delimiter=",", fmt="%.6g", comments="",
+               header=f"# Ecker2015 x {layers:.0f} layers: capacity {capacity:.4f} Ah between OCV 2.75 and 4.2 V\n"
+                      "soc,ocv_v,graphite_ocp_v,graphite_x,cathode_y")
+    print(f"ecker2015_60ah_ocv.csv: {capacity:.3f} Ah, x {x0 + s_min * (x100 - x0):.4f} -> {x100:.4f}", flush=True)
 
 
 if __name__ == "__main__":
@@ -174,6 +230,8 @@ if __name__ == "__main__":
         cold_cccv()
     elif what == "pouch":
         pouch_60ah()
+    elif what == "pouch-ocv":
+        pouch_60ah_ocv()
     else:  # ageing [--ambient C] [PROFILE...]
         args = sys.argv[2:]
         ambient = 25.0

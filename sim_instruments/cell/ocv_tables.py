@@ -14,7 +14,12 @@ Sources:
   ends to exactly 2.5 V and 4.2 V.
 * ``LFP_GRAPHITE``: a generic LFP/graphite curve: steep rise to the 3.2-3.3 V two-phase plateau with
   the graphite staging step near 60-70 % SOC, steep end of charge towards 3.6 V.
-* ``NMC622_GRAPHITE_POUCH``: generic NMC622/graphite large-format curve (2.75-4.2 V).
+* ``LAYERED_OXIDE_GRAPHITE_POUCH``: the 60 Ah pouch's reference cell (PyBaMM ``Ecker2015``
+  electrodes x 384 layers, Ecker et al., J. Electrochem. Soc. 162 (2015) A1836 / A1849: a Kokam
+  pouch's layered-oxide cathode and graphite): ``U_pos(y) - U_neg(x)`` from the set's
+  ``nco_ocp_Ecker2015`` / ``graphite_ocp_Ecker2015`` on PyBaMM's electrode-SOH line, SOC 0 at
+  OCV 2.75 V and 1 at 4.2 V; made and written to ``tests/data/reference/ecker2015_60ah_ocv.csv``
+  by ``scripts/make_fast_charge_references.py pouch-ocv`` (rounded to 0.1 mV here).
 * ``NMC811_LI_METAL``: NMC811 against a lithium-metal anode (solid-state cell): the NMC curve lifted
   by the graphite potential it no longer has (about 0.1 V), 3.0-4.25 V.
 """
@@ -47,11 +52,25 @@ LFP_GRAPHITE: OcvTable = (
      3.335, 3.345, 3.37, 3.40, 3.46, 3.6),
 )
 
-NMC622_GRAPHITE_POUCH: OcvTable = (
-    (0.0, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
-     0.95, 1.0),
-    (2.75, 3.0, 3.2, 3.35, 3.43, 3.48, 3.53, 3.57, 3.6, 3.62, 3.66, 3.71, 3.79, 3.87, 3.95,
-     4.05, 4.11, 4.2),
+LAYERED_OXIDE_GRAPHITE_POUCH: OcvTable = (
+    NMC811_GRAPHITE[0],  # the same SOC grid
+    (
+     2.7500, 2.9608, 3.0903, 3.1872, 3.2611, 3.3180, 3.3622, 3.3970, 3.4248, 3.4475, 3.4663,
+     3.5029, 3.5323, 3.5607, 3.5921, 3.6269, 3.6612, 3.6901, 3.7120, 3.7291, 3.7450, 3.7601,
+     3.7710, 3.7772, 3.7809, 3.7840, 3.7876, 3.7923, 3.7985, 3.8064, 3.8163, 3.8283, 3.8427,
+     3.8606, 3.8838, 3.9126, 3.9413, 3.9658, 3.9877, 4.0091, 4.0311, 4.0544, 4.0794, 4.1008,
+     4.1236, 4.1479, 4.1734, 4.2000,
+    ),
+)
+
+#: Graphite OCP vs Li of the same reference cell (``graphite_ocp_Ecker2015``), V, at the SOCs of
+#: ``LAYERED_OXIDE_GRAPHITE_POUCH[0]``.
+GRAPHITE_OCP_ECKER2015_POUCH_V: tuple[float, ...] = (
+    0.8568, 0.6553, 0.5349, 0.4470, 0.3820, 0.3337, 0.2980, 0.2714, 0.2518, 0.2371, 0.2262,
+    0.2093, 0.2002, 0.1935, 0.1862, 0.1774, 0.1690, 0.1629, 0.1587, 0.1540, 0.1464, 0.1367,
+    0.1295, 0.1260, 0.1247, 0.1243, 0.1241, 0.1241, 0.1241, 0.1240, 0.1240, 0.1237, 0.1228,
+    0.1202, 0.1136, 0.1025, 0.0923, 0.0870, 0.0851, 0.0845, 0.0843, 0.0842, 0.0842, 0.0842,
+    0.0842, 0.0842, 0.0842, 0.0841,
 )
 
 NMC811_LI_METAL: OcvTable = (

@@ -49,7 +49,13 @@ def cccv(preset: str, temperature_c: float, dt_s: float, soc: float = 0.7) -> di
 
 
 def test_end_voltage_prediction_is_the_step() -> None:
-    """The implicit solve's end-of-step voltage is what the step then gives (same arithmetic)."""
+    """The implicit solve's end-of-step voltage is what the step then gives (same arithmetic).
+
+    Except the stripping plateau: on a discharge step of a cell that plated in the C/2 charge
+    before it (at -20 °C; ``nmc_pouch_60ah`` plates 3 mAh there), stripping starts within the
+    step and its plateau term (2 mV on the pouch) is not in the prediction, which the CV hold (a
+    charge) never needs: the step's voltage is the prediction plus that term's change.
+    """
     for preset in sorted(PRESETS):
         for temp in (-20.0, 25.0):
             cell = CellModel(get_preset(preset), soc=0.8, temperature_c=temp, seed=None)
@@ -59,7 +65,8 @@ def test_end_voltage_prediction_is_the_step() -> None:
                 twin = CellModel(cell.preset, seed=None)
                 twin.load_state(cell.state_dict())
                 twin.step(h, i, temp)
-                assert twin.terminal_voltage_v(i) == pytest.approx(predicted, abs=2e-4), (preset, temp, h)
+                stripping_v = twin._vpl - cell._vpl if i < 0.0 else 0.0
+                assert twin.terminal_voltage_v(i) == pytest.approx(predicted + stripping_v, abs=2e-4), (preset, temp, h)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

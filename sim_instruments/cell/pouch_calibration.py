@@ -1,0 +1,188 @@
+"""Calibration of the ``nmc_pouch_60ah`` preset against its own DFN reference (issue 30 item 8).
+
+The reference: PyBaMM DFN with the ``Ecker2015`` electrodes (a Kokam layered-oxide/graphite
+pouch, Ecker et al., J. Electrochem. Soc. 162 (2015) A1836 / A1849) x 384 layers = 60 Ah, lumped
+thermal with this pouch's volume and cooling (``scripts/make_fast_charge_references.py pouch``):
+CC discharges from a rested full cell to 2.75 V (1C, C/3, 2C at 25 °C; 1C at 10 °C; 1C, 2C at 0 and
+-10 °C; C/5, 1C, 2C at -20 °C). The
+preset's OCV, graphite OCP and capacity are that cell's (``pouch-ocv``, ``ocv_tables.py``); its
+circuit parameters are fitted here to six of its runs (25, 0 and -20 °C; :func:`fit_pouch`), five
+more are held out; its heat capacity is the reference's (:data:`REFERENCE_HEAT_CAPACITY_J_PER_K`).
+
+The Ecker2015 set has no entropic term (0 V/K at both electrodes) while the preset carries the
+layered-oxide/graphite reversible heat (O'Regan 2022); the like-for-like comparison
+(:func:`like_for_like`) switches it off, so heating is compared as the same physics.
+
+Run ``python -m sim_instruments.cell.calibration --preset nmc_pouch_60ah`` for the figures,
+``... --preset nmc_pouch_60ah --fit`` to re-derive the fitted parameters (10-20 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from sim_instruments.cell.discharge_runs import (
+    Discharge,
+    load_reference,
+    rms_voltage_error_v,
+    simulate_discharge,
+)
+from sim_instruments.cell.presets import CellPreset, get_preset
+
+log = logging.getLogger(__name__)
+
+#: (file stem, discharge current A, ambient °C) of the reference runs: the first six are fitted
+#: (:data:`FIT_RUNS`), the other five held out (checks only).
+POUCH_REFERENCE_RUNS: dict[str, tuple[float, float]] = {
+    "ecker2015_60ah_dfn_lumped_1C_25C": (60.0, 25.0),
+    "ecker2015_60ah_dfn_lumped_C3_25C": (20.0, 25.0),
+    "ecker2015_60ah_dfn_lumped_1C_0C": (60.0, 0.0),
+    "ecker2015_60ah_dfn_lumped_C5_m20C": (12.0, -20.0),
+    "ecker2015_60ah_dfn_lumped_1C_m20C": (60.0, -20.0),
+    "ecker2015_60ah_dfn_lumped_2C_m20C": (120.0, -20.0),
+    "ecker2015_60ah_dfn_lumped_2C_25C": (120.0, 25.0),
+    "ecker2015_60ah_dfn_lumped_1C_10C": (60.0, 10.0),
+    "ecker2015_60ah_dfn_lumped_2C_0C": (120.0, 0.0),
+    "ecker2015_60ah_dfn_lumped_1C_m10C": (60.0, -10.0),
+    "ecker2015_60ah_dfn_lumped_2C_m10C": (120.0, -10.0),
+}
+FIT_RUNS: tuple[str, ...] = tuple(POUCH_REFERENCE_RUNS)[:6]
+
+#: Heat capacity of the reference's lumped thermal model, J/K: PyBaMM's thickness-weighted
+#: rho·c_p of the Ecker2015 layer stack (current collectors 14/15 µm, electrodes 74/54 µm,
+#: separator 20 µm: 2.76 MJ/(m³·K)) x the 0.3 x 0.1 x 0.012 m cell volume; the same figure is
+#: recovered from the 1C/25 °C run's heat balance C·dT/dt = Q - hA·(T - T_amb).
+REFERENCE_HEAT_CAPACITY_J_PER_K = 994.0
+
+#: Parameters taken from the reference cell's own physics (PyBaMM ``Ecker2015`` functions), not
+#: fitted: the charge-transfer resistance RT/(F·i0·a·L·A) of both electrodes at 50 % SOC, 25 °C
+#: and 1 mol/L (graphite 0.209 + cathode 0.309 mΩ; a = 3·eps/r, A = 384 x 0.101 x 0.085 m²);
+#: R0's activation energy that of the electrolyte conductivity (sigma ∝ exp(-17.1 kJ/mol / RT)/T: 17.1 kJ/mol + RT);
+#: the concentration-polarisation RCs' that of the electrolyte diffusivity (∝ sigma·T: 17.1 kJ/mol).
+#: No film (SEI / contact) arc: the reference DFN has no film resistance (R2 = 0).
+DERIVED: dict[str, float] = {
+    "rct_ohm": 0.000518,
+    "r2_ohm": 0.0,
+    "r0_activation_j_mol": 19600.0,
+    "r2_activation_j_mol": 17100.0,
+    "r3_activation_j_mol": 17100.0,
+    "r3_limiting_activation_j_mol": 17100.0,
+}
+
+#: The parameters :func:`fit_pouch` adjusts, with their bounds. Activation energies are bounded by
+#: the reference's two electrodes: Rct by their exchange currents (cathode 43.6, graphite
+#: 53.4 kJ/mol), solid diffusion by their diffusivities (graphite 30.3, cathode 80.6 kJ/mol). The
+#: Butler-Volmer slope factor n may rise from one particle's 2 (alpha = 0.5) to 8: in a porous
+#: electrode the reaction spreads through the thickness as the current rises, which makes the
+#: electrode's overpotential more linear in current than one particle's (Newman's apparent Tafel
+#: slope doubling is one such case). The electrolyte limiting current is bounded by 1C and 50C.
+#: The others: a decade or more either side of any plausible value.
+FIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "r0_ohm": (1e-5, 3e-3),
+    "diffusion_gain": (1e-4, 1.0),
+    "diffusion_r_ohm": (1e-6, 1e-2),
+    "diffusion_tau_s": (30.0, 20000.0),
+    "diffusion_activation_j_mol": (30300.0, 80600.0),
+    "rct_activation_j_mol": (43600.0, 53400.0),
+    "rct_tafel_factor": (2.0, 8.0),
+    "r3_limiting_current_a": (60.0, 3000.0),
+}
+FIT_FIELDS: tuple[str, ...] = tuple(FIT_BOUNDS)
+
+#: Residual weights of :func:`fit_pouch`: V(Q) in units of 10 mV, capacity in 0.5 Ah, heating in 0.3 K.
+_V_SCALE, _Q_SCALE, _T_SCALE = 0.010, 0.5, 0.3
+
+
+#: Core-to-surface conductance of the like-for-like cell, W/K: large enough (time constant
+#: 0.9 J/K / W = under 1 s) that core and surface are one temperature, as in the lumped reference.
+LUMPED_CONDUCTANCE_W_PER_K = 1000.0
+
+
+def like_for_like(preset: CellPreset) -> CellPreset:
+    """``preset`` with the physics of the Ecker2015 reference: no reversible heat (its entropic
+    terms are 0) and one lumped temperature (core = surface)."""
+    return replace(preset, entropic_v_per_k=0.0, entropic_table_v_per_k=None,
+                   conductance_core_surface_w_per_k=LUMPED_CONDUCTANCE_W_PER_K)
+
+
+def _simulate(preset: CellPreset, dt_s: float, stems: tuple[str, ...] | None = None) -> dict[str, Discharge]:
+    """The reference runs ``stems`` (default: all) simulated on ``preset``."""
+    chosen = tuple(POUCH_REFERENCE_RUNS) if stems is None else stems
+    return {stem: simulate_discharge(preset, *POUCH_REFERENCE_RUNS[stem], dt_s) for stem in chosen}
+
+
+def pouch_figures(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 1.0) -> dict[str, float]:
+    """Capacity (Ah), heating (K above ambient, highest surface temperature) and RMS of V(Q) (V)
+    of each reference run, on the preset (``sim_``, with its reversible heat), on its
+    like-for-like form (``lfl_``, no reversible heat) and in the reference (``ref_``)."""
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    fig: dict[str, float] = {}
+    own, lfl = _simulate(p, dt_s), _simulate(like_for_like(p), dt_s)
+    for stem, (_, ambient) in POUCH_REFERENCE_RUNS.items():
+        ref = load_reference(stem)
+        case = stem.split("lumped_")[1]
+        fig[f"ref_capacity_{case}_ah"] = ref.final_capacity_ah
+        fig[f"lfl_capacity_{case}_ah"] = lfl[stem].final_capacity_ah
+        fig[f"sim_capacity_{case}_ah"] = own[stem].final_capacity_ah
+        fig[f"ref_heating_{case}_k"] = ref.max_temperature_c - ambient
+        fig[f"lfl_heating_{case}_k"] = lfl[stem].max_temperature_c - ambient
+        fig[f"sim_heating_{case}_k"] = own[stem].max_temperature_c - ambient
+        fig[f"lfl_rms_{case}_v"] = rms_voltage_error_v(lfl[stem], ref)
+        fig[f"sim_rms_{case}_v"] = rms_voltage_error_v(own[stem], ref)
+    return fig
+
+
+def _residuals(preset: CellPreset, refs: dict[str, Discharge], dt_s: float) -> np.ndarray:
+    """V(Q) differences on 60 points of each fitted run's common range (x 3/sqrt(60): each run's
+    RMS counts 3x), capacity and heating errors, each over its scale."""
+    sims = _simulate(like_for_like(preset), dt_s, FIT_RUNS)
+    out: list[float] = []
+    for stem in FIT_RUNS:
+        sim, ref, ambient = sims[stem], refs[stem], POUCH_REFERENCE_RUNS[stem][1]
+        grid = np.linspace(0.0, min(sim.final_capacity_ah, ref.final_capacity_ah), 60)
+        dv = np.interp(grid, sim.capacity_ah, sim.voltage_v) - np.interp(grid, ref.capacity_ah, ref.voltage_v)
+        out.extend(dv / _V_SCALE / math.sqrt(len(grid)) * 3.0)
+        out.append((sim.final_capacity_ah - ref.final_capacity_ah) / _Q_SCALE)
+        out.append(((sim.max_temperature_c - ambient) - (ref.max_temperature_c - ambient)) / _T_SCALE)
+    return np.array(out)
+
+
+def fit_cost(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 5.0) -> float:
+    """The least-squares cost :func:`fit_pouch` minimises, evaluated at ``preset`` as it is."""
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    refs = {stem: load_reference(stem) for stem in FIT_RUNS}
+    return 0.5 * float(np.sum(_residuals(p, refs, dt_s) ** 2))
+
+
+def fit_pouch(preset: CellPreset | str = "nmc_pouch_60ah", dt_s: float = 5.0,
+              max_evaluations: int = 400) -> dict[str, float]:
+    """Least-squares fit of :data:`FIT_FIELDS` (within :data:`FIT_BOUNDS`) to the three reference
+    runs of :data:`FIT_RUNS` (like-for-like: no reversible heat), from the preset's values with :data:`DERIVED` and
+    the reference's heat capacity applied. Returns the fitted values (rounded to 3 significant
+    figures, as the preset states them) and the final cost."""
+    from scipy.optimize import least_squares  # noqa: PLC0415 (a calibration-time import)
+
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    start: dict[str, Any] = {
+        **DERIVED, "heat_capacity_core_j_per_k": REFERENCE_HEAT_CAPACITY_J_PER_K - p.heat_capacity_surface_j_per_k}
+    p = replace(p, **start)
+    refs = {stem: load_reference(stem) for stem in FIT_RUNS}
+    lo, hi = np.log([FIT_BOUNDS[f] for f in FIT_FIELDS]).T
+    x0 = np.clip(np.log([getattr(p, f) for f in FIT_FIELDS]), lo + 1e-6, hi - 1e-6)
+
+    def trial(x: np.ndarray) -> CellPreset:
+        changes: dict[str, Any] = {f: float(v) for f, v in zip(FIT_FIELDS, np.exp(x), strict=True)}
+        return replace(p, **changes)
+
+    result = least_squares(lambda x: _residuals(trial(x), refs, dt_s), x0, method="trf",
+                           bounds=(lo, hi), diff_step=0.02, max_nfev=max_evaluations)
+    log.info("pouch fit: %d evaluations, cost %.4g -> %.4g", result.nfev,
+             0.5 * float(np.sum(_residuals(p, refs, dt_s) ** 2)), result.cost)
+    fitted = {f: float(f"{v:.3g}") for f, v in zip(FIT_FIELDS, np.exp(result.x), strict=True)}
+    fitted["cost"] = float(result.cost)
+    return fitted
