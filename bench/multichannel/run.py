@@ -1,5 +1,6 @@
-"""Run a protocol on every channel of a multi-channel bench, concurrently: one engine per channel
-in its own thread, one run file per channel (``<out stem>_chNN.h5``).
+"""Run a protocol on every channel of a multi-channel bench, concurrently: one engine per channel,
+every engine a task of one scheduler (:mod:`bench.multichannel.scheduler`: one thread, a heap of
+deadlines, blocking I/O on a few I/O threads), one run file per channel (``<out stem>_chNN.h5``).
 
 A multi-channel bench config has an array of cyclers, each wired to a thermocouple of a meter::
 
@@ -31,8 +32,8 @@ Shared pieces (clock barrier, chamber barrier, shared thermocouple scan) are in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.instruments import Bench, run_closers
-from bench.multichannel.sharing import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer, channel_clocks
+from bench.multichannel.scheduler import ChannelScheduler, Offloaded, TaskGate, TaskStats, WatchdogHost
+from bench.multichannel.sharing import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -207,6 +209,8 @@ class MultiOutcome:
     channels: list[ChannelOutcome]
     wall_time_s: float
     chamber_log: list[tuple[str, int, float | None]]
+    #: Per channel, on a real-time clock: wake-ups, late ones and the worst lateness (scheduler).
+    lateness: list[TaskStats] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -242,20 +246,28 @@ class _Holder:
 
 def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChannelBench, out: Path, *,
                      operator: str = "", observe_s: float = 3600.0,
-                     paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None) -> MultiOutcome:
+                     paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None,
+                     io_workers: int | None = None) -> MultiOutcome:
     """Run ``protocol`` on every channel at once; see the module doc for files and policies.
 
     ``protocol`` may be one protocol per channel (e.g. the proposals of an optimisation batch);
     ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``;
-    ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`)."""
+    ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`).
+    Every channel is a task of one :class:`ChannelScheduler` (``io_workers``: its I/O threads on a
+    real-time clock; None: the default)."""
     n = mbench.channels
     protocols = list(protocol) if isinstance(protocol, Sequence) else [protocol] * n
     if len(protocols) != n:
         raise ValueError(f"{len(protocols)} protocols for {n} channels")
-    clocks = channel_clocks(mbench.clock, n)
+    scheduler = ChannelScheduler(mbench.clock, io_workers=io_workers)
+    tasks = [scheduler.spawn(_no_work, f"channel-{k}") for k in range(n)]
+    clocks = [task.clock for task in tasks]
+    offload = scheduler.offloads
     from bench.multichannel.ride_through import enable_ride_through
 
-    enable_ride_through(mbench, clocks)  # link faults ridden through like on a single-channel bench
+    # link faults ridden through like on a single-channel bench: on a virtual clock on the channel's
+    # clock (a back-off parks only that channel), in real time on the wall clock of the I/O thread
+    enable_ride_through(mbench, clocks if scheduler.virtual else [mbench.clock] * n)
     barrier = ChamberBarrier(mbench.chamber, n, policy=mbench.chamber_policy) if mbench.chamber is not None else None
     holders = [_Holder() for _ in range(n)]
     for index, meter in enumerate(mbench.meters):  # one scan list for every channel of each meter
@@ -263,44 +275,58 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
         if meter.air_channel is not None:
             wanted.append(meter.air_channel)
         meter.configure(tuple(wanted))
+    watchdogs = WatchdogHost()
     benches = []
     for k in range(n):
         wiring = mbench.wiring[k] if mbench.wiring else None
-        thermometer = channels = None
+        thermometer: Any = None
+        channels = None
         if wiring is not None:
             meter = mbench.meters[wiring[0]]
             channels = (wiring[1],) + ((meter.air_channel,) if meter.air_channel is not None else ())
             thermometer = meter.view(channels)
+            if offload:
+                thermometer = Offloaded(thermometer, scheduler)
         chamber = None
         if barrier is not None:
             chamber = barrier.proxy(k, clock=clocks[k], poll_s=protocols[k].period_s,
                                     tripped=holders[k].tripped, keepalive=holders[k].keepalive)
-        bench = Bench(cycler=mbench.cyclers[k], clock=clocks[k], chamber=chamber, thermometer=thermometer,
+        cycler = Offloaded(mbench.cyclers[k], scheduler) if offload else mbench.cyclers[k]
+        bench = Bench(cycler=cycler, clock=clocks[k], chamber=chamber, thermometer=thermometer,
                       description=f"{mbench.description}, channel {k}",
                       config=dict(mbench.config, channel=k, channels=n))
+        bench.watchdog_host = watchdogs  # type: ignore[attr-defined]  # one watchdog thread for all
         if channels is not None:
             bench.thermometer_channels = channels
         benches.append(bench)
     results = [ChannelOutcome(k, Path(paths[k]) if paths is not None else channel_path(out, k)) for k in range(n)]
     # Real-time clocks: every channel starts sampling once all are set up, and builds its report
     # once all have stopped sampling (virtual clocks keep the channels in step anyway).
-    gates = None if hasattr(clocks[0], "leave") else (PhaseGate(n, START_GATE_S), PhaseGate(n))
+    gates = None if scheduler.virtual else (TaskGate(scheduler, n, "start"), TaskGate(scheduler, n, "report"))
     wall0 = time.perf_counter()
-    threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
-                                args=(protocols[k], benches[k], results[k], holders[k], clocks[k], barrier,
-                                      operator, observe_s, gates, recording() if recording is not None else None))
-               for k in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [])
+    for k, task in enumerate(tasks):
+        task.target = functools.partial(
+            _run_channel, protocols[k], benches[k], results[k], holders[k], clocks[k], barrier, operator,
+            observe_s, gates, recording() if recording is not None else None)
+    try:
+        scheduler.run()
+    finally:
+        watchdogs.stop()
+    for task, result in zip(tasks, results, strict=True):
+        if task.error is not None and not result.error and result.outcome is None:
+            result.error = f"channel {result.channel}: {task.error!r}"
+    lateness = [task.stats for task in tasks]
+    return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [], lateness)
+
+
+def _no_work() -> None:
+    """A task's target until the channel's work is bound."""
 
 
 def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
                  barrier: ChamberBarrier | None, operator: str, observe_s: float,
-                 gates: tuple[PhaseGate, PhaseGate] | None = None, recording: Any = None) -> None:
-    """One channel's thread: identify, run file, engine, final attributes, report (``gates``: wait
+                 gates: tuple[PhaseGate | TaskGate, PhaseGate | TaskGate] | None = None, recording: Any = None) -> None:
+    """One channel's task: identify, run file, engine, final attributes, report (``gates``: wait
     for every channel before sampling and before the report; see :class:`PhaseGate`)."""
     from bench.engine.core import Engine, RunStatus
     from bench.engine.runner import RunOutcome, exit_code_for, run_attributes
@@ -319,7 +345,7 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
-            engine = Engine(protocol, bench, writer, observe_s=observe_s,
+            engine = Engine(protocol, bench, writer, observe_s=observe_s, signals=False,
                             progress=recording.progress() if recording is not None else None)
             holder.engine = engine
             if pending:
