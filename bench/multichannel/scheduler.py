@@ -138,6 +138,8 @@ class ChannelScheduler:
         self._hub: greenlet.greenlet | None = None
         self._done: queue.SimpleQueue[tuple[Task, Future[Any]]] = queue.SimpleQueue()
         self.in_flight = 0
+        #: greenlet -> its task, while :meth:`run` runs.
+        self._by_glet: dict[greenlet.greenlet, Task] = {}
 
     @property
     def offloads(self) -> bool:
@@ -152,9 +154,8 @@ class ChannelScheduler:
         return task
 
     def current(self) -> Task | None:
-        """The task running now (None outside the tasks)."""
-        here = greenlet.getcurrent()
-        return next((t for t in self.tasks if t.glet is here), None) if self._hub is not None else None
+        """The task running now (None outside the tasks, e.g. on an I/O thread)."""
+        return self._by_glet.get(greenlet.getcurrent())
 
     def _push(self, task: Task, wake_s: float) -> None:
         task.ticket = seq = next(self._seq)
@@ -184,8 +185,7 @@ class ChannelScheduler:
         pool = self._pool
         if pool is None:
             return fn(*args, **kwargs)
-        here = greenlet.getcurrent()
-        task = next((t for t in self.tasks if t.glet is here), None) if self._hub is not None else None
+        task = self._by_glet.get(greenlet.getcurrent())
         if task is None:
             return fn(*args, **kwargs)
         future = pool.submit(fn, *args, **kwargs)
@@ -212,7 +212,9 @@ class ChannelScheduler:
         now = self.base.now_s()
         for task in self.tasks:
             task.glet = greenlet.greenlet(task._body, parent=self._hub)
+            self._by_glet[task.glet] = task
             self._push(task, now)
+        _RUNNING.append(self)
         try:
             self._loop()
         except KeyboardInterrupt:
@@ -222,6 +224,8 @@ class ChannelScheduler:
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
+            _RUNNING.remove(self)
+            self._by_glet.clear()
             self._hub = None
 
     def _abort_all(self) -> None:
@@ -289,6 +293,23 @@ class ChannelScheduler:
         assert glet is not None
         if not glet.dead:
             glet.switch(value)
+
+
+#: Schedulers whose :meth:`ChannelScheduler.run` is running (on any thread).
+_RUNNING: list[ChannelScheduler] = []
+
+
+def task_sleep(duration_s: float, fallback: Callable[[float], None] | None = None) -> None:
+    """Sleep ``duration_s`` on the clock of the task calling (only that channel waits); outside a
+    task, ``fallback(duration_s)`` (nothing when None). For waits deep in an instrument link, e.g.
+    the simulated VISA library waiting for a held-back reply (``SimVisaLibrary.wait``)."""
+    for scheduler in _RUNNING:
+        task = scheduler.current()
+        if task is not None:
+            task.clock.sleep(duration_s)
+            return
+    if fallback is not None:
+        fallback(duration_s)
 
 
 class Offloaded:
