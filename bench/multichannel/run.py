@@ -247,14 +247,19 @@ class _Holder:
 def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChannelBench, out: Path, *,
                      operator: str = "", observe_s: float = 3600.0,
                      paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None,
-                     io_workers: int | None = None) -> MultiOutcome:
+                     io_workers: int | None = None, reports: bool = True) -> MultiOutcome:
     """Run ``protocol`` on every channel at once; see the module doc for files and policies.
 
     ``protocol`` may be one protocol per channel (e.g. the proposals of an optimisation batch);
     ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``;
     ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`).
     Every channel is a task of one :class:`ChannelScheduler` (``io_workers``: its I/O threads on a
-    real-time clock; None: the default)."""
+    real-time clock; None: the default). ``reports``: False skips each channel's report (the
+    outcome's report is empty; ``bench perf`` measures the sampling only).
+
+    Each run file is flushed (samples plus a journal row) every :func:`flush_interval_s` wall
+    seconds: every second on a small bench, about :data:`FLUSHES_PER_S` flushes a second in all on
+    a large one (a flush costs milliseconds; a crash loses at most that interval of a channel)."""
     n = mbench.channels
     protocols = list(protocol) if isinstance(protocol, Sequence) else [protocol] * n
     if len(protocols) != n:
@@ -300,14 +305,18 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
             bench.thermometer_channels = channels
         benches.append(bench)
     results = [ChannelOutcome(k, Path(paths[k]) if paths is not None else channel_path(out, k)) for k in range(n)]
-    # Real-time clocks: every channel starts sampling once all are set up, and builds its report
-    # once all have stopped sampling (virtual clocks keep the channels in step anyway).
-    gates = None if scheduler.virtual else (TaskGate(scheduler, n, "start"), TaskGate(scheduler, n, "report"))
+    # Every channel starts sampling once all are set up (the set-up of hundreds of run files takes
+    # wall seconds: no channel's watchdog runs meanwhile), and builds its report once all have
+    # stopped sampling (on a real-time clock the reports' CPU work would make others' samples late).
+    gates = (TaskGate(scheduler, n, "start"), TaskGate(scheduler, n, "report"))
     wall0 = time.perf_counter()
+    writer_options = {"flush_interval_s": flush_interval_s(n)}
+    writer_options["fsync_interval_s"] = max(5.0, 5.0 * writer_options["flush_interval_s"])
     for k, task in enumerate(tasks):
         task.target = functools.partial(
             _run_channel, protocols[k], benches[k], results[k], holders[k], clocks[k], barrier, operator,
-            observe_s, gates, recording() if recording is not None else None)
+            observe_s, gates, recording() if recording is not None else None, writer_options=writer_options,
+            reports=reports)
     try:
         scheduler.run()
     finally:
@@ -319,13 +328,24 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
     return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [], lateness)
 
 
+#: Run-file flushes per wall second, all channels together, on a large bench (see :func:`flush_interval_s`).
+FLUSHES_PER_S = 100.0
+
+
+def flush_interval_s(channels: int) -> float:
+    """Wall seconds between two flushes of one channel's run file: 1 s up to :data:`FLUSHES_PER_S`
+    channels, then ``channels / FLUSHES_PER_S`` (10.24 s at 1,024 channels)."""
+    return max(1.0, channels / FLUSHES_PER_S)
+
+
 def _no_work() -> None:
     """A task's target until the channel's work is bound."""
 
 
 def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
                  barrier: ChamberBarrier | None, operator: str, observe_s: float,
-                 gates: tuple[PhaseGate | TaskGate, PhaseGate | TaskGate] | None = None, recording: Any = None) -> None:
+                 gates: tuple[PhaseGate | TaskGate, PhaseGate | TaskGate] | None = None, recording: Any = None,
+                 *, writer_options: dict[str, float] | None = None, reports: bool = True) -> None:
     """One channel's task: identify, run file, engine, final attributes, report (``gates``: wait
     for every channel before sampling and before the report; see :class:`PhaseGate`)."""
     from bench.engine.core import Engine, RunStatus
@@ -341,7 +361,7 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         identities = bench.identify()
         attrs = run_attributes(protocol, bench, identities, operator=operator)
         attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
-        writer = RunWriter(result.path, attrs)
+        writer = RunWriter(result.path, attrs, **(writer_options or {}))
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
@@ -353,9 +373,10 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
                 if not start.arrive():
                     logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
                                    result.channel, START_GATE_S)
-                # Spread the channels' sampling instants evenly over one period (no burst of N
-                # queries at once): channel k samples k/N of a period after channel 0.
-                clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+                if hasattr(clock, "speed"):
+                    # Real time: spread the channels' sampling instants evenly over one period (no
+                    # burst of N queries at once): channel k samples k/N of a period after channel 0.
+                    clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
             run_result = engine.run()
         finally:
             writer.close()
@@ -371,8 +392,10 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
             "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "test_time_s": run_result.test_time_s,
         })
-        with RunFile(result.path) as run:
-            report = build_report(run)
+        report: dict[str, Any] = {}
+        if reports:
+            with RunFile(result.path) as run:
+                report = build_report(run)
         result.outcome = RunOutcome(run_result, result.path, exit_code_for(run_result, report), report)
         if recording is not None:
             recording.finished(result.outcome)
