@@ -310,8 +310,8 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
     # stopped sampling (on a real-time clock the reports' CPU work would make others' samples late).
     gates = (TaskGate(scheduler, n, "start"), TaskGate(scheduler, n, "report"))
     wall0 = time.perf_counter()
-    writer_options = {"flush_interval_s": flush_interval_s(n)}
-    writer_options["fsync_interval_s"] = max(5.0, 5.0 * writer_options["flush_interval_s"])
+    every_s = flush_interval_s(n)
+    writer_options = {"flush_interval_s": every_s, "fsync_interval_s": max(5.0, 5.0 * every_s)}
     for k, task in enumerate(tasks):
         task.target = functools.partial(
             _run_channel, protocols[k], benches[k], results[k], holders[k], clocks[k], barrier, operator,
@@ -361,7 +361,9 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         identities = bench.identify()
         attrs = run_attributes(protocol, bench, identities, operator=operator)
         attrs.update({"channel": result.channel, "channels": bench.config.get("channels", 1)})
-        writer = RunWriter(result.path, attrs, **(writer_options or {}))
+        options = writer_options or {}
+        writer = RunWriter(result.path, attrs, flush_interval_s=options.get("flush_interval_s", 1.0),
+                           fsync_interval_s=options.get("fsync_interval_s", 5.0))
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
