@@ -329,13 +329,18 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
 
 
 #: Run-file flushes per wall second, all channels together, on a large bench (see :func:`flush_interval_s`).
-FLUSHES_PER_S = 100.0
+FLUSHES_PER_S = 25.0
 
 
 def flush_interval_s(channels: int) -> float:
     """Wall seconds between two flushes of one channel's run file: 1 s up to :data:`FLUSHES_PER_S`
-    channels, then ``channels / FLUSHES_PER_S`` (10.24 s at 1,024 channels)."""
+    channels, then ``channels / FLUSHES_PER_S`` (41 s at 1,024 channels)."""
     return max(1.0, channels / FLUSHES_PER_S)
+
+
+def start_gate_of(gates: tuple[Any, Any] | None) -> Any:
+    """The start gate of ``gates`` (None without gates)."""
+    return gates[0] if gates else None
 
 
 def _no_work() -> None:
@@ -371,19 +376,27 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
                             progress=recording.progress() if recording is not None else None)
             holder.engine = engine
             if pending:
-                start = pending.pop(0)
-                if not start.arrive():
-                    logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
-                                   result.channel, START_GATE_S)
-                if hasattr(clock, "speed"):
-                    # Real time: spread the channels' sampling instants evenly over one period (no
-                    # burst of N queries at once): channel k samples k/N of a period after channel 0.
-                    clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+                start = pending[0]
+
+                def start_gate() -> None:
+                    """Every channel prepared (instrument set-up, plan) before any samples."""
+                    pending.remove(start)  # arrived: not to be left if the run fails later
+                    if not start.arrive():
+                        logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
+                                       result.channel, START_GATE_S)
+                    if hasattr(clock, "speed"):
+                        # Real time: spread the channels' sampling instants evenly over one period (no
+                        # burst of N queries at once): channel k samples k/N of a period after channel 0.
+                        clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+
+                engine.before_sampling = start_gate
             run_result = engine.run()
         finally:
             writer.close()
         # For the chamber policy an instrument failure counts as a trip (that channel is safed).
         tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
+        if pending and pending[0] is start_gate_of(gates):  # the run ended before sampling
+            pending.pop(0).leave()
         if pending:  # the others may still wait for this channel at the chamber: release it first
             if barrier is not None:
                 barrier.release(result.channel, tripped=tripped)

@@ -54,8 +54,9 @@ def _rest_protocol(workdir: Path, duration_s: float, name: str) -> Any:
 
 
 def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | None = None,
-                      realtime: bool = True) -> dict[str, Any]:
-    """Run ``channels`` channels at 1 Hz for ``duration_s`` on one scheduler; missed samples, jitter."""
+                      realtime: bool = True, io_workers: int | None = None) -> dict[str, Any]:
+    """Run ``channels`` channels at 1 Hz for ``duration_s`` on one scheduler; missed samples, jitter
+    (``io_workers``: the scheduler's I/O threads, None = its default; 0 = instrument calls inline)."""
     from bench.multichannel.run import run_multichannel
     from bench.perf.realtime import realtime_setup
     from bench.runfile.reader import RunFile
@@ -71,7 +72,7 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
             protocol = _rest_protocol(work, duration_s, f"sched_{channels}")
             with realtime_setup(realtime) as applied:
                 outcome = run_multichannel(protocol, mbench, work / f"sched_{channels}.h5", observe_s=0.0,
-                                           reports=False)
+                                           reports=False, io_workers=io_workers)
         finally:
             mbench.close()
         load_after = _load()
@@ -96,7 +97,7 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
         return round(float(np.percentile(every, q)), 3) if every.size else None
 
     return {
-        "channels": channels, "duration_s": duration_s, "samples": samples, "missed_samples": missed,
+        "channels": channels, "duration_s": duration_s, "io_workers": io_workers, "samples": samples, "missed_samples": missed,
         "jitter_p50_ms": pct(50), "jitter_p99_ms": pct(99),
         "jitter_max_ms": round(float(every.max()), 3) if every.size else None,
         "late_wakeups": late, "failed_channels": len(failed), "errors": failed[:3],
@@ -106,14 +107,14 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
     }
 
 
-def measure_counts(counts: tuple[int, ...], duration_s: float) -> dict[str, Any]:
+def measure_counts(counts: tuple[int, ...], duration_s: float, io_workers: int | None = None) -> dict[str, Any]:
     """:func:`measure_scheduled` at the largest of ``counts``; if it misses samples, at the next
     lower count, and so on until one holds (each result is kept in ``tried``)."""
     tried = []
     best = 0
     for n in sorted(counts, reverse=True):
         try:
-            result = measure_scheduled(n, duration_s)
+            result = measure_scheduled(n, duration_s, io_workers=io_workers)
         except Exception as exc:  # noqa: BLE001 - a failure to set up N channels: try fewer
             result = {"channels": n, "ok": False, "errors": [f"{type(exc).__name__}: {exc}"]}
         tried.append(result)
@@ -134,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--channels", type=int, nargs="+", default=[1024])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
+    parser.add_argument("--io-workers", type=int, default=None, help="I/O threads (0: instrument calls inline)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    result = measure_counts(tuple(args.channels), args.duration)
+    logging.basicConfig(level=logging.ERROR)
+    result = measure_counts(tuple(args.channels), args.duration, args.io_workers)
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0 if result["scheduled_channels_1hz_max"] else 1
 
