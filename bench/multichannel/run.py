@@ -391,17 +391,19 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
 
                 engine.before_sampling = start_gate
             run_result = engine.run()
+            # For the chamber policy an instrument failure counts as a trip (that channel is safed).
+            tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
+            if pending and pending[0] is start_gate_of(gates):  # the run ended before sampling
+                pending.pop(0).leave()
+            if pending:  # the others may still wait for this channel at the chamber: release it first
+                if barrier is not None:
+                    barrier.release(result.channel, tripped=tripped)
+                released = True
+                # the run file is closed once every channel has stopped sampling (a close costs
+                # milliseconds of the one thread: hundreds of them would make others' last samples late)
+                pending.pop(0).arrive()
         finally:
             writer.close()
-        # For the chamber policy an instrument failure counts as a trip (that channel is safed).
-        tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
-        if pending and pending[0] is start_gate_of(gates):  # the run ended before sampling
-            pending.pop(0).leave()
-        if pending:  # the others may still wait for this channel at the chamber: release it first
-            if barrier is not None:
-                barrier.release(result.channel, tripped=tripped)
-            released = True
-            pending.pop(0).arrive()
         set_final_attributes(result.path, {
             "status": run_result.status.value, "status_message": run_result.message,
             "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
