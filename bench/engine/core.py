@@ -121,6 +121,8 @@ class Engine:
         self.signals = signals
         self.instrument = instrument if instrument is not None else limits_of_bench(bench)
         self.resume = resume
+        #: Called once the bench is prepared and the plan made, before the watchdog and the first sample.
+        self.before_sampling: Callable[[], None] | None = None
         self.counters = _Counters(soc=protocol.cell.initial_soc)
         self.chamber_setpoint_c: float | None = None
         self._ramp: SetpointRamp | None = None
@@ -167,6 +169,8 @@ class Engine:
             self._prepare()
             plan, self.plan_ctx = make_plan(self.protocol, instrument=self.instrument)
             planned, restored = self._journal.start_plan(plan)
+            if self.before_sampling is not None:  # e.g. a multi-channel start gate (bench.multichannel.run)
+                self.before_sampling()
             watchdog = start_watchdog(self.supervisor, self.bench, self.protocol, self.now)
             self.run_state.to(RunPhase.RUNNING, self.now())
             while planned is not None:

@@ -1,5 +1,6 @@
-"""Run a protocol on every channel of a multi-channel bench, concurrently: one engine per channel
-in its own thread, one run file per channel (``<out stem>_chNN.h5``).
+"""Run a protocol on every channel of a multi-channel bench, concurrently: one engine per channel,
+every engine a task of one scheduler (:mod:`bench.multichannel.scheduler`: one thread, a heap of
+deadlines, blocking I/O on a few I/O threads), one run file per channel (``<out stem>_chNN.h5``).
 
 A multi-channel bench config has an array of cyclers, each wired to a thermocouple of a meter::
 
@@ -31,8 +32,8 @@ Shared pieces (clock barrier, chamber barrier, shared thermocouple scan) are in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.instruments import Bench, run_closers
-from bench.multichannel.sharing import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer, channel_clocks
+from bench.multichannel.scheduler import ChannelScheduler, Offloaded, TaskGate, TaskStats, WatchdogHost
+from bench.multichannel.sharing import CHAMBER_POLICIES, ChamberBarrier, PhaseGate, SharedThermometer
 from protocols.steps import Protocol
 
 logger = logging.getLogger(__name__)
@@ -216,6 +218,8 @@ class MultiOutcome:
     channels: list[ChannelOutcome]
     wall_time_s: float
     chamber_log: list[tuple[str, int, float | None]]
+    #: Per channel, on a real-time clock: wake-ups, late ones and the worst lateness (scheduler).
+    lateness: list[TaskStats] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -251,20 +255,33 @@ class _Holder:
 
 def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChannelBench, out: Path, *,
                      operator: str = "", observe_s: float = 3600.0,
-                     paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None) -> MultiOutcome:
+                     paths: Sequence[Path] | None = None, recording: Callable[[], Any] | None = None,
+                     io_workers: int | None = None, reports: bool = True) -> MultiOutcome:
     """Run ``protocol`` on every channel at once; see the module doc for files and policies.
 
     ``protocol`` may be one protocol per channel (e.g. the proposals of an optimisation batch);
     ``paths`` (one run file per channel) replaces the ``RUN_chNN.h5`` names made from ``out``;
-    ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`)."""
+    ``recording()`` makes each channel's catalog recording (:class:`bench.lab.run_recording.RunRecording`).
+    Every channel is a task of one :class:`ChannelScheduler` (``io_workers``: its I/O threads on a
+    real-time clock; None: the default). ``reports``: False skips each channel's report (the
+    outcome's report is empty; ``bench perf`` measures the sampling only).
+
+    Each run file is flushed (samples plus a journal row) every :func:`flush_interval_s` wall
+    seconds: every second on a small bench, about :data:`FLUSHES_PER_S` flushes a second in all on
+    a large one (a flush costs milliseconds; a crash loses at most that interval of a channel)."""
     n = mbench.channels
     protocols = list(protocol) if isinstance(protocol, Sequence) else [protocol] * n
     if len(protocols) != n:
         raise ValueError(f"{len(protocols)} protocols for {n} channels")
-    clocks = channel_clocks(mbench.clock, n)
+    scheduler = ChannelScheduler(mbench.clock, io_workers=io_workers)
+    tasks = [scheduler.spawn(_no_work, f"channel-{k}") for k in range(n)]
+    clocks = [task.clock for task in tasks]
+    offload = scheduler.offloads
     from bench.multichannel.ride_through import enable_ride_through
 
-    enable_ride_through(mbench, clocks)  # link faults ridden through like on a single-channel bench
+    # link faults ridden through like on a single-channel bench: on a virtual clock on the channel's
+    # clock (a back-off parks only that channel), in real time on the wall clock of the I/O thread
+    enable_ride_through(mbench, clocks if scheduler.virtual else [mbench.clock] * n)
     barrier = ChamberBarrier(mbench.chamber, n, policy=mbench.chamber_policy) if mbench.chamber is not None else None
     holders = [_Holder() for _ in range(n)]
     for index, meter in enumerate(mbench.meters):  # one scan list for every channel of each meter
@@ -272,44 +289,78 @@ def run_multichannel(protocol: Protocol | Sequence[Protocol], mbench: MultiChann
         if meter.air_channel is not None:
             wanted.append(meter.air_channel)
         meter.configure(tuple(wanted))
+    watchdogs = WatchdogHost()
     benches = []
     for k in range(n):
         wiring = mbench.wiring[k] if mbench.wiring else None
-        thermometer = channels = None
+        thermometer: Any = None
+        channels = None
         if wiring is not None:
             meter = mbench.meters[wiring[0]]
             channels = (wiring[1],) + ((meter.air_channel,) if meter.air_channel is not None else ())
             thermometer = meter.view(channels)
+            if offload:
+                thermometer = Offloaded(thermometer, scheduler)
         chamber = None
         if barrier is not None:
             chamber = barrier.proxy(k, clock=clocks[k], poll_s=protocols[k].period_s,
                                     tripped=holders[k].tripped, keepalive=holders[k].keepalive)
-        bench = Bench(cycler=mbench.cyclers[k], clock=clocks[k], chamber=chamber, thermometer=thermometer,
+        cycler = Offloaded(mbench.cyclers[k], scheduler) if offload else mbench.cyclers[k]
+        bench = Bench(cycler=cycler, clock=clocks[k], chamber=chamber, thermometer=thermometer,
                       description=f"{mbench.description}, channel {k}",
                       config=dict(mbench.config, channel=k, channels=n))
+        bench.watchdog_host = watchdogs  # type: ignore[attr-defined]  # one watchdog thread for all
         if channels is not None:
             bench.thermometer_channels = channels
         benches.append(bench)
     results = [ChannelOutcome(k, Path(paths[k]) if paths is not None else channel_path(out, k)) for k in range(n)]
-    # Real-time clocks: every channel starts sampling once all are set up, and builds its report
-    # once all have stopped sampling (virtual clocks keep the channels in step anyway).
-    gates = None if hasattr(clocks[0], "leave") else (PhaseGate(n, START_GATE_S), PhaseGate(n))
+    # Every channel starts sampling once all are set up (the set-up of hundreds of run files takes
+    # wall seconds: no channel's watchdog runs meanwhile), and builds its report once all have
+    # stopped sampling (on a real-time clock the reports' CPU work would make others' samples late).
+    gates = (TaskGate(scheduler, n, "start"), TaskGate(scheduler, n, "report"))
     wall0 = time.perf_counter()
-    threads = [threading.Thread(target=_run_channel, name=f"channel-{k}", daemon=True,
-                                args=(protocols[k], benches[k], results[k], holders[k], clocks[k], barrier,
-                                      operator, observe_s, gates, recording() if recording is not None else None))
-               for k in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [])
+    every_s = flush_interval_s(n)
+    writer_options = {"flush_interval_s": every_s, "fsync_interval_s": max(5.0, 5.0 * every_s)}
+    for k, task in enumerate(tasks):
+        task.target = functools.partial(
+            _run_channel, protocols[k], benches[k], results[k], holders[k], clocks[k], barrier, operator,
+            observe_s, gates, recording() if recording is not None else None, writer_options=writer_options,
+            reports=reports)
+    try:
+        scheduler.run()
+    finally:
+        watchdogs.stop()
+    for task, result in zip(tasks, results, strict=True):
+        if task.error is not None and not result.error and result.outcome is None:
+            result.error = f"channel {result.channel}: {task.error!r}"
+    lateness = [task.stats for task in tasks]
+    return MultiOutcome(results, time.perf_counter() - wall0, list(barrier.log) if barrier else [], lateness)
+
+
+#: Run-file flushes per wall second, all channels together, on a large bench (see :func:`flush_interval_s`).
+FLUSHES_PER_S = 25.0
+
+
+def flush_interval_s(channels: int) -> float:
+    """Wall seconds between two flushes of one channel's run file: 1 s up to :data:`FLUSHES_PER_S`
+    channels, then ``channels / FLUSHES_PER_S`` (41 s at 1,024 channels)."""
+    return max(1.0, channels / FLUSHES_PER_S)
+
+
+def start_gate_of(gates: tuple[Any, Any] | None) -> Any:
+    """The start gate of ``gates`` (None without gates)."""
+    return gates[0] if gates else None
+
+
+def _no_work() -> None:
+    """A task's target until the channel's work is bound."""
 
 
 def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holder: _Holder, clock: Any,
                  barrier: ChamberBarrier | None, operator: str, observe_s: float,
-                 gates: tuple[PhaseGate, PhaseGate] | None = None, recording: Any = None) -> None:
-    """One channel's thread: identify, run file, engine, final attributes, report (``gates``: wait
+                 gates: tuple[PhaseGate | TaskGate, PhaseGate | TaskGate] | None = None, recording: Any = None,
+                 *, writer_options: dict[str, float] | None = None, reports: bool = True) -> None:
+    """One channel's task: identify, run file, engine, final attributes, report (``gates``: wait
     for every channel before sampling and before the report; see :class:`PhaseGate`)."""
     from bench.engine.core import Engine, RunStatus
     from bench.engine.runner import RunOutcome, exit_code_for, run_attributes
@@ -328,39 +379,55 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
 
         cycler = delegated_cycler(bench)  # a channel that runs its own step file (issue 29)
         delegation = prepare(protocol, cycler, attrs) if cycler else None
-        writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None)
+        options = writer_options or {}
+        writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None,
+                           flush_interval_s=options.get("flush_interval_s", 1.0),
+                           fsync_interval_s=options.get("fsync_interval_s", 5.0))
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
             progress = recording.progress() if recording is not None else None
             engine: Any = (delegation.runner(protocol, bench, writer, progress, observe_s) if delegation is not None else
-                           Engine(protocol, bench, writer, observe_s=observe_s, progress=progress))
+                           Engine(protocol, bench, writer, observe_s=observe_s, signals=False, progress=progress))
             holder.engine = engine
             if pending:
-                start = pending.pop(0)
-                if not start.arrive():
-                    logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
-                                   result.channel, START_GATE_S)
-                # Spread the channels' sampling instants evenly over one period (no burst of N
-                # queries at once): channel k samples k/N of a period after channel 0.
-                clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+                start = pending[0]
+
+                def start_gate() -> None:
+                    """Every channel prepared (instrument set-up, plan) before any samples."""
+                    pending.remove(start)  # arrived: not to be left if the run fails later
+                    if not start.arrive():
+                        logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
+                                       result.channel, START_GATE_S)
+                    if hasattr(clock, "speed"):
+                        # Real time: spread the channels' sampling instants evenly over one period (no
+                        # burst of N queries at once): channel k samples k/N of a period after channel 0.
+                        clock.sleep(protocol.period_s * (result.channel % start.parties) / start.parties)
+
+                engine.before_sampling = start_gate
             run_result = engine.run()
+            # For the chamber policy an instrument failure counts as a trip (that channel is safed).
+            tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
+            if pending and pending[0] is start_gate_of(gates):  # the run ended before sampling
+                pending.pop(0).leave()
+            if pending:  # the others may still wait for this channel at the chamber: release it first
+                if barrier is not None:
+                    barrier.release(result.channel, tripped=tripped)
+                released = True
+                # the run file is closed once every channel has stopped sampling (a close costs
+                # milliseconds of the one thread: hundreds of them would make others' last samples late)
+                pending.pop(0).arrive()
         finally:
             writer.close()
-        # For the chamber policy an instrument failure counts as a trip (that channel is safed).
-        tripped = run_result.status in (RunStatus.SAFETY_TRIP, RunStatus.INSTRUMENT_FAILURE)
-        if pending:  # the others may still wait for this channel at the chamber: release it first
-            if barrier is not None:
-                barrier.release(result.channel, tripped=tripped)
-            released = True
-            pending.pop(0).arrive()
         set_final_attributes(result.path, {
             "status": run_result.status.value, "status_message": run_result.message,
             "end_time_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "test_time_s": run_result.test_time_s,
         })
-        with RunFile(result.path) as run:
-            report = build_report(run)
+        report: dict[str, Any] = {}
+        if reports:
+            with RunFile(result.path) as run:
+                report = build_report(run)
         result.outcome = RunOutcome(run_result, result.path, exit_code_for(run_result, report), report)
         if recording is not None:
             recording.finished(result.outcome)

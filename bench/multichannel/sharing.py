@@ -1,9 +1,11 @@
-"""Multi-channel benches: one engine per cycler channel, in its own thread, sharing the clock,
-the chamber and the thermocouple meter(s).
+"""Multi-channel benches: one engine per cycler channel (each a task of one scheduler,
+:mod:`bench.multichannel.scheduler`), sharing the clock, the chamber and the thermocouple meter(s).
 
 The pieces each engine sees are ordinary roles, so :class:`bench.engine.core.Engine` runs unchanged:
 
-* :class:`BarrierClock` / :class:`ChannelClock` - virtual time shared by N engines. An engine's
+* :class:`BarrierClock` / :class:`ChannelClock` - virtual time shared by N engines each in a
+  thread of its own (``bench run`` now runs them on the scheduler, whose task clocks keep the same
+  rule without a barrier: time jumps to the earliest deadline once no task can run). An engine's
   ``sleep()`` returns only when *every* live channel sleeps and time has reached its wake-up;
   time then jumps to the earliest wake-up. So no channel's time runs ahead of another's: all
   channels take their samples at the same virtual instants, and physics shared through the

@@ -21,16 +21,18 @@ from bench.perf.interpreter import interpreter
 
 logger = logging.getLogger(__name__)
 
-SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "mainframes", "logging", "analysis",
-            "redraw", "safety", "kill9", "sweeps", "cycle_life")
+SECTIONS = ("acceleration", "stages", "bytecodes", "pybamm", "jitter", "channels", "scheduler", "mainframes", "logging",
+            "analysis", "redraw", "safety", "kill9", "sweeps", "cycle_life")
 #: Sections that pace on the wall clock (real-time loops, subprocesses).
-REALTIME_SECTIONS = ("jitter", "channels", "mainframes", "kill9", "sweeps")
+REALTIME_SECTIONS = ("jitter", "channels", "scheduler", "mainframes", "kill9", "sweeps")
 
 #: Sizes per mode: (quick, full).
 SIZES: dict[str, tuple[Any, Any]] = {
     "jitter_duration_s": (3.0, 30.0),
     "channel_candidates": ((8, 32), (16, 32, 64, 128, 192, 256)),
     "channel_duration_s": (4.0, 10.0),
+    "scheduler_candidates": ((64,), (256, 512, 1024)),
+    "scheduler_duration_s": (10.0, 60.0),
     "mainframe_candidates": ((64,), (256, 512, 768, 1024)),
     "mainframe_engine_candidates": ((32,), (256, 384, 512, 640)),
     "mainframe_duration_s": (5.0, 60.0),
@@ -48,6 +50,7 @@ FIGURES = ("acceleration_x", "sample_cost_us", "sample_bytecodes", "pybamm_ratio
            "safety_soft_detection_rate", "safety_soft_false_trips", "safety_late_detection_rate",
            "safety_clean_0_45_false_trips", "kill9_files_readable",
            "mainframe_engine_channels_1hz_max", "sweep_speedup_2w", "sweep_runs_per_min_2w", "sweep_failures",
+           "scheduler_channels_1hz", "scheduler_jitter_p99_ms", "scheduler_missed_samples",
            "cycle_life_500_wall_s", "fast_charge_cycling_500_wall_s")
 
 
@@ -147,6 +150,15 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
         chans = measure_channels(sizes["channel_candidates"], sizes["channel_duration_s"])
         details["channels"] = chans
         result["channels_1hz_max"] = chans["channels_1hz_max"]
+
+    def scheduler() -> None:
+        from bench.perf.scheduled_channels import measure_counts
+
+        found = measure_counts(sizes["scheduler_candidates"], sizes["scheduler_duration_s"])
+        details["scheduler"] = found
+        result["scheduler_channels_1hz"] = found["scheduled_channels_1hz_max"]
+        result["scheduler_jitter_p99_ms"] = found["jitter_p99_ms"]
+        result["scheduler_missed_samples"] = found["missed_samples"]
 
     def mainframes() -> None:
         from bench.perf.mainframes import find_max_channels
@@ -252,6 +264,7 @@ def run_perf(quick: bool = False, only: tuple[str, ...] | None = None,
     section("pybamm", pybamm, ("pybamm_ratio",))
     section("jitter", jitter, ("jitter_p99_ms_10ms", "jitter_p99_ms_100ms", "missed_samples"))
     section("channels", channels, ("channels_1hz_max",))
+    section("scheduler", scheduler, ("scheduler_channels_1hz", "scheduler_jitter_p99_ms", "scheduler_missed_samples"))
     section("mainframes", mainframes, ("mainframe_channels_1hz_max", "mainframe_transport_floor_us",
                                        "mainframe_sample_cost_x_floor", "mainframe_engine_channels_1hz_max"))
     section("logging", logging_, ("log_rows_per_s",))

@@ -180,6 +180,11 @@ class Watchdog:
         self._wake.set()
 
     @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    @property
     def running(self) -> bool:
         """True while the thread runs."""
         return self._thread is not None and self._thread.is_alive()
@@ -198,6 +203,8 @@ def start_watchdog(supervisor: Any, bench: Any, protocol: Any, test_time_s: Call
 
     The timeout follows the step's sampling period (``Supervisor.begin_step`` updates it) unless
     ``limits.watchdog_s`` fixes it. The output-off path is a bare write on the cycler's link.
+    A bench with a ``watchdog_host`` (:class:`bench.multichannel.scheduler.WatchdogHost`: one
+    thread for every channel of a multi-channel bench) polls the watchdog there instead of a thread of its own.
     """
     from bench.safety.safe_state import emergency_output_off
 
@@ -211,5 +218,9 @@ def start_watchdog(supervisor: Any, bench: Any, protocol: Any, test_time_s: Call
                         on_trip=supervisor.external_trip, test_time_s=test_time_s, monotonic=MONOTONIC)
     watchdog.timeout_for = timeout_for
     supervisor.watchdog = watchdog
-    watchdog.start()
+    host = getattr(bench, "watchdog_host", None)
+    if host is not None:
+        host.add(watchdog)
+    else:
+        watchdog.start()
     return watchdog

@@ -28,6 +28,7 @@ from typing import Any
 import pyvisa
 
 from bench.multichannel.run import MultiChannelBench, open_multichannel
+from bench.multichannel.scheduler import task_sleep
 from bench.simulated.serve import served_cell
 from sim_instruments.cell import get_preset
 from sim_instruments.chambers.espec_p300 import EspecChamberSim
@@ -118,13 +119,18 @@ def _world_and_frontends(channels: int, clock: Any, preset: str, soc: float, tem
 
 def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: float = 0.5,
                            temperature_c: float = 25.0, seed: int | None = 0, clock: Any = None,
-                           speed: float | None = None) -> MultiChannelBench:
-    """A simulated bench of ``channels`` cells reached in process (virtual clock unless ``speed``)."""
+                           speed: float | None = None, world_step_s: float | None = None) -> MultiChannelBench:
+    """A simulated bench of ``channels`` cells reached in process (virtual clock unless ``speed``).
+
+    ``world_step_s``: the physics reads the clock in whole steps of this many seconds
+    (:class:`SteppedClock`; for hundreds of cells in real time, as the loopback server does)."""
     if channels < 1:
         raise ValueError(f"channels must be >= 1, got {channels}")
     if clock is None:
         clock = VirtualClock() if speed is None else ScaledClock(speed)
-    world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, clock, preset, soc, temperature_c, seed)
+    world_clock = SteppedClock(clock, world_step_s) if world_step_s else clock
+    world, cycler_fes, meter_fes, chamber_fe = _world_and_frontends(channels, world_clock, preset, soc, temperature_c,
+                                                                    seed)
     now = clock.now_s
     cycler_res = [f"USB0::0x05E6::0x2460::0441{k:04d}::INSTR" for k in range(channels)]
     meter_res = [f"USB0::0x2A8D::0x5001::MY5800{m:04d}::INSTR" for m in range(len(meter_fes))]
@@ -133,7 +139,14 @@ def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: flo
                       for m, (res, fe) in enumerate(zip(meter_res, meter_fes, strict=True))})
     chamber_ep = LineEndpoint(chamber_fe, now, read_termination=b"\r\n", write_termination=b"\r\n", name="chamber")
     chamber_url = registry.register(chamber_ep, "espec")
-    rm = pyvisa.ResourceManager(SimVisaLibrary.create(endpoints))
+    # A cycler's read with no reply yet waits on its channel's clock (only that channel waits: a
+    # delay fault on its wire); the shared meters answer or time out at once (their lock is shared).
+    fallback = clock.sleep if hasattr(clock, "speed") else None  # real time: the I/O thread waits
+
+    def wait(duration_s: float) -> None:
+        task_sleep(duration_s, fallback)
+
+    rm = pyvisa.ResourceManager(SimVisaLibrary.create(endpoints, wait=wait, waiting=cycler_res))
     config = multichannel_config(cycler_res, meter_res, chamber_url,
                                  name=f"built-in simulated bench, {channels} channels ({preset})")
     config["simulated"] = True

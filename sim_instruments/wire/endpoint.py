@@ -220,6 +220,11 @@ class LineEndpoint:
         self._outbox.append(payload)
 
     # -- instrument -> host ----------------------------------------------------------------------
+    def next_release_s(self) -> float | None:
+        """Simulated time the first held-back reply (a delay or stall fault) is due; None: none held."""
+        with self._lock:
+            return min((due for due, _ in self._held), default=None)
+
     def read(self, count: int) -> bytes:
         """Up to ``count`` reply bytes available now (``b""`` when none: the host times out)."""
         return self.read_until(b"", count)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pyvisa import constants, highlevel, rname
@@ -40,16 +40,21 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
 
     @classmethod
     def create(cls, endpoints: dict[str, LineEndpoint], *,
-               wait: Callable[[float], None] | None = None) -> SimVisaLibrary:
+               wait: Callable[[float], None] | None = None, waiting: Collection[str] | None = None) -> SimVisaLibrary:
         """A fresh library serving ``endpoints`` (resource name -> endpoint); ``wait(s)``: sleep
-        on the simulated world's clock (a read with no reply waits its timeout there)."""
+        on the simulated world's clock (a read with no reply waits its timeout there, or until a
+        held-back reply is due); ``waiting``: the resources whose reads wait (None: all)."""
         library = cls(f"cellbench-sim-{next(_library_ids)}")
         library.endpoints = {_normalise(name): ep for name, ep in endpoints.items()}
         library.wait = wait
+        if waiting is not None:
+            library.waiting = {id(library.endpoints[_normalise(name)]) for name in waiting}
         return library
 
     def _init(self) -> None:
         self.wait: Callable[[float], None] | None = None
+        #: ids of the endpoints whose reads wait (None: every endpoint).
+        self.waiting: set[int] | None = None
         self.endpoints = {}
         self.sessions = {}
         self._session_ids = itertools.count(1)
@@ -135,8 +140,12 @@ class SimVisaLibrary(highlevel.VisaLibraryBase):
         """Nothing to read yet: wait the session's timeout on the bench clock (when the library
         has one) and look again; still nothing is VI_ERROR_TMO."""
         data = b""
-        if self.wait is not None:
-            self.wait(sess.attrs.get(constants.VI_ATTR_TMO_VALUE, 2000) / 1000.0)
+        if self.wait is not None and (self.waiting is None or id(sess.endpoint) in self.waiting):
+            timeout_s = sess.attrs.get(constants.VI_ATTR_TMO_VALUE, 2000) / 1000.0
+            due = sess.endpoint.next_release_s()  # a held-back reply arrives when due, as on a real link
+            if due is not None:
+                timeout_s = min(timeout_s, max(0.0, due - sess.endpoint.now_s()))
+            self.wait(timeout_s)
             try:
                 data = sess.endpoint.read_until(sess.terminator, count)
             except EndpointDisconnected:

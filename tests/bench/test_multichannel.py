@@ -209,28 +209,28 @@ def test_stepped_clock_reads_whole_steps():
 
 def test_real_time_channels_start_together_and_spread_over_the_period(tmp_path, monkeypatch):
     """On a wall-paced clock (here 200x) every channel waits at the start gate until all are set
-    up, then starts sampling k/N of a period after the gate opened; every run completes with its
-    report. (Ordering facts on one monotonic clock, so load on the machine cannot break them.)"""
+    up (instruments prepared, plan made), then takes its first sample k/N of a period after the
+    gate opened; every run completes with its report. (Ordering facts on one monotonic clock, so load on the machine cannot break them.)"""
     from bench.engine.core import Engine
-    from bench.multichannel.sharing import PhaseGate
+    from bench.multichannel.scheduler import TaskGate
 
     bench = build_sim_multichannel(4, speed=200.0)
     clock = bench.clock
     arrived: list[float] = []
     started: dict[int, float] = {}
-    run, arrive = Engine.run, PhaseGate.arrive
+    acquire, arrive = Engine.acquire, TaskGate.arrive
 
-    def spy_run(self):
-        started[self.bench.config["channel"]] = clock.now_s()
-        return run(self)
+    def spy_acquire(self, *args):
+        started.setdefault(self.bench.config["channel"], clock.now_s())  # the channel's first sample
+        return acquire(self, *args)
 
     def spy_arrive(self):
-        if self.timeout_s is not None:  # the start gate (the report gate has no time limit)
+        if self.label == "start":  # the start gate (the other one is before the reports)
             arrived.append(clock.now_s())
         return arrive(self)
 
-    monkeypatch.setattr(Engine, "run", spy_run)
-    monkeypatch.setattr(PhaseGate, "arrive", spy_arrive)
+    monkeypatch.setattr(Engine, "acquire", spy_acquire)
+    monkeypatch.setattr(TaskGate, "arrive", spy_arrive)
     path = tmp_path / "rt.yaml"
     path.write_text("name: rt_test\ncell: {preset: nmc_21700}\n"
                     "limits: {voltage_max_v: 4.25, voltage_min_v: 2.4, current_max_a: 7.35, temperature_max_c: 60}\n"
