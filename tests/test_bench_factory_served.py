@@ -23,6 +23,7 @@ from bench.benches import BenchFactory, BenchFactoryError, BenchSpec
 from bench.cli import main
 from bench.config import load_bench_config
 from bench.runfile.reader import RunFile
+from tests.served_lag import skip_if_runner_fell_behind
 
 #: Real-time servers and subprocesses: bounded well below the suite-wide timeout.
 pytestmark = pytest.mark.timeout(240)
@@ -163,7 +164,14 @@ steps:
 """
 
 
-def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: Path, capsys) -> None:
+def _not_tested_if_a_run_fell_behind(ran: list[dict], log_text: str) -> None:
+    """A run that did not complete while its runner fell behind the 300x served world (a loaded
+    machine) makes the case not tested (skipped with the lag), not failed: see tests/served_lag.py."""
+    if any(r["status"] != "scored" for r in ran):
+        skip_if_runner_fell_behind([Path(r["run_file"]) for r in ran], log_text, 300, what="a run did not complete")
+
+
+def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: Path, capsys, caplog) -> None:
     protocol_file = tmp_path / "fast_charge_short.yaml"
     protocol_file.write_text(FAST_CHARGE, encoding="utf-8")
     study = tmp_path / "study"
@@ -175,6 +183,7 @@ def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: P
     assert code in (0, 1), captured.err
     report = json.loads(captured.out)
     ran = [r for r in report["proposals"] if r["run_file"]]
+    _not_tested_if_a_run_fell_behind(ran, caplog.text)
     assert len(ran) == 3  # the budget: a batch of 2 (the bench's channels, not --batch 4), then 1
     assert [r["status"] for r in ran] == ["scored"] * 3, ran  # every run completed and was measured
     used = []
@@ -188,7 +197,7 @@ def test_optimize_runs_its_batches_on_the_channels_of_a_served_bench(tmp_path: P
     assert used[2] == (served_cyclers[0], 1)
 
 
-def test_optimize_on_a_one_cycler_served_bench_runs_one_proposal_at_a_time(tmp_path: Path, capsys) -> None:
+def test_optimize_on_a_one_cycler_served_bench_runs_one_proposal_at_a_time(tmp_path: Path, capsys, caplog) -> None:
     protocol_file = tmp_path / "fast_charge_short.yaml"
     protocol_file.write_text(FAST_CHARGE, encoding="utf-8")
     with served(tmp_path, "--speed", "300", "--cell", "lfp_26650", "--soc", "0.2") as bench_file:
@@ -200,6 +209,7 @@ def test_optimize_on_a_one_cycler_served_bench_runs_one_proposal_at_a_time(tmp_p
     assert code in (0, 1), captured.err
     assert "batch 1 trial" in captured.err and "batch 2 trial" in captured.err  # one run per batch
     ran = [r for r in json.loads(captured.out)["proposals"] if r["run_file"]]
+    _not_tested_if_a_run_fell_behind(ran, caplog.text)
     assert [r["status"] for r in ran] == ["scored"] * 2, ran
     for row in ran:  # each an ordinary `bench run --bench FILE` on the served Keithley
         with h5py.File(row["run_file"], "r") as f:
@@ -217,7 +227,7 @@ def test_a_factory_without_a_simulated_bench_says_what_to_give(tmp_path: Path) -
 
 
 # -- --cell-id over a served multi-channel bench -------------------------------------------------
-def test_cell_ids_over_a_served_multichannel_bench(tmp_path: Path) -> None:
+def test_cell_ids_over_a_served_multichannel_bench(tmp_path: Path, caplog) -> None:
     """``bench run --bench FILE --cell-id A1,A2`` on ``bench sim serve --channels 2``: each channel's
     run file carries its own cell's id."""
     from bench.simulated.multichannel import serve_multichannel, to_toml
@@ -230,8 +240,11 @@ def test_cell_ids_over_a_served_multichannel_bench(tmp_path: Path) -> None:
     with serve_multichannel(2, speed=300.0) as servers:
         bench_file = tmp_path / "served.toml"
         bench_file.write_text(to_toml(servers.config), encoding="utf-8")
-        assert main(["run", str(protocol_file), "--bench", str(bench_file), "--cell-id", "A1,A2", "--out", str(out),
-                     "--no-progress", "--catalog", url]) == 0
+        code = main(["run", str(protocol_file), "--bench", str(bench_file), "--cell-id", "A1,A2", "--out", str(out),
+                     "--no-progress", "--catalog", url])
+    if code != 0:  # at 300x a 50 wall-ms stall overruns the timed discharge: a lagging runner, not a finding
+        skip_if_runner_fell_behind(sorted(tmp_path.glob("run_ch*.h5")), caplog.text, 300.0, what=f"exited {code}")
+    assert code == 0
     for channel, cell_id in ((0, "A1"), (1, "A2")):
         with h5py.File(tmp_path / f"run_ch{channel:02d}.h5", "r") as f:
             assert f.attrs["cell_id"] == cell_id and "TCPIP::127.0.0.1::" in str(f.attrs["bench_config"])

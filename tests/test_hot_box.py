@@ -16,6 +16,7 @@ from bench.simulated.builtin_bench import cell_datasheet, choose_sim_chamber
 from bench.simulated.serve import start_sim_servers
 from protocols.errors import ProtocolError
 from protocols.loader import LIBRARY, load_protocol, parse_protocol
+from tests.served_lag import skip_if_runner_fell_behind
 
 HOT_BOX = (LIBRARY / "hot_box.yaml").read_text(encoding="utf-8")
 
@@ -87,7 +88,7 @@ def test_chamber_applied_abuse_is_validated(old, new, message):
         parse_protocol(HOT_BOX.replace(old, new), file="hot_box.yaml", cell_defaults=cell_datasheet)
 
 
-def test_hot_box_over_a_served_memmert_oven(tmp_path, capsys):
+def test_hot_box_over_a_served_memmert_oven(tmp_path, capsys, caplog):
     """`bench sim serve --chamber memmert_oven --write-bench` + `bench run hot_box --bench`: the
     production AtmoWEB driver over loopback HTTP; the cell runs away, the bench stops the oven."""
     text = (HOT_BOX.replace("period_s: 2", "period_s: 10")
@@ -104,6 +105,8 @@ def test_hot_box_over_a_served_memmert_oven(tmp_path, capsys):
         setpoint_after = servers.world.chamber.setpoint_c
         requests = servers.instruments["chamber"].server.requests
     capsys.readouterr()
+    if code == 3:  # at 400x a 75 wall-ms stall overruns the 1 minute rest: a lagging runner, not a finding
+        skip_if_runner_fell_behind([out], caplog.text, 400.0)
     assert code == 1
     assert main(["report", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -8,7 +8,7 @@ second cell (served with ``--cell``). The claim of each case: the run completes 
 1 claims not met / not tested: short variants test fewer cycles than the claims need), no safety
 trip (3), no instrument failure (4), and the run file records the served cell's datasheet.
 A run that tripped after its samples fell behind the accelerated world (samples more than
-``BEHIND_PERIODS`` of their step's periods apart under current, or a step ended by time (soak, rest, pulse) that overran its own
+``tests.served_lag.BEHIND_PERIODS`` of their step's periods apart under current, or a step ended by time (soak, rest, pulse) that overran its own
 duration, which only a late runner can do: a loaded
 machine cannot sample at this speed) is not tested (skipped, with the gap), not passed: sparse
 samples across a discharge knee look like a voltage collapse.
@@ -30,6 +30,7 @@ import h5py
 import pytest
 
 from bench.cli import main
+from tests.served_lag import skip_if_runner_fell_behind
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
@@ -70,10 +71,6 @@ MATRIX: dict[tuple[str, int, str], list[str]] = {
     # a fourth element names the served chamber (default espec_p300): the hot box needs an oven
     ("keithley2460", 1, "nmc_21700", "memmert_oven"): ["hot_box"],
 }
-#: Samples more than three of their step's sampling periods apart under current (the stale-data
-#: rule's own measure) mean the runner fell behind the served world: the protocol was not run as
-#: written (a loaded machine at this --speed).
-BEHIND_PERIODS = 3.0
 DATASHEET = {"nmc_21700": "lg_inr21700_m50", "lfp_26650": "lfp_26650"}
 
 
@@ -143,29 +140,6 @@ CASES = [pytest.param(key, protocol, id=f"{key[0]}-{protocol}") for key, protoco
          for protocol in protocols]
 
 
-def _lag_in_periods(path: Path) -> float:
-    """How far the runner fell behind: the largest gap between two samples under current, in sampling
-    periods of the step it fell in (the protocol as the run file recorded it)."""
-    import numpy as np
-
-    from bench.engine.resume import protocol_from_attrs
-    from bench.lab.provenance import read_attributes
-
-    protocol = protocol_from_attrs(read_attributes(path))
-    periods = {node.index: getattr(node, "period_s", 0.0) or protocol.period_s
-               for node, _depth in protocol.walk_nodes() if hasattr(node, "index")}
-    with h5py.File(path, "r") as f:
-        time_s = f["samples"]["Test Time / s"][:]
-        current_a = f["samples"]["Current / A"][:]
-        step = f["samples"]["Step Index / 1"][:]
-    if len(time_s) < 2:
-        return 0.0
-    period = np.array([periods.get(int(k), max(10.0, protocol.period_s)) for k in step[1:]])
-    flowing = (np.abs(current_a[1:]) > 1e-3) & (step[1:] == step[:-1])
-    lag = np.diff(time_s)[flowing] / period[flowing]
-    return float(lag.max()) if lag.size else 0.0
-
-
 @pytest.mark.parametrize(("key", "protocol"), CASES)
 def test_shipped_protocol_runs_over_tcp_with_only_the_bench_file(key: tuple, protocol: str, servers,
                                                                  tmp_path: Path, capsys, caplog) -> None:
@@ -183,13 +157,7 @@ def test_shipped_protocol_runs_over_tcp_with_only_the_bench_file(key: tuple, pro
         return
     files = [out] if channels == 1 else sorted(tmp_path.glob(f"{protocol}*.h5"))
     if code == 3 and files:  # a trip is a finding only where the samples kept pace with the world
-        lag = max(_lag_in_periods(p) for p in files if p.exists())
-        timed_out = [line for line in caplog.text.splitlines() if "SAFETY TRIP step_timeout" in line]
-        late = any(" for " in line.split("still running")[0] for line in timed_out)  # a step ended by time overran
-        if lag > BEHIND_PERIODS or late:
-            pytest.skip(f"not tested: the runner fell behind the served world (samples {lag:.0f} periods apart under "
-                        f"current{', a timed step overran' if late else ''} at --speed {SPEED}: the machine is "
-                        "too loaded), then tripped")
+        skip_if_runner_fell_behind(files, caplog.text, SPEED)
     assert code in (0, 1), f"{protocol} on {cycler}: exit {code} {last_error}"
     assert len(files) == channels, files
     for path in files:
