@@ -39,8 +39,8 @@ from bench.engine.end_conditions import (
 )
 from bench.engine.final_watch import final_observation
 from bench.engine.operator_control import OperatorControl
-from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.recording import recorder_for
+from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
 from bench.engine.setpoints import Setpoints
