@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import DRIVEN, net_throughput_ah, throughput
-from bench.analysis.moved import moved_ah
+from bench.analysis.moved import extreme_c, moved_ah
 from bench.runfile.reader import RunFile
 
 #: Conditions key: metric -> why an analysis could not measure it (the claim's "not tested" reason,
@@ -111,8 +111,9 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     result["charge_wh"] = round(sum(m["charge_wh"] for m in moved), 6)
     finite = cell_t[np.isfinite(cell_t)]
     result["temperature_start_c"] = round(float(finite[0]), 3) if finite.size else None
-    result["temperature_max_c"] = round(float(finite.max()), 3) if finite.size else None
-    result["temperature_rise_k"] = round(float(finite.max() - finite[0]), 3) if finite.size else None
+    hottest = extreme_c(mine, chosen, highest=True)  # the steps' maxima: every acquired sample
+    result["temperature_max_c"] = round(hottest, 3) if finite.size else None
+    result["temperature_rise_k"] = round(hottest - float(finite[0]), 3) if finite.size else None
     result["stages"] = [{
         "step": s["text"], "end": s["end_reason"],
         "mean_current_a": round(m["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)

@@ -32,3 +32,33 @@ def moved_ah(rows: np.ndarray) -> np.ndarray:
         carry[restarts] = net[restarts - 1]
         net = net + np.cumsum(carry)
     return net - net[0]
+
+
+def extreme_c(rows: np.ndarray, steps: list[dict], highest: bool) -> float:
+    """The highest (``highest``) or lowest cell temperature, °C, of ``rows`` and of ``steps``
+    (``/steps`` rows: their ``temperature_max_c`` / ``temperature_min_c`` are kept by the engine
+    from every acquired sample, so a peak between two rows recorded by change still counts);
+    NaN when neither has a reading."""
+    cell = np.asarray(rows["Surface Temperature T1 / degC"], dtype=float) if len(rows) else np.zeros(0)
+    key = "temperature_max_c" if highest else "temperature_min_c"
+    values = np.concatenate((cell, np.array([float(s[key]) for s in steps], dtype=float)))
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return float("nan")
+    return float(values.max() if highest else values.min())
+
+
+def time_mean(time_s: np.ndarray, values: np.ndarray) -> float:
+    """Time-weighted mean of ``values`` sampled at ``time_s`` (trapezoid / duration; rows may be
+    unevenly spaced, as recorded by change); the plain mean when the rows span no time; NaN when
+    no value is finite."""
+    t = np.asarray(time_s, dtype=float)
+    x = np.asarray(values, dtype=float)
+    ok = np.isfinite(t) & np.isfinite(x)
+    t, x = t[ok], x[ok]
+    if not x.size:
+        return float("nan")
+    span = float(t[-1] - t[0])
+    if x.size < 2 or span <= 0:
+        return float(x.mean())
+    return float(np.sum(0.5 * (x[1:] + x[:-1]) * np.diff(t)) / span)

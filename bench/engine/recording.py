@@ -11,6 +11,9 @@ passed (Maccor / Arbin ΔV, ΔI, ΔT, Δt logging). Always recorded, whatever mo
   by the engine at a step's end, before :mod:`bench.engine.crossing` reads them back, so the
   interpolated voltage crossing is the one a fixed-rate run finds);
 * the sample of a safety trip or limit crossing and the ones held before it (:meth:`keep`);
+* the sample before a current step (the current moved by the criterion within one sample: a
+  pulse's edge, a setpoint change), so a pulse's resistance (V at its end - V before it) is read
+  from the samples a fixed-rate run has;
 * anything written directly (observation windows, EIS, pause: :meth:`keep` first, so rows stay
   in time order).
 
@@ -81,6 +84,9 @@ class ChangeRecorder:
         if (tail[6] != ref[6] or tail[0] - ref[0] >= self._every or abs(tail[2] - ref[2]) >= self._dv
                 or abs(tail[3] - ref[3]) >= self._di_abs + self._di_rel * abs(ref[3])
                 or abs(tail[13] - ref[13]) >= self._dt):
+            before = self._before
+            if before is not None and abs(tail[3] - before[3]) >= self._di_abs + self._di_rel * abs(before[3]):
+                self.writer.append_sample_row(before)  # a current step (setpoint change): its edge
             self._ref = tail
             self._before = self._before2 = None
             self.writer.append_sample_row(tail)
