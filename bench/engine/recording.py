@@ -61,8 +61,8 @@ class ChangeRecorder:
         self._dv = rule.voltage_v
         self._dt = rule.temperature_k
         self._every = rule.every_s
-        # |ΔI| >= di_abs + di_rel * |I_ref|: an absolute criterion, or a fraction of the recorded
-        # current floored at the same fraction of the 1C current (a rest at 0 A is not all noise)
+        # |ΔI| >= di_abs and >= di_rel * |I_ref|: an absolute criterion, or a fraction of the
+        # recorded current floored at the same fraction of the 1C current (a rest at 0 A is not all noise)
         if math.isfinite(rule.current_fraction):
             self._di_rel = rule.current_fraction
             self._di_abs = rule.current_fraction * abs(rated_current_a)
@@ -82,10 +82,11 @@ class ChangeRecorder:
             return
         ref = self._ref
         if (tail[6] != ref[6] or tail[0] - ref[0] >= self._every or abs(tail[2] - ref[2]) >= self._dv
-                or abs(tail[3] - ref[3]) >= self._di_abs + self._di_rel * abs(ref[3])
+                or ((di := abs(tail[3] - ref[3])) >= self._di_abs and di >= self._di_rel * abs(ref[3]))
                 or abs(tail[13] - ref[13]) >= self._dt):
             before = self._before
-            if before is not None and abs(tail[3] - before[3]) >= self._di_abs + self._di_rel * abs(before[3]):
+            if (before is not None and (di := abs(tail[3] - before[3])) >= self._di_abs
+                    and di >= self._di_rel * abs(before[3])):
                 self.writer.append_sample_row(before)  # a current step (setpoint change): its edge
             self._ref = tail
             self._before = self._before2 = None

@@ -1,0 +1,217 @@
+"""Record by change (``sampling: record_when``, issue 31): the recorder's decision, the grammar,
+and whole runs recorded by change against the same protocol recorded at the fixed rate, on the
+built-in simulated bench and over ``bench sim serve`` (TCP, production drivers).
+
+The claims: a run recorded by change reports the same capacity (within 0.05 %) and every claim
+with the same status as the fixed-rate run of the same protocol, with far fewer rows; the rows it
+keeps are in time order and include every step's first and last samples.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.engine.recording import ChangeRecorder
+from bench.runfile.reader import RunFile
+from bench.simulated.builtin_bench import cell_datasheet
+from protocols.errors import ProtocolError
+from protocols.loader import parse_any, resolve_protocol_path
+from protocols.recording import RecordRule
+from tests.simrun import run_on_sim_bench
+
+RULE_TEXT = "{voltage: 5 mV, current: 1 %, temperature: 0.1 K, every: 60 s}"
+#: Capacity of a by-change run against the fixed-rate run (issue 31: within 0.05 %).
+CAPACITY_REL = 5e-4
+
+
+# -- the decision ----------------------------------------------------------------------------------
+class _Sink:
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+
+    def append_sample_row(self, row: tuple) -> None:
+        self.rows.append(row)
+
+
+def _row(t: float, v: float, i: float = 0.0, step: int = 1, temp: float = 25.0) -> tuple:
+    """A /samples row with the fields the recorder reads (time, V, I, step count, T)."""
+    return (t, 0.0, v, i, v * i, 1, step, 0, 0.0, 0.0, 0.0, 0.0, 0.0, temp, 25.0)
+
+
+def _times(sink: _Sink) -> list[float]:
+    return [r[0] for r in sink.rows]
+
+
+def test_voltage_moves_record_a_row_and_the_step_end_keeps_the_last_three():
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(voltage_v=0.0049, every_s=math.inf), sink, 5.0)
+    for k in range(23):  # 1 mV per sample: a row each 5 samples
+        rec.offer(_row(float(k), 3.0 + 0.001 * k))
+    rec.keep()  # the step ends on sample 22
+    # sample 0 (the first), then each 5 mV (5, 10, 15, 20), then 21 and 22 held to the end
+    assert _times(sink) == [0, 5, 10, 15, 20, 21, 22]
+
+
+def test_nothing_changing_records_every_period_of_the_rule_and_never_repeats_a_row():
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(voltage_v=0.005, every_s=60.0), sink, 5.0)
+    for k in range(200):
+        rec.offer(_row(float(k), 3.7))
+    rec.keep()
+    assert _times(sink) == [0, 60, 120, 180, 197, 198, 199]
+    rec.keep()  # nothing held: nothing written twice
+    assert len(sink.rows) == 7
+
+
+def test_a_percent_current_criterion_is_floored_at_the_same_percent_of_1c():
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(current_fraction=0.01, every_s=math.inf), sink, 5.0)
+    rng = np.random.default_rng(1)
+    for k in range(100):  # a rest: 0 A with 1 mA of noise, below 1 % of 5 A (50 mA)
+        rec.offer(_row(float(k), 3.7, float(rng.normal(0, 0.001))))
+    assert _times(sink) == [0]
+    for k in range(100, 200):  # a CV tail falling 0.5 % per sample from 2 A: a row per 50 mA (1 % of 1C)
+        rec.offer(_row(float(k), 4.2, 2.0 * 0.995 ** (k - 100)))
+    assert _times(sink)[:3] == [0, 99, 100]  # the rest's first and last samples, the step to 2 A
+    currents = [r[3] for r in sink.rows[2:]]
+    steps = -np.diff(currents)
+    assert len(currents) >= 10
+    assert np.all(steps >= 0.05) and np.all(steps < 0.05 + 0.011)  # 0.011 A: one sample's fall
+
+
+def test_a_current_step_keeps_the_sample_before_it_and_a_nan_temperature_records_nothing():
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(current_fraction=0.01, temperature_k=0.1, every_s=math.inf), sink, 5.0)
+    for k in range(10):
+        rec.offer(_row(float(k), 3.7, 0.0, temp=math.nan))
+    for k in range(10, 20):  # a 5 A pulse from sample 10
+        rec.offer(_row(float(k), 3.6, -5.0, temp=math.nan))
+    rec.offer(_row(20.0, 3.6, -5.0, temp=math.nan))
+    # the first sample, the last one before the pulse (9) and the pulse's first (10)
+    assert _times(sink) == [0, 9, 10]
+
+
+def test_a_new_step_records_its_first_sample_and_rows_stay_in_time_order():
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(voltage_v=0.005, every_s=math.inf), sink, 5.0)
+    for k in range(10):
+        rec.offer(_row(float(k), 3.7, step=1))
+    rec.keep()
+    for k in range(10, 20):
+        rec.offer(_row(float(k), 3.7, step=2))
+    rec.offer(_row(20.0, 3.7, step=2))
+    times = _times(sink)
+    assert times == [0, 7, 8, 9, 10]
+    assert times == sorted(times)
+
+
+# -- the grammar -------------------------------------------------------------------------------------
+PROTOCOL = """name: by_change
+cell: {preset: nmc_21700, initial_soc: 0.5}
+sampling:
+  period_s: 1
+  record_when: RULE
+steps:
+  - Discharge at 1C for 1 minute
+"""
+
+
+def _parse(rule: str):
+    return parse_any(PROTOCOL.replace("RULE", rule), file="p.yaml", cell_defaults=cell_datasheet)
+
+
+def test_record_when_parses_every_criterion_and_describes_itself():
+    rule = _parse(RULE_TEXT).record_when
+    assert rule == RecordRule(voltage_v=0.005, current_fraction=0.01, temperature_k=0.1, every_s=60.0)
+    assert rule.describe() == "record when V moves 5 mV, I moves 1 %, T moves 0.1 K, and at least every 60 s"
+    assert _parse("{current: C/100, every: never}").record_when == RecordRule(current_a=0.05, every_s=math.inf)
+    assert _parse("{voltage: 2 mV}").record_when.every_s == 60.0  # the default longest gap
+    assert parse_any(PROTOCOL.replace("  record_when: RULE\n", ""), file="p.yaml",
+                     cell_defaults=cell_datasheet).record_when is None
+
+
+@pytest.mark.parametrize("rule, message, col", [
+    ("{temperature: 0.1 °C}", "temperature must be a temperature change in K", 30),
+    ("{voltge: 5 mV}", "unknown key 'voltge'", 17),
+    ("{current: -1 %}", "must be a positive change", 26),
+    ("{voltage: 5 mA}", "voltage must be a voltage change", 26),
+    ("{every: soon}", "expected a number with a unit", 24),
+    ("{}", "record_when is empty", 16),
+])
+def test_a_bad_record_when_is_an_error_at_its_line_and_column(rule, message, col):
+    with pytest.raises(ProtocolError) as info:
+        _parse(rule)
+    assert message in str(info.value)
+    assert (info.value.line, info.value.col) == (5, col)
+
+
+# -- whole runs: by change against the fixed rate ------------------------------------------------------
+def _with_rule(text: str) -> str:
+    """The protocol text with ``record_when`` added to its ``sampling:`` (or a new one)."""
+    if re.search(r"^sampling: \{", text, re.M):
+        return re.sub(r"^sampling: \{(.*)\}$", rf"sampling: {{\1, record_when: {RULE_TEXT}}}", text, flags=re.M)
+    if re.search(r"^sampling:$", text, re.M):
+        return re.sub(r"^sampling:$", f"sampling:\n  record_when: {RULE_TEXT}", text, flags=re.M)
+    return text.replace("\nsteps:", f"\nsampling: {{record_when: {RULE_TEXT}}}\nsteps:", 1)
+
+
+def _pair(name: str, overrides: dict[str, str], tmp_path: Path):
+    """The shipped protocol ``name`` run at the fixed rate and by change on fresh built-in benches."""
+    path = resolve_protocol_path(name)
+    text = path.read_text(encoding="utf-8")
+    outcomes = []
+    for label, body in (("fixed", text), ("change", _with_rule(text))):
+        protocol = parse_any(body, file=str(path), overrides=overrides, cell_defaults=cell_datasheet)
+        assert (protocol.record_when is not None) == (label == "change")
+        outcomes.append(run_on_sim_bench(protocol, tmp_path / f"{label}.h5"))
+    return outcomes
+
+
+def _claims(report: dict) -> list[tuple[str, str]]:
+    return [(c["name"], c["status"]) for c in report["claims"]]
+
+
+def _check_rows(path: Path, fixed_rows: int) -> int:
+    """Rows in time order; each step's first and last samples present; returns the row count."""
+    with RunFile(path) as run:
+        t = run.column("Test Time / s")
+        counts = run.column("Step Count / 1")
+        steps = run.steps
+        assert run.attrs["recording"].startswith("record when V moves 5 mV")
+    assert np.all(np.diff(t) > 0)
+    for step in steps:
+        mine = t[counts == step["step_count"]]
+        if mine.size:  # the step's last sample (its end) is a row
+            assert mine[-1] == pytest.approx(step["end_time_s"], abs=1e-9)
+    assert t.size < fixed_rows / 4
+    return int(t.size)
+
+
+def test_capacity_check_by_change_reports_the_fixed_rate_capacity_and_claims(tmp_path):
+    fixed, change = _pair("capacity_check", {"rate": "1C"}, tmp_path)
+    assert fixed.result.samples == change.result.samples  # the same samples acquired and checked
+    assert _claims(change.report) == _claims(fixed.report)
+    assert change.report["metrics"]["discharge_capacity_ah"] == pytest.approx(
+        fixed.report["metrics"]["discharge_capacity_ah"], rel=CAPACITY_REL)
+    with RunFile(fixed.path) as run:
+        fixed_rows = int(run.column("Test Time / s").size)
+    _check_rows(change.path, fixed_rows)
+
+
+def test_fast_charge_cycling_by_change_has_every_metric_of_the_fixed_rate_run(tmp_path):
+    """A cycle with a fast charge, HPPC pulses and a capacity check: plating, 10-80 % time, pulse
+    resistance, temperatures: the same numbers from a fifth of the rows."""
+    fixed, change = _pair("fast_charge_cycling", {"cycles": "1", "blocks": "1"}, tmp_path)
+    assert _claims(change.report) == _claims(fixed.report)
+    a, b = fixed.report["metrics"], change.report["metrics"]
+    assert a.keys() == b.keys()
+    differing = {k: (a[k], b[k]) for k in a if k != "samples" and a[k] != b[k]
+                 and not (isinstance(a[k], float) and b[k] == pytest.approx(a[k], rel=CAPACITY_REL))}
+    assert differing == {}
+    assert "dcr_first_ohm" in a and "discharge_capacity_ah" in a
+    _check_rows(change.path, a["samples"])
