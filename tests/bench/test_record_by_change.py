@@ -176,8 +176,16 @@ def _claims(report: dict) -> list[tuple[str, str]]:
     return [(c["name"], c["status"]) for c in report["claims"]]
 
 
-def _check_rows(path: Path, fixed_rows: int) -> int:
-    """Rows in time order; each step's first and last samples present; returns the row count."""
+def _in_steps(path: Path) -> int:
+    """Rows of the protocol's steps (the final observation, step index -1, is recorded at the
+    acquisition rate whatever the rule)."""
+    with RunFile(path) as run:
+        return int(np.count_nonzero(run.column("Step Index / 1") >= 0))
+
+
+def _check_rows(path: Path, fixed_path: Path, at_most: float) -> None:
+    """Rows in time order; each step's last sample present; the protocol's steps in at most
+    ``at_most`` of the fixed-rate run's rows of them."""
     with RunFile(path) as run:
         t = run.column("Test Time / s")
         counts = run.column("Step Count / 1")
@@ -188,8 +196,7 @@ def _check_rows(path: Path, fixed_rows: int) -> int:
         mine = t[counts == step["step_count"]]
         if mine.size:  # the step's last sample (its end) is a row
             assert mine[-1] == pytest.approx(step["end_time_s"], abs=1e-9)
-    assert t.size < fixed_rows / 4
-    return int(t.size)
+    assert _in_steps(path) < at_most * _in_steps(fixed_path), (_in_steps(path), _in_steps(fixed_path))
 
 
 def test_capacity_check_by_change_reports_the_fixed_rate_capacity_and_claims(tmp_path):
@@ -198,9 +205,7 @@ def test_capacity_check_by_change_reports_the_fixed_rate_capacity_and_claims(tmp
     assert _claims(change.report) == _claims(fixed.report)
     assert change.report["metrics"]["discharge_capacity_ah"] == pytest.approx(
         fixed.report["metrics"]["discharge_capacity_ah"], rel=CAPACITY_REL)
-    with RunFile(fixed.path) as run:
-        fixed_rows = int(run.column("Test Time / s").size)
-    _check_rows(change.path, fixed_rows)
+    _check_rows(change.path, fixed.path, 0.25)
 
 
 def test_fast_charge_cycling_by_change_has_every_metric_of_the_fixed_rate_run(tmp_path):
@@ -214,4 +219,71 @@ def test_fast_charge_cycling_by_change_has_every_metric_of_the_fixed_rate_run(tm
                  and not (isinstance(a[k], float) and b[k] == pytest.approx(a[k], rel=CAPACITY_REL))}
     assert differing == {}
     assert "dcr_first_ohm" in a and "discharge_capacity_ah" in a
-    _check_rows(change.path, a["samples"])
+    _check_rows(change.path, fixed.path, 0.25)
+
+
+# -- over bench sim serve (TCP, production drivers) -------------------------------------------------
+TCP_PROTOCOL = """name: by_change_tcp
+cell: {preset: nmc_21700, capacity_ah: 5.0, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7.0}
+# stale_data_s: at 240x the default 10 s gap is 42 wall ms, less than a busy CI machine may take
+limits: {voltage_max_v: 4.25, voltage_min_v: 2.4, current_max_a: 7.35, temperature_max_c: 60, stale_data_s: 60}
+sampling: {period_s: 1RULE}
+steps:
+  - Rest for 2 minutes
+  - Discharge at C/2 until 2.5 V
+  - Rest for 3 minutes
+claims:
+  - name: 0.3 Ah from 12 % SOC
+    claim: discharge_capacity_ah >= 0.3
+  - name: the whole rating from 12 % SOC
+    claim: discharge_capacity_ah >= {cell.capacity_ah}
+"""
+
+
+#: Two real-time runs on freshly served benches differ by more than any recording does: where the
+#: discharge current started within the step's first sampling gap (the setpoint command's moment,
+#: which no sample sees), scheduling gaps at the cut-off, and the world's state when the run
+#: connects (measured between runs of the protocol below at 240x on a loaded 2-core machine:
+#: 0.013 % to 0.22 %, fixed-rate against fixed-rate up to 0.06 %). Between two such runs the claim
+#: is this band; the 0.05 % claim is made on the built-in bench (same samples) and, over TCP, on
+#: one by-change file against the engine's own count.
+REAL_TIME_REL = 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_over_tcp_by_change_keeps_the_claims_and_counts_capacity_exactly(tmp_path):
+    """The same protocol on two freshly served benches (``bench sim serve``'s servers, the bench
+    file it writes, ``bench run --bench``) at 240x, by change and at the fixed rate (a C/2
+    discharge from 12 % SOC: the cell hardly warms, so the final observation is judged at once):
+    every claim has the same status, the by-change file has far fewer rows, and on its sparse
+    rows the charge along the discharge (the cycle's counter columns, as the analyses take it) is
+    the engine's step count exactly."""
+    from bench.analysis.moved import moved_ah
+    from bench.cli import main
+    from bench.report.verdict import build_report
+    from bench.simulated.serve import start_sim_servers
+
+    reports = {}
+    for label, rule in (("fixed", ""), ("change", f", record_when: {RULE_TEXT}")):
+        protocol = tmp_path / f"{label}.yaml"
+        protocol.write_text(TCP_PROTOCOL.replace("RULE", rule), encoding="utf-8")
+        out = tmp_path / f"{label}.h5"
+        with start_sim_servers(soc=0.12, speed=240.0) as servers:
+            bench_file = servers.write_bench(tmp_path / f"{label}.toml")
+            code = main(["run", str(protocol), "--bench", str(bench_file), "--out", str(out), "--no-progress"])
+        assert code == 1  # completed; the second claim is not met
+        with RunFile(out) as run:
+            reports[label] = build_report(run)
+    assert _claims(reports["change"]) == _claims(reports["fixed"])
+    assert [s for _, s in _claims(reports["fixed"])] == ["met", "not met"]
+    fixed_ah = reports["fixed"]["metrics"]["discharge_capacity_ah"]
+    assert reports["change"]["metrics"]["discharge_capacity_ah"] == pytest.approx(fixed_ah, rel=REAL_TIME_REL)
+    _check_rows(tmp_path / "change.h5", tmp_path / "fixed.h5", 1 / 3)  # a short protocol (measured 0.27)
+    with RunFile(tmp_path / "change.h5") as run:
+        discharge = next(s for s in run.steps if s["kind"] == "cc")
+        samples = run.samples
+    rows = samples[samples["Step Count / 1"] == discharge["step_count"]]
+    counted = -float(rows["Step Capacity / Ah"][-1])  # the engine's count to the last sample
+    along = -float(moved_ah(rows)[-1]) + -float(rows["Step Capacity / Ah"][0])
+    assert along == pytest.approx(counted, rel=1e-9)
