@@ -110,6 +110,34 @@ def test_a_new_step_records_its_first_sample_and_rows_stay_in_time_order():
     assert times == sorted(times)
 
 
+#: The decision's bytecodes per quiet sample (nothing moved; CPython 3.11 measures 83, as the
+#: stage split's engine share grows by 81 with a rule): the fixed-rate path runs 3,113 per sample on the stage-split protocol, so the budget
+#: of 3,300 leaves 187; the decision is held to 120 (a machine-independent guard, no timing).
+DECISION_BYTECODES = 120
+
+
+def test_the_decision_per_quiet_sample_stays_within_its_bytecode_budget():
+    from bench.perf.bytecodes import OpcodeCounter
+
+    sink = _Sink()
+    rec = ChangeRecorder(RecordRule(voltage_v=0.005, current_fraction=0.01, temperature_k=0.1, every_s=60.0),
+                         sink, 5.0)
+    for k in range(3):
+        rec.offer(_row(float(k), 3.7, -2.5))
+    counter = OpcodeCounter(skip=(_offer_quiet.__code__, _row.__code__))  # the harness is not counted
+    counter.start()
+    _offer_quiet(rec)
+    counter.stop()
+    assert len(sink.rows) == 1  # only the first sample was recorded: these were quiet samples
+    assert 0 < counter.total / 20 <= DECISION_BYTECODES
+
+
+def _offer_quiet(rec: ChangeRecorder) -> None:
+    """20 samples where nothing moves (the counter traces the frames this call opens)."""
+    for k in range(3, 23):
+        rec.offer(_row(float(k), 3.7, -2.5))
+
+
 # -- the grammar -------------------------------------------------------------------------------------
 PROTOCOL = """name: by_change
 cell: {preset: nmc_21700, initial_soc: 0.5}
