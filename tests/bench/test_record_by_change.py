@@ -315,3 +315,26 @@ def test_over_tcp_by_change_keeps_the_claims_and_counts_capacity_exactly(tmp_pat
     counted = -float(rows["Step Capacity / Ah"][-1])  # the engine's count to the last sample
     along = -float(moved_ah(rows)[-1]) + -float(rows["Step Capacity / Ah"][0])
     assert along == pytest.approx(counted, rel=1e-9)
+
+
+def test_a_run_recorded_by_change_killed_mid_step_resumes_to_the_same_capacity(tmp_path):
+    """``bench resume`` on a by-change file (SIGKILL mid-discharge, as in test_resume.py): the
+    journal's counters carry the step on, so the capacity is the uninterrupted run's."""
+    from bench.commands.benches import bench_factory
+    from bench.engine.resume import resume_run
+    from tests.bench.test_resume import PROTOCOL, _kill_run, _uninterrupted
+
+    text = PROTOCOL.replace("sampling: {period_s: 4}", f"sampling: {{period_s: 4, record_when: {RULE_TEXT}}}")
+    assert text != PROTOCOL
+    path, protocol_file = _kill_run(tmp_path, text, "resume_by_change.yaml", kill_at_s=13_000.0)
+    with RunFile(path) as run:
+        assert run.last_journal()["active"]["text"] == "Discharge at 1C until 2.5 V"
+    outcome = resume_run(path, benches=bench_factory())
+    full = _uninterrupted(tmp_path, protocol_file)
+    assert outcome.exit_code == 0 and full.exit_code == 0, outcome.report
+    assert outcome.report["metrics"]["discharge_capacity_ah"] == pytest.approx(
+        full.report["metrics"]["discharge_capacity_ah"], rel=0.005)  # test_resume.py's bound
+    with RunFile(path) as run:
+        t = run.column("Test Time / s")
+        assert run.attrs["status"] == "completed" and run.attrs["recording"]
+    assert np.all(np.diff(t) > 0)
