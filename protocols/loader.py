@@ -7,7 +7,7 @@ Every error names ``file:line:col``. Layout::
     cell:       {preset: nmc_21700, capacity_ah: 5.0, voltage_max_v: 4.2, voltage_min_v: 2.5, current_max_a: 7}
     limits:     {voltage_max_v: 4.25, voltage_min_v: 2.4, current_max_a: 7.35, temperature_max_c: 60}
     parameters: {rate: 1C}                 # used as {rate} in steps; bench run --set rate=C/2
-    sampling:   {period_s: 1}
+    sampling:   {period_s: 1}          # + record_when: {voltage: 5 mV, ...} (protocols.recording)
     steps:
       - Charge at {rate} until 4.2 V
       - step: Discharge at 1C until 2.5 V
@@ -39,6 +39,7 @@ from protocols.checks import InstrumentLimits, soc_unknown_steps
 from protocols.claims import Claim, ClaimError, parse_claim
 from protocols.errors import ProtocolError, raise_all
 from protocols.expressions import ExpressionError, parse_expression
+from protocols.recording import RecordRule, parse_record_when
 from protocols.steps import CellSpec, Limits, Protocol
 from protocols.tree import TreeBuilder
 from protocols.yamldoc import Doc
@@ -205,10 +206,13 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
         where = top["cell"][0] if "cell" in top else root
         raise doc.error(where, exc.message, exc.suggestion) from None
     period_s = 1.0
+    record_when: RecordRule | None = None
     if "sampling" in top:
-        sampling = doc.mapping(top["sampling"][1], "sampling", ("period_s",))
+        sampling = doc.mapping(top["sampling"][1], "sampling", ("period_s", "record_when"))
         if "period_s" in sampling:
             period_s = doc.number(sampling["period_s"][1], "sampling.period_s", 0.001, 3600.0)
+        if "record_when" in sampling:
+            record_when = parse_record_when(doc, sampling["record_when"][1], cell.capacity_ah)
 
     builder = TreeBuilder(doc, parameters, cell, limits, instrument, substitutions=substitutions)
     steps = builder.nodes(top["steps"][1])
@@ -229,7 +233,7 @@ def _parse_checked(text: str, file: str, overrides: Mapping[str, str] | None, ce
     protocol = Protocol(
         name=name, steps=tuple(steps), cell=cell, limits=limits, description=description,
         period_s=period_s, parameters=parameters, pass_criteria=tuple(criteria), analysis=analysis,
-        source_text=text, source_path=file, abuse=abuse, cell_sources=cell_sources,
+        source_text=text, source_path=file, abuse=abuse, cell_sources=cell_sources, record_when=record_when,
     )
     for step in soc_unknown_steps(protocol):
         problems.append(ProtocolError(f"'{step.text}': the SOC is not known yet at this step", file=file,

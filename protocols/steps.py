@@ -12,6 +12,7 @@ from typing import Any
 
 from protocols.claims import Claim
 from protocols.expressions import Expression
+from protocols.recording import RecordRule
 
 #: Step kinds the engine executes.
 STEP_KINDS = ("cc", "cv", "cp", "rest", "soak", "pulse", "eis", "replay")
@@ -356,6 +357,9 @@ class Protocol:
     abuse: dict[str, Any] = field(default_factory=dict)
     #: Where each value of ``cell`` came from (datasheet page, bench file, protocol line, --set).
     cell_sources: dict[str, str] = field(default_factory=dict)
+    #: Record by change (``sampling: record_when:``): which acquired samples become run-file rows;
+    #: None: every sample (every ``period_s``) is recorded.
+    record_when: RecordRule | None = None
 
     def step_total(self) -> int:
         """Steps executed with every loop run to its count (an upper bound); 0 for a generator."""

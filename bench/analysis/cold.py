@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import full_discharges
+from bench.analysis.moved import extreme_c, time_mean
 from bench.runfile.reader import RunFile
 
 #: A chamber setpoint at or below this is "cold", at or above ROOM_MIN_C "room temperature", °C.
@@ -124,10 +125,11 @@ def _discharge_conditions(step: dict[str, Any], samples: np.ndarray, capacity_ra
         "c_rate": round(current / capacity_rated, 4) if capacity_rated > 0 else None,
         "cutoff_v": _cutoff(step), "end_voltage_v": round(step["voltage_end_v"], 4),
         "duration_s": round(duration, 1), "chamber_setpoint_c": _setpoint(step),
-        "chamber_air_mean_c": round(float(air.mean()), 2) if air.size else None,
+        # time-weighted mean and the step's own extremes: exact also on rows recorded by change
+        "chamber_air_mean_c": round(time_mean(mine["Test Time / s"], air_t), 2) if air.size else None,
         "cell_temperature_start_c": round(float(finite[0]), 2) if finite.size else None,
-        "cell_temperature_min_c": round(float(finite.min()), 3) if finite.size else None,
-        "cell_temperature_max_c": round(float(finite.max()), 3) if finite.size else None,
+        "cell_temperature_min_c": round(extreme_c(mine, [step], highest=False), 3) if finite.size else None,
+        "cell_temperature_max_c": round(extreme_c(mine, [step], highest=True), 3) if finite.size else None,
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis.moved import moved_ah
 from bench.runfile.reader import RunFile
 
 #: Step kinds that move charge.
@@ -147,8 +148,9 @@ def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) ->
     """dQ/dV (Ah/V) of one step: ``step_count`` or else the last full discharge.
 
     Returns ``step_count``, ``text``, ``direction`` (``charge``/``discharge``), ``voltage_v`` (bin
-    centres) and ``dqdv_ah_per_v`` (lists). Charge is counted from the sample currents
-    (trapezoid); bins with no samples are dropped. Raises ValueError when there is no such step.
+    centres) and ``dqdv_ah_per_v`` (lists). Charge is the engine's counters along the step
+    (:mod:`bench.analysis.moved`); bins with no samples are dropped. Raises ValueError when there
+    is no such step.
     """
     steps = run.steps
     if step_count is None:
@@ -165,10 +167,9 @@ def dqdv(run: RunFile, step_count: int | None = None, *, bin_v: float = 0.01) ->
     mask = samples["Step Count / 1"] == step["step_count"]
     t = np.asarray(samples["Test Time / s"][mask], dtype=float)
     v = np.asarray(samples["Voltage / V"][mask], dtype=float)
-    i = np.asarray(samples["Current / A"][mask], dtype=float)
     if t.size < 3:
         raise ValueError(f"{run.path}: step {step['step_count']} has {t.size} samples, too few for dQ/dV")
-    q_ah = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0])
+    q_ah = moved_ah(samples[mask])  # the engine's counters: exact on rows recorded by change
     direction = "charge" if q_ah[-1] > 0 else "discharge"
     q_ah = np.abs(q_ah)
     edges = np.arange(np.floor(v.min() / bin_v) * bin_v, v.max() + bin_v, bin_v)

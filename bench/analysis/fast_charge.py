@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import DRIVEN, net_throughput_ah, throughput
+from bench.analysis.moved import extreme_c, moved_ah
 from bench.runfile.reader import RunFile
 
 #: Conditions key: metric -> why an analysis could not measure it (the claim's "not tested" reason,
@@ -94,9 +95,8 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     window = samples[lo:hi] if np.all(counts_col[lo:hi] >= min(counts)) else samples  # step counts only grow
     mine = window[np.isin(window["Step Count / 1"], counts)]
     t = np.asarray(mine["Test Time / s"], dtype=float)
-    i = np.asarray(mine["Current / A"], dtype=float)
     cell_t = np.asarray(mine["Surface Temperature T1 / degC"], dtype=float)
-    q = np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0]) if t.size else t
+    q = moved_ah(mine)  # the engine's counters: exact on rows recorded by change
     soc0 = soc_starts[indices[0]]
     soc = soc0 + q / capacity_ah
     result: dict[str, Any] = {"cycle": chosen[0]["cycle"], "start_time_s": round(chosen[0]["start_time_s"], 1),
@@ -111,8 +111,9 @@ def analyse_fast_charge(run: RunFile, indices: list[int], steps: list[dict[str, 
     result["charge_wh"] = round(sum(m["charge_wh"] for m in moved), 6)
     finite = cell_t[np.isfinite(cell_t)]
     result["temperature_start_c"] = round(float(finite[0]), 3) if finite.size else None
-    result["temperature_max_c"] = round(float(finite.max()), 3) if finite.size else None
-    result["temperature_rise_k"] = round(float(finite.max() - finite[0]), 3) if finite.size else None
+    hottest = extreme_c(mine, chosen, highest=True)  # the steps' maxima: every acquired sample
+    result["temperature_max_c"] = round(hottest, 3) if finite.size else None
+    result["temperature_rise_k"] = round(hottest - float(finite[0]), 3) if finite.size else None
     result["stages"] = [{
         "step": s["text"], "end": s["end_reason"],
         "mean_current_a": round(m["charge_ah"] * 3600.0 / (s["end_time_s"] - s["start_time_s"]), 4)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis.moved import extreme_c, time_mean
 from bench.analysis.numbers import positive_or_none
 from bench.runfile.reader import RunFile
 
@@ -34,9 +35,10 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     if charges:
         metrics["charge_capacity_ah"] = round(sum(s["charge_ah"] for s in charges if s["cycle"] == charges[-1]["cycle"]), 6)
     temps = _finite(run.column("Surface Temperature T1 / degC"))
-    if temps.size:
-        metrics["temperature_max_c"] = round(float(temps.max()), 3)
-        metrics["temperature_min_c"] = round(float(temps.min()), 3)
+    if temps.size:  # with the steps' extremes (every acquired sample, also between rows recorded by change)
+        no_rows = np.zeros(0, dtype=[("Surface Temperature T1 / degC", "f8")])
+        metrics["temperature_max_c"] = round(max(float(temps.max()), extreme_c(no_rows, steps, True)), 3)
+        metrics["temperature_min_c"] = round(min(float(temps.min()), extreme_c(no_rows, steps, False)), 3)
     time_col = run.column("Test Time / s")
     metrics["test_time_s"] = float(time_col[-1]) if time_col.size else 0.0
     metrics["samples"] = int(time_col.size)
@@ -44,9 +46,11 @@ def generic_metrics(run: RunFile) -> tuple[dict[str, Any], dict[str, Any]]:
     setpoints = sorted({s["chamber_setpoint_c"] for s in steps if not math.isnan(s["chamber_setpoint_c"])})
     if setpoints:
         conditions["chamber_setpoints_c"] = setpoints
-    ambient = _finite(run.column("Ambient Temperature / degC"))
+    ambient_col = run.column("Ambient Temperature / degC")
+    ambient = _finite(ambient_col)
     if ambient.size and len(setpoints) <= 1:  # the mean of -20 °C and 25 °C air is no condition
-        conditions["ambient_mean_c"] = round(float(ambient.mean()), 2)
+        # time-weighted: rows recorded by change are denser where things move
+        conditions["ambient_mean_c"] = round(time_mean(time_col, ambient_col), 2)
     energy_density(run, metrics, conditions)
     from bench.analysis.ageing import capacity_checks, cycled
     from bench.analysis.replay import add_replay_conditions

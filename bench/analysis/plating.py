@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.cycles import cycle_table, throughput
+from bench.analysis.moved import moved_ah
 from bench.runfile.reader import RunFile
 
 #: Rebound test: significance (standard errors) and size relative to the minimum rate. The
@@ -223,7 +224,6 @@ def _detect(run: RunFile) -> list[dict[str, Any]]:
     step_col = np.ascontiguousarray(samples["Step Count / 1"])
     time_all = np.ascontiguousarray(samples["Test Time / s"], dtype=float)
     volt_all = np.asarray(samples["Voltage / V"], dtype=float)
-    curr_all = np.asarray(samples["Current / A"], dtype=float)
     ordered = bool(np.all(np.diff(step_col) >= 0))
 
     def rows(step: dict[str, Any]) -> slice | np.ndarray:
@@ -237,8 +237,7 @@ def _detect(run: RunFile) -> list[dict[str, Any]]:
     def curve(step: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         if step["step_count"] not in curves:
             sel = rows(step)
-            t, i = time_all[sel], curr_all[sel]
-            q = -np.concatenate([[0.0], np.cumsum(0.5 * (i[1:] + i[:-1]) * np.diff(t)) / 3600.0]) if t.size else t
+            q = -moved_ah(samples[sel])  # the engine's counters: exact on rows recorded by change
             curves[step["step_count"]] = (q, volt_all[sel])
         return curves[step["step_count"]]
 

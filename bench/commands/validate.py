@@ -82,6 +82,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"checked against {instrument.description}\n")
     write(_cell_sources(protocol))
     write(steps_note)
+    if protocol.record_when is not None:  # record by change: the supervisor still sees every sample
+        write(f"  sampling every {protocol.period_s:g} s; {protocol.record_when.describe()}\n")
     if protocol.generator is None:
         write("steps (index, line, estimated time of the first run):\n")
         _tree(protocol.steps, result.per_step, 1, write)

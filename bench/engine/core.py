@@ -40,6 +40,7 @@ from bench.engine.end_conditions import (
 )
 from bench.engine.final_watch import final_observation
 from bench.engine.operator_control import OperatorControl
+from bench.engine.recording import recorder_for
 from bench.engine.results import Progress, RunResult, RunStatus
 from bench.engine.resume_point import Journal, ResumePoint
 from bench.engine.run_phase import RunPhase, RunStateMachine
@@ -146,6 +147,8 @@ class Engine:
         self._kinds = StepKinds(self)
         self._trips = TripHandler(self)
         self._journal = Journal(self, resume)
+        #: Record by change (``sampling: record_when:``, bench/engine/recording.py); None: every sample.
+        self.recorder = recorder_for(protocol.record_when, writer, protocol.cell.capacity_ah)
         #: Step kind -> handler; kinds not listed run as setpoint steps (:meth:`_run_setpoint_step`).
         self.step_handlers: dict[str, StepHandler] = {"eis": self._kinds.run_eis}
         self._setpoints = Setpoints(self)
@@ -323,7 +326,8 @@ class Engine:
             deadline += period
             clock.sleep(deadline - clock.now_s())
         # Bound once per step: this loop runs for every sample.
-        acquire, check, append_row = self.acquire, self.supervisor.check, self.writer.append_sample_row
+        acquire, check, append_row = self.acquire, self.supervisor.check, (
+            self.writer.append_sample_row if self.recorder is None else self.recorder.offer)
         constant_power = shaper is None and step.kind == "cp" and step.power_w is not None
         stride = self.stride
         if stride is not None:
@@ -335,6 +339,8 @@ class Engine:
                 trip = self._step_limit_trip(step_checks, sample)
             append_row(self._row)
             if trip is not None:
+                if self.recorder is not None:
+                    self.recorder.keep()  # the trip's sample and the ones before it
                 if self.abuse is not None and self.abuse.active:
                     # abuse test: safe state, keep observing as the protocol says; the chamber stays
                     # where the safe state put it (a hot box stops heating once runaway is confirmed)
@@ -478,6 +484,8 @@ class Engine:
 
     def log_latest(self) -> None:
         """Append the run file row of the sample :meth:`_acquire` read last (``self._row``)."""
+        if self.recorder is not None:
+            self.recorder.keep()
         self.writer.append_sample_row(self._row)
 
     def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
@@ -495,6 +503,8 @@ class Engine:
     def end_step(self, planned: PlannedStep, state: _StepState, sample: Sample, reason: str,
                   extra: dict[str, float] | None = None) -> StepResult:
         """Record the finished step (row and event, flushed by the caller with the journal)."""
+        if self.recorder is not None:  # the step's last samples are in the file (crossing, record)
+            self.recorder.keep()
         step = planned.step
         ended_on = next((c for c in step.until if c.describe() == reason), None)
         anchor = soc_anchor(step, ended_on, self.protocol.cell)  # full charge / full discharge

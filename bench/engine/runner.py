@@ -63,6 +63,8 @@ def run_attributes(protocol: Protocol, bench: Bench, identities: Mapping[str, st
         "cell_id": protocol.cell.cell_id,
         "limits": dataclasses.asdict(protocol.limits),
         "sampling_period_s": protocol.period_s,
+        # record by change (sampling: record_when): which samples are rows; absent: every sample
+        **({"recording": protocol.record_when.describe()} if protocol.record_when is not None else {}),
         "bench_description": bench.description,
         "bench_config": without_secrets(bench.config),   # the TOML's passwords stay in the TOML
         "instruments": dict(identities),

@@ -39,6 +39,8 @@ def build_report(run: RunFile) -> dict[str, Any]:
         "parameters": attrs.get("parameters", {}),
         "bench": attrs.get("bench_description", ""),
     })
+    if attrs.get("recording"):  # rows recorded by change (sampling: record_when)
+        conditions["recording"] = attrs["recording"]
     status = attrs.get("status", "incomplete")
     events = run.events
     stretch = last_stretch(events, status)

@@ -200,7 +200,7 @@ def _metadata(run: RunFile, columns: list[str], eis_file: str | None) -> dict[st
     attrs = run.attrs
     keep = ("protocol", "protocol_sha256", "cell_id", "cell", "limits", "parameters", "operator", "instruments",
             "bench_description", "software", "start_time_utc", "end_time_utc", "status", "status_message",
-            "test_time_s", "sampling_period_s", "faults", "format_version")
+            "test_time_s", "sampling_period_s", "recording", "faults", "format_version")
     meta: dict[str, Any] = {key: attrs[key] for key in keep if key in attrs}
     meta.update({
         "format": "Battery Data Format (BDF) time series, preferred labels",
