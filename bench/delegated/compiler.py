@@ -43,6 +43,8 @@ MAX_PULSES = 50
 #: ``write_step_file(program) -> bytes`` (see drivers/delegated/capabilities.py).
 WRITERS: dict[str, str] = {
     "neware_bts": "drivers.neware_stepfile",
+    "arbin_schedule": "drivers.arbin_schedule",
+    "maccor_procedure": "drivers.maccor_procedure",
 }
 
 

@@ -1,18 +1,13 @@
 """``bench run`` delegated on a served Arbin and a served Maccor (issue 29 item 4), as a lab runs it:
 the systems on loopback TCP (``serve_multichannel(cycler="arbin_schedule" | "maccor_procedure")``, what
 ``bench sim serve`` serves), the bench config they write, the production runner: the protocol compiled
-to the vendor's file, uploaded / sent, started, polled and supervised, its claim judged.
-
-The step-file writers are registered for the run here (``bench.delegated.compiler.WRITERS``): the
-registry entries themselves belong to the compiler's owner (asked in the notes); everything else is the
-production path."""
+to the vendor's file, uploaded / sent, started, polled and supervised, its claim judged."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench.cli import main
-from bench.delegated import compiler
 from bench.runfile.reader import RunFile
 from bench.simulated.multichannel import serve_multichannel, to_toml
 
@@ -34,13 +29,11 @@ claims:
 """
 
 
-@pytest.mark.parametrize("driver, writer, fmt", [
-    ("arbin_schedule", "drivers.arbin_schedule", "arbin_schedule"),
-    ("maccor_procedure", "drivers.maccor_procedure", "maccor_procedure"),
+@pytest.mark.parametrize("driver, fmt", [
+    ("arbin_schedule", "arbin_schedule"),
+    ("maccor_procedure", "maccor_procedure"),
 ])
-def test_a_protocol_runs_delegated_on_the_served_system_with_its_claim(driver, writer, fmt, tmp_path, monkeypatch,
-                                                                     capsys):
-    monkeypatch.setitem(compiler.WRITERS, driver, writer)
+def test_a_protocol_runs_delegated_on_the_served_system_with_its_claim(driver, fmt, tmp_path, capsys):
     (tmp_path / "p.yaml").write_text(PROTOCOL)
     with serve_multichannel(1, speed=100.0, cycler=driver) as served:
         (tmp_path / "b.toml").write_text(to_toml(served.config))
