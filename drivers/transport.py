@@ -139,12 +139,13 @@ class VisaTransport(_ReconnectingLink, ReplySync):
 
     def _direct_io(self, inst: Any) -> tuple[Any, ...] | None:
         """``(library, session, write termination, read termination, encoding, chunk size in
-        bytes, quiet, encoded queries)`` of a freshly opened ``inst`` for the direct path, or None
+        bytes, quiet, encoded queries, strip)`` of a freshly opened ``inst`` for the direct path, or None
         when its own methods must do the work. The transport sets these at open and never changes
         them. ``quiet``: the library's ``ignore_warning()`` is a no-op context (the in-process
         simulator's), so a read needs no context to ignore warnings; any other library gets one.
         ``encoded queries``: query text -> the bytes sent (text + write termination, encoded),
         filled as queries are first sent (a driver sends a few dozen distinct queries).
+        ``strip``: the slice that cuts the read termination off a reply.
         """
         if not _plain_message_resource(inst):
             return None
@@ -153,7 +154,8 @@ class VisaTransport(_ReconnectingLink, ReplySync):
             return None
         lib, session = inst.visalib, inst.session
         quiet = isinstance(lib.ignore_warning(session, *self._read_warnings), contextlib.nullcontext)
-        return (lib, session, write_term, read_term, inst.encoding, inst.chunk_size, quiet, {})
+        return (lib, session, write_term, read_term, inst.encoding, inst.chunk_size, quiet, {},
+                slice(None, -len(read_term)))
 
     def reopen(self) -> None:
         """Close and open the resource again (after a lost connection); InstrumentError if it fails."""
@@ -217,7 +219,7 @@ class VisaTransport(_ReconnectingLink, ReplySync):
                 self._inst.write(message)
             else:
                 # MessageBasedResource.write: warn if already terminated, append, encode, write_raw
-                lib, session, write_term, _, encoding, _, _, _ = io
+                lib, session, write_term, _, encoding, _, _, _, _ = io
                 if message.endswith(write_term):
                     warnings.warn("write message already ends with termination characters", stacklevel=2)
                 lib.write(session, (message + write_term).encode(encoding))
@@ -241,7 +243,7 @@ class VisaTransport(_ReconnectingLink, ReplySync):
         if io is None:
             return self._query_general(message)
         # The direct path (twice per sample on the simulated bench).
-        lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded = io
+        lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded, strip = io
         data = encoded.get(message)
         if data is None:
             terminated = message.endswith(write_term)
@@ -264,7 +266,7 @@ class VisaTransport(_ReconnectingLink, ReplySync):
         except UnicodeDecodeError as exc:
             raise InstrumentError(f"{self.resource}: reply to {message!r} is not text") from exc
         if text.endswith(read_term):
-            return text[: -len(read_term)]
+            return text[strip]
         warnings.warn("read string doesn't end with termination characters", stacklevel=2)
         return text
 
