@@ -244,14 +244,10 @@ class VisaTransport(_ReconnectingLink, ReplySync):
             return self._query_general(message)
         # The direct path (twice per sample on the simulated bench).
         lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded, strip = io
-        data = encoded.get(message)
-        if data is None:
-            terminated = message.endswith(write_term)
-            if terminated:  # warned every time: such a message is not kept
-                warnings.warn("write message already ends with termination characters", stacklevel=2)
-            data = (message + write_term).encode(encoding)  # UnicodeEncodeError as in pyvisa
-            if not terminated and len(encoded) < _MAX_ENCODED_QUERIES:
-                encoded[message] = data
+        try:
+            data = encoded[message]  # (a try costs nothing in CPython 3.11 until it catches)
+        except KeyError:
+            data = _encode(message, write_term, encoding, encoded)
         try:
             lib.write(session, data)
             if quiet:
@@ -336,6 +332,20 @@ class VisaTransport(_ReconnectingLink, ReplySync):
 
 #: How many distinct query texts a VisaTransport keeps encoded (the rest are encoded each time).
 _MAX_ENCODED_QUERIES = 256
+
+
+def _encode(message: str, write_term: str, encoding: str, encoded: dict[str, bytes]) -> bytes:
+    """The bytes :meth:`VisaTransport.query` sends for ``message`` (text + write termination,
+    encoded; UnicodeEncodeError as in pyvisa), kept in ``encoded`` unless the message already
+    ends with the termination (warned every time, as pyvisa's ``write`` does) or the table is full."""
+    terminated = message.endswith(write_term)
+    if terminated:
+        warnings.warn("write message already ends with termination characters", stacklevel=3)
+    data = (message + write_term).encode(encoding)
+    if not terminated and len(encoded) < _MAX_ENCODED_QUERIES:
+        encoded[message] = data
+    return data
+
 
 #: The ``MessageBasedResource`` methods whose behaviour :meth:`VisaTransport.query` and
 #: :meth:`VisaTransport.write` reproduce on the VISA library.
