@@ -128,13 +128,13 @@ class Keithley2460(ScpiInstrument, ScpiCycler):
         parts = reply.split(",")
         if len(parts) == 2:
             try:
-                reading = float(parts[0])
-                source = float(parts[1])
+                values = list(map(float, parts))
             except ValueError:
                 pass
             else:
+                reading, source = values
                 if reading == reading and source == source:
-                    return [reading, source]
+                    return values
         return parse_floats(reply, 2, where=self._read_where)
 
     def protection_tripped(self) -> str:

@@ -139,12 +139,13 @@ class VisaTransport(_ReconnectingLink, ReplySync):
 
     def _direct_io(self, inst: Any) -> tuple[Any, ...] | None:
         """``(library, session, write termination, read termination, encoding, chunk size in
-        bytes, quiet, encoded queries)`` of a freshly opened ``inst`` for the direct path, or None
+        bytes, quiet, encoded queries, strip)`` of a freshly opened ``inst`` for the direct path, or None
         when its own methods must do the work. The transport sets these at open and never changes
         them. ``quiet``: the library's ``ignore_warning()`` is a no-op context (the in-process
         simulator's), so a read needs no context to ignore warnings; any other library gets one.
         ``encoded queries``: query text -> the bytes sent (text + write termination, encoded),
         filled as queries are first sent (a driver sends a few dozen distinct queries).
+        ``strip``: the slice that cuts the read termination off a reply.
         """
         if not _plain_message_resource(inst):
             return None
@@ -153,7 +154,8 @@ class VisaTransport(_ReconnectingLink, ReplySync):
             return None
         lib, session = inst.visalib, inst.session
         quiet = isinstance(lib.ignore_warning(session, *self._read_warnings), contextlib.nullcontext)
-        return (lib, session, write_term, read_term, inst.encoding, inst.chunk_size, quiet, {})
+        return (lib, session, write_term, read_term, inst.encoding, inst.chunk_size, quiet, {},
+                slice(None, -len(read_term)))
 
     def reopen(self) -> None:
         """Close and open the resource again (after a lost connection); InstrumentError if it fails."""
@@ -217,7 +219,7 @@ class VisaTransport(_ReconnectingLink, ReplySync):
                 self._inst.write(message)
             else:
                 # MessageBasedResource.write: warn if already terminated, append, encode, write_raw
-                lib, session, write_term, _, encoding, _, _, _ = io
+                lib, session, write_term, _, encoding, _, _, _, _ = io
                 if message.endswith(write_term):
                     warnings.warn("write message already ends with termination characters", stacklevel=2)
                 lib.write(session, (message + write_term).encode(encoding))
@@ -241,15 +243,11 @@ class VisaTransport(_ReconnectingLink, ReplySync):
         if io is None:
             return self._query_general(message)
         # The direct path (twice per sample on the simulated bench).
-        lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded = io
-        data = encoded.get(message)
-        if data is None:
-            terminated = message.endswith(write_term)
-            if terminated:  # warned every time: such a message is not kept
-                warnings.warn("write message already ends with termination characters", stacklevel=2)
-            data = (message + write_term).encode(encoding)  # UnicodeEncodeError as in pyvisa
-            if not terminated and len(encoded) < _MAX_ENCODED_QUERIES:
-                encoded[message] = data
+        lib, session, write_term, read_term, encoding, chunk_size, quiet, encoded, strip = io
+        try:
+            data = encoded[message]  # (a try costs nothing in CPython 3.11 until it catches)
+        except KeyError:
+            data = _encode(message, write_term, encoding, encoded)
         try:
             lib.write(session, data)
             if quiet:
@@ -264,7 +262,7 @@ class VisaTransport(_ReconnectingLink, ReplySync):
         except UnicodeDecodeError as exc:
             raise InstrumentError(f"{self.resource}: reply to {message!r} is not text") from exc
         if text.endswith(read_term):
-            return text[: -len(read_term)]
+            return text[strip]
         warnings.warn("read string doesn't end with termination characters", stacklevel=2)
         return text
 
@@ -334,6 +332,20 @@ class VisaTransport(_ReconnectingLink, ReplySync):
 
 #: How many distinct query texts a VisaTransport keeps encoded (the rest are encoded each time).
 _MAX_ENCODED_QUERIES = 256
+
+
+def _encode(message: str, write_term: str, encoding: str, encoded: dict[str, bytes]) -> bytes:
+    """The bytes :meth:`VisaTransport.query` sends for ``message`` (text + write termination,
+    encoded; UnicodeEncodeError as in pyvisa), kept in ``encoded`` unless the message already
+    ends with the termination (warned every time, as pyvisa's ``write`` does) or the table is full."""
+    terminated = message.endswith(write_term)
+    if terminated:
+        warnings.warn("write message already ends with termination characters", stacklevel=3)
+    data = (message + write_term).encode(encoding)
+    if not terminated and len(encoded) < _MAX_ENCODED_QUERIES:
+        encoded[message] = data
+    return data
+
 
 #: The ``MessageBasedResource`` methods whose behaviour :meth:`VisaTransport.query` and
 #: :meth:`VisaTransport.write` reproduce on the VISA library.

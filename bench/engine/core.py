@@ -53,7 +53,7 @@ from bench.runfile.writer import RunFileWriteError, RunWriter
 from bench.safety.abuse import AbuseTest
 from bench.safety.supervisor import Supervisor, Trip
 from bench.safety.watchdog import start_watchdog
-from bench.sample import Sample
+from bench.sample import Sample, new_sample
 from drivers.errors import InstrumentError
 from drivers.roles import ProtectionLimits
 from protocols.checks import InstrumentLimits
@@ -468,9 +468,9 @@ class Engine:
         step_ah, charge_ah, discharge_ah = state.net_ah, counters.charge_ah, counters.discharge_ah
         charge_wh, discharge_wh, cycle, step_count = (counters.charge_wh, counters.discharge_wh, counters.cycle,
                                                       self.step_count)
-        sample = Sample(now, voltage, current, t_cell, t_air, index, step_count, cycle,
-                        now - state.start_s - state.offset_s, step_ah, state.net_wh, charge_ah, discharge_ah,
-                        charge_wh, discharge_wh, counters.soc)
+        sample = new_sample(Sample, (now, voltage, current, t_cell, t_air, index, step_count, cycle,
+                                     now - state.start_s - state.offset_s, step_ah, state.net_wh, charge_ah,
+                                     discharge_ah, charge_wh, discharge_wh, counters.soc))
         # The /samples row (field order of SAMPLE_COLUMNS), as _log would build it from the sample.
         self._row = (now, self.unix0 + now, voltage, current, voltage * current, cycle, step_count, index,
                      step_ah, charge_ah, discharge_ah, charge_wh, discharge_wh, t_cell, t_air)

@@ -205,7 +205,7 @@ class StaleDataRule:
         if self.frozen_s <= 0 or not self.ctx.driven:
             self._same = 0
             return None
-        reading = (sample.voltage_v, sample.current_a, sample.temperature_cell_c, sample.temperature_chamber_c)
+        reading = sample[1:5]  # (voltage_v, current_a, temperature_cell_c, temperature_chamber_c)
         if reading != self._last:
             self._last = reading
             self._same = 0

@@ -17,6 +17,8 @@ import logging
 import math
 import threading
 import time
+from itertools import repeat
+from operator import call
 from typing import TYPE_CHECKING
 
 from bench.safety.checks import (
@@ -228,11 +230,13 @@ class Supervisor:
             self._first_of_step = False
         if self._external is not None and self.tripped is None:
             return self._take_external()
-        found: Trip | None = None
-        for check in self._checks:
-            if (trip := check(sample)) is not None and found is None:
-                found = trip
-        if found is not None and self.tripped is None:
+        # Every active rule runs, in order (rules keep state); map() calls them without a
+        # Python-level loop per rule. The first trip (rules return a Trip or None) is the one.
+        results = list(map(call, self._checks, repeat(sample)))
+        if not any(results):
+            return None
+        found: Trip = next(filter(None, results))
+        if self.tripped is None:
             self.tripped = found
             return found
         return None
