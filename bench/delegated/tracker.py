@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bench.engine.counters import _Counters, _StepState
+from bench.engine.counters import _Counters, _StepState, integrate
 from bench.engine.crossing import step_crossing
 from bench.engine.end_conditions import end_reason, step_limit_violation
 from bench.engine.step_end import soc_anchor
@@ -210,24 +210,8 @@ class StepTracker:
             t_cell = t_cell_bench
         counters, last = self.counters, self.last
         if last is not None:
-            dt_h = (now - last.time_s) / 3600.0
-            d_ah = 0.5 * (current + last.current_a) * dt_h
-            d_wh = 0.5 * (current * voltage + last.current_a * last.voltage_v) * dt_h
-            if d_ah >= 0:
-                counters.charge_ah += d_ah
-                state.charge_ah += d_ah
-            else:
-                counters.discharge_ah -= d_ah
-                state.discharge_ah -= d_ah
-            if d_wh >= 0:
-                counters.charge_wh += d_wh
-                state.charge_wh += d_wh
-            else:
-                counters.discharge_wh -= d_wh
-                state.discharge_wh -= d_wh
-            state.net_ah += d_ah
-            state.net_wh += d_wh
-            counters.soc += d_ah / self._capacity_ah
+            integrate(counters, state, last.time_s, last.voltage_v, last.current_a, now, voltage, current,
+                      self._capacity_ah)
         if state.voltage_start_v != state.voltage_start_v:
             state.voltage_start_v = voltage
         if t_cell == t_cell:

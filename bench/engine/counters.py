@@ -144,6 +144,34 @@ class _StepState:
                    held_since={int(k): float(v) for k, v in (data.get("held_since") or {}).items()})
 
 
+def integrate(counters: _Counters, state: _StepState, last_time_s: float, last_voltage_v: float,
+              last_current_a: float, now: float, voltage: float, current: float, capacity_ah: float) -> None:
+    """Add the charge (Ah) and energy (Wh) between the previous sample (``last_*``) and this one
+    (test time ``now`` s, ``voltage`` V, ``current`` A, + into the cell) to the cycle's
+    ``counters`` and the step's ``state`` (trapezoid rule; magnitudes by direction, net signed),
+    and move the SOC estimate by the charge over ``capacity_ah``. The one integration of the live
+    engine (:meth:`bench.engine.core.Engine.acquire`) and of a delegated run's records
+    (:mod:`bench.delegated.tracker`)."""
+    dt_h = (now - last_time_s) / 3600.0
+    d_ah = 0.5 * (current + last_current_a) * dt_h
+    d_wh = 0.5 * (current * voltage + last_current_a * last_voltage_v) * dt_h
+    if d_ah >= 0:
+        counters.charge_ah += d_ah
+        state.charge_ah += d_ah
+    else:
+        counters.discharge_ah -= d_ah
+        state.discharge_ah -= d_ah
+    if d_wh >= 0:
+        counters.charge_wh += d_wh
+        state.charge_wh += d_wh
+    else:
+        counters.discharge_wh -= d_wh
+        state.discharge_wh -= d_wh
+    state.net_ah += d_ah
+    state.net_wh += d_wh
+    counters.soc += d_ah / capacity_ah
+
+
 def result_from_step_row(row: dict[str, Any]) -> StepResult:
     """A ``/steps`` row (as :class:`bench.runfile.reader.RunFile` gives it) as a StepResult, for replay."""
     return StepResult(
