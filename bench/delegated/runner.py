@@ -88,6 +88,9 @@ class DelegatedRunner:
         #: Observation window after a trip, s of bench time (``bench run --observe``).
         self.observe_s = observe_s
         self._progress = Progress(step_total=protocol.step_total())
+        #: Called once before the step file is started (a multi-channel start gate, as for the
+        #: live engine: bench.multichannel.run), None: nothing to wait for.
+        self.before_sampling: Callable[[], None] | None = None
 
     # -- public ----------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -96,6 +99,8 @@ class DelegatedRunner:
         self.writer.journal_source = self._journal
         restore_signals = self.control.install_signal_handlers() if self.signals else None
         try:
+            if self.before_sampling is not None:
+                self.before_sampling()
             self._start()
             return self._poll(wall0)
         except InstrumentError as exc:

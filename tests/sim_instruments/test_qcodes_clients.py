@@ -30,10 +30,18 @@ from sim_instruments.world.sim_world import SimWorld  # noqa: E402
 _names = itertools.count()
 
 
-def _clean(sim) -> Callable[[Callable[[], Any]], Any]:
-    """``call(fn)``: run one client call, then the error queue must be empty."""
+def _synced(client: Any) -> None:
+    """Wait until the simulator has taken every line the client sent: a write has no reply, and the
+    server handles it on its own thread, so the error queue is read after an ``*OPC?`` round trip
+    (IEEE 488.2 common command; it leaves the error queue as it is)."""
+    assert client.ask("*OPC?").strip() == "1"
+
+
+def _clean(sim, client: Any) -> Callable[[Callable[[], Any]], Any]:
+    """``call(fn)``: run one client call, then (synced) the error queue must be empty."""
     def call(fn: Callable[[], Any]) -> Any:
         result = fn()
+        _synced(client)
         assert list(sim.errors) == [], f"error queue after the call: {list(sim.errors)}"
         return result
     return call
@@ -57,7 +65,8 @@ def test_qcodes_keithley2450_ordinary_calls_leave_no_error(k2450):
     """The driver constructs (its ``*LANG?`` check answers SCPI) and every ordinary call, source
     and sense settings, a measurement, a linear sweep and the buffers, leaves the queue empty."""
     smu, sim, clock = k2450
-    call = _clean(sim)
+    call = _clean(sim, smu)
+    _synced(smu)
     assert sim.errors == type(sim.errors)()  # construction: *LANG? and *IDN? answered
     call(smu.reset)
     call(lambda: smu.terminals("front"))
@@ -104,6 +113,7 @@ def test_qcodes_keithley2450_user_delay_without_a_user_number_is_the_clients_own
     smu, sim, _clock = k2450
     assert smu.sense.user_number.get_latest() is None
     smu.sense.user_delay(0.1)  # the client's header: :SENSe:voltage:DELay:USERNone 0.1
+    _synced(smu)
     assert [(code, text) for code, text in sim.errors] == [(-113, "Undefined header; :SENSe:voltage:DELay:USERNone")]
 
 
@@ -124,7 +134,7 @@ def n6705b() -> Iterator[tuple[Any, KeysightN6700Sim, VirtualClock]]:
 
 def test_qcodes_n6705b_ordinary_calls_leave_no_error(n6705b):
     mainframe, sim, clock = n6705b
-    call = _clean(sim)
+    call = _clean(sim, mainframe)
     assert call(mainframe.get_idn)["model"] == "N6705C"
     ch1, ch2 = mainframe.channels[0], mainframe.channels[1]
     call(lambda: ch1.source_voltage(4.1))
