@@ -23,8 +23,9 @@ from typing import Any
 
 from bench.engine.counters import _Counters, _StepState, integrate
 from bench.engine.crossing import step_crossing
-from bench.engine.end_conditions import end_reason, step_limit_violation
+from bench.engine.end_conditions import end_reason
 from bench.engine.step_end import soc_anchor
+from bench.engine.trips import step_limit_trip
 from bench.runfile.writer import RunWriter
 from bench.safety.supervisor import Supervisor, Trip
 from bench.sample import Sample
@@ -85,7 +86,7 @@ class StepTracker:
         sample, row = self._sample(record, t_cell, t_air)
         trip = self.supervisor.check(sample)
         if trip is None and self._step_checks:
-            trip = self._step_limit_trip(sample)
+            trip = step_limit_trip(self.supervisor, self._step_checks, sample)
         self.writer.append_sample_row(row)
         self.last_record = record
         return sample, trip
@@ -229,13 +230,3 @@ class StepTracker:
         self.samples += 1
         return sample, row
 
-    def _step_limit_trip(self, sample: Sample) -> Trip | None:
-        found = step_limit_violation(self._step_checks, sample)
-        if found is None:
-            return None
-        name, value, bound = found
-        side = "above" if value > bound else "below"
-        self.supervisor.external_trip(Trip("step_limit", sample.time_s,
-                                           f"{name} {value:.4g} {side} the step's limit {bound:g}",
-                                           {"value": value, "limit": bound}))
-        return self.supervisor.pending_trip()

@@ -36,7 +36,6 @@ from bench.engine.end_conditions import (
     DTDT_WINDOW_S,
     VOLTAGE_TOLERANCE_V,
     end_reason,
-    step_limit_violation,
 )
 from bench.engine.final_watch import final_observation
 from bench.engine.operator_control import OperatorControl
@@ -47,7 +46,7 @@ from bench.engine.run_phase import RunPhase, RunStateMachine
 from bench.engine.setpoints import Setpoints
 from bench.engine.step_end import record_soak_band, soc_anchor
 from bench.engine.step_kinds import StepKinds
-from bench.engine.trips import TripHandler
+from bench.engine.trips import TripHandler, step_limit_trip
 from bench.instruments import Bench
 from bench.runfile.writer import RunFileWriteError, RunWriter
 from bench.safety.abuse import AbuseTest
@@ -336,7 +335,7 @@ class Engine:
             sample = acquire(index, step, state)
             trip = check(sample)
             if step_checks and trip is None:
-                trip = self._step_limit_trip(step_checks, sample)
+                trip = step_limit_trip(self.supervisor, step_checks, sample)
             append_row(self._row)
             if trip is not None:
                 if self.recorder is not None:
@@ -471,18 +470,6 @@ class Engine:
         if self.recorder is not None:
             self.recorder.keep()
         self.writer.append_sample_row(self._row)
-
-    def _step_limit_trip(self, checks: tuple, sample: Sample) -> Trip | None:
-        """A ``step_limit`` trip (latched in the supervisor) when the sample exceeds a step limit."""
-        found = step_limit_violation(checks, sample)
-        if found is None:
-            return None
-        name, value, bound = found
-        side = "above" if value > bound else "below"
-        self.supervisor.external_trip(Trip("step_limit", sample.time_s,
-                                           f"{name} {value:.4g} {side} the step's limit {bound:g}",
-                                           {"value": value, "limit": bound}))
-        return self.supervisor.pending_trip()
 
     def end_step(self, planned: PlannedStep, state: _StepState, sample: Sample, reason: str,
                   extra: dict[str, float] | None = None) -> StepResult:

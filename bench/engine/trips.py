@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 
 from bench.engine.counters import _StepState
+from bench.engine.end_conditions import step_limit_violation
 from bench.engine.services import EngineServices
 from bench.safety.safe_state import SafeStateReport, enter_safe_state
-from bench.safety.supervisor import Trip
+from bench.safety.supervisor import Supervisor, Trip
+from bench.sample import Sample
 from drivers.errors import InstrumentError
 from protocols.steps import Step
 
@@ -22,6 +24,21 @@ logger = logging.getLogger("bench.engine.core")
 #: Longest single sleep of the observation window, bench seconds: an operator abort (SIGTERM)
 #: is seen within this time even when the sampling period is long.
 ABORT_POLL_S = 1.0
+
+
+def step_limit_trip(supervisor: Supervisor, checks: tuple, sample: Sample) -> Trip | None:
+    """A ``step_limit`` trip (latched in ``supervisor``) when ``sample`` exceeds one of a step's
+    own limits (``checks``: bench.engine.end_conditions); None when it does not. Used by the live
+    engine and by a delegated run's tracker."""
+    found = step_limit_violation(checks, sample)
+    if found is None:
+        return None
+    name, value, bound = found
+    side = "above" if value > bound else "below"
+    supervisor.external_trip(Trip("step_limit", sample.time_s,
+                                  f"{name} {value:.4g} {side} the step's limit {bound:g}",
+                                  {"value": value, "limit": bound}))
+    return supervisor.pending_trip()
 
 
 class TripHandler:
