@@ -93,15 +93,33 @@ class CellAgeing:
         d = self.preset.degradation
         return 1.0 + d.resistance_growth_per_lost_fraction * self._applied_as / self._cap0_as
 
+    def _pore_factor(self) -> float:
+        """Extra R0, as a fraction of the fresh R0, of the anode's pores clogged by SEI and dead
+        lithium (the knee, see :mod:`~sim_instruments.cell.degradation`): the share of R0 in the
+        pores x Bruggeman's ``(1 - f)^-b`` less its first-order part ``1 + b·f`` (that part is
+        in :attr:`DegradationParameters.resistance_growth_per_lost_fraction` already)."""
+        d = self.preset.degradation
+        if d.pore_resistance_share <= 0.0:
+            return 0.0
+        f = (d.pore_fill_per_sei_fraction * self._applied_sei_as
+             + d.pore_fill_per_dead_fraction * self._dead_as) / self._cap0_as
+        f = min(max(f, 0.0), d.pore_fill_max)
+        b = d.pore_bruggeman
+        return d.pore_resistance_share * ((1.0 - f) ** -b - 1.0 - b * f)
+
     def _ageing_constants(self, cap_ah: float) -> tuple[Any, ...]:
-        """Per-step constants of the plating / stripping branches (see ``_advance``)."""
+        """Per-step constants of the plating / stripping branches (see ``_advance``). The anode's
+        share of the ohmic drop includes the clogged pores' resistance in full (it is the anode's)."""
         p = self.preset
         d = p.degradation
+        growth = self._resistance_factor()
+        pore = self._pore_factor()
+        share_ohmic = (d.share_ohmic * growth + pore) / (growth + pore)
         has_anode = p.anode_ocp_v is not None and d.plating_conductance_a_per_v_ah > 0.0
         un_v, un_s = uniform_table(p.ocv_soc, p.anode_ocp_v if p.anode_ocp_v else (0.0,) * len(p.ocv_soc))
         return (
             has_anode, un_v, un_s, float(GRID_SEGMENTS), d.share_ct, d.share_rc2, d.share_rc3,
-            d.share_diffusion, d.share_ohmic, d.plating_conductance_a_per_v_ah * cap_ah,
+            d.share_diffusion, share_ohmic, d.plating_conductance_a_per_v_ah * cap_ah,
             d.exchange_plating_c * cap_ah,
             d.plating_transfer_coefficient * FARADAY / GAS_CONSTANT,
             d.strip_rate_c * cap_ah, d.strip_discharge_fraction, d.dead_fraction,
@@ -188,8 +206,15 @@ class CellAgeing:
 
     @property
     def resistance_factor(self) -> float:
-        """Growth of R0, Rct and R2 over the fresh cell's (1 = fresh)."""
+        """Growth of R0, Rct and R2 over the fresh cell's (1 = fresh; R0 grows by
+        :attr:`pore_resistance_factor` more)."""
         return self._resistance_factor()
+
+    @property
+    def pore_resistance_factor(self) -> float:
+        """R0's extra growth from the anode's clogged pores, a fraction of the fresh R0 (0 = fresh;
+        second order in the lost lithium: the knee)."""
+        return self._pore_factor()
 
     def anode_potential_v(self, current_a: float = 0.0) -> float:
         """Estimated anode (negative electrode) potential vs Li at the separator side, V, if

@@ -45,6 +45,8 @@ class CellConstants:
     if TYPE_CHECKING:  # (defined by the ageing mixin; no stubs here: they would shadow it)
         def _resistance_factor(self) -> float: ...
 
+        def _pore_factor(self) -> float: ...
+
         def _ageing_constants(self, cap_ah: float) -> tuple[Any, ...]: ...
 
     def _soc_factor_raw(self, soc: float) -> float:  # pragma: no cover - the model's
@@ -90,7 +92,7 @@ class CellConstants:
         sei_norm = 1.0 / (1.0 + self._applied_sei_as / (d.sei_ref_as_per_ah * cap_ah))
         #: Constants of _refresh.
         self._refresh_k = (
-            p.r0_ohm * growth, p.r0_activation_j_mol / gas, p.rct_ohm * growth, p.rct_tau_s,
+            p.r0_ohm * (growth + self._pore_factor()), p.r0_activation_j_mol / gas, p.rct_ohm * growth, p.rct_tau_s,
             p.rct_activation_j_mol / gas, p.rct_tafel_factor * gas, p.r2_ohm * growth, p.r2_tau_s,
             p.r2_activation_j_mol / gas, p.r3_ohm, p.r3_tau_s, p.r3_activation_j_mol / gas,
             p.r3_limiting_current_a, -(p.r3_limiting_activation_j_mol / gas), p.diffusion_tau_s,

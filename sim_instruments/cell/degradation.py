@@ -96,6 +96,21 @@ class DegradationParameters:
     sei_activation_j_mol: float = 55000.0
     #: Relative resistance growth per unit of lost lithium fraction (2 = +2 % per 1 % lost).
     resistance_growth_per_lost_fraction: float = 2.0
+    #: Pore clogging (the knee): fraction of the anode's pore volume that SEI fills per unit of
+    #: capacity fraction lost to SEI, ``Q0·V_sei/(F·A·L·eps)`` with OKane2022's SEI partial molar
+    #: volume 9.585e-5 m³/mol (one Li per SEI mole), LG M50 anode 0.065 x 1.58 m x 85.2 um,
+    #: porosity 0.25, Q0 = 5 Ah (a per-Ah figure: the same for graphite anodes of that porosity).
+    pore_fill_per_sei_fraction: float = 8.18
+    #: The same for dead lithium (lithium metal, 1.3e-5 m³/mol in OKane2022).
+    pore_fill_per_dead_fraction: float = 1.11
+    #: Share of the fresh R0 that is electrolyte in the anode's pores, L/(3·kappa·eps^b·A)/R0
+    #: (LG M50: 85.2 um, kappa 0.95 S/m, eps 0.25, b 1.5, 0.1027 m²: 2.3 mOhm of R0 10 mOhm);
+    #: 0 turns the knee off.
+    pore_resistance_share: float = 0.23
+    #: Bruggeman exponent of the anode's electrolyte path (OKane2022: 1.5).
+    pore_bruggeman: float = 1.5
+    #: Largest clogged fraction of the pore volume (beyond it the cell is dead in any case).
+    pore_fill_max: float = 0.9
     #: Capacity fraction of lost lithium accumulated before fade and resistance are re-applied.
     apply_quantum: float = 2.0e-5
 
