@@ -56,6 +56,7 @@ class CellAgeing:
     _apply_at: float
     _applied_as: float
     _applied_sei_as: float
+    _pore_fill: float
     _a_t: float
     _vpl: float
     _un_pl: float
@@ -83,6 +84,8 @@ class CellAgeing:
         #: Lost lithium (all, and SEI) already applied to capacity and resistance, A·s.
         self._applied_as = 0.0
         self._applied_sei_as = 0.0
+        #: Clogged fraction of the anode's pore volume, as of the last quantum applied.
+        self._pore_fill = 0.0
         self._vpl = 0.0
         self._un_pl = 0.0
         self._a_t = 1.0
@@ -93,6 +96,13 @@ class CellAgeing:
         d = self.preset.degradation
         return 1.0 + d.resistance_growth_per_lost_fraction * self._applied_as / self._cap0_as
 
+    def _fill_of(self, sei_as: float, dead_as: float) -> float:
+        """Fraction of the anode's pore volume that ``sei_as`` of SEI and ``dead_as`` of dead
+        lithium (A·s) fill (at most ``pore_fill_max``)."""
+        d = self.preset.degradation
+        f = (d.pore_fill_per_sei_fraction * sei_as + d.pore_fill_per_dead_fraction * dead_as) / self._cap0_as
+        return min(max(f, 0.0), d.pore_fill_max)
+
     def _pore_factor(self) -> float:
         """Extra R0, as a fraction of the fresh R0, of the anode's pores clogged by SEI and dead
         lithium (the knee, see :mod:`~sim_instruments.cell.degradation`): the share of R0 in the
@@ -101,9 +111,7 @@ class CellAgeing:
         d = self.preset.degradation
         if d.pore_resistance_share <= 0.0:
             return 0.0
-        f = (d.pore_fill_per_sei_fraction * self._applied_sei_as
-             + d.pore_fill_per_dead_fraction * self._dead_as) / self._cap0_as
-        f = min(max(f, 0.0), d.pore_fill_max)
+        f = self._pore_fill
         b = d.pore_bruggeman
         return d.pore_resistance_share * ((1.0 - f) ** -b - 1.0 - b * f)
 
@@ -158,6 +166,7 @@ class CellAgeing:
         self._soc = (self._soc * cap_old - dq) / cap_new
         self._applied_as = self._lost_as
         self._applied_sei_as = self._lost_as - self._dead_as - self._lam_as
+        self._pore_fill = self._fill_of(self._applied_sei_as, self._dead_as)
         self._build_constants()
         self._apply_at = self._lost_as + self.preset.degradation.apply_quantum * self._cap0_as
         self._refresh()
@@ -257,8 +266,9 @@ class CellAgeing:
 
     def _set_ageing(self, sei_as: float, plated_as: float, dead_as: float, thr_as: float,
                     applied_as: float | None = None, applied_sei_as: float | None = None,
-                    lam_as: float = 0.0) -> None:
-        """Set the ageing pools (A·s); by default all of the lost capacity is applied."""
+                    lam_as: float = 0.0, pore_fill: float | None = None) -> None:
+        """Set the ageing pools (A·s); by default all of the lost capacity is applied (and the
+        pores hold the SEI and dead lithium given)."""
         self._lam_as = lam_as
         self._lost_as = sei_as + dead_as + lam_as
         self._applied_as = self._lost_as if applied_as is None else applied_as
@@ -266,6 +276,7 @@ class CellAgeing:
         self._plated_as = plated_as
         self._dead_as = dead_as
         self._thr_as = thr_as
+        self._pore_fill = self._fill_of(self._applied_sei_as, dead_as) if pore_fill is None else pore_fill
         self._un_pl = lookup(*uniform_table(self.preset.ocv_soc, self.preset.anode_ocp_v), 1.0) \
             if self.preset.anode_ocp_v else 0.0
         self._vpl = 0.0
@@ -299,6 +310,7 @@ class CellAgeing:
             "applied_sei_lithium_as": self._applied_sei_as,
             "plating_voltage_v": self._vpl,
             "plating_anode_ocp_v": self._un_pl,
+            "pore_fill": self._pore_fill,
         }
 
     def load_state(self, state: dict[str, float]) -> None:
@@ -306,7 +318,8 @@ class CellAgeing:
         self._set_ageing(float(state.get("sei_lithium_as", 0.0)), float(state.get("plated_lithium_as", 0.0)),
                          float(state.get("dead_lithium_as", 0.0)), float(state.get("throughput_as", 0.0)),
                          float(state.get("applied_lost_lithium_as", 0.0)),
-                         float(state.get("applied_sei_lithium_as", 0.0)), float(state.get("lam_as", 0.0)))
+                         float(state.get("applied_sei_lithium_as", 0.0)), float(state.get("lam_as", 0.0)),
+                         state.get("pore_fill"))
         self._vpl = float(state.get("plating_voltage_v", 0.0))
         self._un_pl = float(state.get("plating_anode_ocp_v", self._un_pl))
         self._soc = float(state["soc"])

@@ -109,8 +109,11 @@ def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> No
     cap_ah = cell._cap0_as / 3600.0
     if i_cell > 0.0 and cell.preset.anode_ocp_v is not None:
         un = lookup(*uniform_table(cell.preset.ocv_soc, cell.preset.anode_ocp_v), cell._soc + cell._delta)
+        # (the clogged pores' share of R0 is all the anode's)
+        growth, pore = cell.resistance_factor, cell.pore_resistance_factor
+        share_ohmic = (d.share_ohmic * growth + pore) / (growth + pore)
         phi = un - (d.share_ct * cell._v1 + d.share_rc2 * cell._v2 + d.share_rc3 * cell._v3
-                    + d.share_diffusion * cell._v4 + d.share_ohmic * r0 * i_cell)
+                    + d.share_diffusion * cell._v4 + share_ohmic * r0 * i_cell)
         x = (d.plating_transfer_coefficient * 96485.33212 / 8.314462618) * phi * cell._inv_tk
         dead = min((d.exchange_plating_c * cap_ah) * math.exp(min(-x, 30.0)) * h / cell._a_t, abs(i_cell) * h)
         cell._dead_as += dead
