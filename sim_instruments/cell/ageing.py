@@ -283,6 +283,15 @@ class CellAgeing:
         self._build_constants()
         self._apply_at = self._applied_as + self.preset.degradation.apply_quantum * self._cap0_as
 
+    def set_ageing_pools_ah(self, sei_ah: float, dead_lithium_ah: float, lam_ah: float,
+                            throughput_ah: float) -> None:
+        """Set the lost-lithium pools (Ah) of a cell, all applied (capacity, resistances, pore
+        clogging rebuilt), keeping its SOC, polarisation, temperatures and plated lithium: the
+        cycle jump of :mod:`sim_instruments.cell.published_lifetime`."""
+        self._set_ageing(sei_ah * 3600.0, self._plated_as, dead_lithium_ah * 3600.0, throughput_ah * 3600.0,
+                         lam_as=lam_ah * 3600.0)
+        self._refresh()
+
     # ------------------------------------------------------------------ crash-resume
     def state_dict(self) -> dict[str, float]:
         """Full dynamic state as plain floats (booleans as 0/1, no short as 0), for crash-resume

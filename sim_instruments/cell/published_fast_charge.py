@@ -116,24 +116,36 @@ def _rest(cell: CellModel) -> None:
         cell.step(REST_DT_S, 0.0, CHAMBER_C)
 
 
+def new_cell(preset: CellPreset) -> CellModel:
+    """A fresh cell rested at SOC 0.5 in the 30 °C chamber."""
+    return CellModel(preset, soc=0.5, temperature_c=CHAMBER_C, seed=None)
+
+
+def run_cycle(cell: CellModel, rates: tuple[float, ...], run: PolicyRun) -> None:
+    """One published cycle: 4C discharge to 2.0 V with a CV hold to C/50, rest, the fast-charge
+    steps ``rates`` (C, 20 % each, held at 3.6 V), 1C CC-CV to C/50, rest."""
+    p = cell.preset
+    c = p.nominal_capacity_ah
+    huge = 10.0 * c
+    _hold(cell, -4.0 * c, p.voltage_min_v, huge, CV_END_C * c, run)  # 4C to 2.0 V, CV to C/50
+    _rest(cell)
+    for rate in rates:
+        if _hold(cell, rate * c, p.voltage_max_v, STEP_FRACTION * c, 1.0 * c, run) < STEP_FRACTION * c - 1e-9:
+            break  # held at 3.6 V below 1C: the fast charge is over
+    _hold(cell, 1.0 * c, p.voltage_max_v, huge, CV_END_C * c, run)     # 1C CC-CV to C/50
+    _rest(cell)
+
+
 def simulate_policy(rates: tuple[float, ...], cycles: int = 12,
                     preset: CellPreset | None = None) -> PolicyRun:
     """The published cycle with the fast-charge steps ``rates`` (C) on a fresh cell that starts
     rested at SOC 0.5 in the 30 °C chamber: one cycle that starts with that half discharge (not
     recorded), then ``cycles`` recorded cycles (capacity at the end of each)."""
     p = preset or chamber_preset()
-    c = p.nominal_capacity_ah
-    cell = CellModel(p, soc=0.5, temperature_c=CHAMBER_C, seed=None)
+    cell = new_cell(p)
     run = PolicyRun()
-    huge = 10.0 * c
     for _ in range(cycles + 1):
-        _hold(cell, -4.0 * c, p.voltage_min_v, huge, CV_END_C * c, run)  # 4C to 2.0 V, CV to C/50
-        _rest(cell)
-        for rate in rates:
-            if _hold(cell, rate * c, p.voltage_max_v, STEP_FRACTION * c, 1.0 * c, run) < STEP_FRACTION * c - 1e-9:
-                break  # held at 3.6 V below 1C: the fast charge is over
-        _hold(cell, 1.0 * c, p.voltage_max_v, huge, CV_END_C * c, run)     # 1C CC-CV to C/50
-        _rest(cell)
+        run_cycle(cell, rates, run)
         run.capacity_ah.append(cell.aged_capacity_ah)
     run.capacity_ah = run.capacity_ah[1:]  # the first charge follows a half-cycle
     run.sei_ah, run.dead_lithium_ah, run.lam_ah = cell.sei_lithium_ah, cell.dead_lithium_ah, cell.lam_ah

@@ -2,9 +2,10 @@
 item 3): the nine validation protocols of Attia et al., Nature 578 (2020) 397, five cells each
 (``tests/data/reference/attia2020_validation_cycle_lives.csv``; README_attia2020.md there).
 
-The claim is about *ranking*, not lifetime: the model has no ageing knee, so its fade per cycle
-over a few cycles cannot give a cycle life; the full 12-cycle comparison and the spread are in
-docs/calibration.md (``python -m sim_instruments.cell.published_fast_charge``).
+The early-fade claim is about *ranking* (the first cycles' fade per cycle cannot give a cycle
+life); the lives to 80 % come from cycling with jumps (:mod:`sim_instruments.cell.published_lifetime`,
+~10 s CPU for the nine). Tables in docs/calibration.md (``python -m
+sim_instruments.cell.published_fast_charge``, ``python -m sim_instruments.cell.published_lifetime``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from cells import shipped_datasheet
 from sim_instruments.cell.preset_apr18650 import LFP_18650_APR
 from sim_instruments.cell.published_fast_charge import Comparison, compare, load_policies, spearman
+from sim_instruments.cell.published_lifetime import LifeComparison, compare_lives
 
 #: Spearman rho that nine independent pairs exceed with probability 0.025 when the ranks are
 #: unrelated (one-sided; exact permutation distribution of rho for n = 9: P(rho >= 0.70) =
@@ -57,12 +59,30 @@ def test_model_ranks_the_published_protocols(comparison: Comparison) -> None:
     assert comparison.rho_fade_vs_cc1 > 0.0 > comparison.rho_life_vs_cc1
 
 
-@pytest.mark.xfail(strict=True, reason="no ageing knee: the profile-dependent fade (LAM, heat-driven SEI) is "
-                   "a few % of a calendar- and discharge-dominated fade; docs/calibration.md")
-def test_model_spread_reaches_half_the_published_spread(comparison: Comparison) -> None:
-    """Published: the gentlest protocol lives 1.84x the harshest. Claim: the model's harshest fade
-    is at least 1.42x its gentlest (half that excess). Measured: 1.04x."""
-    assert comparison.spread >= 1.0 + 0.5 * (comparison.published_spread - 1.0)
+@pytest.fixture(scope="module")
+def lives() -> LifeComparison:
+    # (coarser jumps than the docs' table, 1 % of capacity and <= 100 cycles: lives within 2 %)
+    return compare_lives(max_jump=0.01, max_skip=100)
+
+
+def test_lives_end_in_a_knee_under_the_protocols_that_plate(lives: LifeComparison) -> None:
+    """The published lives are knee-dominated (flat, then a fast fall). Claim: under the protocols
+    that plate most (dead lithium more than the SEI), the fade accelerates: at half its life the
+    cell keeps more than the 90 % a constant fade would leave."""
+    plating = [life for life in lives.lives.values() if life.dead_lithium_ah > life.sei_ah]
+    assert len(plating) >= 3
+    assert all(life.capacity_at(0.5) > 0.90 for life in plating)
+
+
+@pytest.mark.xfail(strict=True, reason="over a whole life the model's plating knee comes first under the "
+                   "protocols with the most current at high SOC (3.6C-6C-5.6C), not under the 8C-first "
+                   "ones: rho 0.32 (spread 2.25x); docs/calibration.md")
+def test_model_spread_reaches_half_the_published_spread_in_the_right_order(lives: LifeComparison) -> None:
+    """Published: the gentlest protocol lives 1.84x the harshest. Claim: cycled to 80 %, the
+    model's longest life is at least 1.42x its shortest (half that excess) AND the lives rank as
+    the published ones (rho >= 0.70). Measured: spread 2.25x, rho +0.32."""
+    assert lives.spread >= 1.0 + 0.5 * (lives.published_spread - 1.0)
+    assert lives.rho >= RHO_SIGNIFICANT_N9
 
 
 def test_spearman_handles_ties() -> None:
