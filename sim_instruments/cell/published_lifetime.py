@@ -56,7 +56,7 @@ class Life:
     def capacity_at(self, fraction_of_life: float) -> float:
         """Capacity at ``fraction_of_life`` of the life / the first cycle's (interpolated)."""
         n = fraction_of_life * self.cycles
-        (n1, c1), (n2, c2) = next((a, b) for a, b in zip(self.trajectory, self.trajectory[1:]) if b[0] >= n)
+        (n1, c1), (n2, c2) = next((a, b) for a, b in zip(self.trajectory, self.trajectory[1:], strict=False) if b[0] >= n)
         return (c1 + (c2 - c1) * (n - n1) / (n2 - n1)) / self.trajectory[0][1]
 
 
@@ -83,11 +83,11 @@ def simulate_life(rates: tuple[float, ...], preset: CellPreset | None = None, ma
         simulated += 1
         n += 1.0
         after = _pools(cell)
-        growth = [b - a for a, b in zip(before, after)]
+        growth = [b - a for a, b in zip(before, after, strict=True)]
         lost = growth[0] + growth[1] + growth[2]
         k = int(min(max_skip, max(0.0, max_jump * cap0 / max(lost, 1e-15) - 1.0)))
         if k > 0:
-            sei, dead, lam, thr = (b + k * g for b, g in zip(after, growth))
+            sei, dead, lam, thr = (b + k * g for b, g in zip(after, growth, strict=True))
             cell.set_ageing_pools_ah(sei, dead, lam, thr)
             n += k
         cap = cell.aged_capacity_ah
