@@ -56,7 +56,8 @@ class Life:
     def capacity_at(self, fraction_of_life: float) -> float:
         """Capacity at ``fraction_of_life`` of the life / the first cycle's (interpolated)."""
         n = fraction_of_life * self.cycles
-        (n1, c1), (n2, c2) = next((a, b) for a, b in zip(self.trajectory, self.trajectory[1:], strict=False) if b[0] >= n)
+        pairs = zip(self.trajectory, self.trajectory[1:], strict=False)
+        (n1, c1), (n2, c2) = next((a, b) for a, b in pairs if b[0] >= n)
         return (c1 + (c2 - c1) * (n - n1) / (n2 - n1)) / self.trajectory[0][1]
 
 
