@@ -35,6 +35,14 @@ Laws (each parameter of :class:`DegradationParameters` is one number in them):
   ``1 + resistance_growth_per_lost_fraction · (q_sei + q_dead)/Q0``; both feed the voltage, the
   Joule heat and the impedance spectrum.
 
+* **Pore clogging (the knee)**: SEI and dead lithium fill a fraction
+  ``f = (c_sei·q_sei + c_li·q_dead)/Q0`` of the anode's pore volume; the electrolyte path through
+  it resists as Bruggeman's ``(1 - f)^-b``, so R0 grows by ``s_p·((1 - f)^-b - 1 - b·f)`` of its
+  fresh value more (the first-order part is in the linear growth above), all of it on the anode's
+  side: the anode potential at a charge falls, plating and dead lithium follow and clog further
+  (Yang et al., J. Power Sources 360 (2017) 28; the porosity change of O'Kane et al., PCCP 24
+  (2022) 7909).
+
 The fade and resistance are applied in quanta (every :attr:`DegradationParameters.apply_quantum`
 of the capacity), so the per-sample path only accumulates.
 """
