@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sim_instruments.cell.voltage_hold import ZE_MAX
+
 if TYPE_CHECKING:
     from sim_instruments.cell.presets import CellPreset
 
@@ -37,6 +39,8 @@ class CellStateView:
     _r3: float
     _tau3: float
     _ilim: float
+    _ze: float
+    _taue: float
     _taud: float
     _r4: float
     _u_s: float
@@ -146,9 +150,14 @@ class CellStateView:
             rct = self._b * math.asinh(i * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
+        # the electrolyte depletion z relaxes to I/I_lim with tau_e from its present value
+        # (model.py): its mean over the pulse sets the crowding of the slow polarisation
         r3 = self._r3
-        if self._ilim > 0.0:
-            r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
+        if self._ilim > 0.0 and t > 0.0:
+            zs = abs(current_a) / self._ilim
+            tau = self._taue
+            z = zs + (abs(self._ze) - zs) * tau / t * (1.0 - math.exp(-t / tau))
+            r3 /= 1.0 - min(z, ZE_MAX)
         r += r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
         return r
