@@ -237,9 +237,9 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             self._tau3 = r3_tau * a_3
             a_lim = exp(neg_ealim * inv)  # electrolyte diffusivity / its value at 25 °C
             self._ilim = r3_lim * a_lim
-            e_tau, neg_eag = self._elyte_k
+            e_tau, eag = self._elyte_k
             self._taue = e_tau / a_lim
-            self._a_g = exp(neg_eag * inv)
+            self._a_g = exp(eag * inv)
             self._taud = d_tau * a_d
             self._r4 = d_r * a_d * fsoc
             # ageing rates at this temperature and SOC (degradation.py), entropic dU/dT
@@ -402,18 +402,10 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             v4 = i_cell + (self._v4 - i_cell) * ed
             heat = 0.0
         else:
-            # charge transfer (Butler-Volmer steady state), exact exponential relaxation
-            b = self._b
-            g1 = b * asinh(i_cell * self._rct / b)
-            v1 = g1 + (v1_old - g1) * e1
-            g2 = self._r2 * i_cell
-            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise (∝ I/1C)
-                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
-                    i_cell * inv_i_ref)
-            v2 = g2 + (v2_old - g2) * e2
-            # electrolyte depletion (state ze, relaxing to I/I_lim with tau_e): the slow
-            # overpotential grows as the salt at the depleting electrode empties and the reaction
-            # crowds into less electrode, so its particle surfaces deplete faster
+            # electrolyte depletion (state ze, relaxing to I/I_lim with tau_e): the reaction
+            # crowds into the part of the electrode that still has salt (a fraction 1 - |z|), so
+            # its local current density, charge-transfer overpotential, slow (electrolyte)
+            # overpotential and particle-surface depletion all grow as 1/(1 - |z|)
             ilim = self._ilim
             if ilim > 0.0:
                 # (a charge current loads the electrolyte x the preset's charge factor)
@@ -424,6 +416,16 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             else:
                 ze = 0.0
                 crowd = 1.0
+            # charge transfer (Butler-Volmer steady state at the crowded current density), exact
+            # exponential relaxation
+            b = self._b
+            g1 = b * asinh(i_cell * crowd * self._rct / b)
+            v1 = g1 + (v1_old - g1) * e1
+            g2 = self._r2 * i_cell
+            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise (∝ I/1C)
+                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
+                    i_cell * inv_i_ref)
+            v2 = g2 + (v2_old - g2) * e2
             g3 = self._r3 * i_cell * crowd
             v3 = g3 + (v3_old - g3) * e3
             taud = self._taud

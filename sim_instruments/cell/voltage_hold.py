@@ -84,13 +84,6 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
         dk = cell._decay_constants(h)
     _, e1, e2, e3, ed, _, ez = dk
     i = current_a
-    b = cell._b
-    g1 = b * asinh(i * cell._rct / b)
-    v1 = g1 + (cell._v1 - g1) * e1
-    g2 = cell._r2 * i
-    if i > 0.0:
-        g2 *= r2_charge + r_charge_high * exp((cell._soc - 1.0) / r_charge_width) * (i * inv_i_ref)
-    v2 = g2 + (cell._v2 - g2) * e2
     crowd = 1.0
     ilim = cell._ilim
     if ilim > 0.0:
@@ -98,6 +91,13 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
         ze = zs + (cell._ze - zs) * ez
         az = ze if ze >= 0.0 else -ze
         crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+    b = cell._b
+    g1 = b * asinh(i * crowd * cell._rct / b)
+    v1 = g1 + (cell._v1 - g1) * e1
+    g2 = cell._r2 * i
+    if i > 0.0:
+        g2 *= r2_charge + r_charge_high * exp((cell._soc - 1.0) / r_charge_width) * (i * inv_i_ref)
+    v2 = g2 + (cell._v2 - g2) * e2
     g3 = cell._r3 * i * crowd
     v3 = g3 + (cell._v3 - g3) * e3
     dss = gain * cell._a_g * cell._taud * i * crowd / cap_as

@@ -42,16 +42,6 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         v = (cell._e + r0 * current_a) / (1.0 + r0 / rs)
         i_short = v / rs
         i_cell, short_heat = current_a - i_short, v * i_short
-    b = cell._b
-    g1 = b * math.asinh(i_cell * cell._rct / b)
-    v1_old = cell._v1
-    v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
-    g2 = cell._r2 * i_cell
-    if i_cell > 0.0:
-        g2 *= p.r2_charge_factor + p.r2_charge_high * math.exp(
-            (cell._soc - 1.0) / p.r2_charge_high_width) * (i_cell * (1.0 / p.nominal_capacity_ah))
-    v2_old = cell._v2
-    v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
     crowd = 1.0
     if cell._ilim > 0.0:  # electrolyte depletion state: relaxes to the load / I_lim with tau_e
         load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else i_cell
@@ -60,6 +50,16 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         crowd = 1.0 / (1.0 - min(abs(cell._ze), ZE_MAX))
     else:
         cell._ze = 0.0
+    b = cell._b
+    g1 = b * math.asinh(i_cell * crowd * cell._rct / b)
+    v1_old = cell._v1
+    v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
+    g2 = cell._r2 * i_cell
+    if i_cell > 0.0:
+        g2 *= p.r2_charge_factor + p.r2_charge_high * math.exp(
+            (cell._soc - 1.0) / p.r2_charge_high_width) * (i_cell * (1.0 / p.nominal_capacity_ah))
+    v2_old = cell._v2
+    v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
     g3 = cell._r3 * i_cell * crowd
     v3_old = cell._v3
     v3 = g3 + (v3_old - g3) * math.exp(-h / cell._tau3)
