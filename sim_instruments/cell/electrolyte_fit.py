@@ -8,8 +8,8 @@ discharge (capacity to 2.5 V, RMS of V(Q), peak temperature) with the shipped pr
 ``--fit`` runs the two least-squares stages from the shipped values and prints the parameters
 found (a few minutes on one core: ~0.5 s per evaluation of the ten discharges at dt 2-5 s):
 
-1. discharge stage: the limiting current and its activation energy, the electrolyte depletion
-   time constant, R3 and its activation energy, the solid-diffusion gain, its two activation
+1. discharge stage: the limiting current, its activation energy and depth-of-discharge factor,
+   the electrolyte depletion time constant, R3 and its activation energy, the solid-diffusion gain, its two activation
    energies (time constant, gain) and the charge-transfer activation energy;
 2. charge stage: the charge-direction factors (limiting-current load, near-full R2 term, R2)
    against the CC charges to 4.2 V, the anode-potential minima and the rest voltage.
@@ -48,6 +48,7 @@ DISCHARGE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     ("r3_limiting_current_a", 6.0, 40.0),
     ("r3_limiting_activation_j_mol", 2000.0, 40000.0),
     ("electrolyte_tau_s", 2.0, 600.0),
+    ("limiting_current_depth_factor", 0.2, 10.0),
     ("r3_ohm", 1e-4, 0.02),
     ("r3_activation_j_mol", 5000.0, 60000.0),
     ("diffusion_gain", 0.01, 2.0),

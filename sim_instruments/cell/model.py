@@ -236,8 +236,8 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             self._r3 = r3_ohm * a_3
             self._tau3 = r3_tau * a_3
             a_lim = exp(neg_ealim * inv)  # electrolyte diffusivity / its value at 25 °C
-            self._ilim = r3_lim * a_lim
-            e_tau, eag = self._elyte_k
+            e_tau, eag, k_dod = self._elyte_k
+            self._ilim = r3_lim * a_lim / (1.0 + k_dod * (1.0 - s))  # (the reaction front's depth)
             self._taue = e_tau / a_lim
             self._a_g = exp(eag * inv)
             self._taud = d_tau * a_d

@@ -126,6 +126,11 @@ class CellPreset:
     #: Time constant of the electrolyte depletion state ``z`` at 25 °C (salt diffusion across
     #: the electrode, ~ L²/D_e), s; Arrhenius with ``r3_limiting_activation_j_mol``.
     electrolyte_tau_s: float = 60.0
+    #: Depth-of-discharge dependence of the limiting current: ``I_lim / (1 + k·(1 - SOC))``. A
+    #: discharge fills the positive particles next to the separator first, so the reaction front
+    #: moves toward the current collector and the ions' path through the pores lengthens with
+    #: depth of discharge (0: no dependence).
+    limiting_current_depth_factor: float = 0.0
     #: Activation energy of the solid-diffusion gain, J/mol: the surface-SOC lag's steady state
     #: is ``gain·a_g(T)·tau(T)·I/Q``. A first-order lag's early slope ``gain·a_g·I/Q`` does not
     #: depend on ``tau``; spherical diffusion's early surface depletion (∝ √(t/D)) does, and this
@@ -247,13 +252,14 @@ NMC_21700 = CellPreset(
     r3_ohm=0.001009,
     r3_activation_j_mol=24390.0,
     r3_tau_s=60.0,
-    r3_limiting_current_a=16.0,
-    r3_limiting_activation_j_mol=10000.0,
-    electrolyte_tau_s=20.0,
+    r3_limiting_current_a=26.0,
+    r3_limiting_activation_j_mol=17700.0,
+    electrolyte_tau_s=25.0,
+    limiting_current_depth_factor=3.0,
     diffusion_tau_s=1308.0,
-    diffusion_activation_j_mol=10000.0,
+    diffusion_activation_j_mol=17950.0,
     diffusion_gain=0.10,
-    diffusion_gain_activation_j_mol=30000.0,
+    diffusion_gain_activation_j_mol=1000.0,
     diffusion_r_ohm=0.0389,
     r_soc_low=1.5,
     r_soc_low_width=0.05,
