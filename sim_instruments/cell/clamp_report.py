@@ -42,7 +42,7 @@ def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[bool,
     p = cell.preset
     crowd = False
     if cell._ilim > 0.0:  # the end-of-step depletion, as CellModel._advance computes it
-        zs = (current_a * p.limiting_current_charge_factor if current_a >= 0.0 else current_a) / cell._ilim
+        zs = (current_a * cell._lim_c if current_a >= 0.0 else current_a) / cell._ilim
         z = zs + (cell._ze - zs) * math.exp(-dt_s / cell._taue)
         crowd = abs(z) >= ZE_MAX
     sei = cell._tc > 60.0

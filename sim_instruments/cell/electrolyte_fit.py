@@ -11,7 +11,8 @@ found (a few minutes on one core: ~0.5 s per evaluation of the ten discharges at
 1. discharge stage: the limiting current, its activation energy and depth-of-discharge factor,
    the electrolyte depletion time constant, R3 and its activation energy, the solid-diffusion gain, its two activation
    energies (time constant, gain) and the charge-transfer activation energy;
-2. charge stage: the charge-direction factors (limiting-current load, near-full R2 term, R2)
+2. charge stage: the charge-direction factors (limiting-current load, near-full R2 term, R2,
+   surface-SOC gain)
    against the CC charges to 4.2 V, the anode-potential minima and the rest voltage.
 
 Units: A, V, °C, s, Ω, J/mol.
@@ -63,6 +64,7 @@ CHARGE_PARAMETERS: tuple[tuple[str, float, float], ...] = (
     ("limiting_current_charge_factor", 0.1, 2.0),
     ("r2_charge_high", 0.5, 40.0),
     ("r2_charge_factor", 0.1, 2.0),
+    ("diffusion_charge_gain_factor", 0.05, 2.0),
 )
 
 

@@ -108,7 +108,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
     __slots__ = (
         "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
         "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
-        "_ze", "_taue", "_a_g", "_elyte_k", "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
+        "_ze", "_taue", "_a_g", "_lim_c", "_elyte_k", "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
         "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
         # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
@@ -236,8 +236,13 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             self._r3 = r3_ohm * a_3
             self._tau3 = r3_tau * a_3
             a_lim = exp(neg_ealim * inv)  # electrolyte diffusivity / its value at 25 °C
-            e_tau, eag, k_dod = self._elyte_k
-            self._ilim = r3_lim * a_lim / (1.0 + k_dod * (1.0 - s))  # (the reaction front's depth)
+            e_tau, eag, k_dod, lim_c = self._elyte_k
+            # a discharge's reaction front moves away from the separator with depth of discharge
+            # (I_lim / (1 + k·(1 - SOC))); a charge current loads the electrolyte x lim_c of the
+            # limit without that factor (_lim_c: the load factor that gives it)
+            f_dod = 1.0 + k_dod * (1.0 - s)
+            self._ilim = r3_lim * a_lim / f_dod
+            self._lim_c = lim_c / f_dod
             self._taue = e_tau / a_lim
             self._a_g = exp(eag * inv)
             self._taud = d_tau * a_d
@@ -408,8 +413,8 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             # overpotential and particle-surface depletion all grow as 1/(1 - |z|)
             ilim = self._ilim
             if ilim > 0.0:
-                # (a charge current loads the electrolyte x the preset's charge factor)
-                zs = (i_cell * lim_charge if i_cell >= 0.0 else i_cell) / ilim
+                # (a charge current loads the electrolyte x the preset's charge factor, _lim_c)
+                zs = (i_cell * self._lim_c if i_cell >= 0.0 else i_cell) / ilim
                 ze = zs + (self._ze - zs) * ez
                 az = ze if ze >= 0.0 else -ze
                 crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))  # (guard: see ZE_MAX)

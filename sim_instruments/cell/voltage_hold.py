@@ -56,6 +56,7 @@ class CellVoltageHold:
     _v3: float
     _ze: float
     _a_g: float
+    _lim_c: float
     _v4: float
     _vpl: float
     _e: float
@@ -78,7 +79,7 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
     state and parameters; the state is unchanged. Same expressions as ``CellModel._advance``
     (tests/sim_instruments/test_cv_hold.py checks it against a real step)."""
     (cap_as, gain, gain_charge, r4_charge, r_charge_high, r_charge_width, inv_i_ref,
-     lim_charge, r2_charge) = cell._advance_k[:9]
+     _, r2_charge) = cell._advance_k[:9]
     dk = cell._decay_k
     if dk[0] != h:
         dk = cell._decay_constants(h)
@@ -87,7 +88,7 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
     crowd = 1.0
     ilim = cell._ilim
     if ilim > 0.0:
-        zs = (i * lim_charge if i >= 0.0 else i) / ilim
+        zs = (i * cell._lim_c if i >= 0.0 else i) / ilim
         ze = zs + (cell._ze - zs) * ez
         az = ze if ze >= 0.0 else -ze
         crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))

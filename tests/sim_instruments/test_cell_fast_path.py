@@ -44,7 +44,9 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         i_cell, short_heat = current_a - i_short, v * i_short
     crowd = 1.0
     if cell._ilim > 0.0:  # electrolyte depletion state: relaxes to the load / I_lim with tau_e
-        load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else i_cell
+        # (a discharge sees I_lim / (1 + k(1 - SOC)), a charge x its load factor without that)
+        f_dod = 1.0 + p.limiting_current_depth_factor * (1.0 - param_soc)
+        load = i_cell * (p.limiting_current_charge_factor / f_dod) if i_cell >= 0.0 else i_cell
         zs = load / cell._ilim
         cell._ze = zs + (cell._ze - zs) * math.exp(-h / cell._taue)
         crowd = 1.0 / (1.0 - min(abs(cell._ze), ZE_MAX))
