@@ -278,12 +278,12 @@ NMC_21700 = CellPreset(
     separator_melt_c=ONSETS["nmc811"].separator_melt_c,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
-    diffusion_charge_gain_factor=0.3,   # charge factors: refitted with the implicit CV hold to
+    diffusion_charge_gain_factor=0.2767,   # charge factors: refitted with the implicit CV hold to
     diffusion_charge_r_factor=0.24,     # the CV phases too (C/2 at 0 °C and 25 °C, 1C at 25 °C),
-    r2_charge_factor=0.5,               # docs/calibration.md
-    r2_charge_high=8.0,
+    r2_charge_factor=0.6195,               # docs/calibration.md
+    r2_charge_high=8.69,
     r2_charge_high_width=0.05,
-    limiting_current_charge_factor=0.69,
+    limiting_current_charge_factor=0.4128,
     anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
     entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
 )
@@ -310,6 +310,9 @@ LFP_26650 = CellPreset(
     r3_tau_s=60.0,
     r3_limiting_current_a=25.0,
     r3_limiting_activation_j_mol=17700.0,
+    # electrolyte depletion time (salt diffusion across the electrode, ~ L²/D_e): the nmc_21700's
+    # fitted value x (0.6)², a high-power cell's electrodes assumed ~0.6x the M50's thickness
+    electrolyte_tau_s=NMC_21700.electrolyte_tau_s * 0.36,
     diffusion_tau_s=360.0,
     diffusion_activation_j_mol=60000.0,
     diffusion_gain=0.5,
@@ -457,12 +460,16 @@ XFC_NMC_POUCH = replace(
     **rating_of("xfc_nmc_pouch"),  # 5C charge: no plating from 20 °C up; not derated below (docs/calibration.md)
     capacity_ah=4.921,
     r0_ohm=0.0030,                  # pouch tabs and foils, thin coating (M50: 0.010)
-    rct_ohm=0.0044 * 0.3,           # x electrode thickness ratio (~0.4) and finer particles
-    r2_ohm=0.01328 * 0.3,           # film / contact arc, per electrode area
-    r3_ohm=0.001009 * 0.16,         # electrolyte: x thickness ratio²
-    r3_limiting_current_a=8.03 * 6.0,  # electrolyte limiting current: x 1/thickness ratio²
-    diffusion_tau_s=1308.0 * 0.2,   # solid diffusion: particle radius about 0.45x
-    diffusion_r_ohm=0.0389 * 0.2,
+    rct_ohm=NMC_21700.rct_ohm * 0.3,  # x electrode thickness ratio (~0.4) and finer particles
+    r2_ohm=NMC_21700.r2_ohm * 0.3,    # film / contact arc, per electrode area
+    r3_ohm=NMC_21700.r3_ohm * 0.16,   # electrolyte: x thickness ratio²
+    # electrolyte limiting current per Ah: x 1/thickness ratio² (∝ D_e·c0/L per area, and the
+    # area per Ah ∝ 1/L); its depletion time constant (salt diffusion across the electrode,
+    # ~ L²/D_e): x thickness ratio²
+    r3_limiting_current_a=NMC_21700.r3_limiting_current_a * 6.0,
+    electrolyte_tau_s=NMC_21700.electrolyte_tau_s * 0.16,
+    diffusion_tau_s=NMC_21700.diffusion_tau_s * 0.2,  # solid diffusion: particle radius ~0.45x
+    diffusion_r_ohm=NMC_21700.diffusion_r_ohm * 0.2,
     heat_capacity_core_j_per_k=88.0,
     heat_capacity_surface_j_per_k=10.0,
     conductance_core_surface_w_per_k=6.0,
