@@ -36,15 +36,21 @@ BOUNDS = ("electrolyte_depletion_guard", "sei_temperature_cap", "soc_parameter_c
           "plating_current_cap")
 
 
-def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[bool, ...]:
-    """Which bounds decide a value if ``current_a`` (A, + = charge) flows for the next ``dt_s``
-    s (order: BOUNDS)."""
+def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[float, ...]:
+    """How long (s, within the next ``dt_s`` s) each bound decides a value if ``current_a`` (A, +
+    = charge) flows over that step (order: BOUNDS). The depletion guard: from the time ``|z|``
+    reaches ``ZE_MAX`` (z relaxes exactly as ``CellModel._advance`` advances it); the others: the
+    whole step if they hold at its start."""
     p = cell.preset
-    crowd = False
-    if cell._ilim > 0.0:  # the end-of-step depletion, as CellModel._advance computes it
+    guard = 0.0
+    if cell._ilim > 0.0:
         zs = (current_a * cell._lim_c if current_a >= 0.0 else current_a) / cell._ilim
-        z = zs + (cell._ze - zs) * math.exp(-dt_s / cell._taue)
-        crowd = abs(z) >= ZE_MAX
+        z0, tau = cell._ze, cell._taue
+        if abs(z0) >= ZE_MAX:
+            guard = dt_s
+        elif abs(zs) > ZE_MAX:  # z(t) = zs + (z0 - zs)·exp(-t/tau) reaches the guard at t_g
+            t_g = tau * math.log((zs - z0) / (zs - math.copysign(ZE_MAX, zs)))
+            guard = max(0.0, dt_s - t_g)
     sei = cell._tc > 60.0
     soc = not 0.0 <= cell._soc <= 1.0
     plating = False
@@ -52,24 +58,30 @@ def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[bool,
         phi = cell.anode_potential_v(current_a)
         g = p.degradation.plating_conductance_a_per_v_ah * cell._cap0_as / 3600.0
         plating = phi < 0.0 and -phi * g / cell._a_t >= current_a
-    return crowd, sei, soc, plating
+    return guard, dt_s if sei else 0.0, dt_s if soc else 0.0, dt_s if plating else 0.0
 
 
 def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: float, dt_s: float,
          counts: list[float]) -> float:
     """Drive ``cell`` through ``steps`` (kind, current or voltage, end): ``cc`` (A, until V),
     ``cv`` (V, until A), ``rest`` (0, seconds); add the active time of each bound to ``counts``;
-    return the total time, s."""
+    return the total time, s. A CC step ends where its voltage crosses the limit (interpolated
+    within the last step, as the calibration runs do): bound time after the crossing is not part
+    of the case."""
     p = cell.preset
     total = 0.0
     for kind, value, end in steps:
         rested = 0.0
         for _ in range(int(20 * 3600 / dt_s)):
+            span = dt_s
             if kind == "cc":
                 i = value
                 v = cell.terminal_voltage_v(i)
                 if (i > 0.0 and v >= end) or (i < 0.0 and v <= end):
                     break
+                v_end = cell.voltage_after_v(dt_s, i)
+                if (i > 0.0 and v_end >= end) or (i < 0.0 and v_end <= end):
+                    span = dt_s * (end - v) / (v_end - v)  # the case ends at the crossing
             elif kind == "cv":
                 i = min(p.nominal_capacity_ah, cell.current_for_voltage_a(value, dt_s))
                 if i <= end:
@@ -79,10 +91,10 @@ def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: floa
                 if rested >= end:
                     break
                 rested += dt_s
-            for k, on in enumerate(active_bounds(cell, i, dt_s)):
-                counts[k] += dt_s if on else 0.0
+            for k, active in enumerate(active_bounds(cell, i, dt_s)):
+                counts[k] += max(0.0, active - (dt_s - span))
             cell.step(dt_s, i, ambient_c)
-            total += dt_s
+            total += span
     return total
 
 

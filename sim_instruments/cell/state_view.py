@@ -145,24 +145,27 @@ class CellStateView:
         if current_a is None:
             current_a = self.preset.nominal_capacity_ah
         # the electrolyte depletion z relaxes to I/I_lim with tau_e from its present value
-        # (model.py): its mean over the pulse sets the crowding of the charge-transfer and slow
-        # polarisations
-        crowd = 1.0
+        # (model.py): the fast charge transfer follows its value at the end of the pulse, the
+        # slow elements see about its mean over the pulse
+        crowd = crowd_end = 1.0
         if self._ilim > 0.0 and t > 0.0:
             zs = abs(current_a) / self._ilim
             tau = self._taue
             z = zs + (abs(self._ze) - zs) * tau / t * (1.0 - math.exp(-t / tau))
             crowd = 1.0 / (1.0 - min(z, ZE_MAX))
+            z_end = zs + (abs(self._ze) - zs) * math.exp(-t / tau)
+            crowd_end = 1.0 / (1.0 - min(z_end, ZE_MAX))
         if abs(current_a) < 1e-9:
             rct = self._rct
         else:
             i = abs(current_a)
-            rct = self._b * math.asinh(i * crowd * self._rct / self._b) / i
+            rct = self._b * math.asinh(i * crowd_end * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
         r3 = self._r3 * crowd
         r += r3 * (1.0 - math.exp(-t / self._tau3))
-        r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
+        lag = self.diffusion_resistance_ohm() - self._r4  # the surface-SOC lag (crowded) + RC
+        r += (lag * crowd + self._r4) * (1.0 - math.exp(-t / self._taud))
         return r
 
     def impedance_parameters(self) -> dict[str, float]:
