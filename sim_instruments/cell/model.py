@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 from sim_instruments.cell.ageing import CellAgeing
 from sim_instruments.cell.constants import CellConstants
+from sim_instruments.cell.electrolyte_state import ElectrolyteState
 from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
 from sim_instruments.cell.state_view import CellStateView
@@ -68,8 +69,6 @@ from sim_instruments.cell.voltage_hold import (
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from sim_instruments.cell.degradation import AgeingState
 
 FARADAY = 96485.33212
 _T_REF_K = 298.15
@@ -92,7 +91,8 @@ PARAM_STEP_SOC = 5e-4
 _NO_DECAY = (-1.0,)
 
 
-class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, MeasurementNoise):
+class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, CellVoltageHold,
+                MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
     :class:`~sim_instruments.cell.state_view.CellStateView`."""
@@ -522,24 +522,6 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             self._melted = True
             self._update_short()
         self._refresh()
-
-    # ------------------------------------------------------------------ state carried over
-    def state_dict(self) -> dict[str, float]:
-        """Full dynamic state (:meth:`CellAgeing.state_dict`) plus the electrolyte depletion
-        ``z`` (dimensionless)."""
-        state = super().state_dict()
-        state["electrolyte_depletion"] = self._ze
-        return state
-
-    def load_state(self, state: dict[str, float]) -> None:
-        """Restore a :meth:`state_dict` (a state without the depletion: a rested electrolyte)."""
-        super().load_state(state)
-        self._ze = float(state.get("electrolyte_depletion", 0.0))
-
-    def load_ageing_state(self, state: AgeingState) -> None:
-        """Continue from an ageing state (a rested cell: no polarisation, no depletion)."""
-        super().load_ageing_state(state)
-        self._ze = 0.0
 
     def __repr__(self) -> str:
         return (f"CellModel({self.preset.name!r}, soc={self._soc:.4f}, "
