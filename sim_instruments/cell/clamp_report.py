@@ -5,12 +5,17 @@ calibration cases of ``docs/calibration.md`` on a cell and counts, per case, the
 time (fraction of the case's duration) during which each bound of :class:`CellModel` decides a
 value instead of its law:
 
-* ``crowding_cap``: the electrolyte crowding factor ``1/(1 - I/I_lim)`` held at its 10x cap;
-* ``r2_current_saturation``: the near-full charge polarisation's current term ``min(1, I/1C)``
-  at 1;
+* ``electrolyte_depletion_guard``: the electrolyte depletion state ``|z|`` (model.py) at the
+  numerical guard ``ZE_MAX`` = 0.999 that keeps the crowding factor ``1/(1 - |z|)`` finite once
+  the electrolyte is empty (until issue 30 the crowding was an instantaneous
+  ``1/(1 - I/I_lim)`` held at a 10x cap, active 100 % of the 1C/-20 °C discharge and 8 % of the
+  3C CC-CV);
 * ``sei_temperature_cap``: the SEI Arrhenius factor held at its 60 °C value;
 * ``soc_parameter_clamp``: SOC outside 0..1 (the parameters read at the end of their table);
 * ``plating_current_cap``: the plating current capped at the charge current.
+
+The near-full charge polarisation's current term is linear in ``I/1C`` since issue 30 (it was
+``min(1, I/1C)``, saturated 25 % of the 3C CC-CV): no bound left to report there.
 
 Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instruments.cell.calibration
 --bounds``) for the table. Units: A, V, °C, s.
@@ -18,23 +23,34 @@ Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instrume
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 
 from sim_instruments.cell.charge_calibration import start_soc
 from sim_instruments.cell.model import CellModel
 from sim_instruments.cell.presets import CellPreset, get_preset
+from sim_instruments.cell.voltage_hold import ZE_MAX
 
-BOUNDS = ("crowding_cap", "r2_current_saturation", "sei_temperature_cap", "soc_parameter_clamp",
+BOUNDS = ("electrolyte_depletion_guard", "sei_temperature_cap", "soc_parameter_clamp",
           "plating_current_cap")
 
 
-def active_bounds(cell: CellModel, current_a: float) -> tuple[bool, ...]:
-    """Which bounds decide a value if ``current_a`` (A, + = charge) flows now (order: BOUNDS)."""
+def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[float, ...]:
+    """How long (s, within the next ``dt_s`` s) each bound decides a value if ``current_a`` (A, +
+    = charge) flows over that step (order: BOUNDS). The depletion guard: from the time ``|z|``
+    reaches ``ZE_MAX`` (z relaxes exactly as ``CellModel._advance`` advances it); the others: the
+    whole step if they hold at its start."""
     p = cell.preset
-    load = current_a * p.limiting_current_charge_factor if current_a >= 0.0 else -current_a
-    crowd = cell._ilim > 0.0 and 1.0 - load / cell._ilim < 0.1
-    r2 = current_a > p.nominal_capacity_ah and p.r2_charge_high > 0.0
+    guard = 0.0
+    if cell._ilim > 0.0:
+        zs = (current_a * cell._lim_c if current_a >= 0.0 else current_a) / cell._ilim
+        z0, tau = cell._ze, cell._taue
+        if abs(z0) >= ZE_MAX:
+            guard = dt_s
+        elif abs(zs) > ZE_MAX:  # z(t) = zs + (z0 - zs)·exp(-t/tau) reaches the guard at t_g
+            t_g = tau * math.log((zs - z0) / (zs - math.copysign(ZE_MAX, zs)))
+            guard = max(0.0, dt_s - t_g)
     sei = cell._tc > 60.0
     soc = not 0.0 <= cell._soc <= 1.0
     plating = False
@@ -42,24 +58,30 @@ def active_bounds(cell: CellModel, current_a: float) -> tuple[bool, ...]:
         phi = cell.anode_potential_v(current_a)
         g = p.degradation.plating_conductance_a_per_v_ah * cell._cap0_as / 3600.0
         plating = phi < 0.0 and -phi * g / cell._a_t >= current_a
-    return crowd, r2, sei, soc, plating
+    return guard, dt_s if sei else 0.0, dt_s if soc else 0.0, dt_s if plating else 0.0
 
 
 def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: float, dt_s: float,
          counts: list[float]) -> float:
     """Drive ``cell`` through ``steps`` (kind, current or voltage, end): ``cc`` (A, until V),
     ``cv`` (V, until A), ``rest`` (0, seconds); add the active time of each bound to ``counts``;
-    return the total time, s."""
+    return the total time, s. A CC step ends where its voltage crosses the limit (interpolated
+    within the last step, as the calibration runs do): bound time after the crossing is not part
+    of the case."""
     p = cell.preset
     total = 0.0
     for kind, value, end in steps:
         rested = 0.0
         for _ in range(int(20 * 3600 / dt_s)):
+            span = dt_s
             if kind == "cc":
                 i = value
                 v = cell.terminal_voltage_v(i)
                 if (i > 0.0 and v >= end) or (i < 0.0 and v <= end):
                     break
+                v_end = cell.voltage_after_v(dt_s, i)
+                if (i > 0.0 and v_end >= end) or (i < 0.0 and v_end <= end):
+                    span = dt_s * (end - v) / (v_end - v)  # the case ends at the crossing
             elif kind == "cv":
                 i = min(p.nominal_capacity_ah, cell.current_for_voltage_a(value, dt_s))
                 if i <= end:
@@ -69,10 +91,10 @@ def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: floa
                 if rested >= end:
                     break
                 rested += dt_s
-            for k, on in enumerate(active_bounds(cell, i)):
-                counts[k] += dt_s if on else 0.0
+            for k, active in enumerate(active_bounds(cell, i, dt_s)):
+                counts[k] += max(0.0, active - (dt_s - span))
             cell.step(dt_s, i, ambient_c)
-            total += dt_s
+            total += span
     return total
 
 
@@ -93,6 +115,12 @@ def calibration_cases(p: CellPreset) -> dict[str, Callable[[], tuple[CellModel, 
         "discharge C/3 25 °C": discharge(1.0 / 3.0, 25.0),
         "discharge 1C -20 °C": discharge(1.0, -20.0),
         "discharge C/3 -20 °C": discharge(1.0 / 3.0, -20.0),
+        "discharge C/5 25 °C": discharge(0.2, 25.0),
+        "discharge C/5 -20 °C": discharge(0.2, -20.0),
+        "discharge 2C 25 °C": discharge(2.0, 25.0),
+        "discharge 2C 0 °C": discharge(2.0, 0.0),
+        "discharge 1.5C -20 °C": discharge(1.5, -20.0),
+        "discharge 2C -20 °C": discharge(2.0, -20.0),
         "CC-CV C/2 25 °C": charge(0.5, 25.0),
         "CC-CV 1C 25 °C": charge(1.0, 25.0),
         "CC-CV 3C 25 °C": charge(3.0, 25.0),

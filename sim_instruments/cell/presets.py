@@ -76,10 +76,13 @@ class CellPreset:
     r3_ohm: float
     r3_activation_j_mol: float
     r3_tau_s: float
-    #: Limiting current of the slow element at 25 °C (electrolyte depletion), A: its steady
-    #: overpotential is ``R3·I / (1 - |I|/I_lim)`` (capped at 10x). 0 disables the limit.
+    #: Limiting current of electrolyte transport at 25 °C, A: the electrolyte depletion state
+    #: ``z`` relaxes to ``I/I_lim`` and the slow overpotential is ``R3·I / (1 - |z|)`` (model.py;
+    #: past ``I_lim`` the electrolyte empties in a finite time and the voltage collapses). 0
+    #: disables the limit.
     r3_limiting_current_a: float
-    #: Activation energy of the limiting current (electrolyte diffusivity), J/mol.
+    #: Activation energy of the electrolyte's diffusivity, J/mol: the limiting current rises and
+    #: the depletion time constant ``electrolyte_tau_s`` falls with it (both ∝ D_e).
     r3_limiting_activation_j_mol: float
     #: Solid-diffusion element: surface SOC lags bulk SOC with this time constant; the steady
     #: surface-bulk offset is ``diffusion_gain · tau · I / (3600 · capacity)``.
@@ -120,6 +123,19 @@ class CellPreset:
     # --- measurement noise (1 sigma) ---
     voltage_noise_v: float = 0.0002
     temperature_noise_k: float = 0.05
+    #: Time constant of the electrolyte depletion state ``z`` at 25 °C (salt diffusion across
+    #: the electrode, ~ L²/D_e), s; Arrhenius with ``r3_limiting_activation_j_mol``.
+    electrolyte_tau_s: float = 60.0
+    #: Depth-of-discharge dependence of the limiting current: ``I_lim / (1 + k·(1 - SOC))``. A
+    #: discharge fills the positive particles next to the separator first, so the reaction front
+    #: moves toward the current collector and the ions' path through the pores lengthens with
+    #: depth of discharge (0: no dependence).
+    limiting_current_depth_factor: float = 0.0
+    #: Activation energy of the solid-diffusion gain, J/mol: the surface-SOC lag's steady state
+    #: is ``gain·a_g(T)·tau(T)·I/Q``. A first-order lag's early slope ``gain·a_g·I/Q`` does not
+    #: depend on ``tau``; spherical diffusion's early surface depletion (∝ √(t/D)) does, and this
+    #: factor carries it (0: temperature-independent gain).
+    diffusion_gain_activation_j_mol: float = 0.0
     #: Charge-direction factors of the solid-diffusion element (surface-SOC gain and the heat-free
     #: diffusion RC): the charge polarisation of a cell whose discharge end is diffusion-limited
     #: (lithiating NMC) is smaller than its discharge polarisation (1 = symmetric).
@@ -130,9 +146,9 @@ class CellPreset:
     limiting_current_charge_factor: float = 1.0
     #: The second RC's resistance while charging, x ``r2_ohm`` (1 = symmetric) ...
     r2_charge_factor: float = 1.0
-    #: ... plus ``high·exp((soc - 1)/width)·min(1, I/1C)²``: the charge polarisation that rises
-    #: near full at high rates (delithiated cathode, nearly full graphite surface) and fades
-    #: at the small currents of a CV tail (a fast element: it does not hold the CV back).
+    #: ... plus ``high·exp((soc - 1)/width)·I/1C``: the charge polarisation that rises near full
+    #: at high rates (delithiated cathode, nearly full graphite surface) and fades at the small
+    #: currents of a CV tail (a fast element: it does not hold the CV back).
     r2_charge_high: float = 0.0
     r2_charge_high_width: float = 0.05
     # --- ageing (see sim_instruments.cell.degradation and docs/calibration.md) ---
@@ -226,22 +242,25 @@ NMC_21700 = CellPreset(
     r0_ohm=0.0100,
     r0_activation_j_mol=10400.0,
     rct_ohm=0.0044,
-    rct_activation_j_mol=49000.0,
+    rct_activation_j_mol=57380.0,
     rct_tau_s=0.02,
     rct_tafel_factor=2.0,
     rct_alpha=0.9,
     r2_ohm=0.01328,
     r2_activation_j_mol=21520.0,
     r2_tau_s=27.4,
-    r3_ohm=0.001009,
-    r3_activation_j_mol=24390.0,
-    r3_tau_s=60.0,
-    r3_limiting_current_a=8.03,
-    r3_limiting_activation_j_mol=17700.0,
-    diffusion_tau_s=1308.0,
-    diffusion_activation_j_mol=17950.0,
-    diffusion_gain=0.0699,
-    diffusion_r_ohm=0.0389,
+    r3_ohm=0.001758,                    # these twelve: refitted with the electrolyte depletion
+    r3_activation_j_mol=18480.0,        # law against all ten DFN discharges, the DCIR and the
+    r3_tau_s=60.0,                      # charges (electrolyte_fit.py, docs/calibration.md)
+    r3_limiting_current_a=25.03,
+    r3_limiting_activation_j_mol=18600.0,
+    electrolyte_tau_s=21.13,
+    limiting_current_depth_factor=4.3,
+    diffusion_tau_s=479.4,
+    diffusion_activation_j_mol=9121.0,
+    diffusion_gain=0.1314,
+    diffusion_gain_activation_j_mol=1842.0,
+    diffusion_r_ohm=0.02937,
     r_soc_low=1.5,
     r_soc_low_width=0.05,
     r_soc_high=0.2,
@@ -259,12 +278,12 @@ NMC_21700 = CellPreset(
     separator_melt_c=ONSETS["nmc811"].separator_melt_c,
     separator_melt_short_ohm=0.002,
     ejecta_heat_fraction=0.6,
-    diffusion_charge_gain_factor=0.3,   # charge factors: refitted with the implicit CV hold to
+    diffusion_charge_gain_factor=0.2767,   # charge factors: refitted with the implicit CV hold to
     diffusion_charge_r_factor=0.24,     # the CV phases too (C/2 at 0 °C and 25 °C, 1C at 25 °C),
-    r2_charge_factor=0.5,               # docs/calibration.md
-    r2_charge_high=8.0,
+    r2_charge_factor=0.6195,               # docs/calibration.md
+    r2_charge_high=8.69,
     r2_charge_high_width=0.05,
-    limiting_current_charge_factor=0.69,
+    limiting_current_charge_factor=0.4128,
     anode_ocp_v=ocv_tables.GRAPHITE_OCP_NMC811_V,
     entropic_table_v_per_k=ocv_tables.NMC811_GRAPHITE_ENTROPIC_V_PER_K,
 )
@@ -291,6 +310,9 @@ LFP_26650 = CellPreset(
     r3_tau_s=60.0,
     r3_limiting_current_a=25.0,
     r3_limiting_activation_j_mol=17700.0,
+    # electrolyte depletion time (salt diffusion across the electrode, ~ L²/D_e): the nmc_21700's
+    # fitted value x (0.6)², a high-power cell's electrodes assumed ~0.6x the M50's thickness
+    electrolyte_tau_s=NMC_21700.electrolyte_tau_s * 0.36,
     diffusion_tau_s=360.0,
     diffusion_activation_j_mol=60000.0,
     diffusion_gain=0.5,
@@ -438,12 +460,16 @@ XFC_NMC_POUCH = replace(
     **rating_of("xfc_nmc_pouch"),  # 5C charge: no plating from 20 °C up; not derated below (docs/calibration.md)
     capacity_ah=4.921,
     r0_ohm=0.0030,                  # pouch tabs and foils, thin coating (M50: 0.010)
-    rct_ohm=0.0044 * 0.3,           # x electrode thickness ratio (~0.4) and finer particles
-    r2_ohm=0.01328 * 0.3,           # film / contact arc, per electrode area
-    r3_ohm=0.001009 * 0.16,         # electrolyte: x thickness ratio²
-    r3_limiting_current_a=8.03 * 6.0,  # electrolyte limiting current: x 1/thickness ratio²
-    diffusion_tau_s=1308.0 * 0.2,   # solid diffusion: particle radius about 0.45x
-    diffusion_r_ohm=0.0389 * 0.2,
+    rct_ohm=NMC_21700.rct_ohm * 0.3,  # x electrode thickness ratio (~0.4) and finer particles
+    r2_ohm=NMC_21700.r2_ohm * 0.3,    # film / contact arc, per electrode area
+    r3_ohm=NMC_21700.r3_ohm * 0.16,   # electrolyte: x thickness ratio²
+    # electrolyte limiting current per Ah: x 1/thickness ratio² (∝ D_e·c0/L per area, and the
+    # area per Ah ∝ 1/L); its depletion time constant (salt diffusion across the electrode,
+    # ~ L²/D_e): x thickness ratio²
+    r3_limiting_current_a=NMC_21700.r3_limiting_current_a * 6.0,
+    electrolyte_tau_s=NMC_21700.electrolyte_tau_s * 0.16,
+    diffusion_tau_s=NMC_21700.diffusion_tau_s * 0.2,  # solid diffusion: particle radius ~0.45x
+    diffusion_r_ohm=NMC_21700.diffusion_r_ohm * 0.2,
     heat_capacity_core_j_per_k=88.0,
     heat_capacity_surface_j_per_k=10.0,
     conductance_core_surface_w_per_k=6.0,
