@@ -8,9 +8,10 @@ ahead while the step is quiet, and falls back to the acquisition period
 * near any threshold the step can meet (its end conditions, its step limits, the protocol's hard
   limits): the predicted distance at the present rate must stay above :data:`SAFETY` times the
   ground the stride covers, and within a margin of a threshold every sample is taken;
-* whenever a rate changes: the latest sample lies off the straight line through the two before
-  it by more than a tolerance (V, I, T), which is what a fault, a compliance transition or the
-  knee of a curve looks like;
+* whenever a rate breaks: the latest sample lies off the straight line through the two before
+  it by more than :data:`BREAK_MISS` tolerances (V, I, T), which is what a fault, a compliance
+  transition or the knee of a curve looks like (a smaller miss, a smooth bend, shortens the
+  stride in proportion);
 * in steps whose logic runs per sample (pulses, replays, constant power, dT/dt end conditions,
   conditions that must hold for a time) and for the first samples of every step.
 
@@ -52,6 +53,11 @@ MARGIN_SOC = 0.01
 TOLERANCE_V = 0.003
 TOLERANCE_A = 0.005
 TOLERANCE_K = 0.5
+#: A sample that misses the line by more than this many tolerances (in V, I or T) is a break in a
+#: rate (a fault, a compliance transition, the knee of a curve): the next sample is one period on.
+#: Up to it, the miss is taken as a smooth bend (the OCV curve's curvature, a relaxation) and the
+#: stride is shortened in proportion instead (a bend's miss grows with the square of the stride).
+BREAK_MISS = 3.0
 #: Samples taken at the acquisition period at the start of every step (rates need two intervals).
 SETTLE_SAMPLES = 3
 #: Longest time between two samples of a step with the output off (rest, soak), s. The rest rules
@@ -161,26 +167,41 @@ class StridePlanner:
                 chamber_setpoint_c: float | None) -> float:
         period = self.period_s
         t, v, i, temp = now
-        dt = t - prev[0]
-        dt_prev = prev[0] - prev2[0]
+        t1, v1, i1, temp1 = prev
+        dt = t - t1
+        dt_prev = t1 - prev2[0]
         if not (dt > 0.0 and dt_prev > 0.0):
             return period
-        # rates over the last interval, and the rate-change test against the interval before it
-        dvdt = (v - prev[1]) / dt
-        didt = (i - prev[2]) / dt
-        dtdt = (temp - prev[3]) / dt if temp == temp and prev[3] == prev[3] else 0.0
-        for k, tol in ((1, TOLERANCE_V), (2, TOLERANCE_A + 0.01 * abs(i)), (3, TOLERANCE_K)):
-            x, x1, x2 = now[k], prev[k], prev2[k]
-            if x != x or x1 != x1 or x2 != x2:
-                continue
-            predicted = x1 + (x1 - x2) / dt_prev * dt
-            if abs(x - predicted) > tol:
-                return period
+        # the rate-change test: each quantity's distance from the line through the two samples
+        # before it, in tolerances (a NaN reading compares False: that quantity is skipped)
+        ratio = dt / dt_prev
+        miss = 0.0
+        m = abs(v - v1 - (v1 - prev2[1]) * ratio) / TOLERANCE_V
+        if m > miss:
+            miss = m
+        m = abs(i - i1 - (i1 - prev2[2]) * ratio) / (TOLERANCE_A + 0.01 * abs(i))
+        if m > miss:
+            miss = m
+        m = abs(temp - temp1 - (temp1 - prev2[3]) * ratio) / TOLERANCE_K
+        if m > miss:
+            miss = m
+        if miss > 1.0:
+            if miss > BREAK_MISS:
+                return period  # a break in a rate: a fault, a compliance transition, a knee
+            # a smooth bend (the OCV curve's, a relaxation's): its miss grows with the square of
+            # the stride, so a stride half as long times sqrt(1 / miss) keeps the next one inside
+            # the tolerance; the period again only if that is not a whole period
+            h = 0.5 * self._last_stride / math.sqrt(miss)
+        else:
+            h = GROWTH * self._last_stride
+            if h > self._cap_s:
+                h = self._cap_s
+        dvdt = (v - v1) / dt
+        dtdt = (temp - temp1) / dt if temp == temp and temp1 == temp1 else 0.0
         if abs(dtdt) > self._dtdt_max:
             return period
-        h = min(self._cap_s, GROWTH * self._last_stride)
         h = _approach(h, v, dvdt, self._v_thresholds, MARGIN_V, 0.0)
-        h = _approach(h, abs(i), _toward_abs(i, didt), self._i_thresholds, MARGIN_A, 0.02)
+        h = _approach(h, abs(i), (i - i1) / dt if i >= 0.0 else (i1 - i) / dt, self._i_thresholds, MARGIN_A, 0.02)
         if temp == temp:
             h = _approach(h, temp, dtdt, self._t_thresholds, MARGIN_K, 0.0)
             if self._stable_k is not None and chamber_setpoint_c is not None:
@@ -199,11 +220,6 @@ class StridePlanner:
         if remaining < math.inf:  # land on the grid sample where the fixed-step run ends
             n = max(1, min(n, math.ceil(remaining / period - 1e-9)))
         return n * period
-
-
-def _toward_abs(x: float, dxdt: float) -> float:
-    """Rate of |x| from the rate of x."""
-    return dxdt if x >= 0.0 else -dxdt
 
 
 def _approach(h: float, x: float, rate: float, thresholds: tuple[float, ...], margin: float,
