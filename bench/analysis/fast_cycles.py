@@ -3,7 +3,7 @@
 Why not ``RunFile.samples`` / ``dataset.fields(...)``: those read the whole compound table into
 one fresh 1 GB array through HDF5's filter pipeline (its byte-wise Fletcher-32 loop, a type
 conversion, a copy) before any reduction. Here the stored chunks are read raw with
-``read_direct_chunk``, :data:`CHUNKS_PER_BLOCK` at a time into one reused buffer (records of
+``read_direct_chunk``, :data:`CHUNKS_PER_BLOCK` at a time into a reused buffer (records of
 consecutive chunks contiguous), their checksums checked in one vectorised pass (:func:`_sum1_ok`),
 the records viewed in place (no copy) and the needed columns reduced per run of equal ``Cycle Count`` with ``np.flatnonzero`` / ``np.*.reduceat`` (no
 Python loop over rows); the per-block segments are merged at the end. Reading and reducing
