@@ -3,10 +3,12 @@
 Why not ``RunFile.samples`` / ``dataset.fields(...)``: those read the whole compound table into
 one fresh 1 GB array through HDF5's filter pipeline (its byte-wise Fletcher-32 loop, a type
 conversion, a copy) before any reduction. Here the stored chunks are read raw with
-``read_direct_chunk``, :data:`CHUNKS_PER_BLOCK` at a time into one reused buffer (records of
+``read_direct_chunk``, :data:`CHUNKS_PER_BLOCK` at a time into a reused buffer (records of
 consecutive chunks contiguous), their checksums checked in one vectorised pass (:func:`_sum1_ok`),
 the records viewed in place (no copy) and the needed columns reduced per run of equal ``Cycle Count`` with ``np.flatnonzero`` / ``np.*.reduceat`` (no
-Python loop over rows); the per-block segments are merged at the end. A chunk that cannot be taken
+Python loop over rows); the per-block segments are merged at the end. Reading and reducing
+overlap: the calling thread reads block k + 1 while one worker thread checks and reduces block k
+(two buffers alternate; numpy releases the GIL in its loops, h5py calls stay on the calling thread). A chunk that cannot be taken
 raw (another filter, a byte order or dtype other than the layout's, a chunk not yet allocated by
 a live writer, a checksum mismatch) is read through h5py instead. Rows may be unevenly spaced
 (recorded by change, :mod:`bench.engine.recording`): nothing here counts rows or assumes a period.
@@ -19,6 +21,7 @@ cycle's charge is the counter at its last row, exact however sparse the rows. Un
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,53 +90,118 @@ def _sum1_ok(data: np.ndarray, trailers: np.ndarray) -> np.ndarray:
     return (stored & np.uint64(0xFFFF)) % np.uint64(65535) == sum1
 
 
-def _blocks(dataset: h5py.Dataset) -> Iterator[dict[str, np.ndarray]]:
-    """The table's :data:`COLUMNS` in consecutive blocks of rows (each a dict label -> 1-D array).
+def _columns(records: np.ndarray) -> dict[str, np.ndarray]:
+    return {label: records[label] for label in COLUMNS}
 
-    Raw when the stored chunks are the layout's records (:func:`_raw_layout`): up to
-    :data:`CHUNKS_PER_BLOCK` chunks read with ``read_direct_chunk`` into one buffer (no HDF5
-    filter pipeline, no type conversion), checksums' sum1 checked (:func:`_sum1_ok`), the records
-    viewed in place (the columns are strided views into the reused buffer). A chunk that cannot be taken raw (not
-    allocated yet by a live writer, a filter skipped, a checksum mismatch) is read through h5py,
-    which verifies the whole checksum and raises OSError naming a damaged chunk."""
+
+def _h5py_blocks(dataset: h5py.Dataset) -> Iterator[dict[str, np.ndarray]]:
+    """The table's :data:`COLUMNS` in blocks of 65,536 rows read through h5py (conversion, the
+    filter pipeline's full checksum): for a table whose stored chunks are not the layout's records."""
     n = dataset.shape[0]
-    trailer = _raw_layout(dataset)
-    if trailer is None:
-        step = 65536
-        for start in range(0, n, step):
-            rows = dataset[start:min(n, start + step)]
-            yield {label: rows[label] for label in COLUMNS}
-        return
+    step = 65536
+    for start in range(0, n, step):
+        yield _columns(dataset[start:min(n, start + step)])
+
+
+class _RawBlock:
+    """One block of up to :data:`CHUNKS_PER_BLOCK` stored chunks read raw into ``buffer``: chunk
+    k's records at ``buffer[k * data_bytes:]`` (consecutive chunks' records contiguous), its
+    Fletcher-32 trailer copied to ``trailers[k]``; ``good[k]``: chunk k was read whole."""
+
+    __slots__ = ("start", "stop", "count", "buffer", "trailers", "good")
+
+    def __init__(self, buffer: np.ndarray, trailers: np.ndarray) -> None:
+        self.buffer, self.trailers = buffer, trailers
+        self.start = self.stop = self.count = 0
+        self.good = np.zeros(0, dtype=bool)
+
+    def records(self) -> np.ndarray:
+        """The block's rows, a view of the buffer (no copy)."""
+        return np.frombuffer(self.buffer, SAMPLE_DTYPE, count=self.stop - self.start)
+
+
+def _read_raw(dataset: h5py.Dataset, block: _RawBlock, start: int, trailer: int) -> None:
+    """Read the stored chunks from row ``start`` raw into ``block`` (``read_direct_chunk``: no
+    HDF5 filter pipeline, no type conversion). A chunk not allocated yet (a live writer) or with a
+    filter skipped is marked not good."""
     rows_per_chunk = dataset.chunks[0]
     data_bytes = rows_per_chunk * SAMPLE_DTYPE.itemsize
     stride = data_bytes + trailer
+    stop = min(dataset.shape[0], start + rows_per_chunk * CHUNKS_PER_BLOCK)
+    count = (stop - start + rows_per_chunk - 1) // rows_per_chunk
+    good = np.zeros(count, dtype=bool)
+    buffer, trailers = block.buffer, block.trailers
     read_chunk = dataset.id.read_direct_chunk
+    for k in range(count):
+        at = k * data_bytes
+        try:
+            mask, data = read_chunk((start + k * rows_per_chunk,), out=buffer[at:])
+        except (KeyError, RuntimeError, ValueError, OSError):  # not allocated yet (a live file)
+            continue
+        good[k] = mask == 0 and len(data) == stride
+        if trailer:  # copied out before chunk k + 1 overwrites it
+            trailers[k] = buffer[at + data_bytes:at + stride]
+    block.start, block.stop, block.count, block.good = start, stop, count, good
+
+
+def _checked(block: _RawBlock, data_bytes: int, trailer: int) -> np.ndarray:
+    """The block's chunks that are good and whose checksum's sum1 matches (:func:`_sum1_ok`)."""
+    good = block.good
+    if trailer and good.any():
+        count = block.count
+        good = good & _sum1_ok(block.buffer[:count * data_bytes].reshape(count, data_bytes), block.trailers[:count])
+    return good
+
+
+def _repair(dataset: h5py.Dataset, block: _RawBlock, good: np.ndarray) -> np.ndarray:
+    """The block's records with every chunk that is not ``good`` read through h5py (conversion and
+    the full checksum: a damaged chunk raises OSError naming it)."""
+    records = block.records()
+    rows_per_chunk = dataset.chunks[0]
+    for bad in np.flatnonzero(~good).tolist():
+        lo = block.start + bad * rows_per_chunk
+        hi = min(block.stop, lo + rows_per_chunk)
+        records[lo - block.start:hi - block.start] = dataset[lo:hi]
+    return records
+
+
+def _raw_segments(dataset: h5py.Dataset, trailer: int) -> list[dict[str, np.ndarray]]:
+    """Per-block segments (:func:`_segments`) of a table whose stored chunks are the layout's
+    records, read raw (:func:`_read_raw`), in two stages that overlap: the calling thread reads
+    block k + 1 while one worker thread checks block k's checksums and reduces it (numpy releases
+    the GIL in both). Two buffers alternate; a block is read into a buffer only after the worker
+    is done with what it held. A block with a chunk that cannot be taken raw is repaired through
+    h5py (:func:`_repair`) and reduced on the calling thread (h5py calls stay on one thread)."""
+    rows_per_chunk = dataset.chunks[0]
+    data_bytes = rows_per_chunk * SAMPLE_DTYPE.itemsize
+    blocks = [_RawBlock(np.empty(CHUNKS_PER_BLOCK * data_bytes + trailer, dtype=np.uint8),
+                        np.zeros((CHUNKS_PER_BLOCK, 4), dtype=np.uint8)) for _ in range(2)]
+
+    def reduce(block: _RawBlock) -> tuple[_RawBlock, np.ndarray, dict[str, np.ndarray] | None]:
+        good = _checked(block, data_bytes, trailer)
+        if not good.all():
+            return block, good, None  # repaired on the calling thread
+        return block, good, _segments(_columns(block.records()))
+
+    def collect(done: tuple[_RawBlock, np.ndarray, dict[str, np.ndarray] | None]) -> None:
+        block, good, segment = done
+        if segment is None:
+            segment = _segments(_columns(_repair(dataset, block, good)))
+        parts.append(segment)
+
+    parts: list[dict[str, np.ndarray]] = []
     span = rows_per_chunk * CHUNKS_PER_BLOCK
-    # chunk k's bytes go to buffer[k * data_bytes:], so the records of consecutive chunks are
-    # contiguous; its checksum (the trailer) is copied out before chunk k + 1 overwrites it
-    buffer = np.empty(CHUNKS_PER_BLOCK * data_bytes + trailer, dtype=np.uint8)
-    trailers = np.zeros((CHUNKS_PER_BLOCK, 4), dtype=np.uint8)
-    for start in range(0, n, span):
-        stop = min(n, start + span)
-        count = (stop - start + rows_per_chunk - 1) // rows_per_chunk
-        good = np.zeros(count, dtype=bool)
-        for k in range(count):
-            at = k * data_bytes
-            try:
-                mask, data = read_chunk((start + k * rows_per_chunk,), out=buffer[at:])
-            except (KeyError, RuntimeError, ValueError, OSError):  # not allocated yet (a live file)
-                continue
-            good[k] = mask == 0 and len(data) == stride
-            if trailer:
-                trailers[k] = buffer[at + data_bytes:at + stride]
-        if trailer and good.any():
-            good &= _sum1_ok(buffer[:count * data_bytes].reshape(count, data_bytes), trailers[:count])
-        records = np.frombuffer(buffer, SAMPLE_DTYPE, count=stop - start)  # a view: no copy
-        for bad in np.flatnonzero(~good).tolist():  # through h5py: conversion and the full checksum
-            lo = start + bad * rows_per_chunk
-            hi = min(stop, lo + rows_per_chunk)
-            records[lo - start:hi - start] = dataset[lo:hi]
-        yield {label: records[label] for label in COLUMNS}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast-cycles") as pool:
+        pending: Future[tuple[_RawBlock, np.ndarray, dict[str, np.ndarray] | None]] | None = None
+        for number, start in enumerate(range(0, dataset.shape[0], span)):
+            block = blocks[number % 2]  # the worker holds the other one (or nothing)
+            _read_raw(dataset, block, start, trailer)
+            if pending is not None:
+                collect(pending.result())
+            pending = pool.submit(reduce, block)
+        if pending is not None:
+            collect(pending.result())
+    return parts
 
 
 def _segments(block: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -166,7 +234,11 @@ def summarise_samples(dataset: h5py.Dataset) -> dict[str, np.ndarray]:
     ``discharge_wh``, ``temperature_max_c``, ``temperature_min_c`` (NaN: no reading), ``rows``,
     ``steps`` (step counts spanned), ``coulombic_efficiency``, ``energy_efficiency`` (NaN when
     the cycle did not both charge and discharge)."""
-    parts = [_segments(block) for block in _blocks(dataset) if len(block[CYCLE])]
+    trailer = _raw_layout(dataset)
+    if trailer is None or dataset.shape[0] == 0:
+        parts = [_segments(block) for block in _h5py_blocks(dataset) if len(block[CYCLE])]
+    else:
+        parts = _raw_segments(dataset, trailer)
     keys = [k for k, _ in FIRSTS] + [k for k, _ in LASTS] + [k for k, _, _ in REDUCTIONS] + ["rows"]
     if not parts:
         empty = {key: np.zeros(0) for key in keys}

@@ -7,10 +7,12 @@ ahead while the step is quiet, and falls back to the acquisition period
 
 * near any threshold the step can meet (its end conditions, its step limits, the protocol's hard
   limits): the predicted distance at the present rate must stay above :data:`SAFETY` times the
-  ground the stride covers, and within a margin of a threshold every sample is taken;
-* whenever a rate changes: the latest sample lies off the straight line through the two before
-  it by more than a tolerance (V, I, T), which is what a fault, a compliance transition or the
-  knee of a curve looks like;
+  ground the stride covers; within a margin of a threshold at the larger of two rate estimates
+  and less a noise allowance (:data:`NEAR`), within which every sample is taken;
+* whenever a rate breaks: the latest sample lies off the straight line through the two before
+  it by more than :data:`BREAK_MISS` tolerances (V, I, T), which is what a fault, a compliance
+  transition or the knee of a curve looks like (a smaller miss, a smooth bend, shortens the
+  stride in proportion);
 * in steps whose logic runs per sample (pulses, replays, constant power, dT/dt end conditions,
   conditions that must hold for a time) and for the first samples of every step.
 
@@ -46,12 +48,23 @@ MARGIN_V = 0.01
 MARGIN_A = 0.02
 MARGIN_K = 0.5
 MARGIN_SOC = 0.01
+#: Within a margin the stride is still bounded by the distance to the threshold less this fraction
+#: of the margin (the readings' noise allowance: 2.5 mV of the 10 mV, 5 mA + 0.5 % of the current
+#: margin), at the larger of the last interval's rate and the last two intervals' toward it; the
+#: period within that allowance. (Every sample within the whole margin, as before, took 20-26
+#: samples of each CC charge's last 10 mV and each CV hold's last 25 mA in cycle_life.)
+NEAR = 0.25
 #: The latest sample may lie this far off the line through the two before it (rate unchanged): V,
 #: A (plus 1 % of the current), K (ten times a thermocouple reading's noise: the test of three
 #: readings is noisier than one).
 TOLERANCE_V = 0.003
 TOLERANCE_A = 0.005
 TOLERANCE_K = 0.5
+#: A sample that misses the line by more than this many tolerances (in V, I or T) is a break in a
+#: rate (a fault, a compliance transition, the knee of a curve): the next sample is one period on.
+#: Up to it, the miss is taken as a smooth bend (the OCV curve's curvature, a relaxation) and the
+#: stride is shortened in proportion instead (a bend's miss grows with the square of the stride).
+BREAK_MISS = 3.0
 #: Samples taken at the acquisition period at the start of every step (rates need two intervals).
 SETTLE_SAMPLES = 3
 #: Longest time between two samples of a step with the output off (rest, soak), s. The rest rules
@@ -161,37 +174,59 @@ class StridePlanner:
                 chamber_setpoint_c: float | None) -> float:
         period = self.period_s
         t, v, i, temp = now
-        dt = t - prev[0]
-        dt_prev = prev[0] - prev2[0]
+        t1, v1, i1, temp1 = prev
+        dt = t - t1
+        dt_prev = t1 - prev2[0]
         if not (dt > 0.0 and dt_prev > 0.0):
             return period
-        # rates over the last interval, and the rate-change test against the interval before it
-        dvdt = (v - prev[1]) / dt
-        didt = (i - prev[2]) / dt
-        dtdt = (temp - prev[3]) / dt if temp == temp and prev[3] == prev[3] else 0.0
-        for k, tol in ((1, TOLERANCE_V), (2, TOLERANCE_A + 0.01 * abs(i)), (3, TOLERANCE_K)):
-            x, x1, x2 = now[k], prev[k], prev2[k]
-            if x != x or x1 != x1 or x2 != x2:
-                continue
-            predicted = x1 + (x1 - x2) / dt_prev * dt
-            if abs(x - predicted) > tol:
-                return period
+        # the rate-change test: each quantity's distance from the line through the two samples
+        # before it, in tolerances (a NaN reading compares False: that quantity is skipped)
+        ratio = dt / dt_prev
+        miss = 0.0
+        m = abs(v - v1 - (v1 - prev2[1]) * ratio) / TOLERANCE_V
+        if m > miss:
+            miss = m
+        m = abs(i - i1 - (i1 - prev2[2]) * ratio) / (TOLERANCE_A + 0.01 * abs(i))
+        if m > miss:
+            miss = m
+        m = abs(temp - temp1 - (temp1 - prev2[3]) * ratio) / TOLERANCE_K
+        if m > miss:
+            miss = m
+        if miss > 1.0:
+            if miss > BREAK_MISS:
+                return period  # a break in a rate: a fault, a compliance transition, a knee
+            # a smooth bend (the OCV curve's, a relaxation's): its miss grows with the square of
+            # the stride, so a stride half as long times sqrt(1 / miss) keeps the next one inside
+            # the tolerance; the period again only if that is not a whole period
+            h = 0.5 * self._last_stride / math.sqrt(miss)
+        else:
+            h = GROWTH * self._last_stride
+            if h > self._cap_s:
+                h = self._cap_s
+        dvdt = (v - v1) / dt
+        dtdt = (temp - temp1) / dt if temp == temp and temp1 == temp1 else 0.0
         if abs(dtdt) > self._dtdt_max:
             return period
-        h = min(self._cap_s, GROWTH * self._last_stride)
-        h = _approach(h, v, dvdt, self._v_thresholds, MARGIN_V, 0.0)
-        h = _approach(h, abs(i), _toward_abs(i, didt), self._i_thresholds, MARGIN_A, 0.02)
+        span = t - prev2[0]
+        h = _approach(h, v, dvdt, self._v_thresholds, MARGIN_V, 0.0, (v - prev2[1]) / span)
+        didt, didt2 = (i - i1) / dt, (i - prev2[2]) / span
+        if i < 0.0:
+            didt, didt2 = -didt, -didt2
+        h = _approach(h, abs(i), didt, self._i_thresholds, MARGIN_A, 0.02, didt2)
         if temp == temp:
             h = _approach(h, temp, dtdt, self._t_thresholds, MARGIN_K, 0.0)
             if self._stable_k is not None and chamber_setpoint_c is not None:
                 band = self._stable_k
                 h = _approach(h, temp, dtdt, (chamber_setpoint_c - band, chamber_setpoint_c + band), MARGIN_K, 0.0)
         if self._ah:
-            h = _approach(h, abs(sample.step_ah), abs(i) / 3600.0, self._ah, 0.0, 0.02)
+            rate = abs(i) / 3600.0
+            h = _approach(h, abs(sample.step_ah), rate, self._ah, 0.0, 0.02, rate)
         if self._wh:
-            h = _approach(h, abs(sample.step_wh), abs(i * v) / 3600.0, self._wh, 0.0, 0.02)
+            rate = abs(i * v) / 3600.0
+            h = _approach(h, abs(sample.step_wh), rate, self._wh, 0.0, 0.02, rate)
         if self._soc:
-            h = _approach(h, sample.soc, i / (3600.0 * self.capacity_ah), self._soc, MARGIN_SOC, 0.0)
+            rate = i / (3600.0 * self.capacity_ah)
+            h = _approach(h, sample.soc, rate, self._soc, MARGIN_SOC, 0.0, rate)
         if dvdt != 0.0 and self._dv_max < math.inf:
             h = min(h, self._dv_max / abs(dvdt))
         n = max(1, int(h / period + 1e-9))
@@ -201,21 +236,30 @@ class StridePlanner:
         return n * period
 
 
-def _toward_abs(x: float, dxdt: float) -> float:
-    """Rate of |x| from the rate of x."""
-    return dxdt if x >= 0.0 else -dxdt
-
-
 def _approach(h: float, x: float, rate: float, thresholds: tuple[float, ...], margin: float,
-              relative: float) -> float:
+              relative: float, rate2: float | None = None) -> float:
     """The stride ``h`` bounded so that ``x`` moving at ``rate`` covers at most 1/SAFETY of its
-    distance to each threshold it moves toward; the period (0 here, floored by the caller) when
-    ``x`` is within ``margin`` (or ``relative`` of the threshold) of one, whichever way it moves."""
+    distance to each threshold it moves toward.
+
+    Within ``margin`` (plus ``relative`` of the threshold) of one, the rate must be trusted
+    against the readings' noise: the larger of ``rate`` (the last interval's) and ``rate2`` (over
+    the last two intervals) toward the threshold is taken, and the distance less a quarter of the
+    margin (the noise allowance); within that allowance, or when neither rate moves toward the
+    threshold, the period (0 here, floored by the caller)."""
     for threshold in thresholds:
         distance = threshold - x
-        if abs(distance) <= margin + relative * abs(threshold):
-            return 0.0
-        if rate != 0.0 and (distance > 0.0) == (rate > 0.0):
+        band = margin + relative * abs(threshold)
+        if abs(distance) <= band:
+            if rate2 is None:
+                return 0.0
+            toward = rate if (distance > 0.0) == (rate > 0.0) else 0.0
+            if (distance > 0.0) == (rate2 > 0.0) and abs(rate2) > abs(toward):
+                toward = rate2
+            clear = abs(distance) - NEAR * band
+            if toward == 0.0 or clear <= 0.0:
+                return 0.0
+            h = min(h, clear / (SAFETY * abs(toward)))
+        elif rate != 0.0 and (distance > 0.0) == (rate > 0.0):
             h = min(h, distance / (SAFETY * rate))
     return h
 
