@@ -56,6 +56,7 @@ class CellAgeing:
     _apply_at: float
     _applied_as: float
     _applied_sei_as: float
+    _applied_lam_as: float
     _pore_fill: float
     _a_t: float
     _vpl: float
@@ -84,6 +85,8 @@ class CellAgeing:
         #: Lost lithium (all, and SEI) already applied to capacity and resistance, A·s.
         self._applied_as = 0.0
         self._applied_sei_as = 0.0
+        #: Loss of active material as of the last quantum (the crack surface's SEI), A·s.
+        self._applied_lam_as = 0.0
         #: Clogged fraction of the anode's pore volume, as of the last quantum applied.
         self._pore_fill = 0.0
         self._vpl = 0.0
@@ -167,6 +170,7 @@ class CellAgeing:
         self._applied_as = self._lost_as
         self._applied_sei_as = self._lost_as - self._dead_as - self._lam_as
         self._pore_fill = self._fill_of(self._applied_sei_as, self._dead_as)
+        self._applied_lam_as = self._lam_as
         self._build_constants()
         self._apply_at = self._lost_as + self.preset.degradation.apply_quantum * self._cap0_as
         self._refresh()
@@ -266,9 +270,10 @@ class CellAgeing:
 
     def _set_ageing(self, sei_as: float, plated_as: float, dead_as: float, thr_as: float,
                     applied_as: float | None = None, applied_sei_as: float | None = None,
-                    lam_as: float = 0.0, pore_fill: float | None = None) -> None:
+                    lam_as: float = 0.0, pore_fill: float | None = None,
+                    applied_lam_as: float | None = None) -> None:
         """Set the ageing pools (A·s); by default all of the lost capacity is applied (and the
-        pores hold the SEI and dead lithium given)."""
+        pores hold the SEI and dead lithium given, the cracks the LAM given)."""
         self._lam_as = lam_as
         self._lost_as = sei_as + dead_as + lam_as
         self._applied_as = self._lost_as if applied_as is None else applied_as
@@ -277,6 +282,7 @@ class CellAgeing:
         self._dead_as = dead_as
         self._thr_as = thr_as
         self._pore_fill = self._fill_of(self._applied_sei_as, dead_as) if pore_fill is None else pore_fill
+        self._applied_lam_as = lam_as if applied_lam_as is None else applied_lam_as
         self._un_pl = lookup(*uniform_table(self.preset.ocv_soc, self.preset.anode_ocp_v), 1.0) \
             if self.preset.anode_ocp_v else 0.0
         self._vpl = 0.0
@@ -320,6 +326,7 @@ class CellAgeing:
             "plating_voltage_v": self._vpl,
             "plating_anode_ocp_v": self._un_pl,
             "pore_fill": self._pore_fill,
+            "applied_lam_as": self._applied_lam_as,
         }
 
     def load_state(self, state: dict[str, float]) -> None:
@@ -328,7 +335,7 @@ class CellAgeing:
                          float(state.get("dead_lithium_as", 0.0)), float(state.get("throughput_as", 0.0)),
                          float(state.get("applied_lost_lithium_as", 0.0)),
                          float(state.get("applied_sei_lithium_as", 0.0)), float(state.get("lam_as", 0.0)),
-                         state.get("pore_fill"))
+                         state.get("pore_fill"), state.get("applied_lam_as"))
         self._vpl = float(state.get("plating_voltage_v", 0.0))
         self._un_pl = float(state.get("plating_anode_ocp_v", self._un_pl))
         self._soc = float(state["soc"])

@@ -33,6 +33,7 @@ class CellConstants:
     _cap0_as: float
     _applied_as: float
     _applied_sei_as: float
+    _applied_lam_as: float
     _inv_tk: float
     _tau1: float
     _tau2: float
@@ -103,7 +104,8 @@ class CellConstants:
             d.sei_activation_j_mol / gas * (1.0 / _T_REF_K - 1.0 / (KELVIN + SEI_T_MAX_C)),
             d.sei_calendar_c * cap_ah * sei_norm * d.sei_calendar_soc0,
             d.sei_calendar_c * cap_ah * sei_norm * (1.0 - d.sei_calendar_soc0),
-            d.sei_cycling_per_a * sei_norm, -(d.sei_cycling_activation_j_mol / gas),
+            d.sei_cycling_per_a * (sei_norm + d.crack_area_per_lam_fraction * self._applied_lam_as / self._cap0_as),
+            -(d.sei_cycling_activation_j_mol / gas),
         )
         #: Constants of the electrolyte depletion and the solid-diffusion gain (for _refresh):
         #: depletion time constant at 25 °C (s), gain activation Ea/R (K; the gain rises in the

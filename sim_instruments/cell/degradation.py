@@ -43,6 +43,13 @@ Laws (each parameter of :class:`DegradationParameters` is one number in them):
   (Yang et al., J. Power Sources 360 (2017) 28; the porosity change of O'Kane et al., PCCP 24
   (2022) 7909).
 
+* **SEI on cracks**: the diffusion-induced stress that isolates active material (the LAM law,
+  ``|I|`` x the surface-bulk SOC difference) also lengthens the particles' cracks; their new
+  surface grows SEI as a fresh surface, not slowed by the old film: the cycling SEI term becomes
+  ``k_cyc·|I|·(1/(1 + q_sei/q_ref) + c_cr·LAM/Q0)`` (the crack surface ``c_cr·LAM/Q0`` of the
+  fresh cycling surface; O'Kane et al., PCCP 24 (2022) 7909, "SEI on cracks" with the Paris law
+  of Deshpande et al., JES 159 (2012) A1730).
+
 The fade and resistance are applied in quanta (every :attr:`DegradationParameters.apply_quantum`
 of the capacity), so the per-sample path only accumulates.
 """
@@ -119,6 +126,13 @@ class DegradationParameters:
     pore_bruggeman: float = 1.5
     #: Largest clogged fraction of the pore volume (beyond it the cell is dead in any case).
     pore_fill_max: float = 0.9
+    #: SEI on cracks: growth of the crack surface, relative to the surface the cycling SEI grows on
+    #: in a fresh cell, per unit of capacity fraction lost with active material. OKane2022's Paris
+    #: law ``dl/dt = k_cr·(b·sigma·sqrt(pi·l))^m / 3600`` (k_cr 3.9e-20, b 1.12, m 2.2, l0 20 nm)
+    #: over its stress-driven LAM ``d(eps)/eps/dt = beta·(sigma/sigma_c)^2`` (beta 2.78e-7 1/s,
+    #: sigma_c 60 MPa) at sigma = 30 MPa: ``(dl/l0)/(dLAM)`` = 3.4; the crack area (roughness - 1,
+    #: ``2·l·rho_cr·w_cr``) grows as ``l``. 0 turns it off.
+    crack_area_per_lam_fraction: float = 3.4
     #: Capacity fraction of lost lithium accumulated before fade and resistance are re-applied.
     apply_quantum: float = 2.0e-5
 
