@@ -2,10 +2,12 @@
 
 Reference: PyBaMM DFN, ``Ecker2015`` electrodes x 384 layers = 60 Ah, lumped thermal with this
 pouch's geometry (``tests/data/reference/ecker2015_60ah_*``, ``scripts/make_fast_charge_references.py
-pouch`` / ``pouch-ocv``). Six runs are fitted (``FIT_RUNS``), five held out (2C at 25 °C, 1C at
-10 °C, 2C at 0 °C, 1C and 2C at -10 °C). The comparison is like for like (no reversible heat, one lumped temperature: the Ecker2015
-set has no entropic term and the reference is lumped); the preset's own figures, with its
-reversible heat and two thermal nodes, are in ``docs/calibration.md``.
+pouch`` / ``pouch-ocv``). Nine runs are fitted (``FIT_RUNS``: 1C and C/3 at 25 °C; 1C and 2C at 0,
+-10 and -20 °C; C/5 at -20 °C), five held out (2C at 25 °C, 1C at 10 °C, 1.5C at 0, -10 and
+-20 °C). The comparison is like for like (no reversible heat, one lumped temperature: the
+Ecker2015 set has no entropic term and the reference is lumped); the preset's own figures, with
+its reversible heat and two thermal nodes, are in ``docs/calibration.md`` (its capacity vs rate
+is swept in ``test_limits_physics.py``).
 
 Bands, taken from the reference or from the existing calibration, not from this fit:
 
@@ -36,9 +38,12 @@ from sim_instruments.cell.pouch_calibration import (
 )
 
 WARM = ("1C_25C", "C3_25C", "2C_25C", "1C_10C")
-COLD = ("1C_0C", "2C_0C", "1C_m10C", "2C_m10C", "C5_m20C", "1C_m20C", "2C_m20C")
-FITTED = ("1C_25C", "C3_25C", "1C_0C", "C5_m20C", "1C_m20C", "2C_m20C")
-HELD_OUT = ("2C_25C", "1C_10C", "2C_0C", "1C_m10C", "2C_m10C")
+COLD = ("1C_0C", "1p5C_0C", "2C_0C", "1C_m10C", "1p5C_m10C", "2C_m10C", "C5_m20C", "1C_m20C",
+        "1p5C_m20C", "2C_m20C")
+FITTED = ("1C_25C", "C3_25C", "1C_0C", "2C_0C", "1C_m10C", "2C_m10C", "C5_m20C", "1C_m20C", "2C_m20C")
+HELD_OUT = ("2C_25C", "1C_10C", "1p5C_0C", "1p5C_m10C", "1p5C_m20C")
+#: The cold rate series (1C, 1.5C, 2C) by ambient label.
+RATE_SERIES = {t: tuple(f"{r}_{t}" for r in ("1C", "1p5C", "2C")) for t in ("0C", "m10C", "m20C")}
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +112,24 @@ def test_cold_runs_within_the_21700_calibration_bands(fig: dict[str, float]) -> 
     assert fig["lfl_capacity_C5_m20C_ah"] > fig["lfl_capacity_1C_m20C_ah"]
 
 
+@pytest.mark.parametrize("ambient", list(RATE_SERIES))
+def test_cold_capacity_falls_with_rate_as_the_references(fig: dict[str, float], ambient: str) -> None:
+    """0, -10, -20 °C, 1C -> 1.5C (held out) -> 2C: the reference's capacity falls (its own
+    self-heating does not win it back), and so does the model's, like for like and as the preset."""
+    for form in ("ref", "lfl", "sim"):
+        caps = [fig[f"{form}_capacity_{case}_ah"] for case in RATE_SERIES[ambient]]
+        assert caps[0] > caps[1] > caps[2], (form, ambient, caps)
+
+
 def test_the_preset_is_what_the_fit_and_the_reference_physics_give() -> None:
-    """The derived values are the preset's, and the preset sits at the fit's minimum: re-fitting
-    from it lowers the cost by less than 1 % (the fitted parameters lie in a flat valley, so the
-    claim is on the cost, with each parameter within 10 % of the preset's)."""
+    """The derived values are the preset's, and the preset sits at the fit's minimum: the fit's
+    first steps from it (3 trust-region steps; a full re-fit is ``--fit``, 1-2 min) lower the cost
+    by less than 1 % (the fitted parameters lie in a flat valley, so the claim is on the cost, with
+    each parameter within 10 % of the preset's)."""
     p = get_preset("nmc_pouch_60ah")
     for name, value in DERIVED.items():
         assert getattr(p, name) == value, name
-    fitted = fit_pouch(p)
+    fitted = fit_pouch(p, max_evaluations=3)
     assert fitted["cost"] > 0.99 * fit_cost(p)
     for name in FIT_FIELDS:
         assert fitted[name] == pytest.approx(getattr(p, name), rel=0.10), name
