@@ -5,12 +5,17 @@ calibration cases of ``docs/calibration.md`` on a cell and counts, per case, the
 time (fraction of the case's duration) during which each bound of :class:`CellModel` decides a
 value instead of its law:
 
-* ``crowding_cap``: the electrolyte crowding factor ``1/(1 - I/I_lim)`` held at its 10x cap;
-* ``r2_current_saturation``: the near-full charge polarisation's current term ``min(1, I/1C)``
-  at 1;
+* ``electrolyte_depletion_guard``: the electrolyte depletion state ``|z|`` (model.py) at the
+  numerical guard ``ZE_MAX`` = 0.999 that keeps the crowding factor ``1/(1 - |z|)`` finite once
+  the electrolyte is empty (until issue 30 the crowding was an instantaneous
+  ``1/(1 - I/I_lim)`` held at a 10x cap, active 100 % of the 1C/-20 °C discharge and 8 % of the
+  3C CC-CV);
 * ``sei_temperature_cap``: the SEI Arrhenius factor held at its 60 °C value;
 * ``soc_parameter_clamp``: SOC outside 0..1 (the parameters read at the end of their table);
 * ``plating_current_cap``: the plating current capped at the charge current.
+
+The near-full charge polarisation's current term is linear in ``I/1C`` since issue 30 (it was
+``min(1, I/1C)``, saturated 25 % of the 3C CC-CV): no bound left to report there.
 
 Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instruments.cell.calibration
 --bounds``) for the table. Units: A, V, °C, s.
@@ -18,23 +23,28 @@ Run ``python -m sim_instruments.cell.clamp_report`` (or ``python -m sim_instrume
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 
 from sim_instruments.cell.charge_calibration import start_soc
 from sim_instruments.cell.model import CellModel
 from sim_instruments.cell.presets import CellPreset, get_preset
+from sim_instruments.cell.voltage_hold import ZE_MAX
 
-BOUNDS = ("crowding_cap", "r2_current_saturation", "sei_temperature_cap", "soc_parameter_clamp",
+BOUNDS = ("electrolyte_depletion_guard", "sei_temperature_cap", "soc_parameter_clamp",
           "plating_current_cap")
 
 
-def active_bounds(cell: CellModel, current_a: float) -> tuple[bool, ...]:
-    """Which bounds decide a value if ``current_a`` (A, + = charge) flows now (order: BOUNDS)."""
+def active_bounds(cell: CellModel, current_a: float, dt_s: float) -> tuple[bool, ...]:
+    """Which bounds decide a value if ``current_a`` (A, + = charge) flows for the next ``dt_s``
+    s (order: BOUNDS)."""
     p = cell.preset
-    load = current_a * p.limiting_current_charge_factor if current_a >= 0.0 else -current_a
-    crowd = cell._ilim > 0.0 and 1.0 - load / cell._ilim < 0.1
-    r2 = current_a > p.nominal_capacity_ah and p.r2_charge_high > 0.0
+    crowd = False
+    if cell._ilim > 0.0:  # the end-of-step depletion, as CellModel._advance computes it
+        zs = (current_a * p.limiting_current_charge_factor if current_a >= 0.0 else current_a) / cell._ilim
+        z = zs + (cell._ze - zs) * math.exp(-dt_s / cell._taue)
+        crowd = abs(z) >= ZE_MAX
     sei = cell._tc > 60.0
     soc = not 0.0 <= cell._soc <= 1.0
     plating = False
@@ -42,7 +52,7 @@ def active_bounds(cell: CellModel, current_a: float) -> tuple[bool, ...]:
         phi = cell.anode_potential_v(current_a)
         g = p.degradation.plating_conductance_a_per_v_ah * cell._cap0_as / 3600.0
         plating = phi < 0.0 and -phi * g / cell._a_t >= current_a
-    return crowd, r2, sei, soc, plating
+    return crowd, sei, soc, plating
 
 
 def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: float, dt_s: float,
@@ -69,7 +79,7 @@ def _run(cell: CellModel, steps: list[tuple[str, float, float]], ambient_c: floa
                 if rested >= end:
                     break
                 rested += dt_s
-            for k, on in enumerate(active_bounds(cell, i)):
+            for k, on in enumerate(active_bounds(cell, i, dt_s)):
                 counts[k] += dt_s if on else 0.0
             cell.step(dt_s, i, ambient_c)
             total += dt_s
@@ -93,6 +103,12 @@ def calibration_cases(p: CellPreset) -> dict[str, Callable[[], tuple[CellModel, 
         "discharge C/3 25 °C": discharge(1.0 / 3.0, 25.0),
         "discharge 1C -20 °C": discharge(1.0, -20.0),
         "discharge C/3 -20 °C": discharge(1.0 / 3.0, -20.0),
+        "discharge C/5 25 °C": discharge(0.2, 25.0),
+        "discharge C/5 -20 °C": discharge(0.2, -20.0),
+        "discharge 2C 25 °C": discharge(2.0, 25.0),
+        "discharge 2C 0 °C": discharge(2.0, 0.0),
+        "discharge 1.5C -20 °C": discharge(1.5, -20.0),
+        "discharge 2C -20 °C": discharge(2.0, -20.0),
         "CC-CV C/2 25 °C": charge(0.5, 25.0),
         "CC-CV 1C 25 °C": charge(1.0, 25.0),
         "CC-CV 3C 25 °C": charge(3.0, 25.0),

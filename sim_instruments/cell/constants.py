@@ -38,6 +38,7 @@ class CellConstants:
     _tau2: float
     _tau3: float
     _taud: float
+    _taue: float
     #: Cached per step length ``h`` (the first element); the model starts them as ``(-1.0,)``.
     _thermal_k: tuple[float, ...]
     _decay_k: tuple[float, ...]
@@ -102,6 +103,11 @@ class CellConstants:
             d.sei_calendar_c * cap_ah * sei_norm * (1.0 - d.sei_calendar_soc0),
             d.sei_cycling_per_a * sei_norm, -(d.sei_cycling_activation_j_mol / gas),
         )
+        #: Constants of the electrolyte depletion and the solid-diffusion gain (for _refresh):
+        #: depletion time constant at 25 °C (s), gain activation Ea/R (K; the gain rises in the
+        #: cold as the diffusivity falls), the limiting current's depth-of-discharge factor.
+        self._elyte_k = (p.electrolyte_tau_s, p.diffusion_gain_activation_j_mol / gas,
+                         p.limiting_current_depth_factor)
         self._ageing_k = self._ageing_constants(cap_ah)
         self._param_tc = self._param_soc = math.nan  # (nan matches nothing: refreshed next)
 
@@ -122,7 +128,8 @@ class CellConstants:
 
     def _decay_constants(self, h: float) -> tuple[float, ...]:
         """Decay factors over a step of ``h`` s under the present parameters, cached until the
-        parameters change: ``(h, RC1, RC2, RC3, diffusion, exotherm reactant)``, each
+        parameters change: ``(h, RC1, RC2, RC3, diffusion, exotherm reactant, electrolyte
+        depletion)``, each
         ``exp(-h / tau)`` (the reactant's ``exp(-k·h)`` with the Arrhenius rate ``k`` at the core
         temperature, as :meth:`~sim_instruments.cell.thermal.Exotherm.step`; 1.0 for a cell
         without an exotherm, where it is not used)."""
@@ -134,5 +141,5 @@ class CellConstants:
             k = k_ref * exp(200.0 if x > 200.0 else x)  # min(x, 200)
             decay = exp(-k * h)
         self._decay_k = (h, exp(neg_h / self._tau1), exp(neg_h / self._tau2), exp(neg_h / self._tau3),
-                         exp(neg_h / self._taud), decay)
+                         exp(neg_h / self._taud), decay, exp(neg_h / self._taue))
         return self._decay_k

@@ -12,12 +12,22 @@ Electrical model (all elements in series)::
   for large ones. Strongly Arrhenius (this is what makes a cold cell lose capacity).
 * ``v_2``: a linear RC (SEI / mid-frequency processes).
 * ``v_3``: slow concentration polarisation (electrolyte), an RC whose steady state
-  ``R3·I/(1 - |I|/I_lim)`` grows faster than linearly as the current nears the (strongly
-  temperature-dependent) limiting current of electrolyte transport.
+  ``R3·I/(1 - |z|)`` grows as the electrolyte at the depleting electrode empties. ``z`` (state,
+  dimensionless: the lumped salt-concentration drop ``1 - c/c0`` there, + on charge) relaxes as
+  ``dz/dt = (I/I_lim - z)/tau_e``: Faraday's drive against the limiting current ``I_lim`` of
+  electrolyte transport, with the electrolyte's diffusion time ``tau_e``; both follow the
+  electrolyte diffusivity's Arrhenius law (``I_lim`` ∝ D_e, ``tau_e`` ∝ 1/D_e). Below ``I_lim``
+  it settles at ``I/I_lim`` (a cold cell that warms raises ``I_lim`` and recovers); above it, it
+  reaches 1 in a finite (Sand) time and the polarisation diverges: the discharge ends on its
+  cut-off, without a cap (a numerical guard ``|z| <= ZE_MAX`` keeps it finite afterwards,
+  never active while a calibration case runs: ``clamp_report``).
 * solid diffusion: the surface SOC lags the bulk (coulomb-counted) SOC through a first-order
   element (``delta = soc_surface - soc``); the OCV is read at the surface SOC, so the steep end of
   the OCV curve is reached early when diffusion is slow (cold, high rate). A heat-free RC ``v_4``
-  with the same time constant carries the rest of the diffusion polarisation.
+  with the same time constant carries the rest of the diffusion polarisation. The reaction crowds
+  into the electrode part that still has electrolyte: the lag's steady state is multiplied by
+  the same ``1/(1 - |z|)``; its gain has its own Arrhenius factor (the early, √(t/D) part of
+  spherical diffusion, which a first-order lag's slope does not carry).
 * ``R_short``: optional internal short in parallel (and the separator-melt short during runaway).
 * charging: the diffusion gain, the heat-free diffusion RC, R2 (plus a near-full rise) and the
   load on the limiting current take the preset's charge-direction factors (calibrated on the
@@ -50,6 +60,7 @@ from sim_instruments.cell.thermal import (
     Exotherm,
 )
 from sim_instruments.cell.voltage_hold import (
+    ZE_MAX,
     CellVoltageHold,
     current_for_voltage_over_step,
     end_voltage_v,
@@ -57,6 +68,8 @@ from sim_instruments.cell.voltage_hold import (
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from sim_instruments.cell.degradation import AgeingState
 
 FARADAY = 96485.33212
 _T_REF_K = 298.15
@@ -95,7 +108,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
     __slots__ = (
         "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
         "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
-        "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
+        "_ze", "_taue", "_a_g", "_elyte_k", "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
         "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
         # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
@@ -146,6 +159,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         self._v2 = 0.0
         self._v3 = 0.0
         self._v4 = 0.0
+        self._ze = 0.0
         self._tc = float(temperature_c)
         self._ts = float(temperature_c)
         self._reactant = 1.0
@@ -221,7 +235,11 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             a_3 = exp(ea3 * inv) * fsoc
             self._r3 = r3_ohm * a_3
             self._tau3 = r3_tau * a_3
-            self._ilim = r3_lim * exp(neg_ealim * inv)
+            a_lim = exp(neg_ealim * inv)  # electrolyte diffusivity / its value at 25 °C
+            e_tau, eag, k_dod = self._elyte_k
+            self._ilim = r3_lim * a_lim / (1.0 + k_dod * (1.0 - s))  # (the reaction front's depth)
+            self._taue = e_tau / a_lim
+            self._a_g = exp(eag * inv)
             self._taud = d_tau * a_d
             self._r4 = d_r * a_d * fsoc
             # ageing rates at this temperature and SOC (degradation.py), entropic dU/dT
@@ -357,7 +375,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         dk = self._decay_k  # exp(-h / tau) of the present parameters, recomputed when they change
         if dk[0] != h:
             dk = self._decay_constants(h)
-        _, e1, e2, e3, ed, exo_decay = dk
+        _, e1, e2, e3, ed, exo_decay, ez = dk
         rs = self._rs
         r0 = self._r0
         if rs is None:
@@ -373,38 +391,45 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         v3_old = self._v3
         if i_cell == 0.0 and rs is None and rest_exact:
             # Rest fast path (no current and no short: output off, the usual soak): every steady
-            # state of the general path (g1..g4, dss) is this very zero, sign included, and crowd
-            # is 1, so each update g + (x - g)·e gives the same float; the heat is +0.0 (zero
-            # current times finite terms, plus +0.0).
+            # state of the general path (g1..g4, dss, the depletion's zs) is this very zero, sign
+            # included, whatever the crowding, so each update g + (x - g)·e gives the same float;
+            # the heat is +0.0 (zero current times finite terms, plus +0.0).
             v1 = i_cell + (v1_old - i_cell) * e1
             v2 = i_cell + (v2_old - i_cell) * e2
             v3 = i_cell + (v3_old - i_cell) * e3
+            ze = i_cell + (self._ze - i_cell) * ez
             delta = i_cell + (self._delta - i_cell) * ed
             v4 = i_cell + (self._v4 - i_cell) * ed
             heat = 0.0
         else:
-            # charge transfer (Butler-Volmer steady state), exact exponential relaxation
-            b = self._b
-            g1 = b * asinh(i_cell * self._rct / b)
-            v1 = g1 + (v1_old - g1) * e1
-            g2 = self._r2 * i_cell
-            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise
-                x = i_cell * inv_i_ref  # (grows as I/1C up to 1C)
-                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
-                    x if x < 1.0 else 1.0)
-            v2 = g2 + (v2_old - g2) * e2
-            # electrolyte depletion: near the limiting current the slow overpotential grows and the
-            # reaction crowds into less electrode, so its particle surfaces deplete faster
-            crowd = 1.0
+            # electrolyte depletion (state ze, relaxing to I/I_lim with tau_e): the reaction
+            # crowds into the part of the electrode that still has salt (a fraction 1 - |z|), so
+            # its local current density, charge-transfer overpotential, slow (electrolyte)
+            # overpotential and particle-surface depletion all grow as 1/(1 - |z|)
             ilim = self._ilim
             if ilim > 0.0:
-                # (|i_cell|; a charge current counts x the preset's charge factor)
-                x = 1.0 - (i_cell * lim_charge if i_cell >= 0.0 else -i_cell) / ilim
-                crowd = 1.0 / (x if x > 0.1 else 0.1)  # max(0.1, x)
+                # (a charge current loads the electrolyte x the preset's charge factor)
+                zs = (i_cell * lim_charge if i_cell >= 0.0 else i_cell) / ilim
+                ze = zs + (self._ze - zs) * ez
+                az = ze if ze >= 0.0 else -ze
+                crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))  # (guard: see ZE_MAX)
+            else:
+                ze = 0.0
+                crowd = 1.0
+            # charge transfer (Butler-Volmer steady state at the crowded current density), exact
+            # exponential relaxation
+            b = self._b
+            g1 = b * asinh(i_cell * crowd * self._rct / b)
+            v1 = g1 + (v1_old - g1) * e1
+            g2 = self._r2 * i_cell
+            if i_cell > 0.0:  # charging: the charge-direction R2 and its near-full rise (∝ I/1C)
+                g2 *= r2_charge + r_charge_high * exp((self._soc - 1.0) / r_charge_width) * (
+                    i_cell * inv_i_ref)
+            v2 = g2 + (v2_old - g2) * e2
             g3 = self._r3 * i_cell * crowd
             v3 = g3 + (v3_old - g3) * e3
             taud = self._taud
-            dss = gain * taud * i_cell * crowd / cap_as
+            dss = gain * self._a_g * taud * i_cell * crowd / cap_as
             g4 = self._r4 * i_cell
             if i_cell > 0.0:  # charging: the diffusion polarisation of the charge direction
                 dss *= gain_charge
@@ -422,6 +447,7 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
         self._v2 = v2
         self._v3 = v3
         self._v4 = v4
+        self._ze = ze
         soc = self._soc + i_cell * h / cap_as
         soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
         self._soc = soc
@@ -491,6 +517,24 @@ class CellModel(CellConstants, CellAgeing, CellStateView, CellVoltageHold, Measu
             self._melted = True
             self._update_short()
         self._refresh()
+
+    # ------------------------------------------------------------------ state carried over
+    def state_dict(self) -> dict[str, float]:
+        """Full dynamic state (:meth:`CellAgeing.state_dict`) plus the electrolyte depletion
+        ``z`` (dimensionless)."""
+        state = super().state_dict()
+        state["electrolyte_depletion"] = self._ze
+        return state
+
+    def load_state(self, state: dict[str, float]) -> None:
+        """Restore a :meth:`state_dict` (a state without the depletion: a rested electrolyte)."""
+        super().load_state(state)
+        self._ze = float(state.get("electrolyte_depletion", 0.0))
+
+    def load_ageing_state(self, state: AgeingState) -> None:
+        """Continue from an ageing state (a rested cell: no polarisation, no depletion)."""
+        super().load_ageing_state(state)
+        self._ze = 0.0
 
     def __repr__(self) -> str:
         return (f"CellModel({self.preset.name!r}, soc={self._soc:.4f}, "

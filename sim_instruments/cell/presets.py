@@ -76,10 +76,13 @@ class CellPreset:
     r3_ohm: float
     r3_activation_j_mol: float
     r3_tau_s: float
-    #: Limiting current of the slow element at 25 °C (electrolyte depletion), A: its steady
-    #: overpotential is ``R3·I / (1 - |I|/I_lim)`` (capped at 10x). 0 disables the limit.
+    #: Limiting current of electrolyte transport at 25 °C, A: the electrolyte depletion state
+    #: ``z`` relaxes to ``I/I_lim`` and the slow overpotential is ``R3·I / (1 - |z|)`` (model.py;
+    #: past ``I_lim`` the electrolyte empties in a finite time and the voltage collapses). 0
+    #: disables the limit.
     r3_limiting_current_a: float
-    #: Activation energy of the limiting current (electrolyte diffusivity), J/mol.
+    #: Activation energy of the electrolyte's diffusivity, J/mol: the limiting current rises and
+    #: the depletion time constant ``electrolyte_tau_s`` falls with it (both ∝ D_e).
     r3_limiting_activation_j_mol: float
     #: Solid-diffusion element: surface SOC lags bulk SOC with this time constant; the steady
     #: surface-bulk offset is ``diffusion_gain · tau · I / (3600 · capacity)``.
@@ -120,6 +123,19 @@ class CellPreset:
     # --- measurement noise (1 sigma) ---
     voltage_noise_v: float = 0.0002
     temperature_noise_k: float = 0.05
+    #: Time constant of the electrolyte depletion state ``z`` at 25 °C (salt diffusion across
+    #: the electrode, ~ L²/D_e), s; Arrhenius with ``r3_limiting_activation_j_mol``.
+    electrolyte_tau_s: float = 60.0
+    #: Depth-of-discharge dependence of the limiting current: ``I_lim / (1 + k·(1 - SOC))``. A
+    #: discharge fills the positive particles next to the separator first, so the reaction front
+    #: moves toward the current collector and the ions' path through the pores lengthens with
+    #: depth of discharge (0: no dependence).
+    limiting_current_depth_factor: float = 0.0
+    #: Activation energy of the solid-diffusion gain, J/mol: the surface-SOC lag's steady state
+    #: is ``gain·a_g(T)·tau(T)·I/Q``. A first-order lag's early slope ``gain·a_g·I/Q`` does not
+    #: depend on ``tau``; spherical diffusion's early surface depletion (∝ √(t/D)) does, and this
+    #: factor carries it (0: temperature-independent gain).
+    diffusion_gain_activation_j_mol: float = 0.0
     #: Charge-direction factors of the solid-diffusion element (surface-SOC gain and the heat-free
     #: diffusion RC): the charge polarisation of a cell whose discharge end is diffusion-limited
     #: (lithiating NMC) is smaller than its discharge polarisation (1 = symmetric).
@@ -130,9 +146,9 @@ class CellPreset:
     limiting_current_charge_factor: float = 1.0
     #: The second RC's resistance while charging, x ``r2_ohm`` (1 = symmetric) ...
     r2_charge_factor: float = 1.0
-    #: ... plus ``high·exp((soc - 1)/width)·min(1, I/1C)²``: the charge polarisation that rises
-    #: near full at high rates (delithiated cathode, nearly full graphite surface) and fades
-    #: at the small currents of a CV tail (a fast element: it does not hold the CV back).
+    #: ... plus ``high·exp((soc - 1)/width)·I/1C``: the charge polarisation that rises near full
+    #: at high rates (delithiated cathode, nearly full graphite surface) and fades at the small
+    #: currents of a CV tail (a fast element: it does not hold the CV back).
     r2_charge_high: float = 0.0
     r2_charge_high_width: float = 0.05
     # --- ageing (see sim_instruments.cell.degradation and docs/calibration.md) ---
@@ -236,11 +252,14 @@ NMC_21700 = CellPreset(
     r3_ohm=0.001009,
     r3_activation_j_mol=24390.0,
     r3_tau_s=60.0,
-    r3_limiting_current_a=8.03,
+    r3_limiting_current_a=26.0,
     r3_limiting_activation_j_mol=17700.0,
+    electrolyte_tau_s=25.0,
+    limiting_current_depth_factor=3.0,
     diffusion_tau_s=1308.0,
     diffusion_activation_j_mol=17950.0,
-    diffusion_gain=0.0699,
+    diffusion_gain=0.10,
+    diffusion_gain_activation_j_mol=1000.0,
     diffusion_r_ohm=0.0389,
     r_soc_low=1.5,
     r_soc_low_width=0.05,

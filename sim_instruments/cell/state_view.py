@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sim_instruments.cell.voltage_hold import ZE_MAX
+
 if TYPE_CHECKING:
     from sim_instruments.cell.presets import CellPreset
 
@@ -37,6 +39,9 @@ class CellStateView:
     _r3: float
     _tau3: float
     _ilim: float
+    _ze: float
+    _taue: float
+    _a_g: float
     _taud: float
     _r4: float
     _u_s: float
@@ -125,7 +130,7 @@ class CellStateView:
     def diffusion_resistance_ohm(self) -> float:
         """Small-signal DC resistance of the solid-diffusion elements (surface-SOC lag through the
         OCV slope + the heat-free diffusion RC) at the present state, Ω."""
-        return (self._ocv_slope_at(self._soc + self._delta) * self.preset.diffusion_gain
+        return (self._ocv_slope_at(self._soc + self._delta) * self.preset.diffusion_gain * self._a_g
                 * self._taud / self._cap_as) + self._r4
 
     def dc_resistance_ohm(self, duration_s: float, current_a: float | None = None) -> float:
@@ -139,16 +144,23 @@ class CellStateView:
         t = max(duration_s, 0.0)
         if current_a is None:
             current_a = self.preset.nominal_capacity_ah
+        # the electrolyte depletion z relaxes to I/I_lim with tau_e from its present value
+        # (model.py): its mean over the pulse sets the crowding of the charge-transfer and slow
+        # polarisations
+        crowd = 1.0
+        if self._ilim > 0.0 and t > 0.0:
+            zs = abs(current_a) / self._ilim
+            tau = self._taue
+            z = zs + (abs(self._ze) - zs) * tau / t * (1.0 - math.exp(-t / tau))
+            crowd = 1.0 / (1.0 - min(z, ZE_MAX))
         if abs(current_a) < 1e-9:
             rct = self._rct
         else:
             i = abs(current_a)
-            rct = self._b * math.asinh(i * self._rct / self._b) / i
+            rct = self._b * math.asinh(i * crowd * self._rct / self._b) / i
         r = self._r0 + rct * (1.0 - math.exp(-t / self._tau1))
         r += self._r2 * (1.0 - math.exp(-t / self._tau2))
-        r3 = self._r3
-        if self._ilim > 0.0:
-            r3 /= max(0.1, 1.0 - abs(current_a) / self._ilim)
+        r3 = self._r3 * crowd
         r += r3 * (1.0 - math.exp(-t / self._tau3))
         r += self.diffusion_resistance_ohm() * (1.0 - math.exp(-t / self._taud))
         return r

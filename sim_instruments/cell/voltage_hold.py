@@ -22,6 +22,12 @@ import math
 from math import asinh, exp
 from typing import Any
 
+#: Numerical guard on the electrolyte depletion ``|z|`` (model.py): the crowding factor
+#: ``1/(1 - |z|)`` stays finite (<= 1000) once the electrolyte is empty. Past ``I_lim`` the
+#: depletion reaches 1 only in a finite (Sand) time and the terminal voltage crosses any cut-off
+#: before that: ``clamp_report`` measures the guard's active time in every calibration case (0).
+ZE_MAX = 0.999
+
 #: The iteration stops when the end voltage is this close to the held voltage, V (a tenth of the
 #: simulated voltage noise).
 TOLERANCE_V = 2e-6
@@ -48,6 +54,8 @@ class CellVoltageHold:
     _v1: float
     _v2: float
     _v3: float
+    _ze: float
+    _a_g: float
     _v4: float
     _vpl: float
     _e: float
@@ -74,24 +82,25 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
     dk = cell._decay_k
     if dk[0] != h:
         dk = cell._decay_constants(h)
-    _, e1, e2, e3, ed, _ = dk
+    _, e1, e2, e3, ed, _, ez = dk
     i = current_a
-    b = cell._b
-    g1 = b * asinh(i * cell._rct / b)
-    v1 = g1 + (cell._v1 - g1) * e1
-    g2 = cell._r2 * i
-    if i > 0.0:
-        x = i * inv_i_ref
-        g2 *= r2_charge + r_charge_high * exp((cell._soc - 1.0) / r_charge_width) * (x if x < 1.0 else 1.0)
-    v2 = g2 + (cell._v2 - g2) * e2
     crowd = 1.0
     ilim = cell._ilim
     if ilim > 0.0:
-        x = 1.0 - (i * lim_charge if i >= 0.0 else -i) / ilim
-        crowd = 1.0 / (x if x > 0.1 else 0.1)
+        zs = (i * lim_charge if i >= 0.0 else i) / ilim
+        ze = zs + (cell._ze - zs) * ez
+        az = ze if ze >= 0.0 else -ze
+        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+    b = cell._b
+    g1 = b * asinh(i * crowd * cell._rct / b)
+    v1 = g1 + (cell._v1 - g1) * e1
+    g2 = cell._r2 * i
+    if i > 0.0:
+        g2 *= r2_charge + r_charge_high * exp((cell._soc - 1.0) / r_charge_width) * (i * inv_i_ref)
+    v2 = g2 + (cell._v2 - g2) * e2
     g3 = cell._r3 * i * crowd
     v3 = g3 + (cell._v3 - g3) * e3
-    dss = gain * cell._taud * i * crowd / cap_as
+    dss = gain * cell._a_g * cell._taud * i * crowd / cap_as
     g4 = cell._r4 * i
     if i > 0.0:
         dss *= gain_charge
@@ -120,7 +129,7 @@ def current_for_voltage_over_step(cell: CellVoltageHold, voltage_v: float, h: fl
         return i0
     slope = cell._cv_slope
     if not slope > 0.0:
-        _, e1, e2, e3, ed, _ = cell._decay_k
+        _, e1, e2, e3, ed, _, _ = cell._decay_k
         slope = (cell._r0 + cell._rct * (1.0 - e1) + cell._r2 * (1.0 - e2) + cell._r3 * (1.0 - e3)
                  + cell._r4 * (1.0 - ed))
     i1 = i0 - f0 / slope

@@ -19,6 +19,7 @@ from sim_instruments.cell import PRESETS, CellModel, get_preset
 from sim_instruments.cell.anode_potential import lookup, uniform_table
 from sim_instruments.cell.noise import BLOCK, standard_normal_block
 from sim_instruments.cell.thermal import KELVIN, RUNAWAY_SELF_HEATING_K_PER_S, two_node_step
+from sim_instruments.cell.voltage_hold import ZE_MAX
 from sim_instruments.world.chamber_air import ChamberModel
 from sim_instruments.world.clock import VirtualClock
 from sim_instruments.world.sim_world import SimWorld
@@ -41,27 +42,31 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         v = (cell._e + r0 * current_a) / (1.0 + r0 / rs)
         i_short = v / rs
         i_cell, short_heat = current_a - i_short, v * i_short
+    crowd = 1.0
+    if cell._ilim > 0.0:  # electrolyte depletion state: relaxes to the load / I_lim with tau_e
+        load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else i_cell
+        zs = load / cell._ilim
+        cell._ze = zs + (cell._ze - zs) * math.exp(-h / cell._taue)
+        crowd = 1.0 / (1.0 - min(abs(cell._ze), ZE_MAX))
+    else:
+        cell._ze = 0.0
     b = cell._b
-    g1 = b * math.asinh(i_cell * cell._rct / b)
+    g1 = b * math.asinh(i_cell * crowd * cell._rct / b)
     v1_old = cell._v1
     v1 = g1 + (v1_old - g1) * math.exp(-h / cell._tau1)
     g2 = cell._r2 * i_cell
     if i_cell > 0.0:
         g2 *= p.r2_charge_factor + p.r2_charge_high * math.exp(
-            (cell._soc - 1.0) / p.r2_charge_high_width) * min(1.0, i_cell * (1.0 / p.nominal_capacity_ah))
+            (cell._soc - 1.0) / p.r2_charge_high_width) * (i_cell * (1.0 / p.nominal_capacity_ah))
     v2_old = cell._v2
     v2 = g2 + (v2_old - g2) * math.exp(-h / cell._tau2)
-    crowd = 1.0
-    if cell._ilim > 0.0:
-        load = i_cell * p.limiting_current_charge_factor if i_cell >= 0.0 else -i_cell
-        crowd = 1.0 / max(0.1, 1.0 - load / cell._ilim)
     g3 = cell._r3 * i_cell * crowd
     v3_old = cell._v3
     v3 = g3 + (v3_old - g3) * math.exp(-h / cell._tau3)
     cell._v3 = v3
     taud = cell._taud
     ed = math.exp(-h / taud)
-    dss = p.diffusion_gain * taud * i_cell * crowd / cell._cap_as
+    dss = p.diffusion_gain * cell._a_g * taud * i_cell * crowd / cell._cap_as
     g4 = cell._r4 * i_cell
     if i_cell > 0.0:
         dss *= p.diffusion_charge_gain_factor
