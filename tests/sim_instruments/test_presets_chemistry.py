@@ -9,6 +9,7 @@ import pytest
 
 from sim_instruments.cell import PRESETS, CellModel, get_preset
 from sim_instruments.cell.calibration import simulate_discharge
+from sim_instruments.cell.presets import CellPreset
 
 
 def _retention_1c_m20(name: str) -> float:
@@ -21,6 +22,11 @@ def test_lfp_retains_less_than_nmc_at_1c_minus_20c() -> None:
     assert _retention_1c_m20("lfp_26650") < _retention_1c_m20("nmc_21700")
 
 
+def _ilim_half_a(p: CellPreset) -> float:
+    """Electrolyte limiting current at 25 °C and 50 % SOC, A (model.py: I_lim / (1 + k·(1 - SOC)))."""
+    return p.r3_limiting_current_a / (1.0 + 0.5 * p.limiting_current_depth_factor)
+
+
 def test_the_60ah_pouch_is_not_the_21700_scaled_by_capacity() -> None:
     cyl, pouch = get_preset("nmc_21700"), get_preset("nmc_pouch_60ah")
     scale = pouch.nominal_capacity_ah / cyl.nominal_capacity_ah
@@ -29,13 +35,13 @@ def test_the_60ah_pouch_is_not_the_21700_scaled_by_capacity() -> None:
                                 pouch.heat_capacity_j_per_k / pouch.nominal_capacity_ah),
         "cooling area m2/Ah": (cyl.surface_area_m2 / cyl.nominal_capacity_ah,
                                pouch.surface_area_m2 / pouch.nominal_capacity_ah),
-        "limiting current C": (cyl.r3_limiting_current_a / cyl.nominal_capacity_ah,
-                               pouch.r3_limiting_current_a / pouch.nominal_capacity_ah),
+        "limiting current C at 50 % SOC": (_ilim_half_a(cyl) / cyl.nominal_capacity_ah,
+                                           _ilim_half_a(pouch) / pouch.nominal_capacity_ah),
         "R0 ohm*Ah": (cyl.r0_ohm * cyl.nominal_capacity_ah, pouch.r0_ohm * pouch.nominal_capacity_ah),
     }
     for name, (a, b) in per_ah.items():
         assert b != pytest.approx(a, rel=0.05), name
-    assert pouch.r3_limiting_current_a > cyl.r3_limiting_current_a * scale  # thinner electrodes
+    assert _ilim_half_a(pouch) > _ilim_half_a(cyl) * scale  # thinner electrodes
     # so its cold retention is predicted, not inherited
     assert _retention_1c_m20("nmc_pouch_60ah") != pytest.approx(_retention_1c_m20("nmc_21700"), abs=0.02)
 
