@@ -99,8 +99,11 @@ DERIVED: dict[str, float] = {
 #: electrode the reaction spreads through the thickness as the current rises, which makes the
 #: electrode's overpotential more linear in current than one particle's (Newman's apparent Tafel
 #: slope doubling is one such case). The electrolyte limiting current is bounded by 1C and 50C.
-#: The others (R0, the electrolyte RC's R3, the solid-diffusion element): a decade or more either
-#: side of any plausible value.
+#: The electrolyte depletion law (model.py): its time constant between 5 s and 2000 s (the
+#: reference's L²/D_e across its 148 µm stack is of the order of minutes), the limiting current's
+#: depth-of-discharge factor 0.01-10, the solid-diffusion gain's activation energy 1-60 kJ/mol (as
+#: ``electrolyte_fit`` for ``nmc_21700``). The others (R0, the electrolyte RC's R3, the
+#: solid-diffusion element): a decade or more either side of any plausible value.
 FIT_BOUNDS: dict[str, tuple[float, float]] = {
     "r0_ohm": (1e-5, 3e-3),
     "diffusion_gain": (1e-4, 1.0),

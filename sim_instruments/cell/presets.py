@@ -337,8 +337,9 @@ LFP_26650 = CellPreset(
 #: The 60 Ah pouch, calibrated on its own DFN reference (PyBaMM ``Ecker2015`` electrodes x 384
 #: layers, ``tests/data/reference/ecker2015_60ah_*``; ``sim_instruments/cell/pouch_calibration.py``,
 #: ``docs/calibration.md``): OCV, graphite OCP and capacity are the reference cell's; Rct and the
-#: activation energies come from its kinetics and transport functions (``DERIVED`` there); R0 and
-#: the solid-diffusion element are fitted (``fit_pouch``); the heat capacity is the reference's.
+#: activation energies come from its kinetics and transport functions (``DERIVED`` there); R0, the
+#: kinetics' slope and activation, the electrolyte depletion and the solid-diffusion element are
+#: fitted (``fit_pouch``, with the cold rate series); the heat capacity is the reference's.
 NMC_POUCH_60AH = CellPreset(
     name="nmc_pouch_60ah",
     **rating_of("nmc_pouch_60ah"),
