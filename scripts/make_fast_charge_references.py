@@ -26,7 +26,7 @@ Writes into ``tests/data/reference`` (columns in each file's header line):
   initialise with these options); each cycle: 1C discharge to 2.5 V, 10 min rest, the profile's
   charge stages (each "Charge at I A for t minutes or until 4.2 V"), 10 min rest.
 
-* ``pouch``: ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``, see :func:`pouch_60ah`.
+* ``pouch [STEM...]``: ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``, see :func:`pouch_60ah`.
 * ``pouch-ocv``: ``ecker2015_60ah_ocv.csv``, the same cell's OCV, graphite OCP and capacity, see
   :func:`pouch_60ah_ocv` (no solve: the parameter set's functions evaluated).
 
@@ -137,7 +137,14 @@ def ageing(name: str, rates: tuple[float, ...], cycles: int = CYCLES, ambient_c:
     print(f"{name}: {cycles} cycles in {time.monotonic() - t0:.0f} s", flush=True)
 
 
-def pouch_60ah(out: Path = OUT) -> None:
+#: (label, C-rate of the 60 A nominal, ambient °C) of the pouch reference discharges.
+POUCH_RUNS: tuple[tuple[str, float, float], ...] = (
+    ("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0), ("C5", 0.2, -20.0),
+    ("1C", 1.0, -20.0), ("2C", 2.0, -20.0), ("2C", 2.0, 0.0), ("2C", 2.0, -10.0), ("1C", 1.0, -10.0),
+    ("2C", 2.0, 25.0), ("1C", 1.0, 10.0), ("1p5C", 1.5, 0.0), ("1p5C", 1.5, -10.0), ("1p5C", 1.5, -20.0))
+
+
+def pouch_60ah(out: Path = OUT, only: tuple[str, ...] = ()) -> None:
     """A 60 Ah NMC/graphite pouch reference: PyBaMM DFN with the ``Ecker2015`` parameter set
     (the electrodes of a Kokam NMC/graphite pouch, Ecker et al., J. Electrochem. Soc. 162 (2015)
     A1836; one 0.156 Ah layer in PyBaMM) with 384 layers in parallel (60 Ah), lumped thermal
@@ -145,12 +152,14 @@ def pouch_60ah(out: Path = OUT) -> None:
     h = 10 W m⁻² K⁻¹), default mesh, IDAKLU; from a rested full cell (``initial_soc=1``), CC
     discharge to 2.75 V; 10 s record period. Writes ``ecker2015_60ah_dfn_lumped_<rate>_<T>C.csv``
     (columns as the ORegan2022 discharges; -20 °C as ``m20C``): 1C and C/3 at 25 °C, 1C at 0 °C,
-    C/5, 1C and 2C at -20 °C, 2C at 0 °C, 1C and 2C at -10 °C (fitted,
-    ``sim_instruments/cell/pouch_calibration.py``), 2C at 25 °C and 1C at 10 °C (held out)."""
-    for label, c_rate, temp in (("1C", 1.0, 25.0), ("C3", 1.0 / 3.0, 25.0), ("1C", 1.0, 0.0),
-                                ("C5", 0.2, -20.0), ("1C", 1.0, -20.0), ("2C", 2.0, -20.0),
-                                ("2C", 2.0, 0.0), ("2C", 2.0, -10.0), ("1C", 1.0, -10.0),
-                                ("2C", 2.0, 25.0), ("1C", 1.0, 10.0)):
+    C/5, 1C and 2C at -20 °C, 2C at 0 °C, 1C and 2C at -10 °C, 2C at 25 °C, 1C at 10 °C and
+    1.5C (``1p5C``) at 0, -10 and -20 °C (:data:`POUCH_RUNS`; which are fitted and which held out:
+    ``sim_instruments/cell/pouch_calibration.py``). ``only``: the file names (without ``.csv``) of
+    the runs to make, default all."""
+    for label, c_rate, temp in POUCH_RUNS:
+        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C".replace("_-", "_m")
+        if only and name not in only:
+            continue
         model = pybamm.lithium_ion.DFN({"thermal": "lumped"})
         params = pybamm.ParameterValues("Ecker2015")
         layers = 60.0 / params["Nominal cell capacity [A.h]"]
@@ -169,7 +178,7 @@ def pouch_60ah(out: Path = OUT) -> None:
         rows = np.column_stack([t - t[0], sol["Current [A]"].entries, sol["Voltage [V]"].entries,
                                 sol["Discharge capacity [A.h]"].entries,
                                 sol["X-averaged cell temperature [K]"].entries - 273.15])
-        name = f"ecker2015_60ah_dfn_lumped_{label}_{temp:.0f}C.csv".replace("_-", "_m")
+        name = f"{name}.csv"
         np.savetxt(out / name, rows, delimiter=",", fmt="%.6g", comments="",
                    header="time_s,current_a (discharge positive),voltage_v,discharge_capacity_ah,cell_temperature_c")
         print(name, f"{rows[-1, 3]:.3f} Ah, max {rows[:, 4].max():.1f} °C", flush=True)
@@ -228,8 +237,8 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "cold"
     if what == "cold":
         cold_cccv()
-    elif what == "pouch":
-        pouch_60ah()
+    elif what == "pouch":  # pouch [STEM...]: those runs only
+        pouch_60ah(only=tuple(sys.argv[2:]))
     elif what == "pouch-ocv":
         pouch_60ah_ocv()
     else:  # ageing [--ambient C] [PROFILE...]

@@ -30,13 +30,6 @@ FORMERLY_ON_A_BOUND = {
     ("discharge 1C -20 °C", "electrolyte_depletion_guard"): 1.0,  # the 10x crowding cap
     ("CC-CV 3C 25 °C", "electrolyte_depletion_guard"): 0.08,      # the 10x crowding cap
 }
-#: (preset, °C) whose capacity rises again above 1C, measured (issue 30 item 8): the 60 Ah pouch
-#: calibrated on its Ecker2015 DFN (docs/calibration.md). The DFN's own capacity falls only
-#: slightly from 1C to 2C in the cold (0 °C: 64.28 -> 64.13 -> 64.03 Ah at 1, 1.5, 2C; -10 °C:
-#: 63.78 -> 63.55 -> 63.38; -20 °C: 62.07 -> 62.00 -> 61.98); the model loses too much at 1C in the
-#: cold (-10 °C: 63.11 Ah like for like) and its self-heating wins it back at 2C, a limit of the
-#: lumped circuit that a fit with these runs included did not remove.
-KNOWN_RISE_ABOVE_1C = {("nmc_pouch_60ah", -20.0), ("nmc_pouch_60ah", -10.0), ("nmc_pouch_60ah", 0.0)}
 
 
 @pytest.mark.parametrize("preset", ["nmc_21700", "lfp_26650", "nmc_pouch_60ah", "xfc_nmc_pouch"])
@@ -44,8 +37,6 @@ KNOWN_RISE_ABOVE_1C = {("nmc_pouch_60ah", -20.0), ("nmc_pouch_60ah", -10.0), ("n
 def test_capacity_falls_monotonically_with_rate(preset: str, temp: float) -> None:
     c = get_preset(preset).nominal_capacity_ah
     caps = [simulate_discharge(preset, r * c, temp, dt_s=5.0).final_capacity_ah for r in RATES]
-    if (preset, temp) in KNOWN_RISE_ABOVE_1C and not all(b < a for a, b in zip(caps, caps[1:], strict=False)):
-        pytest.xfail(f"capacity rises above 1C where the DFN's falls slightly: {caps}")
     assert all(b < a for a, b in zip(caps, caps[1:], strict=False)), (preset, temp, caps)
 
 
