@@ -131,6 +131,7 @@ class RunFile:
         (``bench repair`` opens with ``check=False`` to salvage what is intact)."""
         self.path = Path(path)
         self._raw_attrs_cache: dict[str, Any] | None = None
+        self._steps_cache: list[dict[str, Any]] | None = None
         if not self.path.exists():
             raise RunFileError(f"{self.path}: no such run file")
         if not self.path.is_file():
@@ -313,10 +314,26 @@ class RunFile:
             return dataset.fields(label)[()]
         return self.guarded(f"column {label!r} of /samples", read)
 
+    def _ended(self) -> bool:
+        """The run's end-of-run status is in the file: its writer closed, and no writer can
+        reopen it while this reader holds it (HDF5's file lock), so its tables are final."""
+        status = self._raw_attrs().get("status")
+        if isinstance(status, bytes):
+            status = status.decode()
+        return bool(status) and status != "running"
+
     @property
     def steps(self) -> list[dict[str, Any]]:
-        """Finished steps as dicts."""
-        return [_row(r) for r in self.table("steps")]
+        """Finished steps as dicts (a fresh list of fresh dicts on every call). A run that has
+        ended is read once per open file (a report reads the steps a dozen times); a running one
+        (SWMR: the table grows) is read afresh every time."""
+        if self._steps_cache is not None:
+            return [dict(row) for row in self._steps_cache]
+        rows = [_row(r) for r in self.table("steps")]
+        if self._ended():
+            self._steps_cache = rows
+            return [dict(row) for row in rows]
+        return rows
 
     @property
     def events(self) -> list[dict[str, Any]]:
