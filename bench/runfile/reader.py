@@ -130,6 +130,8 @@ class RunFile:
         """Open ``path``; ``check`` (default) refuses a damaged file with DamagedRunFileError
         (``bench repair`` opens with ``check=False`` to salvage what is intact)."""
         self.path = Path(path)
+        self._raw_attrs_cache: dict[str, Any] | None = None
+        self._steps_cache: list[dict[str, Any]] | None = None
         if not self.path.exists():
             raise RunFileError(f"{self.path}: no such run file")
         if not self.path.is_file():
@@ -228,16 +230,27 @@ class RunFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """File attributes (provenance, status), JSON texts decoded."""
-        out: dict[str, Any] = {}
+    def _raw_attrs(self) -> dict[str, Any]:
+        """The file's attributes as HDF5 gives them, read once per open file: they cannot change
+        while it is open (``set_final_attributes`` waits for a reader's file lock to go). Each
+        ``attrs`` decodes them afresh, so callers never share (or mutate) one another's values."""
+        if self._raw_attrs_cache is not None:
+            return self._raw_attrs_cache
+        raw: dict[str, Any] = {}
         for key in self._file.attrs:
 
             def attribute(k: str = key) -> Any:
                 return self._file.attrs[k]
 
-            value = self.guarded(f"attribute {key!r}", attribute)
+            raw[key] = self.guarded(f"attribute {key!r}", attribute)
+        self._raw_attrs_cache = raw  # only once every attribute was read (a damaged one raises each time)
+        return raw
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """File attributes (provenance, status), JSON texts decoded."""
+        out: dict[str, Any] = {}
+        for key, value in self._raw_attrs().items():
             if isinstance(value, bytes):
                 value = value.decode()
             if isinstance(value, str) and value[:1] in "{[":
@@ -247,6 +260,8 @@ class RunFile:
                     pass
             elif isinstance(value, np.generic):
                 value = value.item()
+            elif isinstance(value, np.ndarray):
+                value = value.copy()  # the cached array stays as read
             out[key] = value
         marker = self.path.with_name(self.path.name + ".write-failure")
         if out.get("status") in ("running", None) and marker.exists():
@@ -299,10 +314,26 @@ class RunFile:
             return dataset.fields(label)[()]
         return self.guarded(f"column {label!r} of /samples", read)
 
+    def _ended(self) -> bool:
+        """The run's end-of-run status is in the file: its writer closed, and no writer can
+        reopen it while this reader holds it (HDF5's file lock), so its tables are final."""
+        status = self._raw_attrs().get("status")
+        if isinstance(status, bytes):
+            status = status.decode()
+        return bool(status) and status != "running"
+
     @property
     def steps(self) -> list[dict[str, Any]]:
-        """Finished steps as dicts."""
-        return [_row(r) for r in self.table("steps")]
+        """Finished steps as dicts (a fresh list of fresh dicts on every call). A run that has
+        ended is read once per open file (a report reads the steps a dozen times); a running one
+        (SWMR: the table grows) is read afresh every time."""
+        if self._steps_cache is not None:
+            return [dict(row) for row in self._steps_cache]
+        rows = [_row(r) for r in self.table("steps")]
+        if self._ended():
+            self._steps_cache = rows
+            return [dict(row) for row in rows]
+        return rows
 
     @property
     def events(self) -> list[dict[str, Any]]:
