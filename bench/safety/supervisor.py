@@ -21,6 +21,7 @@ from itertools import repeat
 from operator import call
 from typing import TYPE_CHECKING
 
+from bench.safety.gate import QuietBox
 from bench.safety.checks import (
     SensorDisagreementRule,
     SensorLossRule,
@@ -172,6 +173,9 @@ class Supervisor:
         self._lock = threading.Lock()
         self._first_of_step = True
         self._last_sample: Sample | None = None
+        #: Which rules provably cannot trip on a sample (bench.safety.gate): armed after a
+        #: sample every rule checked, disarmed at each step start and when a rule is added.
+        self._box = QuietBox()
 
     @classmethod
     def for_limits(cls, limits: Limits) -> Supervisor:
@@ -211,6 +215,7 @@ class Supervisor:
             self.watchdog.feed()
         self.active_rules = [r for r in self.rules if (applies := getattr(r, "applies", None)) is None or applies(ctx)]
         self._checks = [r.check for r in self.active_rules]  # bound once per step: check() runs per sample
+        self._box.disarm()  # the step's first sample goes through every rule, then the box is armed
         self._first_of_step = True
 
     def add_rule(self, rule: Rule) -> None:
@@ -218,6 +223,7 @@ class Supervisor:
         self.rules.append(rule)
         self.active_rules.append(rule)
         self._checks.append(rule.check)
+        self._box.disarm()
 
     def check(self, sample: Sample) -> Trip | None:
         """Return a new trip (once), or None. Rules keep running after a trip (no new trips)."""
@@ -230,9 +236,16 @@ class Supervisor:
             self._first_of_step = False
         if self._external is not None and self.tripped is None:
             return self._take_external()
-        # Every active rule runs, in order (rules keep state); map() calls them without a
+        # The active rules run in order (rules keep state); map() calls them without a
         # Python-level loop per rule. The first trip (rules return a Trip or None) is the one.
-        results = list(map(call, self._checks, repeat(sample)))
+        # Inside the armed quiet box only the rules without a box run: the others cannot trip
+        # on this sample (bench.safety.gate); outside it all run and the box is armed again.
+        box = self._box
+        if box.holds(sample):
+            results = list(map(call, box.always, repeat(sample)))
+        else:
+            results = list(map(call, self._checks, repeat(sample)))
+            box.arm(self.active_rules, sample)
         if not any(results):
             return None
         found: Trip = next(filter(None, results))
