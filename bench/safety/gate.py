@@ -54,16 +54,17 @@ def _inside(box: Box, sample: Sample) -> bool:
 class QuietBox:
     """The intersection of the active rules' quiet boxes (see the module docstring)."""
 
-    __slots__ = ("armed", "always", "_get", "_lows", "_highs")
+    __slots__ = ("armed", "always", "get", "lows", "highs")
 
     def __init__(self) -> None:
         #: True while a box is armed (then :meth:`holds` may be True).
         self.armed = False
         #: The bound ``check`` of each rule without a box, in the rules' order.
         self.always: list[Callable[[Sample], Any]] = []
-        self._get: Callable[[Sample], Any] = itemgetter(0, 0)
-        self._lows: tuple[float, ...] = ()
-        self._highs: tuple[float, ...] = ()
+        #: The bounded fields of a sample (a tuple), their lower and upper bounds (see :meth:`holds`).
+        self.get: Callable[[Sample], Any] = itemgetter(0, 0)
+        self.lows: tuple[float, ...] = ()
+        self.highs: tuple[float, ...] = ()
 
     def disarm(self) -> None:
         """Every rule runs on the next sample (a step starts, a rule was added)."""
@@ -73,9 +74,10 @@ class QuietBox:
         """True when ``sample`` lies inside the armed box: the boxed rules cannot trip on it."""
         if not self.armed:
             return False
-        values = self._get(sample)
+        values = self.get(sample)
         # map(le, ...) compares field by field in C: a few bytecodes whatever the number of bounds
-        return all(map(le, self._lows, values)) and all(map(le, values, self._highs))
+        # (Supervisor.check runs the same test inline: it is on the per-sample path)
+        return all(map(le, self.lows, values)) and all(map(le, values, self.highs))
 
     def arm(self, rules: Sequence[Any], sample: Sample) -> None:
         """Arm the box from ``rules`` (the active rules, in order) after they all checked ``sample``."""
@@ -100,7 +102,7 @@ class QuietBox:
         # only the bounded fields are read (an unbounded NaN field must not open the box)
         keys = sorted(i for i, (low, high) in bounds.items() if low > -math.inf or high < math.inf) or [0]
         keys = keys * 2 if len(keys) == 1 else keys  # itemgetter of one index gives no tuple
-        self._lows = tuple(bounds.get(i, (-math.inf, 0.0))[0] for i in keys)
-        self._highs = tuple(bounds.get(i, (0.0, math.inf))[1] for i in keys)
-        self._get = itemgetter(*keys)
+        self.lows = tuple(bounds.get(i, (-math.inf, 0.0))[0] for i in keys)
+        self.highs = tuple(bounds.get(i, (0.0, math.inf))[1] for i in keys)
+        self.get = itemgetter(*keys)
         self.armed = True
