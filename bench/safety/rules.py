@@ -268,8 +268,8 @@ class RunawayRule:
             return None
         now = sample.time_s
         if not now - self._t_b < 1.0:  # the newest anchor is >= 1 s old (or unset): shift
-            if self._t_b == self._t_b:
-                self._t_a, self._y_a = self._t_b, self._y_b
+            # (an unset newest anchor is NaN: the old one stays NaN, no rate until the next shift)
+            self._t_a, self._y_a = self._t_b, self._y_b
             self._t_b, self._y_b = now, t
         span = now - self._t_a
         if not span >= 1.0 - 1e-9:

@@ -21,13 +21,13 @@ from itertools import repeat
 from operator import call, le
 from typing import TYPE_CHECKING
 
-from bench.safety.gate import QuietBox
 from bench.safety.checks import (
     SensorDisagreementRule,
     SensorLossRule,
     StaleDataRule,
     StepBudgetRule,
 )
+from bench.safety.gate import QuietBox
 from bench.safety.last_stretch import LastStretchJudge, LastStretchRule
 from bench.safety.rules import (
     DtDtRule,
