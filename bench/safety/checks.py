@@ -207,7 +207,7 @@ class StaleDataRule:
     buffer does not). ``frozen_s`` 0 turns the frozen check off (coarse instruments)."""
 
     __slots__ = ("name", "ctx", "max_gap_s", "frozen_s", "frozen_samples", "_last_t", "_last", "_same",
-                 "_same_since", "_serial", "_limit")
+                 "_same_since", "_serial", "_limit", "_frozen_on")
 
     def __init__(self, ctx: StepContext, max_gap_s: float = 0.0, frozen_s: float = 120.0,
                  frozen_samples: int = 10) -> None:
@@ -222,6 +222,8 @@ class StaleDataRule:
         self._same_since = 0.0
         self._serial = -1
         self._limit = math.inf
+        #: The frozen check runs in this step (``frozen_s`` > 0 and the output drives the cell).
+        self._frozen_on = False
 
     def gap_limit_s(self) -> float:
         """The longest allowed gap between two samples now, s (automatic: three periods, at least
@@ -232,16 +234,17 @@ class StaleDataRule:
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a long gap or a frozen reading."""
-        if self._serial != self.ctx.serial:
+        if self._serial != self.ctx.serial:  # a new step (ctx.driven changes only then)
             self._serial = self.ctx.serial
             self._limit = self.gap_limit_s()
+            self._frozen_on = self.frozen_s > 0 and self.ctx.driven
         now = sample.time_s
         gap = now - self._last_t
         self._last_t = now
         if gap > self._limit:
             return Trip(self.name, now, f"no fresh sample for {gap:.1f} s (limit {self._limit:g} s)",
                         {"gap_s": gap, "limit": self._limit})
-        if self.frozen_s <= 0 or not self.ctx.driven:
+        if not self._frozen_on:
             self._same = 0
             return None
         reading = sample[1:5]  # (voltage_v, current_a, temperature_cell_c, temperature_chamber_c)

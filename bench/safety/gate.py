@@ -23,8 +23,9 @@ sensor runs every rule. Only fields some box bounds are read. Units: those of
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from operator import itemgetter, le
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from operator import ge, itemgetter, le
 from typing import Any
 
 from bench.sample import Sample
@@ -54,7 +55,7 @@ def _inside(box: Box, sample: Sample) -> bool:
 class QuietBox:
     """The intersection of the active rules' quiet boxes (see the module docstring)."""
 
-    __slots__ = ("armed", "always", "get", "lows", "highs")
+    __slots__ = ("armed", "always", "get", "lows", "highs", "above", "below")
 
     def __init__(self) -> None:
         #: True while a box is armed (then :meth:`holds` may be True).
@@ -65,6 +66,10 @@ class QuietBox:
         self.get: Callable[[Sample], Any] = itemgetter(0, 0)
         self.lows: tuple[float, ...] = ()
         self.highs: tuple[float, ...] = ()
+        #: ``above(values)``: each value >= its low bound; ``below(values)``: <= its high bound
+        #: (maps over the bounds in C: the supervisor's per-sample test, see :meth:`holds`).
+        self.above: Callable[[Any], Iterator[bool]] = partial(map, le, ())
+        self.below: Callable[[Any], Iterator[bool]] = partial(map, ge, ())
 
     def disarm(self) -> None:
         """Every rule runs on the next sample (a step starts, a rule was added)."""
@@ -75,9 +80,9 @@ class QuietBox:
         if not self.armed:
             return False
         values = self.get(sample)
-        # map(le, ...) compares field by field in C: a few bytecodes whatever the number of bounds
+        # compared field by field in C: a few bytecodes whatever the number of bounds
         # (Supervisor.check runs the same test inline: it is on the per-sample path)
-        return all(map(le, self.lows, values)) and all(map(le, values, self.highs))
+        return all(self.above(values)) and all(self.below(values))
 
     def arm(self, rules: Sequence[Any], sample: Sample) -> None:
         """Arm the box from ``rules`` (the active rules, in order) after they all checked ``sample``."""
@@ -105,4 +110,6 @@ class QuietBox:
         self.lows = tuple(bounds.get(i, (-math.inf, 0.0))[0] for i in keys)
         self.highs = tuple(bounds.get(i, (0.0, math.inf))[1] for i in keys)
         self.get = itemgetter(*keys)
+        self.above = partial(map, le, self.lows)  # low <= value
+        self.below = partial(map, ge, self.highs)  # high >= value
         self.armed = True

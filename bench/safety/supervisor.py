@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from itertools import repeat
-from operator import call, le
+from operator import call
 from typing import TYPE_CHECKING
 
 from bench.safety.checks import (
@@ -231,23 +231,32 @@ class Supervisor:
         if watchdog is not None:
             watchdog.feed()
         self._last_sample = sample
-        if self._first_of_step:
-            self.context.voltage_start_v = sample.voltage_v
-            self._first_of_step = False
-        if self._external is not None and self.tripped is None:
-            return self._take_external()
         # The active rules run in order (rules keep state); map() calls them without a
         # Python-level loop per rule. The first trip (rules return a Trip or None) is the one.
         # Inside the armed quiet box only the rules without a box run: the others cannot trip
         # on this sample (bench.safety.gate); outside it all run and the box is armed again.
         box = self._box
-        if box.armed and all(map(le, box.lows, (values := box.get(sample)))) and all(map(le, values, box.highs)):
-            results = list(map(call, box.always, repeat(sample)))
-        else:
-            results = list(map(call, self._checks, repeat(sample)))
-            box.arm(self.active_rules, sample)
+        if box.armed:  # (never on a step's first sample: begin_step disarms it)
+            if self._external is None:
+                values = box.get(sample)
+                if all(box.above(values)) and all(box.below(values)):
+                    results = list(map(call, box.always, repeat(sample)))
+                    if not any(results):
+                        return None
+                    return self._latch(results)
+        elif self._first_of_step:
+            self.context.voltage_start_v = sample.voltage_v
+            self._first_of_step = False
+        if self._external is not None and self.tripped is None:
+            return self._take_external()
+        results = list(map(call, self._checks, repeat(sample)))
+        box.arm(self.active_rules, sample)
         if not any(results):
             return None
+        return self._latch(results)
+
+    def _latch(self, results: list[Trip | None]) -> Trip | None:
+        """The first trip of ``results`` (one is there), latched; None when one is latched already."""
         found: Trip = next(filter(None, results))
         if self.tripped is None:
             self.tripped = found
