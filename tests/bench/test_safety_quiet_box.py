@@ -287,3 +287,23 @@ def test_the_box_skips_the_bound_rules_on_a_steady_stretch() -> None:
     names = {r.name for r in gated.active_rules if r.check not in box.always}
     assert {"hard_limits", "sensor_loss", "operating_window", "step_budget", "sensor_disagreement"} <= names
     assert box.holds(sample(1.0, 3.899, -4.8, 25.01, 25.0, step_t=1.0, step_ah=-0.0013))
+
+
+def test_a_rule_added_mid_step_runs_from_the_next_sample() -> None:
+    """An abuse test's operator rule is added while the box is armed: it runs on the next sample."""
+    from bench.safety.rules import Trip
+
+    gated, _, protocol = pair()
+    gated.begin_step(protocol.steps[0], 0.0)
+    gated.check(sample(0.0, 3.9, -4.8, 25.0, 25.0, step_t=0.0))
+    assert gated._box.armed
+
+    class Always:
+        name = "operator"
+
+        def check(self, s: Sample) -> Trip:
+            return Trip("operator_abort", s.time_s, "abort")
+
+    gated.add_rule(Always())
+    trip = gated.check(sample(1.0, 3.9, -4.8, 25.0, 25.0, step_t=1.0))
+    assert trip is not None and trip.rule == "operator_abort" and trip.time_s == 1.0
