@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from bench.safety.gate import above, below
 from bench.safety.rules import PLAUSIBLE_TEMPERATURE_C, StepContext, Trip
 from bench.sample import Sample
 from drivers.link_policy import DEFAULT_POLICY
@@ -58,6 +59,16 @@ class StepBudgetRule:
         if sample.step_time_s > self.ctx.timeout_s and self.timeout is not None:
             return self.timeout.check(sample)
         return None
+
+    def quiet_box(self, sample: Sample) -> dict[str, tuple[float, float]] | None:
+        """Within the charge budget and the step's timeout nothing happens (bench.safety.gate;
+        the timeout is the step's: the box is re-armed at every step start)."""
+        box: dict[str, tuple[float, float]] = {}
+        if self.ah is not None:
+            box["step_ah"] = (-self.ah.limit_ah, self.ah.limit_ah)
+        if self.timeout is not None:
+            box["step_time_s"] = (-math.inf, self.ctx.timeout_s)
+        return box
 
 
 class StepTimeoutRule:
@@ -128,6 +139,18 @@ class SensorLossRule:
         return Trip(self.name, sample.time_s, f"chamber air temperature sensor lost (reading {air!r})",
                     {"temperature_chamber_c": air, "since_s": self._since_air})
 
+    def quiet_box(self, sample: Sample) -> dict[str, tuple[float, float]] | None:
+        """Plausible readings with no loss pending change nothing (bench.safety.gate); none while
+        a loss is counting or before the air sensor's first reading (its arrival is a change)."""
+        if self._since_cell is not None:
+            return None
+        plausible = (above(self._low), below(self._high))  # the rule's bounds are open
+        if not self.chamber:
+            return {"temperature_cell_c": plausible}
+        if not self._air_seen or self._since_air is not None:
+            return None
+        return {"temperature_cell_c": plausible, "temperature_chamber_c": plausible}
+
 
 class SensorDisagreementRule:
     """The cell reading colder than chamber air that has been steady (within ``steady_k``) for
@@ -159,6 +182,22 @@ class SensorDisagreementRule:
                     f"cell sensor reads {air - t:.1f} K below steady chamber air: a temperature sensor is wrong",
                     {"temperature_cell_c": t, "temperature_chamber_c": air, "limit": self.max_k})
 
+    def quiet_box(self, sample: Sample) -> dict[str, tuple[float, float]] | None:
+        """Air within the steady band of its reference (no new reference) and, before the air has
+        been steady for ``settle_s``, nothing else; after it, the cell no further below the band's
+        top than ``max_k`` (bench.safety.gate). Bounds 1 µK / 1 µs inside the exact ones."""
+        ref = self._ref
+        if ref != ref:
+            return None
+        band = self.steady_k - 1e-6
+        box = {"temperature_chamber_c": (ref - band, ref + band)}
+        settled_s = self._ref_since + self.settle_s - 1e-6
+        if sample.time_s < settled_s:
+            box["time_s"] = (-math.inf, settled_s)
+        else:
+            box["temperature_cell_c"] = (ref + band - self.max_k + 1e-6, math.inf)
+        return box
+
 
 class StaleDataRule:
     """Samples that stop being fresh: a gap longer than ``max_gap_s`` between two samples (or
@@ -168,7 +207,7 @@ class StaleDataRule:
     buffer does not). ``frozen_s`` 0 turns the frozen check off (coarse instruments)."""
 
     __slots__ = ("name", "ctx", "max_gap_s", "frozen_s", "frozen_samples", "_last_t", "_last", "_same",
-                 "_same_since", "_serial", "_limit")
+                 "_same_since", "_serial", "_limit", "_frozen_on")
 
     def __init__(self, ctx: StepContext, max_gap_s: float = 0.0, frozen_s: float = 120.0,
                  frozen_samples: int = 10) -> None:
@@ -183,6 +222,8 @@ class StaleDataRule:
         self._same_since = 0.0
         self._serial = -1
         self._limit = math.inf
+        #: The frozen check runs in this step (``frozen_s`` > 0 and the output drives the cell).
+        self._frozen_on = False
 
     def gap_limit_s(self) -> float:
         """The longest allowed gap between two samples now, s (automatic: three periods, at least
@@ -193,16 +234,17 @@ class StaleDataRule:
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip on a long gap or a frozen reading."""
-        if self._serial != self.ctx.serial:
+        if self._serial != self.ctx.serial:  # a new step (ctx.driven changes only then)
             self._serial = self.ctx.serial
             self._limit = self.gap_limit_s()
+            self._frozen_on = self.frozen_s > 0 and self.ctx.driven
         now = sample.time_s
         gap = now - self._last_t
         self._last_t = now
         if gap > self._limit:
             return Trip(self.name, now, f"no fresh sample for {gap:.1f} s (limit {self._limit:g} s)",
                         {"gap_s": gap, "limit": self._limit})
-        if self.frozen_s <= 0 or not self.ctx.driven:
+        if not self._frozen_on:
             self._same = 0
             return None
         reading = sample[1:5]  # (voltage_v, current_a, temperature_cell_c, temperature_chamber_c)

@@ -154,6 +154,14 @@ class HardLimitsRule:
             return None
         return self._violation(sample, v, i, t)
 
+    def quiet_box(self, sample: Sample) -> dict[str, tuple[float, float]] | None:
+        """Inside the limits (a NaN temperature runs the rule) nothing happens: no box while a
+        violation's persistence is counting (bench.safety.gate)."""
+        if self._pending:
+            return None
+        return {"voltage_v": (self.v_low, self.v_high), "current_a": (self.i_min, self.i_max),
+                "temperature_cell_c": (self.t_low, self.t_high)}
+
     def _violation(self, sample: Sample, v: float, i: float, t: float) -> Trip | None:
         self._pending = True
         now = sample.time_s
@@ -183,7 +191,7 @@ class DtDtRule:
     Two anchors, refreshed every half window, give the rate without a per-sample buffer.
     """
 
-    __slots__ = ("name", "max_k_per_s", "half_s", "_t_old", "_y_old", "_t_new", "_y_new")
+    __slots__ = ("name", "max_k_per_s", "half_s", "_t_old", "_y_old", "_t_new", "_y_new", "_quiet_s", "_quiet_c")
 
     def __init__(self, max_k_per_s: float, window_s: float = 10.0) -> None:
         self.name = "dtdt_limit"
@@ -191,9 +199,19 @@ class DtDtRule:
         self.half_s = 0.5 * window_s
         self._t_old = self._t_new = math.nan
         self._y_old = self._y_new = math.nan
+        #: Before this test time (s) the anchors stay, and up to ``_quiet_c`` (°C) the rate cannot
+        #: pass the limit: a sample before and below both changes nothing (NaN: no such bound).
+        self._quiet_s = self._quiet_c = math.nan
 
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the rise rate passes the limit."""
+        # Quiet: no anchor due and the cell not warmer than the old anchor plus the limit's rise
+        # over the shortest span judged (half a window): the rate cannot pass the limit.
+        if sample.time_s < self._quiet_s and sample.temperature_cell_c <= self._quiet_c:
+            return None
+        return self._judge(sample)
+
+    def _judge(self, sample: Sample) -> Trip | None:
         t = sample.temperature_cell_c
         if t != t:
             return None
@@ -204,6 +222,9 @@ class DtDtRule:
             else:
                 self._t_old, self._y_old = self._t_new, self._y_new
             self._t_new, self._y_new = now, t
+            # 1 µs / 1 µK inside the exact bounds: float rounding never takes the quiet path wrongly
+            self._quiet_s = now + self.half_s - 1e-6
+            self._quiet_c = self._y_old + self.max_k_per_s * self.half_s - 1e-6
         span = now - self._t_old
         if span < self.half_s:
             return None
@@ -247,8 +268,8 @@ class RunawayRule:
             return None
         now = sample.time_s
         if not now - self._t_b < 1.0:  # the newest anchor is >= 1 s old (or unset): shift
-            if self._t_b == self._t_b:
-                self._t_a, self._y_a = self._t_b, self._y_b
+            # (an unset newest anchor is NaN: the old one stays NaN, no rate until the next shift)
+            self._t_a, self._y_a = self._t_b, self._y_b
             self._t_b, self._y_b = now, t
         span = now - self._t_a
         if not span >= 1.0 - 1e-9:

@@ -27,6 +27,7 @@ from bench.safety.checks import (
     StaleDataRule,
     StepBudgetRule,
 )
+from bench.safety.gate import QuietBox
 from bench.safety.last_stretch import LastStretchJudge, LastStretchRule
 from bench.safety.rules import (
     DtDtRule,
@@ -172,6 +173,9 @@ class Supervisor:
         self._lock = threading.Lock()
         self._first_of_step = True
         self._last_sample: Sample | None = None
+        #: Which rules provably cannot trip on a sample (bench.safety.gate): armed after a
+        #: sample every rule checked, disarmed at each step start and when a rule is added.
+        self._box = QuietBox()
 
     @classmethod
     def for_limits(cls, limits: Limits) -> Supervisor:
@@ -211,6 +215,7 @@ class Supervisor:
             self.watchdog.feed()
         self.active_rules = [r for r in self.rules if (applies := getattr(r, "applies", None)) is None or applies(ctx)]
         self._checks = [r.check for r in self.active_rules]  # bound once per step: check() runs per sample
+        self._box.disarm()  # the step's first sample goes through every rule, then the box is armed
         self._first_of_step = True
 
     def add_rule(self, rule: Rule) -> None:
@@ -218,6 +223,7 @@ class Supervisor:
         self.rules.append(rule)
         self.active_rules.append(rule)
         self._checks.append(rule.check)
+        self._box.disarm()
 
     def check(self, sample: Sample) -> Trip | None:
         """Return a new trip (once), or None. Rules keep running after a trip (no new trips)."""
@@ -225,16 +231,32 @@ class Supervisor:
         if watchdog is not None:
             watchdog.feed()
         self._last_sample = sample
-        if self._first_of_step:
+        # The active rules run in order (rules keep state); map() calls them without a
+        # Python-level loop per rule. The first trip (rules return a Trip or None) is the one.
+        # Inside the armed quiet box only the rules without a box run: the others cannot trip
+        # on this sample (bench.safety.gate); outside it all run and the box is armed again.
+        box = self._box
+        if box.armed:  # (never on a step's first sample: begin_step disarms it)
+            if self._external is None:
+                values = box.get(sample)
+                if all(box.above(values)) and all(box.below(values)):
+                    results = list(map(call, box.always, repeat(sample)))
+                    if not any(results):
+                        return None
+                    return self._latch(results)
+        elif self._first_of_step:
             self.context.voltage_start_v = sample.voltage_v
             self._first_of_step = False
         if self._external is not None and self.tripped is None:
             return self._take_external()
-        # Every active rule runs, in order (rules keep state); map() calls them without a
-        # Python-level loop per rule. The first trip (rules return a Trip or None) is the one.
         results = list(map(call, self._checks, repeat(sample)))
+        box.arm(self.active_rules, sample)
         if not any(results):
             return None
+        return self._latch(results)
+
+    def _latch(self, results: list[Trip | None]) -> Trip | None:
+        """The first trip of ``results`` (one is there), latched; None when one is latched already."""
         found: Trip = next(filter(None, results))
         if self.tripped is None:
             self.tripped = found

@@ -40,6 +40,18 @@ class OperatingWindowRule:
         """Only steps that drive current (cc, cv, cp, pulse)."""
         return ctx.driven
 
+    def quiet_box(self, sample: Sample) -> dict[str, tuple[float, float]] | None:
+        """The window of what the cell is doing at ``sample`` (charging, discharging, resting) and
+        the currents that keep it so: inside, nothing trips (bench.safety.gate)."""
+        i = sample.current_a
+        if i > REST_CURRENT_A:
+            return {"current_a": (-REST_CURRENT_A, self.i_charge_max), "temperature_cell_c": (self.c_low, self.c_high)}
+        if i < -REST_CURRENT_A:
+            return {"current_a": (-math.inf, REST_CURRENT_A), "temperature_cell_c": (self.d_low, self.d_high)}
+        if i == i:
+            return {"current_a": (-REST_CURRENT_A, REST_CURRENT_A)}
+        return None
+
     def check(self, sample: Sample) -> Trip | None:
         """Trip when the cell is outside the window of what it is doing."""
         i, t = sample.current_a, sample.temperature_cell_c
