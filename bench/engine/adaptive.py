@@ -150,7 +150,7 @@ class StridePlanner:
             temps += [t for t in (sl.temperature_min_c, sl.temperature_max_c) if t is not None]
         self._v_thresholds, self._i_thresholds, self._t_thresholds = tuple(volts), tuple(amps), tuple(temps)
         self._duration_s = duration
-        self._dv_max = limits.short_collapse_v / 2.0 if limits.short_collapse_v > 0 else math.inf
+        self._dv_max = limits.short_collapse_v / SAFETY if limits.short_collapse_v > 0 else math.inf
         rates = [r for r in (limits.dtdt_max_k_per_s, limits.runaway_dtdt_k_per_s) if r > 0]
         self._dtdt_max = min(rates) / 5.0 if rates else math.inf
 

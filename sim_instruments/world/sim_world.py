@@ -272,9 +272,15 @@ class SimWorld:
         """:meth:`measure` in long-step mode: a voltage hold's reading at the end of a long step
         takes the lead :func:`~sim_instruments.world.long_steps.note_hold_step` left for that instant."""
         voltage, current = SimWorld.measure(self, channel)
-        lead = self.channels[channel].hold_lead
+        ch = self.channels[channel]
+        lead = ch.hold_lead
         if lead is not None and lead[0] == self._synced_s and lead[1] != 0.0:
-            current += lead[1]  # (the held voltage reads as it is; the state is not changed)
+            src = ch.source
+            step = ch.hold_step
+            # still the hold that step was (the output may have changed at this very instant)
+            if (src.output_on and src.function == "VOLT" and not src.in_compliance and step is not None
+                    and step[2] == src.voltage_v):
+                current += lead[1]  # (the held voltage reads as it is; the state is not changed)
         return voltage, current
 
     def measure(self, channel: int = 0) -> tuple[float, float]:
