@@ -102,7 +102,11 @@ class StridePlanner:
         self._soc: tuple[float, ...] = ()
         self._stable_k: float | None = None
         self._duration_s = math.inf
-        #: Largest voltage change between two samples, V (half the collapse rule's step).
+        #: Largest voltage drop between two samples at the present rate, V: a third (SAFETY) of the
+        #: collapse rule's step (bench/safety/shorts.py), a rise half of it. (A half for both
+        #: before the electrolyte depletion law: its end-of-discharge collapse, 2C on lfp_26650,
+        #: steepened from 0.21 to ~1.5 mV/s within one 118 s stride, a 98 mV drop the rule reads
+        #: as a short; sampling phase decided whether a run saw it.)
         self._dv_max = math.inf
         #: Largest |dT/dt| at which the stride may grow, K/s (a fifth of the dT/dt rule's).
         self._dtdt_max = math.inf
@@ -150,7 +154,7 @@ class StridePlanner:
             temps += [t for t in (sl.temperature_min_c, sl.temperature_max_c) if t is not None]
         self._v_thresholds, self._i_thresholds, self._t_thresholds = tuple(volts), tuple(amps), tuple(temps)
         self._duration_s = duration
-        self._dv_max = limits.short_collapse_v / 2.0 if limits.short_collapse_v > 0 else math.inf
+        self._dv_max = limits.short_collapse_v / SAFETY if limits.short_collapse_v > 0 else math.inf
         rates = [r for r in (limits.dtdt_max_k_per_s, limits.runaway_dtdt_k_per_s) if r > 0]
         self._dtdt_max = min(rates) / 5.0 if rates else math.inf
 
@@ -228,7 +232,9 @@ class StridePlanner:
             rate = i / (3600.0 * self.capacity_ah)
             h = _approach(h, sample.soc, rate, self._soc, MARGIN_SOC, 0.0, rate)
         if dvdt != 0.0 and self._dv_max < math.inf:
-            h = min(h, self._dv_max / abs(dvdt))
+            # falling: a third of the collapse rule's step at the present rate (SAFETY); rising
+            # (the rule judges only drops): half of it, as before
+            h = min(h, self._dv_max / -dvdt if dvdt < 0.0 else 1.5 * self._dv_max / dvdt)
         n = max(1, int(h / period + 1e-9))
         remaining = self._duration_s - sample.step_time_s
         if remaining < math.inf:  # land on the grid sample where the fixed-step run ends

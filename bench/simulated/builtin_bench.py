@@ -148,7 +148,7 @@ class SimulatedBench:
     def long_physics_steps(self, longest_s: float) -> None:
         """Let the world integrate quiet stretches in steps of up to ``longest_s`` s (the
         controller samples them in long strides: bench/engine/adaptive.py)."""
-        self.world.long_step_s = longest_s
+        self.world.use_long_steps(longest_s)
 
     def fault_started(self, spec: FaultSpec, now_s: float) -> None:
         """A fault took effect at world time ``now_s``: note it and tell the listener."""

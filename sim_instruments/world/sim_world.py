@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sim_instruments.cell import CellModel, get_preset
 from sim_instruments.world.chamber_air import ChamberModel
-from sim_instruments.world.long_steps import step_bound_s
+from sim_instruments.world.long_steps import note_hold_step, step_bound_s
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,11 @@ class SimChannel:
     thermocouple_open: bool = False
     #: Extra Joule heat into the chamber air from this cell, W (informational).
     heat_w: float = 0.0
+    #: Long-step mode only (sim_instruments/world/long_steps.py ``note_hold_step``): the last
+    #: voltage-hold step (mean current A, length s, held voltage V, end time s), and the lead (A)
+    #: its reading at that end time takes, as (end time s, lead A).
+    hold_step: tuple[float, float, float, float] | None = None
+    hold_lead: tuple[float, float] | None = None
 
     def applied_current_a(self, dt_s: float = 0.0) -> float:
         """Current the output stage drives into the cell (A, + = charge): right now (``dt_s`` = 0,
@@ -225,8 +230,14 @@ class SimWorld:
                     max_step = step_bound_s(self.channels, remaining, self.long_step_s, max_step)
                 steps = 1 if remaining <= max_step else math.ceil(remaining / max_step - 1e-9)
                 dt = remaining / steps
-                for _ in range(steps):
-                    self._step(dt)
+                if self.long_step_s is None:
+                    for _ in range(steps):
+                        self._step(dt)
+                else:
+                    start = self._synced_s
+                    for k in range(1, steps + 1):
+                        self._step(dt)
+                        note_hold_step(self.channels, dt, target if k == steps else start + k * dt)
             self._synced_s = target
             return target
         finally:
@@ -247,6 +258,30 @@ class SimWorld:
             if src.output_on and (src.overvoltage_v is not None or src.overcurrent_a is not None):
                 _check_protection(src, voltage, current)
         self.chamber.step(dt)
+
+    def use_long_steps(self, longest_s: float) -> None:
+        """Integrate quiet stretches in physics steps of up to ``longest_s`` s where one step is
+        exact (:mod:`sim_instruments.world.long_steps`; the controller samples them in long
+        strides), and read a voltage hold's current at the end of its long step, not the step's
+        mean (:func:`~sim_instruments.world.long_steps.note_hold_step`). Only here is ``measure``
+        replaced: the fixed-step path keeps its own."""
+        self.long_step_s = longest_s
+        self.measure = self._measure_long  # type: ignore[method-assign]  # per-instance: long-step mode
+
+    def _measure_long(self, channel: int = 0) -> tuple[float, float]:
+        """:meth:`measure` in long-step mode: a voltage hold's reading at the end of a long step
+        takes the lead :func:`~sim_instruments.world.long_steps.note_hold_step` left for that instant."""
+        voltage, current = SimWorld.measure(self, channel)
+        ch = self.channels[channel]
+        lead = ch.hold_lead
+        if lead is not None and lead[0] == self._synced_s and lead[1] != 0.0:
+            src = ch.source
+            step = ch.hold_step
+            # still the hold that step was (the output may have changed at this very instant)
+            if (src.output_on and src.function == "VOLT" and not src.in_compliance and step is not None
+                    and step[2] == src.voltage_v):
+                current += lead[1]  # (the held voltage reads as it is; the state is not changed)
+        return voltage, current
 
     def measure(self, channel: int = 0) -> tuple[float, float]:
         """Sync, then return the (voltage_v, current_a) a meter on ``channel`` reads now, with noise."""

@@ -70,7 +70,7 @@ def test_every_end_condition_ends_within_one_period_of_the_fixed_step_run(both_r
         duration_a = a["end_time_s"] - a["start_time_s"]
         duration_f = f["end_time_s"] - f["start_time_s"]
         assert abs(duration_a - duration_f) <= 10.0 + 1e-6, (f["text"], duration_f, duration_a)
-    assert n_adaptive < n_fixed / 2  # fewer samples for the same run (measured: 1,583 vs 4,416)
+    assert n_adaptive < n_fixed / 2  # fewer samples for the same run (measured: 1,659 vs 4,418)
 
 
 def test_a_cycles_capacity_is_within_0_05_percent_of_the_fixed_step_run(both_runs):
@@ -80,7 +80,8 @@ def test_a_cycles_capacity_is_within_0_05_percent_of_the_fixed_step_run(both_run
             # the full discharges to the cut-off: the capacity a cycle measures
             assert a["discharge_ah"] == pytest.approx(f["discharge_ah"], rel=5e-4), f["text"]
     # the last cycle's CC-CV charge: within what one period moves at the CC current (the CC step
-    # ends within one period of the fixed-step run's end, with the physics integrated in long steps)
+    # ends within one period of the fixed-step run's end, with the physics integrated in long steps;
+    # measured -0.2 mAh: CC +0.3, CV hold -0.5; the cell's own charge of the two differs by 0.02 mAh)
     charge_f = sum(s["charge_ah"] for s in fixed[-4:])
     charge_a = sum(s["charge_ah"] for s in adaptive[-4:])
     assert abs(charge_a - charge_f) <= 0.5 * 4.8 * 10.0 / 3600.0
