@@ -383,6 +383,9 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None,
                            flush_interval_s=options.get("flush_interval_s", 1.0),
                            fsync_interval_s=options.get("fsync_interval_s", 5.0))
+        defer = getattr(clock, "defer", None)
+        if defer is not None:  # a flush waits until no other channel's sample is due
+            writer.before_flush = defer
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
@@ -399,6 +402,10 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
                     if not start.arrive():
                         logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
                                        result.channel, START_GATE_S)
+                    # the channels' periodic flushes spread evenly over the flush interval (not all
+                    # due in the wall seconds their run files were created in)
+                    share = (result.channel % start.parties + 1) / start.parties
+                    writer.next_flush_in(writer.flush_interval_s * share)
                     if hasattr(clock, "speed"):
                         # Real time: spread the channels' sampling instants evenly over one period (no
                         # burst of N queries at once): channel k samples k/N of a period after channel 0.

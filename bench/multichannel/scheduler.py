@@ -20,6 +20,13 @@ Time:
   safety is the sample watchdog's, as on a single-channel bench (one :class:`WatchdogHost` thread
   serves every channel's watchdog).
 
+File work is second to sampling: a task about to flush its run file calls :meth:`TaskClock.defer`
+and parks in a background queue that the scheduler serves only while no task is due (at most
+:data:`DEFER_MAX_S` later). h5py holds the GIL through its HDF5 calls, so a flush on another thread
+would stop this thread just the same (measured: docs/architecture.md); on this thread it runs in
+the gaps between due samples instead. On a virtual clock deferred work runs at the present
+instant, before time moves on: sample times are the same with or without it.
+
 Ctrl-C (``KeyboardInterrupt`` in the scheduler) is thrown into every live task: each engine takes
 its operator-abort path (output off, run file closed).
 Times are clock seconds unless they say wall.
@@ -33,6 +40,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +54,9 @@ logger = logging.getLogger(__name__)
 IO_WORKERS = 8
 #: A task waking this much after its deadline (clock s) counts as late in :class:`TaskStats`.
 LATE_S = 0.1
+#: A deferred task (:meth:`ChannelScheduler.defer`) runs at the latest this long (clock s) after it
+#: parked, even while other tasks are due (deferred work is never starved for good).
+DEFER_MAX_S = 0.5
 
 
 @dataclass
@@ -115,6 +126,11 @@ class TaskClock:
         else:
             self.base.sleep(duration_s)
 
+    def defer(self) -> None:
+        """Let every due task run first (see :meth:`ChannelScheduler.defer`); a no-op outside the task."""
+        if greenlet.getcurrent() is self.task.glet:
+            self.scheduler.defer(self.task)
+
     def leave(self) -> None:
         """Nothing to do: a finished task leaves the heap by itself."""
 
@@ -134,6 +150,12 @@ class ChannelScheduler:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="channel-io") if workers > 0 else None
         self.tasks: list[Task] = []
         self._heap: list[tuple[float, int, Task]] = []
+        #: Deferred tasks (:meth:`defer`), oldest first: (parked at, clock s; ticket; task).
+        self._idle: deque[tuple[float, int, Task]] = deque()
+        #: Number of :meth:`defer` calls (deferred file work), and how many ran because they had
+        #: waited :data:`DEFER_MAX_S` while tasks were due.
+        self.deferred = 0
+        self.deferred_forced = 0
         self._seq = itertools.count()
         self._hub: greenlet.greenlet | None = None
         self._done: queue.SimpleQueue[tuple[Task, Future[Any]]] = queue.SimpleQueue()
@@ -164,6 +186,18 @@ class ChannelScheduler:
     def _park(self, task: Task, wake_s: float) -> None:
         task.wake_s = wake_s
         self._push(task, wake_s)
+        assert self._hub is not None
+        self._hub.switch()
+
+    def defer(self, task: Task) -> None:
+        """Park ``task`` (the running one) until no task is due: low-priority work such as a run
+        file flush then runs in the gaps between other channels' samples (at most
+        :data:`DEFER_MAX_S` later). On a virtual clock it runs at the present instant, after the
+        tasks due at it."""
+        task.wake_s = None
+        task.ticket = seq = next(self._seq)
+        self._idle.append((self.base.now_s(), seq, task))
+        self.deferred += 1
         assert self._hub is not None
         self._hub.switch()
 
@@ -243,8 +277,8 @@ class ChannelScheduler:
             glet.throw(KeyboardInterrupt)
 
     def _loop(self) -> None:
-        heap, done, base = self._heap, self._done, self.base
-        while heap or self.in_flight:
+        heap, done, base, idle = self._heap, self._done, self.base, self._idle
+        while heap or self.in_flight or idle:
             while self.in_flight:  # replies first: those tasks have waited longest
                 try:
                     task, future = done.get_nowait()
@@ -252,6 +286,15 @@ class ChannelScheduler:
                     break
                 self.in_flight -= 1
                 self._switch(task, future)
+            now = base.now_s()
+            if idle and (not heap or heap[0][0] > now or now - idle[0][0] >= DEFER_MAX_S):
+                # deferred work: nothing is due (or it has waited long enough)
+                if heap and heap[0][0] <= now:
+                    self.deferred_forced += 1
+                _, seq, task = idle.popleft()
+                if not task.done and seq == task.ticket:
+                    self._switch(task, None)
+                continue
             if not heap:
                 if self.in_flight:
                     task, future = done.get()
@@ -259,7 +302,6 @@ class ChannelScheduler:
                     self._switch(task, future)
                 continue
             wake_s = heap[0][0]
-            now = base.now_s()
             if wake_s > now:
                 if self.virtual:
                     base.set_now(wake_s)
