@@ -352,6 +352,15 @@ def start_gate_of(gates: tuple[Any, Any] | None) -> Any:
     return gates[0] if gates else None
 
 
+def _defer_flush(defer: Callable[[bool], None], holder: _Holder) -> None:
+    """A channel's run-file flush waits until no other channel's sample is due; once the engine
+    has stopped sampling (its final flush) it also waits for the still-sampling channels' flushes."""
+    from bench.engine.run_phase import RunPhase
+
+    state = getattr(holder.engine, "run_state", None)  # None: no engine yet, or a delegated run
+    defer(state is not None and state.phase is RunPhase.FINISHED)
+
+
 def _no_work() -> None:
     """A task's target until the channel's work is bound."""
 
@@ -385,7 +394,7 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
                            fsync_interval_s=options.get("fsync_interval_s", 5.0))
         defer = getattr(clock, "defer", None)
         if defer is not None:  # a flush waits until no other channel's sample is due
-            writer.before_flush = defer
+            writer.before_flush = functools.partial(_defer_flush, defer, holder)
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
