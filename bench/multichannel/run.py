@@ -352,6 +352,15 @@ def start_gate_of(gates: tuple[Any, Any] | None) -> Any:
     return gates[0] if gates else None
 
 
+def _defer_flush(defer: Callable[[bool], None], holder: _Holder) -> None:
+    """A channel's run-file flush waits until no other channel's sample is due; once the engine
+    has stopped sampling (its final flush) it also waits for the still-sampling channels' flushes."""
+    from bench.engine.run_phase import RunPhase
+
+    state = getattr(holder.engine, "run_state", None)  # None: no engine yet, or a delegated run
+    defer(state is not None and state.phase is RunPhase.FINISHED)
+
+
 def _no_work() -> None:
     """A task's target until the channel's work is bound."""
 
@@ -383,6 +392,9 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
         writer = RunWriter(result.path, attrs, blobs=delegation.blobs if delegation is not None else None,
                            flush_interval_s=options.get("flush_interval_s", 1.0),
                            fsync_interval_s=options.get("fsync_interval_s", 5.0))
+        defer = getattr(clock, "defer", None)
+        if defer is not None:  # a flush waits until no other channel's sample is due
+            writer.before_flush = functools.partial(_defer_flush, defer, holder)
         if recording is not None:
             recording.on_open(attrs, result.path)
         try:
@@ -399,6 +411,10 @@ def _run_channel(protocol: Protocol, bench: Bench, result: ChannelOutcome, holde
                     if not start.arrive():
                         logger.warning("channel %d: not every channel was set up within %.0f s; sampling anyway",
                                        result.channel, START_GATE_S)
+                    # the channels' periodic flushes spread evenly over the flush interval (not all
+                    # due in the wall seconds their run files were created in)
+                    share = (result.channel % start.parties + 1) / start.parties
+                    writer.next_flush_in(writer.flush_interval_s * share)
                     if hasattr(clock, "speed"):
                         # Real time: spread the channels' sampling instants evenly over one period (no
                         # burst of N queries at once): channel k samples k/N of a period after channel 0.

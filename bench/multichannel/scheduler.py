@@ -20,6 +20,13 @@ Time:
   safety is the sample watchdog's, as on a single-channel bench (one :class:`WatchdogHost` thread
   serves every channel's watchdog).
 
+File work is second to sampling: a task about to flush its run file calls :meth:`TaskClock.defer`
+and parks in a background queue that the scheduler serves only while no task is due (at most
+:data:`DEFER_MAX_S` later). h5py holds the GIL through its HDF5 calls, so a flush on another thread
+would stop this thread just the same (measured: docs/architecture.md); on this thread it runs in
+the gaps between due samples instead. On a virtual clock deferred work runs at the present
+instant, before time moves on: sample times are the same with or without it.
+
 Ctrl-C (``KeyboardInterrupt`` in the scheduler) is thrown into every live task: each engine takes
 its operator-abort path (output off, run file closed).
 Times are clock seconds unless they say wall.
@@ -33,6 +40,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +54,12 @@ logger = logging.getLogger(__name__)
 IO_WORKERS = 8
 #: A task waking this much after its deadline (clock s) counts as late in :class:`TaskStats`.
 LATE_S = 0.1
+#: A deferred task (:meth:`ChannelScheduler.defer`) that has waited this long (clock s) may run
+#: while other tasks are due (deferred work is never starved for good) ...
+DEFER_MAX_S = 0.5
+#: ... one such task every this many clock s (a backlog of deferred flushes, e.g. every channel's
+#: last flush at the end of a run, takes a few percent of the thread, not all of it).
+DEFER_FORCE_GAP_S = 0.1
 
 
 @dataclass
@@ -115,6 +129,11 @@ class TaskClock:
         else:
             self.base.sleep(duration_s)
 
+    def defer(self, last: bool = False) -> None:
+        """Let every due task run first (see :meth:`ChannelScheduler.defer`); a no-op outside the task."""
+        if greenlet.getcurrent() is self.task.glet:
+            self.scheduler.defer(self.task, last)
+
     def leave(self) -> None:
         """Nothing to do: a finished task leaves the heap by itself."""
 
@@ -134,6 +153,15 @@ class ChannelScheduler:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="channel-io") if workers > 0 else None
         self.tasks: list[Task] = []
         self._heap: list[tuple[float, int, Task]] = []
+        #: Deferred tasks (:meth:`defer`), oldest first: (parked at, clock s; ticket; task); those
+        #: deferred with ``last`` (work after a channel's sampling) wait in the second queue.
+        self._idle: deque[tuple[float, int, Task]] = deque()
+        self._idle_last: deque[tuple[float, int, Task]] = deque()
+        #: Number of :meth:`defer` calls (deferred file work), and how many ran because they had
+        #: waited :data:`DEFER_MAX_S` while tasks were due.
+        self.deferred = 0
+        self.deferred_forced = 0
+        self._forced_s = -float("inf")
         self._seq = itertools.count()
         self._hub: greenlet.greenlet | None = None
         self._done: queue.SimpleQueue[tuple[Task, Future[Any]]] = queue.SimpleQueue()
@@ -164,6 +192,20 @@ class ChannelScheduler:
     def _park(self, task: Task, wake_s: float) -> None:
         task.wake_s = wake_s
         self._push(task, wake_s)
+        assert self._hub is not None
+        self._hub.switch()
+
+    def defer(self, task: Task, last: bool = False) -> None:
+        """Park ``task`` (the running one) until no task is due: low-priority work such as a run
+        file flush then runs in the gaps between other channels' samples (after waiting
+        :data:`DEFER_MAX_S`, one every :data:`DEFER_FORCE_GAP_S` even while tasks are due). On a
+        virtual clock it runs at the present instant, after the tasks due at it. ``last``: work
+        after the channel has stopped sampling (its final flush): it waits for every other
+        deferred task too (a still-sampling channel's flush is not queued behind hundreds of those)."""
+        task.wake_s = None
+        task.ticket = seq = next(self._seq)
+        (self._idle_last if last else self._idle).append((self.base.now_s(), seq, task))
+        self.deferred += 1
         assert self._hub is not None
         self._hub.switch()
 
@@ -243,8 +285,8 @@ class ChannelScheduler:
             glet.throw(KeyboardInterrupt)
 
     def _loop(self) -> None:
-        heap, done, base = self._heap, self._done, self.base
-        while heap or self.in_flight:
+        heap, done, base, idle_first, idle_last = self._heap, self._done, self.base, self._idle, self._idle_last
+        while heap or self.in_flight or idle_first or idle_last:
             while self.in_flight:  # replies first: those tasks have waited longest
                 try:
                     task, future = done.get_nowait()
@@ -252,6 +294,19 @@ class ChannelScheduler:
                     break
                 self.in_flight -= 1
                 self._switch(task, future)
+            for queued in (idle_first, idle_last):
+                while queued and (queued[0][2].done or queued[0][1] != queued[0][2].ticket):
+                    queued.popleft()  # stale: the task was aborted
+            idle = idle_first or idle_last
+            now = base.now_s()
+            if idle and (not heap or heap[0][0] > now or (
+                    now - idle[0][0] >= DEFER_MAX_S and now - self._forced_s >= DEFER_FORCE_GAP_S)):
+                # deferred work: nothing is due (or it has waited long enough, and its turn has come)
+                if heap and heap[0][0] <= now:
+                    self.deferred_forced += 1
+                    self._forced_s = now
+                self._switch(idle.popleft()[2], None)
+                continue
             if not heap:
                 if self.in_flight:
                     task, future = done.get()
@@ -259,7 +314,6 @@ class ChannelScheduler:
                     self._switch(task, future)
                 continue
             wake_s = heap[0][0]
-            now = base.now_s()
             if wake_s > now:
                 if self.virtual:
                     base.set_now(wake_s)

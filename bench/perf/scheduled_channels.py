@@ -20,9 +20,11 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,7 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
         load_after = _load()
         jitter: list[np.ndarray] = []
         missed = samples = 0
+        where: Counter[int] = Counter()  # missed samples by interval index (0: first, -1: last)
         failed = [c.error or c.outcome.result.message for c in outcome.channels
                   if c.outcome is None or c.outcome.result.status.value != "completed"]
         for ch in outcome.channels:
@@ -87,7 +90,9 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
                 times = run.column("Test Time / s")[run.column("Step Index / 1") >= 0]
             intervals = np.diff(times)
             samples += len(times)
-            missed += int(np.sum(intervals > 1.5))
+            gaps = np.flatnonzero(intervals > 1.5)
+            missed += len(gaps)
+            where.update(-1 if i == len(intervals) - 1 else int(i) for i in gaps)
             jitter.append(np.abs(intervals - 1.0) * 1000.0)
             ch.path.unlink(missing_ok=True)
     every = np.concatenate(jitter) if jitter else np.zeros(0)
@@ -101,6 +106,9 @@ def measure_scheduled(channels: int, duration_s: float = 60.0, workdir: Path | N
         "jitter_p50_ms": pct(50), "jitter_p99_ms": pct(99),
         "jitter_max_ms": round(float(every.max()), 3) if every.size else None,
         "late_wakeups": late, "failed_channels": len(failed), "errors": failed[:3],
+        # why channels failed: each distinct message (numbers blanked) with its count
+        "failures": dict(Counter(re.sub(r"[0-9.]+", "#", m) for m in failed).most_common(5)),
+        "missed_by_interval": dict(where.most_common(8)),
         "ok": missed == 0 and not failed, "wall_s": round(outcome.wall_time_s, 1), "build_s": round(build_s, 1),
         "load_average_before": load_before, "load_average_after": load_after, "cpus": os.cpu_count(),
         "realtime": applied,

@@ -92,6 +92,10 @@ class RunWriter:
         self.journal_source: Callable[[], tuple[float, Mapping[str, Any]]] | None = None
         #: The first write error (one line), after which every row is dropped; None while healthy.
         self.failed: str | None = None
+        #: Called before a flush that has rows to write; a multi-channel scheduler parks the
+        #: channel there until no other channel's sample is due (:meth:`TaskClock.defer
+        #: <bench.multichannel.scheduler.TaskClock.defer>`). None: flush at once.
+        self.before_flush: Callable[[], None] | None = None
         created = False
         existed = self.path.exists()
         try:
@@ -238,12 +242,21 @@ class RunWriter:
         if self._queued >= self.batch_rows or time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
 
+    def next_flush_in(self, wall_s: float) -> None:
+        """Make the next periodic flush due ``wall_s`` wall seconds from now (then every
+        ``flush_interval_s``): a multi-channel run spreads its channels' flushes over the interval."""
+        self._last_flush = time.monotonic() + wall_s - self.flush_interval_s
+
     def flush(self, *, fsync: bool = False) -> None:
         """Append queued rows to the datasets and flush them to the file.
 
         Raises RunFileWriteError on the first write error (later calls do nothing)."""
         if self.closed or self.failed:
             return
+        if self.before_flush is not None and (self._queued or any(self._pending.values())):
+            self.before_flush()
+            if self.closed or self.failed:
+                return
         try:
             self._write_queued()
         except _H5_WRITE_ERRORS as exc:

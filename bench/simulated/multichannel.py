@@ -107,6 +107,7 @@ def _world_and_frontends(channels: int, clock: Any, preset: str, soc: float, tem
                          seed: int | None) -> tuple[SimWorld, list[Any], list[Any], Any]:
     world = SimWorld.single_cell(clock, preset=preset, soc=soc, temperature_c=temperature_c, seed=seed,
                                  channels=channels)
+    stagger_noise_refills(world)
     cyclers = [Keithley2460Sim(world, channel=k, serial=f"0441{k:04d}") for k in range(channels)]
     meters = []
     wires = wiring(channels)
@@ -115,6 +116,21 @@ def _world_and_frontends(channels: int, clock: Any, preset: str, soc: float, tem
         meters.append(KeysightDaq970aSim(world, serial=f"MY5800{m:04d}", cell_channels=cells,
                                          air_channels=(AIR_CHANNEL,)))
     return world, cyclers, meters, EspecChamberSim(world)
+
+
+def stagger_noise_refills(world: SimWorld) -> None:
+    """Each cell's first block of measurement-noise variates drawn now, of a different size per
+    cell (spread over 2..``BLOCK``): the N cells' refills (about 1 ms of CPU each) then fall
+    apart instead of all at the first reading and again every ``BLOCK`` variates in step, which
+    at 1,024 cells stalled the first seconds of a real-time run. The readings are unchanged
+    (:meth:`sim_instruments.cell.noise.MeasurementNoise.prime_noise`)."""
+    from sim_instruments.cell.noise import BLOCK
+
+    count = len(world.channels)
+    for k, channel in enumerate(world.channels):
+        prime = getattr(channel.cell, "prime_noise", None)
+        if prime is not None:
+            prime(2 * (1 + k * (BLOCK // 2 - 1) // count))
 
 
 def build_sim_multichannel(channels: int, preset: str = "nmc_21700", *, soc: float = 0.5,

@@ -265,6 +265,20 @@ def test_measurement_noise_is_the_seeded_gauss_sequence_across_refills() -> None
         assert got == pytest.approx(want, rel=1e-15, abs=1e-15)
 
 
+def test_priming_the_noise_moves_the_refills_not_the_readings() -> None:
+    """A cell primed with a first block (a multi-channel bench staggers the refills) reads the
+    same noise sequence as an unprimed one, across the primed block and later refills."""
+    plain = CellModel(get_preset("nmc_21700"), soc=0.5, seed=9)
+    primed = CellModel(get_preset("nmc_21700"), soc=0.5, seed=9)
+    plain.measured_voltage_v(0.0)  # a pending Box-Muller variate in flight on both
+    primed.measured_voltage_v(0.0)
+    primed.prime_noise(7)  # odd: rounded up to 8
+    primed.prime_noise(300)  # after the first primed block, not instead of it
+    readings = 2 * BLOCK + 400
+    assert [primed.measured_voltage_v(1.0) for _ in range(readings)] == \
+        [plain.measured_voltage_v(1.0) for _ in range(readings)]
+
+
 def test_reassigning_the_generator_restarts_the_noise() -> None:
     cell = CellModel(get_preset("nmc_21700"), soc=0.5, seed=1)
     first = [cell.measured_temperature_c() for _ in range(5)]
