@@ -20,7 +20,9 @@ Laws (each parameter of :class:`DegradationParameters` is one number in them):
   current (the overpotentials) and SOC (``U_n``, and the resistances that rise near full).
 * **Stripping** (rest and discharge): plated lithium re-intercalates at a constant rate
   ``k_strip(T)`` (A, zero order: a plateau then a drop) plus ``strip_discharge_fraction`` of a
-  discharge current; ``dead_fraction`` of what strips is isolated (dead lithium, lost for good).
+  discharge current. While plated lithium sits on the anode (charging, rest or discharge) it is
+  isolated at ``dq_dead/dt = gamma·q_plated`` (dead lithium, lost for good; OKane2022's partially
+  reversible plating): the longer it takes to strip (cold, slow), the larger its dead share.
   While plated lithium is left, the anode sits at a mixed potential near 0 V instead of ``U_n``,
   so the terminals read ``v_pl = mixed_share·U_n·P/(P + P_half)`` more: the plateau of the
   post-charge relaxation and the step (a dV/dQ peak) early in the next discharge.
