@@ -86,7 +86,7 @@ class DegradationParameters:
     #: Rate at which plated lithium is isolated (dead lithium) while it sits on the anode, 1/s:
     #: ``dq_dead/dt = gamma·q_plated`` (the first-order law of OKane2022's partially reversible
     #: plating; fitted here, see docs/calibration.md).
-    dead_lithium_rate_per_s: float = 4.0e-4
+    dead_lithium_rate_per_s: float = 6.0e-4
     #: Share of U_n the terminals gain while plated lithium holds the anode near 0 V.
     mixed_share: float = 0.5
     #: Plated charge at which that voltage is half developed, per Ah of capacity (A·s/Ah).

@@ -484,17 +484,11 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
                     dead = ai_h
                 self._dead_as += dead
                 lost += dead
-                pl = self._plated_as
                 if phi < 0.0:
                     i_pl = -phi * g_pl / self._a_t
-                    pl += (i_pl if i_pl < i_cell else i_cell) * h
+                    self._plated_as += (i_pl if i_pl < i_cell else i_cell) * h
                     self._un_pl = un
                     self._vpl = 0.0
-                if pl > 0.0:  # plated lithium left: a share is isolated (dead), first order
-                    dead = ak[14] * h * pl
-                    self._plated_as = pl - dead
-                    self._dead_as += dead
-                    lost += dead
         elif self._plated_as > 0.0:
             lost += self._strip(h, i_cell)
         self._lost_as = lost

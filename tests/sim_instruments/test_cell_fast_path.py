@@ -129,12 +129,6 @@ def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> No
             i_pl = min(-phi * (d.plating_conductance_a_per_v_ah * cap_ah) / cell._a_t, i_cell)
             cell._plated_as += i_pl * h
             cell._un_pl, cell._vpl = un, 0.0
-        if cell._plated_as > 0.0:
-            # first-order isolation of the plated pool
-            dead = d.dead_lithium_rate_per_s * h * cell._plated_as
-            cell._plated_as -= dead
-            cell._dead_as += dead
-            lost += dead
     elif i_cell <= 0.0 and cell._plated_as > 0.0:
         dead = min(d.dead_lithium_rate_per_s * h * cell._plated_as, cell._plated_as)
         cell._plated_as -= dead
