@@ -133,21 +133,26 @@ class CellAgeing:
             d.share_diffusion, share_ohmic, d.plating_conductance_a_per_v_ah * cap_ah,
             d.exchange_plating_c * cap_ah,
             d.plating_transfer_coefficient * FARADAY / GAS_CONSTANT,
-            d.strip_rate_c * cap_ah, d.strip_discharge_fraction, d.dead_fraction,
+            d.strip_rate_c * cap_ah, d.strip_discharge_fraction, d.dead_lithium_rate_per_s,
             d.mixed_share, d.plated_half_as_per_ah * cap_ah,
         )
 
     def _strip(self, h: float, i_cell: float) -> float:
-        """Strip plated lithium over ``h`` s at ``i_cell`` (A, <= 0); returns the charge (A·s)
-        that went dead. Updates the plated pool and the plating voltage term."""
+        """Strip plated lithium over ``h`` s at ``i_cell`` (A, <= 0) and isolate the part of the
+        pool that goes dead over ``h`` (first order, ``dead_lithium_rate_per_s``); returns the
+        charge (A·s) that went dead. Updates the plated pool and the plating voltage term."""
         k = self._ageing_k
-        strip_rate, dis_fraction, dead_fraction, mixed, half = k[12:17]
+        strip_rate, dis_fraction, gamma, mixed, half = k[12:17]
         plated = self._plated_as
+        # isolation first (first order in the pool over the step), then zero-order stripping
+        dead = gamma * h * plated
+        if dead > plated:
+            dead = plated
+        plated -= dead
         strip = (strip_rate / self._a_t - dis_fraction * i_cell) * h
         if strip > plated:
             strip = plated
         plated -= strip
-        dead = dead_fraction * strip
         self._plated_as = plated
         self._dead_as += dead
         self._vpl = mixed * self._un_pl * plated / (plated + half)

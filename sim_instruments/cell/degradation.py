@@ -20,7 +20,9 @@ Laws (each parameter of :class:`DegradationParameters` is one number in them):
   current (the overpotentials) and SOC (``U_n``, and the resistances that rise near full).
 * **Stripping** (rest and discharge): plated lithium re-intercalates at a constant rate
   ``k_strip(T)`` (A, zero order: a plateau then a drop) plus ``strip_discharge_fraction`` of a
-  discharge current; ``dead_fraction`` of what strips is isolated (dead lithium, lost for good).
+  discharge current. While plated lithium strips (rest or discharge) it is isolated at
+  ``dq_dead/dt = gamma·q_plated`` (dead lithium, lost for good; OKane2022's partially reversible
+  plating law): the longer it takes to strip (cold, slow), the larger its dead share.
   While plated lithium is left, the anode sits at a mixed potential near 0 V instead of ``U_n``,
   so the terminals read ``v_pl = mixed_share·U_n·P/(P + P_half)`` more: the plateau of the
   post-charge relaxation and the step (a dV/dQ peak) early in the next discharge.
@@ -88,8 +90,10 @@ class DegradationParameters:
     strip_rate_c: float = 0.004
     #: Fraction of a discharge current that strips plated lithium while there is some.
     strip_discharge_fraction: float = 0.5
-    #: Fraction of the stripped lithium that ends up isolated (dead lithium).
-    dead_fraction: float = 0.25
+    #: Rate at which plated lithium is isolated (dead lithium) while it strips (rest, discharge), 1/s:
+    #: ``dq_dead/dt = gamma·q_plated`` (the first-order law of OKane2022's partially reversible
+    #: plating; fitted here, see docs/calibration.md).
+    dead_lithium_rate_per_s: float = 6.0e-4
     #: Share of U_n the terminals gain while plated lithium holds the anode near 0 V.
     mixed_share: float = 0.5
     #: Plated charge at which that voltage is half developed, per Ah of capacity (A·s/Ah).

@@ -130,11 +130,13 @@ def _reference_ageing(cell: CellModel, h: float, i_cell: float, r0: float) -> No
             cell._plated_as += i_pl * h
             cell._un_pl, cell._vpl = un, 0.0
     elif i_cell <= 0.0 and cell._plated_as > 0.0:
+        dead = min(d.dead_lithium_rate_per_s * h * cell._plated_as, cell._plated_as)
+        cell._plated_as -= dead
+        cell._dead_as += dead
+        lost += dead
         strip = min(((d.strip_rate_c * cap_ah) / cell._a_t - d.strip_discharge_fraction * i_cell) * h,
                     cell._plated_as)
         cell._plated_as -= strip
-        cell._dead_as += d.dead_fraction * strip
-        lost += d.dead_fraction * strip
         cell._vpl = d.mixed_share * cell._un_pl * cell._plated_as / (
             cell._plated_as + (d.plated_half_as_per_ah * cap_ah))
     cell._lost_as = lost
