@@ -351,6 +351,32 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             for _ in range(n):
                 self._advance(h, current_a, ambient_c)
 
+    def _short_voltage_v(self, current_a: float, e1: float, e2: float, e3: float, ed: float) -> float:
+        """Terminal voltage (V) over a step with an internal short, the short's current taken
+        semi-implicitly: each slow element's end-of-step value responds linearly to the cell
+        current (``v_new = v·e + R·(1 - e)·I``; the surface-SOC lag through the OCV's local slope;
+        the Butler-Volmer element linearised at its present state, slope ``crowd·Rct/cosh(v1/b)``),
+        so the short sees the crowded polarisation it is about to build, not the last step's.
+        Explicitly (R0 alone), a depleted electrolyte (crowding up to 1/(1 - ZE_MAX)) swung the
+        short's current past zero every step: the cell recharged itself and the heat diverged.
+        (Discharge-direction values: a short drains the cell. Off the no-short hot path.)"""
+        az = self._ze if self._ze >= 0.0 else -self._ze
+        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+        x = self._soc + self._delta
+        if x <= 0.0:
+            slope = self._ocv_y[0] / _OVERDISCHARGE_SPAN if x > _SOC_MIN else 0.0
+        else:
+            i = bisect_right(self._ocv_x, x) - 1
+            slope = self._ocv_slope[i if i <= self._ocv_last else self._ocv_last]
+        g_delta = (self.preset.diffusion_gain * self._a_g * self._taud * crowd / self._cap_as) * slope
+        b = self._b
+        u1 = self._v1 / b
+        r = (self._r0 + crowd * self._rct / math.cosh(u1) * (1.0 - e1) + self._r2 * (1.0 - e2)
+             + self._r3 * crowd * (1.0 - e3) + (self._r4 + g_delta) * (1.0 - ed))
+        e0 = (self._e - b * math.tanh(u1) * (1.0 - e1) - self._v2 * (1.0 - e2) - self._v3 * (1.0 - e3)
+              - (self._v4 + slope * self._delta) * (1.0 - ed))
+        return (e0 + r * current_a) / (1.0 + r / self._rs)  # type: ignore[operator]
+
     def _substeps(self, dt_s: float, current_a: float) -> int:
         """Number of internal sub-steps for a step that drains through a short or reacts fast."""
         i_cell = abs(current_a)
@@ -387,7 +413,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             i_cell = current_a
             short_heat = 0.0
         else:
-            v = (self._e + r0 * current_a) / (1.0 + r0 / rs)
+            v = self._short_voltage_v(current_a, e1, e2, e3, ed)
             i_short = v / rs
             i_cell = current_a - i_short
             short_heat = v * i_short
