@@ -41,7 +41,7 @@ C/5: 4.8328 Ah; puncture_safe_cycling still trips internal_short at 10,800 s, ex
 Re-recorded at session 8's integration (issue 30: the depletion law and refit, the pore-clogging
 knee, SEI on cracks, first-order dead lithium, the semi-implicit short current): capacity_check C/5
 4.8328 Ah, exit 1; puncture_safe_cycling trips internal_short at 10,800 s, exit 3.
-
+"""
 
 from __future__ import annotations
 
