@@ -351,7 +351,25 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             for _ in range(n):
                 self._advance(h, current_a, ambient_c)
 
-    def _short_voltage_v(self, current_a: float, e1: float, e2: float, e3: float, ed: float) -> float:
+    def _short_voltage_v(self, current_a: float, e1: float, e2: float, e3: float, ed: float,
+                         ez: float) -> float:
+        """Terminal voltage (V) over a step with an internal short and ``current_a`` (A) at the
+        terminals: :meth:`_short_voltage_at` with the crowding the step ends with, predicted from
+        the depletion the first pass's cell current builds (two passes; ``e*`` the step's decays)."""
+        az = self._ze if self._ze >= 0.0 else -self._ze
+        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+        v = self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
+        if self._ilim > 0.0:
+            i_cell = current_a - v / self._rs  # type: ignore[operator]
+            zs = (i_cell * self._lim_c if i_cell >= 0.0 else i_cell) / self._ilim
+            az = zs + (self._ze - zs) * ez
+            az = az if az >= 0.0 else -az
+            crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+            v = self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
+        return v
+
+    def _short_voltage_at(self, current_a: float, crowd: float, e1: float, e2: float, e3: float,
+                          ed: float) -> float:
         """Terminal voltage (V) over a step with an internal short, the short's current taken
         semi-implicitly: each slow element's end-of-step value responds linearly to the cell
         current (``v_new = v·e + R·(1 - e)·I``; the surface-SOC lag through the OCV's local slope;
@@ -359,9 +377,8 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
         so the short sees the crowded polarisation it is about to build, not the last step's.
         Explicitly (R0 alone), a depleted electrolyte (crowding up to 1/(1 - ZE_MAX)) swung the
         short's current past zero every step: the cell recharged itself and the heat diverged.
+        ``crowd``: the crowding the step ends with (the caller predicts it from this current).
         (Discharge-direction values: a short drains the cell. Off the no-short hot path.)"""
-        az = self._ze if self._ze >= 0.0 else -self._ze
-        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
         x = self._soc + self._delta
         if x <= 0.0:
             slope = self._ocv_y[0] / _OVERDISCHARGE_SPAN if x > _SOC_MIN else 0.0
@@ -413,7 +430,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             i_cell = current_a
             short_heat = 0.0
         else:
-            v = self._short_voltage_v(current_a, e1, e2, e3, ed)
+            v = self._short_voltage_v(current_a, e1, e2, e3, ed, ez)
             i_short = v / rs
             i_cell = current_a - i_short
             short_heat = v * i_short

@@ -66,9 +66,9 @@ GOLDEN = {
         "events": "afead9a9799182f5356d9d833e91c6d82a97a7f531f0f25d5bba72b1f210ed93",
     },
     "puncture_safe_cycling": {
-        "samples": "a41bf217ed4de8a91578d39ce160d7b5f2949756f568f6d39572b7ed18c5c633",
-        "steps": "da51a8c56ed1c66315949ac6530ec329aaed162bab1392c276f21030b5d33a0d",
-        "events": "8290ccc735903f1f64f85835bc657fdeb5780560fdcf53301d065b80c7a50534",
+        "samples": "d857305721415819b9afd7fafe3aeae7393a5a444479be0b9d908fabe6842295",
+        "steps": "b9cebc53bd2e66227a1ae4defab5f2237815f6ce909624681000c271393c8edf",
+        "events": "8102571725fceb47217e33be8ae1cd647d2748a177796c54732c04afb3243649",
     },
 }
 ARGS = {

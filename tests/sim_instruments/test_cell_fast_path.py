@@ -40,8 +40,8 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         i_cell, short_heat = current_a, 0.0
     else:
         # (the short's semi-implicit voltage: CellModel._short_voltage_v, one definition)
-        _, e1, e2, e3, ed, _, _ = cell._decay_constants(h)
-        v = cell._short_voltage_v(current_a, e1, e2, e3, ed)
+        _, e1, e2, e3, ed, _, ez = cell._decay_constants(h)
+        v = cell._short_voltage_v(current_a, e1, e2, e3, ed, ez)
         i_short = v / rs
         i_cell, short_heat = current_a - i_short, v * i_short
     crowd = 1.0
