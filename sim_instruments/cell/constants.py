@@ -109,9 +109,10 @@ class CellConstants:
         )
         #: Constants of the electrolyte depletion and the solid-diffusion gain (for _refresh):
         #: depletion time constant at 25 °C (s), gain activation Ea/R (K; the gain rises in the
-        #: cold as the diffusivity falls), the limiting current's depth-of-discharge factor, the charge load factor.
+        #: cold as the diffusivity falls), the limiting current's depth-of-discharge factor, the charge load factor, the depth's SOC share.
         self._elyte_k = (p.electrolyte_tau_s, p.diffusion_gain_activation_j_mol / gas,
-                         p.limiting_current_depth_factor, p.limiting_current_charge_factor)
+                         p.limiting_current_depth_factor, p.limiting_current_charge_factor,
+                         p.limiting_current_soc_share)
         self._ageing_k = self._ageing_constants(cap_ah)
         self._param_tc = self._param_soc = math.nan  # (nan matches nothing: refreshed next)
 

@@ -108,7 +108,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
     __slots__ = (
         "_soc", "_delta", "_v1", "_v2", "_v3", "_v4", "_tc", "_ts", "_reactant", "_runaway",
         "_melted", "_rs", "_r0", "_rct", "_tau1", "_b", "_r2", "_tau2", "_r3", "_tau3", "_ilim",
-        "_ze", "_taue", "_a_g", "_lim_c", "_elyte_k", "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
+        "_ze", "_front", "_param_front", "_taue", "_a_g", "_lim_c", "_elyte_k", "_taud", "_r4", "_u_s", "_e", "_tk", "_inv_tk", "last_heat_w", "last_exotherm_w",
         "_advance_k", "_refresh_k", "_exo_k", "_thermal_k", "_decay_k", "_param_tc", "_param_soc", "_fsoc",
         "_ocv_x", "_ocv_y", "_ocv_slope", "_ocv_last",
         # ageing (sim_instruments.cell.ageing / degradation): lost lithium (SEI + dead), plated
@@ -160,6 +160,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
         self._v3 = 0.0
         self._v4 = 0.0
         self._ze = 0.0
+        self._front = 0.0  # a rested cell: lithiated evenly through the electrode
         self._tc = float(temperature_c)
         self._ts = float(temperature_c)
         self._reactant = 1.0
@@ -236,11 +237,15 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             self._r3 = r3_ohm * a_3
             self._tau3 = r3_tau * a_3
             a_lim = exp(neg_ealim * inv)  # electrolyte diffusivity / its value at 25 °C
-            e_tau, eag, k_dod, lim_c = self._elyte_k
-            # a discharge's reaction front moves away from the separator with depth of discharge
-            # (I_lim / (1 + k·(1 - SOC))); a charge current loads the electrolyte x lim_c of the
-            # limit without that factor (_lim_c: the load factor that gives it)
-            f_dod = 1.0 + k_dod * (1.0 - s)
+            e_tau, eag, k_dod, lim_c, w_soc = self._elyte_k
+            # a discharge's reaction front moves away from the separator as the discharge goes on
+            # (I_lim / (1 + k·front), front: the charge of the present discharge over the capacity,
+            # relaxing at rest and while charging; from full, front = 1 - SOC); a charge current
+            # loads the electrolyte x lim_c of the limit without that factor (_lim_c: the load
+            # factor that gives it)
+            front = self._front
+            self._param_front = front
+            f_dod = 1.0 + k_dod * (w_soc * (1.0 - s) + (1.0 - w_soc) * front)
             self._ilim = r3_lim * a_lim / f_dod
             self._lim_c = lim_c / f_dod
             self._taue = e_tau / a_lim
@@ -360,7 +365,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
         crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
         v = self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
         if self._ilim > 0.0:
-            i_cell = current_a - v / self._rs  # type: ignore[operator]
+            i_cell = current_a - v / self._rs  # type: ignore[operator]  # only called with a short set
             zs = (i_cell * self._lim_c if i_cell >= 0.0 else i_cell) / self._ilim
             az = zs + (self._ze - zs) * ez
             az = az if az >= 0.0 else -az
@@ -392,7 +397,7 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
              + self._r3 * crowd * (1.0 - e3) + (self._r4 + g_delta) * (1.0 - ed))
         e0 = (self._e - b * math.tanh(u1) * (1.0 - e1) - self._v2 * (1.0 - e2) - self._v3 * (1.0 - e3)
               - (self._v4 + slope * self._delta) * (1.0 - ed))
-        return (e0 + r * current_a) / (1.0 + r / self._rs)  # type: ignore[operator]
+        return (e0 + r * current_a) / (1.0 + r / self._rs)  # type: ignore[operator]  # only called with a short set
 
     def _substeps(self, dt_s: float, current_a: float) -> int:
         """Number of internal sub-steps for a step that drains through a short or reacts fast."""
@@ -496,6 +501,14 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
         self._v3 = v3
         self._v4 = v4
         self._ze = ze
+        # the discharge's front: deepens with the charge it takes, evens out at rest and while
+        # charging with the solid-diffusion time constant (ed = exp(-h / tau_d)); read by the
+        # next parameter refresh (so a rest's relaxation reaches I_lim when SOC or T next moves)
+        if i_cell < 0.0:
+            front = self._front - i_cell * h / cap_as
+            self._front = front if front < 1.1 else 1.1
+        else:
+            self._front *= ed
         soc = self._soc + i_cell * h / cap_as
         soc = _SOC_MIN if soc < _SOC_MIN else (_SOC_MAX if soc > _SOC_MAX else soc)
         self._soc = soc

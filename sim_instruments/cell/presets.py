@@ -131,6 +131,11 @@ class CellPreset:
     #: moves toward the current collector and the ions' path through the pores lengthens with
     #: depth of discharge (0: no dependence).
     limiting_current_depth_factor: float = 0.0
+    #: Share of that depth factor read from the SOC (``1 - SOC``: the lithiated particles' own
+    #: slower kinetics, a property of the state) rather than from the present discharge's front
+    #: (the charge it has taken, relaxing at rest and while charging): ``I_lim / (1 + k·(w·(1 - SOC)
+    #: + (1 - w)·front))``. From full both read the same; a rested, part-empty cell tells them apart.
+    limiting_current_soc_share: float = 1.0
     #: Activation energy of the solid-diffusion gain, J/mol: the surface-SOC lag's steady state
     #: is ``gain·a_g(T)·tau(T)·I/Q``. A first-order lag's early slope ``gain·a_g·I/Q`` does not
     #: depend on ``tau``; spherical diffusion's early surface depletion (∝ √(t/D)) does, and this
@@ -256,6 +261,7 @@ NMC_21700 = CellPreset(
     r3_limiting_activation_j_mol=18600.0,
     electrolyte_tau_s=21.13,
     limiting_current_depth_factor=4.3,
+    limiting_current_soc_share=0.2,  # 1C from rested 15 / 30 % SOC at 25 / -20 °C vs the DFN (docs/calibration.md)
     diffusion_tau_s=479.4,
     diffusion_activation_j_mol=9121.0,
     diffusion_gain=0.1314,

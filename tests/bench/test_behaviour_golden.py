@@ -61,14 +61,14 @@ WALL_CLOCK_EVENT_KEYS = {"latency_wall_s"}
 
 GOLDEN = {
     "capacity_check": {
-        "samples": "f305da50989585d93c791b00f8354a2953dda7b6f53bc5a3e0d3bcfaca45b425",
-        "steps": "16f843ed2cf9e1358227883ca7da680a5af9446038eadeb0739d4aa65e126cc8",
-        "events": "afead9a9799182f5356d9d833e91c6d82a97a7f531f0f25d5bba72b1f210ed93",
+        "samples": "c6e94e947c72fdd5cdf5b5cd1756d9dcd6ba97eef3980729ab8f4f9966cd9bcb",
+        "steps": "390fa0f686e11580d5cc663a1589986df650db27a90c877ac74f2a60b189202f",
+        "events": "760eda23e7b0429cb3273cc2f7351bd0da8c44447cf884b33106da7efa1eb6ea",
     },
     "puncture_safe_cycling": {
-        "samples": "d857305721415819b9afd7fafe3aeae7393a5a444479be0b9d908fabe6842295",
-        "steps": "b9cebc53bd2e66227a1ae4defab5f2237815f6ce909624681000c271393c8edf",
-        "events": "8102571725fceb47217e33be8ae1cd647d2748a177796c54732c04afb3243649",
+        "samples": "3f1e2a29d1673eba62c498bae546a0f483086d780664c8e35563b3bc4f4818be",
+        "steps": "0cd44c8a03e92033af649e00202021ce20b390a508b1bd24ce708d9a23e0b08a",
+        "events": "93cb9186136a5c69419e02bf897ffd7050600d4ec303f65292b3601745d7ead0",
     },
 }
 ARGS = {

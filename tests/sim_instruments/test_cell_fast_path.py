@@ -47,7 +47,8 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     crowd = 1.0
     if cell._ilim > 0.0:  # electrolyte depletion state: relaxes to the load / I_lim with tau_e
         # (a discharge sees I_lim / (1 + k(1 - SOC)), a charge x its load factor without that)
-        f_dod = 1.0 + p.limiting_current_depth_factor * (1.0 - param_soc)
+        w = p.limiting_current_soc_share
+        f_dod = 1.0 + p.limiting_current_depth_factor * (w * (1.0 - param_soc) + (1.0 - w) * cell._param_front)
         load = i_cell * (p.limiting_current_charge_factor / f_dod) if i_cell >= 0.0 else i_cell
         zs = load / cell._ilim
         cell._ze = zs + (cell._ze - zs) * math.exp(-h / cell._taue)
@@ -84,6 +85,11 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
     else:
         dudt = uniform_table(p.ocv_soc, p.entropic_table_v_per_k)[0][int(param_soc * 100)]
     heat += i_cell * (param_tc + KELVIN) * dudt + short_heat
+    # the discharge's front: + the charge taken, else relaxing with the solid-diffusion tau
+    if i_cell < 0.0:
+        cell._front = min(cell._front - i_cell * h / cell._cap_as, 1.1)
+    else:
+        cell._front *= ed
     soc = cell._soc + i_cell * h / cell._cap_as
     cell._soc = -_OVERDISCHARGE_SPAN if soc < -_OVERDISCHARGE_SPAN else min(soc, _SOC_MAX)
     _reference_ageing(cell, h, i_cell, r0)

@@ -77,6 +77,7 @@ def test_parameter_memo_and_rest_path_match_a_full_recomputation(
         twin = CellModel(get_preset(preset), soc=soc, temperature_c=temp)
         twin.load_state(memo.state_dict())
         twin._tc, twin._soc = memo._param_tc, memo._soc if memo._param_soc == min(max(memo._soc, 0.0), 1.0) else memo._param_soc
+        twin._front = memo._param_front
         _forget_parameters(twin)
         for name in ("_r0", "_rct", "_r2", "_r3", "_taud", "_ilim", "_sei_cal"):
             assert getattr(twin, name) == getattr(memo, name), name
