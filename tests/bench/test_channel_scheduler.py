@@ -37,6 +37,15 @@ steps:
   - Rest for 3 seconds
 """
 
+#: The simulated world advances every cell whenever any channel talks to it, so another channel's
+#: timing decides where a cell's physics steps are cut. The cell model is not exactly invariant to
+#: that (its electrolyte crowding is taken at each step's end: measured 1.1e-5 V after 12 s at 5 A
+#: with eight 1 s steps halved; 1.1e-7 V before the depletion law, under the 1 µV reading
+#: resolution). Claim: another channel's timing moves a channel's readings by less than 0.1 mV (half
+#: the simulated voltage noise, 0.2 mV at 1 sigma), and never its sample times. A world that advances
+#: each cell only for its own channel would make this exact (not done: docs/architecture.md).
+SPLIT_ATOL = 1e-4
+
 
 def _protocols(tmp_path, variants: int = 4) -> list:
     """``variants`` short protocols that differ in rest, rate and length (channels end apart)."""
@@ -151,7 +160,7 @@ def test_64_channels_on_one_scheduler_match_separate_runs(tmp_path):
         together = _columns(outcome.channels[k].path)
         assert np.array_equal(together["Test Time / s"], alone["Test Time / s"]), k
         for name in ("Voltage / V", "Current / A"):
-            np.testing.assert_allclose(together[name], alone[name], rtol=0, atol=1e-9, err_msg=f"channel {k}: {name}")
+            np.testing.assert_allclose(together[name], alone[name], rtol=0, atol=SPLIT_ATOL, err_msg=f"channel {k}: {name}")
 
 
 @pytest.fixture
@@ -185,7 +194,7 @@ def test_one_channels_slow_link_does_not_delay_the_others(rest_protocol, tmp_pat
     delayed = _run_four(rest_protocol, tmp_path, "delayed", 0.5)
     for k in (1, 2, 3):  # the other channels: the same samples at the same instants
         assert np.array_equal(delayed[k]["Test Time / s"], clean[k]["Test Time / s"]), k
-        np.testing.assert_allclose(delayed[k]["Voltage / V"], clean[k]["Voltage / V"], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(delayed[k]["Voltage / V"], clean[k]["Voltage / V"], rtol=0, atol=SPLIT_ATOL)
     # channel 0 itself waited: its samples during the fault are taken 0.5 s late
     shift = delayed[0]["Test Time / s"][: len(clean[0]["Test Time / s"])] - clean[0]["Test Time / s"][: len(delayed[0]["Test Time / s"])]
     assert np.isclose(shift, 0.5, atol=0.01).sum() >= 5
