@@ -359,19 +359,15 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
     def _short_voltage_v(self, current_a: float, e1: float, e2: float, e3: float, ed: float,
                          ez: float) -> float:
         """Terminal voltage (V) over a step with an internal short and ``current_a`` (A) at the
-        terminals: :meth:`_short_voltage_at` with the crowding the step ends with, predicted from
-        the depletion the first pass's cell current builds (two passes; ``e*`` the step's decays)."""
-        az = self._ze if self._ze >= 0.0 else -self._ze
-        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
-        v = self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
+        terminals: :meth:`_short_voltage_at` with the crowding the step ends with (the depletion
+        follows the terminal current, see :meth:`_advance`; ``e*`` the step's decays)."""
+        crowd = 1.0
         if self._ilim > 0.0:
-            i_cell = current_a - v / self._rs  # type: ignore[operator]  # only called with a short set
-            zs = (i_cell * self._lim_c if i_cell >= 0.0 else i_cell) / self._ilim
+            zs = (current_a * self._lim_c if current_a >= 0.0 else current_a) / self._ilim
             az = zs + (self._ze - zs) * ez
             az = az if az >= 0.0 else -az
             crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
-            v = self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
-        return v
+        return self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
 
     def _short_voltage_at(self, current_a: float, crowd: float, e1: float, e2: float, e3: float,
                           ed: float) -> float:
@@ -461,8 +457,12 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             # overpotential and particle-surface depletion all grow as 1/(1 - |z|)
             ilim = self._ilim
             if ilim > 0.0:
-                # (a charge current loads the electrolyte x the preset's charge factor, _lim_c)
-                zs = (i_cell * self._lim_c if i_cell >= 0.0 else i_cell) / ilim
+                # (a charge current loads the electrolyte x the preset's charge factor, _lim_c).
+                # The bulk transport carries the TERMINAL current: an internal short's current
+                # flows through the short's footprint, a local path (its hot spot) this lumped
+                # state does not resolve; letting the bulk depletion throttle it would understate
+                # a puncture (it did: no runaway of a nailed 21700; docs/calibration.md)
+                zs = (current_a * self._lim_c if current_a >= 0.0 else current_a) / ilim
                 ze = zs + (self._ze - zs) * ez
                 az = ze if ze >= 0.0 else -ze
                 crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))  # (guard: see ZE_MAX)
@@ -504,8 +504,8 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
         # the discharge's front: deepens with the charge it takes, evens out at rest and while
         # charging with the solid-diffusion time constant (ed = exp(-h / tau_d)); read by the
         # next parameter refresh (so a rest's relaxation reaches I_lim when SOC or T next moves)
-        if i_cell < 0.0:
-            front = self._front - i_cell * h / cap_as
+        if current_a < 0.0:  # (the terminal current, as the depletion)
+            front = self._front - current_a * h / cap_as
             self._front = front if front < 1.1 else 1.1
         else:
             self._front *= ed

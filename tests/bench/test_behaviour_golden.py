@@ -66,9 +66,9 @@ GOLDEN = {
         "events": "760eda23e7b0429cb3273cc2f7351bd0da8c44447cf884b33106da7efa1eb6ea",
     },
     "puncture_safe_cycling": {
-        "samples": "3f1e2a29d1673eba62c498bae546a0f483086d780664c8e35563b3bc4f4818be",
-        "steps": "0cd44c8a03e92033af649e00202021ce20b390a508b1bd24ce708d9a23e0b08a",
-        "events": "93cb9186136a5c69419e02bf897ffd7050600d4ec303f65292b3601745d7ead0",
+        "samples": "cbc607d1775e7120b09078c9ec47c7ffe1a3b7424f93d2528331e96d17f939ca",
+        "steps": "33fc3b5558d7cbdc7181fa1934b33b269cd7626e8f72b17ac32d4ccaa1ac2cb3",
+        "events": "f3bda70a0f16fb8013dedbe1516310f4a6f89579e96b35199bc6d109a2c48608",
     },
 }
 ARGS = {

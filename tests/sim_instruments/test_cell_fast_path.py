@@ -49,7 +49,8 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         # (a discharge sees I_lim / (1 + k(1 - SOC)), a charge x its load factor without that)
         w = p.limiting_current_soc_share
         f_dod = 1.0 + p.limiting_current_depth_factor * (w * (1.0 - param_soc) + (1.0 - w) * cell._param_front)
-        load = i_cell * (p.limiting_current_charge_factor / f_dod) if i_cell >= 0.0 else i_cell
+        # (the terminal current: a short's local path bypasses the bulk depletion)
+        load = current_a * (p.limiting_current_charge_factor / f_dod) if current_a >= 0.0 else current_a
         zs = load / cell._ilim
         cell._ze = zs + (cell._ze - zs) * math.exp(-h / cell._taue)
         crowd = 1.0 / (1.0 - min(abs(cell._ze), ZE_MAX))
@@ -86,8 +87,8 @@ def _reference_advance(cell: CellModel, h: float, current_a: float, ambient_c: f
         dudt = uniform_table(p.ocv_soc, p.entropic_table_v_per_k)[0][int(param_soc * 100)]
     heat += i_cell * (param_tc + KELVIN) * dudt + short_heat
     # the discharge's front: + the charge taken, else relaxing with the solid-diffusion tau
-    if i_cell < 0.0:
-        cell._front = min(cell._front - i_cell * h / cell._cap_as, 1.1)
+    if current_a < 0.0:
+        cell._front = min(cell._front - current_a * h / cell._cap_as, 1.1)
     else:
         cell._front *= ed
     soc = cell._soc + i_cell * h / cell._cap_as
