@@ -24,13 +24,13 @@ TRANSIENT = [tracemalloc.Filter(False, "*threading.py"), tracemalloc.Filter(Fals
 
 
 def test_python_heap_is_flat_in_the_steps_executed(tmp_path, monkeypatch):
-    text = f"name: many\ncell: {{preset: nmc_21700}}\nsteps:\n  - repeat: {3 * STEPS // 4 + 1}\n    steps: [Rest for 1 s, Rest for 2 s]\n"
+    text = f"name: many\ncell: {{preset: nmc_21700}}\nsteps:\n  - repeat: {5 * STEPS // 4 + 1}\n    steps: [Rest for 1 s, Rest for 2 s]\n"
     protocol = parse_protocol(text, file="many.yaml", cell_defaults=cell_datasheet)
     heap: dict[int, tracemalloc.Snapshot] = {}
     original = core.Engine._run_step
 
     def counting(self, planned, restored=None):  # noqa: ANN001, ANN202 - a spy on the engine
-        if self.step_count + 1 in (STEPS // 2, STEPS // 2 + STEPS):
+        if self.step_count + 1 in (STEPS // 2, STEPS // 2 + STEPS, STEPS // 2 + 2 * STEPS):
             self.writer.flush()  # rows queued for the run file depend on wall-clock flushes, not on steps
             gc.collect()
             heap[self.step_count + 1] = tracemalloc.take_snapshot().filter_traces(TRANSIENT)
@@ -42,8 +42,12 @@ def test_python_heap_is_flat_in_the_steps_executed(tmp_path, monkeypatch):
         run_on_sim_bench(protocol, tmp_path / "many.h5")
     finally:
         tracemalloc.stop()
-    growth = heap[STEPS // 2 + STEPS].compare_to(heap[STEPS // 2], "lineno")
-    per_step = sum(stat.size_diff for stat in growth) / STEPS
+    # a leak grows in both windows of STEPS steps; a one-off allocation (a wall-clock flush of the
+    # run file on a loaded machine, another library's background thread left by an earlier test in
+    # the same worker: a CI run once measured 120 B/step in one window) grows in one of them
+    windows = [heap[STEPS // 2 + (k + 1) * STEPS].compare_to(heap[STEPS // 2 + k * STEPS], "lineno")
+               for k in (0, 1)]
+    per_step = min(sum(stat.size_diff for stat in growth) for growth in windows) / STEPS
     # a Step, StepResult or event dict kept per step costs hundreds of bytes; noise stays below
     assert per_step < 64, f"the Python heap grew {per_step:.0f} bytes per executed step"
 
