@@ -55,6 +55,7 @@ from sim_instruments.cell.constants import CellConstants
 from sim_instruments.cell.electrolyte_state import ElectrolyteState
 from sim_instruments.cell.noise import MeasurementNoise
 from sim_instruments.cell.presets import CellPreset
+from sim_instruments.cell.short_current import OVERDISCHARGE_SPAN, ShortCurrent
 from sim_instruments.cell.state_view import CellStateView
 from sim_instruments.cell.thermal import (
     KELVIN,
@@ -74,7 +75,7 @@ FARADAY = 96485.33212
 _T_REF_K = 298.15
 _INV_T_REF = 1.0 / _T_REF_K
 #: SOC below which the over-discharged cell's OCV ramps linearly to 0 V (at SOC = -this).
-_OVERDISCHARGE_SPAN = 0.03
+_OVERDISCHARGE_SPAN = OVERDISCHARGE_SPAN  # (short_current.py's)
 _SOC_MIN = -_OVERDISCHARGE_SPAN
 #: Highest SOC the coulomb counter accepts (overcharge), fraction.
 _SOC_MAX = 1.1
@@ -91,7 +92,7 @@ PARAM_STEP_SOC = 5e-4
 _NO_DECAY = (-1.0,)
 
 
-class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, CellVoltageHold,
+class CellModel(CellConstants, ElectrolyteState, ShortCurrent, CellAgeing, CellStateView, CellVoltageHold,
                 MeasurementNoise):
     """One simulated cell. Current is POSITIVE WHEN CHARGING (Battery Data Format convention),
     amps; volts; °C; seconds. The read-only state and resistance / impedance queries are in
@@ -355,45 +356,6 @@ class CellModel(CellConstants, ElectrolyteState, CellAgeing, CellStateView, Cell
             h = dt_s / n
             for _ in range(n):
                 self._advance(h, current_a, ambient_c)
-
-    def _short_voltage_v(self, current_a: float, e1: float, e2: float, e3: float, ed: float,
-                         ez: float) -> float:
-        """Terminal voltage (V) over a step with an internal short and ``current_a`` (A) at the
-        terminals: :meth:`_short_voltage_at` with the crowding the step ends with (the depletion
-        follows the terminal current, see :meth:`_advance`; ``e*`` the step's decays)."""
-        crowd = 1.0
-        if self._ilim > 0.0:
-            zs = (current_a * self._lim_c if current_a >= 0.0 else current_a) / self._ilim
-            az = zs + (self._ze - zs) * ez
-            az = az if az >= 0.0 else -az
-            crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
-        return self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
-
-    def _short_voltage_at(self, current_a: float, crowd: float, e1: float, e2: float, e3: float,
-                          ed: float) -> float:
-        """Terminal voltage (V) over a step with an internal short, the short's current taken
-        semi-implicitly: each slow element's end-of-step value responds linearly to the cell
-        current (``v_new = v·e + R·(1 - e)·I``; the surface-SOC lag through the OCV's local slope;
-        the Butler-Volmer element linearised at its present state, slope ``crowd·Rct/cosh(v1/b)``),
-        so the short sees the crowded polarisation it is about to build, not the last step's.
-        Explicitly (R0 alone), a depleted electrolyte (crowding up to 1/(1 - ZE_MAX)) swung the
-        short's current past zero every step: the cell recharged itself and the heat diverged.
-        ``crowd``: the crowding the step ends with (the caller predicts it from this current).
-        (Discharge-direction values: a short drains the cell. Off the no-short hot path.)"""
-        x = self._soc + self._delta
-        if x <= 0.0:
-            slope = self._ocv_y[0] / _OVERDISCHARGE_SPAN if x > _SOC_MIN else 0.0
-        else:
-            i = bisect_right(self._ocv_x, x) - 1
-            slope = self._ocv_slope[i if i <= self._ocv_last else self._ocv_last]
-        g_delta = (self.preset.diffusion_gain * self._a_g * self._taud * crowd / self._cap_as) * slope
-        b = self._b
-        u1 = self._v1 / b
-        r = (self._r0 + crowd * self._rct / math.cosh(u1) * (1.0 - e1) + self._r2 * (1.0 - e2)
-             + self._r3 * crowd * (1.0 - e3) + (self._r4 + g_delta) * (1.0 - ed))
-        e0 = (self._e - b * math.tanh(u1) * (1.0 - e1) - self._v2 * (1.0 - e2) - self._v3 * (1.0 - e3)
-              - (self._v4 + slope * self._delta) * (1.0 - ed))
-        return (e0 + r * current_a) / (1.0 + r / self._rs)  # type: ignore[operator]  # only called with a short set
 
     def _substeps(self, dt_s: float, current_a: float) -> int:
         """Number of internal sub-steps for a step that drains through a short or reacts fast."""
