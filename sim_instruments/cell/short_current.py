@@ -14,7 +14,7 @@ import math
 from bisect import bisect_right
 from typing import Any
 
-from sim_instruments.cell.voltage_hold import ZE_MAX
+from sim_instruments.cell.voltage_hold import crowding_at_step_end
 
 #: SOC span below 0 over which the over-discharged cell's OCV ramps to 0 V (model.py's).
 OVERDISCHARGE_SPAN = 0.03
@@ -54,12 +54,7 @@ class ShortCurrent:
         """Terminal voltage (V) over a step with an internal short and ``current_a`` (A) at the
         terminals: :meth:`_short_voltage_at` with the crowding the step ends with (the depletion
         follows the terminal current, see :meth:`_advance`; ``e*`` the step's decays)."""
-        crowd = 1.0
-        if self._ilim > 0.0:
-            zs = (current_a * self._lim_c if current_a >= 0.0 else current_a) / self._ilim
-            az = zs + (self._ze - zs) * ez
-            az = az if az >= 0.0 else -az
-            crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+        crowd = crowding_at_step_end(self, current_a, ez)  # type: ignore[arg-type]  # a mixin of the same cell
         return self._short_voltage_at(current_a, crowd, e1, e2, e3, ed)
 
     def _short_voltage_at(self, current_a: float, crowd: float, e1: float, e2: float, e3: float,

@@ -28,6 +28,18 @@ from typing import Any
 #: before that: ``clamp_report`` measures the guard's active time in every calibration case (0).
 ZE_MAX = 0.999
 
+
+def crowding_at_step_end(cell: CellVoltageHold, current_a: float, ez: float) -> float:
+    """The electrolyte crowding ``1/(1 - |z|)`` a step of ``current_a`` (A, terminal) ends with,
+    ``ez`` = exp(-h / tau_e): the depletion relaxed toward the load over I_lim, guarded at
+    ZE_MAX (CellModel._advance inlines the same on its hot path)."""
+    if cell._ilim <= 0.0:
+        return 1.0
+    zs = (current_a * cell._lim_c if current_a >= 0.0 else current_a) / cell._ilim
+    ze = zs + (cell._ze - zs) * ez
+    az = ze if ze >= 0.0 else -ze
+    return 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+
 #: The iteration stops when the end voltage is this close to the held voltage, V (a tenth of the
 #: simulated voltage noise).
 TOLERANCE_V = 2e-6
@@ -85,13 +97,7 @@ def end_voltage_v(cell: CellVoltageHold, h: float, current_a: float) -> float:
         dk = cell._decay_constants(h)
     _, e1, e2, e3, ed, _, ez = dk
     i = current_a
-    crowd = 1.0
-    ilim = cell._ilim
-    if ilim > 0.0:
-        zs = (i * cell._lim_c if i >= 0.0 else i) / ilim
-        ze = zs + (cell._ze - zs) * ez
-        az = ze if ze >= 0.0 else -ze
-        crowd = 1.0 / (1.0 - (az if az < ZE_MAX else ZE_MAX))
+    crowd = crowding_at_step_end(cell, i, ez)
     b = cell._b
     g1 = b * asinh(i * crowd * cell._rct / b)
     v1 = g1 + (cell._v1 - g1) * e1
